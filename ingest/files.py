@@ -1,0 +1,212 @@
+"""The files adapter: a folder of `.txt` articles (sample format) and `.md` articles with
+YAML front matter, read into `RawArticle`s.
+
+A `.txt` article is line 1 the title, line 2 the standfirst, a blank line, then one body
+paragraph per line. A `.md` article starts with a `---` front matter block (title, date,
+updated, author or authors, category, tags, url, summary, language, image) followed by a
+Markdown body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from markdown_it import MarkdownIt
+
+from ingest.errors import BadArticle
+from ingest.raw import RawArticle
+
+ARTICLE_SUFFIXES = (".txt", ".md")
+_BOM = "\ufeff"
+
+
+@dataclass(frozen=True, slots=True)
+class FoundFile:
+    """A candidate article file: its path, its guid (relative path) and its stat."""
+
+    path: Path
+    guid: str
+    mtime_ns: int
+    size: int
+
+
+def scan_folder(root: Path, *, base: Path | None = None) -> Iterator[FoundFile]:
+    """Every article file under `root`, sorted, hidden entries and symlinks skipped.
+
+    Guids are paths relative to `base` (default `root`), the folder of the source.
+
+    Symlinks are not followed at all: a link could lead out of the source folder, and a
+    source publishes only what its own folder holds.
+    """
+    base = root if base is None else base
+    stack = [root]
+    found: list[FoundFile] = []
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith(".") or entry.is_symlink():
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(Path(entry.path))
+            elif entry.is_file(follow_symlinks=False) and entry.name.endswith(ARTICLE_SUFFIXES):
+                st = entry.stat(follow_symlinks=False)
+                path = Path(entry.path)
+                guid = path.relative_to(base).as_posix()
+                found.append(FoundFile(path, guid, st.st_mtime_ns, st.st_size))
+    found.sort(key=lambda f: f.guid)
+    yield from found
+
+
+def content_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def decode_utf8(data: bytes) -> str:
+    """The text of a file that must be UTF-8 (with or without BOM)."""
+    if not data.strip():
+        raise BadArticle("the file is empty")
+    if b"\x00" in data:
+        raise BadArticle("the file is binary, not text")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadArticle(f"not UTF-8 text (invalid byte at offset {exc.start})") from exc
+    return text.removeprefix(_BOM)
+
+
+def read_article(found: FoundFile, data: bytes) -> RawArticle:
+    """Parse the bytes of one article file; raises BadArticle with the reason."""
+    text = decode_utf8(data)
+    mtime = datetime.fromtimestamp(found.mtime_ns / 1e9, tz=UTC)
+    if found.path.suffix == ".md":
+        raw = parse_markdown(text, guid=found.guid, origin=str(found.path))
+    else:
+        raw = parse_plain_text(text, guid=found.guid, origin=str(found.path))
+    raw.fallback_date = mtime
+    if raw.updated is None:
+        raw.updated = mtime
+    return raw
+
+
+def parse_plain_text(text: str, *, guid: str, origin: str) -> RawArticle:
+    """Line 1 title, line 2 standfirst, a blank line, then one paragraph per line."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    title = lines[0].strip()
+    if not title:
+        raise BadArticle("it has no title line (line 1 is empty)")
+    if len(lines) > 1 and lines[1].strip():
+        summary = lines[1].strip()
+        body_lines = lines[2:]
+    else:
+        summary = ""
+        body_lines = lines[1:]
+    body = "\n".join(line.strip() for line in body_lines if line.strip())
+    return RawArticle(guid=guid, title=title, origin=origin, summary=summary, body_text=body)
+
+
+_MARKDOWN = MarkdownIt("commonmark", {"html": True, "typographer": False})
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """The YAML front matter as a mapping, and the Markdown body after it."""
+    if not text.startswith("---"):
+        return {}, text
+    first_newline = text.find("\n")
+    if first_newline == -1 or text[:first_newline].strip() != "---":
+        return {}, text
+    end = text.find("\n---", first_newline)
+    while end != -1:
+        after = text.find("\n", end + 1)
+        closing = text[end + 1 : after if after != -1 else len(text)]
+        if closing.strip() in ("---", "..."):
+            break
+        end = text.find("\n---", end + 1)
+    if end == -1:
+        raise BadArticle("the front matter has no closing '---' line")
+    block = text[first_newline + 1 : end]
+    after = text.find("\n", end + 1)
+    body = text[after + 1 :] if after != -1 else ""
+    try:
+        meta = yaml.safe_load(block)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 2}" if mark is not None else ""
+        raise BadArticle(f"the front matter is not valid YAML{where}") from exc
+    if meta is None:
+        return {}, body
+    if not isinstance(meta, dict):
+        raise BadArticle("the front matter is not a set of 'key: value' lines")
+    return {str(k).lower(): v for k, v in meta.items()}, body
+
+
+def _as_text(meta: dict[str, Any], key: str) -> str | None:
+    value = meta.get(key)
+    if value is None:
+        return None
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise BadArticle(f"front matter '{key}' must be text, not a {type(value).__name__}")
+
+
+def _as_list(meta: dict[str, Any], *keys: str) -> list[str] | str:
+    for key in keys:
+        value = meta.get(key)
+        if value is None:
+            continue
+        if isinstance(value, list):
+            return [str(v) for v in value if v is not None]
+        if isinstance(value, (str, int, float)):
+            return str(value)
+        raise BadArticle(f"front matter '{key}' must be text or a list")
+    return []
+
+
+def _as_date(meta: dict[str, Any], key: str) -> datetime | str | None:
+    value = meta.get(key)
+    if value is None or isinstance(value, (datetime, str)):
+        return value
+    if isinstance(value, date):
+        return datetime.combine(value, time())
+    raise BadArticle(f"front matter '{key}' is not a date")
+
+
+def parse_markdown(text: str, *, guid: str, origin: str) -> RawArticle:
+    """A Markdown article with YAML front matter; the body is rendered to HTML."""
+    meta, body = split_front_matter(text)
+    title = (_as_text(meta, "title") or "").strip()
+    if not title:
+        for line in body.split("\n"):
+            if line.startswith("# "):
+                title = line[2:].strip()
+                body = body.replace(line, "", 1)
+                break
+    if not title:
+        raise BadArticle("it has no title (no 'title' in the front matter, no '# ' heading)")
+    updated = _as_date(meta, "updated")
+    tags = _as_list(meta, "tags", "tag")
+    return RawArticle(
+        guid=guid,
+        title=title,
+        origin=origin,
+        summary=_as_text(meta, "summary") or _as_text(meta, "description") or "",
+        body_html=_MARKDOWN.render(body),
+        url=_as_text(meta, "url"),
+        published=_as_date(meta, "date"),
+        updated=updated if isinstance(updated, datetime) else None,
+        authors=_as_list(meta, "authors", "author"),
+        category=_as_text(meta, "category"),
+        tags=[tags] if isinstance(tags, str) else tags,
+        language=_as_text(meta, "language") or _as_text(meta, "lang"),
+        image_url=_as_text(meta, "image"),
+    )

@@ -1,0 +1,441 @@
+"""The `rassegna` command line.
+
+Every command reads the configuration (`--config`, RASSEGNA_CONFIG, `config/rassegna.toml`,
+`/etc/rassegna/rassegna.toml`), opens the database (upgrading its schema if needed) and
+does one thing. Errors are one sentence on stderr and exit code 1; bad usage exits 2.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from db.engine import display_url
+from db.errors import StoreError
+from db.migrate import current_revision, head_revision, upgrade
+from db.store import Store
+from feeds.errors import FeedError
+from ingest.errors import IngestError
+from ingest.pipeline import IngestReport
+from rassegna import __version__
+from rassegna.config import Settings, find_config, load_settings
+from rassegna.durations import format_duration
+from rassegna.errors import RassegnaError
+from rassegna.logs import setup_logging
+from rassegna.operations import build, ingest_path, ingest_source, open_store, select_sources
+
+log = logging.getLogger("rassegna")
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="rassegna",
+    help=(
+        "Ingest Italian news from files, feeds and pages, and publish them as RSS, Atom and"
+        " JSON feeds.\n\nExample: rassegna --config config/rassegna.toml ingest --all"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+USER_ERRORS = (RassegnaError, StoreError, IngestError, FeedError)
+
+
+@dataclass(slots=True)
+class Options:
+    config: str | None
+    verbose: bool
+    quiet: bool
+
+
+def _options(ctx: typer.Context) -> Options:
+    options = ctx.find_root().obj
+    assert isinstance(options, Options)
+    return options
+
+
+def _fail(message: str, *, code: int = 1) -> NoReturn:
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"[bold red]error:[/] {message}", markup=True
+    )
+    raise typer.Exit(code)
+
+
+def _guard(ctx: typer.Context, action: Callable[[], T]) -> T:
+    """Run `action`; a user error becomes one sentence and exit 1 (traceback with -v)."""
+    try:
+        return action()
+    except USER_ERRORS as exc:
+        if _options(ctx).verbose:
+            log.exception("%s", exc.message)
+        _fail(exc.message)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return _guard(ctx, lambda: load_settings(find_config(_options(ctx).config)))
+
+
+@contextmanager
+def _store(ctx: typer.Context, settings: Settings) -> Iterator[Store]:
+    store = _guard(ctx, lambda: open_store(settings))
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[str], Callable[[int, int], None]] | None]:
+    """A progress bar on a terminal; nothing when output is piped or logged."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with bar:
+
+        def for_source(name: str) -> Callable[[int, int], None]:
+            task = bar.add_task(name, total=None)
+
+            def update(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            return update
+
+        yield for_source
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            "-c",
+            envvar="RASSEGNA_CONFIG",
+            help=(
+                "Configuration file [default: config/rassegna.toml,"
+                " then /etc/rassegna/rassegna.toml]."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Debug logging, tracebacks on errors.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        typer.echo(f"rassegna {__version__}")
+        raise typer.Exit(0)
+    setup_logging(verbose=verbose, quiet=quiet)
+    ctx.obj = Options(config=config, verbose=verbose, quiet=quiet)
+
+
+def _looks_like_path(target: str) -> bool:
+    return (
+        "/" in target
+        or target.endswith((".txt", ".md"))
+        or target in (".", "..")
+        or Path(target).exists()
+    )
+
+
+def _print_report(console: Console, report: IngestReport) -> None:
+    line = (
+        f"{report.source}: {report.new} new, {report.changed} changed,"
+        f" {report.same + report.unchanged_files} unchanged"
+    )
+    if report.problems:
+        line += f", {len(report.problems)} skipped"
+    if report.error:
+        line += f" — {report.error}"
+    console.print(line, highlight=False, markup=False)
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    targets: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Names of configured sources, or a file, folder or URL to ingest ad hoc.",
+            show_default=False,
+        ),
+    ] = None,
+    all_sources: Annotated[
+        bool, typer.Option("--all", "-a", help="Ingest every enabled configured source.")
+    ] = False,
+    build_after: Annotated[
+        bool,
+        typer.Option(
+            "--build/--no-build", help="Rebuild the feeds afterwards if anything changed."
+        ),
+    ] = True,
+) -> None:
+    """Ingest sources now and store their articles.
+
+    Examples:
+
+      rassegna ingest --all
+
+      rassegna ingest "Cronaca cittadina"
+
+      rassegna ingest ./articoli/nuovo.md
+    """
+    names = targets or []
+    if not names and not all_sources:
+        _fail("name one or more sources, a path, or use --all (see rassegna ingest --help)", code=2)
+    if names and all_sources:
+        _fail("give source names or --all, not both", code=2)
+    settings = _settings(ctx)
+    console = Console(highlight=False)
+    reports: list[IngestReport] = []
+    with _store(ctx, settings) as store, _progress(not _options(ctx).quiet) as progress:
+        paths = [n for n in names if _looks_like_path(n)]
+        if any(n.startswith(("http://", "https://")) for n in names):
+            _fail("ingesting a URL ad hoc is not supported by this version", code=2)
+        for path in paths:
+            hook = progress(path) if progress else None
+            reports.append(_guard(ctx, partial(ingest_path, settings, store, Path(path), hook)))
+        named = [n for n in names if n not in paths]
+        sources = (
+            _guard(ctx, lambda: select_sources(settings, named)) if named or all_sources else []
+        )
+        for source in sources:
+            reports.append(
+                ingest_source(settings, store, source, progress(source.name) if progress else None)
+            )
+        if build_after and any(r.stored for r in reports):
+            built = _guard(ctx, lambda: build(settings, store))
+            log.info(
+                "feeds: %d files written, %d unchanged", len(built.written), len(built.unchanged)
+            )
+    for report in reports:
+        _print_report(console, report)
+    skipped = sum(len(r.problems) for r in reports)
+    failed = [r for r in reports if r.error]
+    if skipped or failed:
+        parts = []
+        if skipped:
+            parts.append(f"{skipped} article files skipped")
+        if failed:
+            parts.append(f"{len(failed)} sources failed")
+        _fail(" and ".join(parts) + " (see the log lines above)")
+
+
+@app.command("build")
+def build_command(ctx: typer.Context) -> None:
+    """Regenerate the feeds in the output folder from the stored articles.
+
+    Files whose content did not change are not rewritten.
+
+    Example: rassegna build
+    """
+    settings = _settings(ctx)
+    with _store(ctx, settings) as store:
+        report = _guard(ctx, lambda: build(settings, store))
+    typer.echo(
+        f"{settings.output.dir}: {len(report.written)} files written,"
+        f" {len(report.unchanged)} unchanged"
+    )
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on [default: server.host].")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default: server.port].")] = None,
+) -> None:
+    """Serve the output folder over HTTP (ETag, Last-Modified, 304 answers).
+
+    Example: rassegna serve --port 8080
+    """
+    import uvicorn
+
+    from rassegna.server import create_app
+
+    settings = _settings(ctx)
+    app_ = create_app(settings.output.dir, max_age=min(settings.scheduler.interval, 3600))
+    bind_host = host or settings.server.host
+    bind_port = port or settings.server.port
+    log.info("serving %s on http://%s:%d/", settings.output.dir, bind_host, bind_port)
+    uvicorn.Server(uvicorn.Config(app_, host=bind_host, port=bind_port, log_level="warning")).run()
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    once: Annotated[
+        bool, typer.Option("--once", help="Run one full cycle (ingest all, build) and exit.")
+    ] = False,
+) -> None:
+    """Run the daemon in the foreground: ingest on schedule, rebuild, serve if enabled.
+
+    Stop it with Ctrl-C or SIGTERM.
+
+    Examples:
+
+      rassegna run
+
+      rassegna run --once
+    """
+    from rassegna.daemon import Daemon
+
+    settings = _settings(ctx)
+    with _store(ctx, settings) as store:
+        report = _guard(ctx, lambda: Daemon(settings, store).run(once=once))
+    if once and report.errors:
+        _fail(f"{report.errors} sources had errors (see the log lines above)")
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat(timespec="seconds") if value else ""
+
+
+@app.command()
+def sources(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Show each configured source and the state of its last fetch.
+
+    Example: rassegna sources --json
+    """
+    settings = _settings(ctx)
+    with _store(ctx, settings) as store:
+        states = {s.name: s for s in _guard(ctx, store.source_states)}
+    rows: list[dict[str, Any]] = []
+    for source in settings.sources:
+        state = states.get(source.name)
+        rows.append(
+            {
+                "name": source.name,
+                "kind": source.kind,
+                "location": source.location,
+                "category": source.category,
+                "interval": format_duration(settings.interval_of(source)),
+                "enabled": source.enabled,
+                "articles": state.article_count if state else 0,
+                "last_fetch": _iso(state.last_fetch if state else None),
+                "last_error": state.last_error if state else None,
+                "consecutive_errors": state.consecutive_errors if state else 0,
+                "next_due": _iso(state.next_due if state else None),
+            }
+        )
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table("name", "kind", "articles", "interval", "last fetch", "next due", "error")
+    for row in rows:
+        table.add_row(
+            row["name"],
+            row["kind"],
+            str(row["articles"]),
+            row["interval"],
+            row["last_fetch"] or "never",
+            row["next_due"] or "now",
+            row["last_error"] or "",
+        )
+    Console().print(table)
+
+
+@app.command()
+def articles(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many.")] = 20,
+    source: Annotated[str | None, typer.Option(help="Only this source (its slug).")] = None,
+    category: Annotated[str | None, typer.Option(help="Only this category (its slug).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the latest stored articles, newest first.
+
+    Example: rassegna articles --limit 5 --category cronaca
+    """
+    settings = _settings(ctx)
+    with _store(ctx, settings) as store:
+        latest = _guard(ctx, lambda: store.latest_articles(limit, category=category, source=source))
+    if as_json:
+        payload = []
+        for article in latest:
+            item = asdict(article)
+            for key in ("published", "updated", "ingested"):
+                item[key] = item[key].isoformat()
+            payload.append(item)
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    table = Table("published", "title", "category", "source")
+    for article in latest:
+        table.add_row(
+            article.published.astimezone().strftime("%Y-%m-%d %H:%M"),
+            article.title,
+            article.category.name if article.category else "",
+            article.source_name,
+        )
+    Console().print(table)
+
+
+@app.command()
+def check(ctx: typer.Context) -> None:
+    """Validate the configuration and reach the database.
+
+    Example: rassegna --config /etc/rassegna/rassegna.toml check
+    """
+    path = _guard(ctx, lambda: find_config(_options(ctx).config))
+    settings = _settings(ctx)
+    with _store(ctx, settings) as store:
+        _guard(ctx, store.ping)
+        revision = current_revision(store.engine)
+    typer.echo(f"{path}: configuration is valid ({len(settings.sources)} sources)")
+    typer.echo(f"database {display_url(settings.database_url)}: reachable, schema {revision}")
+    typer.echo(f"output folder: {settings.output.dir}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Create the schema or bring it to the newest version (safe to run repeatedly).
+
+    Example: rassegna db upgrade
+    """
+    settings = _settings(ctx)
+    engine_store = _guard(ctx, lambda: open_store(settings, migrate=False))
+    try:
+        before, after = _guard(ctx, lambda: upgrade(engine_store.engine))
+    finally:
+        engine_store.close()
+    where = display_url(settings.database_url)
+    if before == after:
+        typer.echo(f"database {where}: already at schema {after} (newest {head_revision()})")
+    else:
+        typer.echo(f"database {where}: upgraded from {before or 'empty'} to {after}")
+
+
+def main() -> None:
+    """Console script entry point."""
+    app(prog_name="rassegna")

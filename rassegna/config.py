@@ -1,0 +1,277 @@
+"""Loading and validating `rassegna.toml`, with `RASSEGNA_<SECTION>__<KEY>` overrides.
+
+Relative paths in the file are read relative to the folder of the file itself, so the
+same configuration works whatever the working directory (a systemd unit, a shell).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from rassegna.durations import parse_duration
+from rassegna.errors import ConfigError
+
+DEFAULT_LOCATIONS = (Path("config/rassegna.toml"), Path("/etc/rassegna/rassegna.toml"))
+ENV_PREFIX = "RASSEGNA_"
+
+
+def _duration(value: object) -> object:
+    if isinstance(value, str):
+        return parse_duration(value)
+    if isinstance(value, bool):
+        raise ValueError(f'{value!r} is not a duration like "10m"')
+    return value
+
+
+Duration = Annotated[int, BeforeValidator(_duration), Field(gt=0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteConfig(_Section):
+    title: str = "Rassegna"
+    link: str = "http://127.0.0.1:8080/"
+    base_url: str = "http://127.0.0.1:8080/"
+    description: str = "Notizie in italiano raccolte da rassegna"
+    language: str = "it"
+    timezone: str = "Europe/Rome"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f'"{value}" is not a time zone like "Europe/Rome"') from exc
+        return value
+
+    @field_validator("link", "base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f'"{value}" is not an http(s) URL')
+        return value
+
+
+class StateConfig(_Section):
+    dir: Path = Path("var")
+
+
+class DatabaseConfig(_Section):
+    # Empty means "a SQLite file in the state folder".
+    url: str = ""
+
+
+class OutputConfig(_Section):
+    dir: Path = Path("var/public")
+    items_per_feed: int = Field(default=50, ge=1, le=10_000)
+    min_tag_articles: int = Field(default=2, ge=1)
+
+
+class SchedulerConfig(_Section):
+    interval: Duration = 600
+    workers: int = Field(default=4, ge=1, le=64)
+
+
+class ServerConfig(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+
+
+class IngestConfig(_Section):
+    allow_private_networks: bool = False
+    max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    user_agent: str = "rassegna/0.1 (+https://github.com/rassegna)"
+
+
+class SourceConfig(_Section):
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["files", "feed", "page"]
+    path: Path | None = None
+    url: str | None = None
+    interval: Duration | None = None
+    category: str | None = None
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _location(self) -> SourceConfig:
+        if self.kind == "files" and self.path is None:
+            raise ValueError('a "files" source needs a path')
+        if self.kind in ("feed", "page") and self.url is None and self.path is None:
+            raise ValueError(f'a "{self.kind}" source needs a url')
+        return self
+
+    @property
+    def location(self) -> str:
+        return str(self.path) if self.path is not None else str(self.url)
+
+
+class Settings(_Section):
+    site: SiteConfig = SiteConfig()
+    state: StateConfig = StateConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    output: OutputConfig = OutputConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    server: ServerConfig = ServerConfig()
+    ingest: IngestConfig = IngestConfig()
+    sources: list[SourceConfig] = []
+    # Where the settings came from, for messages; not a key of the file.
+    origin: str = Field(default="(defaults)", exclude=True)
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.state.dir / 'rassegna.db'}"
+
+    def interval_of(self, source: SourceConfig) -> int:
+        return source.interval or self.scheduler.interval
+
+    def source(self, name: str) -> SourceConfig | None:
+        return next((s for s in self.sources if s.name == name), None)
+
+
+def find_config(explicit: str | None) -> Path:
+    """The config file to read: `--config`/RASSEGNA_CONFIG, else the default locations."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"{explicit}: configuration file not found")
+        return path
+    for candidate in DEFAULT_LOCATIONS:
+        if candidate.is_file():
+            return candidate
+    looked = " and ".join(str(p) for p in DEFAULT_LOCATIONS)
+    raise ConfigError(f"no configuration file: looked for {looked} (use --config PATH)")
+
+
+def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read, override from the environment, validate and resolve paths of a config file."""
+    environ = os.environ if environ is None else environ
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    env_keys = _apply_environment(raw, environ, path)
+    try:
+        settings = Settings.model_validate({**raw, "origin": str(path)})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path, env_keys)) from exc
+    settings = _resolve_paths(settings, path.parent)
+    _check_sources(settings, path)
+    return settings
+
+
+def _apply_environment(
+    raw: dict[str, Any], environ: Mapping[str, str], path: Path
+) -> dict[tuple[str, str], str]:
+    """Fold RASSEGNA_SECTION__KEY variables into `raw`; returns which keys came from where."""
+    applied: dict[tuple[str, str], str] = {}
+    sections = {
+        name for name, f in Settings.model_fields.items() if name not in ("sources", "origin")
+    }
+    for variable, value in sorted(environ.items()):
+        if not variable.startswith(ENV_PREFIX) or "__" not in variable:
+            continue
+        section, _, key = variable[len(ENV_PREFIX) :].lower().partition("__")
+        if section not in sections:
+            raise ConfigError(
+                f"environment {variable}: there is no [{section}] section in the configuration"
+            )
+        table = raw.setdefault(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: {section} must be a table")
+        table[key] = value
+        applied[(section, key)] = variable
+    return applied
+
+
+def _describe(exc: ValidationError, path: Path, env_keys: dict[tuple[str, str], str]) -> str:
+    """One sentence for the first validation problem: where, which key, what is wrong."""
+    error = exc.errors()[0]
+    loc = error["loc"]
+    key = ""
+    for part in loc:
+        if isinstance(part, int):
+            key += f"[{part}]"
+        else:
+            key += ("." if key else "") + str(part)
+    where = str(path)
+    if len(loc) >= 2 and (str(loc[0]), str(loc[1])) in env_keys:
+        where = f"environment {env_keys[(str(loc[0]), str(loc[1]))]}"
+    kind = error["type"]
+    given = error.get("input")
+    if kind == "extra_forbidden":
+        return f"{where}: {key}: unknown key"
+    if kind == "missing":
+        return f"{where}: {key}: required key is missing"
+    message = str(error["msg"])
+    message = message.removeprefix("Value error, ")
+    if kind in ("literal_error",):
+        message = f'"{given}" is not one of: {", ".join(_literal_choices(error))}'
+    elif kind.endswith("_parsing") or kind.endswith("_type"):
+        message = f"{given!r} is not valid: {message[0].lower()}{message[1:]}"
+    return f"{where}: {key}: {message}" if key else f"{where}: {message}"
+
+
+def _literal_choices(error: Any) -> list[str]:
+    expected = str(error.get("ctx", {}).get("expected", ""))
+    return [part.strip(" '") for part in expected.replace(" or ", ",").split(",") if part.strip()]
+
+
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    def resolve(p: Path) -> Path:
+        p = p.expanduser()
+        return p if p.is_absolute() else (base / p).resolve()
+
+    sources = [
+        s.model_copy(update={"path": resolve(s.path)}) if s.path is not None else s
+        for s in settings.sources
+    ]
+    database = settings.database
+    if database.url.startswith("sqlite:///") and not database.url.startswith("sqlite:////"):
+        relative = database.url.removeprefix("sqlite:///")
+        if relative and relative != ":memory:" and not relative.startswith("file:"):
+            database = database.model_copy(update={"url": f"sqlite:///{resolve(Path(relative))}"})
+    return settings.model_copy(
+        update={
+            "state": settings.state.model_copy(update={"dir": resolve(settings.state.dir)}),
+            "output": settings.output.model_copy(update={"dir": resolve(settings.output.dir)}),
+            "database": database,
+            "sources": sources,
+        }
+    )
+
+
+def _check_sources(settings: Settings, path: Path) -> None:
+    seen: dict[str, int] = {}
+    for index, source in enumerate(settings.sources):
+        if source.name in seen:
+            raise ConfigError(
+                f'{path}: sources[{index}].name: "{source.name}" is already the name of'
+                f" sources[{seen[source.name]}]"
+            )
+        seen[source.name] = index
+        if source.kind == "files" and source.path is not None and not source.path.is_dir():
+            what = "is not a folder" if source.path.exists() else "does not exist"
+            raise ConfigError(f'{path}: sources[{index}].path: "{source.path}" {what}')

@@ -1,0 +1,99 @@
+"""Shared fixtures: real SQLite stores, the PostgreSQL URL, the shared folder and test data."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from db.store import Store
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "tests" / "data"
+
+
+def shared_dir() -> Path | None:
+    """The read-only `shared/` folder beside the checkout (or RASSEGNA_SHARED_DIR)."""
+    candidates = [
+        os.environ.get("RASSEGNA_SHARED_DIR"),
+        str(REPO.parent / "shared"),
+        "/work/shared",
+    ]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "DESIGN.md").exists():
+            return Path(candidate)
+    return None
+
+
+@pytest.fixture
+def shared() -> Path:
+    found = shared_dir()
+    if found is None:
+        pytest.skip("the shared/ folder is not present (set RASSEGNA_SHARED_DIR)")
+    return found
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return DATA
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'state' / 'rassegna.db'}"
+
+
+@pytest.fixture
+def store(sqlite_url: str) -> Iterator[Store]:
+    opened = Store.open(sqlite_url)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def pg_url() -> str:
+    url = os.environ.get("RASSEGNA_TEST_PG_URL")
+    if not url:
+        pytest.skip("RASSEGNA_TEST_PG_URL is not set: PostgreSQL tests skipped")
+    return url
+
+
+@pytest.fixture
+def pg_store(pg_url: str) -> Iterator[Store]:
+    """A Store on the test PostgreSQL, in a schema of its own that is dropped afterwards."""
+    import uuid
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_url)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    url = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    opened = Store.open(url.render_as_string(hide_password=False))
+    try:
+        yield opened
+    finally:
+        opened.close()
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest) -> Store:
+    """The same test on a real SQLite file and on the real PostgreSQL server."""
+    name = "store" if request.param == "sqlite" else "pg_store"
+    found = request.getfixturevalue(name)
+    assert isinstance(found, Store)
+    return found
+
+
+def write_config(folder: Path, body: str) -> Path:
+    """Write a rassegna.toml into `folder` and return its path."""
+    path = folder / "rassegna.toml"
+    path.write_text(body, encoding="utf-8")
+    return path

@@ -1,0 +1,174 @@
+"""The store on a real SQLite file and on the real PostgreSQL: upserts, identity, queries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from db.errors import StoreError
+from db.migrate import current_revision, head_revision
+from db.records import ArticleDraft, FileFingerprint, SourceSpec
+from db.store import Store
+
+T0 = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
+
+
+def draft(guid: str, **changes: object) -> ArticleDraft:
+    fields: dict[str, object] = {
+        "guid": guid,
+        "title": f"Perché la città {guid} è più cara",
+        "summary": "Un riassunto con l'apostrofo",
+        "content_html": "<p>Testo</p>",
+        "content_text": "Testo",
+        "published": T0,
+        "category": "Cronaca",
+        "tags": ("Comune", "bilancio"),
+        "authors": ("Anna Rossi",),
+    }
+    fields.update(changes)
+    return ArticleDraft(**fields)  # type: ignore[arg-type]
+
+
+def source(store: Store, name: str = "Cronaca locale") -> int:
+    return store.ensure_source(SourceSpec(name=name, kind="files", location="/tmp/x"))
+
+
+def test_schema_is_at_head(any_store: Store) -> None:
+    assert current_revision(any_store.engine) == head_revision()
+    tables = set(inspect(any_store.engine).get_table_names())
+    assert {"sources", "articles", "categories", "tags", "article_tags"} <= tables
+
+
+def test_new_same_changed(any_store: Store) -> None:
+    sid = source(any_store)
+    first = any_store.upsert_articles(sid, [draft("a"), draft("b")])
+    assert (first.new, first.changed, first.same) == (2, 0, 0)
+    again = any_store.upsert_articles(sid, [draft("a"), draft("b")])
+    assert (again.new, again.changed, again.same) == (0, 0, 2)
+    before = {a.guid: a for a in any_store.latest_articles(10)}
+    edited = any_store.upsert_articles(
+        sid, [draft("a", title="Titolo corretto", published=T0 + timedelta(days=3))]
+    )
+    assert (edited.new, edited.changed) == (0, 1)
+    after = {a.guid: a for a in any_store.latest_articles(10)}
+    assert after["a"].title == "Titolo corretto"
+    assert after["a"].uid == before["a"].uid, "an edit keeps the public id"
+    assert after["a"].published == before["a"].published, "published stays"
+    assert after["a"].updated > before["a"].updated, "updated moves"
+    assert any_store.article_count() == 2
+
+
+def test_source_updated_date_is_used_when_it_moves_forward(any_store: Store) -> None:
+    sid = source(any_store)
+    any_store.upsert_articles(sid, [draft("a", updated=T0)])
+    later = T0 + timedelta(hours=5)
+    any_store.upsert_articles(sid, [draft("a", updated=later, summary="Nuovo")])
+    assert any_store.latest_articles(1)[0].updated == later
+
+
+def test_uids_are_unique_and_dates_aware(any_store: Store) -> None:
+    sid = source(any_store)
+    any_store.upsert_articles(sid, [draft(str(i)) for i in range(20)])
+    articles = any_store.latest_articles(100)
+    assert len({a.uid for a in articles}) == 20
+    assert all(a.uid.startswith("urn:uuid:") for a in articles)
+    assert all(a.published.tzinfo is not None and a.published == T0 for a in articles)
+
+
+def test_same_guid_in_two_sources_is_two_articles(any_store: Store) -> None:
+    one, two = source(any_store, "Uno"), source(any_store, "Due")
+    any_store.upsert_articles(one, [draft("x")])
+    any_store.upsert_articles(two, [draft("x")])
+    assert any_store.article_count() == 2
+
+
+def test_latest_order_and_filters(any_store: Store) -> None:
+    sid = source(any_store)
+    other = source(any_store, "Sport e tempo libero")
+    any_store.upsert_articles(
+        sid,
+        [
+            draft("vecchio", published=T0 - timedelta(days=1)),
+            draft("nuovo", published=T0 + timedelta(days=1), category="Attualità", tags=("Città",)),
+            draft("pari-1"),
+            draft("pari-2"),
+        ],
+    )
+    any_store.upsert_articles(other, [draft("gol", category="Sport", tags=())])
+    guids = [a.guid for a in any_store.latest_articles(10, source="cronaca-locale")]
+    assert guids[0] == "nuovo" and guids[-1] == "vecchio"
+    # Same published time: the later id comes first, every time.
+    assert guids[1:3] == ["pari-2", "pari-1"]
+    assert [a.guid for a in any_store.latest_articles(10, category="attualita")] == ["nuovo"]
+    assert [a.guid for a in any_store.latest_articles(10, tag="citta")] == ["nuovo"]
+    assert [a.guid for a in any_store.latest_articles(2)] == ["nuovo", "gol"]
+    assert [c.slug for c in any_store.categories()] == ["attualita", "cronaca", "sport"]
+    assert [s.slug for s in any_store.sources_with_articles()] == [
+        "cronaca-locale",
+        "sport-e-tempo-libero",
+    ]
+    assert [t.slug for t in any_store.tags(min_articles=3)] == ["bilancio", "comune"]
+    nuovo = any_store.latest_articles(1)[0]
+    assert nuovo.category is not None and nuovo.category.name == "Attualità"
+    assert [t.name for t in nuovo.tags] == ["Città"]
+
+
+def test_fingerprints_round_trip(any_store: Store) -> None:
+    sid = source(any_store)
+    prints = [FileFingerprint("a.txt", 1_700_000_000_123_456_789, 10, "h1")]
+    any_store.save_fingerprints(sid, prints)
+    any_store.save_fingerprints(sid, [FileFingerprint("a.txt", 1_800_000_000_000_000_000, 11, "h2")])
+    assert any_store.file_fingerprints(sid) == {
+        "a.txt": FileFingerprint("a.txt", 1_800_000_000_000_000_000, 11, "h2")
+    }
+
+
+def test_record_fetch_and_states(any_store: Store) -> None:
+    sid = source(any_store)
+    any_store.upsert_articles(sid, [draft("a")])
+    any_store.record_fetch(sid, error="2 files skipped")
+    any_store.record_fetch(sid, error="2 files skipped")
+    (state,) = any_store.source_states()
+    assert state.article_count == 1
+    assert state.consecutive_errors == 2 and state.last_error == "2 files skipped"
+    any_store.record_fetch(sid, error=None)
+    (state,) = any_store.source_states()
+    assert state.consecutive_errors == 0 and state.last_error is None
+    assert state.next_due is not None and state.last_success is not None
+    assert state.next_due - state.last_success == timedelta(seconds=600)
+
+
+def test_a_failed_batch_stores_nothing(any_store: Store) -> None:
+    sid = source(any_store)
+    any_store.upsert_articles(sid, [draft("a")])
+    naive = datetime(2026, 1, 1)  # the store refuses naive datetimes
+    with pytest.raises(Exception, match="naive"):
+        any_store.upsert_articles(sid, [draft("b"), draft("c", published=naive)])
+    assert [a.guid for a in any_store.latest_articles(10)] == ["a"]
+
+
+def test_sqlite_pragmas(store: Store) -> None:
+    with store.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 10_000
+
+
+def test_reopening_keeps_articles(sqlite_url: str) -> None:
+    first = Store.open(sqlite_url)
+    first.upsert_articles(source(first), [draft("a")])
+    first.close()
+    second = Store.open(sqlite_url)
+    assert [a.guid for a in second.latest_articles(5)] == ["a"]
+    second.close()
+
+
+def test_unreachable_database_is_one_sentence(tmp_path: Path) -> None:
+    with pytest.raises(StoreError) as caught:
+        Store.open("postgresql+psycopg://nobody@127.0.0.1:1/nothing")
+    assert "127.0.0.1" in caught.value.message and "\n" not in caught.value.message
+    with pytest.raises(StoreError, match="not a database URL"):
+        Store.open("not a url")
