@@ -17,8 +17,13 @@ from ingest.raw import RawArticle
 MAX_TITLE_CHARS = 1000
 
 
-def to_draft(raw: RawArticle, *, timezone: str = "Europe/Rome") -> ArticleDraft:
-    """Normalize every field of `raw`; raises BadArticle when nothing usable is left."""
+def to_draft(
+    raw: RawArticle, *, timezone: str = "Europe/Rome", default_category: str | None = None
+) -> ArticleDraft:
+    """Normalize every field of `raw`; raises BadArticle when nothing usable is left.
+
+    `default_category` (the source's) applies when the article names none.
+    """
     zone = ZoneInfo(timezone)
     title = normalize.normalize_title(raw.title)[:MAX_TITLE_CHARS]
     if not title:
@@ -40,7 +45,8 @@ def to_draft(raw: RawArticle, *, timezone: str = "Europe/Rome") -> ArticleDraft:
     if updated is not None and updated < published:
         updated = published
     authors = raw.authors if isinstance(raw.authors, str) else ", ".join(raw.authors)
-    category = normalize.normalize_title(raw.category) if raw.category else None
+    category_name = raw.category or default_category
+    category = normalize.normalize_title(category_name) if category_name else None
     return ArticleDraft(
         guid=raw.guid,
         title=title,

@@ -93,7 +93,7 @@ def ingest_files_source(
         if previous and (previous.mtime_ns, previous.size) == (found.mtime_ns, found.size):
             report.unchanged_files += 1
         else:
-            _read_one(found, previous, timezone, report, drafts, prints, spec.name)
+            _read_one(found, previous, timezone, report, drafts, prints, spec)
         if len(drafts) >= BATCH_SIZE:
             _flush(store, source_id, drafts, prints, report)
         if progress is not None:
@@ -119,12 +119,12 @@ def _read_one(
     report: IngestReport,
     drafts: list[ArticleDraft],
     prints: list[FileFingerprint],
-    source_name: str,
+    spec: SourceSpec,
 ) -> None:
     try:
         data = found.path.read_bytes()
     except OSError as exc:
-        _skip(report, source_name, found.path, f"cannot read it: {exc.strerror}")
+        _skip(report, spec.name, found.path, f"cannot read it: {exc.strerror}")
         return
     digest = content_digest(data)
     fingerprint = FileFingerprint(found.guid, found.mtime_ns, found.size, digest)
@@ -134,9 +134,10 @@ def _read_one(
         prints.append(fingerprint)
         return
     try:
-        drafts.append(to_draft(read_article(found, data), timezone=timezone))
+        raw = read_article(found, data)
+        drafts.append(to_draft(raw, timezone=timezone, default_category=spec.category))
     except BadArticle as exc:
-        _skip(report, source_name, found.path, exc.reason)
+        _skip(report, spec.name, found.path, exc.reason)
         return
     prints.append(fingerprint)
 

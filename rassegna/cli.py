@@ -127,6 +127,12 @@ def _progress(enabled: bool) -> Iterator[Callable[[str], Callable[[int, int], No
         yield for_source
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"rassegna {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def main_options(
     ctx: typer.Context,
@@ -147,11 +153,13 @@ def main_options(
         bool, typer.Option("--verbose", "-v", help="Debug logging, tracebacks on errors.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
-    if version:
-        typer.echo(f"rassegna {__version__}")
-        raise typer.Exit(0)
     setup_logging(verbose=verbose, quiet=quiet)
     ctx.obj = Options(config=config, verbose=verbose, quiet=quiet)
 
@@ -277,16 +285,14 @@ def serve(
 
     Example: rassegna serve --port 8080
     """
-    import uvicorn
-
-    from rassegna.server import create_app
+    from rassegna.server import create_app, serve_forever
 
     settings = _settings(ctx)
     app_ = create_app(settings.output.dir, max_age=min(settings.scheduler.interval, 3600))
     bind_host = host or settings.server.host
     bind_port = port or settings.server.port
     log.info("serving %s on http://%s:%d/", settings.output.dir, bind_host, bind_port)
-    uvicorn.Server(uvicorn.Config(app_, host=bind_host, port=bind_port, log_level="warning")).run()
+    _guard(ctx, lambda: serve_forever(app_, bind_host, bind_port))
 
 
 @app.command()

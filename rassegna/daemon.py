@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import FrameType
 
-import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from db.store import Store
@@ -20,7 +19,7 @@ from feeds.errors import FeedError
 from ingest.pipeline import IngestReport
 from rassegna.config import Settings, SourceConfig
 from rassegna.operations import build, ingest_source
-from rassegna.server import create_app
+from rassegna.server import create_app, serve_forever
 
 log = logging.getLogger("rassegna.daemon")
 
@@ -125,10 +124,7 @@ class Daemon:
             self.settings.output.dir, max_age=min(self.settings.scheduler.interval, 3600)
         )
         log.info("serving %s on http://%s:%d/", self.settings.output.dir, server.host, server.port)
-        # uvicorn handles SIGINT/SIGTERM itself and returns once it has shut down.
-        uvicorn.Server(
-            uvicorn.Config(app, host=server.host, port=server.port, log_level="warning")
-        ).run()
+        serve_forever(app, server.host, server.port)
 
     def _wait_for_signal(self) -> None:
         def stop(_signum: int, _frame: FrameType | None) -> None:

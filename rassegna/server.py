@@ -3,16 +3,31 @@ Last-Modified, and 304 answers to conditional GETs so feed readers poll cheaply.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
+import signal
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
+from types import FrameType
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+
+from rassegna.errors import RassegnaError
+
+log = logging.getLogger("rassegna.server")
+
+
+class ServerError(RassegnaError):
+    """The server could not start (port taken, address not available)."""
+
 
 CONTENT_TYPES = {
     ".xml": "application/xml; charset=utf-8",
@@ -120,3 +135,30 @@ def create_app(output_dir: Path, *, max_age: int = 300) -> Starlette:
             Route("/{path:path}", serve_file, methods=["GET", "HEAD"]),
         ]
     )
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal capture: it re-raises SIGINT/SIGTERM after shutting
+    down, which turns a clean stop into exit status 130 or a death by signal."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def serve_forever(app: Starlette, host: str, port: int) -> None:
+    """Serve `app` until SIGINT or SIGTERM, then return normally after a graceful shutdown."""
+    server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not server.started:
+        raise ServerError(f"server: cannot listen on {host}:{port} (address in use?)")

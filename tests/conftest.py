@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,3 +98,71 @@ def write_config(folder: Path, body: str) -> Path:
     path = folder / "rassegna.toml"
     path.write_text(body, encoding="utf-8")
     return path
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_http(url: str, timeout: float = 20.0) -> None:
+    """Poll `url` until it answers (any status) or fail after `timeout` seconds."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m rassegna ARGS` as a real subprocess and capture its output."""
+    import subprocess
+    import sys
+
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("RASSEGNA_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "rassegna", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or REPO,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture
+def site_config(tmp_path: Path, data_dir: Path) -> Path:
+    """A config in tmp_path with one files source holding copies of tests/data/articoli."""
+    import shutil
+
+    shutil.copytree(data_dir / "articoli", tmp_path / "articoli")
+    return write_config(
+        tmp_path,
+        """
+[site]
+title = "Prova di rassegna"
+base_url = "http://127.0.0.1:8080/"
+
+[[sources]]
+name = "Articoli di prova"
+kind = "files"
+path = "articoli"
+category = "Cronaca"
+""",
+    )

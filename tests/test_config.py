@@ -62,7 +62,9 @@ def _error(folder: Path, body: str, environ: dict[str, str] | None = None) -> st
 
 
 def test_bad_duration_names_file_and_key(folder: Path) -> None:
-    body = MINIMAL + """
+    body = (
+        MINIMAL
+        + """
 [[sources]]
 name = "Due"
 kind = "files"
@@ -74,6 +76,7 @@ kind = "files"
 path = "articoli"
 interval = "ten minutes"
 """
+    )
     message = _error(folder, body)
     assert message == (
         f'{folder / "rassegna.toml"}: sources[2].interval: "ten minutes" is not a duration like "10m"'
@@ -96,7 +99,7 @@ def test_wrong_type(folder: Path) -> None:
 
 def test_bad_kind(folder: Path) -> None:
     message = _error(folder, MINIMAL.replace('kind = "files"', 'kind = "cartella"'))
-    assert message.startswith(f"{folder / 'rassegna.toml'}: sources[0].kind: \"cartella\"")
+    assert message.startswith(f'{folder / "rassegna.toml"}: sources[0].kind: "cartella"')
     assert "files" in message and "feed" in message
 
 

@@ -120,7 +120,9 @@ def test_fingerprints_round_trip(any_store: Store) -> None:
     sid = source(any_store)
     prints = [FileFingerprint("a.txt", 1_700_000_000_123_456_789, 10, "h1")]
     any_store.save_fingerprints(sid, prints)
-    any_store.save_fingerprints(sid, [FileFingerprint("a.txt", 1_800_000_000_000_000_000, 11, "h2")])
+    any_store.save_fingerprints(
+        sid, [FileFingerprint("a.txt", 1_800_000_000_000_000_000, 11, "h2")]
+    )
     assert any_store.file_fingerprints(sid) == {
         "a.txt": FileFingerprint("a.txt", 1_800_000_000_000_000_000, 11, "h2")
     }

@@ -1,0 +1,5 @@
+"""`python -m rassegna` is the `rassegna` command."""
+
+from rassegna.cli import main
+
+main()

@@ -1,0 +1,171 @@
+"""The command line as a user runs it: real subprocesses, real files, exit codes, messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from tests.conftest import REPO, run_cli
+
+COMMANDS = ["run", "ingest", "build", "serve", "sources", "articles", "check", "db"]
+
+
+def test_help_lists_every_command() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in COMMANDS:
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize("command", [*COMMANDS[:-1], "db upgrade"])
+def test_each_command_help_has_an_example(command: str) -> None:
+    result = run_cli(*command.split(), "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Example" in result.stdout
+
+
+def test_version() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout.startswith("rassegna ")
+
+
+def test_ingest_build_articles_sources(site_config: Path) -> None:
+    config = str(site_config)
+    ingest = run_cli("--config", config, "ingest", "--all")
+    assert ingest.returncode == 0, ingest.stderr
+    assert "Articoli di prova: 3 new, 0 changed, 0 unchanged" in ingest.stdout
+    out = site_config.parent / "var" / "public"
+    feed = feedparser.parse((out / "rss.xml").read_bytes())
+    assert feed.bozo == 0 and len(feed.entries) == 3
+    again = run_cli("--config", config, "ingest", "Articoli di prova")
+    assert "0 new, 0 changed, 3 unchanged" in again.stdout
+    articles = run_cli("--config", config, "articles", "--json")
+    assert articles.returncode == 0
+    payload = json.loads(articles.stdout)
+    assert {a["guid"] for a in payload} == {"bom.txt", "ponte.txt", "sezione/consiglio.md"}
+    assert all(a["uid"].startswith("urn:uuid:") for a in payload)
+    sources = json.loads(run_cli("--config", config, "sources", "--json").stdout)
+    assert sources[0]["name"] == "Articoli di prova" and sources[0]["articles"] == 3
+    assert sources[0]["interval"] == "10m" and sources[0]["last_error"] is None
+    table = run_cli("--config", config, "articles")
+    assert "Il ponte sul fiume" in table.stdout
+    build = run_cli("--config", config, "build")
+    assert build.returncode == 0 and "0 files written" in build.stdout
+
+
+def test_skipped_files_exit_1_and_say_how_many(site_config: Path) -> None:
+    folder = site_config.parent / "articoli"
+    (folder / "vuoto.txt").write_bytes(b"")
+    (folder / "rotto.md").write_bytes(b"---\ntitle: [x\n---\n")
+    result = run_cli("--config", str(site_config), "ingest", "--all")
+    assert result.returncode == 1
+    assert "3 new" in result.stdout
+    assert "2 article files skipped" in result.stderr
+    assert "vuoto.txt: the file is empty" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_adhoc_path_inside_a_source_keeps_identity(site_config: Path) -> None:
+    config = str(site_config)
+    run_cli("--config", config, "ingest", "--all")
+    path = site_config.parent / "articoli" / "ponte.txt"
+    path.write_text(path.read_text(encoding="utf-8") + "Un paragrafo in più.\n", encoding="utf-8")
+    result = run_cli("--config", config, "ingest", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "0 new, 1 changed" in result.stdout
+    payload = json.loads(run_cli("--config", config, "articles", "--json").stdout)
+    assert len(payload) == 3
+
+
+def test_adhoc_folder_outside_sources(site_config: Path, tmp_path: Path) -> None:
+    extra = tmp_path / "altrove"
+    extra.mkdir()
+    (extra / "uno.txt").write_text(
+        "Notizia fuori dalle fonti\nSommario\n\nCorpo.\n", encoding="utf-8"
+    )
+    result = run_cli("--config", str(site_config), "ingest", str(extra))
+    assert result.returncode == 0, result.stderr
+    assert "1 new" in result.stdout
+
+
+def test_usage_errors_exit_2(site_config: Path) -> None:
+    assert run_cli("--config", str(site_config), "ingest").returncode == 2
+    assert run_cli("--config", str(site_config), "ingest", "x", "--all").returncode == 2
+    assert run_cli("--config", str(site_config), "nonexistent-command").returncode == 2
+    assert run_cli("--config", str(site_config), "articles", "--limit", "zero").returncode == 2
+
+
+def test_unknown_source_name(site_config: Path) -> None:
+    result = run_cli("--config", str(site_config), "ingest", "Nessuna")
+    assert result.returncode == 1
+    assert 'no source named "Nessuna"' in result.stderr
+    assert '"Articoli di prova"' in result.stderr
+
+
+def test_bad_config_is_one_sentence(tmp_path: Path) -> None:
+    config = tmp_path / "rassegna.toml"
+    config.write_text('[scheduler]\ninterval = "ten minutes"\n', encoding="utf-8")
+    result = run_cli("--config", str(config), "check")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f'error: {config}: scheduler.interval: "ten minutes" is not a duration like "10m"'
+    )
+    verbose = run_cli("--verbose", "--config", str(config), "check")
+    assert verbose.returncode == 1 and "Traceback" in verbose.stderr
+
+
+def test_missing_config(tmp_path: Path) -> None:
+    result = run_cli("check", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "no configuration file" in result.stderr
+
+
+def test_config_from_environment_variable(site_config: Path) -> None:
+    result = run_cli("check", env={"RASSEGNA_CONFIG": str(site_config)})
+    assert result.returncode == 0, result.stderr
+    assert "configuration is valid (1 sources)" in result.stdout
+    assert "reachable, schema 0001" in result.stdout
+
+
+def test_check_unreachable_database(site_config: Path) -> None:
+    result = run_cli(
+        "--config",
+        str(site_config),
+        "check",
+        env={"RASSEGNA_DATABASE__URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"},
+    )
+    assert result.returncode == 1
+    assert "127.0.0.1:1" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_db_upgrade(site_config: Path) -> None:
+    first = run_cli("--config", str(site_config), "db", "upgrade")
+    assert first.returncode == 0, first.stderr
+    assert "upgraded from empty to 0001" in first.stdout
+    second = run_cli("--config", str(site_config), "db", "upgrade")
+    assert "already at schema 0001" in second.stdout
+
+
+def test_postgres_end_to_end(site_config: Path, pg_store: object) -> None:
+    from db.store import Store
+
+    assert isinstance(pg_store, Store)
+    url = pg_store.engine.url.render_as_string(hide_password=False)
+    env = {"RASSEGNA_DATABASE__URL": url}
+    result = run_cli("--config", str(site_config), "ingest", "--all", env=env)
+    assert result.returncode == 0, result.stderr
+    assert pg_store.article_count() == 3
+
+
+def test_shipped_config_check(tmp_path: Path) -> None:
+    result = run_cli(
+        "--config",
+        str(REPO / "config" / "rassegna.toml"),
+        "check",
+        env={"RASSEGNA_STATE__DIR": str(tmp_path / "state")},
+    )
+    assert result.returncode == 0, result.stderr
