@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -53,6 +54,18 @@ class Source(Base):
     next_due: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)
+    # Remote sources (revision 0002). `fetch_url` is where a confirmed permanent redirect
+    # moved the source; `location` stays what the configuration says.
+    fetch_url: Mapped[str | None] = mapped_column(Text)
+    url_history: Mapped[list[str]] = mapped_column(JSON, default=list)
+    redirect_target: Mapped[str | None] = mapped_column(Text)
+    redirect_streak: Mapped[int] = mapped_column(Integer, default=0)
+    gone: Mapped[bool] = mapped_column(Boolean, default=False)
+    bozo: Mapped[str | None] = mapped_column(Text)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_outcome: Mapped[str | None] = mapped_column(String(20))
+    retry_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    min_interval_seconds: Mapped[int | None] = mapped_column(Integer)
 
     articles: Mapped[list[Article]] = relationship(back_populates="source")
 
@@ -103,6 +116,9 @@ class Article(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     slug: Mapped[str] = mapped_column(String(200), default="")
     image_url: Mapped[str | None] = mapped_column(Text)
+    # When the source last listed this article (revision 0002); entries that leave the
+    # upstream feed keep their old value and follow retention.
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     source: Mapped[Source] = relationship(back_populates="articles")
     category: Mapped[Category | None] = relationship()
@@ -121,3 +137,19 @@ class FileFingerprint(Base):
     mtime_ns: Mapped[int] = mapped_column(BigInteger)
     size: Mapped[int] = mapped_column(BigInteger)
     content_hash: Mapped[str] = mapped_column(String(64))
+
+
+class ArticleLink(Base):
+    """The same story reached through another source: (source, guid) points at the article
+    stored first, so it is stored and shown once but known to both sources."""
+
+    __tablename__ = "article_links"
+
+    source_id: Mapped[int] = mapped_column(
+        ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True
+    )
+    guid: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime)

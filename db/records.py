@@ -102,6 +102,14 @@ class SourceState:
     last_error: str | None
     consecutive_errors: int
     next_due: datetime | None
+    # Remote sources (all defaulted, so older callers keep working).
+    gone: bool = False
+    bozo: str | None = None
+    last_status: int | None = None
+    last_outcome: str | None = None
+    retry_after: datetime | None = None
+    fetch_url: str | None = None
+    url_history: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,3 +138,62 @@ class UpsertSummary:
             self.changed += 1
         else:
             self.same += 1
+
+
+class FetchKind(enum.Enum):
+    """How one fetch of a remote source ended, as far as scheduling is concerned."""
+
+    OK = "ok"  # a body was downloaded and parsed
+    NOT_MODIFIED = "not_modified"  # 304: success with nothing to parse
+    NETWORK = "network"  # DNS, connection, timeout: maybe our network, maybe theirs
+    ERROR = "error"  # the server answered with an error, or the body was unusable
+    THROTTLED = "throttled"  # 429/503 with Retry-After: postponed, not an error
+    GONE = "gone"  # 410: stop polling until the configured URL changes
+
+
+@dataclass(frozen=True, slots=True)
+class FetchState:
+    """What the next fetch of a remote source needs from the store."""
+
+    source_id: int
+    url: str  # the URL to fetch (the configured one, or where a confirmed 301/308 leads)
+    etag: str | None
+    last_modified: str | None
+    gone: bool
+    consecutive_errors: int
+    interval_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class FetchOutcome:
+    """The outcome of one fetch, for `Store.record_fetch_outcome`.
+
+    `etag` / `last_modified` are stored exactly as received when `new_validators` is set
+    (a 200 replaces both, even with None; a 304 replaces only the ones it carries).
+    `permanent_redirect` is where a chain of only 301/308 led this time.
+    `min_interval` is the server's or feed's lower bound on the polling interval.
+    `count_error=None` lets the store decide whether a network error counts: not when
+    most remote sources are failing the same way (the machine lost its network).
+    """
+
+    kind: FetchKind
+    status: int | None = None
+    error: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    new_validators: bool = False
+    permanent_redirect: str | None = None
+    retry_after: datetime | None = None
+    min_interval: int | None = None
+    bozo: str | None = None
+    count_error: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KnownArticle:
+    """An article a source already has, for matching drafts whose identity moved."""
+
+    id: int
+    guid: str
+    url: str | None
+    published: datetime

@@ -10,10 +10,11 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 
 from slugify import slugify
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -23,7 +24,11 @@ from db.errors import StoreError
 from db.migrate import upgrade
 from db.records import (
     ArticleDraft,
+    FetchKind,
+    FetchOutcome,
+    FetchState,
     FileFingerprint,
+    KnownArticle,
     Label,
     SourceSpec,
     SourceState,
@@ -31,6 +36,7 @@ from db.records import (
     UpsertOutcome,
     UpsertSummary,
 )
+from db.stamps import StampReader, stamp_reader
 
 
 def label_slug(name: str) -> str:
@@ -61,6 +67,34 @@ def content_hash(draft: ArticleDraft) -> str:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+BACKOFF_CAP = 24 * 3600
+"""No transient error ever delays a source by more than a day: it recovers by itself."""
+RETRY_AFTER_CAP = 7 * 24 * 3600
+MIN_INTERVAL_CAP = 24 * 3600
+REDIRECT_CONFIRMATIONS = 3
+"""A 301/308 target must be seen on this many consecutive fetches before it is adopted."""
+GONE_DUE = datetime(9999, 1, 1, tzinfo=UTC)
+"""`next_due` of a gone source: schedulers that only read `next_due` never pick it."""
+NETWORK_DOWN_WINDOW = timedelta(hours=2)
+NETWORK_DOWN_MIN_SOURCES = 3
+REMOTE_KINDS = ("feed", "page")
+
+
+def backoff_seconds(interval: int, errors: int, salt: int = 0) -> int:
+    """Delay before retrying after `errors` consecutive transient errors.
+
+    Doubles from the source's own interval and is capped at 24 h. The jitter (up to 20 %
+    shorter) comes from a hash of `salt` and `errors`, not from a random generator: it is
+    reproducible in tests yet spreads sources that failed together apart.
+    """
+    if errors <= 0:
+        return interval
+    base = min(BACKOFF_CAP, interval * 2 ** min(errors, 32))
+    digest = hashlib.sha256(f"{salt}:{errors}".encode()).digest()
+    jitter = digest[0] / 255 * 0.2
+    return max(interval, int(base * (1 - jitter)))
 
 
 class Store:
@@ -112,6 +146,19 @@ class Store:
                 session.add(source)
                 session.flush()
             else:
+                if source.location != spec.location:
+                    # A new configured URL is a new start: the gone flag, the adopted
+                    # redirect and the validators all belonged to the old one.
+                    if source.location and source.location not in (source.url_history or []):
+                        source.url_history = [*(source.url_history or []), source.location]
+                    source.fetch_url = None
+                    source.gone = False
+                    source.redirect_target = None
+                    source.redirect_streak = 0
+                    source.etag = None
+                    source.last_modified = None
+                    if source.next_due == GONE_DUE:
+                        source.next_due = None
                 source.kind = spec.kind
                 source.location = spec.location
                 source.category = spec.category
@@ -168,9 +215,239 @@ class Store:
                     last_error=s.last_error,
                     consecutive_errors=s.consecutive_errors,
                     next_due=s.next_due,
+                    gone=bool(s.gone),
+                    bozo=s.bozo,
+                    last_status=s.last_status,
+                    last_outcome=s.last_outcome,
+                    retry_after=s.retry_after,
+                    fetch_url=s.fetch_url,
+                    url_history=tuple(s.url_history or ()),
                 )
                 for s, n in session.execute(query)
             ]
+
+    # -- remote sources ------------------------------------------------------------------
+
+    def fetch_state(self, source_id: int) -> FetchState:
+        """The URL and validators the next fetch of a remote source uses."""
+        with self._sessions() as session:
+            source = session.get_one(models.Source, source_id)
+            return FetchState(
+                source_id=source.id,
+                url=source.fetch_url or source.location,
+                etag=source.etag,
+                last_modified=source.last_modified,
+                gone=bool(source.gone),
+                consecutive_errors=source.consecutive_errors,
+                interval_seconds=source.interval_seconds,
+            )
+
+    def record_fetch_outcome(
+        self, source_id: int, outcome: FetchOutcome, *, when: datetime | None = None
+    ) -> datetime:
+        """Note how one fetch of a remote source ended and schedule the next; returns it.
+
+        Success resets the error count and polls again after the interval (or the server's
+        longer lower bound, at most 24 h). Network errors and server errors back off
+        exponentially up to 24 h, never disabling the source. Retry-After postpones (at
+        most 7 days) without counting as an error. 410 marks the source gone.
+        """
+        when = when or _now()
+        with self._sessions.begin() as session:
+            source = session.get_one(models.Source, source_id)
+            source.last_fetch = when
+            source.last_status = outcome.status
+            source.last_outcome = outcome.kind.value
+            interval = source.interval_seconds
+            if outcome.new_validators:
+                if outcome.kind is FetchKind.OK:
+                    source.etag = outcome.etag
+                    source.last_modified = outcome.last_modified
+                else:
+                    source.etag = outcome.etag or source.etag
+                    source.last_modified = outcome.last_modified or source.last_modified
+            if outcome.kind in (FetchKind.OK, FetchKind.NOT_MODIFIED):
+                self._note_redirect(source, outcome.permanent_redirect)
+                source.last_success = when
+                source.last_error = None
+                source.consecutive_errors = 0
+                source.retry_after = None
+                if outcome.kind is FetchKind.OK:
+                    source.bozo = outcome.bozo
+                if outcome.min_interval is not None:
+                    source.min_interval_seconds = min(outcome.min_interval, MIN_INTERVAL_CAP)
+                floor = source.min_interval_seconds or 0
+                source.next_due = when + timedelta(seconds=max(interval, floor))
+            elif outcome.kind is FetchKind.GONE:
+                source.gone = True
+                source.last_error = outcome.error
+                source.next_due = GONE_DUE
+            elif outcome.kind is FetchKind.THROTTLED:
+                source.last_error = outcome.error
+                until = outcome.retry_after or when
+                until = min(until, when + timedelta(seconds=RETRY_AFTER_CAP))
+                source.retry_after = until
+                source.next_due = max(until, when + timedelta(seconds=interval))
+            else:
+                source.last_error = outcome.error
+                count = outcome.count_error
+                if count is None:
+                    count = not (
+                        outcome.kind is FetchKind.NETWORK
+                        and self._network_seems_down(session, source.id, when)
+                    )
+                if count:
+                    source.consecutive_errors += 1
+                delay = backoff_seconds(interval, source.consecutive_errors, source.id)
+                source.next_due = when + timedelta(seconds=delay)
+            assert source.next_due is not None
+            return source.next_due
+
+    @staticmethod
+    def _note_redirect(source: models.Source, target: str | None) -> None:
+        """Adopt a permanent redirect only after it was seen on consecutive fetches."""
+        current = source.fetch_url or source.location
+        if target is None or target == current:
+            source.redirect_target = None
+            source.redirect_streak = 0
+            return
+        if source.redirect_target == target:
+            source.redirect_streak += 1
+        else:
+            source.redirect_target = target
+            source.redirect_streak = 1
+        if source.redirect_streak >= REDIRECT_CONFIRMATIONS:
+            history = list(source.url_history or [])
+            if current not in history:
+                history.append(current)
+            source.url_history = history
+            source.fetch_url = target
+            source.redirect_target = None
+            source.redirect_streak = 0
+
+    @staticmethod
+    def _network_seems_down(session: Session, source_id: int, when: datetime) -> bool:
+        """Whether most remote sources fetched lately (this one included) failed at the
+        network level: then the fault is probably ours, not theirs."""
+        rows = session.execute(
+            select(models.Source.id, models.Source.last_outcome).where(
+                models.Source.kind.in_(REMOTE_KINDS),
+                models.Source.gone.is_(False),
+                models.Source.last_fetch >= when - NETWORK_DOWN_WINDOW,
+            )
+        ).all()
+        outcomes = {sid: outcome for sid, outcome in rows}
+        outcomes[source_id] = FetchKind.NETWORK.value
+        if len(outcomes) < NETWORK_DOWN_MIN_SOURCES:
+            return False
+        failing = sum(1 for o in outcomes.values() if o == FetchKind.NETWORK.value)
+        return failing * 2 > len(outcomes)
+
+    def known_articles(
+        self, source_id: int, guids: Sequence[str], urls: Sequence[str] = ()
+    ) -> list[KnownArticle]:
+        """Articles of the source with one of these guids or URLs."""
+        found: dict[int, KnownArticle] = {}
+        with self._sessions() as session:
+            for column, values in ((models.Article.guid, guids), (models.Article.url, urls)):
+                wanted = list(dict.fromkeys(v for v in values if v))
+                for start in range(0, len(wanted), 500):
+                    query = select(
+                        models.Article.id,
+                        models.Article.guid,
+                        models.Article.url,
+                        models.Article.published,
+                    ).where(
+                        models.Article.source_id == source_id,
+                        column.in_(wanted[start : start + 500]),
+                    )
+                    for row in session.execute(query):
+                        found[row.id] = KnownArticle(row.id, row.guid, row.url, row.published)
+        return list(found.values())
+
+    def mark_seen(self, source_id: int, guids: Sequence[str], when: datetime) -> None:
+        """Note that the source still lists these articles."""
+        with self._sessions.begin() as session:
+            for start in range(0, len(guids), 500):
+                session.execute(
+                    update(models.Article)
+                    .where(
+                        models.Article.source_id == source_id,
+                        models.Article.guid.in_(list(guids[start : start + 500])),
+                    )
+                    .values(last_seen_at=when)
+                )
+
+    def linked_guids(self, source_id: int, guids: Sequence[str]) -> set[str]:
+        """Guids of this source that are stored as another source's article."""
+        found: set[str] = set()
+        with self._sessions() as session:
+            for start in range(0, len(guids), 500):
+                query = select(models.ArticleLink.guid).where(
+                    models.ArticleLink.source_id == source_id,
+                    models.ArticleLink.guid.in_(list(guids[start : start + 500])),
+                )
+                found.update(session.scalars(query))
+        return found
+
+    def find_duplicate(
+        self,
+        source_id: int,
+        *,
+        url: str | None,
+        title: str,
+        published: datetime,
+        window: timedelta,
+    ) -> int | None:
+        """An article of another source telling the same story: the same URL, or the
+        same title published within `window`. Returns its id."""
+        with self._sessions() as session:
+            if url:
+                found = session.scalar(
+                    select(models.Article.id)
+                    .where(models.Article.source_id != source_id, models.Article.url == url)
+                    .order_by(models.Article.id)
+                    .limit(1)
+                )
+                if found is not None:
+                    return int(found)
+            found = session.scalar(
+                select(models.Article.id)
+                .where(
+                    models.Article.source_id != source_id,
+                    models.Article.title == title,
+                    models.Article.published >= published - window,
+                    models.Article.published <= published + window,
+                )
+                .order_by(models.Article.id)
+                .limit(1)
+            )
+            return None if found is None else int(found)
+
+    def link_article(self, source_id: int, guid: str, article_id: int, when: datetime) -> None:
+        """Record that this source's entry `guid` is the stored article `article_id`."""
+        with self._sessions.begin() as session:
+            session.merge(
+                models.ArticleLink(
+                    source_id=source_id, guid=guid, article_id=article_id, linked_at=when
+                )
+            )
+
+    def article_sources(self, article_id: int) -> list[str]:
+        """Names of every source that carries the article: its own, then linked ones."""
+        with self._sessions() as session:
+            own = session.scalar(
+                select(models.Source.name)
+                .join(models.Article, models.Article.source_id == models.Source.id)
+                .where(models.Article.id == article_id)
+            )
+            linked = session.scalars(
+                select(models.Source.name)
+                .join(models.ArticleLink, models.ArticleLink.source_id == models.Source.id)
+                .where(models.ArticleLink.article_id == article_id)
+                .order_by(models.Source.name)
+            )
+            return ([own] if own else []) + [n for n in linked if n != own]
 
     # -- files ---------------------------------------------------------------------------
 
@@ -266,6 +543,10 @@ class Store:
                     summary.changed_sections.add(f"categoria/{category.slug}")
                 summary.add(outcome)
         return summary
+
+    def stamp_reader(self) -> AbstractContextManager[StampReader]:
+        """Cheap (id, content hash, updated) reads of what each feed holds, on one connection."""
+        return stamp_reader(self.engine)
 
     def article_count(self) -> int:
         with self._sessions() as session:

@@ -7,7 +7,9 @@ import html
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import lxml.html
 import nh3
+from lxml import etree
 
 from db.records import ArticleDraft
 from ingest import normalize
@@ -25,19 +27,23 @@ def to_draft(
     `default_category` (the source's) applies when the article names none.
     """
     zone = ZoneInfo(timezone)
-    title = normalize.normalize_title(raw.title)[:MAX_TITLE_CHARS]
+    plain_body = raw.body_text or ""
+    if raw.body_html is not None:
+        plain_body = normalize.html_to_text(raw.body_html)
+    # Detect from the body (titles alone mislead); the Italian-only rules need the answer.
+    language = normalize.detect_language(plain_body or raw.title, declared=raw.language)
+    title = normalize.normalize_title(raw.title, language=language)[:MAX_TITLE_CHARS]
     if not title:
         raise BadArticle("its title is empty once cleaned")
     if raw.body_html is not None:
-        content_html = sanitize_html(raw.body_html)
-        content_text = normalize.normalize_text(normalize.html_to_text(content_html))
+        content_html = sanitize_html(normalize_html(raw.body_html, language=language))
+        content_text = normalize.normalize_text(
+            normalize.html_to_text(content_html, language=language), language=language
+        )
     else:
-        content_text = normalize.normalize_text(raw.body_text or "")
+        content_text = normalize.normalize_text(plain_body, language=language)
         content_html = paragraphs_to_html(content_text)
-    summary = normalize.normalize_summary(raw.summary) if raw.summary else ""
-    language = (raw.language or "").strip().lower()[:16] or normalize.detect_language(
-        content_text or title
-    )
+    summary = normalize.normalize_summary(raw.summary, language=language) if raw.summary else ""
     published = _aware(raw.published, zone) or _aware(raw.fallback_date, zone)
     if published is None:
         raise BadArticle("it has no date and none could be derived")
@@ -73,6 +79,50 @@ def _aware(value: datetime | str | None, zone: ZoneInfo) -> datetime | None:
     if value.tzinfo is None:
         return value.replace(tzinfo=zone)
     return value
+
+
+def normalize_html(fragment: str, *, language: str | None) -> str:
+    """Apply the text rules to every text node of an HTML fragment, keeping its markup.
+
+    The whitespace at the edges of each node is kept as is, so inline elements stay
+    separated from the words around them.
+    """
+    if not fragment.strip():
+        return ""
+    try:
+        nodes = lxml.html.fragments_fromstring(fragment)
+    except (etree.ParserError, ValueError):
+        return fragment
+    parts: list[str] = []
+    for node in nodes:
+        if isinstance(node, str):
+            parts.append(_normalize_node_text(node, language))
+            continue
+        for element in node.iter():
+            if element.tag in _VERBATIM_TAGS or not isinstance(element.tag, str):
+                continue
+            if element.text:
+                element.text = _normalize_node_text(element.text, language)
+            if element.tail and element is not node:
+                element.tail = _normalize_node_text(element.tail, language)
+        parts.append(etree.tostring(node, encoding="unicode", method="html", with_tail=False))
+        if node.tail:
+            parts.append(_normalize_node_text(node.tail, language))
+    return "".join(parts)
+
+
+_VERBATIM_TAGS = frozenset({"pre", "code", "script", "style", "kbd", "samp"})
+
+
+def _normalize_node_text(text: str, language: str | None) -> str:
+    core = text.strip()
+    if not core:
+        return text
+    lead = text[: len(text) - len(text.lstrip())]
+    trail = text[len(text.rstrip()) :]
+    cleaned = normalize.normalize_title(core, language=language)
+    # Whitespace at the node's edges separates it from its neighbours: keep one space.
+    return (" " if lead else "") + cleaned + (" " if trail else "")
 
 
 def paragraphs_to_html(text: str) -> str:

@@ -26,6 +26,7 @@ from rich.table import Table
 from db.engine import display_url
 from db.errors import StoreError
 from db.migrate import current_revision, head_revision, upgrade
+from db.records import ArticleDraft
 from db.store import Store
 from feeds.errors import FeedError
 from ingest.errors import IngestError
@@ -35,7 +36,14 @@ from rassegna.config import Settings, find_config, load_settings
 from rassegna.durations import format_duration
 from rassegna.errors import RassegnaError
 from rassegna.logs import setup_logging
-from rassegna.operations import build, ingest_path, ingest_source, open_store, select_sources
+from rassegna.operations import (
+    build,
+    ingest_path,
+    ingest_source,
+    ingest_url,
+    open_store,
+    select_sources,
+)
 
 log = logging.getLogger("rassegna")
 T = TypeVar("T")
@@ -164,7 +172,33 @@ def main_options(
     ctx.obj = Options(config=config, verbose=verbose, quiet=quiet)
 
 
+def _is_url(target: str) -> bool:
+    return target.startswith(("http://", "https://"))
+
+
+def _print_draft(console: Console, draft: ArticleDraft) -> None:
+    """One article a dry run would store: date, title, link, and a few details."""
+    console.print(
+        f"{draft.published.isoformat(timespec='minutes')}  {draft.title}",
+        highlight=False,
+        markup=False,
+    )
+    details = [
+        ("guid", draft.guid),
+        ("url", draft.url or ""),
+        ("authors", ", ".join(draft.authors)),
+        ("image", draft.image_url or ""),
+        ("summary", draft.summary[:160]),
+        ("text", draft.content_text[:160].replace("\n", " ")),
+    ]
+    for key, value in details:
+        if value:
+            console.print(f"    {key}: {value}", highlight=False, markup=False)
+
+
 def _looks_like_path(target: str) -> bool:
+    if _is_url(target):
+        return False
     return (
         "/" in target
         or target.endswith((".txt", ".md"))
@@ -204,6 +238,10 @@ def ingest(
             "--build/--no-build", help="Rebuild the feeds afterwards if anything changed."
         ),
     ] = True,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="With a URL: print what would be stored, store nothing."),
+    ] = False,
 ) -> None:
     """Ingest sources now and store their articles.
 
@@ -214,23 +252,49 @@ def ingest(
       rassegna ingest "Cronaca cittadina"
 
       rassegna ingest ./articoli/nuovo.md
+
+      rassegna ingest https://www.esempio.it/feed/ --dry-run
     """
     names = targets or []
     if not names and not all_sources:
         _fail("name one or more sources, a path, or use --all (see rassegna ingest --help)", code=2)
     if names and all_sources:
         _fail("give source names or --all, not both", code=2)
+    urls = [n for n in names if _is_url(n)]
+    if dry_run and (len(urls) != len(names) or all_sources):
+        _fail("--dry-run works with URLs only", code=2)
     settings = _settings(ctx)
     console = Console(highlight=False)
     reports: list[IngestReport] = []
+    if dry_run:
+        for url in urls:
+            report = _guard(
+                ctx,
+                partial(
+                    ingest_url,
+                    settings,
+                    None,
+                    url,
+                    dry_run=True,
+                    on_draft=partial(_print_draft, console),
+                ),
+            )
+            console.print(
+                f"{report.source}: {report.new} articles would be stored (dry run)",
+                highlight=False,
+                markup=False,
+            )
+            for problem in report.problems:
+                console.print(f"    skipped {problem}", highlight=False, markup=False)
+        return
     with _store(ctx, settings) as store, _progress(not _options(ctx).quiet) as progress:
         paths = [n for n in names if _looks_like_path(n)]
-        if any(n.startswith(("http://", "https://")) for n in names):
-            _fail("ingesting a URL ad hoc is not supported by this version", code=2)
+        for url in urls:
+            reports.append(_guard(ctx, partial(ingest_url, settings, store, url)))
         for path in paths:
             hook = progress(path) if progress else None
             reports.append(_guard(ctx, partial(ingest_path, settings, store, Path(path), hook)))
-        named = [n for n in names if n not in paths]
+        named = [n for n in names if n not in paths and n not in urls]
         sources = (
             _guard(ctx, lambda: select_sources(settings, named)) if named or all_sources else []
         )
@@ -254,6 +318,35 @@ def ingest(
         if failed:
             parts.append(f"{len(failed)} sources failed")
         _fail(" and ".join(parts) + " (see the log lines above)")
+
+
+@app.command()
+def preview(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="An article file (.txt or .md).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """Show an article as it will be published (every field normalized), without storing it.
+
+    Example: rassegna preview examples/cultura/festival-jazz.md
+    """
+    from rassegna.preview import preview_file
+
+    settings = _settings(ctx)
+    fields = _guard(ctx, lambda: preview_file(settings, path))
+    if as_json:
+        typer.echo(json.dumps(fields, ensure_ascii=False, indent=2))
+        return
+    console = Console(highlight=False)
+    for key, value in fields.items():
+        if key in ("content_text", "content_html"):
+            continue
+        shown = (
+            ", ".join(value) if isinstance(value, list) else ("" if value is None else str(value))
+        )
+        console.print(f"[bold]{key}[/]: {shown}", markup=True, soft_wrap=True)
+    console.print()
+    console.print(fields["content_text"], markup=False, soft_wrap=True)
 
 
 @app.command("build")
@@ -314,10 +407,12 @@ def run(
     """
     from rassegna.daemon import Daemon
 
+    config_path = _guard(ctx, lambda: find_config(_options(ctx).config))
     settings = _settings(ctx)
     with _store(ctx, settings) as store:
-        report = _guard(ctx, lambda: Daemon(settings, store).run(once=once))
-    if once and report.errors:
+        daemon = Daemon(settings, store, config_path=config_path)
+        report = _guard(ctx, lambda: daemon.run(once=once))
+    if report is not None and report.errors:
         _fail(f"{report.errors} sources had errors (see the log lines above)")
 
 
@@ -353,6 +448,11 @@ def sources(
                 "last_error": state.last_error if state else None,
                 "consecutive_errors": state.consecutive_errors if state else 0,
                 "next_due": _iso(state.next_due if state else None),
+                "gone": state.gone if state else False,
+                "last_status": state.last_status if state else None,
+                "bozo": state.bozo if state else None,
+                "fetch_url": state.fetch_url if state else None,
+                "retry_after": _iso(state.retry_after if state else None),
             }
         )
     if as_json:
@@ -366,8 +466,8 @@ def sources(
             str(row["articles"]),
             row["interval"],
             row["last_fetch"] or "never",
-            row["next_due"] or "now",
-            row["last_error"] or "",
+            "never (gone)" if row["gone"] else row["next_due"] or "now",
+            row["last_error"] or (f"malformed feed: {row['bozo']}" if row["bozo"] else ""),
         )
     Console().print(table)
 

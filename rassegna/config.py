@@ -7,6 +7,7 @@ same configuration works whatever the working directory (a systemd unit, a shell
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -110,6 +111,12 @@ class SourceConfig(_Section):
     interval: Duration | None = None
     category: str | None = None
     enabled: bool = True
+    # Remote sources: a User-Agent for this source only; more article URLs of a page
+    # source; or, for a page source whose url is an index page, a regular expression the
+    # article links on it match.
+    user_agent: str | None = None
+    urls: list[str] = []
+    link_pattern: str | None = None
 
     @model_validator(mode="after")
     def _location(self) -> SourceConfig:
@@ -117,7 +124,22 @@ class SourceConfig(_Section):
             raise ValueError('a "files" source needs a path')
         if self.kind in ("feed", "page") and self.url is None and self.path is None:
             raise ValueError(f'a "{self.kind}" source needs a url')
+        if self.kind == "page" and self.url is None:
+            raise ValueError('a "page" source needs a url')
+        for url in [self.url, *self.urls] if self.url is not None else self.urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f'"{url}" is not an http(s) URL')
         return self
+
+    @field_validator("link_pattern")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f'"{value}" is not a regular expression: {exc}') from exc
+        return value
 
     @property
     def location(self) -> str:

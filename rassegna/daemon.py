@@ -1,29 +1,46 @@
 """The daemon: APScheduler fires a short tick that ingests the sources that are due, in a
 bounded worker pool, and rebuilds the feeds when anything changed. The schedule itself
-(when each source is next due) lives in the database, so a restart resumes it."""
+(when each source is next due) lives in the database, so a restart resumes it.
+
+The main thread owns the signals and talks to systemd: READY once the store is open and
+the first tick is scheduled, STATUS after each tick, WATCHDOG only while ticks are not
+hung, RELOADING/READY around SIGHUP, STOPPING on SIGTERM/SIGINT.
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from db.errors import StoreError
 from db.store import Store
 from feeds.errors import FeedError
+from ingest.fetch import Fetcher
 from ingest.pipeline import IngestReport
-from rassegna.config import Settings, SourceConfig
-from rassegna.operations import build, ingest_source
-from rassegna.server import create_app, serve_forever
+from rassegna.config import Settings, SourceConfig, load_settings
+from rassegna.errors import RassegnaError
+from rassegna.lock import DaemonLock
+from rassegna.metrics import Metrics
+from rassegna.notify import Notifier
+from rassegna.operations import build, ingest_source, make_fetcher
+from rassegna.server import BackgroundServer, create_app
 
 log = logging.getLogger("rassegna.daemon")
 
 MAX_TICK_SECONDS = 30
+# A tick running longer than this is hung: stop feeding the watchdog so systemd restarts us.
+MIN_HANG_SECONDS = 300
+WATCH_DEBOUNCE_MS = 300
 
 
 @dataclass(slots=True)
@@ -40,11 +57,33 @@ class CycleReport:
 class Daemon:
     """Runs ingest cycles on schedule and, when enabled, the HTTP server."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        config_path: Path | None = None,
+        notifier: Notifier | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
-        self._lock = threading.Lock()
+        self.config_path = config_path
+        self.notifier = notifier or Notifier()
+        self.metrics = Metrics()
+        self._cycle_lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._reload_requested = threading.Event()
+        self._started = time.monotonic()
+        self._tick_started: float | None = None
+        self._tick_finished: float | None = None
+        self._first_tick_done = False
+        self._last_errors = 0
+        self._scheduler: BackgroundScheduler | None = None
+        # One HTTP client for all workers, so per-host politeness holds across them.
+        self._fetcher: Fetcher | None = None
+
+    # -- one cycle -----------------------------------------------------------------------
 
     def due_sources(self, now: datetime | None = None) -> list[SourceConfig]:
         now = now or datetime.now(UTC)
@@ -55,25 +94,33 @@ class Daemon:
             if s.enabled and ((due := next_due.get(s.name)) is None or due <= now)
         ]
 
-    def cycle(self, *, everything: bool = False, force_build: bool = False) -> CycleReport:
-        """Ingest the due sources (all of them with `everything`), then build if needed."""
-        with self._lock:  # a tick never overlaps the previous one
+    def cycle(
+        self,
+        *,
+        everything: bool = False,
+        force_build: bool = False,
+        only: Sequence[str] = (),
+    ) -> CycleReport:
+        """Ingest the due sources (all with `everything`, or the `only` names), then build
+        the feeds if any article changed (or `force_build`)."""
+        settings = self.settings
+        with self._cycle_lock:  # a tick never overlaps the previous one or a watcher run
             report = CycleReport()
-            sources = (
-                [s for s in self.settings.sources if s.enabled]
-                if everything
-                else self.due_sources()
-            )
+            if only:
+                sources = [s for s in settings.sources if s.name in only and s.enabled]
+            elif everything:
+                sources = [s for s in settings.sources if s.enabled]
+            else:
+                sources = self.due_sources()
             if sources:
-                with ThreadPoolExecutor(self.settings.scheduler.workers) as pool:
-                    report.reports = list(
-                        pool.map(lambda s: ingest_source(self.settings, self.store, s), sources)
-                    )
+                report.reports = self._ingest(settings, sources)
             if force_build or any(r.stored for r in report.reports):
                 try:
-                    built = build(self.settings, self.store)
+                    built = build(settings, self.store)
                     report.built = True
                     report.written = len(built.written)
+                    self.metrics.builds.inc()
+                    self.metrics.files_written.inc(report.written)
                 except FeedError as exc:
                     log.error("%s", exc.message)
             if sources:
@@ -87,49 +134,261 @@ class Daemon:
                 )
             return report
 
+    def _ingest(self, settings: Settings, sources: list[SourceConfig]) -> list[IngestReport]:
+        def one(source: SourceConfig) -> IngestReport | None:
+            if self._stop.is_set():  # shutting down: claim nothing new
+                return None
+            report = ingest_source(settings, self.store, source, fetcher=self._fetcher)
+            self.metrics.fetches.labels("error" if report.error else "ok").inc()
+            self.metrics.articles.labels("new").inc(report.new)
+            self.metrics.articles.labels("changed").inc(report.changed)
+            return report
+
+        with ThreadPoolExecutor(settings.scheduler.workers, thread_name_prefix="ingest") as pool:
+            return [r for r in pool.map(one, sources) if r is not None]
+
+    def tick(self) -> None:
+        """What the scheduler fires: the first one ingests everything and always builds."""
+        self._tick_started = time.monotonic()
+        try:
+            first = not self._first_tick_done
+            report = self.cycle(everything=first, force_build=first)
+            self._first_tick_done = True
+            self._last_errors = report.errors
+            states = self.store.source_states()
+            self.metrics.observe_sources(states)
+        except (StoreError, RassegnaError) as exc:
+            log.error("tick failed: %s", exc.message)
+        except Exception:
+            log.exception("tick failed")
+        finally:
+            self._tick_finished = time.monotonic()
+            self.metrics.tick_seconds.observe(self._tick_finished - self._tick_started)
+            self._tick_started = None
+            self.notifier.status(self.status_line())
+
     def tick_seconds(self) -> int:
         intervals = [self.settings.interval_of(s) for s in self.settings.sources] or [
             self.settings.scheduler.interval
         ]
         return max(1, min([*intervals, MAX_TICK_SECONDS]))
 
-    def run(self, *, once: bool = False) -> CycleReport:
-        """One full cycle; then, unless `once`, keep ticking until SIGINT or SIGTERM."""
-        first = self.cycle(everything=True, force_build=True)
-        if once:
-            return first
+    def status_line(self) -> str:
+        sources = [s for s in self.settings.sources if s.enabled]
+        try:
+            due = [s.next_due for s in self.store.source_states() if s.next_due is not None]
+        except StoreError:
+            return f"{len(sources)} sources, database unreachable"
+        if due:
+            wait = max(0, int((min(due) - datetime.now(UTC)).total_seconds()))
+            upcoming = f"next poll in {wait}s"
+        else:
+            upcoming = "first poll running"
+        return f"{len(sources)} sources, {upcoming}, {self._last_errors} errors"
+
+    # -- health --------------------------------------------------------------------------
+
+    def _hang_seconds(self) -> float:
+        return max(MIN_HANG_SECONDS, 10 * self.tick_seconds())
+
+    def ticking(self) -> tuple[bool, str]:
+        """Whether the scheduler is alive: a tick finished recently, or one is running and
+        not hung."""
+        now = time.monotonic()
+        window = 2 * self.tick_seconds()
+        started = self._tick_started
+        if started is not None and now - started < self._hang_seconds():
+            return True, f"tick running for {now - started:.0f}s"
+        if started is not None:
+            return False, f"tick running for {now - started:.0f}s, longer than it should"
+        finished = self._tick_finished
+        if finished is None:
+            if now - self._started < max(window, 60):
+                return True, "starting"
+            return False, "no tick has run yet"
+        if now - finished <= window + 5:
+            return True, f"last tick {now - finished:.0f}s ago"
+        return False, f"last tick {now - finished:.0f}s ago (expected every {self.tick_seconds()}s)"
+
+    def health(self) -> tuple[bool, dict[str, object]]:
+        ok, scheduler = self.ticking()
+        database = "ok"
+        try:
+            self.store.ping()
+        except StoreError as exc:
+            ok, database = False, exc.message
+        return ok, {"scheduler": scheduler, "database": database, "errors": self._last_errors}
+
+    # -- the long run --------------------------------------------------------------------
+
+    def run(self, *, once: bool = False) -> CycleReport | None:
+        """One full cycle with `once`; otherwise tick until SIGINT or SIGTERM."""
+        with make_fetcher(self.settings) as fetcher:
+            self._fetcher = fetcher
+            try:
+                if once:
+                    return self.cycle(everything=True, force_build=True)
+                with DaemonLock(self.settings.database_url):
+                    self._run_forever()
+            finally:
+                self._fetcher = None
+        return None
+
+    def _run_forever(self) -> None:
         scheduler = BackgroundScheduler(timezone=UTC)
+        self._scheduler = scheduler
         scheduler.add_job(
-            self.cycle,
+            self.tick,
             "interval",
             seconds=self.tick_seconds(),
+            next_run_time=datetime.now(UTC),
             max_instances=1,
             coalesce=True,
             id="tick",
         )
-        scheduler.start()
+        server = self._start_server()
+        previous = self._install_signals()
+        watcher = threading.Thread(target=self._watch_files, name="watch", daemon=True)
         try:
-            if self.settings.server.enabled:
-                self._serve()
-            else:
-                self._wait_for_signal()
+            scheduler.start()
+            watcher.start()
+            self.notifier.ready(f"{len(self.settings.sources)} sources, first poll running")
+            log.info(
+                "running: %d sources, tick every %ds",
+                len(self.settings.sources),
+                self.tick_seconds(),
+            )
+            self._main_loop()
         finally:
-            log.info("stopping")
-            scheduler.shutdown(wait=True)
-        return first
-
-    def _serve(self) -> None:
-        server = self.settings.server
-        app = create_app(
-            self.settings.output.dir, max_age=min(self.settings.scheduler.interval, 3600)
-        )
-        log.info("serving %s on http://%s:%d/", self.settings.output.dir, server.host, server.port)
-        serve_forever(app, server.host, server.port)
-
-    def _wait_for_signal(self) -> None:
-        def stop(_signum: int, _frame: FrameType | None) -> None:
+            self.notifier.stopping()
+            log.info("stopping: waiting for running ingests to finish")
             self._stop.set()
+            scheduler.shutdown(wait=True)
+            if server is not None:
+                server.stop()
+            watcher.join(5)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            log.info("stopped")
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        self._stop.wait()
+    def _start_server(self) -> BackgroundServer | None:
+        server_config = self.settings.server
+        if not server_config.enabled:
+            return None
+        app = create_app(
+            self.settings.output.dir,
+            max_age=min(self.settings.scheduler.interval, 3600),
+            health=self.health,
+            metrics=self.metrics.render,
+        )
+        server = BackgroundServer(app, server_config.host, server_config.port)
+        server.start()
+        log.info(
+            "serving %s on http://%s:%d/",
+            self.settings.output.dir,
+            server_config.host,
+            server_config.port,
+        )
+        return server
+
+    def _install_signals(self) -> dict[int, Callable[[int, FrameType | None], object] | int | None]:
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("received %s", signal.Signals(signum).name)
+            self._stop.set()
+            self._wake.set()
+
+        def reload(_signum: int, _frame: FrameType | None) -> None:
+            self._reload_requested.set()
+            self._wake.set()
+
+        previous: dict[int, Callable[[int, FrameType | None], object] | int | None] = {}
+        for sig, handler in (
+            (signal.SIGTERM, stop),
+            (signal.SIGINT, stop),
+            (signal.SIGHUP, reload),
+        ):
+            previous[sig] = signal.getsignal(sig)
+            signal.signal(sig, handler)
+        return previous
+
+    def _main_loop(self) -> None:
+        ping_every = self.notifier.watchdog_interval
+        wait = min(ping_every, 5.0) if ping_every else 5.0
+        while not self._stop.is_set():
+            self._wake.wait(wait)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            if self._reload_requested.is_set():
+                self._reload_requested.clear()
+                self.reload()
+            if ping_every:
+                alive, why = self.ticking()
+                if alive and self._scheduler is not None and self._scheduler.running:
+                    self.notifier.watchdog()
+                else:
+                    log.error("scheduler looks hung (%s): not feeding the watchdog", why)
+
+    def reload(self) -> bool:
+        """Re-read the configuration; a broken one is logged and the old one stays."""
+        if self.config_path is None:
+            log.warning("reload: no configuration file to re-read")
+            return False
+        self.notifier.reloading()
+        try:
+            new = load_settings(self.config_path)
+        except RassegnaError as exc:
+            log.error("reload: %s; keeping the previous configuration", exc.message)
+            self.notifier.ready(self.status_line())
+            return False
+        kept = ("server", "database", "ingest")
+        if any(getattr(new, key) != getattr(self.settings, key) for key in kept):
+            log.warning("reload: [server], [database] and [ingest] changes need a restart")
+        self.settings = new.model_copy(update={key: getattr(self.settings, key) for key in kept})
+        if self._scheduler is not None:
+            self._scheduler.reschedule_job("tick", trigger="interval", seconds=self.tick_seconds())
+        log.info("reload: configuration re-read, %d sources", len(new.sources))
+        self.notifier.ready(self.status_line())
+        return True
+
+    def _watch_files(self) -> None:
+        """Ingest a files source as soon as its folder changes, not at the next interval."""
+        from watchfiles import watch
+
+        while not self._stop.is_set():
+            folders = {
+                s.path.resolve(): s.name
+                for s in self.settings.sources
+                if s.kind == "files" and s.enabled and s.path is not None and s.path.is_dir()
+            }
+            if not folders:
+                return
+            try:
+                for changes in watch(
+                    *folders,
+                    stop_event=self._stop,
+                    debounce=WATCH_DEBOUNCE_MS,
+                    step=50,
+                    yield_on_timeout=True,
+                    rust_timeout=2000,
+                    raise_interrupt=False,
+                ):
+                    names = {
+                        name
+                        for _change, changed in changes
+                        for folder, name in folders.items()
+                        if Path(changed) == folder or folder in Path(changed).parents
+                    }
+                    if names:
+                        log.info("folder changed: ingesting %s", ", ".join(sorted(names)))
+                        self.cycle(only=sorted(names))
+                    current = {
+                        s.path.resolve()
+                        for s in self.settings.sources
+                        if s.kind == "files" and s.enabled and s.path is not None
+                    }
+                    if current != set(folders):
+                        break  # the configuration was reloaded: watch the new folders
+            except (OSError, RuntimeError) as exc:
+                log.warning("folder watching stopped: %s; relying on the schedule", exc)
+                return

@@ -4,15 +4,26 @@ ad-hoc path, build the feeds. Settings are passed in; nothing is global."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
-from db.records import SourceSpec
+from db.records import ArticleDraft, SourceSpec
 from db.store import Store
 from feeds.build import BuildReport, build_feeds
 from feeds.site import SiteInfo
 from ingest.errors import IngestError
+from ingest.feed import looks_like_feed
+from ingest.fetch import Fetcher, FetchError, FetchPolicy, Response
+from ingest.page import find_feed_links
 from ingest.pipeline import IngestReport, Progress, ingest_files_source
+from ingest.remote import (
+    Collected,
+    RemoteOptions,
+    collect_feed,
+    collect_page,
+    ingest_remote_source,
+)
 from rassegna.config import Settings, SourceConfig
 from rassegna.errors import RassegnaError
 
@@ -63,16 +74,55 @@ def select_sources(settings: Settings, names: Sequence[str]) -> list[SourceConfi
     return chosen
 
 
+def make_fetcher(settings: Settings) -> Fetcher:
+    """The HTTP client of remote sources; share one per process (it keeps the per-host
+    politeness gates) and close it when done."""
+    ingest = settings.ingest
+    return Fetcher(
+        FetchPolicy(
+            user_agent=ingest.user_agent,
+            max_bytes=ingest.max_bytes,
+            allow_private_networks=ingest.allow_private_networks,
+        )
+    )
+
+
+def remote_options(settings: Settings, source: SourceConfig | None = None) -> RemoteOptions:
+    if source is None:
+        return RemoteOptions(timezone=settings.site.timezone)
+    return RemoteOptions(
+        timezone=settings.site.timezone,
+        user_agent=source.user_agent,
+        urls=tuple(source.urls),
+        link_pattern=source.link_pattern,
+    )
+
+
 def ingest_source(
-    settings: Settings, store: Store, source: SourceConfig, progress: Progress | None = None
+    settings: Settings,
+    store: Store,
+    source: SourceConfig,
+    progress: Progress | None = None,
+    *,
+    fetcher: Fetcher | None = None,
+    now: datetime | None = None,
 ) -> IngestReport:
-    """Ingest one configured source; a failure is reported, never raised."""
+    """Ingest one configured source; a failure is reported, never raised.
+
+    Remote sources use `fetcher` (the daemon passes its shared one; without it a
+    short-lived one is made for this call).
+    """
     spec = source_spec(settings, source)
     try:
-        if source.kind != "files":
-            raise IngestError(
-                f'source "{source.name}": kind "{source.kind}" is not supported by this version'
-            )
+        if source.kind in ("feed", "page"):
+            if fetcher is not None:
+                return ingest_remote_source(
+                    store, spec, fetcher, options=remote_options(settings, source), now=now
+                )
+            with make_fetcher(settings) as own:
+                return ingest_remote_source(
+                    store, spec, own, options=remote_options(settings, source), now=now
+                )
         return ingest_files_source(store, spec, timezone=settings.site.timezone, progress=progress)
     except IngestError as exc:
         log.error("%s", exc.message)
@@ -120,6 +170,80 @@ def ingest_path(
         only=target if target.is_file() else None,
         progress=progress,
     )
+
+
+def _discover(fetcher: Fetcher, url: str, now: datetime) -> tuple[str, Response]:
+    """Fetch an ad-hoc URL and decide what it is: ("feed", response) for a feed, or for
+    a page that advertises one (the feed is fetched instead); else ("page", response)."""
+    response = fetcher.fetch(url, now=now)
+    if looks_like_feed(response.body, response.content_type):
+        return "feed", response
+    feeds = find_feed_links(response.body, base=response.url, charset=response.charset)
+    if feeds:
+        log.info("%s: the page links the feed %s; ingesting the feed", url, feeds[0])
+        return "feed", fetcher.fetch(feeds[0], now=now)
+    return "page", response
+
+
+def ingest_url(
+    settings: Settings,
+    store: Store | None,
+    url: str,
+    *,
+    dry_run: bool = False,
+    on_draft: Callable[[ArticleDraft], None] | None = None,
+    now: datetime | None = None,
+) -> IngestReport:
+    """Ingest an ad-hoc URL: a configured source's URL ingests that source; a feed, or a
+    page advertising a feed, is ingested as a feed; any other page as one article.
+
+    With `dry_run` nothing is stored: each draft goes to `on_draft` instead.
+    """
+    now = now or datetime.now(UTC)
+    if not dry_run and store is not None:
+        for source in settings.sources:
+            if source.url == url and source.kind in ("feed", "page"):
+                return ingest_source(settings, store, source, now=now)
+    with make_fetcher(settings) as fetcher:
+        try:
+            kind, response = _discover(fetcher, url, now)
+        except FetchError as exc:
+            raise RassegnaError(exc.message) from exc
+        if dry_run or store is None:
+            report = IngestReport(source=response.url)
+            collected = _collect(kind, response, settings, now)
+            report.problems.extend(collected.problems)
+            for draft in collected.drafts:
+                report.new += 1
+                if on_draft is not None:
+                    on_draft(draft)
+            return report
+        spec = SourceSpec(
+            name=response.url if kind == "feed" else url,
+            kind=kind,
+            location=response.url,
+            interval_seconds=settings.scheduler.interval,
+        )
+        return ingest_remote_source(
+            store, spec, fetcher, options=remote_options(settings), now=now, prefetched=response
+        )
+
+
+def _collect(kind: str, response: Response, settings: Settings, now: datetime) -> Collected:
+    timezone = settings.site.timezone
+    try:
+        if kind == "feed":
+            return collect_feed(
+                response.body,
+                url=response.url,
+                charset=response.charset,
+                content_type=response.content_type,
+                now=now,
+                timezone=timezone,
+            )
+        return collect_page(response, now=now, timezone=timezone)
+    except IngestError as exc:
+        raise RassegnaError(exc.message) from exc
 
 
 def build(settings: Settings, store: Store) -> BuildReport:

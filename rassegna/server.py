@@ -8,7 +8,8 @@ import hashlib
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
@@ -16,8 +17,9 @@ from types import FrameType
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from rassegna.errors import RassegnaError
@@ -93,8 +95,21 @@ def _not_modified(request: Request, etag: str, mtime_s: int) -> bool:
     return False
 
 
-def create_app(output_dir: Path, *, max_age: int = 300) -> Starlette:
-    """An ASGI app serving `output_dir` as is (directories serve their index.html)."""
+HealthCheck = Callable[[], tuple[bool, dict[str, object]]]
+
+
+def create_app(
+    output_dir: Path,
+    *,
+    max_age: int = 300,
+    health: HealthCheck | None = None,
+    metrics: Callable[[], bytes] | None = None,
+) -> Starlette:
+    """An ASGI app serving `output_dir` as is (directories serve their index.html).
+
+    `/healthz` answers 200 or 503 with a JSON body from `health` (always 200 without one);
+    `/metrics` serves the Prometheus text of `metrics` when given.
+    """
     root = output_dir.resolve()
     cache = _FileCache()
 
@@ -126,15 +141,23 @@ def create_app(output_dir: Path, *, max_age: int = 300) -> Starlette:
             response.headers["Content-Length"] = str(len(entry.body))
         return response
 
-    async def health(_request: Request) -> Response:
-        return PlainTextResponse("ok\n")
+    async def healthz(_request: Request) -> Response:
+        if health is None:
+            return JSONResponse({"ok": True})
+        ok, detail = await run_in_threadpool(health)
+        return JSONResponse({"ok": ok, **detail}, status_code=200 if ok else 503)
 
-    return Starlette(
-        routes=[
-            Route("/healthz", health, methods=["GET"]),
-            Route("/{path:path}", serve_file, methods=["GET", "HEAD"]),
-        ]
-    )
+    routes = [Route("/healthz", healthz, methods=["GET", "HEAD"])]
+    if metrics is not None:
+        render = metrics
+
+        async def metrics_page(_request: Request) -> Response:
+            body = await run_in_threadpool(render)
+            return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+        routes.append(Route("/metrics", metrics_page, methods=["GET"]))
+    routes.append(Route("/{path:path}", serve_file, methods=["GET", "HEAD"]))
+    return Starlette(routes=routes)
 
 
 class _Server(uvicorn.Server):
@@ -146,19 +169,49 @@ class _Server(uvicorn.Server):
         yield
 
 
+class BackgroundServer:
+    """The server in a thread of its own, for the daemon (whose main thread owns signals)."""
+
+    def __init__(self, app: Starlette, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self._server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+        self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
+
+    def start(self, timeout: float = 15.0) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise ServerError(
+                    f"server: cannot listen on {self.host}:{self.port} (address in use?)"
+                )
+            time.sleep(0.02)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout)
+
+
 def serve_forever(app: Starlette, host: str, port: int) -> None:
     """Serve `app` until SIGINT or SIGTERM, then return normally after a graceful shutdown."""
-    server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    server = BackgroundServer(app, host, port)
+    stop = threading.Event()
 
-    def stop(signum: int, _frame: FrameType | None) -> None:
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s, shutting down", signal.Signals(signum).name)
-        server.should_exit = True
+        stop.set()
 
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        server.run()
+        server.start()
+        while not stop.wait(1.0):
+            if not server.running:
+                raise ServerError(f"server: stopped unexpectedly on {host}:{port}")
     finally:
+        server.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if not server.started:
-        raise ServerError(f"server: cannot listen on {host}:{port} (address in use?)")

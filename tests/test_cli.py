@@ -8,6 +8,7 @@ from pathlib import Path
 import feedparser
 import pytest
 
+from db.migrate import head_revision
 from tests.conftest import REPO, run_cli
 
 COMMANDS = ["run", "ingest", "build", "serve", "sources", "articles", "check", "db"]
@@ -127,7 +128,7 @@ def test_config_from_environment_variable(site_config: Path) -> None:
     result = run_cli("check", env={"RASSEGNA_CONFIG": str(site_config)})
     assert result.returncode == 0, result.stderr
     assert "configuration is valid (1 sources)" in result.stdout
-    assert "reachable, schema 0001" in result.stdout
+    assert f"reachable, schema {head_revision()}" in result.stdout
 
 
 def test_check_unreachable_database(site_config: Path) -> None:
@@ -145,9 +146,9 @@ def test_check_unreachable_database(site_config: Path) -> None:
 def test_db_upgrade(site_config: Path) -> None:
     first = run_cli("--config", str(site_config), "db", "upgrade")
     assert first.returncode == 0, first.stderr
-    assert "upgraded from empty to 0001" in first.stdout
+    assert f"upgraded from empty to {head_revision()}" in first.stdout
     second = run_cli("--config", str(site_config), "db", "upgrade")
-    assert "already at schema 0001" in second.stdout
+    assert f"already at schema {head_revision()}" in second.stdout
 
 
 def test_postgres_end_to_end(site_config: Path, pg_store: object) -> None:
@@ -169,3 +170,54 @@ def test_shipped_config_check(tmp_path: Path) -> None:
         env={"RASSEGNA_STATE__DIR": str(tmp_path / "state")},
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_journal_logging_has_priority_and_no_timestamp(site_config: Path) -> None:
+    result = run_cli(
+        "--config", str(site_config), "ingest", "--all", env={"JOURNAL_STREAM": "8:1234"}
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines and all(line.startswith(("<6>", "<4>", "<3>")) for line in lines), lines
+    assert any(
+        line.startswith('<6>rassegna.ingest: source "Articoli di prova": 3 new') for line in lines
+    )
+
+
+def test_terminal_logging_has_timestamps(site_config: Path) -> None:
+    result = run_cli("--config", str(site_config), "ingest", "--all")
+    first = result.stderr.strip().splitlines()[0]
+    assert first[2] == ":" and " INFO rassegna" in first
+
+
+def test_preview_shows_the_normalized_article_without_storing(
+    site_config: Path, tmp_path: Path
+) -> None:
+    damaged = tmp_path / "rovinato.txt"
+    damaged.write_bytes(
+        "PerchÃ© la citta' cambia orario\r\nL’assessore spiega  le novita'.\r\n\r\nSara' in vigore da lunedi' e non ci sono altre novita' per chi arriva in centro con la macchina.\r\n".encode()
+    )
+    result = run_cli("--config", str(site_config), "preview", str(damaged), "--json")
+    assert result.returncode == 0, result.stderr
+    fields = json.loads(result.stdout)
+    assert fields["title"] == "Perché la città cambia orario"
+    assert fields["summary"] == "L'assessore spiega le novità."
+    assert fields["content_text"] == (
+        "Sarà in vigore da lunedì e non ci sono altre novità per chi arriva in centro con la macchina."
+    )
+    assert fields["language"] == "it" and fields["slug"] == "perche-la-citta-cambia-orario"
+    assert fields["reading_time_minutes"] == 1
+    text = run_cli("--config", str(site_config), "preview", str(damaged))
+    assert "title: Perché la città cambia orario" in text.stdout
+    assert (
+        not (site_config.parent / "var" / "rassegna.db").exists()
+        or json.loads(run_cli("--config", str(site_config), "articles", "--json").stdout) == []
+    )
+
+
+def test_preview_of_a_broken_file(site_config: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "vuoto.md"
+    broken.write_bytes(b"")
+    result = run_cli("--config", str(site_config), "preview", str(broken))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"error: {broken}: the file is empty"

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,6 +48,11 @@ def daemon(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
     )
     try:
         wait_for_http(base + "healthz", timeout=60)
+        # The server answers at once; the first tick publishes the feeds a moment later.
+        deadline = time.monotonic() + 30
+        while httpx.get(base + "rss.xml").status_code != 200:
+            assert time.monotonic() < deadline, "the first cycle did not publish rss.xml"
+            time.sleep(0.1)
         yield process, base
     finally:
         if process.poll() is None:

@@ -24,7 +24,7 @@ def analyze() -> str:
 
 def test_units_exist() -> None:
     names = {unit.name for unit in UNITS}
-    assert {"rassegna.service", "rassegna-ingest.service", "rassegna-ingest.timer"} <= names
+    assert {"rassegna.service", "rassegna-once.service", "rassegna-once.timer"} <= names
 
 
 def test_units_verify(analyze: str, tmp_path: Path) -> None:
@@ -34,7 +34,9 @@ def test_units_verify(analyze: str, tmp_path: Path) -> None:
     program.write_text(f"#!{sys.executable}\nfrom rassegna.cli import main\nmain()\n")
     program.chmod(0o755)
     for unit in UNITS:
-        text = unit.read_text(encoding="utf-8").replace("/opt/rassegna/.venv/bin/rassegna", str(program))
+        text = unit.read_text(encoding="utf-8").replace(
+            "/opt/rassegna/.venv/bin/rassegna", str(program)
+        )
         (tmp_path / unit.name).write_text(text, encoding="utf-8")
     result = subprocess.run(
         [analyze, "verify", "--man=no", *(str(tmp_path / u.name) for u in UNITS)],
@@ -56,3 +58,23 @@ def test_service_runs_the_daemon_hardened() -> None:
     assert "rassegna --config /etc/rassegna/rassegna.toml run" in text
     for setting in ("NoNewPrivileges=yes", "ProtectSystem=strict", "StateDirectory=rassegna"):
         assert setting in text
+
+
+@pytest.mark.parametrize("unit", ["rassegna.service", "rassegna-once.service"])
+def test_security_rating(analyze: str, unit: str) -> None:
+    result = subprocess.run(
+        [analyze, "security", "--offline=yes", "--threshold=20", str(REPO / "systemd" / unit)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # --threshold=20 makes systemd-analyze fail above an exposure of 2.0.
+    last = result.stdout.strip().splitlines()[-1]
+    assert result.returncode == 0, last
+    exposure = float(last.split("exposure level for")[1].split(":")[1].split()[0])
+    assert exposure <= 2.0, last
+
+
+def test_service_is_notify_with_watchdog() -> None:
+    text = (REPO / "systemd" / "rassegna.service").read_text(encoding="utf-8")
+    assert "Type=notify" in text and "WatchdogSec=" in text and "ExecReload=" in text

@@ -1,0 +1,194 @@
+"""`python -m bench`: run every figure, write `bench/results.json`, print the table.
+
+Exit code 0 whether targets are met or missed (missed ones are printed in red and listed);
+non-zero only when a figure family crashed (its error is in the results and printed).
+`BENCH_ONLY=normalize,build` runs only the named families.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.context import DEFAULT, LARGE, Context
+from bench.timing import Figure, machine, scale
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+
+Family = Callable[[Context], list[Figure]]
+
+
+def _normalize(ctx: Context) -> list[Figure]:
+    from bench import normalize_bench
+
+    return normalize_bench.run(ctx.corpus)
+
+
+def _ingest(ctx: Context) -> list[Figure]:
+    from bench import ingest_bench
+
+    return ingest_bench.run_new_files(ctx)
+
+
+def _reingest(ctx: Context) -> list[Figure]:
+    from bench import ingest_bench
+
+    return ingest_bench.run_reingest(ctx)
+
+
+def _build(ctx: Context) -> list[Figure]:
+    from bench import build_bench
+
+    return build_bench.run(ctx)
+
+
+def _build_growth(ctx: Context) -> list[Figure]:
+    from bench import build_bench
+
+    return build_bench.run_growth(ctx)
+
+
+def _ingest_growth(ctx: Context) -> list[Figure]:
+    from bench import ingest_bench
+
+    return ingest_bench.run_growth(ctx)
+
+
+def _feed(ctx: Context) -> list[Figure]:
+    from bench import feed_bench
+
+    return feed_bench.run(ctx)
+
+
+def _big_feed(ctx: Context) -> list[Figure]:
+    from bench import feed_bench
+
+    return feed_bench.run_peak(ctx)
+
+
+def _daemon(ctx: Context) -> list[Figure]:
+    from bench import daemon_bench
+
+    return daemon_bench.run(ctx)
+
+
+# Order matters: build_growth reads the big store before ingest_growth and the daemon add
+# articles to it.
+FAMILIES: dict[str, tuple[Family, tuple[str, ...]]] = {
+    "normalize": (_normalize, ("normalize_vs_ftfy",)),
+    "ingest": (_ingest, ("ingest_files_per_s", "ingest_vs_raw_insert")),
+    "reingest": (_reingest, ("reingest_unchanged_vs_stat",)),
+    "build": (_build, ("build_vs_feedgen", "build_nochange_vs_full")),
+    "build_growth": (_build_growth, ("build_growth",)),
+    "ingest_growth": (_ingest_growth, ("ingest_growth",)),
+    "feed": (_feed, ("feed_ingest_vs_feedparser",)),
+    "big_feed": (_big_feed, ("big_feed_peak_mb",)),
+    "daemon": (_daemon, ("daemon_rss_mb",)),
+}
+NOT_IMPLEMENTED = (
+    ("poll_304_per_s", "sources/s", ">= 300 and ratio >= 0.7"),
+    ("serve_vs_nginx", "ratio", ">= 0.2"),
+)
+
+
+def _chosen() -> list[str]:
+    only = os.environ.get("BENCH_ONLY", "").strip()
+    if not only:
+        return list(FAMILIES)
+    names = [n.strip() for n in only.split(",") if n.strip()]
+    unknown = [n for n in names if n not in FAMILIES]
+    if unknown:
+        raise SystemExit(f"BENCH_ONLY: unknown families {unknown}; known: {list(FAMILIES)}")
+    return [n for n in FAMILIES if n in names]
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def _table(figures: list[Figure], title: str) -> Table:
+    table = Table(title=title)
+    for column in ("figure", "value", "unit", "ratio", "target", "ok", "baseline"):
+        table.add_column(column, overflow="fold")
+    for f in figures:
+        if f.ok is None:
+            ok = "[yellow]skipped[/]" if "skipped" in f.details else "[red]ERROR[/]"
+        else:
+            ok = "[green]yes[/]" if f.ok else "[bold red]MISSED[/]"
+        table.add_row(f.name, _fmt(f.value), f.unit, _fmt(f.ratio), f.target, ok, f.baseline)
+    return table
+
+
+def main() -> int:
+    console = Console()
+    sizes = LARGE if scale() == "large" else DEFAULT
+    started = time.perf_counter()
+    figures: list[Figure] = []
+    crashed: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="rassegna-bench-") as tmp:
+        ctx = Context(Path(tmp), sizes)
+        for name in _chosen():
+            family, produces = FAMILIES[name]
+            console.print(f"[bold]{name}[/] ...", end=" ")
+            t0 = time.perf_counter()
+            try:
+                found = family(ctx)
+            except ImportError as exc:
+                found = [
+                    Figure(n, None, "-", "-", None, "-", None, {"skipped": f"import failed: {exc}"})
+                    for n in produces
+                ]
+            except Exception as exc:  # one broken family must not hide the others' figures
+                crashed.append(name)
+                trace = traceback.format_exc()
+                console.print(trace, markup=False, highlight=False)
+                found = [
+                    Figure(n, None, "-", "-", None, "-", None, {"error": repr(exc)})
+                    for n in produces
+                ]
+            figures.extend(found)
+            console.print(f"{time.perf_counter() - t0:.1f}s")
+    for name, unit, target in NOT_IMPLEMENTED:
+        figures.append(
+            Figure(name, None, unit, "-", None, target, None, {"skipped": "not implemented yet"})
+        )
+    total = time.perf_counter() - started
+    run = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "scale": scale(),
+        "runtime_s": round(total, 1),
+        **machine(),
+    }
+    if not os.environ.get("BENCH_ONLY"):
+        RESULTS.write_text(
+            json.dumps({"run": run, "figures": [f.as_json() for f in figures]}, indent=2) + "\n",
+            encoding="utf-8",
+        )
+    title = (
+        f"rassegna bench, {run['date']}, {run['machine']}, {run['cpus']} CPUs, "
+        f"Python {run['python']}, scale {run['scale']}, {total:.0f}s"
+    )
+    console.print(_table(figures, title))
+    missed = [f.name for f in figures if f.ok is False]
+    if missed:
+        console.print(f"[bold red]targets missed:[/] {', '.join(missed)}")
+    if crashed:
+        console.print(f"[bold red]crashed:[/] {', '.join(crashed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

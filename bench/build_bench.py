@@ -1,0 +1,193 @@
+"""Feed builds: `build_vs_feedgen`, `build_nochange_vs_full` and `build_growth`.
+
+Builds run with `fsync=False` (the option `feeds.build.build_feeds` offers to tests and
+benchmarks): the figures measure rendering and the store, not the disk's flush latency.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from feedgen.feed import FeedGenerator
+
+from bench.context import Context
+from bench.stores import sqlite_url
+from bench.timing import Figure, at_most, interleaved, ratio_figure, stopwatch
+from db.records import StoredArticle
+from db.store import Store
+from feeds.build import BuildReport, build_feeds
+from feeds.sections import FeedSpec, plan_feeds
+from feeds.site import SiteInfo
+
+SITE = SiteInfo(
+    title="Rassegna di prova",
+    link="https://rassegna.example.it/",
+    base_url="https://rassegna.example.it/feed/",
+    description="Le notizie sintetiche dei benchmark",
+    items_per_feed=50,
+)
+
+
+class _Outputs:
+    """Fresh output folders for full builds (the previous one is removed, untimed)."""
+
+    def __init__(self, root: Path, prefix: str) -> None:
+        self.root = root
+        self.prefix = prefix
+        self.count = 0
+        self.last: Path | None = None
+
+    def fresh(self) -> Path:
+        if self.last is not None:
+            shutil.rmtree(self.last, ignore_errors=True)
+        self.count += 1
+        self.last = self.root / f"{self.prefix}-{self.count}"
+        return self.last
+
+
+def _full_build(store: Store, outputs: _Outputs) -> float:
+    out = outputs.fresh()
+    with stopwatch() as t:
+        report = build_feeds(store, SITE, out, fsync=False)
+    if not report.written:
+        raise RuntimeError("a full build wrote nothing")
+    return t[0]
+
+
+def _feedgen_alone(items: Sequence[tuple[FeedSpec, list[StoredArticle]]]) -> float:
+    """feedgen rendering RSS and Atom of every feed from articles already in memory."""
+    with stopwatch() as t:
+        for spec, articles in items:
+            fg = FeedGenerator()
+            fg.id(SITE.url(spec.atom_path))
+            fg.title(spec.title)
+            fg.description(spec.description)
+            fg.language(SITE.language)
+            fg.author({"name": SITE.title})
+            fg.link(href=SITE.link, rel="alternate")
+            fg.link(href=SITE.url(spec.rss_path), rel="self")
+            if articles:
+                fg.updated(max(a.updated for a in articles))
+            for article in articles:
+                entry = fg.add_entry(order="append")
+                entry.id(article.uid)
+                entry.title(article.title)
+                entry.link(href=article.url or SITE.link)
+                entry.updated(article.updated)
+                entry.published(article.published)
+                entry.summary(article.summary)
+                entry.content(article.content_html, type="html")
+                entry.author([{"name": a} for a in article.authors] or [{"name": SITE.title}])
+                categories = [{"term": t.slug, "label": t.name} for t in article.tags]
+                if article.category is not None:
+                    categories.insert(
+                        0, {"term": article.category.slug, "label": article.category.name}
+                    )
+                if categories:
+                    entry.category(categories)
+            fg.rss_str(pretty=True)
+            fg.atom_str(pretty=True)
+    return t[0]
+
+
+def _feed_counts(report: BuildReport) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for spec in report.feeds:
+        counts[spec.kind] = counts.get(spec.kind, 0) + 1
+    return counts
+
+
+def run(ctx: Context) -> list[Figure]:
+    """`build_vs_feedgen` and `build_nochange_vs_full`, on the small store."""
+    small = ctx.stores.filled(ctx.sizes.small_store)
+    store = Store.open(sqlite_url(small), migrate=False)
+    try:
+        specs = plan_feeds(store, SITE)
+        items = [
+            (spec, store.latest_articles(SITE.items_per_feed, **spec.query())) for spec in specs
+        ]
+        full = _Outputs(ctx.root, "build-full")
+        steady = ctx.root / "build-steady"
+        first = build_feeds(store, SITE, steady, fsync=False)  # also warms caches and imports
+        _feedgen_alone(items)
+
+        def nochange() -> float:
+            with stopwatch() as t:
+                report = build_feeds(store, SITE, steady, fsync=False)
+            if report.written:
+                raise RuntimeError(f"a no-change build rewrote {report.written[:3]}")
+            return t[0]
+
+        rounds = interleaved(
+            [lambda: _full_build(store, full), lambda: _feedgen_alone(items), nochange],
+            ctx.sizes.build_rounds,
+        )
+        shutil.rmtree(steady, ignore_errors=True)
+        if full.last is not None:
+            shutil.rmtree(full.last, ignore_errors=True)
+    finally:
+        store.close()
+    feeds = _feed_counts(first)
+    details = {
+        "store_articles": ctx.sizes.small_store,
+        "items_per_feed": SITE.items_per_feed,
+        "feeds": feeds,
+        "files_written": len(first.written),
+    }
+    return [
+        ratio_figure(
+            "build_vs_feedgen",
+            rounds,
+            baseline=(
+                "feedgen alone: RSS + Atom of the same feeds and items, from StoredArticle "
+                "objects already in memory (no database, no JSON Feed, no index/OPML, no files)"
+            ),
+            target=at_most(1.5),
+            details=details,
+        ),
+        ratio_figure(
+            "build_nochange_vs_full",
+            rounds,
+            baseline="a full build into an empty folder (same rounds)",
+            target=at_most(0.05),
+            subject=2,
+            base=0,
+            details=details,
+        ),
+    ]
+
+
+def run_growth(ctx: Context) -> list[Figure]:
+    """`build_growth`: a full build with the big store / with the small store."""
+    small_path = ctx.stores.filled(ctx.sizes.small_store)
+    big_path = ctx.stores.filled(ctx.sizes.big_store)
+    small = Store.open(sqlite_url(small_path), migrate=False)
+    big = Store.open(sqlite_url(big_path), migrate=False)
+    try:
+        small_out = _Outputs(ctx.root, "growth-small")
+        big_out = _Outputs(ctx.root, "growth-big")
+        _full_build(big, big_out)  # warm: page cache of the big file
+        rounds = interleaved(
+            [lambda: _full_build(big, big_out), lambda: _full_build(small, small_out)],
+            ctx.sizes.growth_build_rounds,
+        )
+        for outputs in (small_out, big_out):
+            if outputs.last is not None:
+                shutil.rmtree(outputs.last, ignore_errors=True)
+    finally:
+        small.close()
+        big.close()
+    return [
+        ratio_figure(
+            "build_growth",
+            rounds,
+            baseline=f"the same full build with {ctx.sizes.small_store} stored articles",
+            target=at_most(1.2),
+            details={
+                "store_articles": ctx.sizes.big_store,
+                "fill_seconds": dict(ctx.stores.fill_seconds),
+            },
+        )
+    ]

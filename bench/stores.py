@@ -1,0 +1,196 @@
+"""Benchmark databases: an empty migrated template to copy, and big stores filled fast.
+
+Big stores are filled with `sqlite3.executemany` straight into the project's schema (made
+by its own Alembic migrations), not through the pipeline: 200,000 articles through the
+pipeline would take longer than the whole suite may. The rows look like what the pipeline
+stores (normalized text, HTML paragraphs, UTC datetimes as SQLAlchemy writes them for
+SQLite, 1-4 tags, 20 categories, a few sources); the texts cycle through a pool of corpus
+articles, each row with its own title, guid, uid, date and hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.corpus import CATEGORIES, TAGS, Corpus
+from db.store import Store, label_slug
+from ingest import normalize
+
+SOURCES = ("Il Corriere di Prova", "Gazzetta Sintetica", "Eco del Benchmark", "Notizie Finte")
+POOL = 500
+FILL_BATCH = 5000
+# How SQLAlchemy's SQLite DateTime stores values (naive UTC, as `db.types.UTCDateTime` binds).
+_SQLITE_DT = "%Y-%m-%d %H:%M:%S.%f"
+NEWEST = datetime(2024, 5, 1, tzinfo=UTC)  # filled articles are older than ingested ones
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+class Templates:
+    """One freshly migrated empty database, copied wherever an empty store is needed."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._empty: Path | None = None
+        self._count = 0
+
+    def empty_db(self) -> Path:
+        if self._empty is None:
+            self._empty = self.folder / "template-empty.db"
+            Store.open(sqlite_url(self._empty)).close()
+            _checkpoint(self._empty)
+        return self._empty
+
+    def fresh_path(self, prefix: str) -> Path:
+        self._count += 1
+        return self.folder / f"{prefix}-{self._count}.db"
+
+    def fresh_copy(self, prefix: str) -> Path:
+        """A new empty, migrated database file (a copy of the template)."""
+        path = self.fresh_path(prefix)
+        shutil.copyfile(self.empty_db(), path)
+        return path
+
+
+def _checkpoint(path: Path) -> None:
+    """Fold the WAL into the main file, so that a plain file copy holds everything."""
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        connection.close()
+
+
+def remove_db(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _dt(moment: datetime) -> str:
+    return moment.astimezone(UTC).replace(tzinfo=None).strftime(_SQLITE_DT)
+
+
+def _pool(corpus: Corpus) -> list[tuple[str, str, str, str]]:
+    """(summary, content_html, content_text, authors json) of `POOL` normalized articles."""
+    pool = []
+    for article in corpus.articles(POOL):
+        text = normalize.normalize_text(article.body)
+        html_body = "".join(f"<p>{line}</p>" for line in text.split("\n"))
+        authors = json.dumps(normalize.normalize_authors(", ".join(article.authors)))
+        pool.append((normalize.normalize_summary(article.summary), html_body, text, authors))
+    return pool
+
+
+def fill_store(path: Path, count: int, corpus: Corpus) -> None:
+    """Add `count` articles (and their sources, categories and tags) to the empty store at
+    `path`, newest first from `NEWEST` going back 3 minutes each."""
+    pool = _pool(corpus)
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("PRAGMA synchronous=OFF")
+        connection.execute("PRAGMA foreign_keys=ON")
+        created = _dt(NEWEST)
+        connection.executemany(
+            "INSERT INTO sources (id, name, slug, kind, location, category, interval_seconds,"
+            " created_at, consecutive_errors, url_history, redirect_streak, gone)"
+            " VALUES (?, ?, ?, 'files', ?, NULL, 600, ?, 0, '[]', 0, 0)",
+            [
+                (i + 1, name, label_slug(name), f"/srv/{label_slug(name)}", created)
+                for i, name in enumerate(SOURCES)
+            ],
+        )
+        connection.executemany(
+            "INSERT INTO categories (id, name, slug) VALUES (?, ?, ?)",
+            [(i + 1, name, label_slug(name)) for i, name in enumerate(CATEGORIES)],
+        )
+        connection.executemany(
+            "INSERT INTO tags (id, name, slug) VALUES (?, ?, ?)",
+            [(i + 1, name, label_slug(name)) for i, name in enumerate(TAGS)],
+        )
+        for articles, tags in _batches(count, pool):
+            connection.executemany(
+                "INSERT INTO articles (id, uid, source_id, guid, url, title, summary,"
+                " content_html, content_text, authors, category_id, published, updated,"
+                " ingested, language, content_hash, slug, image_url)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'it', ?, ?, NULL)",
+                articles,
+            )
+            connection.executemany(
+                "INSERT INTO article_tags (article_id, tag_id) VALUES (?, ?)", tags
+            )
+        connection.commit()
+        connection.execute("ANALYZE")
+        connection.commit()
+    finally:
+        connection.close()
+
+
+def _batches(
+    count: int, pool: list[tuple[str, str, str, str]]
+) -> Iterator[tuple[list[tuple[object, ...]], list[tuple[int, int]]]]:
+    articles: list[tuple[object, ...]] = []
+    tags: list[tuple[int, int]] = []
+    for i in range(count):
+        article_id = i + 1
+        summary, content_html, content_text, authors = pool[i % POOL]
+        published = _dt(NEWEST - timedelta(minutes=3 * i))
+        title = f"Articolo d'archivio numero {i}: la città e il suo quartiere"
+        digest = hashlib.sha256(str(i).encode()).hexdigest()
+        articles.append(
+            (
+                article_id,
+                f"urn:uuid:{uuid.UUID(int=i + 1)}",
+                i % len(SOURCES) + 1,
+                f"archivio/{i:08d}.txt",
+                f"https://archivio.example.it/{i}",
+                title,
+                summary,
+                content_html,
+                content_text,
+                authors,
+                i % len(CATEGORIES) + 1,
+                published,
+                published,
+                published,
+                digest,
+                f"articolo-d-archivio-numero-{i}",
+            )
+        )
+        first = (i * 7) % len(TAGS)
+        for k in range(1 + i % 4):
+            tags.append((article_id, (first + k * 11) % len(TAGS) + 1))
+        if len(articles) >= FILL_BATCH:
+            yield articles, tags
+            articles, tags = [], []
+    if articles:
+        yield articles, tags
+
+
+class StoreCache:
+    """Filled stores by size, made once per run and shared by the figures that read them."""
+
+    def __init__(self, templates: Templates, corpus: Corpus) -> None:
+        self.templates = templates
+        self.corpus = corpus
+        self._made: dict[int, Path] = {}
+        self.fill_seconds: dict[int, float] = {}
+
+    def filled(self, count: int) -> Path:
+        if count not in self._made:
+            import time
+
+            path = self.templates.fresh_copy(f"filled-{count}")
+            start = time.perf_counter()
+            fill_store(path, count, self.corpus)
+            self.fill_seconds[count] = round(time.perf_counter() - start, 2)
+            self._made[count] = path
+        return self._made[count]

@@ -1,0 +1,146 @@
+"""Measuring: interleaved rounds, medians, and the figure records the suite reports.
+
+A measure is a function that prepares whatever it needs, times only the work being
+measured and returns the elapsed seconds. `interleaved` runs several measures round after
+round, rotating their order each round, so that a slow spell of this noisy machine hits
+every measure alike; the figure is the median over the rounds.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+Measure = Callable[[], float]
+
+
+def scale() -> str:
+    """`default` or `large` (`BENCH_SCALE=large`)."""
+    return "large" if os.environ.get("BENCH_SCALE", "").strip().lower() == "large" else "default"
+
+
+@contextmanager
+def stopwatch() -> Iterator[list[float]]:
+    """`with stopwatch() as t: ...` then `t[0]` is the elapsed seconds (GC off inside)."""
+    result: list[float] = []
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    start = time.perf_counter()
+    try:
+        yield result
+    finally:
+        result.append(time.perf_counter() - start)
+        if enabled:
+            gc.enable()
+
+
+def timed(func: Callable[[], object]) -> float:
+    """Seconds one call of `func` takes."""
+    with stopwatch() as t:
+        func()
+    return t[0]
+
+
+@dataclass(slots=True)
+class Rounds:
+    """The per-round times of each measure, and their medians."""
+
+    samples: list[list[float]]
+
+    def median(self, which: int) -> float:
+        return statistics.median(self.samples[which])
+
+
+def interleaved(measures: Sequence[Measure], rounds: int) -> Rounds:
+    """Run each measure `rounds` times, interleaved, the order rotating every round."""
+    samples: list[list[float]] = [[] for _ in measures]
+    count = len(measures)
+    for r in range(rounds):
+        for k in range(count):
+            which = (r + k) % count
+            samples[which].append(measures[which]())
+    return Rounds(samples)
+
+
+def ratio(subject: float, baseline: float) -> float:
+    return subject / baseline if baseline > 0 else float("inf")
+
+
+@dataclass(slots=True)
+class Figure:
+    """One line of `results.json` and of the printed table."""
+
+    name: str
+    value: float | None
+    unit: str
+    baseline: str
+    ratio: float | None
+    target: str
+    ok: bool | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def at_most(limit: float) -> tuple[str, Callable[[float], bool]]:
+    return f"<= {limit:g}", lambda x: x <= limit
+
+
+def at_least(limit: float) -> tuple[str, Callable[[float], bool]]:
+    return f">= {limit:g}", lambda x: x >= limit
+
+
+def ratio_figure(
+    name: str,
+    rounds: Rounds,
+    *,
+    baseline: str,
+    target: tuple[str, Callable[[float], bool]],
+    subject: int = 0,
+    base: int = 1,
+    details: dict[str, Any] | None = None,
+) -> Figure:
+    """A figure whose value is the median subject time over the median baseline time."""
+    s, b = rounds.median(subject), rounds.median(base)
+    value = ratio(s, b)
+    text, check = target
+    extra = {
+        "subject_s": round(s, 6),
+        "baseline_s": round(b, 6),
+        "rounds": len(rounds.samples[subject]),
+        "subject_rounds_s": [round(x, 6) for x in rounds.samples[subject]],
+        "baseline_rounds_s": [round(x, 6) for x in rounds.samples[base]],
+    }
+    extra.update(details or {})
+    return Figure(
+        name=name,
+        value=round(value, 4),
+        unit="ratio",
+        baseline=baseline,
+        ratio=round(value, 4),
+        target=text,
+        ok=check(value),
+        details=extra,
+    )
+
+
+def skipped(name: str, unit: str, target: str, reason: str) -> Figure:
+    return Figure(name, None, unit, "-", None, target, None, {"skipped": reason})
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+    }

@@ -1,0 +1,96 @@
+"""JSON Feed 1.1 (https://jsonfeed.org/version/1.1) for one feed, with the json module."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from db.records import StoredArticle
+from feeds.common import (
+    authors_of,
+    clean_text,
+    one_line,
+    rfc3339,
+    summary_of,
+    title_of,
+    updated_of,
+)
+from feeds.sections import FeedSpec
+from feeds.site import SiteInfo
+
+VERSION = "https://jsonfeed.org/version/1.1"
+
+
+def _item(site: SiteInfo, article: StoredArticle) -> dict[str, Any]:
+    tz = site.tz
+    item: dict[str, Any] = {
+        "id": article.uid,
+        "url": article.url or site.link,
+        "title": title_of(article),
+        "summary": summary_of(article),
+        "content_html": clean_text(article.content_html),
+        "date_published": rfc3339(article.published, tz),
+        "date_modified": rfc3339(updated_of(article), tz),
+        "authors": [{"name": name} for name in authors_of(article)] or [{"name": site.author_name}],
+        "language": article.language or site.language,
+    }
+    tags = []
+    if article.category is not None:
+        tags.append(one_line(article.category.name) or article.category.slug)
+    tags += [one_line(t.name) or t.slug for t in article.tags]
+    if tags:
+        item["tags"] = tags
+    if article.image_url:
+        item["image"] = article.image_url
+    return item
+
+
+class ItemCache:
+    """Serialized JSON Feed items of one build, shared by every feed listing an article."""
+
+    def __init__(self, site: SiteInfo) -> None:
+        self.site = site
+        self._items: dict[tuple[int, datetime], str] = {}
+
+    def item(self, article: StoredArticle) -> str:
+        key = (article.id, article.updated)
+        found = self._items.get(key)
+        if found is None:
+            found = self._items[key] = _dumps(_item(self.site, article))
+        return found
+
+
+def _dumps(value: object) -> str:
+    # Compact with a fixed key order, so equal input gives equal bytes; `indent` would also
+    # switch json to its slow pure-Python encoder.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def render_json(
+    site: SiteInfo,
+    spec: FeedSpec,
+    articles: Sequence[StoredArticle],
+    cache: ItemCache | None = None,
+) -> bytes:
+    """The JSON Feed 1.1 document of one feed, from its articles newest first.
+
+    Pass the same `cache` to every call of one build to serialize each article once.
+    """
+    if cache is None or cache.site != site:
+        cache = ItemCache(site)
+    document: dict[str, Any] = {
+        "version": VERSION,
+        "title": one_line(spec.title) or site.title,
+        "home_page_url": site.link,
+        "feed_url": site.url(spec.json_path),
+        "description": one_line(spec.description),
+        "language": site.language,
+        "authors": [{"name": site.author_name}],
+    }
+    if site.hubs:
+        document["hubs"] = [{"type": "WebSub", "url": hub} for hub in site.hubs]
+    head = _dumps(document)
+    items = ",".join(cache.item(a) for a in articles)
+    return f'{head[:-1]},"items":[{items}]}}\n'.encode()

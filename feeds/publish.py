@@ -1,0 +1,78 @@
+"""Atomic publishing: a file is replaced only when its bytes change, and never half-written.
+
+A reader (or nginx) must always see either the old file or the new one, so the new bytes
+go to a temporary file in the same folder (same file system, so the rename is atomic),
+are fsynced, and then `os.replace` puts them in place. An unchanged file is not touched at
+all, so its mtime, and with it the HTTP `Last-Modified`/`ETag`, stay put.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from feeds.errors import FeedError
+
+FILE_MODE = 0o644  # mkstemp makes 0600 files, which a web server could not read
+
+
+def _fail(root: Path, relative: str, exc: OSError) -> FeedError:
+    reason = exc.strerror or str(exc)
+    return FeedError(f"output.dir {root}: cannot write {relative}: {reason}")
+
+
+def same_bytes(path: Path, data: bytes) -> bool:
+    """Whether `path` already holds exactly `data` (a size check first, as it is free)."""
+    try:
+        if path.stat().st_size != len(data):
+            return False
+        return path.read_bytes() == data
+    except OSError:
+        # Missing or unreadable: rewrite it; a real problem surfaces as a FeedError there.
+        return False
+
+
+def write_atomic(root: Path, relative: str, data: bytes, *, fsync: bool = True) -> None:
+    """Replace `root/relative` with `data` atomically, creating folders as needed.
+
+    Raises FeedError naming the output folder and the file when it cannot be written; the
+    old file, if any, is then left as it was and no temporary file remains.
+    """
+    target = root / relative
+    tmp: Path | None = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        tmp = Path(tmp_name)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            if fsync:
+                os.fsync(handle.fileno())
+        tmp.chmod(FILE_MODE)
+        tmp.replace(target)
+    except OSError as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        raise _fail(root, relative, exc) from exc
+
+
+def write_if_changed(root: Path, relative: str, data: bytes, *, fsync: bool = True) -> bool:
+    """Write `data` to `root/relative` unless it already holds it; True when written."""
+    if same_bytes(root / relative, data):
+        return False
+    write_atomic(root, relative, data, fsync=fsync)
+    return True
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make renames in `folder` durable; best effort (some file systems refuse it)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,0 +1,308 @@
+"""Our one wrapper around feedgen: RSS 2.0 and Atom 1.0 documents for one feed.
+
+feedgen (1.0.0, unreleased since 2023) builds the documents; this module works around its
+traps, each with a test in `tests/test_feeds_render.py`:
+
+1. Feed and entry `updated` default to now(), so output would change on every build: we
+   always set them, from the items (`common.newest_update`), never from the clock.
+2. The RSS channel `<link>` is the *last* link added: the alternate site link is always
+   added last, after `self` and `hub`.
+3. Its RFC 822 dates (`pubDate`, `lastBuildDate`) go through `formatRFC2822`, which calls
+   `locale.setlocale` (process-wide, not thread-safe): we never hand feedgen an RSS date;
+   we write those elements ourselves with English names (`common.rfc822`).
+4. The syndication extension writes `sy:UpdatePeriod` (wrong case): we write
+   `sy:updatePeriod`/`sy:updateFrequency` ourselves.
+5. Atom enclosures lose rel/type/length and turn into a second alternate link (upstream
+   bug #135): we write the enclosure links of both formats ourselves.
+6. `content(type='CDATA')` writes an invalid Atom `type="CDATA"`: content is always
+   passed as `type="html"` (escaped text, which RSS readers read the same way).
+7. `add_entry` prepends by default, reversing the order: we always append.
+8. The media extension wraps single items in `media:group`: not loaded (we use no media
+   elements; the lead image is an enclosure).
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import mimetypes
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from feedgen.entry import FeedEntry
+from feedgen.ext.base import BaseExtension
+from feedgen.feed import FeedGenerator
+from lxml import etree
+
+from db.records import StoredArticle
+from feeds.common import (
+    authors_of,
+    clean_text,
+    local,
+    newest_update,
+    one_line,
+    rfc822,
+    rfc3339,
+    summary_of,
+    title_of,
+    updated_of,
+)
+from feeds.sections import FeedSpec
+from feeds.site import SiteInfo
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+SY_NS = "http://purl.org/rss/1.0/modules/syndication/"
+_ATOM_LINK = f"{{{ATOM_NS}}}link"
+_DC_CREATOR = f"{{{DC_NS}}}creator"
+_DC_LANGUAGE = f"{{{DC_NS}}}language"
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+RSS_TYPE = "application/rss+xml"
+ATOM_TYPE = "application/atom+xml"
+JSON_TYPE = "application/feed+json"
+GENERATOR = "rassegna"
+
+# The name-mangled attribute behind feedgen's RSS `lastBuildDate` (trap 3). Checked at
+# import so a feedgen release that renames it fails loudly instead of calling setlocale.
+_LAST_BUILD_ATTR = "_FeedGenerator__rss_lastBuildDate"
+if not hasattr(FeedGenerator(), _LAST_BUILD_ATTR):  # pragma: no cover - feedgen changed
+    raise ImportError("feedgen changed: feeds.render must be updated for its RSS dates")
+
+_PERIODS = (
+    ("hourly", 3600),
+    ("daily", 86400),
+    ("weekly", 7 * 86400),
+    ("monthly", 30 * 86400),
+    ("yearly", 365 * 86400),
+)
+
+
+def update_schedule(interval_seconds: int) -> tuple[str, int]:
+    """`sy:updatePeriod` and `sy:updateFrequency` for a polling interval."""
+    for period, seconds in _PERIODS:
+        if interval_seconds <= seconds:
+            return period, max(1, round(seconds / interval_seconds))
+    return "yearly", 1
+
+
+def ttl_minutes(interval_seconds: int) -> int:
+    return max(1, -(-interval_seconds // 60))
+
+
+@dataclass(frozen=True, slots=True)
+class Enclosure:
+    url: str
+    type: str
+    length: str = "0"  # the size is not stored yet; RSS readers accept 0 for "unknown"
+
+
+def enclosure_of(article: StoredArticle) -> Enclosure | None:
+    """The lead image as an enclosure, when its media type can be told from its URL."""
+    if not article.image_url:
+        return None
+    guessed, _ = mimetypes.guess_type(article.image_url.split("?", 1)[0])
+    if guessed is None or not guessed.startswith("image/"):
+        return None
+    return Enclosure(url=article.image_url, type=guessed)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedXml:
+    rss: bytes
+    atom: bytes
+
+
+class _ChannelExtension(BaseExtension):  # type: ignore[misc]
+    """Writes the channel elements feedgen gets wrong or lacks (traps 3 and 4)."""
+
+    def __init__(self) -> None:
+        self.last_build = ""
+        self.period = "hourly"
+        self.frequency = 1
+        self.hubs: tuple[str, ...] = ()
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"dc": DC_NS, "sy": SY_NS}
+
+    def extend_rss(self, rss_feed: Any) -> Any:
+        channel = rss_feed[0]
+        etree.SubElement(channel, "lastBuildDate").text = self.last_build
+        etree.SubElement(channel, f"{{{SY_NS}}}updatePeriod").text = self.period
+        etree.SubElement(channel, f"{{{SY_NS}}}updateFrequency").text = str(self.frequency)
+        for hub in self.hubs:
+            etree.SubElement(channel, _ATOM_LINK, href=hub, rel="hub")
+        return rss_feed
+
+
+class _Entry(FeedEntry):  # type: ignore[misc]
+    """A feedgen entry plus the elements we write ourselves (dates, creators, enclosure)."""
+
+    def __init__(
+        self,
+        pub_date: str,
+        published: str,
+        creators: list[str],
+        enclosure: Enclosure | None,
+        language: str | None = None,
+    ) -> None:
+        super().__init__()
+        # Set only when it differs from the feed's, as xml:lang / dc:language.
+        self._language = language
+        self._pub_date = pub_date
+        self._published = published
+        self._creators = creators
+        self._enclosure = enclosure
+        # The elements are the same in every feed listing the article: built once, then
+        # copied (a C-level deep copy is far cheaper than feedgen building them again).
+        self._rss: Any = None
+        self._atom: Any = None
+
+    def rss_entry(self, extensions: bool = True) -> Any:
+        if self._rss is None:
+            item = super().rss_entry(extensions)
+            etree.SubElement(item, "pubDate").text = self._pub_date
+            # dc:creator, not <author>, which RSS wants as an e-mail address.
+            for name in self._creators:
+                etree.SubElement(item, _DC_CREATOR).text = name
+            if self._enclosure is not None:
+                enc = self._enclosure
+                etree.SubElement(item, "enclosure", url=enc.url, length=enc.length, type=enc.type)
+            if self._language is not None:
+                etree.SubElement(item, _DC_LANGUAGE).text = self._language
+            self._rss = item
+        return copy.deepcopy(self._rss)
+
+    def atom_entry(self, extensions: bool = True) -> Any:
+        if self._atom is None:
+            entry = super().atom_entry(extensions)
+            etree.SubElement(entry, "published").text = self._published
+            if self._language is not None:
+                entry.set(_XML_LANG, self._language)
+            if self._enclosure is not None:
+                enc = self._enclosure
+                etree.SubElement(
+                    entry, "link", rel="enclosure", href=enc.url, type=enc.type, length=enc.length
+                )
+            self._atom = entry
+        return copy.deepcopy(self._atom)
+
+
+class EntryCache:
+    """The feedgen entries of one build, shared by every feed that lists an article.
+
+    An article sits in the root feed and in its category, source and tag feeds; its entry
+    is prepared once. Keyed by id and `updated` (the store moves `updated` on every edit),
+    and meant to live for one build only.
+    """
+
+    def __init__(self, site: SiteInfo) -> None:
+        self.site = site
+        self._entries: dict[tuple[int, datetime], _Entry] = {}
+
+    def entry(self, article: StoredArticle) -> _Entry:
+        key = (article.id, article.updated)
+        found = self._entries.get(key)
+        if found is None:
+            found = self._entries[key] = _make_entry(self.site, article)
+        return found
+
+
+def _make_entry(site: SiteInfo, article: StoredArticle) -> _Entry:
+    tz = site.tz
+    creators = authors_of(article)
+    entry = _Entry(
+        pub_date=rfc822(article.published, tz),
+        published=rfc3339(article.published, tz),
+        creators=creators,
+        enclosure=enclosure_of(article),
+        language=article.language if article.language not in (None, site.language) else None,
+    )
+    entry.id(article.uid)  # also the RSS guid, isPermaLink="false"
+    entry.title(title_of(article))
+    entry.link(href=article.url or site.link, rel="alternate")
+    entry.updated(local(updated_of(article), tz))  # trap 1
+    # Order matters: summary() sets the Atom summary (plain text) and the RSS description;
+    # description() then replaces the RSS one with the summary escaped once, because RSS
+    # readers read it as HTML (it also sets the Atom content, which content() replaces).
+    summary = summary_of(article)
+    entry.summary(summary)
+    entry.description(html.escape(summary, quote=False), isSummary=False)
+    entry.content(clean_text(article.content_html), type="html")  # trap 6
+    entry.author([{"name": name} for name in creators] or [{"name": site.author_name}])
+    categories: list[dict[str, str]] = []
+    if article.category is not None:
+        categories.append(
+            {
+                "term": article.category.slug,
+                "label": one_line(article.category.name) or article.category.slug,
+                "scheme": site.url("categoria/"),
+            }
+        )
+    for tag in article.tags:
+        categories.append(
+            {"term": tag.slug, "label": one_line(tag.name) or tag.slug, "scheme": site.url("tag/")}
+        )
+    if categories:
+        entry.category(categories)
+    return entry
+
+
+def render_xml(
+    site: SiteInfo,
+    spec: FeedSpec,
+    articles: Sequence[StoredArticle],
+    cache: EntryCache | None = None,
+) -> RenderedXml:
+    """The RSS 2.0 and Atom 1.0 documents of one feed, from its articles newest first.
+
+    The entries are built once and serialized twice; only the links differ. Pass the same
+    `cache` to every call of one build to prepare each article only once.
+    """
+    if cache is None or cache.site != site:
+        cache = EntryCache(site)
+    fg = FeedGenerator()
+    fg.register_extension("rassegna", _ChannelExtension, None, atom=False, rss=True)
+    title = one_line(spec.title) or site.title
+    description = one_line(spec.description) or title
+    fg.id(site.url(spec.atom_path))
+    fg.title(title)
+    fg.description(description)  # RSS description and Atom subtitle
+    fg.language(site.language)
+    fg.author({"name": site.author_name})
+    fg.generator(GENERATOR)  # no version: a feedgen upgrade must not change every file
+    fg.ttl(ttl_minutes(site.interval_seconds))
+    newest = newest_update(articles)
+    fg.updated(local(newest, site.tz))  # trap 1 (Atom); this also sets the RSS date...
+    setattr(fg, _LAST_BUILD_ATTR, None)  # ...which feedgen would format with setlocale
+    channel: _ChannelExtension = fg.rassegna
+    channel.last_build = rfc822(newest, site.tz)
+    channel.period, channel.frequency = update_schedule(site.interval_seconds)
+    channel.hubs = site.hubs
+    for article in articles:
+        fg.add_entry(cache.entry(article), order="append")  # trap 7
+
+    hubs = [{"href": hub, "rel": "hub"} for hub in site.hubs]
+    alternate = {"href": site.link, "rel": "alternate", "type": "text/html"}
+    # The alternate link goes last: feedgen makes the last link the RSS <link> (trap 2).
+    fg.link(
+        [{"href": site.url(spec.rss_path), "rel": "self", "type": RSS_TYPE}, alternate],
+        replace=True,
+    )
+    rss = fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    fg.link(
+        [{"href": site.url(spec.atom_path), "rel": "self", "type": ATOM_TYPE}, *hubs, alternate],
+        replace=True,
+    )
+    atom = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    return RenderedXml(rss=bytes(rss), atom=bytes(atom))
+
+
+def render_rss(site: SiteInfo, spec: FeedSpec, articles: Sequence[StoredArticle]) -> bytes:
+    return render_xml(site, spec, articles).rss
+
+
+def render_atom(site: SiteInfo, spec: FeedSpec, articles: Sequence[StoredArticle]) -> bytes:
+    return render_xml(site, spec, articles).atom

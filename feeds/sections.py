@@ -1,0 +1,104 @@
+"""Which feeds exist: the root feed and one per category, source and tag."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from db.records import Label
+from db.store import Store
+from feeds.errors import FeedError
+from feeds.site import SiteInfo
+
+# Slugs become folder names; anything else could escape the output folder.
+_SAFE_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+KIND_ROOT = "root"
+KIND_CATEGORY = "categoria"
+KIND_SOURCE = "fonte"
+KIND_TAG = "tag"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """One published feed (a section), in all three formats.
+
+    `folder` is relative to the output folder: `""` for the root, else `categoria/<slug>`,
+    `fonte/<slug>` or `tag/<slug>`.
+    """
+
+    kind: str
+    slug: str
+    name: str
+    title: str
+    description: str
+    folder: str
+
+    def path(self, filename: str) -> str:
+        return f"{self.folder}/{filename}" if self.folder else filename
+
+    @property
+    def rss_path(self) -> str:
+        return self.path("rss.xml")
+
+    @property
+    def atom_path(self) -> str:
+        return self.path("atom.xml")
+
+    @property
+    def json_path(self) -> str:
+        return self.path("feed.json")
+
+    @property
+    def paths(self) -> tuple[str, str, str]:
+        return (self.rss_path, self.atom_path, self.json_path)
+
+    def query(self) -> dict[str, str]:
+        """The `Store.latest_articles` filter selecting this feed's articles."""
+        if self.kind == KIND_CATEGORY:
+            return {"category": self.slug}
+        if self.kind == KIND_SOURCE:
+            return {"source": self.slug}
+        if self.kind == KIND_TAG:
+            return {"tag": self.slug}
+        return {}
+
+
+def root_spec(site: SiteInfo) -> FeedSpec:
+    return FeedSpec(
+        kind=KIND_ROOT,
+        slug="",
+        name=site.title,
+        title=site.title,
+        description=site.description or f"Le ultime notizie di {site.title}",
+        folder="",
+    )
+
+
+def section_spec(site: SiteInfo, kind: str, label: Label) -> FeedSpec:
+    """The feed of one category, source or tag."""
+    if not _SAFE_SLUG.match(label.slug):
+        raise FeedError(f"{kind} {label.name!r}: slug {label.slug!r} is not a safe folder name")
+    what = {
+        KIND_CATEGORY: ("", f"Gli articoli della categoria «{label.name}»"),
+        KIND_SOURCE: ("fonte ", f"Gli articoli della fonte «{label.name}»"),
+        KIND_TAG: ("#", f"Gli articoli con il tag «{label.name}»"),
+    }
+    prefix, description = what[kind]
+    return FeedSpec(
+        kind=kind,
+        slug=label.slug,
+        name=label.name,
+        title=f"{site.title} – {prefix}{label.name}",
+        description=description,
+        folder=f"{kind}/{label.slug}",
+    )
+
+
+def plan_feeds(store: Store, site: SiteInfo) -> list[FeedSpec]:
+    """Every feed to publish, root first, then categories, sources and tags by slug."""
+    specs = [root_spec(site)]
+    specs += [section_spec(site, KIND_CATEGORY, c) for c in store.categories()]
+    specs += [section_spec(site, KIND_SOURCE, s) for s in store.sources_with_articles()]
+    specs += [section_spec(site, KIND_TAG, t) for t in store.tags(site.min_tag_articles)]
+    return specs

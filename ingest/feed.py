@@ -1,0 +1,366 @@
+"""The feed adapter: RSS 0.9x/1.0 (RDF)/2.0 and Atom through feedparser, JSON Feed 1.0/1.1
+with the standard `json` module, each entry read into a `RawArticle`.
+
+Identity of an entry (its `guid` in the store, unique within the source):
+
+1. the entry's guid / id;
+2. else its canonical link (tracking parameters removed, host lower-cased, no fragment);
+3. else a hash of its title, link and content.
+
+When any guid of a document is blank or repeated, guids cannot tell its entries apart, so
+the whole document moves to the next rule (and the log says so); likewise for links.
+
+A malformed feed from which feedparser still recovers entries is ingested and flagged
+(`bozo`), not rejected.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+import logging
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from ingest import normalize
+from ingest.charset import as_utf8_xml, decode_document
+from ingest.errors import IngestError
+from ingest.raw import RawArticle
+from ingest.urls import canonical_url, clean_html, resolve, strip_tracking
+
+log = logging.getLogger("rassegna.ingest.feed")
+
+MAX_GUID_CHARS = 1000
+MAX_INTERVAL_HINT = 24 * 3600
+_IMAGE_SUFFIX_RE = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:$|\?)", re.IGNORECASE)
+_SY_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 * 86400}
+_SY_PERIODS["yearly"] = 365 * 86400
+JSON_FEED_TYPES = ("application/feed+json", "application/json")
+
+
+@dataclass(slots=True)
+class ParsedFeed:
+    """What one feed document held."""
+
+    title: str | None
+    entries: list[RawArticle]
+    bozo: str | None = None  # why the document was malformed, when it was
+    min_interval: int | None = None  # from <ttl> or sy:updatePeriod, seconds
+    identity: str = "guid"  # the rule that identified this document's entries
+    undated: set[str] = field(default_factory=set)  # guids of entries with no date at all
+    encoding: str = ""
+
+
+@dataclass(slots=True)
+class _Entry:
+    """An entry before identity is decided."""
+
+    guid: str | None
+    link: str | None  # canonical
+    raw: RawArticle
+
+
+def looks_like_json_feed(data: bytes, content_type: str | None) -> bool:
+    head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if content_type in JSON_FEED_TYPES and head.startswith(b"{"):
+        return True
+    return head.startswith(b"{") and b"jsonfeed.org" in data[:4096]
+
+
+def looks_like_feed(data: bytes, content_type: str | None) -> bool:
+    """Whether a response is a feed rather than a web page (for ad-hoc URLs)."""
+    if looks_like_json_feed(data, content_type):
+        return True
+    head = data[:4096].lower()
+    return any(tag in head for tag in (b"<rss", b"<feed", b"<rdf:rdf", b"<channel"))
+
+
+def parse_feed(
+    data: bytes,
+    *,
+    url: str,
+    http_charset: str | None = None,
+    content_type: str | None = None,
+    now: datetime | None = None,
+    timezone: str = "Europe/Rome",
+) -> ParsedFeed:
+    """Parse a feed document fetched from `url` (the final URL, the base of relative
+    links); raises IngestError when nothing usable is in it."""
+    now = now or datetime.now(UTC)
+    if looks_like_json_feed(data, content_type):
+        text, encoding = decode_document(data, http_charset or "utf-8")
+        parsed = _parse_json_feed(text, url=url, now=now, timezone=timezone)
+    else:
+        text, encoding = decode_document(data, http_charset)
+        parsed = _parse_xml_feed(text, url=url, now=now, timezone=timezone)
+    parsed.encoding = encoding
+    return parsed
+
+
+# -- XML feeds -----------------------------------------------------------------------------
+
+
+def _parse_xml_feed(text: str, *, url: str, now: datetime, timezone: str) -> ParsedFeed:
+    document = feedparser.parse(
+        as_utf8_xml(text),
+        # No content-location: feedparser would then "resolve" guids like `fp-1001` against
+        # the feed URL, and an identity must not depend on where the feed lives. Links
+        # and content are resolved here instead (xml:base is still applied by feedparser).
+        response_headers={"content-type": "application/xml; charset=utf-8"},
+        sanitize_html=False,  # nh3 sanitizes later, after our own URL clean-up
+    )
+    bozo = None
+    if document.get("bozo"):
+        exception = document.get("bozo_exception")
+        bozo = _first_line(str(exception)) if exception else "malformed document"
+    if not document.get("version") and not document.entries:
+        reason = f": {bozo}" if bozo else ""
+        raise IngestError(f"{url}: not an RSS, Atom or JSON feed{reason}")
+    feed_info: Mapping[str, Any] = document.feed
+    entries = [_xml_entry(e, url=url, now=now, timezone=timezone) for e in document.entries]
+    parsed = _identify(entries, url=url)
+    parsed.title = str(feed_info.get("title") or "") or None
+    parsed.bozo = bozo
+    parsed.min_interval = _interval_hint(feed_info)
+    return parsed
+
+
+def _interval_hint(feed_info: Mapping[str, Any]) -> int | None:
+    """RSS <ttl> (minutes) or sy:updatePeriod / sy:updateFrequency, in seconds."""
+    hints: list[int] = []
+    ttl = str(feed_info.get("ttl") or "").strip()
+    if ttl.isdigit():
+        hints.append(int(ttl) * 60)
+    period = str(feed_info.get("sy_updateperiod") or "").strip().lower()
+    if period in _SY_PERIODS:
+        frequency = str(feed_info.get("sy_updatefrequency") or "1").strip()
+        times = int(frequency) if frequency.isdigit() and int(frequency) > 0 else 1
+        hints.append(_SY_PERIODS[period] // times)
+    return min(max(hints), MAX_INTERVAL_HINT) if hints else None
+
+
+def _date(text: object, parsed: object, *, now: datetime, timezone: str) -> datetime | None:
+    """An entry date: our Italian-aware parser first (a date without a zone is in the
+    site's zone), then feedparser's (which assumes UTC)."""
+    if isinstance(text, str) and text.strip():
+        found = normalize.parse_date(text, now=now, tz=timezone)
+        if found is not None:
+            return found
+    if isinstance(parsed, time.struct_time):
+        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+    return None
+
+
+def _xml_entry(entry: dict[str, Any], *, url: str, now: datetime, timezone: str) -> _Entry:
+    link = resolve(str(entry.get("link") or ""), url)
+    base = url
+    content_html = ""
+    contents = entry.get("content") or []
+    if contents:
+        # content:encoded / atom:content; prefer HTML over plain text when both exist.
+        html_first = sorted(contents, key=lambda c: "html" not in str(c.get("type", "")))
+        content_html = str(html_first[0].get("value") or "")
+    summary_html = str(entry.get("summary") or "")
+    if not content_html:
+        content_html, summary_html = summary_html, ""
+    body, first_image = clean_html(content_html, base)
+    summary = " ".join(normalize.html_to_text(summary_html).split()) if summary_html else ""
+    # dict.get: feedparser's own get() maps a missing `updated` to `published` (with a
+    # deprecation warning), which would make every entry look edited at publication.
+    published = _date(
+        dict.get(entry, "published"),
+        dict.get(entry, "published_parsed"),
+        now=now,
+        timezone=timezone,
+    )
+    updated = _date(
+        dict.get(entry, "updated"), dict.get(entry, "updated_parsed"), now=now, timezone=timezone
+    )
+    authors = [str(a.get("name")) for a in entry.get("authors") or [] if a.get("name")]
+    if not authors and entry.get("author"):
+        authors = [str(entry.get("author"))]
+    tags = [str(t.get("term") or t.get("label") or "") for t in entry.get("tags") or []]
+    image = _entry_image(entry, base) or first_image
+    raw = RawArticle(
+        guid="",
+        title=normalize.html_to_text(str(entry.get("title") or "")).replace("\n", " "),
+        origin=link or url,
+        summary=summary,
+        body_html=body,
+        url=canonical_url(link) or (strip_tracking(link) if link else None),
+        published=published or updated,
+        updated=updated,
+        authors=authors,
+        tags=[t for t in tags if t.strip()],
+        language=str(entry.get("language") or "") or None,
+        image_url=image,
+    )
+    guid = str(entry.get("id") or "").strip() or None
+    return _Entry(guid=guid, link=canonical_url(link), raw=raw)
+
+
+def _entry_image(entry: Mapping[str, Any], base: str) -> str | None:
+    """The lead image: media:content, then an image enclosure, then media:thumbnail."""
+    for media in entry.get("media_content") or []:
+        kind = str(media.get("medium") or media.get("type") or "")
+        candidate = str(media.get("url") or "")
+        is_image = kind.startswith("image") or _IMAGE_SUFFIX_RE.search(candidate)
+        if candidate and is_image and not _tiny(media):
+            return resolve(candidate, base)
+    for enclosure in entry.get("enclosures") or []:
+        candidate = str(enclosure.get("href") or enclosure.get("url") or "")
+        kind = str(enclosure.get("type") or "")
+        if candidate and (kind.startswith("image/") or _IMAGE_SUFFIX_RE.search(candidate)):
+            return resolve(candidate, base)
+    for thumbnail in entry.get("media_thumbnail") or []:
+        candidate = str(thumbnail.get("url") or "")
+        if candidate and not _tiny(thumbnail):
+            return resolve(candidate, base)
+    return None
+
+
+def _tiny(media: Mapping[str, Any]) -> bool:
+    sizes = [str(media.get(k) or "") for k in ("width", "height")]
+    return all(s.isdigit() for s in sizes) and all(int(s) <= 1 for s in sizes)
+
+
+# -- JSON Feed -----------------------------------------------------------------------------
+
+
+def _parse_json_feed(text: str, *, url: str, now: datetime, timezone: str) -> ParsedFeed:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise IngestError(f"{url}: not a valid JSON Feed (line {exc.lineno}: {exc.msg})") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("items"), list):
+        raise IngestError(f"{url}: not a JSON Feed (no list of items)")
+    version = str(document.get("version") or "")
+    bozo = None if "jsonfeed.org" in version else "no JSON Feed version"
+    feed_authors = _json_authors(document)
+    entries: list[_Entry] = []
+    for item in document["items"]:
+        if not isinstance(item, dict):
+            bozo = "an item is not an object"
+            continue
+        entries.append(_json_entry(item, url=url, now=now, timezone=timezone, authors=feed_authors))
+    parsed = _identify(entries, url=url)
+    parsed.title = str(document.get("title") or "") or None
+    parsed.bozo = bozo
+    return parsed
+
+
+def _json_authors(holder: Mapping[str, Any]) -> list[str]:
+    found: list[str] = []
+    authors = holder.get("authors")
+    if isinstance(authors, list):
+        found = [str(a["name"]) for a in authors if isinstance(a, dict) and a.get("name")]
+    author = holder.get("author")  # JSON Feed 1.0
+    if not found and isinstance(author, dict) and author.get("name"):
+        found = [str(author["name"])]
+    return found
+
+
+def _text(item: Mapping[str, Any], key: str) -> str:
+    value = item.get(key)
+    return str(value) if isinstance(value, str | int | float) else ""
+
+
+def _json_entry(
+    item: Mapping[str, Any], *, url: str, now: datetime, timezone: str, authors: list[str]
+) -> _Entry:
+    link = resolve(_text(item, "url") or _text(item, "external_url"), url)
+    base = url
+    content_html = _text(item, "content_html")
+    if not content_html and _text(item, "content_text"):
+        paragraphs = _text(item, "content_text").split("\n")
+        content_html = "".join(f"<p>{_escape(p)}</p>" for p in paragraphs if p.strip())
+    summary = _text(item, "summary")
+    if not content_html and summary:
+        content_html, summary = f"<p>{_escape(summary)}</p>", ""
+    body, first_image = clean_html(content_html, base)
+    published = _date(_text(item, "date_published"), None, now=now, timezone=timezone)
+    updated = _date(_text(item, "date_modified"), None, now=now, timezone=timezone)
+    tags = item.get("tags")
+    image = resolve(_text(item, "image") or _text(item, "banner_image"), base) or first_image
+    raw = RawArticle(
+        guid="",
+        title=_text(item, "title"),
+        origin=link or url,
+        summary=summary,
+        body_html=body,
+        url=canonical_url(link) or (strip_tracking(link) if link else None),
+        published=published or updated,
+        updated=updated,
+        authors=_json_authors(item) or authors,
+        tags=[str(t) for t in tags if isinstance(t, str)] if isinstance(tags, list) else [],
+        language=_text(item, "language") or None,
+        image_url=image,
+    )
+    guid = _text(item, "id").strip() or None
+    return _Entry(guid=guid, link=canonical_url(link), raw=raw)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# -- identity ------------------------------------------------------------------------------
+
+
+def _usable(values: Sequence[str | None]) -> bool:
+    """Whether these keys tell every entry apart: none blank, none repeated."""
+    present = [v for v in values if v]
+    return len(present) == len(values) and len(set(present)) == len(present)
+
+
+def content_key(raw: RawArticle) -> str:
+    payload = "\n".join([raw.title.strip(), raw.url or "", raw.body_html or raw.body_text or ""])
+    return "sha256:" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:40]
+
+
+def _bounded(guid: str) -> str:
+    if len(guid) <= MAX_GUID_CHARS:
+        return guid
+    return "sha256:" + hashlib.sha256(guid.encode("utf-8")).hexdigest()
+
+
+def _identify(entries: list[_Entry], *, url: str) -> ParsedFeed:
+    """Give every entry of one document its guid, by the first rule that works for all."""
+    guids = [e.guid for e in entries]
+    links = [e.link for e in entries]
+    if _usable(guids):
+        rule, keys = "guid", [g or "" for g in guids]
+    elif _usable(links):
+        rule, keys = "link", [k or "" for k in links]
+        if any(guids):
+            log.warning("%s: guids are blank or repeated; entries identified by their link", url)
+    else:
+        rule, keys = "hash", [content_key(e.raw) for e in entries]
+        if any(guids) or any(links):
+            log.warning(
+                "%s: guids and links are blank or repeated; entries identified by content", url
+            )
+    result = ParsedFeed(title=None, entries=[], identity=rule)
+    seen: set[str] = set()
+    for entry, key in zip(entries, keys, strict=True):
+        key = _bounded(key)
+        if key in seen:  # the very same entry twice: keep the first
+            continue
+        seen.add(key)
+        entry.raw.guid = key
+        if entry.raw.published is None:
+            result.undated.add(key)
+        result.entries.append(entry.raw)
+    return result
+
+
+def _first_line(text: str) -> str:
+    text = text.strip()
+    return text.splitlines()[0] if text else "malformed document"

@@ -1,0 +1,44 @@
+"""Italian normalization: one normalizer every article passes through before it is stored.
+
+Text rules T1-T15 (decoding, line breaks, HTML, mojibake, invisible characters, spaces,
+apostrophes, elisions, accents typed as apostrophes, misspellings, quotes, dashes,
+ellipsis, punctuation spacing, NFC) and metadata rules (dates, authors, categories, tags,
+slugs, reading time, language), as specified in the normalization issue. Every function
+is pure and never raises; the regexes are linear-time.
+"""
+
+from ingest.normalize._autotags import auto_tags
+from ingest.normalize._dates import parse_date
+from ingest.normalize._lang import detect_language
+from ingest.normalize._meta import (
+    canonical_category,
+    make_slug,
+    normalize_authors,
+    normalize_tags,
+    reading_time,
+    unique_slug,
+)
+from ingest.normalize._text import (
+    decode_bytes,
+    html_to_text,
+    normalize_summary,
+    normalize_text,
+    normalize_title,
+)
+
+__all__ = [
+    "auto_tags",
+    "canonical_category",
+    "decode_bytes",
+    "detect_language",
+    "html_to_text",
+    "make_slug",
+    "normalize_authors",
+    "normalize_summary",
+    "normalize_tags",
+    "normalize_text",
+    "normalize_title",
+    "parse_date",
+    "reading_time",
+    "unique_slug",
+]

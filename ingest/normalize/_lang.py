@@ -1,0 +1,82 @@
+"""Language detection by stopword frequency, for the few languages an Italian site meets.
+
+A model-based detector (langdetect, fastText...) would be a dependency with data files for
+a question that function words answer reliably on a news body: each language's most
+frequent words make up a third or more of its running text and barely overlap.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Final
+
+from ingest.normalize._util import wordset
+
+_STOPWORDS: Final = {
+    "it": wordset(
+        "il lo la i gli le un una uno di del della dei degli delle dello al alla ai agli alle "
+        "da dal dalla dai nel nella nei negli nelle sul sulla sui con per tra fra che non è "
+        "sono ha hanno anche come più ma questo questa quello quella essere stato stata "
+        "dopo ci si ne perché però già cui loro suo sua suoi sue anni ed o se mentre "
+        "nell dell all dall sull l un c d"
+    ),
+    "en": wordset(
+        "the of and to in is that for it on with as was at by be this are from or an have "
+        "has not but which they their were been its he she we you will would there what "
+        "about after than more said who had last new"
+    ),
+    "fr": wordset(
+        "le la les de des du un une et est en à que qui dans pour pas sur au aux avec ce cette "
+        "il elle ils sont ont été par plus ne se son sa ses leur mais comme nous vous "
+        "être fait l d qu n s c j"
+    ),
+    "de": wordset(
+        "der die das und ist nicht ein eine einen dem den des zu mit von auf für im sich "
+        "es auch als an wird werden hat haben sind war aus bei nach wie noch nur oder "
+        "aber vor zur zum über einer durch"
+    ),
+    "es": wordset(
+        "el la los las de del y en que es un una por con para al se no lo su sus como más "
+        "pero fue ha han sido este esta entre sobre también muy ya hay son desde "
+        "cuando"
+    ),
+    "pt": wordset(
+        "o a os as de do da dos das e em que é um uma por com para no na nos nas se não "
+        "ao aos mais como mas foi ser seu sua são também pelo pela já entre sobre "
+        "quando muito"
+    ),
+}
+_WORD_RE: Final = re.compile(r"[^\W\d_]+")
+_MIN_HITS: Final = 3  # fewer stopwords than this is too little evidence to say anything
+_SAMPLE_CHARS: Final = 3000  # the first 3 KB decide; more text only costs time
+
+
+def _normalize_code(declared: str) -> str | None:
+    code = declared.strip().replace("_", "-").split("-")[0].lower()
+    return code if len(code) in (2, 3) and code.isalpha() else None
+
+
+def detect_language(text: str, declared: str | None = None) -> str | None:
+    """ISO 639-1 code of ``text`` (it, en, fr, de, es, pt), or None when unsure.
+
+    A declared language (``it-IT``, ``en_GB``) wins and is returned as its primary
+    subtag. Detect from the body: titles alone are too short to be reliable.
+    """
+    if declared:
+        code = _normalize_code(declared)
+        if code is not None:
+            return code
+    counts = Counter(_WORD_RE.findall(text[:_SAMPLE_CHARS].lower()))
+    if not counts:
+        return None
+    present = counts.keys()
+    scores = {
+        language: sum(counts[word] for word in stopwords.intersection(present))
+        for language, stopwords in _STOPWORDS.items()
+    }
+    ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
+    (best, top), (_, second) = ranked[0], ranked[1]
+    if top < _MIN_HITS or top == second:
+        return None
+    return best

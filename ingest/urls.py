@@ -1,0 +1,100 @@
+"""URLs of remote content: canonical links (for identity), tracking parameters, relative
+URLs, and the HTML clean-up that runs before sanitizing (resolve, drop tracking pixels)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import lxml.etree
+import lxml.html
+
+# Parameters that only say where a click came from; removing them never changes the page.
+_TRACKING_RE = re.compile(
+    r"^(utm_[a-z_]+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|igshid|yclid"
+    r"|_hsenc|_hsmi|mkt_tok|ocid|cmpid|ref_src|xtor)$",
+    re.IGNORECASE,
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_URL_ATTRIBUTES = {"a": "href", "img": "src", "source": "src", "video": "src", "audio": "src"}
+
+
+def strip_tracking(url: str) -> str:
+    """`url` without utm_*, fbclid, gclid and similar query parameters."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    kept = [(k, v) for k, v in query if not _TRACKING_RE.match(k)]
+    if len(kept) == len(query):
+        return url
+    return urlunsplit(parts._replace(query=urlencode(kept)))
+
+
+def canonical_url(url: str | None) -> str | None:
+    """The identity form of a link: tracking parameters removed, scheme and host
+    lower-cased, default port and fragment dropped. None for a blank or non-http link."""
+    if not url or not url.strip():
+        return None
+    parts = urlsplit(strip_tracking(url.strip()))
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname.lower()
+    if parts.port and parts.port != _DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{parts.port}"
+    return urlunsplit((scheme, host, parts.path or "/", parts.query, ""))
+
+
+def resolve(url: str | None, base: str | None) -> str | None:
+    """`url` made absolute against `base` (None stays None)."""
+    if not url or not url.strip():
+        return None
+    url = url.strip()
+    return urljoin(base, url) if base else url
+
+
+def is_pixel(img: lxml.html.HtmlElement) -> bool:
+    """A 1x1 (or 0x0) image: a tracking pixel, never content."""
+    sizes = []
+    for name in ("width", "height"):
+        value = (img.get(name) or "").strip().lower().removesuffix("px")
+        if value.isdigit():
+            sizes.append(int(value))
+    style = (img.get("style") or "").replace(" ", "").lower()
+    for name in ("width", "height"):
+        match = re.search(rf"(?:^|;){name}:(\d+)px", style)
+        if match:
+            sizes.append(int(match.group(1)))
+    return len(sizes) >= 2 and all(s <= 1 for s in sizes)
+
+
+def clean_html(fragment: str, base: str | None) -> tuple[str, str | None]:
+    """Resolve relative URLs against `base`, drop tracking pixels and tracking parameters
+    in links; returns the HTML and the first remaining image (a lead image candidate).
+
+    Runs before nh3 sanitizing, which then sees only absolute URLs.
+    """
+    if not fragment.strip():
+        return "", None
+    try:
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    except (lxml.etree.ParserError, ValueError):
+        return fragment, None
+    first_image: str | None = None
+    for element in list(root.iter("a", "img", "source", "video", "audio")):
+        tag = str(element.tag)
+        if tag == "img" and is_pixel(element):
+            element.drop_tree()
+            continue
+        attribute = _URL_ATTRIBUTES[tag]
+        value = element.get(attribute)
+        if value:
+            absolute = resolve(value, base) or value
+            element.set(attribute, strip_tracking(absolute) if tag == "a" else absolute)
+            if tag == "img" and first_image is None:
+                first_image = absolute
+    html = lxml.html.tostring(root, encoding="unicode")
+    # Drop the wrapper <div> the parser added.
+    inner = html[len("<div>") : -len("</div>")] if html.startswith("<div>") else html
+    return inner, first_image

@@ -1,0 +1,58 @@
+"""Prometheus metrics of one daemon, in a registry of its own (no process-global state)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from db.records import SourceState
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.fetches = Counter(
+            "rassegna_fetches", "Source fetches by outcome.", ["outcome"], registry=self.registry
+        )
+        self.articles = Counter(
+            "rassegna_articles_ingested",
+            "Articles stored, by what happened to them.",
+            ["change"],
+            registry=self.registry,
+        )
+        self.builds = Counter(
+            "rassegna_feed_builds", "Feed builds run by the daemon.", registry=self.registry
+        )
+        self.files_written = Counter(
+            "rassegna_feed_files_written", "Feed files rewritten.", registry=self.registry
+        )
+        self.tick_seconds = Histogram(
+            "rassegna_tick_duration_seconds",
+            "How long one scheduler tick took.",
+            buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300),
+            registry=self.registry,
+        )
+        self.last_success = Gauge(
+            "rassegna_source_last_success_timestamp_seconds",
+            "Unix time of each source's last successful fetch.",
+            ["source"],
+            registry=self.registry,
+        )
+        self.consecutive_errors = Gauge(
+            "rassegna_source_consecutive_errors",
+            "Failed fetches in a row, per source.",
+            ["source"],
+            registry=self.registry,
+        )
+
+    def observe_sources(self, states: Iterable[SourceState]) -> None:
+        for state in states:
+            if state.last_success is not None:
+                self.last_success.labels(state.name).set(state.last_success.timestamp())
+            self.consecutive_errors.labels(state.name).set(state.consecutive_errors)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,98 @@
+"""From RawArticle to ArticleDraft: every field normalized, HTML sanitized, language known."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from ingest.article import normalize_html, to_draft
+from ingest.errors import BadArticle
+from ingest.raw import RawArticle
+
+WHEN = datetime(2026, 5, 4, 9, 30, tzinfo=UTC)
+
+
+def raw(**fields: object) -> RawArticle:
+    base: dict[str, object] = {"guid": "g", "title": "Titolo", "origin": "prova", "published": WHEN}
+    base.update(fields)
+    return RawArticle(**base)  # type: ignore[arg-type]
+
+
+def test_damaged_italian_text_is_repaired_in_every_field() -> None:
+    draft = to_draft(
+        raw(
+            title="PerchÃ© la citta' e' piu' cara",
+            summary="Lâ€™assessore  parla\u00a0oggi",
+            body_text="Il consiglio votera' domani.\r\nE' una decisione attesa da tutti noi, dice il sindaco.",
+            authors="di MARIO DE ROSSI e Anna Bianchi",
+            tags=["bilancio, Comune", "#NATO"],
+            category="  Cronaca ",
+        )
+    )
+    assert draft.title == "Perché la città è più cara"
+    assert draft.summary == "L'assessore parla oggi"
+    assert (
+        draft.content_text
+        == "Il consiglio voterà domani.\nÈ una decisione attesa da tutti noi, dice il sindaco."
+    )
+    assert draft.content_html == (
+        "<p>Il consiglio voterà domani.</p><p>È una decisione attesa da tutti noi, dice il sindaco.</p>"
+    )
+    assert draft.authors == ("Mario de Rossi", "Anna Bianchi")
+    assert draft.tags == ("bilancio", "Comune", "NATO")
+    assert draft.category == "Cronaca"
+    assert draft.slug == "perche-la-citta-e-piu-cara"
+    assert draft.language == "it"
+
+
+def test_html_body_is_normalized_inside_the_markup_and_sanitized() -> None:
+    draft = to_draft(
+        raw(
+            body_html=(
+                '<p>La <b>citta\'</b> e\' pronta: “si parte” <a href="https://x.it/a" onclick="x()">qui</a>.</p>'
+                "<script>alert(1)</script><pre>code' resta</pre>"
+            )
+        )
+    )
+    assert '<b>città</b> è pronta: "si parte" <a' in draft.content_html
+    assert "onclick" not in draft.content_html and "<script" not in draft.content_html
+    assert "code' resta" in draft.content_html
+    assert draft.content_text.startswith("La città è pronta")
+
+
+def test_english_article_skips_italian_only_rules() -> None:
+    body = (
+        "The council will meet on Monday and the mayor said that it is not a problem for the city."
+    )
+    draft = to_draft(raw(title="Students' union: we don't agree", body_text=body))
+    assert draft.language == "en"
+    assert draft.title == "Students' union: we don't agree"
+
+
+def test_declared_language_wins() -> None:
+    assert to_draft(raw(body_text="Ciao a tutti quanti.", language="it-IT")).language == "it"
+
+
+def test_naive_dates_are_read_in_the_site_zone() -> None:
+    draft = to_draft(raw(published=datetime(2026, 7, 1, 12, 0)), timezone="Europe/Rome")
+    assert draft.published.isoformat() == "2026-07-01T12:00:00+02:00"
+    text_date = to_draft(raw(published="1º marzo 2026"), timezone="Europe/Rome")
+    assert text_date.published.isoformat() == "2026-03-01T00:00:00+01:00"
+
+
+def test_missing_date_falls_back_then_fails() -> None:
+    assert to_draft(raw(published=None, fallback_date=WHEN)).published == WHEN
+    with pytest.raises(BadArticle, match="no date"):
+        to_draft(raw(published=None))
+
+
+def test_empty_title_after_cleaning() -> None:
+    with pytest.raises(BadArticle, match="title is empty"):
+        to_draft(raw(title="\u200b \u00a0"))
+
+
+def test_normalize_html_keeps_spaces_between_inline_elements() -> None:
+    assert normalize_html("Il <b>sindaco</b> ha <i>firmato</i>.", language="it") == (
+        "Il <b>sindaco</b> ha <i>firmato</i>."
+    )

@@ -1,0 +1,76 @@
+"""`feeds.publish`: atomic replacement, unchanged files left alone, clear errors."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from feeds.errors import FeedError
+from feeds.publish import write_atomic, write_if_changed
+
+
+def leftovers(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_writes_a_new_file_with_folders_and_readable_mode(tmp_path: Path) -> None:
+    assert write_if_changed(tmp_path, "categoria/città/rss.xml", "perché".encode())
+    target = tmp_path / "categoria" / "città" / "rss.xml"
+    assert target.read_text("utf-8") == "perché"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert leftovers(tmp_path) == []
+
+
+def test_unchanged_bytes_are_not_rewritten(tmp_path: Path) -> None:
+    target = tmp_path / "rss.xml"
+    target.write_bytes(b"<rss/>")
+    os.utime(target, ns=(1_000_000_000, 1_000_000_000))
+    inode = target.stat().st_ino
+    assert write_if_changed(tmp_path, "rss.xml", b"<rss/>", fsync=True) is False
+    assert target.stat().st_mtime_ns == 1_000_000_000
+    assert target.stat().st_ino == inode
+
+
+def test_changed_bytes_replace_the_file_atomically(tmp_path: Path) -> None:
+    target = tmp_path / "rss.xml"
+    target.write_bytes(b"old")
+    reader = target.open("rb")  # a reader that opened the old file keeps reading it whole
+    inode = target.stat().st_ino
+    assert write_if_changed(tmp_path, "rss.xml", b"new and longer")
+    assert target.read_bytes() == b"new and longer"
+    assert target.stat().st_ino != inode  # renamed over, not rewritten in place
+    assert reader.read() == b"old"
+    reader.close()
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("failing", ["fsync", "replace"])
+def test_a_failing_write_keeps_the_old_file_and_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    target = tmp_path / "atom.xml"
+    target.write_bytes(b"old content")
+
+    def no_space(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, failing, no_space)
+    with pytest.raises(FeedError) as caught:
+        write_atomic(tmp_path, "atom.xml", b"new content")
+    assert caught.value.message == (
+        f"output.dir {tmp_path}: cannot write atom.xml: No space left on device"
+    )
+    monkeypatch.undo()
+    assert target.read_bytes() == b"old content"
+    assert leftovers(tmp_path) == []
+
+
+def test_a_folder_in_the_way_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "fonte").write_text("a file, not a folder")
+    with pytest.raises(FeedError, match=r"cannot write fonte/x/rss\.xml: .*directory"):
+        write_if_changed(tmp_path, "fonte/x/rss.xml", b"data")
+    assert leftovers(tmp_path) == []

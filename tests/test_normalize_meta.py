@@ -1,0 +1,316 @@
+"""Metadata rules: dates, authors, categories, tags, slugs, reading time, language, auto tags."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ingest.normalize import (
+    auto_tags,
+    canonical_category,
+    detect_language,
+    make_slug,
+    normalize_authors,
+    normalize_tags,
+    parse_date,
+    reading_time,
+    unique_slug,
+)
+
+ROME = ZoneInfo("Europe/Rome")
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=ROME)
+
+# ------------------------------------------------------------------------------ dates
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-06-19T08:30:00Z", "2024-06-19T10:30:00+02:00"),
+        ("2024-06-19T08:30:00+00:00", "2024-06-19T10:30:00+02:00"),
+        ("2024-06-19 08:30", "2024-06-19T08:30:00+02:00"),
+        ("2024-01-19", "2024-01-19T00:00:00+01:00"),
+        ("Wed, 19 Jun 2024 08:30:00 GMT", "2024-06-19T10:30:00+02:00"),
+        ("Wed, 19 Jun 2024 08:30:00 +0200", "2024-06-19T08:30:00+02:00"),
+        ("1 luglio 2024", "2024-07-01T00:00:00+02:00"),
+        ("Pubblicato il 1º luglio 2024", "2024-07-01T00:00:00+02:00"),
+        ("Aggiornato il 3 marzo 2025 alle 18:05", "2025-03-03T18:05:00+01:00"),
+        ("lunedì 1 luglio 2024, ore 10:30", "2024-07-01T10:30:00+02:00"),
+        ("12 gen 2025", "2025-01-12T00:00:00+01:00"),
+        ("19/06/2024", "2024-06-19T00:00:00+02:00"),
+        ("19.06.2024 10:30", "2024-06-19T10:30:00+02:00"),
+        ("1° dicembre 2023", "2023-12-01T00:00:00+01:00"),
+    ],
+)
+def test_dates_cheap_forms(text: str, expected: str) -> None:
+    parsed = parse_date(text, now=NOW)
+    assert parsed is not None
+    assert parsed.isoformat() == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ieri", "2026-11-27T00:00:00+01:00"),
+        ("oggi", "2026-11-28T00:00:00+01:00"),
+        ("l'altro ieri", "2026-11-26T00:00:00+01:00"),
+        ("2 ore fa", "2026-11-28T10:00:00+01:00"),
+        ("un'ora fa", "2026-11-28T11:00:00+01:00"),
+        ("5 minuti fa", "2026-11-28T11:55:00+01:00"),
+        ("3 giorni fa", "2026-11-25T00:00:00+01:00"),
+        ("2 settimane fa", "2026-11-14T00:00:00+01:00"),
+        ("1 mese fa", "2026-10-28T00:00:00+01:00"),
+        ("yesterday", "2026-11-27T00:00:00+01:00"),
+        ("3 hours ago", "2026-11-28T09:00:00+01:00"),
+    ],
+)
+def test_dates_relative_to_fetch_time(text: str, expected: str) -> None:
+    parsed = parse_date(text, now=NOW)
+    assert parsed is not None
+    assert parsed.isoformat() == expected
+
+
+def test_dates_dateparser_fallback_prefers_the_past() -> None:
+    parsed = parse_date("10 marzo alle 9:15", now=NOW)
+    assert parsed == datetime(2026, 3, 10, 9, 15, tzinfo=ROME)
+
+
+def test_dates_dateparser_fallback_month_only_is_first_day() -> None:
+    parsed = parse_date("luglio 2024", now=NOW)
+    assert parsed == datetime(2024, 7, 1, tzinfo=ROME)
+
+
+def test_dates_naive_now_is_read_in_the_site_timezone() -> None:
+    parsed = parse_date("2 ore fa", now=datetime(2026, 11, 28, 12, 0))
+    assert parsed == datetime(2026, 11, 28, 10, 0, tzinfo=ROME)
+
+
+def test_dates_default_now_and_awareness() -> None:
+    parsed = parse_date("ieri")
+    assert parsed is not None and parsed.tzinfo is not None
+    assert datetime.now(ROME) - parsed < timedelta(days=2, hours=1)
+
+
+def test_dates_other_timezone() -> None:
+    parsed = parse_date("2024-06-19", tz="UTC")
+    assert parsed is not None
+    assert parsed.isoformat() == "2024-06-19T00:00:00+00:00"
+
+
+@pytest.mark.parametrize("junk", ["", "   ", "non è una data", "32/13/2024", "x" * 10_000])
+def test_dates_junk_is_none(junk: str) -> None:
+    assert parse_date(junk, now=NOW) is None
+
+
+def test_dates_bad_timezone_is_none_not_an_error() -> None:
+    assert parse_date("2024-06-19", tz="Mars/Olympus") is None
+
+
+def test_dateparser_is_imported_lazily() -> None:
+    code = (
+        "import sys\n"
+        "from ingest.normalize import parse_date\n"
+        "parse_date('Wed, 19 Jun 2024 08:30:00 GMT'); parse_date('1 luglio 2024')\n"
+        "print('dateparser' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert result.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------------------- authors
+
+
+@pytest.mark.parametrize(
+    ("byline", "expected"),
+    [
+        ("Anna Verdi e Luca D'Amico, Anna Verdi", ["Anna Verdi", "Luca D'Amico"]),
+        ("di Mario Rossi", ["Mario Rossi"]),
+        ("a cura di Mario Rossi", ["Mario Rossi"]),
+        ("By John Smith & Jane Doe", ["John Smith", "Jane Doe"]),
+        ("redazione@example.it (Anna Verdi)", ["Anna Verdi"]),
+        ("Anna Verdi <anna@example.it>", ["Anna Verdi"]),
+        ("MARIO DE ROSSI; LUCA D'AMICO", ["Mario de Rossi", "Luca D'Amico"]),
+        ("GIULIA DELLA VALLE", ["Giulia della Valle"]),
+        ("Luigi Di Maio", ["Luigi Di Maio"]),
+        ("Di Maio", ["Di Maio"]),
+        ("  ", []),
+    ],
+)
+def test_authors(byline: str, expected: list[str]) -> None:
+    assert normalize_authors(byline) == expected
+
+
+# ------------------------------------------------------------------------- categories
+
+SYNONYMS = {"Mondo": "Esteri", "Internazionale": "Esteri", "Cronaca locale": "Cronaca"}
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Mondo", "Esteri"),
+        ("INTERNAZIONALE", "Esteri"),
+        (" mondo ", "Esteri"),
+        ("esteri", "Esteri"),
+        ("Cronaca  locale", "Cronaca"),
+        ("Sport", "Sport"),
+        ("ECONOMIA", "Economia"),
+    ],
+)
+def test_categories_through_synonyms(name: str, expected: str) -> None:
+    assert canonical_category(name, SYNONYMS) == expected
+
+
+# ------------------------------------------------------------------------------- tags
+
+
+def test_tags_split_strip_dedupe() -> None:
+    assert normalize_tags(["Politica, politica", " ESTERI ;#Ue", "", "NATO"]) == [
+        "Politica",
+        "Esteri",
+        "Ue",
+        "NATO",
+    ]
+
+
+def test_tags_pipes_hashes_and_accents_dedupe_by_slug() -> None:
+    assert normalize_tags("#Città | citta | Caffè;caffe") == ["Città", "Caffè"]
+
+
+def test_tags_acronyms_kept_shouting_recased() -> None:
+    assert normalize_tags(["UE", "ONU", "COVID", "CORTE DEI CONTI"]) == [
+        "UE",
+        "ONU",
+        "Covid",
+        "Corte dei Conti",
+    ]
+
+
+def test_tags_at_most_ten() -> None:
+    assert normalize_tags([f"tema {i}" for i in range(25)]) == [f"tema {i}" for i in range(10)]
+
+
+# ------------------------------------------------------------------------------- slug
+
+
+@pytest.mark.parametrize(
+    ("title", "slug"),
+    [
+        ("L'Italia è più forte", "l-italia-e-piu-forte"),
+        ("D’Alema: «Non è così»", "d-alema-non-e-cosi"),
+        ("Manovra da 1.000 miliardi", "manovra-da-1000-miliardi"),
+        ("Crescita del 2,5% nel 2024", "crescita-del-2-5-nel-2024"),
+        ("Perche' cresce l'inflazione", "perche-cresce-l-inflazione"),
+    ],
+)
+def test_slug(title: str, slug: str) -> None:
+    assert make_slug(title) == slug
+
+
+def test_slug_cut_at_a_hyphen_within_80() -> None:
+    title = "parola " * 20 + "a b c"
+    slug = make_slug(title)
+    assert len(slug) <= 80
+    assert slug.endswith("parola")  # no short later words appended after the cut
+    assert not slug.endswith("-")
+
+
+def test_slug_long_single_word_is_hard_cut() -> None:
+    assert make_slug("x" * 200) == "x" * 80
+
+
+def test_unique_slug_per_section() -> None:
+    assert unique_slug("sciopero", set()) == "sciopero"
+    assert unique_slug("sciopero", {"sciopero"}) == "sciopero-2"
+    assert unique_slug("sciopero", {"sciopero", "sciopero-2"}) == "sciopero-3"
+    long_slug = make_slug("parola " * 20)
+    assert len(unique_slug(long_slug, {long_slug})) <= 80
+
+
+# ----------------------------------------------------------------------- reading time
+
+
+def test_reading_time() -> None:
+    assert reading_time("") == 1
+    assert reading_time("una parola") == 1
+    assert reading_time("parola " * 230) == 1
+    assert reading_time("parola " * 460) == 2
+    assert reading_time("parola " * 800) == 3  # 3.48 minutes, rounded
+
+
+# --------------------------------------------------------------------------- language
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("Il consiglio comunale ha approvato il nuovo piano per la mobilità urbana.", "it"),
+        ("The city council approved the new plan for urban mobility last night.", "en"),
+        ("Le conseil municipal a approuvé le nouveau plan de mobilité urbaine.", "fr"),
+        ("Der Stadtrat hat den neuen Plan für die Mobilität und die Radwege genehmigt.", "de"),
+        ("El ayuntamiento aprobó el nuevo plan de movilidad urbana y los carriles.", "es"),
+        ("A câmara municipal aprovou o novo plano de mobilidade urbana e as ciclovias.", "pt"),
+    ],
+)
+def test_language_detected_from_body(text: str, code: str) -> None:
+    assert detect_language(text) == code
+
+
+def test_language_unsure_is_none() -> None:
+    assert detect_language("") is None
+    assert detect_language("Putin Kim") is None
+
+
+def test_language_declared_wins() -> None:
+    assert detect_language("The council approved the plan.", declared="it-IT") == "it"
+    assert detect_language("Il consiglio ha approvato.", declared="en_GB") == "en"
+
+
+# ---------------------------------------------------------------------------- auto tags
+
+
+def test_auto_tags_phrases_with_particles() -> None:
+    text = (
+        "Il governo della Repubblica Ceca incontra la Corea del Sud. "
+        "Mentre Roma aspetta, Mario Draghi parla con il presidente della Banca d'Italia. "
+        "Nonostante tutto, Roma resta ferma."
+    )
+    tags = auto_tags(text)
+    assert "Corea del Sud" in tags
+    assert "Repubblica Ceca" in tags
+    assert "Mario Draghi" in tags
+    assert "Roma" in tags
+    assert "Mentre" not in tags and "Nonostante" not in tags and "Il" not in tags
+
+
+def test_auto_tags_elided_names() -> None:
+    assert auto_tags("Le armi all'Ucraina e le scelte dell'Ucraina.") == ["Ucraina"]
+
+
+def test_auto_tags_is_fast() -> None:
+    text = (
+        "Il presidente Sergio Mattarella ha incontrato a Roma il cancelliere tedesco. "
+        "Questo incontro, secondo la Farnesina, rafforza i legami tra Italia e Germania. "
+    ) * 13  # about 2 KB
+    auto_tags(text)
+    best = min(_elapsed(lambda: auto_tags(text)) for _ in range(20))
+    assert best < 0.001
+
+
+def _elapsed(function: object) -> float:
+    assert callable(function)
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start

@@ -1,0 +1,306 @@
+"""How fetch outcomes schedule a remote source: redirects adopted only when confirmed,
+410 Gone, Retry-After, exponential backoff capped at 24 h, and recovery after a
+multi-day outage simulated with an injected clock (real loopback HTTP throughout)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from db.records import SourceSpec, SourceState
+from db.store import BACKOFF_CAP, Store, backoff_seconds
+from ingest.fetch import Fetcher
+from ingest.pipeline import IngestReport
+from ingest.remote import RemoteOptions, ingest_remote_source
+from tests.conftest import run_cli, write_config
+from tests.remote_helpers import feed_bytes, policy
+
+T0 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
+INTERVAL = 3600
+FEED = feed_bytes("media-images.xml")
+
+
+def ingest(store: Store, url: str, now: datetime, name: str = "Fonte") -> IngestReport:
+    spec = SourceSpec(name=name, kind="feed", location=url, interval_seconds=INTERVAL)
+    with Fetcher(policy(total_timeout=2.0)) as fetcher:
+        return ingest_remote_source(store, spec, fetcher, options=RemoteOptions(), now=now)
+
+
+def state(store: Store, name: str = "Fonte") -> SourceState:
+    return next(s for s in store.source_states() if s.name == name)
+
+
+# -- redirects -----------------------------------------------------------------------------
+
+
+def test_permanent_redirect_is_adopted_after_three_consecutive_fetches(
+    httpserver: HTTPServer, any_store: Store
+) -> None:
+    old, new = httpserver.url_for("/vecchio.xml"), httpserver.url_for("/nuovo.xml")
+    httpserver.expect_request("/vecchio.xml").respond_with_data(
+        "", status=301, headers={"Location": "/tappa"}
+    )
+    httpserver.expect_request("/tappa").respond_with_data(
+        "", status=308, headers={"Location": "/nuovo.xml"}
+    )
+    httpserver.expect_request("/nuovo.xml").respond_with_data(FEED)
+    for n in range(2):
+        assert ingest(any_store, old, T0 + timedelta(hours=n)).error is None
+        assert state(any_store).fetch_url is None  # not yet: seen only n + 1 times
+    ingest(any_store, old, T0 + timedelta(hours=2))
+    current = state(any_store)
+    assert current.fetch_url == new
+    assert current.url_history == (old,)
+    assert current.location == old  # the configuration still says the old URL
+    before = len(httpserver.log)
+    ingest(any_store, old, T0 + timedelta(hours=3))
+    assert [r.path for r, _ in httpserver.log[before:]] == ["/nuovo.xml"]  # straight there
+
+
+def test_an_interrupted_streak_starts_again(httpserver: HTTPServer, store: Store) -> None:
+    moved = {"on": True}
+
+    def handler(_: Request) -> Response:
+        if moved["on"]:
+            return Response("", status=301, headers={"Location": "/nuovo.xml"})
+        return Response(FEED)
+
+    httpserver.expect_request("/vecchio.xml").respond_with_handler(handler)
+    httpserver.expect_request("/nuovo.xml").respond_with_data(FEED)
+    old = httpserver.url_for("/vecchio.xml")
+    for n, on in enumerate([True, True, False, True, True]):
+        moved["on"] = on
+        ingest(store, old, T0 + timedelta(hours=n))
+    assert state(store).fetch_url is None  # never three in a row
+    ingest(store, old, T0 + timedelta(hours=6))
+    assert state(store).fetch_url == httpserver.url_for("/nuovo.xml")
+
+
+@pytest.mark.parametrize("status", [302, 307])
+def test_temporary_redirects_never_change_the_url(
+    httpserver: HTTPServer, store: Store, status: int
+) -> None:
+    httpserver.expect_request("/feed").respond_with_data(
+        "", status=status, headers={"Location": "/altrove"}
+    )
+    httpserver.expect_request("/altrove").respond_with_data(FEED)
+    for n in range(5):
+        assert ingest(store, httpserver.url_for("/feed"), T0 + timedelta(hours=n)).error is None
+    assert state(store).fetch_url is None
+    assert store.article_count() == 3
+
+
+def test_changing_the_configured_url_starts_afresh(httpserver: HTTPServer, store: Store) -> None:
+    httpserver.expect_request("/a").respond_with_data("", status=410)
+    httpserver.expect_request("/b").respond_with_data(FEED)
+    ingest(store, httpserver.url_for("/a"), T0)
+    assert state(store).gone
+    report = ingest(store, httpserver.url_for("/b"), T0 + timedelta(hours=1))
+    assert report.error is None and report.new == 3
+    assert not state(store).gone
+
+
+# -- 410, 429, 503 ------------------------------------------------------------------------
+
+
+def test_gone_stops_polling_and_shows_in_sources(httpserver: HTTPServer, tmp_path: Path) -> None:
+    httpserver.expect_request("/feed").respond_with_data("", status=410)
+    url = httpserver.url_for("/feed")
+    config = write_config(
+        tmp_path,
+        f"""
+[ingest]
+allow_private_networks = true
+
+[[sources]]
+name = "Giornale chiuso"
+kind = "feed"
+url = "{url}"
+""",
+    )
+    first = run_cli("--config", str(config), "ingest", "Giornale chiuso")
+    assert first.returncode == 1
+    assert f'source "Giornale chiuso": {url}: HTTP 410 Gone' in first.stderr + first.stdout
+    assert "Traceback" not in first.stderr
+    second = run_cli("--config", str(config), "ingest", "Giornale chiuso")
+    assert "no longer polled" in second.stderr + second.stdout
+    assert len(httpserver.log) == 1  # the second ingest did not ask again
+    listing = run_cli("--config", str(config), "sources", env={"COLUMNS": "250"})
+    assert "never (gone)" in listing.stdout
+    import json
+
+    rows = json.loads(run_cli("--config", str(config), "sources", "--json").stdout)
+    assert rows[0]["gone"] is True and rows[0]["last_status"] == 410
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_postpones_without_counting_an_error(
+    httpserver: HTTPServer, store: Store, status: int
+) -> None:
+    httpserver.expect_request("/feed").respond_with_data(
+        "", status=status, headers={"Retry-After": "7200"}
+    )
+    report = ingest(store, httpserver.url_for("/feed"), T0)
+    assert report.error is not None and "retry after" in report.error
+    current = state(store)
+    assert current.consecutive_errors == 0
+    assert current.next_due == T0 + timedelta(hours=2)
+    assert current.retry_after == T0 + timedelta(hours=2)
+
+
+def test_retry_after_shorter_than_the_interval_keeps_the_interval(
+    httpserver: HTTPServer, store: Store
+) -> None:
+    httpserver.expect_request("/feed").respond_with_data(
+        "", status=429, headers={"Retry-After": "5"}
+    )
+    ingest(store, httpserver.url_for("/feed"), T0)
+    assert state(store).next_due == T0 + timedelta(seconds=INTERVAL)
+
+
+def test_cache_headers_and_ttl_lengthen_the_interval(httpserver: HTTPServer, store: Store) -> None:
+    httpserver.expect_request("/feed").respond_with_data(
+        FEED, headers={"Cache-Control": "public, max-age=7200"}
+    )
+    ingest(store, httpserver.url_for("/feed"), T0)
+    assert state(store).next_due == T0 + timedelta(hours=2)
+    httpserver.clear()
+    httpserver.expect_request("/feed").respond_with_data(
+        FEED, headers={"Cache-Control": "max-age=999999"}
+    )
+    ingest(store, httpserver.url_for("/feed"), T0)
+    assert state(store).next_due == T0 + timedelta(hours=24)  # capped at a day
+
+
+# -- backoff -------------------------------------------------------------------------------
+
+
+def test_backoff_doubles_with_jitter_and_is_capped() -> None:
+    delays = [backoff_seconds(600, n, salt=7) for n in range(12)]
+    assert delays[0] == 600
+    for n in range(1, 12):
+        ideal = min(BACKOFF_CAP, 600 * 2**n)
+        assert 0.8 * ideal <= delays[n] <= ideal
+    assert max(delays) <= BACKOFF_CAP
+    # Different sources that failed together are spread apart.
+    assert len({backoff_seconds(600, 5, salt=s) for s in range(20)}) > 5
+
+
+def test_server_errors_back_off_and_recover_by_themselves(
+    httpserver: HTTPServer, store: Store
+) -> None:
+    up = {"ok": False}
+
+    def handler(_: Request) -> Response:
+        return Response(FEED) if up["ok"] else Response("guasto", status=500)
+
+    httpserver.expect_request("/feed").respond_with_handler(handler)
+    url = httpserver.url_for("/feed")
+    now = T0
+    gaps = []
+    for _ in range(8):
+        ingest(store, url, now)
+        due = state(store).next_due
+        assert due is not None
+        gaps.append((due - now).total_seconds())
+        now = due
+    assert gaps[:5] == sorted(gaps[:5])  # doubling...
+    assert all(0.8 * BACKOFF_CAP <= g <= BACKOFF_CAP for g in gaps[-2:])  # ...up to the cap
+    assert state(store).consecutive_errors == 8  # counted, never disabled
+    up["ok"] = True
+    ingest(store, url, now)
+    current = state(store)
+    assert current.consecutive_errors == 0 and current.last_error is None
+    assert current.next_due == now + timedelta(seconds=INTERVAL)
+
+
+# -- outages -------------------------------------------------------------------------------
+
+
+def test_three_day_network_outage_recovers_without_growing_error_counts(
+    store: Store,
+) -> None:
+    """Four sources on one server; the server's port stops answering for three days
+    (connection refused, as when the machine loses its network). Every source keeps
+    polling at its interval without growing its error count, and is back to normal
+    within one interval of the network returning."""
+    server = HTTPServer(host="127.0.0.1")
+    server.start()
+    names = [f"Fonte {n}" for n in range(4)]
+    urls = {}
+    for name in names:
+        path = "/" + name.replace(" ", "-") + ".xml"
+        server.expect_request(path).respond_with_data(FEED)
+        urls[name] = server.url_for(path)
+    outage = (T0 + timedelta(hours=2), T0 + timedelta(days=3, hours=2))
+    history: dict[str, list[tuple[datetime, bool]]] = {name: [] for name in names}
+    peak = dict.fromkeys(names, 0)
+    now = T0
+    try:
+        while now < outage[1] + timedelta(hours=6):
+            down = outage[0] <= now < outage[1]
+            if down and server.is_running():
+                server.stop()
+            elif not down and not server.is_running():
+                server.start()
+            dues = {s.name: s.next_due for s in store.source_states()}
+            for name, url in urls.items():
+                due = dues.get(name)
+                if due is None or due <= now:
+                    report = ingest(store, url, now, name=name)
+                    history[name].append((now, report.error is None))
+                    peak[name] = max(peak[name], state(store, name).consecutive_errors)
+            now += timedelta(minutes=10)
+    finally:
+        if server.is_running():
+            server.stop()
+    for name in names:
+        current = state(store, name)
+        failures = [t for t, ok in history[name] if not ok]
+        assert len(failures) >= 36  # it kept trying, at most a doubled interval apart
+        # Only the first sources to notice, before most had failed, counted an error.
+        assert peak[name] <= 1
+        after = [t for t, ok in history[name] if ok and t >= outage[1]]
+        assert after and after[0] - outage[1] <= timedelta(seconds=2 * INTERVAL)
+        assert current.consecutive_errors == 0
+        assert current.next_due is not None and current.last_fetch is not None
+        assert current.next_due - current.last_fetch == timedelta(seconds=INTERVAL)
+
+
+def test_one_site_down_for_three_days_backs_off_and_is_back_within_one_cap(
+    httpserver: HTTPServer, store: Store
+) -> None:
+    up = {"ok": True}
+
+    def handler(_: Request) -> Response:
+        return Response(FEED) if up["ok"] else Response("", status=503)
+
+    httpserver.expect_request("/solo.xml").respond_with_handler(handler)
+    httpserver.expect_request("/sano.xml").respond_with_data(FEED)
+    url = httpserver.url_for("/solo.xml")
+    healthy = httpserver.url_for("/sano.xml")
+    now = T0
+    returned = T0 + timedelta(days=3)
+    first_success_after: datetime | None = None
+    errors_seen = 0
+    while now < returned + timedelta(days=2):
+        up["ok"] = not (T0 + timedelta(hours=1) <= now < returned)
+        for name, target in (("Solo", url), ("Sano", healthy)):
+            due = next((s.next_due for s in store.source_states() if s.name == name), None)
+            if due is None or due <= now:
+                report = ingest(store, target, now, name=name)
+                if name == "Solo" and report.error is None and now >= returned:
+                    first_success_after = first_success_after or now
+        errors_seen = max(errors_seen, state(store, "Solo").consecutive_errors)
+        now += timedelta(minutes=10)
+    assert errors_seen >= 5  # a site's own failure does count and back off
+    assert first_success_after is not None
+    assert first_success_after - returned <= timedelta(seconds=BACKOFF_CAP + 600)
+    solo = state(store, "Solo")
+    assert solo.consecutive_errors == 0
+    assert solo.next_due is not None and solo.last_fetch is not None
+    assert solo.next_due - solo.last_fetch == timedelta(seconds=INTERVAL)
