@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -19,13 +21,31 @@ from ingest.raw import RawArticle
 MAX_TITLE_CHARS = 1000
 
 
+@dataclass(frozen=True, slots=True)
+class DraftRules:
+    """Site-wide choices of normalization (config `[normalize]`).
+
+    `category_synonyms` maps a category as sources spell it to our section
+    (`Mondo` → `Esteri`), so one section has one feed; names are compared by slug.
+    `auto_tags` adds proper-noun tags found in the body to the source's own tags.
+    """
+
+    category_synonyms: Mapping[str, str] = field(default_factory=dict)
+    auto_tags: bool = False
+
+
 def to_draft(
-    raw: RawArticle, *, timezone: str = "Europe/Rome", default_category: str | None = None
+    raw: RawArticle,
+    *,
+    timezone: str = "Europe/Rome",
+    default_category: str | None = None,
+    rules: DraftRules | None = None,
 ) -> ArticleDraft:
     """Normalize every field of `raw`; raises BadArticle when nothing usable is left.
 
     `default_category` (the source's) applies when the article names none.
     """
+    rules = rules or DEFAULT_RULES
     zone = ZoneInfo(timezone)
     plain_body = raw.body_text or ""
     if raw.body_html is not None:
@@ -53,6 +73,11 @@ def to_draft(
     authors = raw.authors if isinstance(raw.authors, str) else ", ".join(raw.authors)
     category_name = raw.category or default_category
     category = normalize.normalize_title(category_name) if category_name else None
+    if category and rules.category_synonyms:
+        category = normalize.canonical_category(category, rules.category_synonyms)
+    tags = normalize.normalize_tags(raw.tags)
+    if rules.auto_tags and content_text:
+        tags = normalize.normalize_tags([*tags, *normalize.auto_tags(content_text)])
     return ArticleDraft(
         guid=raw.guid,
         title=title,
@@ -64,11 +89,14 @@ def to_draft(
         updated=updated,
         authors=tuple(normalize.normalize_authors(authors)) if authors else (),
         category=category or None,
-        tags=tuple(normalize.normalize_tags(raw.tags)),
+        tags=tuple(tags),
         language=language,
         slug=normalize.make_slug(title),
         image_url=raw.image_url.strip() if raw.image_url else None,
     )
+
+
+DEFAULT_RULES = DraftRules()
 
 
 def _aware(value: datetime | str | None, zone: ZoneInfo) -> datetime | None:

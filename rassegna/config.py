@@ -103,6 +103,13 @@ class IngestConfig(_Section):
     user_agent: str = "rassegna/0.1 (+https://github.com/rassegna)"
 
 
+class NormalizeConfig(_Section):
+    # Proper-noun tags found in the body, added to the source's own tags.
+    auto_tags: bool = False
+    # Category as sources spell it -> our section ("Mondo" = "Esteri"), compared by slug.
+    categories: dict[str, str] = {}
+
+
 class SourceConfig(_Section):
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["files", "feed", "page"]
@@ -154,6 +161,7 @@ class Settings(_Section):
     scheduler: SchedulerConfig = SchedulerConfig()
     server: ServerConfig = ServerConfig()
     ingest: IngestConfig = IngestConfig()
+    normalize: NormalizeConfig = NormalizeConfig()
     sources: list[SourceConfig] = []
     # Where the settings came from, for messages; not a key of the file.
     origin: str = Field(default="(defaults)", exclude=True)

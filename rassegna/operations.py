@@ -12,6 +12,7 @@ from db.records import ArticleDraft, SourceSpec
 from db.store import Store
 from feeds.build import BuildReport, build_feeds
 from feeds.site import SiteInfo
+from ingest.article import DraftRules
 from ingest.errors import IngestError
 from ingest.feed import looks_like_feed
 from ingest.fetch import Fetcher, FetchError, FetchPolicy, Response
@@ -47,6 +48,13 @@ def site_info(settings: Settings) -> SiteInfo:
         items_per_feed=settings.output.items_per_feed,
         interval_seconds=settings.scheduler.interval,
         min_tag_articles=settings.output.min_tag_articles,
+    )
+
+
+def draft_rules(settings: Settings) -> DraftRules:
+    return DraftRules(
+        category_synonyms=dict(settings.normalize.categories),
+        auto_tags=settings.normalize.auto_tags,
     )
 
 

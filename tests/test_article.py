@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from ingest.article import normalize_html, to_draft
+from ingest.article import DraftRules, normalize_html, to_draft
 from ingest.errors import BadArticle
 from ingest.raw import RawArticle
 
@@ -96,3 +97,23 @@ def test_normalize_html_keeps_spaces_between_inline_elements() -> None:
     assert normalize_html("Il <b>sindaco</b> ha <i>firmato</i>.", language="it") == (
         "Il <b>sindaco</b> ha <i>firmato</i>."
     )
+
+
+def test_category_synonyms_map_to_one_section() -> None:
+    rules = DraftRules(category_synonyms={"Mondo": "Esteri", "Dal mondo": "Esteri"})
+    assert to_draft(raw(category="MONDO"), rules=rules).category == "Esteri"
+    assert to_draft(raw(category="dal mondo"), rules=rules).category == "Esteri"
+    assert to_draft(raw(category="Esteri"), rules=rules).category == "Esteri"
+    assert to_draft(raw(category="Sport"), rules=rules).category == "Sport"
+    assert to_draft(raw(), default_category="Mondo", rules=rules).category == "Esteri"
+
+
+def test_auto_tags_are_added_only_when_asked(shared: Path) -> None:
+    lines = (shared / "samples" / "seed-article.txt").read_text(encoding="utf-8").split("\n")
+    sample = raw(title=lines[0], summary=lines[1], body_text="\n".join(lines[3:]), tags=["Esteri"])
+    assert to_draft(sample).tags == ("Esteri",)
+    tagged = to_draft(sample, rules=DraftRules(auto_tags=True)).tags
+    assert tagged[0] == "Esteri"
+    for name in ("Putin", "Kim Jong Un", "Corea del Nord", "Russia", "Ucraina"):
+        assert name in tagged
+    assert len(tagged) <= 10

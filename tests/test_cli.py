@@ -221,3 +221,42 @@ def test_preview_of_a_broken_file(site_config: Path, tmp_path: Path) -> None:
     result = run_cli("--config", str(site_config), "preview", str(broken))
     assert result.returncode == 1
     assert result.stderr.strip() == f"error: {broken}: the file is empty"
+
+
+def test_progress_bar_on_a_terminal_only(site_config: Path) -> None:
+    """A long ingest shows a progress bar on a terminal and stays quiet otherwise."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    for i in range(40):
+        (site_config.parent / "articoli" / f"extra-{i:02}.txt").write_text(
+            f"Notizia {i} per la barra\nSommario {i}.\n\nCorpo {i}.\n", encoding="utf-8"
+        )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RASSEGNA_")}
+    env.update({"COLUMNS": "100", "TERM": "xterm"})
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rassegna", "--config", str(site_config), "ingest", "--all"],
+        stdout=secondary,
+        stderr=secondary,
+        env=env,
+        cwd=REPO,
+    )
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the terminal closed: the process is done
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(primary)
+    assert process.wait(60) == 0
+    on_terminal = b"".join(chunks).decode("utf-8", errors="replace")
+    assert "━" in on_terminal and "/43" in on_terminal, on_terminal
+    piped = run_cli("-q", "--config", str(site_config), "ingest", "--all")
+    assert "━" not in piped.stdout + piped.stderr

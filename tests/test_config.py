@@ -166,3 +166,18 @@ def test_find_config_default_location(monkeypatch: pytest.MonkeyPatch, tmp_path:
     (tmp_path / "config" / "rassegna.toml").write_text("", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     assert find_config(None) == Path("config/rassegna.toml")
+
+
+def test_normalize_section(folder: Path) -> None:
+    body = (
+        MINIMAL + '\n[normalize]\nauto_tags = true\n\n[normalize.categories]\n"Mondo" = "Esteri"\n'
+    )
+    settings = load_settings(write_config(folder, body), environ={})
+    assert settings.normalize.auto_tags is True
+    assert settings.normalize.categories == {"Mondo": "Esteri"}
+    off = load_settings(
+        write_config(folder, body), environ={"RASSEGNA_NORMALIZE__AUTO_TAGS": "false"}
+    )
+    assert off.normalize.auto_tags is False
+    shipped = load_settings(REPO / "config" / "rassegna.toml", environ={})
+    assert shipped.normalize.categories["Mondo"] == "Esteri"
