@@ -3,6 +3,8 @@
 #   make test   install the test tools, then ruff, mypy --strict and pytest
 #   make lint   ruff and mypy only
 #   make bench  the benchmark suite (bench/), results in bench/results.json
+#   make stress the reliability tests at full counts (100 SIGKILL cycles, 2,000 fuzz inputs
+#               per strategy, a 100,000-entry feed); see docs/reliability.md
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -13,7 +15,7 @@ CONFIG ?= config/rassegna.toml
 RUN_STAMP  := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint format bench clean check-python
+.PHONY: run test lint format bench stress clean check-python
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "rassegna needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -44,6 +46,10 @@ format: $(TEST_STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+
+stress: $(TEST_STAMP)
+	RASSEGNA_STRESS=1 $(BIN)/python -m pytest -s tests/test_crash.py tests/test_fuzz_feed.py \
+		tests/test_hostile_feeds.py tests/test_xss.py tests/test_concurrent_writers.py
 
 bench: $(TEST_STAMP)
 	$(BIN)/python -m bench

@@ -125,7 +125,7 @@ def fill_store(path: Path, count: int, corpus: Corpus) -> None:
                 articles,
             )
             connection.executemany(
-                "INSERT INTO article_tags (article_id, tag_id) VALUES (?, ?)", tags
+                "INSERT INTO article_tags (article_id, tag_id, published) VALUES (?, ?, ?)", tags
             )
         connection.commit()
         connection.execute("ANALYZE")
@@ -136,9 +136,9 @@ def fill_store(path: Path, count: int, corpus: Corpus) -> None:
 
 def _batches(
     count: int, pool: list[tuple[str, str, str, str]]
-) -> Iterator[tuple[list[tuple[object, ...]], list[tuple[int, int]]]]:
+) -> Iterator[tuple[list[tuple[object, ...]], list[tuple[int, int, str]]]]:
     articles: list[tuple[object, ...]] = []
-    tags: list[tuple[int, int]] = []
+    tags: list[tuple[int, int, str]] = []
     for i in range(count):
         article_id = i + 1
         summary, content_html, content_text, authors = pool[i % POOL]
@@ -167,7 +167,7 @@ def _batches(
         )
         first = (i * 7) % len(TAGS)
         for k in range(1 + i % 4):
-            tags.append((article_id, (first + k * 11) % len(TAGS) + 1))
+            tags.append((article_id, (first + k * 11) % len(TAGS) + 1, published))
         if len(articles) >= FILL_BATCH:
             yield articles, tags
             articles, tags = [], []

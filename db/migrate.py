@@ -33,16 +33,19 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(engine: Engine) -> tuple[str | None, str | None]:
-    """Bring the schema to the newest revision; returns (before, after)."""
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
+    """Bring the schema to `revision` (default the newest); returns (before, after).
+
+    An older `revision` is for tests that build a database as an older release left it.
+    """
     config = _config()
     try:
         before = current_revision(engine)
-        if before == head_revision():
+        if before == (head_revision() if revision == "head" else revision):
             return before, before
         with engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
         return before, current_revision(engine)
     except SQLAlchemyError as exc:
         reason = str(exc.orig if hasattr(exc, "orig") and exc.orig else exc).strip()

@@ -31,8 +31,11 @@ article_tags = Table(
     Base.metadata,
     Column("article_id", ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
     Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
-    # "latest N of a tag" walks this index from the tag side.
-    Index("ix_article_tags_tag", "tag_id", "article_id"),
+    # A copy of `articles.published` (revision 0003; it never changes once stored), so
+    # that "the newest N of a tag" walks this index backwards and reads N entries, instead
+    # of fetching and sorting every article of the tag.
+    Column("published", UTCDateTime, nullable=False),
+    Index("ix_article_tags_tag_published", "tag_id", "published", "article_id"),
 )
 
 
@@ -122,7 +125,9 @@ class Article(Base):
 
     source: Mapped[Source] = relationship(back_populates="articles")
     category: Mapped[Category | None] = relationship()
-    tags: Mapped[list[Tag]] = relationship(secondary=article_tags, order_by=Tag.slug)
+    # Read-only: `article_tags` rows carry a copy of `published`, which only the store's
+    # upsert writes (an ORM-managed secondary would insert rows without it).
+    tags: Mapped[list[Tag]] = relationship(secondary=article_tags, order_by=Tag.slug, viewonly=True)
 
 
 class FileFingerprint(Base):
@@ -153,3 +158,30 @@ class ArticleLink(Base):
         ForeignKey("articles.id", ondelete="CASCADE"), index=True
     )
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Topic(Base):
+    """A configured topic feed (revision 0004): its definition and a digest of it, so a
+    new or edited topic is back-filled once, not on every start."""
+
+    __tablename__ = "topics"
+
+    slug: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    definition: Mapped[str] = mapped_column(Text)  # JSON: query, exclude, filters
+    digest: Mapped[str] = mapped_column(String(64))
+
+
+# Which articles each topic holds (revision 0004), filled at ingest time by matching only
+# the new and changed articles; `published` is copied so a topic feed is an index walk.
+topic_articles = Table(
+    "topic_articles",
+    Base.metadata,
+    Column("topic_slug", ForeignKey("topics.slug", ondelete="CASCADE"), primary_key=True),
+    Column("article_id", ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
+    Column("published", UTCDateTime, nullable=False),
+    Index("ix_topic_articles_topic_published", "topic_slug", "published", "article_id"),
+    Index("ix_topic_articles_article", "article_id"),
+)

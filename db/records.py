@@ -130,6 +130,10 @@ class UpsertSummary:
     changed: int = 0
     same: int = 0
     changed_sections: set[str] = field(default_factory=set)
+    # Ids of the articles this batch inserted or changed (for topic matching and callers
+    # that follow up on them), and the topic feeds whose membership changed.
+    article_ids: list[int] = field(default_factory=list)
+    changed_topics: set[str] = field(default_factory=set)
 
     def add(self, outcome: UpsertOutcome) -> None:
         if outcome is UpsertOutcome.NEW:
@@ -197,3 +201,51 @@ class KnownArticle:
     guid: str
     url: str | None
     published: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TopicDef:
+    """A topic feed as configured: a search query plus optional filters.
+
+    `sources`, `categories` and `tags` are names or slugs (compared as slugs);
+    `exclude` lists words or phrases no member may contain.
+    """
+
+    slug: str
+    name: str
+    query: str
+    title: str = ""
+    description: str = ""
+    sources: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TopicInfo:
+    """A stored topic as the feeds publish it."""
+
+    slug: str
+    name: str
+    title: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One search result: what a result list shows, its rank (lower is better) and a
+    snippet with the matched words between `db.search.SNIPPET_OPEN` / `SNIPPET_CLOSE`."""
+
+    id: int
+    uid: str
+    title: str
+    url: str | None
+    source_name: str
+    source_slug: str
+    published: datetime
+    summary: str
+    rank: float
+    snippet: str
+    category: Label | None = None
+    tags: tuple[Label, ...] = ()

@@ -11,46 +11,110 @@ costs more than running them) and run on one connection.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import BindParameter, Connection, Engine, Select, String, bindparam, cast, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    String,
+    bindparam,
+    cast,
+    select,
+)
+from sqlalchemy.orm import InstrumentedAttribute
 
 from db import models
 
 Stamp = tuple[int, str, str]
 
 _A = models.Article
-# `updated` as text: only compared, and skipping the datetime conversion halves the time.
-_BASE = select(_A.id, _A.content_hash, cast(_A.updated, String))
-_ORDER = (_A.published.desc(), _A.id.desc())
+_AT = models.article_tags
+_TA = models.topic_articles
 _LIMIT: BindParameter[int] = bindparam("limit")
 _SLUG: BindParameter[str] = bindparam("slug")
 
-_ALL = _BASE.order_by(*_ORDER).limit(_LIMIT)
-_BY_CATEGORY = (
-    _BASE.join(models.Category, models.Category.id == _A.category_id)
-    .where(models.Category.slug == _SLUG)
-    .order_by(*_ORDER)
-    .limit(_LIMIT)
-)
-_BY_SOURCE = (
-    _BASE.join(models.Source, models.Source.id == _A.source_id)
-    .where(models.Source.slug == _SLUG)
-    .order_by(*_ORDER)
-    .limit(_LIMIT)
-)
-_BY_TAG = (
-    _BASE.where(
-        _A.id.in_(
-            select(models.article_tags.c.article_id)
-            .join(models.Tag, models.Tag.id == models.article_tags.c.tag_id)
-            .where(models.Tag.slug == _SLUG)
+
+def _filtered(
+    columns: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
+) -> dict[str | None, Select[Any]]:
+    """The selections of a feed (all, one category, source, tag or topic) of `columns`.
+
+    Every one is an index walk, newest first, that stops after `limit` rows: by
+    `ix_articles_published`, `ix_articles_category_published`, `ix_articles_source_published`
+    and, for a tag, `ix_article_tags_tag_published` (the article's `published` is copied
+    into `article_tags` so that the walk happens there, not over every article of the tag
+    followed by a sort). A tag feed orders by the copies, which equal the originals.
+    """
+    order = (_A.published.desc(), _A.id.desc())
+    base = select(*columns)
+    return {
+        None: base.order_by(*order).limit(_LIMIT),
+        "category": base.join(models.Category, models.Category.id == _A.category_id)
+        .where(models.Category.slug == _SLUG)
+        .order_by(*order)
+        .limit(_LIMIT),
+        "source": base.join(models.Source, models.Source.id == _A.source_id)
+        .where(models.Source.slug == _SLUG)
+        .order_by(*order)
+        .limit(_LIMIT),
+        "tag": select(*columns)
+        .select_from(_AT)
+        .join(_A, _A.id == _AT.c.article_id)
+        .where(
+            _AT.c.tag_id == select(models.Tag.id).where(models.Tag.slug == _SLUG).scalar_subquery()
         )
-    )
-    .order_by(*_ORDER)
-    .limit(_LIMIT)
-)
+        .order_by(_AT.c.published.desc(), _AT.c.article_id.desc())
+        .limit(_LIMIT),
+        # A topic feed walks `ix_topic_articles_topic_published` the same way (revision 0004).
+        "topic": select(*columns)
+        .select_from(_TA)
+        .join(_A, _A.id == _TA.c.article_id)
+        .where(_TA.c.topic_slug == _SLUG)
+        .order_by(_TA.c.published.desc(), _TA.c.article_id.desc())
+        .limit(_LIMIT),
+    }
+
+
+# `updated` as text: only compared, and skipping the datetime conversion halves the time.
+# Statements are built once: constructing them costs more than running them.
+_STAMPS = _filtered((_A.id, _A.content_hash, cast(_A.updated, String)))
+_IDS = _filtered((_A.id,))
+
+
+def _choose(
+    statements: dict[str | None, Select[Any]],
+    limit: int,
+    category: str | None,
+    source: str | None,
+    tag: str | None,
+    topic: str | None = None,
+) -> tuple[Select[Any], dict[str, object]]:
+    params: dict[str, object] = {"limit": limit}
+    statement = statements[None]
+    filters = (("category", category), ("source", source), ("tag", tag), ("topic", topic))
+    for key, value in filters:
+        if value is not None:
+            statement, params["slug"] = statements[key], value
+    return statement, params
+
+
+def latest_ids(
+    connection: Connection,
+    limit: int,
+    *,
+    category: str | None = None,
+    source: str | None = None,
+    tag: str | None = None,
+    topic: str | None = None,
+) -> list[int]:
+    """Ids of the articles `Store.latest_articles` returns, in its order."""
+    statement, params = _choose(_IDS, limit, category, source, tag, topic)
+    return [row[0] for row in connection.execute(statement, params)]
 
 
 class StampReader:
@@ -66,13 +130,10 @@ class StampReader:
         category: str | None = None,
         source: str | None = None,
         tag: str | None = None,
+        topic: str | None = None,
     ) -> list[Stamp]:
         """Stamps of the articles `Store.latest_articles` would return (one filter at most)."""
-        statement: Select[int, str, str] = _ALL
-        params: dict[str, object] = {"limit": limit}
-        for value, filtered in ((category, _BY_CATEGORY), (source, _BY_SOURCE), (tag, _BY_TAG)):
-            if value is not None:
-                statement, params["slug"] = filtered, value
+        statement, params = _choose(_STAMPS, limit, category, source, tag, topic)
         return [(row[0], row[1], row[2]) for row in self._connection.execute(statement, params)]
 
 

@@ -11,14 +11,30 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from slugify import slugify
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    func,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from db import models
+from db import models, search
 from db.engine import display_url, make_engine
 from db.errors import StoreError
 from db.migrate import upgrade
@@ -30,13 +46,39 @@ from db.records import (
     FileFingerprint,
     KnownArticle,
     Label,
+    SearchHit,
     SourceSpec,
     SourceState,
     StoredArticle,
+    TopicDef,
+    TopicInfo,
     UpsertOutcome,
     UpsertSummary,
 )
-from db.stamps import StampReader, stamp_reader
+from db.stamps import StampReader, latest_ids, stamp_reader
+from db.types import UTCDateTime
+
+_ARTICLES = cast(Table, models.Article.__table__)
+_CATEGORIES = cast(Table, models.Category.__table__)
+_TAGS = cast(Table, models.Tag.__table__)
+_SOURCES = cast(Table, models.Source.__table__)
+_FINGERPRINTS = cast(Table, models.FileFingerprint.__table__)
+_ARTICLE_TAGS = models.article_tags
+CHUNK = 500
+"""Values per `IN (...)`: well under SQLite's and PostgreSQL's bound-parameter limits."""
+
+
+def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _dialect_insert(connection: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """`INSERT` in the connection's dialect, for its `ON CONFLICT` clauses (both supported
+    databases have the same ones, under the same names)."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def label_slug(name: str) -> str:
@@ -401,28 +443,56 @@ class Store:
     ) -> int | None:
         """An article of another source telling the same story: the same URL, or the
         same title published within `window`. Returns its id."""
-        with self._sessions() as session:
-            if url:
-                found = session.scalar(
-                    select(models.Article.id)
-                    .where(models.Article.source_id != source_id, models.Article.url == url)
-                    .order_by(models.Article.id)
-                    .limit(1)
+        return self.find_duplicates(source_id, [(url, title, published)], window=window)[0]
+
+    def find_duplicates(
+        self,
+        source_id: int,
+        candidates: Sequence[tuple[str | None, str, datetime]],
+        *,
+        window: timedelta,
+    ) -> list[int | None]:
+        """`find_duplicate` for many (url, title, published) at once, in a few queries.
+
+        For each candidate: the lowest id of another source's article with the same URL,
+        else the lowest id with the same title published within `window`, else None.
+        """
+        if not candidates:
+            return []
+        a = _ARTICLES.c
+        by_url: dict[str, int] = {}
+        by_title: dict[str, list[tuple[datetime, int]]] = {}
+        urls = list(dict.fromkeys(url for url, _, _ in candidates if url))
+        titles = list(dict.fromkeys(title for _, title, _ in candidates))
+        dates = [published for _, _, published in candidates]
+        low, high = min(dates) - window, max(dates) + window
+        with self.engine.connect() as connection:
+            for chunk in _chunks(urls):
+                query = select(a.id, a.url).where(a.source_id != source_id, a.url.in_(chunk))
+                for article_id, url in connection.execute(query):
+                    if url not in by_url or article_id < by_url[url]:
+                        by_url[url] = article_id
+            for chunk in _chunks(titles):
+                query = select(a.id, a.title, a.published).where(
+                    a.source_id != source_id,
+                    a.title.in_(chunk),
+                    a.published >= low,
+                    a.published <= high,
                 )
-                if found is not None:
-                    return int(found)
-            found = session.scalar(
-                select(models.Article.id)
-                .where(
-                    models.Article.source_id != source_id,
-                    models.Article.title == title,
-                    models.Article.published >= published - window,
-                    models.Article.published <= published + window,
-                )
-                .order_by(models.Article.id)
-                .limit(1)
-            )
-            return None if found is None else int(found)
+                for row in connection.execute(query):
+                    by_title.setdefault(row[1], []).append((row[2], row[0]))
+        found: list[int | None] = []
+        for url, title, published in candidates:
+            if url and url in by_url:
+                found.append(by_url[url])
+                continue
+            ids = [
+                article_id
+                for when, article_id in by_title.get(title, ())
+                if published - window <= when <= published + window
+            ]
+            found.append(min(ids) if ids else None)
+        return found
 
     def link_article(self, source_id: int, guid: str, article_id: int, when: datetime) -> None:
         """Record that this source's entry `guid` is the stored article `article_id`."""
@@ -452,26 +522,46 @@ class Store:
     # -- files ---------------------------------------------------------------------------
 
     def file_fingerprints(self, source_id: int) -> dict[str, FileFingerprint]:
-        query = select(models.FileFingerprint).where(models.FileFingerprint.source_id == source_id)
-        with self._sessions() as session:
+        """What the source remembers of each of its files, by guid."""
+        # Core, not ORM: an unchanged re-ingest of a big folder is mostly this read, and
+        # ORM objects (identity map, instrumentation) cost several times the query.
+        fp = _FINGERPRINTS.c
+        query = select(fp.guid, fp.mtime_ns, fp.size, fp.content_hash).where(
+            fp.source_id == source_id
+        )
+        with self.engine.connect() as connection:
             return {
-                row.guid: FileFingerprint(row.guid, row.mtime_ns, row.size, row.content_hash)
-                for row in session.scalars(query)
+                guid: FileFingerprint(guid, mtime_ns, size, digest)
+                for guid, mtime_ns, size, digest in connection.execute(query)
             }
 
     def save_fingerprints(self, source_id: int, prints: Iterable[FileFingerprint]) -> None:
         """Remember files whose article was stored (or that were unchanged)."""
-        with self._sessions.begin() as session:
-            for fp in prints:
-                session.merge(
-                    models.FileFingerprint(
-                        source_id=source_id,
-                        guid=fp.guid,
-                        mtime_ns=fp.mtime_ns,
-                        size=fp.size,
-                        content_hash=fp.content_hash,
-                    )
-                )
+        # The last fingerprint of a guid wins, as it would row by row; one statement per
+        # guid also keeps PostgreSQL from seeing the same conflict twice in one command.
+        rows = {
+            fp.guid: {
+                "source_id": source_id,
+                "guid": fp.guid,
+                "mtime_ns": fp.mtime_ns,
+                "size": fp.size,
+                "content_hash": fp.content_hash,
+            }
+            for fp in prints
+        }
+        if not rows:
+            return
+        with self.engine.begin() as connection:
+            statement = _dialect_insert(connection, _FINGERPRINTS)
+            statement = statement.on_conflict_do_update(
+                index_elements=[_FINGERPRINTS.c.source_id, _FINGERPRINTS.c.guid],
+                set_={
+                    "mtime_ns": statement.excluded.mtime_ns,
+                    "size": statement.excluded.size,
+                    "content_hash": statement.excluded.content_hash,
+                },
+            )
+            connection.execute(statement, list(rows.values()))
 
     # -- articles ------------------------------------------------------------------------
 
@@ -480,68 +570,73 @@ class Store:
 
         An edited article keeps its `uid` and `published`; its `updated` moves forward.
         The whole batch is one transaction: it is stored entirely or not at all.
+
+        Written with Core statements, a handful per batch whatever its size (one read of
+        the batch's stored versions, one per label table, one multi-row insert of the new
+        articles, one executemany update of the changed ones, and their tag rows): the
+        ORM's unit of work cost more than the SQL itself.
         """
         summary = UpsertSummary()
         if not drafts:
             return summary
         now = _now()
-        with self._sessions.begin() as session:
-            guids = [d.guid for d in drafts]
-            existing: dict[str, models.Article] = {}
-            for chunk_start in range(0, len(guids), 500):
-                chunk = guids[chunk_start : chunk_start + 500]
-                rows = session.scalars(
-                    select(models.Article)
-                    .where(models.Article.source_id == source_id, models.Article.guid.in_(chunk))
-                    .options(selectinload(models.Article.tags))
+        a = _ARTICLES.c
+        with self.engine.begin() as connection:
+            existing: dict[str, _Version] = {}
+            for chunk in _chunks(list(dict.fromkeys(d.guid for d in drafts))):
+                query = select(a.guid, a.id, a.content_hash, a.published, a.updated).where(
+                    a.source_id == source_id, a.guid.in_(chunk)
                 )
-                existing.update({row.guid: row for row in rows})
-            labels = _LabelCache(session)
-            for draft in drafts:
-                digest = content_hash(draft)
-                row = existing.get(draft.guid)
-                if row is not None and row.content_hash == digest:
-                    summary.add(UpsertOutcome.SAME)
-                    continue
-                category = labels.category(draft.category)
-                tags = [labels.tag(t) for t in dict.fromkeys(draft.tags) if t.strip()]
-                if row is None:
-                    row = models.Article(
-                        uid=f"urn:uuid:{uuid.uuid4()}",
-                        source_id=source_id,
-                        guid=draft.guid,
-                        published=draft.published,
-                        updated=draft.updated or draft.published,
-                        ingested=now,
+                for guid, *version in connection.execute(query):
+                    existing[guid] = _Version(*version)
+            plans = _plan(drafts, existing, now, summary)
+            if not plans:
+                return summary
+            categories = _label_ids(
+                connection,
+                _CATEGORIES,
+                [p.draft.category for p in plans if p.draft.category is not None],
+            )
+            tags = _label_ids(connection, _TAGS, [t for p in plans for t in p.draft.tags])
+            new = [p for p in plans if p.article_id is None]
+            changed = [p for p in plans if p.article_id is not None]
+            if new:
+                rows = [
+                    {
+                        **_article_values(p, categories),
+                        "uid": f"urn:uuid:{uuid.uuid4()}",
+                        "source_id": source_id,
+                        "guid": p.draft.guid,
+                        "published": p.published,
+                        "ingested": now,
+                    }
+                    for p in new
+                ]
+                inserted = connection.execute(
+                    _ARTICLES.insert().returning(a.id, a.guid, sort_by_parameter_order=True), rows
+                )
+                for plan, row in zip(new, inserted, strict=True):
+                    plan.article_id = row.id
+            if changed:
+                connection.execute(
+                    update(_ARTICLES).where(a.id == bindparam("b_id")),
+                    [{**_article_values(p, categories), "b_id": p.article_id} for p in changed],
+                )
+                for chunk in _chunks([p.article_id for p in changed]):
+                    connection.execute(
+                        delete(_ARTICLE_TAGS).where(_ARTICLE_TAGS.c.article_id.in_(chunk))
                     )
-                    session.add(row)
-                    existing[draft.guid] = row
-                    outcome = UpsertOutcome.NEW
-                else:
-                    if category is not None and row.category_id != category.id:
-                        summary.changed_sections.add(f"categoria/{category.slug}")
-                    outcome = UpsertOutcome.CHANGED
-                    # Any change must move `updated` forward, or readers never see the edit;
-                    # the source's own date is used only when it does.
-                    if draft.updated is not None and draft.updated > row.updated:
-                        row.updated = draft.updated
-                    else:
-                        row.updated = max(now, row.updated)
-                row.url = draft.url
-                row.title = draft.title
-                row.summary = draft.summary
-                row.content_html = draft.content_html
-                row.content_text = draft.content_text
-                row.authors = list(draft.authors)
-                row.category = category
-                row.tags = tags
-                row.language = draft.language
-                row.slug = draft.slug
-                row.image_url = draft.image_url
-                row.content_hash = digest
-                if category is not None:
-                    summary.changed_sections.add(f"categoria/{category.slug}")
-                summary.add(outcome)
+            links = [
+                {"article_id": p.article_id, "tag_id": tag_id, "published": p.published}
+                for p in plans
+                for tag_id in dict.fromkeys(tags[label_slug(t)] for t in p.draft.tags if t.strip())
+            ]
+            if links:
+                connection.execute(_ARTICLE_TAGS.insert(), links)
+            summary.article_ids = [p.article_id for p in plans if p.article_id is not None]
+            # Same transaction: an article is never stored without its index entry and
+            # its topic memberships (see `db.search`).
+            _after_write(connection, plans, summary, replace=bool(changed))
         return summary
 
     def stamp_reader(self) -> AbstractContextManager[StampReader]:
@@ -559,34 +654,124 @@ class Store:
         category: str | None = None,
         source: str | None = None,
         tag: str | None = None,
+        topic: str | None = None,
     ) -> list[StoredArticle]:
-        """The newest `limit` articles, optionally of one category, source or tag (by slug).
+        """The newest `limit` articles, optionally of one category, source, tag or topic
+        (by slug).
 
         Order is published descending with the id as tie-break, so it is stable.
         """
-        query = select(models.Article)
-        if category is not None:
-            query = query.join(models.Article.category).where(models.Category.slug == category)
-        if source is not None:
-            query = query.join(models.Article.source).where(models.Source.slug == source)
-        if tag is not None:
-            tag_ids = (
-                select(models.article_tags.c.article_id)
-                .join(models.Tag, models.Tag.id == models.article_tags.c.tag_id)
-                .where(models.Tag.slug == tag)
+        with self.engine.connect() as connection:
+            ids = latest_ids(
+                connection, limit, category=category, source=source, tag=tag, topic=topic
             )
-            query = query.where(models.Article.id.in_(tag_ids))
-        query = (
-            query.order_by(models.Article.published.desc(), models.Article.id.desc())
-            .limit(limit)
-            .options(
-                selectinload(models.Article.tags),
-                selectinload(models.Article.category),
-                selectinload(models.Article.source),
-            )
+            found = _load_articles(connection, ids)
+        return [found[i] for i in ids if i in found]
+
+    def articles_by_ids(self, ids: Iterable[int]) -> dict[int, StoredArticle]:
+        """The stored articles with these ids (those that still exist), by id.
+
+        For a build that already knows each feed's ids from its stamps: every article is
+        in several feeds (root, category, source, tags), so loading the union once and
+        slicing it per feed reads each article once instead of four or five times.
+        """
+        wanted = list(dict.fromkeys(ids))
+        with self.engine.connect() as connection:
+            return _load_articles(connection, wanted)
+
+    def oldest_articles(
+        self,
+        limit: int,
+        *,
+        offset: int = 0,
+        after: tuple[datetime, int] | None = None,
+        category: str | None = None,
+        source: str | None = None,
+        tag: str | None = None,
+    ) -> list[StoredArticle]:
+        """`limit` articles oldest first (published, then id), optionally of one section.
+
+        `offset` skips that many from the oldest; `after` = (published, id) of the last
+        article a previous call returned starts right after it instead (a keyset read:
+        an index walk that begins where the previous one stopped, so reading page after
+        page costs the same at any depth). For feed archives, which are written one page
+        at a time so that no build ever holds a whole feed's history in memory.
+        """
+        mode = "offset" if after is None else "after"
+        return self._paged(mode, limit, offset, after, category, source, tag)
+
+    def articles_before(
+        self,
+        limit: int,
+        before: tuple[datetime, int],
+        *,
+        category: str | None = None,
+        source: str | None = None,
+        tag: str | None = None,
+    ) -> list[StoredArticle]:
+        """The `limit` articles just older than `before` = (published, id), newest first.
+
+        The keyset read backwards: given the oldest article of one archive page, the
+        previous page, at the same cost at any depth of the history.
+        """
+        return self._paged("before", limit, 0, before, category, source, tag)
+
+    def _paged(
+        self,
+        mode: str,
+        limit: int,
+        offset: int,
+        key: tuple[datetime, int] | None,
+        category: str | None,
+        source: str | None,
+        tag: str | None,
+    ) -> list[StoredArticle]:
+        section, slug = _section_filter(category, source, tag)
+        params: dict[str, object] = {"limit": limit, "offset": offset}
+        if slug is not None:
+            params["slug"] = slug
+        if key is not None:
+            params["key_published"], params["key_id"] = key
+        with self.engine.connect() as connection:
+            ids = [row[0] for row in connection.execute(_PAGED_IDS[(section, mode)], params)]
+            found = _load_articles(connection, ids)
+        return [found[i] for i in ids if i in found]
+
+    def section_counts(self) -> dict[tuple[str, str], int]:
+        """How many articles the store and each of its sections hold, in four grouped COUNTs.
+
+        Keyed by the `latest_articles` filter and its slug: `("category", slug)`,
+        `("source", slug)`, `("tag", slug)`, and `("", "")` for the whole store. Far
+        cheaper than reading any article: a build tells from it which archive pages exist.
+        """
+        a = _ARTICLES.c
+        grouped = (
+            (
+                "category",
+                select(_CATEGORIES.c.slug, func.count(a.id))
+                .join(_ARTICLES, a.category_id == _CATEGORIES.c.id)
+                .group_by(_CATEGORIES.c.slug),
+            ),
+            (
+                "source",
+                select(_SOURCES.c.slug, func.count(a.id))
+                .join(_ARTICLES, a.source_id == _SOURCES.c.id)
+                .group_by(_SOURCES.c.slug),
+            ),
+            (
+                "tag",
+                select(_TAGS.c.slug, func.count(_ARTICLE_TAGS.c.article_id))
+                .join(_ARTICLE_TAGS, _ARTICLE_TAGS.c.tag_id == _TAGS.c.id)
+                .group_by(_TAGS.c.slug),
+            ),
         )
-        with self._sessions() as session:
-            return [_to_record(row) for row in session.scalars(query)]
+        counts: dict[tuple[str, str], int] = {}
+        with self.engine.connect() as connection:
+            counts[("", "")] = int(connection.scalar(select(func.count(a.id))) or 0)
+            for key, query in grouped:
+                for slug, count in connection.execute(query):
+                    counts[(key, str(slug))] = int(count)
+        return counts
 
     def categories(self) -> list[Label]:
         """Categories that have at least one article, by slug."""
@@ -627,6 +812,52 @@ class Store:
         with self._sessions() as session:
             return [Label(t.name, t.slug) for t in session.scalars(query)]
 
+    # -- search and topics (logic in db.search) -------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        source: str | None = None,
+        category: str | None = None,
+        since: datetime | None = None,
+        limit: int = 20,
+    ) -> list[SearchHit]:
+        """Articles matching `query` (see `db.search`), best first; raises QueryError."""
+        return search.run_search(
+            self.engine,
+            query,
+            search.Filters(
+                sources=(source,) if source else (),
+                categories=(category,) if category else (),
+                since=since,
+            ),
+            limit,
+            _load_articles,
+        )
+
+    def latest_article_id(self) -> int:
+        """The highest article id (0 when empty): a cheap "something new arrived" stamp."""
+        with self.engine.connect() as connection:
+            return int(connection.scalar(select(func.max(_ARTICLES.c.id))) or 0)
+
+    def sync_topics(self, topics: Sequence[TopicDef]) -> list[str]:
+        """Make the stored topics those configured; returns the slugs back-filled (new or
+        edited definitions). Unchanged topics cost one read."""
+        with self.engine.begin() as connection:
+            return search.sync_topics(connection, topics)
+
+    def topics(self) -> list[TopicInfo]:
+        """The stored (configured) topics, by slug."""
+        with self.engine.connect() as connection:
+            return search.topic_infos(connection)
+
+    def match_topics(self, article_ids: Sequence[int]) -> set[str]:
+        """Re-evaluate these articles against every stored topic; returns the topics whose
+        membership changed. `upsert_articles` already does this for what it writes."""
+        with self.engine.begin() as connection:
+            return search.match_topics(connection, search.load_topics(connection), article_ids)
+
     def delete_source_articles(self, source_id: int, guids: Iterable[str]) -> int:
         """Remove the given articles of a source; returns how many went."""
         guid_list = list(guids)
@@ -641,58 +872,279 @@ class Store:
             return int(getattr(result, "rowcount", 0) or 0)
 
 
-class _LabelCache:
-    """Get-or-create categories and tags by slug within one session."""
+@dataclass(frozen=True, slots=True)
+class _Version:
+    """The stored version of an article, as an upsert compares drafts with it."""
 
-    def __init__(self, session: Session) -> None:
-        self._session = session
-        self._categories: dict[str, models.Category] = {}
-        self._tags: dict[str, models.Tag] = {}
+    id: int
+    content_hash: str
+    published: datetime
+    updated: datetime
 
-    def category(self, name: str | None) -> models.Category | None:
-        if name is None or not name.strip():
-            return None
-        slug = label_slug(name)
-        if slug not in self._categories:
-            found = self._session.scalar(
-                select(models.Category).where(models.Category.slug == slug)
+
+@dataclass(slots=True)
+class _Plan:
+    """What a batch will write for one guid: the last draft seen for it and its dates."""
+
+    draft: ArticleDraft
+    digest: str
+    article_id: int | None  # None: a new article
+    published: datetime
+    updated: datetime
+
+
+def _plan(
+    drafts: Sequence[ArticleDraft],
+    existing: dict[str, _Version],
+    now: datetime,
+    summary: UpsertSummary,
+) -> list[_Plan]:
+    """Decide new / changed / same for each draft, in order, as if stored one by one (a
+    guid repeated in a batch is stored once, with its last version)."""
+    plans: dict[str, _Plan] = {}
+    for draft in drafts:
+        digest = content_hash(draft)
+        plan = plans.get(draft.guid)
+        row = existing.get(draft.guid)
+        if plan is None and row is not None and row.content_hash == digest:
+            summary.add(UpsertOutcome.SAME)
+            continue
+        if plan is not None and plan.digest == digest:
+            summary.add(UpsertOutcome.SAME)
+            continue
+        if plan is None and row is None:
+            plan = _Plan(draft, digest, None, draft.published, draft.updated or draft.published)
+            plans[draft.guid] = plan
+            summary.add(UpsertOutcome.NEW)
+        else:
+            if plan is None:
+                assert row is not None
+                plan = _Plan(draft, digest, row.id, row.published, row.updated)
+                plans[draft.guid] = plan
+            # Any change must move `updated` forward, or readers never see the edit; the
+            # source's own date is used only when it does.
+            if draft.updated is not None and draft.updated > plan.updated:
+                plan.updated = draft.updated
+            else:
+                plan.updated = max(now, plan.updated)
+            plan.draft, plan.digest = draft, digest
+            summary.add(UpsertOutcome.CHANGED)
+        if draft.category is not None and draft.category.strip():
+            summary.changed_sections.add(f"categoria/{label_slug(draft.category)}")
+    return list(plans.values())
+
+
+def _after_write(
+    connection: Connection, plans: Sequence[_Plan], summary: UpsertSummary, *, replace: bool
+) -> None:
+    """Index what an upsert wrote and match it against the topics."""
+    search.index_articles(
+        connection,
+        [
+            search.IndexRow(
+                article_id=p.article_id,
+                title=p.draft.title,
+                summary=p.draft.summary,
+                body=p.draft.content_text,
+                authors=p.draft.authors,
+                tags=p.draft.tags,
             )
-            if found is None:
-                found = models.Category(name=name.strip(), slug=slug)
-                self._session.add(found)
-            self._categories[slug] = found
-        return self._categories[slug]
-
-    def tag(self, name: str) -> models.Tag:
-        slug = label_slug(name)
-        if slug not in self._tags:
-            found = self._session.scalar(select(models.Tag).where(models.Tag.slug == slug))
-            if found is None:
-                found = models.Tag(name=name.strip(), slug=slug)
-                self._session.add(found)
-            self._tags[slug] = found
-        return self._tags[slug]
-
-
-def _to_record(row: models.Article) -> StoredArticle:
-    return StoredArticle(
-        id=row.id,
-        uid=row.uid,
-        source_name=row.source.name,
-        source_slug=row.source.slug,
-        guid=row.guid,
-        title=row.title,
-        summary=row.summary,
-        content_html=row.content_html,
-        content_text=row.content_text,
-        published=row.published,
-        updated=row.updated,
-        ingested=row.ingested,
-        url=row.url,
-        authors=tuple(row.authors or ()),
-        category=Label(row.category.name, row.category.slug) if row.category else None,
-        tags=tuple(Label(t.name, t.slug) for t in row.tags),
-        language=row.language,
-        slug=row.slug,
-        image_url=row.image_url,
+            for p in plans
+            if p.article_id is not None
+        ],
+        replace=replace,
     )
+    topics = search.load_topics(connection)
+    if topics:
+        summary.changed_topics |= search.match_topics(connection, topics, summary.article_ids)
+        summary.changed_sections |= {f"tema/{slug}" for slug in summary.changed_topics}
+
+
+def _article_values(plan: _Plan, categories: dict[str, int]) -> dict[str, Any]:
+    """The columns an insert and an update of this plan both write."""
+    draft = plan.draft
+    category = draft.category
+    return {
+        "url": draft.url,
+        "title": draft.title,
+        "summary": draft.summary,
+        "content_html": draft.content_html,
+        "content_text": draft.content_text,
+        "authors": list(draft.authors),
+        "category_id": (
+            categories[label_slug(category)] if category is not None and category.strip() else None
+        ),
+        "updated": plan.updated,
+        "language": draft.language,
+        "slug": draft.slug,
+        "image_url": draft.image_url,
+        "content_hash": plan.digest,
+    }
+
+
+def _label_ids(connection: Connection, table: Table, names: Iterable[str]) -> dict[str, int]:
+    """Ids of these categories or tags by slug, creating the missing ones.
+
+    A blank name is no label. A new label takes the first name given for its slug. One
+    `slug IN (...)` read, and an insert only when some are new; `ON CONFLICT DO NOTHING`
+    lets a concurrent writer create the same label first (PostgreSQL, several daemons).
+    """
+    wanted: dict[str, str] = {}
+    for name in names:
+        if name.strip():
+            wanted.setdefault(label_slug(name), name.strip())
+    found: dict[str, int] = {}
+
+    def read(slugs: Sequence[str]) -> None:
+        for chunk in _chunks(slugs):
+            query = select(table.c.slug, table.c.id).where(table.c.slug.in_(chunk))
+            found.update((slug, label_id) for slug, label_id in connection.execute(query))
+
+    read(list(wanted))
+    missing = [slug for slug in wanted if slug not in found]
+    if missing:
+        statement = _dialect_insert(connection, table).on_conflict_do_nothing(
+            index_elements=[table.c.slug]
+        )
+        connection.execute(statement, [{"name": wanted[s], "slug": s} for s in missing])
+        read(missing)
+    return found
+
+
+_ARTICLE_READ = (
+    select(
+        _ARTICLES.c.id,
+        _ARTICLES.c.uid,
+        _SOURCES.c.name.label("source_name"),
+        _SOURCES.c.slug.label("source_slug"),
+        _ARTICLES.c.guid,
+        _ARTICLES.c.title,
+        _ARTICLES.c.summary,
+        _ARTICLES.c.content_html,
+        _ARTICLES.c.content_text,
+        _ARTICLES.c.published,
+        _ARTICLES.c.updated,
+        _ARTICLES.c.ingested,
+        _ARTICLES.c.url,
+        _ARTICLES.c.authors,
+        _CATEGORIES.c.name.label("category_name"),
+        _CATEGORIES.c.slug.label("category_slug"),
+        _ARTICLES.c.language,
+        _ARTICLES.c.slug,
+        _ARTICLES.c.image_url,
+    )
+    .join(_SOURCES, _SOURCES.c.id == _ARTICLES.c.source_id)
+    .outerjoin(_CATEGORIES, _CATEGORIES.c.id == _ARTICLES.c.category_id)
+)
+_TAG_READ = (
+    select(_ARTICLE_TAGS.c.article_id, _TAGS.c.name, _TAGS.c.slug)
+    .join(_TAGS, _TAGS.c.id == _ARTICLE_TAGS.c.tag_id)
+    .order_by(_ARTICLE_TAGS.c.article_id, _TAGS.c.slug)
+)
+
+
+def _section_filter(
+    category: str | None, source: str | None, tag: str | None
+) -> tuple[str, str | None]:
+    """The one section filter given (the last, like `latest_articles`), or none."""
+    chosen: tuple[str, str | None] = ("", None)
+    for key, value in (("category", category), ("source", source), ("tag", tag)):
+        if value is not None:
+            chosen = (key, value)
+    return chosen
+
+
+def _paged_statements() -> dict[tuple[str, str], Select[Any]]:
+    """Ids of one section in (published, id) order, by (filter, mode).
+
+    Modes: `offset` (oldest first, skipping `offset`), `after` (oldest first, after a
+    (published, id) key) and `before` (newest first, before a key). The same index walks
+    as the stamps (`db.stamps`): `ix_articles_published`, `ix_articles_category_published`,
+    `ix_articles_source_published`, and for a tag `ix_article_tags_tag_published` (whose
+    `published` copies the article's); a key is a range start on the index, so a keyset
+    read costs the same at any depth. Built once: constructing statements costs more than
+    running these.
+    """
+    a, at = _ARTICLES.c, _ARTICLE_TAGS.c
+    slug: BindParameter[str] = bindparam("slug")
+    key = tuple_(bindparam("key_published", type_=UTCDateTime()), bindparam("key_id"))
+    bases: dict[str, tuple[Select[Any], ColumnElement[Any], ColumnElement[Any]]] = {
+        "": (select(a.id), a.published, a.id),
+        "category": (
+            select(a.id)
+            .join(_CATEGORIES, _CATEGORIES.c.id == a.category_id)
+            .where(_CATEGORIES.c.slug == slug),
+            a.published,
+            a.id,
+        ),
+        "source": (
+            select(a.id)
+            .join(_SOURCES, _SOURCES.c.id == a.source_id)
+            .where(_SOURCES.c.slug == slug),
+            a.published,
+            a.id,
+        ),
+        "tag": (
+            select(at.article_id).where(
+                at.tag_id == select(_TAGS.c.id).where(_TAGS.c.slug == slug).scalar_subquery()
+            ),
+            at.published,
+            at.article_id,
+        ),
+    }
+    statements: dict[tuple[str, str], Select[Any]] = {}
+    for section, (base, published, ident) in bases.items():
+        row = tuple_(published, ident)
+        ascending = (published.asc(), ident.asc())
+        descending = (published.desc(), ident.desc())
+        for mode, query, order in (
+            ("offset", base, ascending),
+            ("after", base.where(row > key), ascending),
+            ("before", base.where(row < key), descending),
+        ):
+            statements[(section, mode)] = (
+                query.order_by(*order).limit(bindparam("limit")).offset(bindparam("offset"))
+            )
+    return statements
+
+
+_PAGED_IDS = _paged_statements()
+
+
+def _load_articles(connection: Connection, ids: Sequence[int]) -> dict[int, StoredArticle]:
+    """Articles by id, two queries per 500 ids, straight from rows to records (Core: the
+    ORM's identity map and lazy-load machinery cost more than the rows themselves)."""
+    found: dict[int, StoredArticle] = {}
+    for chunk in _chunks(ids):
+        tags: dict[int, list[Label]] = {}
+        for article_id, name, slug in connection.execute(
+            _TAG_READ.where(_ARTICLE_TAGS.c.article_id.in_(chunk))
+        ):
+            tags.setdefault(article_id, []).append(Label(name, slug))
+        for row in connection.execute(_ARTICLE_READ.where(_ARTICLES.c.id.in_(chunk))):
+            found[row.id] = StoredArticle(
+                id=row.id,
+                uid=row.uid,
+                source_name=row.source_name,
+                source_slug=row.source_slug,
+                guid=row.guid,
+                title=row.title,
+                summary=row.summary,
+                content_html=row.content_html,
+                content_text=row.content_text,
+                published=row.published,
+                updated=row.updated,
+                ingested=row.ingested,
+                url=row.url,
+                authors=tuple(row.authors or ()),
+                category=(
+                    Label(row.category_name, row.category_slug)
+                    if row.category_slug is not None
+                    else None
+                ),
+                tags=tuple(tags.get(row.id, ())),
+                language=row.language,
+                slug=row.slug,
+                image_url=row.image_url,
+            )
+    return found

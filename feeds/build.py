@@ -4,34 +4,51 @@ Each feed's inputs (its articles' ids and dates, the site settings, the renderer
 are hashed into a fingerprint kept in `.rassegna-build.json` beside the output, together
 with the size and mtime of each file written. When a feed's fingerprint and its files are
 unchanged, rendering is skipped altogether; otherwise the files are rendered and replaced
-atomically only if their bytes differ (`feeds.publish`).
+atomically only if their bytes differ (`feeds.publish`), each with its `.gz` twin.
+
+With archives on (`SiteInfo.archive_page_size`), every full page of a feed's history is
+written once under `<feed folder>/archivio/<n>/` and never rewritten (`feeds.archive`).
+
+Every file a build publishes is recorded in the state; a recorded file that the current
+plan no longer produces (a category, source or tag that is gone) is deleted with its
+`.gz`, and so are the folders it leaves empty. Files we did not write are never touched.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from db.records import StoredArticle
 from db.stamps import Stamp
 from db.store import Store
+from feeds.archive import DEFAULT_MAX_PAGES, feed_sizes, full_pages, shown_items
 from feeds.errors import FeedError
 from feeds.index import render_index, render_opml
 from feeds.jsonfeed import ItemCache, render_json
-from feeds.publish import fsync_dir, write_atomic, write_if_changed
-from feeds.render import EntryCache, render_xml
-from feeds.sections import FeedSpec, plan_feeds
+from feeds.publish import GZIP_SUFFIX, fsync_dir, publish_file, write_atomic
+from feeds.render import NO_HISTORY, EntryCache, History, render_xml
+from feeds.sections import FeedSpec, archive_spec, plan_feeds
 from feeds.site import SiteInfo
+
+log = logging.getLogger("rassegna.feeds")
 
 STATE_FILE = ".rassegna-build.json"
 INDEX = "index.html"
 OPML = "opml.xml"
 # Bump whenever rendering changes, so the next build re-renders every feed.
-RENDER_VERSION = "1"
+RENDER_VERSION = "2"
+# The fingerprint of archive pages: they are never rendered again once written.
+ARCHIVE_FP = "archive"
 
 
 @dataclass(slots=True)
@@ -41,6 +58,9 @@ class BuildReport:
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     feeds: list[FeedSpec] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    # Missing archive pages beyond this build's cap, written by the next builds.
+    archive_pages_pending: int = 0
 
     @property
     def changed_feeds(self) -> list[FeedSpec]:
@@ -49,7 +69,9 @@ class BuildReport:
         return [f for f in self.feeds if any(p in written for p in f.paths)]
 
 
-def feed_fingerprint(site: SiteInfo, spec: FeedSpec, stamps: Sequence[Stamp]) -> str:
+def feed_fingerprint(
+    site: SiteInfo, spec: FeedSpec, stamps: Sequence[Stamp], pages: int = 0
+) -> str:
     """A hash of everything a feed's bytes depend on, far cheaper than rendering it.
 
     An article's content hash covers everything ingest gave it (text, category, tags...)
@@ -57,7 +79,7 @@ def feed_fingerprint(site: SiteInfo, spec: FeedSpec, stamps: Sequence[Stamp]) ->
     created, and the source of an article never changes.
     """
     digest = hashlib.sha256()
-    digest.update(f"{RENDER_VERSION}\x00{site!r}\x00{spec!r}".encode())
+    digest.update(f"{RENDER_VERSION}\x00{site!r}\x00{spec!r}\x00{pages}".encode())
     for article_id, content_hash, updated in stamps:
         digest.update(f"\x00{article_id}|{content_hash}|{updated}".encode())
     return digest.hexdigest()
@@ -97,6 +119,10 @@ class _State:
             self.files[relative] = entry
             self.dirty = True
 
+    def forget(self, relative: str) -> None:
+        if self.files.pop(relative, None) is not None:
+            self.dirty = True
+
     def save(self, *, fsync: bool) -> None:
         if not self.dirty:
             return
@@ -124,69 +150,329 @@ def _fingerprint(*parts: object) -> str:
     return digest.hexdigest()
 
 
-def build_feeds(store: Store, site: SiteInfo, out_dir: Path, *, fsync: bool = True) -> BuildReport:
-    """Write every feed (RSS, Atom, JSON Feed), `index.html` and `opml.xml` into `out_dir`.
+def _exists(out_dir: Path, relative: str) -> bool:
+    return (out_dir / relative).exists() and (out_dir / (relative + GZIP_SUFFIX)).exists()
+
+
+# Files rendered but not yet written, at most: bounds the bytes waiting for the writers.
+_IN_FLIGHT = 24
+
+
+class _Publisher:
+    """Writes the build's files on two worker threads while the build renders the next.
+
+    Compressing the gzip twins (zlib releases the GIL) and the file system calls were
+    half of a full build; on another core they overlap with rendering, which holds the
+    GIL. Outcomes are taken in submission order, so the report and the state do not
+    depend on thread timing; at most `_IN_FLIGHT` files wait, so the bytes held stay
+    bounded. Use as a context manager and call `finish` before reading the report.
+    """
+
+    def __init__(self, out_dir: Path, state: _State, report: BuildReport, *, fsync: bool) -> None:
+        self.out_dir = out_dir
+        self.state = state
+        self.report = report
+        self.fsync = fsync
+        self.touched: set[Path] = set()
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rassegna-publish")
+        # (relative, fingerprint, the write's outcome or None for `adopt`)
+        self._pending: deque[tuple[str, str, Future[bool] | None]] = deque()
+
+    def __enter__(self) -> _Publisher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        # On an error, files not started yet are dropped; those being written finish.
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def publish(self, outputs: Sequence[tuple[str, bytes]], fingerprint: str) -> None:
+        """Write each file (and its gzip twin) if its bytes changed; record it in the state."""
+        for relative, data in outputs:
+            future = self._pool.submit(publish_file, self.out_dir, relative, data, fsync=self.fsync)
+            self._pending.append((relative, fingerprint, future))
+            self._settle(_IN_FLIGHT)
+
+    def adopt(self, relative: str, fingerprint: str) -> None:
+        """Record a file already there (an archive page kept as it is) unless recorded."""
+        self._pending.append((relative, fingerprint, None))
+
+    def finish(self) -> None:
+        """Wait for every write; raises the first FeedError a write met."""
+        self._settle(0)
+
+    def _settle(self, keep: int) -> None:
+        while len(self._pending) > keep:
+            relative, fingerprint, future = self._pending.popleft()
+            if future is None:
+                if relative not in self.state.files:
+                    self.state.record(relative, fingerprint)
+                continue
+            if future.result():
+                self.report.written.append(relative)
+                self.touched.add((self.out_dir / relative).parent)
+            else:
+                self.report.unchanged.append(relative)
+            self.state.record(relative, fingerprint)
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    spec: FeedSpec
+    fingerprint: str
+    shown: int
+    total: int
+    pages: int
+    stamps: list[Stamp]
+
+
+def build_feeds(
+    store: Store,
+    site: SiteInfo,
+    out_dir: Path,
+    *,
+    fsync: bool = True,
+    max_archive_pages: int = DEFAULT_MAX_PAGES,
+) -> BuildReport:
+    """Write every feed (RSS, Atom, JSON Feed), its archives, `index.html` and `opml.xml`.
 
     Files whose bytes did not change are not rewritten; `fsync=False` trades durability
-    for speed (tests, benchmarks). Raises FeedError when the output cannot be written.
+    for speed (tests, benchmarks). At most `max_archive_pages` missing archive pages are
+    written, newest first; the others are left for the next builds
+    (`BuildReport.archive_pages_pending`). Raises FeedError when the output cannot be
+    written.
     """
     _ensure_root(out_dir)
     state = _State(out_dir)
     report = BuildReport()
-    touched: set[Path] = set()
+    live: set[str] = set()  # every file this build stands for, written or not
     specs = plan_feeds(store, site)
     report.feeds = specs
+    page_size = site.archive_page_size
 
-    def publish(outputs: Sequence[tuple[str, bytes]], fingerprint: str) -> None:
-        for relative, data in outputs:
-            if write_if_changed(out_dir, relative, data, fsync=fsync):
-                report.written.append(relative)
-                touched.add((out_dir / relative).parent)
-            else:
-                report.unchanged.append(relative)
-            state.record(relative, fingerprint)
-
-    # Stamps first, all at once: when they match the last build, articles are never loaded.
+    # Sizes and stamps first, all at once: when the stamps match the last build, articles
+    # are never loaded.
+    sizes = feed_sizes(store) if page_size > 0 else {}
+    planned: list[_Planned] = []
     with store.stamp_reader() as reader:
-        planned = [
-            (spec, feed_fingerprint(site, spec, reader.latest(site.items_per_feed, **spec.query())))
-            for spec in specs
-        ]
-        index_fp = _fingerprint(site, specs, reader.latest(site.index_articles))
+        for spec in specs:
+            total = sizes.get((spec.kind, spec.slug), 0)
+            pages = full_pages(total, page_size)
+            shown = shown_items(site.limit(spec.kind), total, page_size)
+            stamps = reader.latest(shown, **spec.query())
+            fingerprint = feed_fingerprint(site, spec, stamps, pages)
+            planned.append(_Planned(spec, fingerprint, shown, total, pages, stamps))
+        index_stamps = reader.latest(site.index_articles)
+        index_fp = _fingerprint(site, specs, index_stamps)
 
-    entries = EntryCache(site)
-    items = ItemCache(site)
-    for spec, fingerprint in planned:
-        if all(state.fresh(p, fingerprint) for p in spec.paths):
-            report.unchanged.extend(spec.paths)
-            continue
-        # If the store changed since the stamps were read, the files are newer than their
-        # fingerprint says, so the next build renders them again: never stale, at worst
-        # rendered twice.
-        articles = store.latest_articles(site.items_per_feed, **spec.query())
-        xml = render_xml(site, spec, articles, entries)
-        publish(
-            (
-                (spec.rss_path, xml.rss),
-                (spec.atom_path, xml.atom),
-                (spec.json_path, render_json(site, spec, articles, items)),
-            ),
-            fingerprint,
+    with _Publisher(out_dir, state, report, fsync=fsync) as publisher:
+        report.archive_pages_pending = _publish_archives(
+            store, site, planned, out_dir, publisher, live, max_archive_pages
         )
 
-    if state.fresh(INDEX, index_fp):
-        report.unchanged.append(INDEX)
-    else:
-        latest = store.latest_articles(site.index_articles)
-        publish(((INDEX, render_index(site, specs, latest)),), index_fp)
-    opml_fp = _fingerprint(site, specs)
-    if state.fresh(OPML, opml_fp):
-        report.unchanged.append(OPML)
-    else:
-        publish(((OPML, render_opml(site, specs)),), opml_fp)
+        def fresh(plan: _Planned) -> bool:
+            return all(
+                state.fresh(p, plan.fingerprint) and _exists(out_dir, p) for p in plan.spec.paths
+            )
 
+        stale = {plan.spec.folder for plan in planned if not fresh(plan)}
+        live.update((INDEX, OPML))
+        index_stale = not (state.fresh(INDEX, index_fp) and _exists(out_dir, INDEX))
+        # Every article sits in the root feed and in its category, source and tag feeds: the
+        # union of what the stale feeds (and the index) show is read once, then each feed is
+        # sliced from it in its stamps' order. At most (number of feeds x limit) articles.
+        wanted = [i for plan in planned if plan.spec.folder in stale for i, _, _ in plan.stamps]
+        if index_stale:
+            wanted += [i for i, _, _ in index_stamps]
+        loaded = store.articles_by_ids(wanted) if wanted else {}
+
+        def articles_of(stamps: Sequence[Stamp]) -> list[StoredArticle]:
+            # An article deleted since its stamp was read is left out; the fingerprint then
+            # no longer matches the next build's stamps, so the feed is rendered again.
+            return [loaded[i] for i, _, _ in stamps if i in loaded]
+
+        entries = EntryCache(site)
+        items = ItemCache(site)
+        for plan in planned:
+            spec = plan.spec
+            live.update(spec.paths)
+            if spec.folder not in stale:
+                report.unchanged.extend(spec.paths)
+                continue
+            # If the store changed since the stamps were read, the files are newer than their
+            # fingerprint says, so the next build renders them again: never stale, at worst
+            # rendered twice.
+            articles = articles_of(plan.stamps)
+            newest_page = archive_spec(spec, plan.pages) if plan.pages else None
+            history = History(prev_archive=newest_page) if newest_page else NO_HISTORY
+            xml = render_xml(site, spec, articles, entries, history)
+            publisher.publish(
+                (
+                    (spec.rss_path, xml.rss),
+                    (spec.atom_path, xml.atom),
+                    (spec.json_path, render_json(site, spec, articles, items, newest_page)),
+                ),
+                plan.fingerprint,
+            )
+
+        if index_stale:
+            publisher.publish(
+                ((INDEX, render_index(site, specs, articles_of(index_stamps))),), index_fp
+            )
+        else:
+            report.unchanged.append(INDEX)
+        opml_fp = _fingerprint(site, specs)
+        if state.fresh(OPML, opml_fp) and _exists(out_dir, OPML):
+            report.unchanged.append(OPML)
+        else:
+            publisher.publish(((OPML, render_opml(site, specs)),), opml_fp)
+
+        publisher.finish()
+
+    report.removed = _remove_stale(out_dir, state, live)
     state.save(fsync=fsync)
     if fsync:
-        for folder in sorted(touched):
+        for folder in sorted(publisher.touched):
             fsync_dir(folder)
     return report
+
+
+def _publish_archives(
+    store: Store,
+    site: SiteInfo,
+    planned: Sequence[_Planned],
+    out_dir: Path,
+    publisher: _Publisher,
+    live: set[str],
+    budget: int,
+) -> int:
+    """Write up to `budget` missing archive pages, one page in memory at a time; never
+    rewrite one. Returns how many missing pages are left for later builds.
+
+    The first build over a long history would otherwise render thousands of pages and
+    hold every feed's whole history at once (5.5 GB for 200,000 articles). Here a page
+    loads only its own rows: the newest missing page of a run by its offset from the
+    oldest article (new articles never move it), each older one by a keyset read before
+    the page after it. The newest pages of every feed go first, so that the subscription
+    document's `prev-archive` leads to a real page as soon as possible and new pages in
+    steady state never wait behind a backlog; walking back, a reader meets the backfill's
+    frontier last.
+    """
+    missing: list[list[int]] = []
+    for plan in planned:
+        pages = []
+        for page in range(1, plan.pages + 1):
+            paths = archive_spec(plan.spec, page).paths
+            live.update(paths)
+            if not all(_exists(out_dir, p) for p in paths):
+                pages.append(page)
+        missing.append(pages)
+    # Round robin by depth: every feed's newest missing page, then the next newest...
+    chosen: list[list[int]] = [[] for _ in planned]
+    depth, left = 0, max(budget, 0)
+    while left > 0:
+        found = False
+        for pages, picks in zip(missing, chosen, strict=True):
+            if depth < len(pages):
+                found = True
+                picks.append(pages[-1 - depth])
+                left -= 1
+                if left == 0:
+                    break
+        if not found:
+            break
+        depth += 1
+    pending = sum(len(pages) for pages in missing) - sum(len(picks) for picks in chosen)
+    for plan, picks in zip(planned, chosen, strict=True):
+        if picks and not _write_pages(store, site, plan, picks, out_dir, publisher):
+            pending += 1  # at least; the next build counts again
+    return pending
+
+
+def _write_pages(
+    store: Store,
+    site: SiteInfo,
+    plan: _Planned,
+    pages: Sequence[int],
+    out_dir: Path,
+    publisher: _Publisher,
+) -> bool:
+    """Write these archive pages of one feed (newest first); False if the store changed
+    under the build and a page came out short (it is left for the next build)."""
+    spec, page_size = plan.spec, site.archive_page_size
+    query = spec.query()
+    previous: tuple[int, list[StoredArticle]] | None = None  # the last page written
+    for page in pages:
+        if previous is not None and previous[0] == page + 1 and previous[1]:
+            oldest = previous[1][-1]
+            chunk = store.articles_before(page_size, (oldest.published, oldest.id), **query)
+        else:
+            chunk = store.oldest_articles(
+                page_size, offset=(page - 1) * page_size, after=None, **query
+            )
+            chunk.reverse()  # newest first, like every feed
+        if len(chunk) != page_size:
+            # Articles were deleted since they were counted; a wrong page would be wrong
+            # for good.
+            log.warning(
+                "%s: articles changed during the build; archives left for the next one",
+                spec.folder or "root feed",
+            )
+            return False
+        _write_page(site, spec, page, chunk, out_dir, publisher)
+        previous = (page, chunk)
+    return True
+
+
+def _write_page(
+    site: SiteInfo,
+    spec: FeedSpec,
+    page: int,
+    chunk: Sequence[StoredArticle],
+    out_dir: Path,
+    publisher: _Publisher,
+) -> None:
+    """Render and publish one archive page. Its entries are prepared for it alone (no
+    build-wide cache), so what a build holds does not grow with the pages it writes."""
+    this = archive_spec(spec, page)
+    older = archive_spec(spec, page - 1) if page > 1 else None
+    history = History(
+        archive=True,
+        current=spec,
+        prev_archive=older,
+        # The next page's URL is fixed in advance, so a page never needs rewriting to
+        # link it (it answers 404 until it is full).
+        next_archive=archive_spec(spec, page + 1),
+    )
+    xml = render_xml(site, this, chunk, None, history)
+    outputs = (
+        (this.rss_path, xml.rss),
+        (this.atom_path, xml.atom),
+        (this.json_path, render_json(site, this, chunk, None, older)),
+    )
+    # Immutable: a file already there (say the page lost only its JSON) is kept.
+    publisher.publish([(p, d) for p, d in outputs if not _exists(out_dir, p)], ARCHIVE_FP)
+    for relative in this.paths:
+        publisher.adopt(relative, ARCHIVE_FP)
+
+
+def _remove_stale(out_dir: Path, state: _State, live: set[str]) -> list[str]:
+    """Delete the files an earlier build wrote that this one no longer stands for.
+
+    Only files recorded in the state (ours) go, with their `.gz`; then the folders they
+    leave empty, up to the output folder. Anything else in the output is left alone.
+    """
+    removed = []
+    for relative in sorted(set(state.files) - live):
+        for name in (relative, relative + GZIP_SUFFIX):
+            with contextlib.suppress(FileNotFoundError):
+                (out_dir / name).unlink()
+        state.forget(relative)
+        removed.append(relative)
+        folder = (out_dir / relative).parent
+        while folder != out_dir and out_dir in folder.parents:
+            try:
+                folder.rmdir()  # only when empty: a file of someone else's stays
+            except OSError:
+                break
+            folder = folder.parent
+    return removed

@@ -10,7 +10,14 @@ from lxml import etree
 from db.records import StoredArticle
 from feeds.common import local, one_line, title_of
 from feeds.render import ATOM_TYPE, JSON_TYPE, RSS_TYPE
-from feeds.sections import KIND_CATEGORY, KIND_ROOT, KIND_SOURCE, KIND_TAG, FeedSpec
+from feeds.sections import (
+    KIND_CATEGORY,
+    KIND_ROOT,
+    KIND_SOURCE,
+    KIND_TAG,
+    KIND_TOPIC,
+    FeedSpec,
+)
 from feeds.site import SiteInfo
 
 # Month names by hand: strftime("%B") would depend on the process locale.
@@ -30,6 +37,7 @@ _MONTHS = (
 )
 
 _GROUPS = (
+    (KIND_TOPIC, "Temi"),
     (KIND_CATEGORY, "Categorie"),
     (KIND_SOURCE, "Fonti"),
     (KIND_TAG, "Tag"),
@@ -47,8 +55,10 @@ a { color: var(--accent); }
 ul { list-style: none; padding: 0; margin: 0; }
 .feeds li { display: flex; flex-wrap: wrap; justify-content: space-between; gap: .25rem 1rem;
   padding: .35rem 0; border-bottom: 1px solid #8882; }
-.formats a { display: inline-block; padding: 0 .4rem; margin-left: .25rem; border-radius: .25rem;
-  border: 1px solid currentColor; font-size: .85rem; text-decoration: none; }
+.formats { white-space: nowrap; }
+.formats a { display: inline-block; padding: .2rem .55rem; margin-left: .25rem;
+  border-radius: .25rem; border: 1px solid currentColor; font-size: .85rem;
+  text-decoration: none; }
 .articles li { padding: .6rem 0; border-bottom: 1px solid #8882; }
 .meta { color: #888; font-size: .875rem; }
 """

@@ -10,7 +10,7 @@ from typing import Any
 from db.records import StoredArticle
 from feeds.common import (
     authors_of,
-    clean_text,
+    content_of,
     one_line,
     rfc3339,
     summary_of,
@@ -30,7 +30,7 @@ def _item(site: SiteInfo, article: StoredArticle) -> dict[str, Any]:
         "url": article.url or site.link,
         "title": title_of(article),
         "summary": summary_of(article),
-        "content_html": clean_text(article.content_html),
+        "content_html": content_of(article, site.link),
         "date_published": rfc3339(article.published, tz),
         "date_modified": rfc3339(updated_of(article), tz),
         "authors": [{"name": name} for name in authors_of(article)] or [{"name": site.author_name}],
@@ -73,10 +73,13 @@ def render_json(
     spec: FeedSpec,
     articles: Sequence[StoredArticle],
     cache: ItemCache | None = None,
+    next_page: FeedSpec | None = None,
 ) -> bytes:
     """The JSON Feed 1.1 document of one feed, from its articles newest first.
 
     Pass the same `cache` to every call of one build to serialize each article once.
+    `next_page` is the document with the next older items (JSON Feed's `next_url`, the
+    counterpart of RFC 5005's `prev-archive`).
     """
     if cache is None or cache.site != site:
         cache = ItemCache(site)
@@ -89,6 +92,8 @@ def render_json(
         "language": site.language,
         "authors": [{"name": site.author_name}],
     }
+    if next_page is not None:
+        document["next_url"] = site.url(next_page.json_path)
     if site.hubs:
         document["hubs"] = [{"type": "WebSub", "url": hub} for hub in site.hubs]
     head = _dumps(document)

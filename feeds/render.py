@@ -19,6 +19,9 @@ traps, each with a test in `tests/test_feeds_render.py`:
 7. `add_entry` prepends by default, reversing the order: we always append.
 8. The media extension wraps single items in `media:group`: not loaded (we use no media
    elements; the lead image is an enclosure).
+9. feedgen only writes `atom:link rel="self"` in RSS: the hub and RFC 5005 archive links
+   (`prev-archive`, `next-archive`, `current`) and `<fh:archive/>` are written by our
+   extensions.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from lxml import etree
 from db.records import StoredArticle
 from feeds.common import (
     authors_of,
-    clean_text,
+    content_of,
     local,
     newest_update,
     one_line,
@@ -55,6 +58,8 @@ from feeds.site import SiteInfo
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 SY_NS = "http://purl.org/rss/1.0/modules/syndication/"
+FH_NS = "http://purl.org/syndication/history/1.0"
+_FH_ARCHIVE = f"{{{FH_NS}}}archive"
 _ATOM_LINK = f"{{{ATOM_NS}}}link"
 _DC_CREATOR = f"{{{DC_NS}}}creator"
 _DC_LANGUAGE = f"{{{DC_NS}}}language"
@@ -115,16 +120,48 @@ class RenderedXml:
     atom: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class History:
+    """RFC 5005 (feed paging and archiving) links of one document.
+
+    Each is the `FeedSpec` of another document, so every format links to its own kind
+    (RSS to RSS, Atom to Atom, JSON Feed `next_url` to JSON). `archive` marks an archive
+    document (`<fh:archive/>`); `current` is then the subscription feed.
+    """
+
+    archive: bool = False
+    current: FeedSpec | None = None
+    prev_archive: FeedSpec | None = None
+    next_archive: FeedSpec | None = None
+
+    def links(self) -> list[tuple[str, FeedSpec]]:
+        """(rel, spec) pairs in a fixed order, for stable bytes."""
+        pairs = (
+            ("current", self.current),
+            ("prev-archive", self.prev_archive),
+            ("next-archive", self.next_archive),
+        )
+        return [(rel, spec) for rel, spec in pairs if spec is not None]
+
+
+NO_HISTORY = History()
+
+
 class _ChannelExtension(BaseExtension):  # type: ignore[misc]
-    """Writes the channel elements feedgen gets wrong or lacks (traps 3 and 4)."""
+    """Writes the channel elements feedgen gets wrong or lacks (traps 3, 4 and 9)."""
 
     def __init__(self) -> None:
         self.last_build = ""
         self.period = "hourly"
         self.frequency = 1
         self.hubs: tuple[str, ...] = ()
+        self.archive = False
+        self.history_links: list[tuple[str, str]] = []  # (rel, absolute RSS URL)
 
     def extend_ns(self) -> dict[str, str]:
+        # fh only where used: declaring it everywhere would change every existing file.
+        if self.archive or self.history_links:
+            return {"dc": DC_NS, "sy": SY_NS, "fh": FH_NS}
         return {"dc": DC_NS, "sy": SY_NS}
 
     def extend_rss(self, rss_feed: Any) -> Any:
@@ -134,7 +171,26 @@ class _ChannelExtension(BaseExtension):  # type: ignore[misc]
         etree.SubElement(channel, f"{{{SY_NS}}}updateFrequency").text = str(self.frequency)
         for hub in self.hubs:
             etree.SubElement(channel, _ATOM_LINK, href=hub, rel="hub")
+        for rel, href in self.history_links:
+            etree.SubElement(channel, _ATOM_LINK, href=href, rel=rel, type=RSS_TYPE)
+        if self.archive:
+            etree.SubElement(channel, _FH_ARCHIVE)
         return rss_feed
+
+
+class _AtomArchiveExtension(BaseExtension):  # type: ignore[misc]
+    """`<fh:archive/>` in an Atom archive document (feedgen has no such element)."""
+
+    def __init__(self) -> None:
+        self.archive = False
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"fh": FH_NS} if self.archive else {}
+
+    def extend_atom(self, atom_feed: Any) -> Any:
+        if self.archive:
+            etree.SubElement(atom_feed, _FH_ARCHIVE)
+        return atom_feed
 
 
 class _Entry(FeedEntry):  # type: ignore[misc]
@@ -230,7 +286,7 @@ def _make_entry(site: SiteInfo, article: StoredArticle) -> _Entry:
     summary = summary_of(article)
     entry.summary(summary)
     entry.description(html.escape(summary, quote=False), isSummary=False)
-    entry.content(clean_text(article.content_html), type="html")  # trap 6
+    entry.content(content_of(article, site.link), type="html")  # trap 6
     entry.author([{"name": name} for name in creators] or [{"name": site.author_name}])
     categories: list[dict[str, str]] = []
     if article.category is not None:
@@ -255,16 +311,22 @@ def render_xml(
     spec: FeedSpec,
     articles: Sequence[StoredArticle],
     cache: EntryCache | None = None,
+    history: History = NO_HISTORY,
 ) -> RenderedXml:
     """The RSS 2.0 and Atom 1.0 documents of one feed, from its articles newest first.
 
     The entries are built once and serialized twice; only the links differ. Pass the same
-    `cache` to every call of one build to prepare each article only once.
+    `cache` to every call of one build to prepare each article only once. `history`
+    gives the RFC 5005 links of a paged or archive document.
     """
     if cache is None or cache.site != site:
         cache = EntryCache(site)
     fg = FeedGenerator()
     fg.register_extension("rassegna", _ChannelExtension, None, atom=False, rss=True)
+    history_links = history.links()
+    if history.archive:
+        fg.register_extension("rassegna_fh", _AtomArchiveExtension, None, atom=True, rss=False)
+        fg.rassegna_fh.archive = True
     title = one_line(spec.title) or site.title
     description = one_line(spec.description) or title
     fg.id(site.url(spec.atom_path))
@@ -281,6 +343,8 @@ def render_xml(
     channel.last_build = rfc822(newest, site.tz)
     channel.period, channel.frequency = update_schedule(site.interval_seconds)
     channel.hubs = site.hubs
+    channel.archive = history.archive
+    channel.history_links = [(rel, site.url(other.rss_path)) for rel, other in history_links]
     for article in articles:
         fg.add_entry(cache.entry(article), order="append")  # trap 7
 
@@ -292,8 +356,17 @@ def render_xml(
         replace=True,
     )
     rss = fg.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    atom_history = [
+        {"href": site.url(other.atom_path), "rel": rel, "type": ATOM_TYPE}
+        for rel, other in history_links
+    ]
     fg.link(
-        [{"href": site.url(spec.atom_path), "rel": "self", "type": ATOM_TYPE}, *hubs, alternate],
+        [
+            {"href": site.url(spec.atom_path), "rel": "self", "type": ATOM_TYPE},
+            *hubs,
+            *atom_history,
+            alternate,
+        ],
         replace=True,
     )
     atom = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)

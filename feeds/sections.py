@@ -1,11 +1,11 @@
-"""Which feeds exist: the root feed and one per category, source and tag."""
+"""Which feeds exist: the root feed and one per category, source, tag and topic."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from db.records import Label
+from db.records import Label, TopicInfo
 from db.store import Store
 from feeds.errors import FeedError
 from feeds.site import SiteInfo
@@ -17,6 +17,7 @@ KIND_ROOT = "root"
 KIND_CATEGORY = "categoria"
 KIND_SOURCE = "fonte"
 KIND_TAG = "tag"
+KIND_TOPIC = "tema"  # configured topic feeds (`[[topics]]`), see `db.search`
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,8 @@ class FeedSpec:
             return {"source": self.slug}
         if self.kind == KIND_TAG:
             return {"tag": self.slug}
+        if self.kind == KIND_TOPIC:
+            return {"topic": self.slug}
         return {}
 
 
@@ -101,4 +104,36 @@ def plan_feeds(store: Store, site: SiteInfo) -> list[FeedSpec]:
     specs += [section_spec(site, KIND_CATEGORY, c) for c in store.categories()]
     specs += [section_spec(site, KIND_SOURCE, s) for s in store.sources_with_articles()]
     specs += [section_spec(site, KIND_TAG, t) for t in store.tags(site.min_tag_articles)]
+    specs += [topic_spec(site, t) for t in store.topics()]
     return specs
+
+
+def topic_spec(site: SiteInfo, topic: TopicInfo) -> FeedSpec:
+    """The feed of one configured topic, published even while it is still empty (a reader
+    may subscribe before the first match)."""
+    if not _SAFE_SLUG.match(topic.slug):
+        raise FeedError(f"topic {topic.name!r}: slug {topic.slug!r} is not a safe folder name")
+    return FeedSpec(
+        kind=KIND_TOPIC,
+        slug=topic.slug,
+        name=topic.name,
+        title=topic.title or f"{site.title} – {topic.name}",
+        description=topic.description or f"Gli articoli sul tema «{topic.name}»",
+        folder=f"{KIND_TOPIC}/{topic.slug}",
+    )
+
+
+ARCHIVE_FOLDER = "archivio"
+
+
+def archive_spec(spec: FeedSpec, page: int) -> FeedSpec:
+    """Archive page `page` (1 = the oldest items) of a feed, in `<folder>/archivio/<page>/`."""
+    folder = f"{spec.folder}/{ARCHIVE_FOLDER}/{page}" if spec.folder else f"{ARCHIVE_FOLDER}/{page}"
+    return FeedSpec(
+        kind=spec.kind,
+        slug=spec.slug,
+        name=spec.name,
+        title=f"{spec.title} (archivio, pagina {page})",
+        description=spec.description,
+        folder=folder,
+    )

@@ -16,6 +16,12 @@ class SiteInfo:
     `interval_seconds` is the scheduler interval, announced as `ttl` and
     `sy:updatePeriod`/`sy:updateFrequency`. `author` is the Atom author of entries that
     have none (Atom requires one); empty means the site title.
+
+    `limits` overrides `items_per_feed` per kind of feed (`root`, `categoria`, `fonte`,
+    `tag`), as `(kind, limit)` pairs so the settings stay hashable and printable (they are
+    part of every feed's fingerprint). `archive_page_size` > 0 turns on RFC 5005 archives:
+    fixed pages of that many items counted from the oldest (see `feeds.archive`).
+    `hubs` are the WebSub hubs announced in every feed and pinged after a build.
     """
 
     title: str
@@ -30,10 +36,17 @@ class SiteInfo:
     author: str = ""
     index_articles: int = 30
     hubs: tuple[str, ...] = ()
+    limits: tuple[tuple[str, int], ...] = ()
+    archive_page_size: int = 0
 
     def __post_init__(self) -> None:
         if self.items_per_feed < 1:
             raise ValueError(f"items_per_feed must be at least 1, not {self.items_per_feed}")
+        for kind, limit in self.limits:
+            if limit < 1:
+                raise ValueError(f"the item limit of {kind} feeds must be at least 1, not {limit}")
+        if self.archive_page_size < 0:
+            raise ValueError(f"archive_page_size must not be negative: {self.archive_page_size}")
         if self.interval_seconds < 1:
             raise ValueError(f"interval_seconds must be positive, not {self.interval_seconds}")
         # Fail at construction, not halfway through a build.
@@ -42,6 +55,10 @@ class SiteInfo:
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def limit(self, kind: str) -> int:
+        """How many items the current feed of a kind of section shows."""
+        return dict(self.limits).get(kind, self.items_per_feed)
 
     @property
     def author_name(self) -> str:

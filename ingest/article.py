@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import lxml.html
@@ -19,6 +20,10 @@ from ingest.errors import BadArticle
 from ingest.raw import RawArticle
 
 MAX_TITLE_CHARS = 1000
+EARLIEST_DATE = datetime(1900, 1, 1, tzinfo=UTC)
+"""Sources do not publish news from before 1900: such a date is a broken field."""
+FUTURE_TOLERANCE = timedelta(days=1)
+"""A date further ahead than this is a broken field (or a trick to head every feed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +57,7 @@ def to_draft(
         plain_body = normalize.html_to_text(raw.body_html)
     # Detect from the body (titles alone mislead); the Italian-only rules need the answer.
     language = normalize.detect_language(plain_body or raw.title, declared=raw.language)
-    title = normalize.normalize_title(raw.title, language=language)[:MAX_TITLE_CHARS]
+    title = _untagged(normalize.normalize_title(raw.title, language=language))[:MAX_TITLE_CHARS]
     if not title:
         raise BadArticle("its title is empty once cleaned")
     if raw.body_html is not None:
@@ -64,10 +69,15 @@ def to_draft(
         content_text = normalize.normalize_text(plain_body, language=language)
         content_html = paragraphs_to_html(content_text)
     summary = normalize.normalize_summary(raw.summary, language=language) if raw.summary else ""
-    published = _aware(raw.published, zone) or _aware(raw.fallback_date, zone)
+    now = datetime.now(UTC)
+    published = _plausible(_aware(raw.published, zone), now)
+    if published is None:
+        fallback = _aware(raw.fallback_date, zone)
+        # The first-seen time or the file's mtime: never ahead of now, never before 1900.
+        published = None if fallback is None else _plausible(fallback, now) or now.astimezone(zone)
     if published is None:
         raise BadArticle("it has no date and none could be derived")
-    updated = _aware(raw.updated, zone)
+    updated = _plausible(_aware(raw.updated, zone), now)
     if updated is not None and updated < published:
         updated = published
     authors = raw.authors if isinstance(raw.authors, str) else ", ".join(raw.authors)
@@ -97,6 +107,30 @@ def to_draft(
 
 
 DEFAULT_RULES = DraftRules()
+
+
+# A title is plain text, but RSS readers often render <title> as HTML: text that reads as
+# a tag (left over from `<plaintext>`, `<xmp>` or double escaping) is dropped.
+_TAG_LIKE_RE = re.compile(r"<[A-Za-z/!?][^<>]*(?:>|$)")
+
+
+def _untagged(title: str) -> str:
+    if "<" not in title:
+        return title
+    return " ".join(_TAG_LIKE_RE.sub(" ", title).split())
+
+
+def _plausible(value: datetime | None, now: datetime) -> datetime | None:
+    """`value` when it lies between 1900 and a day from now, else None."""
+    if value is None:
+        return None
+    try:
+        instant = value.astimezone(UTC)
+    except (OverflowError, ValueError):  # year 1 or 9999 shifted out of range by the zone
+        return None
+    if instant < EARLIEST_DATE or instant > now + FUTURE_TOLERANCE:
+        return None
+    return value
 
 
 def _aware(value: datetime | str | None, zone: ZoneInfo) -> datetime | None:
@@ -158,6 +192,37 @@ def paragraphs_to_html(text: str) -> str:
     return "".join(f"<p>{html.escape(line, quote=False)}</p>" for line in text.split("\n") if line)
 
 
+SAFE_URL_SCHEMES = frozenset({"http", "https", "mailto"})
+_URL_ATTRIBUTE_NAMES = frozenset({"href", "src", "cite", "longdesc", "action", "srcset"})
+_SCHEME_RE = re.compile(r"^([a-z][a-z0-9+.\-]*):")
+_INVISIBLE_RE = re.compile(r"[\x00-\x20\x7f]+")
+
+
+def _safe_url(value: str) -> bool:
+    """Relative, or one of SAFE_URL_SCHEMES, as a browser would read it (browsers drop
+    whitespace and control characters before deciding the scheme)."""
+    cleaned = _INVISIBLE_RE.sub("", html.unescape(value)).lower()
+    match = _SCHEME_RE.match(cleaned)
+    return match is None or match.group(1) in SAFE_URL_SCHEMES
+
+
+def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
+    if attribute in _URL_ATTRIBUTE_NAMES and not _safe_url(value):
+        return None
+    return value
+
+
+_CLEANER = nh3.Cleaner(
+    # nh3's defaults (no script, style, iframe, object, embed, form, svg, math; no event
+    # handler or style attribute), with URLs limited to http(s) and mailto everywhere:
+    # nh3 checks the scheme of href/src only, not of `cite` (blockquote, q, ins, del).
+    url_schemes=set(SAFE_URL_SCHEMES),
+    attribute_filter=_attribute_filter,
+    link_rel="noopener noreferrer",
+)
+
+
 def sanitize_html(fragment: str) -> str:
-    """Only harmless markup survives: no scripts, styles, event handlers or javascript: URLs."""
-    return nh3.clean(fragment, link_rel="noopener noreferrer").strip()
+    """Only harmless markup survives: no script, style, iframe/object/embed, form, event
+    handler, style attribute, and no URL but http(s)/mailto (so no javascript: or data:)."""
+    return _CLEANER.clean(fragment).strip()

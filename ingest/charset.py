@@ -69,9 +69,39 @@ def decode_document(data: bytes, http_charset: str | None = None) -> tuple[str, 
     return decode_bytes(data, guess), f"detected:{guess}"
 
 
+_CHAR_REF_RE = re.compile(r"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_xml_char(code: int) -> bool:
+    return (
+        code in (0x9, 0xA, 0xD)
+        or 0x20 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        or 0x10000 <= code <= 0x10FFFF
+    )
+
+
+def _safe_reference(match: re.Match[str]) -> str:
+    hexa, decimal = match.groups()
+    digits = (hexa or decimal).lstrip("0")
+    if len(digits) > 8:  # beyond U+10FFFF anyway; int() of thousands of digits raises
+        return "&#xFFFD;"
+    code = int(hexa, 16) if hexa else int(decimal)
+    return match.group(0) if _valid_xml_char(code) else "&#xFFFD;"
+
+
 def as_utf8_xml(text: str) -> bytes:
     """UTF-8 bytes of an XML document whose declaration (if any) now says utf-8, so a
-    parser that sniffs encodings itself reads it exactly as we decoded it."""
+    parser that sniffs encodings itself reads it exactly as we decoded it.
+
+    Character references to code points XML forbids (`&#xD800;`, `&#0;`) become U+FFFD:
+    feedparser's lenient parser would otherwise produce a lone surrogate and crash on it.
+    Lone surrogates in the text itself (decoded with errors="surrogateescape" or from
+    UTF-16 junk) become U+FFFD as well.
+    """
+    text = _CHAR_REF_RE.sub(_safe_reference, text)
+    text = _SURROGATE_RE.sub("\ufffd", text)
     fixed = re.sub(
         r"""^(\s*<\?xml[^>]*?encoding\s*=\s*)["'][^"']*["']""",
         r'\1"utf-8"',

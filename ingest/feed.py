@@ -17,7 +17,10 @@ A malformed feed from which feedparser still recovers entries is ingested and fl
 from __future__ import annotations
 
 import calendar
+import codecs
+import copy
 import hashlib
+import io
 import json
 import logging
 import re
@@ -28,9 +31,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
+from lxml import etree
 
 from ingest import normalize
-from ingest.charset import as_utf8_xml, decode_document
+from ingest.charset import SNIFF_BYTES, as_utf8_xml, decode_document
 from ingest.errors import IngestError
 from ingest.raw import RawArticle
 from ingest.urls import canonical_url, clean_html, resolve, strip_tracking
@@ -43,6 +47,13 @@ _IMAGE_SUFFIX_RE = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:$|\?)", re.IGNOR
 _SY_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 * 86400}
 _SY_PERIODS["yearly"] = 365 * 86400
 JSON_FEED_TYPES = ("application/feed+json", "application/json")
+STREAM_MIN_BYTES = 2 * 1024 * 1024
+"""XML feeds at least this big are parsed in chunks of items (see `_stream_xml_feed`)."""
+STREAM_CHUNK_ITEMS = 100
+_ATOM = "{http://www.w3.org/2005/Atom}"
+_XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_HEADERS = {"content-type": "application/xml; charset=utf-8"}
 
 
 @dataclass(slots=True)
@@ -94,6 +105,16 @@ def parse_feed(
     """Parse a feed document fetched from `url` (the final URL, the base of relative
     links); raises IngestError when nothing usable is in it."""
     now = now or datetime.now(UTC)
+    if len(data) >= STREAM_MIN_BYTES and not looks_like_json_feed(data, content_type):
+        xml = _utf8_xml_bytes(data)
+        if xml is not None:
+            # `decode_document` would say "utf-8" and `as_utf8_xml` give these very bytes;
+            # skipping the text saves two copies of a big document (its text is up to 4
+            # bytes a character, more than the file).
+            streamed = _stream_xml_feed(xml, url=url, now=now, timezone=timezone)
+            if streamed is not None:
+                streamed.encoding = "utf-8"
+                return streamed
     if looks_like_json_feed(data, content_type):
         text, encoding = decode_document(data, http_charset or "utf-8")
         parsed = _parse_json_feed(text, url=url, now=now, timezone=timezone)
@@ -108,28 +129,160 @@ def parse_feed(
 
 
 def _parse_xml_feed(text: str, *, url: str, now: datetime, timezone: str) -> ParsedFeed:
-    document = feedparser.parse(
-        as_utf8_xml(text),
+    xml = as_utf8_xml(text)
+    del text  # the caller's copy is the last one: a big document is not held twice
+    if len(xml) >= STREAM_MIN_BYTES:
+        streamed = _stream_xml_feed(xml, url=url, now=now, timezone=timezone)
+        if streamed is not None:
+            return streamed
+    document = _feedparser(xml)
+    del xml
+    entries = [_xml_entry(e, url=url, now=now, timezone=timezone) for e in document.entries]
+    return _finish(entries, document, _bozo(document), url=url)
+
+
+_UTF8_DECL_RE = re.compile(rb"""^(\s*<\?xml[^>]*?encoding\s*=\s*)["'][^"']*["']""")
+
+
+def _utf8_xml_bytes(data: bytes) -> bytes | None:
+    """`as_utf8_xml(decode_document(data)[0])` without decoding, for a document without a
+    BOM that is valid UTF-8 (what `decode_document` reads as UTF-8); else None.
+
+    `as_utf8_xml` also replaces character references XML forbids (`&#xD800;`); this does
+    not need to: a document holding one is not well-formed, so `_stream_xml_feed` refuses
+    it and the caller falls back to the whole parse, which goes through `as_utf8_xml`.
+    """
+    if data.startswith(_BOMS):
+        return None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    try:
+        # Checked a megabyte at a time: decoding it whole would make a text copy of it.
+        for start in range(0, len(data), 1 << 20):
+            decoder.decode(view[start : start + (1 << 20)])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return None
+    head = data[:SNIFF_BYTES]
+    fixed = _UTF8_DECL_RE.sub(rb'\1"utf-8"', head, count=1)
+    return data if fixed == head else fixed + data[len(head) :]
+
+
+def _feedparser(xml: bytes) -> Any:
+    return feedparser.parse(
+        xml,
         # No content-location: feedparser would then "resolve" guids like `fp-1001` against
         # the feed URL, and an identity must not depend on where the feed lives. Links
         # and content are resolved here instead (xml:base is still applied by feedparser).
-        response_headers={"content-type": "application/xml; charset=utf-8"},
+        response_headers=_HEADERS,
         sanitize_html=False,  # nh3 sanitizes later, after our own URL clean-up
     )
-    bozo = None
-    if document.get("bozo"):
-        exception = document.get("bozo_exception")
-        bozo = _first_line(str(exception)) if exception else "malformed document"
-    if not document.get("version") and not document.entries:
+
+
+def _bozo(document: Any) -> str | None:
+    if not document.get("bozo"):
+        return None
+    exception = document.get("bozo_exception")
+    return _first_line(str(exception)) if exception else "malformed document"
+
+
+def _finish(entries: list[_Entry], header: Any, bozo: str | None, *, url: str) -> ParsedFeed:
+    """The parsed feed from its entries and the feedparser result holding its channel."""
+    if not header.get("version") and not entries:
         reason = f": {bozo}" if bozo else ""
         raise IngestError(f"{url}: not an RSS, Atom or JSON feed{reason}")
-    feed_info: Mapping[str, Any] = document.feed
-    entries = [_xml_entry(e, url=url, now=now, timezone=timezone) for e in document.entries]
+    feed_info: Mapping[str, Any] = header.feed
     parsed = _identify(entries, url=url)
     parsed.title = str(feed_info.get("title") or "") or None
     parsed.bozo = bozo
     parsed.min_interval = _interval_hint(feed_info)
     return parsed
+
+
+def _stream_xml_feed(xml: bytes, *, url: str, now: datetime, timezone: str) -> ParsedFeed | None:
+    """A big RSS 2.0 or Atom document, read by feedparser `STREAM_CHUNK_ITEMS` items at a
+    time; None when the document is not one this can read exactly like a whole parse.
+
+    feedparser keeps the whole parsed document as a tree of dicts, ~7 times the size of
+    the file, all at once. Here lxml's `iterparse` walks the document and each batch of
+    finished items is moved into a copy of the document's shell (root and channel with
+    the elements seen before the first item: namespaces, `xml:lang`, `<language>`), which
+    feedparser then parses as a small feed of its own; each item is released as soon as
+    it has been read. The channel's own data comes from the shell left at the end.
+
+    Only well-formed documents without a DOCTYPE or `xml:base` go this way (anything
+    else goes to feedparser whole, which has its own recovery for broken feeds). The
+    parser never resolves entities, loads a DTD or touches the network, so it is not open
+    to XXE or entity expansion; `huge_tree` stays off (libxml2's limits on text nodes
+    and depth apply). The caller's size limit on documents (`ingest.max_bytes`) bounds
+    the whole.
+    """
+    events = etree.iterparse(
+        io.BytesIO(xml),
+        events=("start", "end"),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_pis=True,
+    )
+    root: Any = None
+    container: Any = None  # the element whose children are the items
+    item_tag = ""
+    shell: Any = None
+    batch: Any = None
+    pending = 0
+    entries: list[_Entry] = []
+    bozo: str | None = None
+
+    def flush() -> None:
+        nonlocal batch, pending, bozo
+        document = _feedparser(etree.tostring(batch, xml_declaration=True, encoding="utf-8"))
+        bozo = bozo or _bozo(document)
+        entries.extend(_xml_entry(e, url=url, now=now, timezone=timezone) for e in document.entries)
+        batch, pending = None, 0
+
+    try:
+        for event, element in events:
+            if event == "start":
+                if root is None:
+                    root = element
+                    if root.getroottree().docinfo.doctype:
+                        return None
+                    if root.tag == "rss":
+                        item_tag = "item"
+                    elif root.tag == f"{_ATOM}feed":
+                        container, item_tag = root, f"{_ATOM}entry"
+                    else:
+                        return None
+                elif container is None and element.tag == "channel":
+                    if element.getparent() is not root:
+                        return None
+                    container = element
+                if _XML_BASE in element.attrib:
+                    return None
+                continue
+            if element.tag != item_tag or element.getparent() is not container:
+                continue
+            if shell is None:
+                shell = copy.deepcopy(root)
+                shell_container = shell if container is root else shell.find("channel")
+                for item in shell_container.findall(item_tag):
+                    shell_container.remove(item)
+            if batch is None:
+                batch = copy.deepcopy(shell)
+            (batch if container is root else batch.find("channel")).append(element)
+            pending += 1
+            if pending >= STREAM_CHUNK_ITEMS:
+                flush()
+    except etree.XMLSyntaxError:
+        return None
+    if root is None or container is None:
+        return None
+    if batch is not None:
+        flush()
+    header = _feedparser(etree.tostring(root, xml_declaration=True, encoding="utf-8"))
+    return _finish(entries, header, bozo or _bozo(header), url=url)
 
 
 def _interval_hint(feed_info: Mapping[str, Any]) -> int | None:

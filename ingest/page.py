@@ -39,6 +39,9 @@ _DATE_META = (
     "pubdate",
 )
 _UPDATED_META = ("article:modified_time", "og:updated_time", "datemodified")
+MIN_ARTICLE_CHARS = 80
+"""Less extracted text than this is navigation or a footer, not an article: storing it
+would replace a good stored version of the page with junk."""
 
 
 def _tree(text: str) -> lxml.html.HtmlElement | None:
@@ -147,6 +150,9 @@ def extract_article(
         raise BadArticle("no article text found on the page")
     meta: dict[str, Any] = document.as_dict() if hasattr(document, "as_dict") else dict(document)
     body, first_image = clean_html(_strip_html_wrapper(str(body_html)), base)
+    size = len(" ".join(normalize.html_to_text(body).split()))
+    if size < MIN_ARTICLE_CHARS:
+        raise BadArticle(f"no article text found on the page (only {size} characters)")
     canonical = None
     for href in tree.xpath('//link[@rel="canonical"]/@href'):
         canonical = resolve(str(href), base)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from db.records import ArticleDraft, FileFingerprint, SourceSpec, UpsertSummary
 from db.store import Store
-from ingest.article import to_draft
+from ingest.article import DraftRules, to_draft
 from ingest.errors import BadArticle, IngestError
 from ingest.files import FoundFile, content_digest, read_article, scan_folder
 
@@ -72,6 +72,7 @@ def ingest_files_source(
     root: Path | None = None,
     only: Path | None = None,
     progress: Progress | None = None,
+    rules: DraftRules | None = None,
 ) -> IngestReport:
     """Ingest the folder of a files source (or just the file or subfolder `only` in it)."""
     report = IngestReport(source=spec.name)
@@ -93,7 +94,7 @@ def ingest_files_source(
         if previous and (previous.mtime_ns, previous.size) == (found.mtime_ns, found.size):
             report.unchanged_files += 1
         else:
-            _read_one(found, previous, timezone, report, drafts, prints, spec)
+            _read_one(found, previous, timezone, report, drafts, prints, spec, rules)
         if len(drafts) >= BATCH_SIZE:
             _flush(store, source_id, drafts, prints, report)
         if progress is not None:
@@ -120,9 +121,11 @@ def _read_one(
     drafts: list[ArticleDraft],
     prints: list[FileFingerprint],
     spec: SourceSpec,
+    rules: DraftRules | None,
 ) -> None:
     try:
-        data = found.path.read_bytes()
+        # A Path only for the files that are read (see `FoundFile`).
+        data = Path(found.path).read_bytes()
     except OSError as exc:
         _skip(report, spec.name, found.path, f"cannot read it: {exc.strerror}")
         return
@@ -135,14 +138,14 @@ def _read_one(
         return
     try:
         raw = read_article(found, data)
-        drafts.append(to_draft(raw, timezone=timezone, default_category=spec.category))
+        drafts.append(to_draft(raw, timezone=timezone, default_category=spec.category, rules=rules))
     except BadArticle as exc:
         _skip(report, spec.name, found.path, exc.reason)
         return
     prints.append(fingerprint)
 
 
-def _skip(report: IngestReport, source_name: str, path: Path, reason: str) -> None:
+def _skip(report: IngestReport, source_name: str, path: str | Path, reason: str) -> None:
     report.problems.append(Problem(str(path), reason))
     log.warning('source "%s": skipped %s: %s', source_name, path, reason)
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from db.records import ArticleDraft, FetchKind, FetchOutcome, FileFingerprint, SourceSpec
 from db.store import Store
-from ingest.article import to_draft
+from ingest.article import DraftRules, to_draft
 from ingest.errors import BadArticle, IngestError
-from ingest.feed import parse_feed
+from ingest.feed import ParsedFeed, parse_feed
 from ingest.fetch import Fetcher, FetchError, Response
 from ingest.files import content_digest
 from ingest.page import extract_article, find_article_links
@@ -40,6 +40,7 @@ class RemoteOptions:
     """Per-source settings of a remote source beyond its `SourceSpec`."""
 
     timezone: str = "Europe/Rome"
+    rules: DraftRules | None = None  # site-wide normalization choices (config [normalize])
     user_agent: str | None = None
     urls: tuple[str, ...] = ()  # more article URLs of a page source
     link_pattern: str | None = None  # the location is an index page; follow these links
@@ -72,12 +73,15 @@ def _drafts(
     now: datetime,
     timezone: str,
     category: str | None,
+    rules: DraftRules | None = None,
 ) -> None:
     for raw in raws:
         if raw.fallback_date is None:
             raw.fallback_date = now
         try:
-            collected.drafts.append(to_draft(raw, timezone=timezone, default_category=category))
+            collected.drafts.append(
+                to_draft(raw, timezone=timezone, default_category=category, rules=rules)
+            )
         except BadArticle as exc:
             collected.problems.append(Problem(raw.origin, exc.reason))
 
@@ -91,6 +95,7 @@ def collect_feed(
     now: datetime,
     timezone: str,
     category: str | None = None,
+    rules: DraftRules | None = None,
 ) -> Collected:
     """Drafts of every usable entry of a feed document."""
     parsed = parse_feed(
@@ -102,12 +107,17 @@ def collect_feed(
         min_interval=parsed.min_interval,
         title=parsed.title,
     )
-    _drafts(parsed.entries, collected, now=now, timezone=timezone, category=category)
+    _drafts(parsed.entries, collected, now=now, timezone=timezone, category=category, rules=rules)
     return collected
 
 
 def collect_page(
-    response: Response, *, now: datetime, timezone: str, category: str | None = None
+    response: Response,
+    *,
+    now: datetime,
+    timezone: str,
+    category: str | None = None,
+    rules: DraftRules | None = None,
 ) -> Collected:
     """The draft of one article page."""
     collected = Collected()
@@ -124,7 +134,7 @@ def collect_page(
         return collected
     if raw.published is None:
         collected.undated.add(raw.guid)
-    _drafts([raw], collected, now=now, timezone=timezone, category=category)
+    _drafts([raw], collected, now=now, timezone=timezone, category=category, rules=rules)
     return collected
 
 
@@ -140,8 +150,13 @@ def store_drafts(
     now: datetime,
     source_name: str,
     duplicate_window: timedelta = DUPLICATE_WINDOW,
+    document_guids: set[str] | None = None,
 ) -> None:
     """Upsert the drafts, keeping identities and first-seen dates stable.
+
+    `document_guids`, when the drafts are one part of a bigger document stored part by
+    part, is the guids of the whole document (and is updated in place): a guid another
+    part holds is never taken over by a moved entry.
 
     - an entry whose guid is new but whose link is an article the source already has
       (the publisher changed its guid scheme) updates that article;
@@ -157,8 +172,12 @@ def store_drafts(
     known = store.known_articles(source_id, guids, [d.url for d in drafts if d.url])
     by_guid = {k.guid: k for k in known}
     by_url = {k.url: k for k in known if k.url}
-    batch_guids = set(guids)
-    ready: list[ArticleDraft] = []
+    batch_guids = document_guids if document_guids is not None else set()
+    batch_guids.update(guids)
+    # First the identity of each draft; then, for the drafts new to this source, one
+    # batched duplicate look-up (the store does not change in between, so asking for all
+    # at once answers exactly what asking one by one would).
+    matched: list[tuple[ArticleDraft, bool]] = []
     for draft in drafts:
         if draft.guid in linked:
             report.same += 1
@@ -178,27 +197,72 @@ def store_drafts(
             match = moved
         if draft.guid in collected.undated and match is not None:
             draft = dataclasses.replace(draft, published=match.published)
-        if match is None:
-            duplicate = store.find_duplicate(
-                source_id,
-                url=draft.url,
-                title=draft.title,
-                published=draft.published,
-                window=duplicate_window,
+        matched.append((draft, match is None))
+    fresh = [draft for draft, is_new in matched if is_new]
+    duplicates = iter(
+        store.find_duplicates(
+            source_id,
+            [(d.url, d.title, d.published) for d in fresh],
+            window=duplicate_window,
+        )
+    )
+    ready: list[ArticleDraft] = []
+    for draft, is_new in matched:
+        duplicate = next(duplicates) if is_new else None
+        if duplicate is not None:
+            store.link_article(source_id, draft.guid, duplicate, now)
+            log.info(
+                'source "%s": "%s" is already stored from another source; linked',
+                source_name,
+                draft.title,
             )
-            if duplicate is not None:
-                store.link_article(source_id, draft.guid, duplicate, now)
-                log.info(
-                    'source "%s": "%s" is already stored from another source; linked',
-                    source_name,
-                    draft.title,
-                )
-                report.same += 1
-                continue
+            report.same += 1
+            continue
         ready.append(draft)
     for start in range(0, len(ready), BATCH_SIZE):
         report.merge(store.upsert_articles(source_id, ready[start : start + BATCH_SIZE]))
     store.mark_seen(source_id, [d.guid for d in ready], now)
+
+
+def store_feed(
+    store: Store,
+    source_id: int,
+    parsed: ParsedFeed,
+    report: IngestReport,
+    *,
+    now: datetime,
+    timezone: str,
+    category: str | None,
+    source_name: str,
+    duplicate_window: timedelta = DUPLICATE_WINDOW,
+    rules: DraftRules | None = None,
+) -> None:
+    """Normalize and store the entries of a parsed feed `BATCH_SIZE` at a time.
+
+    Equivalent to `collect_feed` + `store_drafts`, but a batch's entries are released
+    once stored, so a big feed never holds every entry and every draft at once. Later
+    batches see what earlier ones stored exactly as `store_drafts` sees its own batch:
+    the guids of the whole document are known from the start.
+    """
+    entries = parsed.entries
+    document_guids = {raw.guid for raw in entries}
+    while entries:
+        batch = entries[:BATCH_SIZE]
+        del entries[:BATCH_SIZE]
+        collected = Collected(undated=parsed.undated)
+        _drafts(batch, collected, now=now, timezone=timezone, category=category, rules=rules)
+        del batch
+        report.problems.extend(collected.problems)
+        store_drafts(
+            store,
+            source_id,
+            collected,
+            report,
+            now=now,
+            source_name=source_name,
+            duplicate_window=duplicate_window,
+            document_guids=document_guids,
+        )
 
 
 # -- the pipeline --------------------------------------------------------------------------
@@ -303,37 +367,38 @@ def _ingest_feed(
     )
     if response.not_modified:
         return base
-    collected = collect_feed(
+    parsed = parse_feed(
         response.body,
         url=response.url,
-        charset=response.charset,
+        http_charset=response.charset,
         content_type=response.content_type,
         now=now,
         timezone=options.timezone,
-        category=spec.category,
     )
-    if collected.bozo:
+    if parsed.bozo:
         log.warning(
             'source "%s": %s: malformed feed (%s); ingested what could be read',
             spec.name,
             response.url,
-            collected.bozo,
+            parsed.bozo,
         )
-    report.problems.extend(collected.problems)
-    store_drafts(
+    store_feed(
         store,
         source_id,
-        collected,
+        parsed,
         report,
         now=now,
+        timezone=options.timezone,
+        category=spec.category,
         source_name=spec.name,
         duplicate_window=options.duplicate_window,
+        rules=options.rules,
     )
-    hints = [h for h in (response.min_interval, collected.min_interval) if h]
+    hints = [h for h in (response.min_interval, parsed.min_interval) if h]
     return dataclasses.replace(
         base,
         kind=FetchKind.OK,
-        bozo=collected.bozo,
+        bozo=parsed.bozo,
         min_interval=max(hints) if hints else None,
     )
 
@@ -405,7 +470,13 @@ def _collect_one(
     now: datetime,
     spec: SourceSpec,
 ) -> None:
-    one = collect_page(response, now=now, timezone=options.timezone, category=spec.category)
+    one = collect_page(
+        response,
+        now=now,
+        timezone=options.timezone,
+        category=spec.category,
+        rules=options.rules,
+    )
     collected.drafts.extend(one.drafts)
     collected.problems.extend(one.problems)
     collected.undated |= one.undated
@@ -457,20 +528,26 @@ def _ingest_local_feed(
     fingerprint = FileFingerprint(LOCAL_FEED_KEY, st.st_mtime_ns, st.st_size, digest)
     if previous is None or previous.content_hash != digest:
         try:
-            collected = collect_feed(
-                data,
-                url=path.resolve().as_uri(),
-                now=now,
-                timezone=options.timezone,
-                category=spec.category,
+            parsed = parse_feed(
+                data, url=path.resolve().as_uri(), now=now, timezone=options.timezone
             )
         except IngestError as exc:
             report.error = f'source "{spec.name}": {exc.message}'
             store.record_fetch(source_id, error=report.error, when=now)
             log.error("%s", report.error)
             return report
-        report.problems.extend(collected.problems)
-        store_drafts(store, source_id, collected, report, now=now, source_name=spec.name)
+        del data  # the entries are all that is needed from here on
+        store_feed(
+            store,
+            source_id,
+            parsed,
+            report,
+            now=now,
+            timezone=options.timezone,
+            category=spec.category,
+            source_name=spec.name,
+            rules=options.rules,
+        )
     else:
         report.unchanged_files += 1
     store.save_fingerprints(source_id, [fingerprint])

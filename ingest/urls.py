@@ -17,6 +17,9 @@ _TRACKING_RE = re.compile(
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _URL_ATTRIBUTES = {"a": "href", "img": "src", "source": "src", "video": "src", "audio": "src"}
+# Control characters cannot be stored in an lxml attribute (it raises), and browsers
+# ignore them inside URLs anyway (`java&#14;script:` is `javascript:` to them).
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def strip_tracking(url: str) -> str:
@@ -88,7 +91,7 @@ def clean_html(fragment: str, base: str | None) -> tuple[str, str | None]:
             element.drop_tree()
             continue
         attribute = _URL_ATTRIBUTES[tag]
-        value = element.get(attribute)
+        value = _CONTROL_RE.sub("", element.get(attribute) or "")
         if value:
             absolute = resolve(value, base) or value
             element.set(attribute, strip_tracking(absolute) if tag == "a" else absolute)

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -30,20 +30,17 @@ from db.records import ArticleDraft
 from db.store import Store
 from feeds.errors import FeedError
 from ingest.errors import IngestError
-from ingest.pipeline import IngestReport
 from rassegna import __version__
 from rassegna.config import Settings, find_config, load_settings
 from rassegna.durations import format_duration
 from rassegna.errors import RassegnaError
 from rassegna.logs import setup_logging
-from rassegna.operations import (
-    build,
-    ingest_path,
-    ingest_source,
-    ingest_url,
-    open_store,
-    select_sources,
-)
+
+if TYPE_CHECKING:
+    from ingest.pipeline import IngestReport
+
+# The ingest and feeds machinery (and their libraries) is imported by the commands that
+# use it, so `sources`, `articles`, `check` and --help start quickly.
 
 log = logging.getLogger("rassegna")
 T = TypeVar("T")
@@ -58,6 +55,8 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
+    # Plain tracebacks for bugs: rich's show local variables, which may hold secrets.
+    pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -99,9 +98,14 @@ def _settings(ctx: typer.Context) -> Settings:
     return _guard(ctx, lambda: load_settings(find_config(_options(ctx).config)))
 
 
+def _open_store(settings: Settings, *, migrate: bool = True) -> Store:
+    """Open the configured database, creating or upgrading its schema."""
+    return Store.open(settings.database_url, migrate=migrate, pool_size=settings.scheduler.workers)
+
+
 @contextmanager
 def _store(ctx: typer.Context, settings: Settings) -> Iterator[Store]:
-    store = _guard(ctx, lambda: open_store(settings))
+    store = _guard(ctx, lambda: _open_store(settings))
     try:
         yield store
     finally:
@@ -263,6 +267,8 @@ def ingest(
     urls = [n for n in names if _is_url(n)]
     if dry_run and (len(urls) != len(names) or all_sources):
         _fail("--dry-run works with URLs only", code=2)
+    from rassegna.operations import build, ingest_path, ingest_source, ingest_url, select_sources
+
     settings = _settings(ctx)
     console = Console(highlight=False)
     reports: list[IngestReport] = []
@@ -357,6 +363,8 @@ def build_command(ctx: typer.Context) -> None:
 
     Example: rassegna build
     """
+    from rassegna.operations import build
+
     settings = _settings(ctx)
     with _store(ctx, settings) as store:
         report = _guard(ctx, lambda: build(settings, store))
@@ -378,14 +386,25 @@ def serve(
 
     Example: rassegna serve --port 8080
     """
-    from rassegna.server import create_app, serve_forever
+    from rassegna.operations import search_feed
+    from rassegna.server import app_for, serve_forever
 
     settings = _settings(ctx)
-    app_ = create_app(settings.output.dir, max_age=min(settings.scheduler.interval, 3600))
     bind_host = host or settings.server.host
     bind_port = port or settings.server.port
-    log.info("serving %s on http://%s:%d/", settings.output.dir, bind_host, bind_port)
-    _guard(ctx, lambda: serve_forever(app_, bind_host, bind_port))
+    # `/cerca` needs the database; the files do not, so a database that cannot be opened
+    # costs only the search.
+    store: Store | None = None
+    try:
+        store = _open_store(settings)
+    except StoreError as exc:
+        log.warning("%s; /cerca is off", exc.message)
+    try:
+        search = search_feed(settings, store) if store is not None else None
+        _guard(ctx, lambda: serve_forever(app_for(settings, search=search), bind_host, bind_port))
+    finally:
+        if store is not None:
+            store.close()
 
 
 @app.command()
@@ -508,6 +527,44 @@ def articles(
 
 
 @app.command()
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help='Words; "a phrase", -excluded, a OR b.')],
+    source: Annotated[str | None, typer.Option(help="Only this source (its slug).")] = None,
+    category: Annotated[str | None, typer.Option(help="Only this category (its slug).")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only articles published in this last period, e.g. 7d.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=500, help="How many.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Search the stored articles, best matches first, with highlighted snippets.
+
+    Accents are optional and words match their Italian forms (elezione finds elezioni).
+
+    Example: rassegna search '"Corea del Nord" putin -ucraina' --since 7d
+    """
+    from rassegna.search import hits_json, print_hits, search_hits, search_since
+
+    settings = _settings(ctx)
+    try:
+        after = search_since(since)
+    except ValueError as exc:
+        _fail(f"--since: {exc}", code=2)
+    with _store(ctx, settings) as store:
+        hits = _guard(
+            ctx,
+            lambda: search_hits(
+                store, query, source=source, category=category, since=after, limit=limit
+            ),
+        )
+    if as_json:
+        typer.echo(json.dumps(hits_json(hits), ensure_ascii=False, indent=2))
+        return
+    print_hits(hits)
+
+
+@app.command()
 def check(ctx: typer.Context) -> None:
     """Validate the configuration and reach the database.
 
@@ -530,7 +587,7 @@ def db_upgrade(ctx: typer.Context) -> None:
     Example: rassegna db upgrade
     """
     settings = _settings(ctx)
-    engine_store = _guard(ctx, lambda: open_store(settings, migrate=False))
+    engine_store = _guard(ctx, lambda: _open_store(settings, migrate=False))
     try:
         before, after = _guard(ctx, lambda: upgrade(engine_store.engine))
     finally:

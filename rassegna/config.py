@@ -80,10 +80,49 @@ class DatabaseConfig(_Section):
     url: str = ""
 
 
+class OutputLimits(_Section):
+    """`[output.limits]`: items per feed by kind of section (else `items_per_feed`)."""
+
+    root: int | None = Field(default=None, ge=1, le=10_000)
+    categoria: int | None = Field(default=None, ge=1, le=10_000)
+    fonte: int | None = Field(default=None, ge=1, le=10_000)
+    tag: int | None = Field(default=None, ge=1, le=10_000)
+
+    def pairs(self) -> tuple[tuple[str, int], ...]:
+        return tuple(
+            (kind, limit) for kind, limit in self.model_dump().items() if limit is not None
+        )
+
+
 class OutputConfig(_Section):
     dir: Path = Path("var/public")
     items_per_feed: int = Field(default=50, ge=1, le=10_000)
     min_tag_articles: int = Field(default=2, ge=1)
+    # RFC 5005 archives: older items in immutable pages of `archive_page_size` items.
+    archive: bool = True
+    archive_page_size: int = Field(default=50, ge=1, le=10_000)
+    limits: OutputLimits = OutputLimits()
+
+
+def _hub_list(value: object) -> object:
+    # From the environment (RASSEGNA_WEBSUB__HUBS) a list arrives as one string.
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class WebSubConfig(_Section):
+    """`[websub]`: hubs announced in every feed and pinged after each build."""
+
+    hubs: Annotated[list[str], BeforeValidator(_hub_list)] = []
+
+    @field_validator("hubs")
+    @classmethod
+    def _http_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f'"{url}" is not an http(s) URL')
+        return value
 
 
 class SchedulerConfig(_Section):
@@ -153,6 +192,38 @@ class SourceConfig(_Section):
         return str(self.path) if self.path is not None else str(self.url)
 
 
+class TopicConfig(_Section):
+    """`[[topics]]`: a feed of every article matching a search (see `db.search`)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    query: str = Field(min_length=1)
+    slug: str | None = None  # default: from the name
+    title: str = ""
+    description: str = ""
+    sources: list[str] = []
+    categories: list[str] = []
+    tags: list[str] = []
+    exclude: list[str] = []
+
+    @field_validator("query")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        from db.search import QueryError, parse_query
+
+        try:
+            parse_query(value)
+        except QueryError as exc:
+            raise ValueError(str(exc)) from exc
+        return value
+
+    @field_validator("slug")
+    @classmethod
+    def _safe_slug(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", value):
+            raise ValueError(f'"{value}" is not a slug (lower-case letters, digits, - and _)')
+        return value
+
+
 class Settings(_Section):
     site: SiteConfig = SiteConfig()
     state: StateConfig = StateConfig()
@@ -162,7 +233,9 @@ class Settings(_Section):
     server: ServerConfig = ServerConfig()
     ingest: IngestConfig = IngestConfig()
     normalize: NormalizeConfig = NormalizeConfig()
+    websub: WebSubConfig = WebSubConfig()
     sources: list[SourceConfig] = []
+    topics: list[TopicConfig] = []
     # Where the settings came from, for messages; not a key of the file.
     origin: str = Field(default="(defaults)", exclude=True)
 
@@ -209,6 +282,7 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
         raise ConfigError(_describe(exc, path, env_keys)) from exc
     settings = _resolve_paths(settings, path.parent)
     _check_sources(settings, path)
+    _check_topics(settings, path)
     return settings
 
 
@@ -218,7 +292,9 @@ def _apply_environment(
     """Fold RASSEGNA_SECTION__KEY variables into `raw`; returns which keys came from where."""
     applied: dict[tuple[str, str], str] = {}
     sections = {
-        name for name, f in Settings.model_fields.items() if name not in ("sources", "origin")
+        name
+        for name, f in Settings.model_fields.items()
+        if name not in ("sources", "topics", "origin")
     }
     for variable, value in sorted(environ.items()):
         if not variable.startswith(ENV_PREFIX) or "__" not in variable:
@@ -305,3 +381,22 @@ def _check_sources(settings: Settings, path: Path) -> None:
         if source.kind == "files" and source.path is not None and not source.path.is_dir():
             what = "is not a folder" if source.path.exists() else "does not exist"
             raise ConfigError(f'{path}: sources[{index}].path: "{source.path}" {what}')
+
+
+def topic_slug(topic: TopicConfig) -> str:
+    """The folder of a topic feed: `tema/<slug>/`."""
+    from db.search import label
+
+    return topic.slug or label(topic.name)
+
+
+def _check_topics(settings: Settings, path: Path) -> None:
+    seen: dict[str, int] = {}
+    for index, topic in enumerate(settings.topics):
+        slug = topic_slug(topic)
+        if slug in seen:
+            raise ConfigError(
+                f'{path}: topics[{index}].name: "{topic.name}" has the same slug "{slug}" as'
+                f" topics[{seen[slug]}]"
+            )
+        seen[slug] = index

@@ -33,7 +33,7 @@ from rassegna.lock import DaemonLock
 from rassegna.metrics import Metrics
 from rassegna.notify import Notifier
 from rassegna.operations import build, ingest_source, make_fetcher
-from rassegna.server import BackgroundServer, create_app
+from rassegna.server import BackgroundServer, app_for
 
 log = logging.getLogger("rassegna.daemon")
 
@@ -275,12 +275,7 @@ class Daemon:
         server_config = self.settings.server
         if not server_config.enabled:
             return None
-        app = create_app(
-            self.settings.output.dir,
-            max_age=min(self.settings.scheduler.interval, 3600),
-            health=self.health,
-            metrics=self.metrics.render,
-        )
+        app = app_for(self.settings, health=self.health, metrics=self.metrics.render)
         server = BackgroundServer(app, server_config.host, server_config.port)
         server.start()
         log.info(

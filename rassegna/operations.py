@@ -8,10 +8,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from db.records import ArticleDraft, SourceSpec
+from db.records import ArticleDraft, SourceSpec, TopicDef
 from db.store import Store
 from feeds.build import BuildReport, build_feeds
 from feeds.site import SiteInfo
+from feeds.websub import announce
 from ingest.article import DraftRules
 from ingest.errors import IngestError
 from ingest.feed import looks_like_feed
@@ -25,15 +26,10 @@ from ingest.remote import (
     collect_page,
     ingest_remote_source,
 )
-from rassegna.config import Settings, SourceConfig
+from rassegna.config import Settings, SourceConfig, topic_slug
 from rassegna.errors import RassegnaError
 
 log = logging.getLogger("rassegna")
-
-
-def open_store(settings: Settings, *, migrate: bool = True) -> Store:
-    """Open the configured database, creating or upgrading its schema."""
-    return Store.open(settings.database_url, migrate=migrate, pool_size=settings.scheduler.workers)
 
 
 def site_info(settings: Settings) -> SiteInfo:
@@ -48,6 +44,9 @@ def site_info(settings: Settings) -> SiteInfo:
         items_per_feed=settings.output.items_per_feed,
         interval_seconds=settings.scheduler.interval,
         min_tag_articles=settings.output.min_tag_articles,
+        limits=settings.output.limits.pairs(),
+        archive_page_size=settings.output.archive_page_size if settings.output.archive else 0,
+        hubs=tuple(settings.websub.hubs),
     )
 
 
@@ -97,9 +96,10 @@ def make_fetcher(settings: Settings) -> Fetcher:
 
 def remote_options(settings: Settings, source: SourceConfig | None = None) -> RemoteOptions:
     if source is None:
-        return RemoteOptions(timezone=settings.site.timezone)
+        return RemoteOptions(timezone=settings.site.timezone, rules=draft_rules(settings))
     return RemoteOptions(
         timezone=settings.site.timezone,
+        rules=draft_rules(settings),
         user_agent=source.user_agent,
         urls=tuple(source.urls),
         link_pattern=source.link_pattern,
@@ -131,7 +131,13 @@ def ingest_source(
                 return ingest_remote_source(
                     store, spec, own, options=remote_options(settings, source), now=now
                 )
-        return ingest_files_source(store, spec, timezone=settings.site.timezone, progress=progress)
+        return ingest_files_source(
+            store,
+            spec,
+            timezone=settings.site.timezone,
+            progress=progress,
+            rules=draft_rules(settings),
+        )
     except IngestError as exc:
         log.error("%s", exc.message)
         report = IngestReport(source=source.name, error=exc.message)
@@ -161,6 +167,7 @@ def ingest_path(
                     store,
                     source_spec(settings, source),
                     timezone=settings.site.timezone,
+                    rules=draft_rules(settings),
                     only=target,
                     progress=progress,
                 )
@@ -175,6 +182,7 @@ def ingest_path(
         store,
         spec,
         timezone=settings.site.timezone,
+        rules=draft_rules(settings),
         only=target if target.is_file() else None,
         progress=progress,
     )
@@ -248,12 +256,54 @@ def _collect(kind: str, response: Response, settings: Settings, now: datetime) -
                 content_type=response.content_type,
                 now=now,
                 timezone=timezone,
+                rules=draft_rules(settings),
             )
-        return collect_page(response, now=now, timezone=timezone)
+        return collect_page(response, now=now, timezone=timezone, rules=draft_rules(settings))
     except IngestError as exc:
         raise RassegnaError(exc.message) from exc
 
 
+def topic_defs(settings: Settings) -> list[TopicDef]:
+    return [
+        TopicDef(
+            slug=topic_slug(topic),
+            name=topic.name,
+            query=topic.query,
+            title=topic.title,
+            description=topic.description,
+            sources=tuple(topic.sources),
+            categories=tuple(topic.categories),
+            tags=tuple(topic.tags),
+            exclude=tuple(topic.exclude),
+        )
+        for topic in settings.topics
+    ]
+
+
+def sync_topics(settings: Settings, store: Store) -> None:
+    """Store the configured topics, back-filling new or edited ones once (their digest
+    is kept). Runs before each build (an unchanged set costs one read): articles stored
+    before an edit was synced are covered by its back-fill. New and changed articles are
+    matched against the stored topics inside `Store.upsert_articles`."""
+    filled = store.sync_topics(topic_defs(settings))
+    if filled:
+        log.info("topics back-filled: %s", ", ".join(filled))
+
+
+def search_feed(settings: Settings, store: Store) -> Callable[[str], bytes]:
+    """The `/cerca` answer for the server: an Atom feed of a query's best 50 results
+    (`db.search.QueryError` for a query it refuses)."""
+    from rassegna.search import SearchFeed
+
+    return SearchFeed(store, site_info(settings))
+
+
 def build(settings: Settings, store: Store) -> BuildReport:
-    """Regenerate every feed in the output folder (unchanged files are left alone)."""
-    return build_feeds(store, site_info(settings), settings.output.dir)
+    """Regenerate every feed in the output folder (unchanged files are left alone), then
+    ping the WebSub hubs about the feeds that changed (a hub's failure is only logged)."""
+    sync_topics(settings, store)
+    site = site_info(settings)
+    report = build_feeds(store, site, settings.output.dir)
+    if site.hubs:
+        announce(site, report)
+    return report

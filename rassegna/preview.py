@@ -12,6 +12,7 @@ from ingest.errors import BadArticle
 from ingest.files import FoundFile, read_article
 from rassegna.config import Settings
 from rassegna.errors import RassegnaError
+from rassegna.operations import draft_rules
 
 
 def preview_file(settings: Settings, path: Path) -> dict[str, Any]:
@@ -30,6 +31,7 @@ def preview_file(settings: Settings, path: Path) -> dict[str, Any]:
         draft = to_draft(
             read_article(found, path.read_bytes()),
             timezone=settings.site.timezone,
+            rules=draft_rules(settings),
             default_category=category,
         )
     except BadArticle as exc:

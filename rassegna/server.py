@@ -1,5 +1,12 @@
 """The HTTP server for the output folder: right Content-Types, strong ETags, exact
-Last-Modified, and 304 answers to conditional GETs so feed readers poll cheaply."""
+Last-Modified, and 304 answers to conditional GETs so feed readers poll cheaply.
+
+A file with a gzip twin (`rss.xml.gz`, written by the build) is sent compressed to a client
+that accepts gzip, with `Content-Encoding: gzip`; every such file says `Vary:
+Accept-Encoding`, so a cache keeps the two apart. The two representations have their own
+strong ETags and share the file's `Last-Modified`. With WebSub hubs configured, feeds carry
+`Link: <hub>; rel="hub", <self>; rel="self"` headers (WebSub §4 discovery).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +14,10 @@ import contextlib
 import hashlib
 import logging
 import signal
+import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
@@ -18,10 +26,14 @@ from types import FrameType
 import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rassegna.config import Settings
 from rassegna.errors import RassegnaError
 
 log = logging.getLogger("rassegna.server")
@@ -37,6 +49,7 @@ CONTENT_TYPES = {
     ".json": "application/json; charset=utf-8",
     ".txt": "text/plain; charset=utf-8",
     ".css": "text/css; charset=utf-8",
+    ".gz": "application/gzip",
 }
 # By file name, because rss.xml and atom.xml share a suffix but not a type.
 NAMED_TYPES = {
@@ -45,6 +58,8 @@ NAMED_TYPES = {
     "feed.json": "application/feed+json; charset=utf-8",
     "opml.xml": "text/x-opml; charset=utf-8",
 }
+FEED_NAMES = ("rss.xml", "atom.xml", "feed.json")
+GZIP_SUFFIX = ".gz"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +110,28 @@ def _not_modified(request: Request, etag: str, mtime_s: int) -> bool:
     return False
 
 
+def accepts_gzip(request: Request) -> bool:
+    """Whether Accept-Encoding allows gzip (present, and not with q=0)."""
+    for part in request.headers.get("accept-encoding", "").split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() not in ("gzip", "x-gzip", "*"):
+            continue
+        quality = params.strip().lower().removeprefix("q=").strip() if params else "1"
+        try:
+            return float(quality) > 0
+        except ValueError:
+            return True
+    return False
+
+
+def link_header(relative: str, hubs: Sequence[str], base_url: str | None) -> str | None:
+    """The WebSub discovery `Link` value of a feed file, or None for other files."""
+    if not hubs or base_url is None or relative.rsplit("/", 1)[-1] not in FEED_NAMES:
+        return None
+    self_url = base_url.rstrip("/") + "/" + relative.lstrip("/")
+    return ", ".join([*(f'<{hub}>; rel="hub"' for hub in hubs), f'<{self_url}>; rel="self"'])
+
+
 HealthCheck = Callable[[], tuple[bool, dict[str, object]]]
 
 
@@ -104,12 +141,20 @@ def create_app(
     max_age: int = 300,
     health: HealthCheck | None = None,
     metrics: Callable[[], bytes] | None = None,
+    hubs: Sequence[str] = (),
+    base_url: str | None = None,
+    search: Callable[[str], bytes] | None = None,
 ) -> Starlette:
     """An ASGI app serving `output_dir` as is (directories serve their index.html).
 
-    `/healthz` answers 200 or 503 with a JSON body from `health` (always 200 without one);
-    `/metrics` serves the Prometheus text of `metrics` when given.
+    `max_age` (seconds, from the polling interval) goes into `Cache-Control`. `/healthz`
+    answers 200 or 503 with a JSON body from `health` (always 200 without one); `/metrics`
+    serves the Prometheus text of `metrics` when given. `hubs` and `base_url` (the public
+    URL of the output folder, `site.base_url`) add the WebSub `Link` header to feeds.
+    `search` (a query → Atom bytes, raising ValueError for a query it refuses) answers
+    `GET /cerca?q=...`; without it the path is a file like any other.
     """
+    hub_list = tuple(hubs)
     root = output_dir.resolve()
     cache = _FileCache()
 
@@ -117,6 +162,9 @@ def create_app(
         relative = request.path_params.get("path", "")
         target = (root / relative).resolve()
         if target != root and root not in target.parents:
+            return PlainTextResponse("Not Found\n", status_code=404)
+        # Dotfiles are ours (the build state), not the readers'.
+        if any(part.startswith(".") for part in target.relative_to(root).parts):
             return PlainTextResponse("Not Found\n", status_code=404)
         if target.is_dir():
             if relative and not relative.endswith("/"):
@@ -129,10 +177,28 @@ def create_app(
             return PlainTextResponse("Not Found\n", status_code=404)
         mtime_s = st.st_mtime_ns // 1_000_000_000
         headers = {
-            "ETag": entry.etag,
             "Last-Modified": formatdate(mtime_s, usegmt=True),
             "Cache-Control": f"public, max-age={max_age}",
         }
+        twin = target.with_name(target.name + GZIP_SUFFIX)
+        encoded = False
+        if target.suffix != GZIP_SUFFIX:
+            try:
+                twin_st = twin.stat()
+            except OSError:
+                twin_st = None
+            # A twin older than its file is stale (the file was replaced by hand): unused.
+            if twin_st is not None and twin_st.st_mtime_ns >= st.st_mtime_ns:
+                headers["Vary"] = "Accept-Encoding"
+                if accepts_gzip(request):
+                    entry = cache.get(twin, twin_st.st_mtime_ns, twin_st.st_size)
+                    encoded = True
+        headers["ETag"] = entry.etag
+        if encoded:
+            headers["Content-Encoding"] = "gzip"
+        link = link_header(str(target.relative_to(root)), hub_list, base_url)
+        if link is not None:
+            headers["Link"] = link
         if _not_modified(request, entry.etag, mtime_s):
             return Response(status_code=304, headers=headers)
         body = b"" if request.method == "HEAD" else entry.body
@@ -156,8 +222,79 @@ def create_app(
             return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
         routes.append(Route("/metrics", metrics_page, methods=["GET"]))
+    if search is not None:
+        routes.append(Route("/cerca", _search_route(search, max_age), methods=["GET", "HEAD"]))
     routes.append(Route("/{path:path}", serve_file, methods=["GET", "HEAD"]))
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(_NoSniff)])
+
+
+SEARCH_MAX_CHARS = 200
+
+
+def _search_route(
+    search: Callable[[str], bytes], max_age: int
+) -> Callable[[Request], Awaitable[Response]]:
+    async def answer(request: Request) -> Response:
+        query = request.query_params.get("q", "").strip()
+        # Checked before any work: the length cap is what keeps a request cheap.
+        if not query:
+            return PlainTextResponse("Missing search: use /cerca?q=words\n", status_code=400)
+        if len(query) > SEARCH_MAX_CHARS:
+            return PlainTextResponse(
+                f"Search too long: at most {SEARCH_MAX_CHARS} characters\n", status_code=400
+            )
+        try:
+            body = await run_in_threadpool(search, query)
+        except ValueError as exc:
+            return PlainTextResponse(f"Bad search: {exc}\n", status_code=400)
+        etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+        headers = {"ETag": etag, "Cache-Control": f"public, max-age={min(max_age, 300)}"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        content = b"" if request.method == "HEAD" else body
+        return Response(content, headers=headers, media_type=NAMED_TYPES["atom.xml"])
+
+    return answer
+
+
+class _NoSniff:
+    """`X-Content-Type-Options: nosniff` on every response, so a browser never runs a feed
+    (or anything else served here) as a script or a page of another type."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Content-Type-Options"] = "nosniff"
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
+
+
+def app_for(
+    settings: Settings,
+    *,
+    health: HealthCheck | None = None,
+    metrics: Callable[[], bytes] | None = None,
+    search: Callable[[str], bytes] | None = None,
+) -> Starlette:
+    """The server app for a configuration (used by `rassegna serve` and the daemon);
+    `search` is `rassegna.operations.search_feed(...)` to answer `/cerca`."""
+    return create_app(
+        settings.output.dir,
+        max_age=min(settings.scheduler.interval, 3600),
+        health=health,
+        metrics=metrics,
+        hubs=settings.websub.hubs,
+        base_url=settings.site.base_url,
+        search=search,
+    )
 
 
 class _Server(uvicorn.Server):
@@ -178,6 +315,16 @@ class BackgroundServer:
         self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
 
     def start(self, timeout: float = 15.0) -> None:
+        # Bind once ourselves first: uvicorn would log its own multi-line error and exit.
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((self.host, self.port))
+            except OSError as exc:
+                raise ServerError(
+                    f"server: cannot listen on {self.host}:{self.port}: {exc.strerror}"
+                ) from exc
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
@@ -193,7 +340,8 @@ class BackgroundServer:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._server.should_exit = True
-        self._thread.join(timeout)
+        if self._thread.ident is not None:  # started
+            self._thread.join(timeout)
 
 
 def serve_forever(app: Starlette, host: str, port: int) -> None:
@@ -208,6 +356,7 @@ def serve_forever(app: Starlette, host: str, port: int) -> None:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         server.start()
+        log.info("serving on http://%s:%d/", host, port)
         while not stop.wait(1.0):
             if not server.running:
                 raise ServerError(f"server: stopped unexpectedly on {host}:{port}")

@@ -260,3 +260,22 @@ def test_progress_bar_on_a_terminal_only(site_config: Path) -> None:
     assert "━" in on_terminal and "/43" in on_terminal, on_terminal
     piped = run_cli("-q", "--config", str(site_config), "ingest", "--all")
     assert "━" not in piped.stdout + piped.stderr
+
+
+def test_normalize_config_reaches_stored_articles(site_config: Path) -> None:
+    with site_config.open("a", encoding="utf-8") as config:
+        config.write(
+            '\n[normalize]\nauto_tags = true\n\n[normalize.categories]\n"Politica" = "Governo locale"\n'
+        )
+    result = run_cli("--config", str(site_config), "ingest", "--all")
+    assert result.returncode == 0, result.stderr
+    by_guid = {
+        a["guid"]: a
+        for a in json.loads(run_cli("--config", str(site_config), "articles", "--json").stdout)
+    }
+    md = by_guid["sezione/consiglio.md"]
+    assert md["category"]["name"] == "Governo locale"
+    ponte = by_guid["ponte.txt"]
+    assert ponte["category"]["name"] == "Cronaca"  # unmapped: kept
+    tag_names = {t["name"] for t in md["tags"]}
+    assert {"energia", "Comune"} <= tag_names

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,6 +16,7 @@ from werkzeug import Request, Response
 from db import models
 from db.records import SourceSpec, StoredArticle
 from db.store import Store
+from ingest import feed, remote
 from ingest.fetch import Fetcher
 from ingest.pipeline import IngestReport
 from ingest.remote import RemoteOptions, ingest_remote_source
@@ -539,3 +541,104 @@ def test_the_same_story_from_two_sources_is_stored_once(
         any_store, httpserver.url_for("/altra"), name="Seconda fonte", now=T0 + timedelta(hours=1)
     )
     assert again.new == 0 and any_store.article_count() == 2
+
+
+# -- big feeds, read in chunks of items -------------------------------------------------------
+
+FEEDS = Path(__file__).resolve().parent / "data" / "feeds"
+
+
+def _big_rss(items: int) -> bytes:
+    """An RSS document with namespaces, a channel language and Italian text."""
+    entries = "".join(
+        f"<item><title>Notizia {n}: perché la città cambia</title>"
+        f"<link>https://esempio.it/notizie/{n}?utm_source=rss</link>"
+        f"<guid isPermaLink='false'>id-{n}</guid>"
+        f"<dc:creator>Anna Rossi</dc:creator><category>Cronaca</category>"
+        f"<pubDate>Sun, 02 Jun 2024 {n % 24:02d}:00:00 +0200</pubDate>"
+        f"<content:encoded><![CDATA[<p>Il sindaco è intervenuto {n} volte.</p>]]>"
+        f"</content:encoded></item>"
+        for n in range(items)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"'
+        ' xmlns:dc="http://purl.org/dc/elements/1.1/"'
+        ' xmlns:sy="http://purl.org/rss/1.0/modules/syndication/">'
+        "<channel><title>Grande</title><link>https://esempio.it/</link>"
+        "<language>it</language><sy:updatePeriod>hourly</sy:updatePeriod>"
+        f"{entries}</channel></rss>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    "name", [*sorted(p.name for p in FEEDS.glob("*.xml")), "big-rss", "big-atom"]
+)
+def test_chunked_parse_reads_exactly_like_a_whole_parse(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """Every feed of the test data (and two generated ones) parsed in chunks of 2 items
+    gives the same entries, title, interval, identity and flags as one whole parse; the
+    documents chunking cannot read exactly (DOCTYPE, xml:base, RDF, broken XML) are read
+    whole."""
+    if name == "big-rss":
+        data = _big_rss(25)
+    elif name == "big-atom":
+        data = (FEEDS / "atom-xmlbase.xml").read_bytes().replace(b"xml:base", b"xml:lang")
+    else:
+        data = (FEEDS / name).read_bytes()
+    now = datetime(2024, 6, 2, 12, tzinfo=UTC)
+    whole = feed.parse_feed(data, url="https://esempio.it/feed.xml", now=now)
+    monkeypatch.setattr(feed, "STREAM_MIN_BYTES", 0)
+    monkeypatch.setattr(feed, "STREAM_CHUNK_ITEMS", 2)
+    chunked = feed.parse_feed(data, url="https://esempio.it/feed.xml", now=now)
+    assert chunked == whole
+    assert len(whole.entries) >= 2
+
+
+def test_chunking_refuses_what_it_cannot_read_exactly() -> None:
+    now = datetime(2024, 6, 2, 12, tzinfo=UTC)
+
+    def streamed(xml: bytes) -> bool:
+        found = feed._stream_xml_feed(xml, url="https://esempio.it/f", now=now, timezone="UTC")
+        return found is not None
+
+    assert streamed(_big_rss(3))
+    # Entities are never expanded: a DOCTYPE sends the document to feedparser whole.
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+        b"<rss><channel><item><title>&b;</title></item></channel></rss>"
+    )
+    assert not streamed(bomb)
+    xxe = (
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b"<rss><channel><item><title>&x;</title></item></channel></rss>"
+    )
+    assert not streamed(xxe)
+    assert not streamed(_big_rss(3).replace(b"<channel>", b'<channel xml:base="/x/">'))
+    assert not streamed(_big_rss(3)[:-20])  # not well-formed
+    # A character reference XML forbids is not well-formed either: the whole parse, which
+    # repairs it, reads that document.
+    assert not streamed(_big_rss(3).replace(b"Notizia 1:", b"Notizia &#xD800;:"))
+    assert not streamed((FEEDS / "rdf-10.xml").read_bytes())
+
+
+def test_big_feed_is_stored_in_batches(
+    monkeypatch: pytest.MonkeyPatch, store: Store, tmp_path: Path
+) -> None:
+    """A feed parsed in chunks and stored in batches stores every entry once, and a
+    second ingest of the edited file finds them all again."""
+    monkeypatch.setattr(feed, "STREAM_MIN_BYTES", 0)
+    monkeypatch.setattr(feed, "STREAM_CHUNK_ITEMS", 7)
+    monkeypatch.setattr(remote, "BATCH_SIZE", 10)
+    path = tmp_path / "grande.xml"
+    path.write_bytes(_big_rss(45))
+    spec = SourceSpec(name="Grande", kind="feed", location=str(path))
+    with Fetcher(policy()) as fetcher:
+        first = ingest_remote_source(store, spec, fetcher, now=T0)
+        assert (first.new, first.error, first.problems) == (45, None, [])
+        path.write_bytes(_big_rss(46))
+        second = ingest_remote_source(store, spec, fetcher, now=T0 + timedelta(hours=1))
+    assert (second.new, second.same) == (1, 45)
+    assert store.article_count() == 46

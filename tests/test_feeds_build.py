@@ -177,9 +177,10 @@ def test_layout_follows_the_output_contract(filled: Store, out: Path) -> None:
             expected.add(f"{folder}/{name}" if folder else name)
     assert set(report.written) == expected
     assert report.unchanged == []
+    gzipped = {f"{name}.gz" for name in expected}
     assert {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} == expected | {
         STATE_FILE
-    }
+    } | gzipped
     assert not (out / "tag" / "prezzi").exists()
     assert {f.folder for f in report.changed_feeds} == expected_folders
 
@@ -345,7 +346,8 @@ def test_second_build_writes_nothing_and_moves_no_mtime(filled: Store, out: Path
     before = snapshot(out)
     report = build(filled, out)
     assert report.written == []
-    assert len(report.unchanged) == len(before)
+    # Every file and its .gz twin, untouched.
+    assert len(report.unchanged) * 2 == len(before)
     assert snapshot(out) == before
 
 

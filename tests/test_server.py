@@ -106,3 +106,134 @@ def test_not_found_and_no_escape(served: tuple[str, Path]) -> None:
     assert httpx.get(base + "/%2e%2e/segreto.txt").status_code == 404
     redirect = httpx.get(base + "/categoria/cronaca")
     assert redirect.status_code == 301 and redirect.headers["location"] == "/categoria/cronaca/"
+
+
+@pytest.fixture
+def served_gzip(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A built-like output (files with .gz twins) served with WebSub hubs configured."""
+    import gzip
+    import os
+
+    out = tmp_path / "public"
+    (out / "categoria" / "cronaca").mkdir(parents=True)
+    for relative, text in (
+        ("rss.xml", "<rss>città " + "perché " * 200 + "</rss>"),
+        ("feed.json", '{"title": "già"}'),
+        ("index.html", "<p>indice</p>"),
+        ("categoria/cronaca/atom.xml", "<feed>più</feed>"),
+    ):
+        path = out / relative
+        path.write_text(text, encoding="utf-8")
+        twin = path.with_name(path.name + ".gz")
+        twin.write_bytes(gzip.compress(path.read_bytes(), mtime=0))
+        st = path.stat()
+        os.utime(twin, ns=(st.st_atime_ns, st.st_mtime_ns))
+    app = create_app(
+        out,
+        max_age=600,
+        hubs=("https://hub.example.it/", "https://altro-hub.example.it/"),
+        base_url="https://feed.example.it/rassegna",
+    )
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    wait_for_http(base + "/healthz")
+    yield base, out
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_gzip_twin_is_served_to_clients_that_accept_it(served_gzip: tuple[str, Path]) -> None:
+    import gzip
+
+    base, out = served_gzip
+    plain_bytes = (out / "rss.xml").read_bytes()
+    with httpx.Client(headers={"Accept-Encoding": "gzip"}) as client:
+        # httpx decodes the body itself; the raw stream shows what went over the wire.
+        with client.stream("GET", base + "/rss.xml") as response:
+            raw = b"".join(response.iter_raw())
+        assert response.headers["content-encoding"] == "gzip"
+        assert response.headers["vary"] == "Accept-Encoding"
+        assert response.headers["content-type"] == "application/rss+xml; charset=utf-8"
+        assert gzip.decompress(raw) == plain_bytes
+        assert raw == (out / "rss.xml.gz").read_bytes()
+        assert len(raw) < len(plain_bytes)
+        zipped_etag = response.headers["etag"]
+        again = client.get(base + "/rss.xml", headers={"If-None-Match": zipped_etag})
+        assert again.status_code == 304
+        assert again.headers["content-encoding"] == "gzip"
+    with httpx.Client(headers={"Accept-Encoding": "identity"}) as client:
+        plain = client.get(base + "/rss.xml")
+        assert "content-encoding" not in plain.headers
+        assert plain.headers["vary"] == "Accept-Encoding"
+        assert plain.content == plain_bytes
+        # Two representations, two strong ETags, one Last-Modified.
+        assert plain.headers["etag"] != zipped_etag
+        assert plain.headers["last-modified"] == response.headers["last-modified"]
+    refused = httpx.get(base + "/rss.xml", headers={"Accept-Encoding": "gzip;q=0, br"})
+    assert "content-encoding" not in refused.headers
+
+
+def test_stale_gzip_twin_is_not_served(served_gzip: tuple[str, Path]) -> None:
+    import os
+
+    base, out = served_gzip
+    (out / "feed.json").write_text('{"title": "nuovo"}', encoding="utf-8")
+    twin = out / "feed.json.gz"
+    os.utime(twin, ns=(1_000_000_000, 1_000_000_000))
+    response = httpx.get(base + "/feed.json", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in response.headers
+    assert response.json() == {"title": "nuovo"}
+    assert response.headers["content-type"] == "application/feed+json; charset=utf-8"
+
+
+def test_websub_link_headers_on_feeds_only(served_gzip: tuple[str, Path]) -> None:
+    base, _ = served_gzip
+    rss = httpx.get(base + "/rss.xml")
+    assert rss.headers["link"] == (
+        '<https://hub.example.it/>; rel="hub", <https://altro-hub.example.it/>; rel="hub", '
+        '<https://feed.example.it/rassegna/rss.xml>; rel="self"'
+    )
+    section = httpx.get(base + "/categoria/cronaca/atom.xml")
+    assert section.headers["link"].endswith(
+        '<https://feed.example.it/rassegna/categoria/cronaca/atom.xml>; rel="self"'
+    )
+    assert section.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    assert "link" not in httpx.get(base + "/").headers
+    assert httpx.get(base + "/").headers["cache-control"] == "public, max-age=600"
+
+
+def test_no_link_header_without_hubs(served: tuple[str, Path]) -> None:
+    base, _ = served
+    assert "link" not in httpx.get(base + "/rss.xml").headers
+
+
+def test_nosniff_everywhere_and_no_dotfiles(served: tuple[str, Path]) -> None:
+    base, out = served
+    (out / ".rassegna-build.json").write_text("{}", encoding="utf-8")
+    (out / ".nascosta").mkdir()
+    (out / ".nascosta" / "rss.xml").write_text("<rss/>", encoding="utf-8")
+    for path in ("/rss.xml", "/", "/healthz", "/manca.xml"):
+        assert httpx.get(base + path).headers["x-content-type-options"] == "nosniff", path
+    assert httpx.get(base + "/.rassegna-build.json").status_code == 404
+    assert httpx.get(base + "/.nascosta/rss.xml").status_code == 404
+
+
+def test_port_in_use_is_one_sentence(tmp_path: Path) -> None:
+    import socket
+
+    from rassegna.server import BackgroundServer, ServerError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = BackgroundServer(create_app(tmp_path), "127.0.0.1", port)
+        with pytest.raises(ServerError) as caught:
+            server.start()
+        server.stop()
+    assert (
+        caught.value.message == f"server: cannot listen on 127.0.0.1:{port}: Address already in use"
+    )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import MetaData, create_engine, inspect, text
+from sqlalchemy.engine import make_url
 
+from db.engine import make_engine
 from db.errors import StoreError
-from db.migrate import current_revision, head_revision
+from db.migrate import current_revision, head_revision, upgrade
 from db.records import ArticleDraft, FileFingerprint, SourceSpec
 from db.store import Store
 
@@ -174,3 +178,199 @@ def test_unreachable_database_is_one_sentence(tmp_path: Path) -> None:
     assert "127.0.0.1" in caught.value.message and "\n" not in caught.value.message
     with pytest.raises(StoreError, match="not a database URL"):
         Store.open("not a url")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def bare_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database (no schema yet), on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    pg_url = request.getfixturevalue("pg_url")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_url)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    url = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+def test_upgrade_from_0002_back_fills_tag_dates(bare_url: str) -> None:
+    """A database left at revision 0002 with tagged articles upgrades to head, the tag
+    rows get their article's date, and tag feeds read them in the right order."""
+    engine = make_engine(bare_url)
+    upgrade(engine, "0002")
+    assert current_revision(engine) == "0002"
+    tables = MetaData()
+    tables.reflect(engine)
+    assert "published" not in tables.tables["article_tags"].c
+    with engine.begin() as connection:
+        connection.execute(
+            tables.tables["sources"].insert(),
+            [
+                {
+                    "name": "Vecchia fonte",
+                    "slug": "vecchia-fonte",
+                    "kind": "files",
+                    "location": "/tmp/x",
+                    "interval_seconds": 600,
+                    "created_at": T0,
+                    "consecutive_errors": 0,
+                }
+            ],
+        )
+        source_id = connection.execute(text("SELECT id FROM sources")).scalar_one()
+        connection.execute(
+            tables.tables["tags"].insert(),
+            [
+                {"id": 1, "name": "Città", "slug": "citta"},
+                {"id": 2, "name": "Sport", "slug": "sport"},
+            ],
+        )
+        connection.execute(
+            tables.tables["articles"].insert(),
+            [
+                {
+                    "uid": f"urn:uuid:{uuid.UUID(int=n)}",
+                    "source_id": source_id,
+                    "guid": f"g{n}",
+                    "title": f"Articolo {n}",
+                    "summary": "",
+                    "content_html": "",
+                    "content_text": "",
+                    "authors": [],
+                    # Ids and dates in different orders, so the order is the dates'.
+                    "published": T0 + timedelta(hours=(n * 7) % 5),
+                    "updated": T0,
+                    "ingested": T0,
+                    "content_hash": "h",
+                    "slug": "",
+                }
+                for n in range(1, 6)
+            ],
+        )
+        ids: dict[str, int] = dict(connection.execute(text("SELECT guid, id FROM articles")).all())
+        tag_ids: dict[str, int] = dict(connection.execute(text("SELECT slug, id FROM tags")).all())
+        connection.execute(
+            tables.tables["article_tags"].insert(),
+            [{"article_id": ids[f"g{n}"], "tag_id": tag_ids["citta"]} for n in range(1, 6)]
+            + [{"article_id": ids["g2"], "tag_id": tag_ids["sport"]}],
+        )
+    engine.dispose()
+
+    store = Store.open(bare_url)
+    try:
+        assert current_revision(store.engine) == head_revision()
+        with store.engine.connect() as connection:
+            mismatched = connection.execute(
+                text(
+                    "SELECT count(*) FROM article_tags JOIN articles"
+                    " ON articles.id = article_tags.article_id"
+                    " WHERE article_tags.published IS NULL"
+                    " OR article_tags.published != articles.published"
+                )
+            ).scalar()
+            assert mismatched == 0
+            assert connection.execute(text("SELECT count(*) FROM article_tags")).scalar() == 6
+        expected = sorted(range(1, 6), key=lambda n: ((n * 7) % 5, n), reverse=True)
+        assert [a.guid for a in store.latest_articles(10, tag="citta")] == [
+            f"g{n}" for n in expected
+        ]
+        with store.stamp_reader() as reader:
+            assert [s[0] for s in reader.latest(3, tag="citta")] == [
+                ids[f"g{n}"] for n in expected[:3]
+            ]
+        assert [a.guid for a in store.latest_articles(10, tag="sport")] == ["g2"]
+        # Articles stored after the upgrade carry their date into their tag rows too.
+        later = draft("nuovo", published=T0 + timedelta(days=1), tags=("Città",))
+        store.upsert_articles(source_id, [later])
+        assert store.latest_articles(1, tag="citta")[0].guid == "nuovo"
+    finally:
+        store.close()
+
+
+def test_tag_rows_follow_edits(any_store: Store) -> None:
+    """An edit that changes tags rewrites the article's tag rows (with its date)."""
+    sid = source(any_store)
+    any_store.upsert_articles(sid, [draft("a", tags=("Uno", "Due")), draft("b", tags=("Uno",))])
+    any_store.upsert_articles(sid, [draft("a", tags=("Tre",), summary="Rivisto")])
+    assert [a.guid for a in any_store.latest_articles(10, tag="uno")] == ["b"]
+    assert [a.guid for a in any_store.latest_articles(10, tag="due")] == []
+    (edited,) = any_store.latest_articles(10, tag="tre")
+    assert edited.guid == "a" and [t.slug for t in edited.tags] == ["tre"]
+    with any_store.engine.connect() as connection:
+        dates = connection.execute(text("SELECT published FROM article_tags")).scalars().all()
+    assert len(dates) == 2
+
+
+def test_repeated_guid_and_slug_in_one_batch(any_store: Store) -> None:
+    """A guid twice in a batch is stored once, with its last version; two tag names with
+    the same slug are one tag."""
+    sid = source(any_store)
+    summary = any_store.upsert_articles(
+        sid,
+        [
+            draft("a", tags=("Città", "citta")),
+            draft("a", title="Seconda versione", tags=("Città", "citta")),
+            draft("a", title="Seconda versione", tags=("Città", "citta")),
+        ],
+    )
+    assert (summary.new, summary.changed, summary.same) == (1, 1, 1)
+    (article,) = any_store.latest_articles(10)
+    assert article.title == "Seconda versione"
+    assert [t.slug for t in article.tags] == ["citta"]
+    assert summary.changed_sections == {"categoria/cronaca"}
+
+
+def test_find_duplicates_batched(any_store: Store) -> None:
+    one, two = source(any_store, "Uno"), source(any_store, "Due")
+    any_store.upsert_articles(
+        one,
+        [
+            draft("x", url="https://esempio.it/x", title="Stessa storia"),
+            draft("y", url=None, title="Titolo ripreso", published=T0),
+        ],
+    )
+    window = timedelta(hours=36)
+    found = any_store.find_duplicates(
+        two,
+        [
+            ("https://esempio.it/x", "Altro titolo", T0),
+            (None, "Titolo ripreso", T0 + timedelta(hours=30)),
+            (None, "Titolo ripreso", T0 + timedelta(hours=40)),
+            ("https://esempio.it/nuovo", "Mai visto", T0),
+        ],
+        window=window,
+    )
+    ids = {a.guid: a.id for a in any_store.latest_articles(10)}
+    assert found == [ids["x"], ids["y"], None, None]
+    # The source's own articles are never its duplicates.
+    assert any_store.find_duplicates(one, [("https://esempio.it/x", "x", T0)], window=window) == [
+        None
+    ]
+    assert (
+        any_store.find_duplicate(two, url=None, title="Titolo ripreso", published=T0, window=window)
+        == ids["y"]
+    )
+
+
+def test_fingerprints_bulk_upsert(any_store: Store) -> None:
+    sid = source(any_store)
+    any_store.save_fingerprints(sid, [FileFingerprint(f"{n}.txt", n, n, "h") for n in range(700)])
+    any_store.save_fingerprints(
+        sid,
+        [
+            FileFingerprint("1.txt", 10, 11, "h1"),
+            FileFingerprint("1.txt", 20, 21, "h2"),
+            FileFingerprint("nuovo.txt", 5, 6, "h3"),
+        ],
+    )
+    prints = any_store.file_fingerprints(sid)
+    assert len(prints) == 701
+    assert prints["1.txt"] == FileFingerprint("1.txt", 20, 21, "h2")
+    assert prints["699.txt"] == FileFingerprint("699.txt", 699, 699, "h")

@@ -1,0 +1,217 @@
+"""Full-text search and topic feeds
+
+SQLite: an FTS5 table `articles_fts(title, summary, body, authors, tags)` holding the
+Italian-stemmed text of each article (rowid = articles.id; see `db.search` for why the
+text is analysed in Python), a trigger removing an article's entry when it is deleted,
+and a back-fill of every stored article.
+
+PostgreSQL: a text search configuration `rassegna_italian` (a copy of `italian`, with
+`unaccent` first when the extension can be installed; without it accents stay significant),
+a `search_vector` column on `articles` written by a trigger (tags through statement
+triggers on `article_tags`), a GIN index, and a back-fill.
+
+Both: `topics` (the configured topic feeds and a digest of each definition) and
+`topic_articles` (which articles each topic holds, with `published` copied for an index
+walk like `article_tags`).
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.exc import DBAPIError
+
+from db.search import PG_CONFIG, IndexRow, index_articles
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+_PG_VECTOR = """
+CREATE OR REPLACE FUNCTION rassegna_articles_search_vector() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.search_vector :=
+        setweight(to_tsvector('rassegna_italian', coalesce(NEW.title, '')), 'A')
+        || setweight(to_tsvector('rassegna_italian', coalesce(NEW.summary, '')), 'B')
+        || setweight(to_tsvector('rassegna_italian', coalesce(NEW.authors::text, '')), 'C')
+        || setweight(to_tsvector('rassegna_italian', coalesce((
+            SELECT string_agg(t.name, ' ') FROM article_tags AS at
+            JOIN tags AS t ON t.id = at.tag_id WHERE at.article_id = NEW.id), '')), 'C')
+        || setweight(to_tsvector('rassegna_italian', coalesce(NEW.content_text, '')), 'D');
+    RETURN NEW;
+END
+$$;
+"""
+# Tags are written after their article: touching `title` (listed in the trigger's UPDATE
+# OF) recomputes the vector of the articles whose tags changed, once per statement.
+_PG_TAGS = """
+CREATE OR REPLACE FUNCTION rassegna_article_tags_search_vector() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE articles SET title = title
+    WHERE id IN (SELECT DISTINCT article_id FROM changed_tags);
+    RETURN NULL;
+END
+$$;
+"""
+
+
+def _topic_tables() -> None:
+    op.create_table(
+        "topics",
+        sa.Column("slug", sa.String(200), primary_key=True),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("title", sa.Text(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("definition", sa.Text(), nullable=False),
+        sa.Column("digest", sa.String(64), nullable=False),
+    )
+    op.create_table(
+        "topic_articles",
+        sa.Column(
+            "topic_slug",
+            sa.String(200),
+            sa.ForeignKey("topics.slug", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column(
+            "article_id",
+            sa.Integer(),
+            sa.ForeignKey("articles.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("published", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index(
+        "ix_topic_articles_topic_published",
+        "topic_articles",
+        ["topic_slug", "published", "article_id"],
+    )
+    op.create_index("ix_topic_articles_article", "topic_articles", ["article_id"])
+
+
+def _sqlite_upgrade(connection: sa.Connection) -> None:
+    op.execute(
+        "CREATE VIRTUAL TABLE articles_fts USING fts5("
+        "title, summary, body, authors, tags, tokenize = 'unicode61 remove_diacritics 2')"
+    )
+    op.execute(
+        "CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles BEGIN "
+        "DELETE FROM articles_fts WHERE rowid = old.id; END"
+    )
+    # Back-fill in chunks: one article at a time through the stemmer, never all in memory.
+    last = 0
+    while True:
+        rows = connection.execute(
+            sa.text(
+                "SELECT id, title, summary, content_text, authors FROM articles"
+                " WHERE id > :last ORDER BY id LIMIT 1000"
+            ),
+            {"last": last},
+        ).all()
+        if not rows:
+            break
+        ids = [row[0] for row in rows]
+        tags: dict[int, list[str]] = {}
+        for article_id, name in connection.execute(
+            sa.text(
+                "SELECT at.article_id, t.name FROM article_tags AS at"
+                " JOIN tags AS t ON t.id = at.tag_id"
+                " WHERE at.article_id >= :low AND at.article_id <= :high"
+            ),
+            {"low": ids[0], "high": ids[-1]},
+        ):
+            tags.setdefault(article_id, []).append(name)
+        index_articles(
+            connection,
+            [
+                IndexRow(
+                    article_id=row[0],
+                    title=row[1] or "",
+                    summary=row[2] or "",
+                    body=row[3] or "",
+                    authors=json.loads(row[4]) if row[4] else [],
+                    tags=tags.get(row[0], []),
+                )
+                for row in rows
+            ],
+            replace=False,
+        )
+        last = ids[-1]
+
+
+def _pg_upgrade(connection: sa.Connection) -> None:
+    # `unaccent` is a contrib extension: absent, or not ours to install (no privilege).
+    # A savepoint keeps a failure from aborting the migration's transaction.
+    savepoint = connection.begin_nested()
+    try:
+        connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS unaccent")
+        savepoint.commit()
+    except DBAPIError:
+        savepoint.rollback()
+    schema = connection.scalar(
+        sa.text(
+            "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n"
+            " ON n.oid = e.extnamespace WHERE e.extname = 'unaccent'"
+        )
+    )
+    op.execute(f"CREATE TEXT SEARCH CONFIGURATION {PG_CONFIG} (COPY = pg_catalog.italian)")
+    if schema is not None:
+        # Schema-qualified: the extension may live outside the search path.
+        op.execute(
+            f"ALTER TEXT SEARCH CONFIGURATION {PG_CONFIG} ALTER MAPPING FOR"
+            f' hword, hword_part, word WITH "{schema}".unaccent, italian_stem'
+        )
+    op.add_column("articles", sa.Column("search_vector", TSVECTOR()))
+    op.execute(_PG_VECTOR)
+    op.execute(
+        "CREATE TRIGGER articles_search_vector BEFORE INSERT OR UPDATE OF"
+        " title, summary, content_text, authors ON articles"
+        " FOR EACH ROW EXECUTE FUNCTION rassegna_articles_search_vector()"
+    )
+    op.execute(_PG_TAGS)
+    for event, which in (("INSERT", "NEW"), ("DELETE", "OLD")):
+        op.execute(
+            f"CREATE TRIGGER article_tags_search_vector_{event.lower()} AFTER {event}"
+            f" ON article_tags REFERENCING {which} TABLE AS changed_tags"
+            " FOR EACH STATEMENT EXECUTE FUNCTION rassegna_article_tags_search_vector()"
+        )
+    op.execute("UPDATE articles SET title = title")
+    op.execute("CREATE INDEX ix_articles_search_vector ON articles USING gin (search_vector)")
+
+
+def upgrade() -> None:
+    connection = op.get_bind()
+    _topic_tables()
+    if connection.dialect.name == "sqlite":
+        _sqlite_upgrade(connection)
+    else:
+        _pg_upgrade(connection)
+
+
+def downgrade() -> None:
+    connection = op.get_bind()
+    if connection.dialect.name == "sqlite":
+        op.execute("DROP TRIGGER IF EXISTS articles_fts_delete")
+        op.execute("DROP TABLE IF EXISTS articles_fts")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS article_tags_search_vector_insert ON article_tags")
+        op.execute("DROP TRIGGER IF EXISTS article_tags_search_vector_delete ON article_tags")
+        op.execute("DROP TRIGGER IF EXISTS articles_search_vector ON articles")
+        op.execute("DROP FUNCTION IF EXISTS rassegna_article_tags_search_vector()")
+        op.execute("DROP FUNCTION IF EXISTS rassegna_articles_search_vector()")
+        op.drop_index("ix_articles_search_vector", table_name="articles")
+        op.drop_column("articles", "search_vector")
+        op.execute(f"DROP TEXT SEARCH CONFIGURATION IF EXISTS {PG_CONFIG}")
+    op.drop_index("ix_topic_articles_article", table_name="topic_articles")
+    op.drop_index("ix_topic_articles_topic_published", table_name="topic_articles")
+    op.drop_table("topic_articles")
+    op.drop_table("topics")

@@ -1,0 +1,603 @@
+"""Full-text search of the stored articles, and topic membership, on both databases.
+
+Text analysis (SQLite)
+    SQLite's FTS5 has no Italian stemmer, so the index holds text we analyse in Python:
+    accents stripped, case folded, elided articles dropped (`l'Ucraina` → `ucraina`), every
+    word reduced by the Snowball Italian stemmer (`elezioni`, `elezione` → `elezion`).
+    Queries go through the same `analyze`, so index and query always agree. Accents are
+    stripped *before* stemming: the stemmer treats `città` and `citta` differently, and a
+    reader who types `citta` must find `città`. The FTS5 table still uses
+    `unicode61 remove_diacritics 2`, which is a no-op on our text but keeps any text that
+    reaches it by another path accent-insensitive too.
+
+Keeping the SQLite index in step
+    Triggers cannot stem, so the index is written by `index_articles`, which
+    `Store.upsert_articles` calls in its own transaction right after writing the rows
+    (the only writer of article text): the article and its index entry commit or roll back
+    together. Deletions need no Python, so a trigger on `articles` removes the index entry
+    (it also fires for rows removed by `ON DELETE CASCADE` from a source).
+
+PostgreSQL
+    A `search_vector tsvector` column written by a trigger with the `rassegna_italian`
+    text search configuration (a copy of `italian` that runs `unaccent` first when the
+    extension can be installed), indexed by GIN. Tags live in another table, so statement
+    triggers on `article_tags` touch the articles whose tags changed. Queries are turned
+    into a `to_tsquery` string of sanitised words, so PostgreSQL stems them its own way.
+
+Queries
+    Words are ANDed; `OR` between two terms makes them alternatives; `"..."` is a phrase;
+    `-word` or `-"phrase"` excludes; `word*` is a prefix (at least 3 letters, never a
+    leading wildcard). Length and term counts are capped (`QueryError` otherwise), so one
+    request can never make the database scan its index many times over.
+
+Snippets are cut in Python from the article's text, for the same output on both databases.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, cast
+
+import snowballstemmer
+from slugify import slugify
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    Table,
+    bindparam,
+    column,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    select,
+    table,
+    text,
+    update,
+)
+
+from db import models
+from db.records import SearchHit, StoredArticle, TopicDef, TopicInfo
+
+MAX_QUERY_CHARS = 200
+MAX_TERMS = 12
+MAX_PHRASE_WORDS = 8
+MAX_PREFIX_TERMS = 3
+MIN_PREFIX_CHARS = 3
+SNIPPET_OPEN = "**"
+SNIPPET_CLOSE = "**"
+PG_CONFIG = "rassegna_italian"
+FTS_TABLE = "articles_fts"
+TOPIC_BACKFILL_LIMIT = 2000
+"""Articles a new or edited topic is filled with (the newest): its feed shows far fewer."""
+
+_ARTICLES = cast(Table, models.Article.__table__)
+_SOURCES = cast(Table, models.Source.__table__)
+_CATEGORIES = cast(Table, models.Category.__table__)
+_TAGS = cast(Table, models.Tag.__table__)
+_ARTICLE_TAGS = models.article_tags
+_TOPIC_ARTICLES = models.topic_articles
+_FTS = table(FTS_TABLE, column("rowid"))
+
+
+class QueryError(ValueError):
+    """A search query we refuse: empty, too long, too many terms, a leading wildcard."""
+
+
+# -- analysis -----------------------------------------------------------------------------
+
+_WORD = re.compile(r"[^\W_]+")
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'"})
+# Words that elide before a vowel (l'anno, dell'Ucraina, quest'anno, c'è, un'altra):
+# dropped when written with an apostrophe, so `l'Ucraina` is the word `Ucraina`.
+_ELIDED = frozenset(
+    (
+        *("l", "un", "dell", "all", "dall", "nell", "sull", "coll", "pell", "tra"),
+        *("quell", "quest", "bell", "sant", "buon", "nessun", "gl", "degl", "agl"),
+        *("dagl", "negl", "sugl", "anch", "senz", "com", "dov", "cos", "ch", "qual"),
+        *("d", "c", "m", "t", "s", "v", "n"),
+    )
+)
+_ELISION = re.compile(r"\b([^\W\d_]{1,6})'(?=[^\W\d_])")
+_STEMMER = snowballstemmer.stemmer("italian")
+
+
+def fold(value: str) -> str:
+    """Lower case without diacritics (`Città` → `citta`), apostrophes made plain."""
+    decomposed = unicodedata.normalize("NFKD", value.translate(_APOSTROPHES).casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _drop_elisions(folded: str) -> str:
+    return _ELISION.sub(lambda m: " " if m.group(1) in _ELIDED else m.group(0), folded)
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """The Snowball Italian stem of a folded word (cached: news reuse a small vocabulary,
+    and the pure-Python stemmer is most of the indexing cost)."""
+    return str(_STEMMER.stemWord(word))
+
+
+def words(value: str) -> list[str]:
+    """The folded words of a text, elided articles dropped, not stemmed."""
+    return _WORD.findall(_drop_elisions(fold(value)))
+
+
+def analyze(value: str) -> list[str]:
+    """The stems a text is indexed (and a query is matched) as."""
+    return [stem(w) for w in words(value)]
+
+
+def index_text(value: str) -> str:
+    return " ".join(analyze(value))
+
+
+# -- queries ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One word, phrase or prefix of a query, as folded words (not stemmed)."""
+
+    words: tuple[str, ...]
+    prefix: bool = False
+
+    @property
+    def stems(self) -> tuple[str, ...]:
+        return tuple(stem(w) for w in self.words)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedQuery:
+    """An AND of OR-groups of terms, minus the excluded terms."""
+
+    groups: tuple[tuple[Term, ...], ...]
+    excluded: tuple[Term, ...] = ()
+
+    def with_excluded(self, terms: Iterable[Term]) -> ParsedQuery:
+        return ParsedQuery(self.groups, self.excluded + tuple(terms))
+
+    @property
+    def positive(self) -> list[Term]:
+        return [term for group in self.groups for term in group]
+
+
+_TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+
+
+def parse_query(query: str) -> ParsedQuery:
+    """Parse a reader's query (see the module docstring); raises QueryError."""
+    query = query.strip()
+    if not query:
+        raise QueryError("the search is empty: give at least one word")
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryError(f"the search is too long: at most {MAX_QUERY_CHARS} characters")
+    groups: list[list[Term]] = []
+    excluded: list[Term] = []
+    join_next = False
+    count = 0
+    prefixes = 0
+    for match in _TOKEN.finditer(query):
+        negate, phrase, bare = match.group(1), match.group(2), match.group(3)
+        if bare == "OR":
+            join_next = bool(groups)
+            continue
+        prefix = False
+        if bare is not None:
+            negate = "-" if bare.startswith("-") and len(bare) > 1 else ""
+            bare = bare[1:] if negate else bare
+            if bare.startswith("*"):
+                raise QueryError(f"«{bare}»: a search word cannot start with *")
+            if bare.endswith("*"):
+                bare, prefix = bare.rstrip("*"), True
+            found = words(bare)
+        else:
+            found = words(phrase or "")
+        if not found:
+            continue
+        if prefix and (len(found) != 1 or len(found[0]) < MIN_PREFIX_CHARS):
+            raise QueryError(f"«{bare}*»: a prefix needs at least {MIN_PREFIX_CHARS} letters")
+        prefixes += prefix
+        if len(found) > MAX_PHRASE_WORDS:
+            raise QueryError(f"a phrase has at most {MAX_PHRASE_WORDS} words")
+        count += 1
+        if count > MAX_TERMS:
+            raise QueryError(f"the search has too many terms: at most {MAX_TERMS}")
+        if prefixes > MAX_PREFIX_TERMS:
+            raise QueryError(f"the search has too many prefixes (*): at most {MAX_PREFIX_TERMS}")
+        term = Term(tuple(found), prefix)
+        if negate:
+            excluded.append(term)
+        elif join_next:
+            groups[-1].append(term)
+        else:
+            groups.append([term])
+        join_next = False
+    if not groups:
+        raise QueryError("the search has no word to look for (only exclusions or punctuation)")
+    return ParsedQuery(tuple(tuple(g) for g in groups), tuple(excluded))
+
+
+def _fts_term(term: Term) -> str:
+    # Stems are runs of letters and digits: quoting them cannot break the FTS5 syntax.
+    quoted = '"' + " ".join(term.stems) + '"'
+    return quoted + "*" if term.prefix else quoted
+
+
+def fts5_query(parsed: ParsedQuery) -> str:
+    """The FTS5 MATCH expression of a parsed query."""
+    groups = ["(" + " OR ".join(_fts_term(t) for t in group) + ")" for group in parsed.groups]
+    expression = " AND ".join(groups)
+    if parsed.excluded:
+        expression = f"({expression}) NOT (" + " OR ".join(map(_fts_term, parsed.excluded)) + ")"
+    return expression
+
+
+def _pg_term(term: Term) -> str:
+    # Folded words are runs of letters and digits: no tsquery operator can get through.
+    parts = [w + ":*" if term.prefix else w for w in term.words]
+    return "(" + " <-> ".join(parts) + ")" if len(parts) > 1 else parts[0]
+
+
+def tsquery_text(parsed: ParsedQuery) -> str:
+    """The `to_tsquery` text of a parsed query (PostgreSQL stems and unaccents it)."""
+    groups = ["(" + " | ".join(_pg_term(t) for t in group) + ")" for group in parsed.groups]
+    expression = " & ".join(groups)
+    for term in parsed.excluded:
+        expression += " & !" + _pg_term(term)
+    return expression
+
+
+# -- the SQLite index ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRow:
+    """The searchable text of one article."""
+
+    article_id: int
+    title: str
+    summary: str
+    body: str
+    authors: Sequence[str]
+    tags: Sequence[str]
+
+
+def index_articles(connection: Connection, rows: Sequence[IndexRow], *, replace: bool) -> None:
+    """Write the FTS5 entries of these articles (SQLite; PostgreSQL's trigger does this).
+
+    `replace` deletes any previous entry first (changed articles).
+    """
+    if connection.dialect.name != "sqlite" or not rows:
+        return
+    if replace:
+        ids = [r.article_id for r in rows]
+        for start in range(0, len(ids), 500):
+            connection.execute(delete(_FTS).where(_FTS.c.rowid.in_(ids[start : start + 500])))
+    connection.execute(
+        text(
+            "INSERT INTO articles_fts(rowid, title, summary, body, authors, tags)"
+            " VALUES (:rowid, :title, :summary, :body, :authors, :tags)"
+        ),
+        [
+            {
+                "rowid": r.article_id,
+                "title": index_text(r.title),
+                "summary": index_text(r.summary),
+                "body": index_text(r.body),
+                "authors": index_text(" ".join(r.authors)),
+                "tags": index_text(" ".join(r.tags)),
+            }
+            for r in rows
+        ],
+    )
+
+
+# -- matching -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What a search or topic keeps besides its text: source, category and tag slugs
+    (any of each), and a lower bound on the publication date."""
+
+    sources: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    since: datetime | None = None
+
+
+def matching(dialect: str, parsed: ParsedQuery, filters: Filters = Filters()) -> Select[Any]:
+    """SELECT (id, published, rank) of the articles matching; lower rank is better."""
+    a = _ARTICLES.c
+    rank: ColumnElement[Any]
+    if dialect == "sqlite":
+        # Title counts most, then summary, tags, authors, body.
+        rank = literal_column(f"bm25({FTS_TABLE}, 10.0, 4.0, 1.0, 2.0, 3.0)")
+        statement = (
+            select(a.id, a.published, rank.label("rank"))
+            .select_from(_FTS.join(_ARTICLES, a.id == _FTS.c.rowid))
+            .where(text(f"{FTS_TABLE} MATCH :fts_query").bindparams(fts_query=fts5_query(parsed)))
+        )
+    else:
+        query = func.to_tsquery(
+            literal_column(f"'{PG_CONFIG}'::regconfig"),
+            bindparam("ts_query", tsquery_text(parsed)),
+        )
+        vector: ColumnElement[Any] = literal_column("articles.search_vector")
+        rank = -func.ts_rank_cd(vector, query)
+        statement = select(a.id, a.published, rank.label("rank")).where(vector.op("@@")(query))
+    if filters.sources:
+        statement = statement.where(
+            a.source_id.in_(select(_SOURCES.c.id).where(_SOURCES.c.slug.in_(filters.sources)))
+        )
+    if filters.categories:
+        statement = statement.where(
+            a.category_id.in_(
+                select(_CATEGORIES.c.id).where(_CATEGORIES.c.slug.in_(filters.categories))
+            )
+        )
+    if filters.tags:
+        statement = statement.where(
+            exists(
+                select(_ARTICLE_TAGS.c.article_id)
+                .join(_TAGS, _TAGS.c.id == _ARTICLE_TAGS.c.tag_id)
+                .where(_ARTICLE_TAGS.c.article_id == a.id, _TAGS.c.slug.in_(filters.tags))
+            )
+        )
+    if filters.since is not None:
+        statement = statement.where(a.published >= filters.since)
+    return statement
+
+
+def ranked(
+    connection: Connection, parsed: ParsedQuery, filters: Filters, limit: int
+) -> list[tuple[int, float]]:
+    """(id, rank) of the best `limit` matches, best first, newest first among equals."""
+    statement = matching(connection.dialect.name, parsed, filters)
+    statement = statement.order_by(literal_column("rank"), _ARTICLES.c.published.desc())
+    return [
+        (int(row[0]), float(row[2])) for row in connection.execute(statement.limit(limit)).all()
+    ]
+
+
+# -- topics -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTopic:
+    slug: str
+    parsed: ParsedQuery
+    filters: Filters
+
+
+def topic_digest(definition: dict[str, Any]) -> str:
+    payload = json.dumps(definition, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@lru_cache(maxsize=1024)
+def stored_topic(slug: str, definition: str) -> StoredTopic:
+    """A topic from its stored JSON definition (as `Store.sync_topics` wrote it)."""
+    data = json.loads(definition)
+    parsed = parse_query(data["query"])
+    excluded = [Term(tuple(found)) for word in data.get("exclude", []) if (found := words(word))]
+    return StoredTopic(
+        slug,
+        parsed.with_excluded(excluded),
+        Filters(
+            sources=tuple(data.get("sources", [])),
+            categories=tuple(data.get("categories", [])),
+            tags=tuple(data.get("tags", [])),
+        ),
+    )
+
+
+def match_topics(
+    connection: Connection, topics: Sequence[StoredTopic], article_ids: Sequence[int]
+) -> set[str]:
+    """Re-evaluate these articles against the topics; returns the slugs whose membership
+    changed. Only these ids are looked at (an index lookup each), never the whole store."""
+    changed: set[str] = set()
+    ids = sorted(set(article_ids))
+    if not topics or not ids:
+        return changed
+    ta = _TOPIC_ARTICLES.c
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        before: set[tuple[str, int]] = set(
+            connection.execute(select(ta.topic_slug, ta.article_id).where(ta.article_id.in_(chunk)))
+        )
+        after: dict[tuple[str, int], datetime] = {}
+        for topic in topics:
+            statement = matching(connection.dialect.name, topic.parsed, topic.filters).where(
+                _ARTICLES.c.id.in_(chunk)
+            )
+            for row in connection.execute(statement):
+                after[(topic.slug, int(row[0]))] = row[1]
+        gone = before - set(after)
+        for slug, article_id in gone:
+            connection.execute(
+                delete(_TOPIC_ARTICLES).where(ta.topic_slug == slug, ta.article_id == article_id)
+            )
+        new = [
+            {"topic_slug": slug, "article_id": article_id, "published": published}
+            for (slug, article_id), published in after.items()
+            if (slug, article_id) not in before
+        ]
+        if new:
+            connection.execute(insert(_TOPIC_ARTICLES), new)
+        changed |= {slug for slug, _ in gone} | {slug for slug, _ in after.keys() - before}
+    return changed
+
+
+def backfill_topic(connection: Connection, topic: StoredTopic) -> int:
+    """Fill a new or edited topic with its newest matches; returns how many."""
+    ta = _TOPIC_ARTICLES.c
+    connection.execute(delete(_TOPIC_ARTICLES).where(ta.topic_slug == topic.slug))
+    statement = matching(connection.dialect.name, topic.parsed, topic.filters)
+    statement = statement.order_by(_ARTICLES.c.published.desc(), _ARTICLES.c.id.desc())
+    rows = [
+        {"topic_slug": topic.slug, "article_id": article_id, "published": published}
+        for article_id, published, *_rank in connection.execute(
+            statement.limit(TOPIC_BACKFILL_LIMIT)
+        )
+    ]
+    if rows:
+        connection.execute(insert(_TOPIC_ARTICLES), rows)
+    return len(rows)
+
+
+# -- snippets -----------------------------------------------------------------------------
+
+
+def snippet(value: str, parsed: ParsedQuery, *, width: int = 32) -> str:
+    """About `width` words of `value` around the first match, matches between
+    SNIPPET_OPEN and SNIPPET_CLOSE, `…` where the text was cut."""
+    stems = {s for term in parsed.positive if not term.prefix for s in term.stems}
+    prefixes = tuple(s for term in parsed.positive if term.prefix for s in term.stems)
+    tokens = list(_WORD.finditer(value))
+    if not tokens:
+        return ""
+
+    def hit(match: re.Match[str]) -> bool:
+        folded = words(match.group(0))
+        return any(stem(w) in stems or stem(w).startswith(prefixes or ("\x00",)) for w in folded)
+
+    first = next((i for i, m in enumerate(tokens) if hit(m)), 0)
+    start = max(0, first - width // 4)
+    end = min(len(tokens), start + width)
+    out: list[str] = ["…"] if start > 0 else []
+    cursor = tokens[start].start()
+    for match in tokens[start:end]:
+        out.append(value[cursor : match.start()])
+        if hit(match):
+            out.append(SNIPPET_OPEN + match.group(0) + SNIPPET_CLOSE)
+        else:
+            out.append(match.group(0))
+        cursor = match.end()
+    if end < len(tokens):
+        out.append("…")
+    else:
+        out.append(value[cursor:].rstrip())
+    return " ".join("".join(out).split())
+
+
+# -- store entry points (called by `db.store.Store`) ---------------------------------------
+
+_TOPICS = cast(Table, models.Topic.__table__)
+Loader = Callable[[Connection, Sequence[int]], dict[int, StoredArticle]]
+
+
+def run_search(
+    engine: Engine, query: str, filters: Filters, limit: int, load: Loader
+) -> list[SearchHit]:
+    """Parse, rank, load the hits and cut their snippets."""
+    parsed = parse_query(query)
+    limit = max(1, min(limit, 500))
+    with engine.connect() as connection:
+        ranks = ranked(connection, parsed, filters, limit)
+        articles = load(connection, [article_id for article_id, _ in ranks])
+    hits = []
+    for article_id, rank in ranks:
+        article = articles.get(article_id)
+        if article is None:
+            continue
+        body = article.summary
+        if article.content_text:
+            body = f"{body}\n{article.content_text}" if body else article.content_text
+        hits.append(
+            SearchHit(
+                id=article.id,
+                uid=article.uid,
+                title=article.title,
+                url=article.url,
+                source_name=article.source_name,
+                source_slug=article.source_slug,
+                published=article.published,
+                summary=article.summary,
+                rank=rank,
+                snippet=snippet(body or article.title, parsed),
+                category=article.category,
+                tags=article.tags,
+            )
+        )
+    return hits
+
+
+def _definition(topic: TopicDef) -> dict[str, Any]:
+    """What decides a topic's members (not its title): its digest says when to back-fill."""
+    return {
+        "query": topic.query,
+        "exclude": list(topic.exclude),
+        "sources": sorted({label(s) for s in topic.sources}),
+        "categories": sorted({label(c) for c in topic.categories}),
+        "tags": sorted({label(t) for t in topic.tags}),
+    }
+
+
+def label(name: str) -> str:
+    """A source, category or tag name as its slug (the same rule as the store's)."""
+    return slugify(name, lowercase=True, replacements=[["'", "-"], ["’", "-"]]) or "senza-nome"
+
+
+def sync_topics(connection: Connection, topics: Sequence[TopicDef]) -> list[str]:
+    t = _TOPICS.c
+    stored = {
+        row.slug: tuple(row[1:])
+        for row in connection.execute(select(t.slug, t.name, t.title, t.description, t.digest))
+    }
+    wanted = {topic.slug: topic for topic in topics}
+    gone = [slug for slug in stored if slug not in wanted]
+    if gone:
+        connection.execute(delete(_TOPICS).where(t.slug.in_(gone)))
+    filled = []
+    for topic in topics:
+        definition = _definition(topic)
+        digest = topic_digest(definition)
+        values = {
+            "name": topic.name,
+            "title": topic.title,
+            "description": topic.description,
+            "definition": json.dumps(definition, ensure_ascii=False),
+            "digest": digest,
+        }
+        before = stored.get(topic.slug)
+        if before is None:
+            connection.execute(insert(_TOPICS).values(slug=topic.slug, **values))
+        else:
+            # Nothing written when nothing changed (a build must not take a write lock
+            # for nothing); members are recomputed only when the definition changed.
+            if before != (topic.name, topic.title, topic.description, digest):
+                connection.execute(update(_TOPICS).where(t.slug == topic.slug).values(**values))
+            if before[3] == digest:
+                continue
+        backfill_topic(connection, stored_topic(topic.slug, values["definition"]))
+        filled.append(topic.slug)
+    return filled
+
+
+def topic_infos(connection: Connection) -> list[TopicInfo]:
+    t = _TOPICS.c
+    query = select(t.slug, t.name, t.title, t.description).order_by(t.slug)
+    return [TopicInfo(*row) for row in connection.execute(query)]
+
+
+def load_topics(connection: Connection) -> list[StoredTopic]:
+    """Every stored topic, parsed (parsing is cached by definition)."""
+    t = _TOPICS.c
+    return [
+        stored_topic(slug, definition)
+        for slug, definition in connection.execute(select(t.slug, t.definition))
+    ]

@@ -1,0 +1,59 @@
+"""RFC 5005 archives: which items each feed shows and which archive pages it has.
+
+A feed's articles, ordered oldest first (published, then id), are cut into fixed pages of
+`SiteInfo.archive_page_size` items: page 1 is the oldest N, page 2 the next N, and so on.
+A page exists once it is full, and since pages are counted from the oldest article, new
+articles never move a full page's items: each archive document is written once and never
+changed again (`feeds.build` never rewrites an existing one). The subscription document
+shows the latest items, at least the feed's limit and at least every item not yet in a
+full page, so that walking `prev-archive` from it reaches every article without gaps
+(an item may sit both in the current feed and in the newest page; RFC 5005 readers keep
+one copy by id).
+
+What this cannot do without rewriting history: an article deleted from the store, or one
+arriving late with an old date, shifts the positions of the items after it; pages already
+written keep what they had (readers see a duplicate or miss the late one in the archive,
+never an error). That is the price of immutable archives.
+"""
+
+from __future__ import annotations
+
+from db.store import Store
+from feeds.sections import KIND_CATEGORY, KIND_ROOT, KIND_SOURCE, KIND_TAG
+
+SectionKey = tuple[str, str]  # (kind, slug); the root feed is (KIND_ROOT, "")
+
+# `Store.section_counts` keys sections by the `latest_articles` filter they use.
+_KINDS = {"": KIND_ROOT, "category": KIND_CATEGORY, "source": KIND_SOURCE, "tag": KIND_TAG}
+DEFAULT_MAX_PAGES = 200
+"""Archive pages one build writes at most: the first build over a large history spreads
+its archives over several builds instead of rendering thousands of pages in one go."""
+
+
+def feed_sizes(store: Store) -> dict[SectionKey, int]:
+    """How many articles every section holds (`Store.section_counts`, four COUNTs).
+
+    Counting is far cheaper than reading every feed's stamps, so a build can tell which
+    archive pages exist without loading any article.
+    """
+    return {
+        (_KINDS[key], slug): count
+        for (key, slug), count in store.section_counts().items()
+        if key in _KINDS
+    }
+
+
+def full_pages(total: int, page_size: int) -> int:
+    """How many full archive pages `total` items make (none when archiving is off)."""
+    return total // page_size if page_size > 0 else 0
+
+
+def shown_items(limit: int, total: int, page_size: int) -> int:
+    """How many items the subscription document shows.
+
+    The feed's limit, or more when the items not yet in a full page outnumber it (a page
+    larger than the limit), so that no item falls between the feed and its archive.
+    """
+    if page_size <= 0:
+        return limit
+    return max(limit, total % page_size)

@@ -1,0 +1,77 @@
+"""A small published output for the tests that drive real programs (nginx, newsboat,
+Chromium): Italian articles with accents, in two categories, built by `feeds.build`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from db.records import ArticleDraft, SourceSpec
+from db.store import Store
+from feeds.build import BuildReport, build_feeds
+from feeds.site import SiteInfo
+
+SOURCES = (
+    SourceSpec(name="Gazzetta del Lago", kind="files", location="/tmp/lago"),
+    SourceSpec(name="L'Eco della Valle", kind="files", location="/tmp/valle"),
+)
+TITLES = (
+    "Perché il caffè al banco costerà di più",
+    "L'università apre un laboratorio sull'energia",
+    "Città più verde: già pronti trenta nuovi alberi",
+    "Treni regionali, cosa cambierà da lunedì",
+    "Un'estate più calda: ciò che dicono i dati",
+    "Festa di primavera, è polemica sulle date",
+    "Sanità: più medici di base nelle valli",
+    "Il Consiglio approva il bilancio, l'opposizione: «Così non va»",
+    "Piste ciclabili in periferia, sarà davvero così?",
+    "Scuola: la mensa torna a chilometro zero",
+    "Lago d'Iseo, la qualità dell'acqua migliora",
+)
+START = datetime(2025, 3, 28, 7, tzinfo=UTC)
+
+
+def site(base_url: str, **fields: object) -> SiteInfo:
+    settings: dict[str, object] = {
+        "title": "Rassegna del Lago",
+        "link": "https://rassegna.example.it/",
+        "base_url": base_url,
+        "description": "Le notizie del lago e delle valli, in un posto solo",
+        "items_per_feed": 5,
+        "archive_page_size": 4,
+    }
+    settings.update(fields)
+    return SiteInfo(**settings)  # type: ignore[arg-type]
+
+
+def drafts(source: int) -> list[ArticleDraft]:
+    """Every other title for each source, hours apart (across the DST change)."""
+    found = []
+    for n, title in enumerate(TITLES):
+        if n % 2 != source:
+            continue
+        found.append(
+            ArticleDraft(
+                guid=f"articolo-{n}.txt",
+                title=title,
+                summary=f"In breve: {title.lower()}.",
+                content_html=f"<p>{title}. Ecco perché se ne parla così tanto in città.</p>",
+                content_text=f"{title}. Ecco perché se ne parla così tanto in città.",
+                published=START + timedelta(hours=7 * n),
+                url=f"https://notizie.example.it/{n}",
+                authors=("Giulia Bianchi",) if n % 3 == 0 else (),
+                category="Cronaca" if n % 3 else "Economia",
+                tags=("Lago",) if n % 4 == 0 else (),
+            )
+        )
+    return found
+
+
+def fill(store: Store) -> None:
+    for index, spec in enumerate(SOURCES):
+        store.upsert_articles(store.ensure_source(spec), drafts(index))
+
+
+def publish(store: Store, out: Path, base_url: str, **fields: object) -> BuildReport:
+    fill(store)
+    return build_feeds(store, site(base_url, **fields), out, fsync=False)

@@ -1,0 +1,238 @@
+"""Full-text search: the query language, both databases' indexes kept in step, the CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from db.records import ArticleDraft, SourceSpec
+from db.search import (
+    MAX_QUERY_CHARS,
+    MAX_TERMS,
+    SNIPPET_OPEN,
+    QueryError,
+    analyze,
+    fts5_query,
+    parse_query,
+    tsquery_text,
+)
+from db.store import Store
+from tests.conftest import run_cli, write_config
+
+WHEN = datetime(2024, 6, 19, 9, 0, tzinfo=UTC)
+
+
+def seed_draft(shared: Path, guid: str = "seed") -> ArticleDraft:
+    """The shared sample article (title, standfirst, blank line, body), read at test time."""
+    lines = (shared / "samples" / "seed-article.txt").read_text(encoding="utf-8").splitlines()
+    body = "\n".join(line for line in lines[3:] if line.strip())
+    return ArticleDraft(
+        guid=guid,
+        title=lines[0],
+        summary=lines[1],
+        content_html="",
+        content_text=body,
+        published=WHEN,
+        category="Esteri",
+    )
+
+
+def draft(guid: str, title: str, body: str = "", **extra: object) -> ArticleDraft:
+    values: dict[str, object] = {
+        "guid": guid,
+        "title": title,
+        "summary": "",
+        "content_html": f"<p>{body}</p>" if body else "",
+        "content_text": body,
+        "published": WHEN - timedelta(hours=len(guid)),
+    }
+    values.update(extra)
+    return ArticleDraft(**values)  # type: ignore[arg-type]
+
+
+def titles(store: Store, query: str, **filters: object) -> set[str]:
+    return {hit.title for hit in store.search(query, **filters)}  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def stocked(any_store: Store, shared: Path) -> Store:
+    source = any_store.ensure_source(SourceSpec("Agenzia", "files", "/tmp/agenzia"))
+    any_store.upsert_articles(
+        source,
+        [
+            seed_draft(shared),
+            draft("citta", "Traffico in città", "Il sindaco chiude il centro.", category="Cronaca"),
+            draft("voto", "Le elezioni comunali", "Si vota domenica.", category="Politica"),
+            draft(
+                "sport",
+                "Derby al consiglio comunale",
+                "Il consiglio comunale parla di sport e calcio.",
+                tags=("Calcio", "Stracittadina"),
+            ),
+            draft("ucraina", "Aiuti all'Ucraina", "Nuovi aiuti dell'Europa."),
+        ],
+    )
+    return any_store
+
+
+SEED = "Accordo di difesa reciproca tra Putin e Kim"
+
+
+def test_the_shared_sample_is_found_as_a_reader_expects(stocked: Store, shared: Path) -> None:
+    title = seed_draft(shared).title
+    assert title in titles(stocked, "Corea del Nord")
+    assert title in titles(stocked, "Pyongyang")
+    assert title in titles(stocked, "pyongyang")
+    assert title in titles(stocked, '"difesa reciproca"')
+    assert title not in titles(stocked, "putin -ucraina")
+    # ...because the exclusion works, not because `putin` finds nothing.
+    assert title in titles(stocked, "putin")
+
+
+def test_accents_are_optional_and_words_are_stemmed(stocked: Store) -> None:
+    assert titles(stocked, "citta") == {"Traffico in città"}
+    assert titles(stocked, "CITTÀ") == {"Traffico in città"}
+    assert titles(stocked, "elezione") == {"Le elezioni comunali"}
+    assert titles(stocked, "votare") == {"Le elezioni comunali"}
+
+
+def test_elisions_match_the_bare_word(stocked: Store) -> None:
+    assert "Aiuti all'Ucraina" in titles(stocked, "l'Ucraina")
+    assert "Aiuti all'Ucraina" in titles(stocked, "ucraina")
+    assert "Aiuti all'Ucraina" in titles(stocked, "europa")
+    assert "Aiuti all'Ucraina" in titles(stocked, "L’Europa")
+
+
+def test_phrases_or_and_exclusions(stocked: Store) -> None:
+    assert titles(stocked, '"consiglio comunale"') == {"Derby al consiglio comunale"}
+    # The words appear, but not next to each other.
+    assert titles(stocked, '"comunale consiglio"') == set()
+    assert titles(stocked, "comunale") == {"Le elezioni comunali", "Derby al consiglio comunale"}
+    assert titles(stocked, "comunale -sport") == {"Le elezioni comunali"}
+    assert titles(stocked, 'comunale -"di sport"') == {"Le elezioni comunali"}
+    assert titles(stocked, "sindaco OR Pyongyang") == {"Traffico in città", SEED}
+    assert titles(stocked, "sindaco pyongyang") == set()
+    assert titles(stocked, "pyong*") == {SEED}
+
+
+def test_tags_and_filters(stocked: Store) -> None:
+    # Only a tag says it (on PostgreSQL through the triggers on article_tags).
+    assert titles(stocked, "stracittadina") == {"Derby al consiglio comunale"}
+    assert titles(stocked, "comunale", category="politica") == {"Le elezioni comunali"}
+    assert titles(stocked, "comunale", source="agenzia") == {
+        "Le elezioni comunali",
+        "Derby al consiglio comunale",
+    }
+    assert titles(stocked, "comunale", source="altra") == set()
+    assert titles(stocked, "putin", since=WHEN + timedelta(days=1)) == set()
+
+
+def test_ranked_results_carry_highlighted_snippets(stocked: Store) -> None:
+    hits = stocked.search("Pyongyang")
+    assert [hit.title for hit in hits] == [SEED]
+    assert f"{SNIPPET_OPEN}Pyongyang" in hits[0].snippet
+    # The title counts more than the body.
+    both = stocked.search("consiglio")
+    assert both[0].title == "Derby al consiglio comunale"
+
+
+def test_the_index_follows_edits_and_deletions(stocked: Store) -> None:
+    source = stocked.ensure_source(SourceSpec("Agenzia", "files", "/tmp/agenzia"))
+    edited = draft("citta", "Traffico in periferia", "Il sindaco chiude la tangenziale.")
+    summary = stocked.upsert_articles(source, [edited])
+    assert summary.changed == 1 and len(summary.article_ids) == 1
+    assert titles(stocked, "citta") == set()
+    assert titles(stocked, "tangenziale") == {"Traffico in periferia"}
+    assert stocked.delete_source_articles(source, ["citta"]) == 1
+    assert titles(stocked, "tangenziale") == set()
+    assert titles(stocked, "sindaco") == set()
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("*ucraina", "cannot start with"),
+        ("-ucraina", "no word"),
+        ("x" * (MAX_QUERY_CHARS + 1), "too long"),
+        (" ".join(f"parola{i}" for i in range(MAX_TERMS + 1)), "too many terms"),
+        ("ab*", "at least"),
+        ("gov* par* ele* cit*", "prefixes"),
+    ],
+)
+def test_expensive_or_empty_queries_are_refused(query: str, reason: str) -> None:
+    with pytest.raises(QueryError, match=reason):
+        parse_query(query)
+
+
+def test_store_search_refuses_them_too(any_store: Store) -> None:
+    with pytest.raises(QueryError):
+        any_store.search("*rina")
+
+
+def test_query_syntax_cannot_be_injected() -> None:
+    parsed = parse_query("a\"b NEAR(x y) col:val ) ( ' ;-- ^x")
+    for compiled in (fts5_query(parsed), tsquery_text(parsed)):
+        assert ":" not in compiled.replace(":*", "")
+        assert "NEAR" not in compiled and ";" not in compiled and "^" not in compiled
+
+
+def test_analysis_is_accent_and_elision_insensitive() -> None:
+    assert analyze("città") == analyze("citta") == analyze("CITTÀ")
+    assert analyze("l'Ucraina") == analyze("Ucraina")
+    assert analyze("elezione") == analyze("elezioni")
+    assert analyze("dell’Europa") == analyze("Europa")
+
+
+# -- the command line ---------------------------------------------------------------------
+
+
+def search_config(tmp_path: Path, shared: Path) -> Path:
+    folder = tmp_path / "articoli"
+    folder.mkdir()
+    (folder / "seed.txt").write_bytes((shared / "samples" / "seed-article.txt").read_bytes())
+    (folder / "citta.txt").write_text(
+        "Traffico in città\nIl sindaco chiude il centro.\n\nDomenica senza auto.\n",
+        encoding="utf-8",
+    )
+    return write_config(
+        tmp_path,
+        """
+[site]
+title = "Prova"
+[[sources]]
+name = "Articoli"
+kind = "files"
+path = "articoli"
+""",
+    )
+
+
+def test_cli_search_prints_json_and_tables(tmp_path: Path, shared: Path) -> None:
+    config = search_config(tmp_path, shared)
+    assert run_cli("--config", str(config), "ingest", "--all").returncode == 0
+    result = run_cli("--config", str(config), "search", "Corea del Nord", "--json")
+    assert result.returncode == 0, result.stderr
+    hits = json.loads(result.stdout)
+    assert [hit["title"] for hit in hits] == [SEED]
+    assert "**Corea**" in hits[0]["snippet"]
+    table = run_cli("--config", str(config), "search", "citta", "--since", "3650d")
+    assert table.returncode == 0, table.stderr
+    assert "Traffico in città" in table.stdout
+    none = run_cli("--config", str(config), "search", "putin -ucraina", "--json")
+    assert none.returncode == 0 and json.loads(none.stdout) == []
+
+
+def test_cli_search_errors_are_one_sentence(tmp_path: Path, shared: Path) -> None:
+    config = search_config(tmp_path, shared)
+    bad = run_cli("--config", str(config), "search", "*rina")
+    assert bad.returncode == 1
+    assert "cannot start with *" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    usage = run_cli("--config", str(config), "search", "putin", "--since", "ieri")
+    assert usage.returncode == 2 and "--since" in usage.stderr
+    helped = run_cli("search", "--help")
+    assert helped.returncode == 0 and "Example: rassegna search" in helped.stdout

@@ -1,0 +1,157 @@
+"""Topic feeds: membership at ingest time, published like a section, rewritten only when a
+matching article arrives; and `/cerca`, an Atom feed of a search over real HTTP."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import feedparser
+import httpx
+import pytest
+from lxml import etree
+
+from db.records import SourceSpec, TopicDef
+from db.store import Store
+from rassegna.config import load_settings
+from rassegna.operations import build, ingest_source, search_feed
+from rassegna.server import BackgroundServer, app_for
+from tests.conftest import free_port, write_config
+from tests.test_search import draft, seed_draft
+
+CONFIG = """
+[site]
+title = "Prova"
+base_url = "http://127.0.0.1:8080/"
+
+[database]
+url = "{db}"
+
+[[sources]]
+name = "Articoli"
+kind = "files"
+path = "articoli"
+
+[[topics]]
+name = "Corea del Nord"
+query = '"Corea del Nord" OR Pyongyang'
+description = "Tutto sulla Corea del Nord"
+
+[[topics]]
+name = "Comune"
+query = "consiglio comunale"
+exclude = ["sport"]
+"""
+
+
+def test_membership_follows_new_changed_and_edited_topics(any_store: Store) -> None:
+    source = any_store.ensure_source(SourceSpec("Agenzia", "files", "/tmp/agenzia"))
+    any_store.upsert_articles(source, [draft("vecchio", "Il consiglio comunale vota")])
+    topic = TopicDef("comune", "Comune", "consiglio comunale", exclude=("sport",))
+    assert any_store.sync_topics([topic]) == ["comune"]  # back-filled once
+    assert [a.guid for a in any_store.latest_articles(10, topic="comune")] == ["vecchio"]
+    assert any_store.sync_topics([topic]) == []  # unchanged: nothing to do
+    summary = any_store.upsert_articles(
+        source,
+        [draft("nuovo", "Il consiglio comunale approva"), draft("altro", "Meteo di domani")],
+    )
+    assert summary.changed_topics == {"comune"} and "tema/comune" in summary.changed_sections
+    assert {a.guid for a in any_store.latest_articles(10, topic="comune")} == {"vecchio", "nuovo"}
+    # An edit that brings in an excluded word takes the article out.
+    summary = any_store.upsert_articles(
+        source, [draft("nuovo", "Il consiglio comunale approva", "Parla di sport.")]
+    )
+    assert summary.changed_topics == {"comune"}
+    assert [a.guid for a in any_store.latest_articles(10, topic="comune")] == ["vecchio"]
+    assert any_store.upsert_articles(source, [draft("meteo", "Pioggia")]).changed_topics == set()
+    edited = TopicDef("comune", "Comune", "pioggia OR meteo")
+    assert any_store.sync_topics([edited]) == ["comune"]
+    assert {a.guid for a in any_store.latest_articles(10, topic="comune")} == {"altro", "meteo"}
+    assert any_store.sync_topics([]) == []
+    assert any_store.topics() == []
+
+
+def test_a_topic_feed_is_published_and_rewritten_only_for_a_match(
+    tmp_path: Path, shared: Path
+) -> None:
+    folder = tmp_path / "articoli"
+    folder.mkdir()
+    (folder / "meteo.txt").write_text("Pioggia a Roma\nDomani piove.\n\nOmbrelli.\n", "utf-8")
+    config = write_config(tmp_path, CONFIG.format(db=f"sqlite:///{tmp_path / 'r.db'}"))
+    settings = load_settings(config, environ={})
+    store = Store.open(settings.database_url)
+    try:
+        source = settings.sources[0]
+        out = settings.output.dir
+        ingest_source(settings, store, source)
+        build(settings, store)
+        atom = out / "tema" / "corea-del-nord" / "atom.xml"
+        assert atom.exists() and (out / "tema" / "comune" / "feed.json").exists()
+        assert feedparser.parse(atom.read_bytes()).entries == []
+        assert "tema/corea-del-nord/rss.xml" in (out / "opml.xml").read_text("utf-8")
+        assert "tema/comune/atom.xml" in (out / "index.html").read_text("utf-8")
+
+        # A matching article arrives: the topic feed gets it.
+        lines = (shared / "samples" / "seed-article.txt").read_bytes()
+        (folder / "seed.txt").write_bytes(lines)
+        report = ingest_source(settings, store, source)
+        assert report.new == 1
+        build(settings, store)
+        parsed = feedparser.parse(atom.read_bytes())
+        assert [e.title for e in parsed.entries] == [seed_draft(shared).title]
+        stamp = {p: p.stat().st_mtime_ns for p in (out / "tema").rglob("*") if p.is_file()}
+
+        # Something that matches no topic: the root feed changes, no topic file is touched.
+        (folder / "altro.txt").write_text("Vento a Milano\nRaffiche.\n\nAlberi caduti.\n", "utf-8")
+        os.utime(folder / "altro.txt")
+        assert ingest_source(settings, store, source).new == 1
+        written = build(settings, store).written
+        assert "atom.xml" in written
+        assert not [p for p in written if p.startswith("tema/")]
+        assert stamp == {p: p.stat().st_mtime_ns for p in stamp}
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def schema(shared: Path) -> etree.RelaxNG:
+    return etree.RelaxNG(etree.parse(str(shared / "schemas" / "atom.rng")))
+
+
+def test_cerca_answers_a_valid_atom_feed_over_http(
+    tmp_path: Path, shared: Path, schema: etree.RelaxNG
+) -> None:
+    (tmp_path / "articoli").mkdir()
+    config = write_config(tmp_path, CONFIG.format(db=f"sqlite:///{tmp_path / 'r.db'}"))
+    settings = load_settings(config, environ={})
+    store = Store.open(settings.database_url)
+    source = store.ensure_source(SourceSpec("Agenzia", "files", "/tmp/agenzia"))
+    store.upsert_articles(source, [seed_draft(shared), draft("citta", "Traffico in città")])
+    port = free_port()
+    server = BackgroundServer(
+        app_for(settings, search=search_feed(settings, store)), "127.0.0.1", port
+    )
+    server.start()
+    try:
+        base = f"http://127.0.0.1:{port}/cerca"
+        answer = httpx.get(base, params={"q": "Corea del Nord"})
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("application/atom+xml")
+        parsed = feedparser.parse(answer.content)
+        assert parsed.bozo == 0
+        assert [e.title for e in parsed.entries] == [seed_draft(shared).title]
+        assert "cerca?q=Corea" in parsed.feed.id
+        schema.assertValid(etree.fromstring(answer.content))
+        again = httpx.get(base, params={"q": "Corea del Nord"})
+        assert again.content == answer.content
+        assert httpx.get(base, params={"q": "citta"}).status_code == 200
+        empty = httpx.get(base, params={"q": "putin -ucraina"})
+        assert empty.status_code == 200 and feedparser.parse(empty.content).entries == []
+        schema.assertValid(etree.fromstring(empty.content))
+        for bad in ("x" * 201, "*rina", ""):
+            refused = httpx.get(base, params={"q": bad})
+            assert refused.status_code == 400
+            assert len(refused.text.strip().splitlines()) == 1
+    finally:
+        server.stop()
+        store.close()
