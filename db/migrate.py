@@ -3,19 +3,23 @@ automatically when the daemon or the CLI opens a database)."""
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from db.engine import display_url
 from db.errors import StoreError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATE_LOCK = 0x7261_7373_6567_6E61  # "rassegna": the advisory lock key of migrations
 
 
 def _config() -> Config:
@@ -38,12 +42,40 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
 
     An older `revision` is for tests that build a database as an older release left it.
     """
+    with _sqlite_migration_lock(engine):
+        return _upgrade(engine, revision)
+
+
+@contextmanager
+def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
+    """Two processes opening a new SQLite database at once must not both create tables:
+    the second waits on a file lock beside the database, then finds the schema done."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    lock_path = Path(database).with_name(Path(database).name + ".migrate.lock")
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _upgrade(engine: Engine, revision: str) -> tuple[str | None, str | None]:
     config = _config()
     try:
         before = current_revision(engine)
         if before == (head_revision() if revision == "head" else revision):
             return before, before
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Several daemons may start at once: one migrates, the others wait here and
+                # then find nothing left to do (the lock ends with the transaction).
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK}
+                )
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
         return before, current_revision(engine)

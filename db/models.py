@@ -69,6 +69,10 @@ class Source(Base):
     last_outcome: Mapped[str | None] = mapped_column(String(20))
     retry_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
     min_interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    # A claim on the source by one daemon until `lease_until`; another daemon may take it
+    # only after the lease ran out (the first one died or hung).
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     articles: Mapped[list[Article]] = relationship(back_populates="source")
 

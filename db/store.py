@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -26,12 +26,14 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    or_,
     select,
+    text,
     tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import models, search
@@ -139,6 +141,20 @@ def backoff_seconds(interval: int, errors: int, salt: int = 0) -> int:
     return max(interval, int(base * (1 - jitter)))
 
 
+UPSERT_ATTEMPTS = 3
+JITTER_SHARE = 0.1
+JITTER_CAP = 120
+"""A regular poll comes up to 10 % of the interval (at most 2 minutes) late, so sources
+with the same interval drift apart instead of all firing in the same second."""
+
+
+def jittered(interval: int, salt: int, when: datetime) -> int:
+    """`interval` plus a jitter that is reproducible (a hash of the source and the time)."""
+    digest = hashlib.sha256(f"{salt}:{int(when.timestamp())}".encode()).digest()
+    spread = min(interval * JITTER_SHARE, JITTER_CAP)
+    return interval + int(digest[0] / 255 * spread)
+
+
 class Store:
     """The article store on one database."""
 
@@ -171,7 +187,17 @@ class Store:
     # -- sources -------------------------------------------------------------------------
 
     def ensure_source(self, spec: SourceSpec) -> int:
-        """Create the source or update its settings; returns its id."""
+        """Create the source or update its settings; returns its id.
+
+        Several daemons starting together may create the same source at once: the one
+        that loses the race finds the winner's row on its second try.
+        """
+        try:
+            return self._ensure_source(spec)
+        except IntegrityError:
+            return self._ensure_source(spec)
+
+    def _ensure_source(self, spec: SourceSpec) -> int:
         with self._sessions.begin() as session:
             source = session.scalar(select(models.Source).where(models.Source.name == spec.name))
             if source is None:
@@ -230,7 +256,84 @@ class Store:
             else:
                 source.last_error = error
                 source.consecutive_errors += 1
-            source.next_due = when + timedelta(seconds=source.interval_seconds)
+            source.next_due = when + timedelta(
+                seconds=jittered(source.interval_seconds, source.id, when)
+            )
+            source.claimed_by = None
+            source.lease_until = None
+
+    def claim_due(
+        self,
+        owner: str,
+        names: Sequence[str],
+        *,
+        now: datetime | None = None,
+        lease_seconds: int = 300,
+        limit: int | None = None,
+    ) -> list[str]:
+        """Claim the sources among `names` that are due and not claimed by a live lease.
+
+        Returns the names claimed, oldest due first. On PostgreSQL the rows are picked
+        with `FOR UPDATE SKIP LOCKED`, so daemons claiming at the same moment never get
+        the same source; on SQLite writers are serialized by the database itself. A claim
+        ends when the fetch is recorded, or when its lease runs out (the daemon died).
+        """
+        if not names:
+            return []
+        now = now or _now()
+        s = models.Source
+        due = (
+            select(s.id)
+            .where(
+                s.name.in_(list(names)),
+                s.gone.is_(False),
+                or_(s.next_due.is_(None), s.next_due <= now),
+                or_(s.lease_until.is_(None), s.lease_until < now),
+            )
+            .order_by(s.next_due.asc().nulls_first(), s.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        claim = (
+            update(s)
+            .where(s.id.in_(due.scalar_subquery()))
+            .values(claimed_by=owner, lease_until=now + timedelta(seconds=lease_seconds))
+            .returning(s.name, s.next_due)
+        )
+        with self.engine.begin() as connection:
+            rows = connection.execute(claim).all()
+        never = datetime.min.replace(tzinfo=UTC)
+        return [name for name, _ in sorted(rows, key=lambda r: (r[1] or never, r[0]))]
+
+    def release_claims(self, owner: str) -> int:
+        """Give back every claim of `owner` (a daemon shutting down); returns how many."""
+        s = models.Source
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(s).where(s.claimed_by == owner).values(claimed_by=None, lease_until=None)
+            )
+            return int(result.rowcount or 0)
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Hold a database-wide lock named `name` (PostgreSQL advisory lock; a no-op on
+        SQLite, where one daemon per database is enforced by a file lock).
+
+        Daemons sharing one PostgreSQL store build the feeds under it, so two processes
+        never write the same files at once.
+        """
+        if self.engine.dialect.name != "postgresql":
+            yield
+            return
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                connection.commit()
 
     def source_states(self) -> list[SourceState]:
         counts = (
@@ -319,7 +422,8 @@ class Store:
                 if outcome.min_interval is not None:
                     source.min_interval_seconds = min(outcome.min_interval, MIN_INTERVAL_CAP)
                 floor = source.min_interval_seconds or 0
-                source.next_due = when + timedelta(seconds=max(interval, floor))
+                wait = max(interval, floor)
+                source.next_due = when + timedelta(seconds=jittered(wait, source.id, when))
             elif outcome.kind is FetchKind.GONE:
                 source.gone = True
                 source.last_error = outcome.error
@@ -342,6 +446,8 @@ class Store:
                     source.consecutive_errors += 1
                 delay = backoff_seconds(interval, source.consecutive_errors, source.id)
                 source.next_due = when + timedelta(seconds=delay)
+            source.claimed_by = None
+            source.lease_until = None
             assert source.next_due is not None
             return source.next_due
 
@@ -566,6 +672,21 @@ class Store:
     # -- articles ------------------------------------------------------------------------
 
     def upsert_articles(self, source_id: int, drafts: Sequence[ArticleDraft]) -> UpsertSummary:
+        """Insert new drafts, update changed ones, leave identical ones untouched.
+
+        Two writers storing the same new article at once (two daemons, a CLI ingest
+        beside the daemon) collide on the unique (source, guid): the loser's transaction
+        is rolled back whole and run again, and then finds the winner's row as stored.
+        """
+        for attempt in range(UPSERT_ATTEMPTS):
+            try:
+                return self._upsert_articles(source_id, drafts)
+            except IntegrityError:
+                if attempt == UPSERT_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _upsert_articles(self, source_id: int, drafts: Sequence[ArticleDraft]) -> UpsertSummary:
         """Insert new drafts, update changed ones, leave identical ones untouched.
 
         An edited article keeps its `uid` and `published`; its `updated` moves forward.

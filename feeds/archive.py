@@ -14,6 +14,11 @@ What this cannot do without rewriting history: an article deleted from the store
 arriving late with an old date, shifts the positions of the items after it; pages already
 written keep what they had (readers see a duplicate or miss the late one in the archive,
 never an error). That is the price of immutable archives.
+
+Writing them is bounded (`feeds.build`): a build writes at most `DEFAULT_MAX_PAGES`
+missing pages, newest first, each loaded on its own through `Store.oldest_articles` /
+`Store.articles_before`, so the first build over a long history neither holds it in
+memory nor renders all of it at once; the other pages follow in the next builds.
 """
 
 from __future__ import annotations

@@ -128,6 +128,9 @@ class WebSubConfig(_Section):
 class SchedulerConfig(_Section):
     interval: Duration = 600
     workers: int = Field(default=4, ge=1, le=64)
+    # How long a daemon's claim on a source lasts; a dead daemon's sources are taken over
+    # by the others after this.
+    lease: Duration = 300
 
 
 class ServerConfig(_Section):

@@ -10,7 +10,9 @@ hung, RELOADING/READY around SIGHUP, STOPPING on SIGTERM/SIGINT.
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import SQLAlchemyError
 
 from db.errors import StoreError
 from db.store import Store
@@ -32,7 +35,13 @@ from rassegna.errors import RassegnaError
 from rassegna.lock import DaemonLock
 from rassegna.metrics import Metrics
 from rassegna.notify import Notifier
-from rassegna.operations import build, ingest_source, make_fetcher
+from rassegna.operations import (
+    build,
+    ingest_source,
+    make_fetcher,
+    search_feed,
+    source_spec,
+)
 from rassegna.server import BackgroundServer, app_for
 
 log = logging.getLogger("rassegna.daemon")
@@ -40,6 +49,9 @@ log = logging.getLogger("rassegna.daemon")
 MAX_TICK_SECONDS = 30
 # A tick running longer than this is hung: stop feeding the watchdog so systemd restarts us.
 MIN_HANG_SECONDS = 300
+# One tick keeps claiming and ingesting due sources for at most this long (or one tick
+# interval, if longer); the next tick carries on.
+MIN_TICK_WORK_SECONDS = 10
 WATCH_DEBOUNCE_MS = 300
 
 
@@ -78,21 +90,35 @@ class Daemon:
         self._tick_started: float | None = None
         self._tick_finished: float | None = None
         self._first_tick_done = False
+        self._archive_pending = 0
         self._last_errors = 0
         self._scheduler: BackgroundScheduler | None = None
         # One HTTP client for all workers, so per-host politeness holds across them.
         self._fetcher: Fetcher | None = None
+        # Who holds a claim on a source: unique among daemons sharing one store.
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
 
     # -- one cycle -----------------------------------------------------------------------
 
-    def due_sources(self, now: datetime | None = None) -> list[SourceConfig]:
-        now = now or datetime.now(UTC)
-        next_due = {s.name: s.next_due for s in self.store.source_states()}
-        return [
-            s
-            for s in self.settings.sources
-            if s.enabled and ((due := next_due.get(s.name)) is None or due <= now)
-        ]
+    def due_sources(
+        self, now: datetime | None = None, limit: int | None = None
+    ) -> list[SourceConfig]:
+        """Claim the sources that are due (see `Store.claim_due`): a source claimed here is
+        polled by no other daemon until its fetch is recorded or the lease runs out."""
+        enabled = {s.name: s for s in self.settings.sources if s.enabled}
+        claimed = self.store.claim_due(
+            self.owner,
+            list(enabled),
+            now=now,
+            lease_seconds=self.settings.scheduler.lease,
+            limit=limit,
+        )
+        return [enabled[name] for name in claimed]
+
+    def sync_sources(self) -> None:
+        """Make every configured source known to the store, so it can be claimed."""
+        for source in self.settings.sources:
+            self.store.ensure_source(source_spec(self.settings, source))
 
     def cycle(
         self,
@@ -100,6 +126,7 @@ class Daemon:
         everything: bool = False,
         force_build: bool = False,
         only: Sequence[str] = (),
+        first: bool = False,
     ) -> CycleReport:
         """Ingest the due sources (all with `everything`, or the `only` names), then build
         the feeds if any article changed (or `force_build`)."""
@@ -108,17 +135,36 @@ class Daemon:
             report = CycleReport()
             if only:
                 sources = [s for s in settings.sources if s.name in only and s.enabled]
+                report.reports = self._ingest(settings, sources)
             elif everything:
                 sources = [s for s in settings.sources if s.enabled]
-            else:
-                sources = self.due_sources()
-            if sources:
                 report.reports = self._ingest(settings, sources)
-            if force_build or any(r.stored for r in report.reports):
+            else:
+                sources = []
+                if first:
+                    # Local folders are rescanned at start whatever their schedule: what
+                    # changed while the daemon was down is published at once.
+                    sources = [s for s in settings.sources if s.enabled and s.kind == "files"]
+                    report.reports = self._ingest(settings, sources)
+                # Claim only what the workers can start now, batch after batch: sources
+                # left unclaimed stay free for the other daemons sharing the store.
+                deadline = time.monotonic() + max(self.tick_seconds(), MIN_TICK_WORK_SECONDS)
+                while not self._stop.is_set() and time.monotonic() < deadline:
+                    batch = self.due_sources(limit=2 * settings.scheduler.workers)
+                    if not batch:
+                        break
+                    sources += batch
+                    report.reports += self._ingest(settings, batch)
+            # A huge history gets its archive pages over several builds (a capped number
+            # each), so keep building while some are still to write.
+            if force_build or self._archive_pending or any(r.stored for r in report.reports):
                 try:
-                    built = build(settings, self.store)
+                    # Daemons sharing one PostgreSQL store take turns writing the feeds.
+                    with self.store.exclusive("rassegna-build"):
+                        built = build(settings, self.store)
                     report.built = True
                     report.written = len(built.written)
+                    self._archive_pending = built.archive_pages_pending
                     self.metrics.builds.inc()
                     self.metrics.files_written.inc(report.written)
                 except FeedError as exc:
@@ -152,13 +198,17 @@ class Daemon:
         self._tick_started = time.monotonic()
         try:
             first = not self._first_tick_done
-            report = self.cycle(everything=first, force_build=first)
+            report = self.cycle(first=first, force_build=first)
             self._first_tick_done = True
             self._last_errors = report.errors
             states = self.store.source_states()
             self.metrics.observe_sources(states)
         except (StoreError, RassegnaError) as exc:
             log.error("tick failed: %s", exc.message)
+        except SQLAlchemyError as exc:
+            # The database went away (a restart): the next tick reconnects and retries.
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            log.error("tick failed, database unreachable: %s", reason[0] if reason else exc)
         except Exception:
             log.exception("tick failed")
         finally:
@@ -171,7 +221,9 @@ class Daemon:
         intervals = [self.settings.interval_of(s) for s in self.settings.sources] or [
             self.settings.scheduler.interval
         ]
-        return max(1, min([*intervals, MAX_TICK_SECONDS]))
+        # A quarter of the shortest interval: a source is picked up soon after it is due,
+        # not a whole interval late.
+        return max(1, min(min(intervals) // 4, MAX_TICK_SECONDS))
 
     def status_line(self) -> str:
         sources = [s for s in self.settings.sources if s.enabled]
@@ -229,7 +281,11 @@ class Daemon:
                 if once:
                     return self.cycle(everything=True, force_build=True)
                 with DaemonLock(self.settings.database_url):
-                    self._run_forever()
+                    self.sync_sources()
+                    try:
+                        self._run_forever()
+                    finally:
+                        self.store.release_claims(self.owner)
             finally:
                 self._fetcher = None
         return None
@@ -275,7 +331,12 @@ class Daemon:
         server_config = self.settings.server
         if not server_config.enabled:
             return None
-        app = app_for(self.settings, health=self.health, metrics=self.metrics.render)
+        app = app_for(
+            self.settings,
+            health=self.health,
+            metrics=self.metrics.render,
+            search=search_feed(self.settings, self.store),
+        )
         server = BackgroundServer(app, server_config.host, server_config.port)
         server.start()
         log.info(
@@ -342,6 +403,10 @@ class Daemon:
         self.settings = new.model_copy(update={key: getattr(self.settings, key) for key in kept})
         if self._scheduler is not None:
             self._scheduler.reschedule_job("tick", trigger="interval", seconds=self.tick_seconds())
+        try:
+            self.sync_sources()
+        except StoreError as exc:
+            log.error("reload: %s", exc.message)
         log.info("reload: configuration re-read, %d sources", len(new.sources))
         self.notifier.ready(self.status_line())
         return True

@@ -97,14 +97,6 @@ def _assert_store(config: Path, version_of: dict[int, str]) -> None:
     assert titles == expected
 
 
-@pytest.mark.xfail(
-    # Not strict: it is a race, so it fails on most runs but not on every one.
-    strict=False,
-    reason="db/store.py upsert_articles: select-then-insert is not safe across processes;"
-    " two ingests of the same new files both insert and the second dies with IntegrityError"
-    " UNIQUE(articles.source_id, guid) (SQLite and PostgreSQL), printed as a traceback"
-    " without --verbose (rassegna/cli.py does not catch it)",
-)
 def test_two_cli_ingests_of_the_same_folder_at_once(tmp_path: Path, database_url: str) -> None:
     config, folder = _config(tmp_path, database_url)
     upgrade = run_cli("--config", str(config), "db", "upgrade")
@@ -122,13 +114,6 @@ def test_two_cli_ingests_of_the_same_folder_at_once(tmp_path: Path, database_url
     _assert_store(config, versions)
 
 
-@pytest.mark.xfail(
-    # Not strict: it is a race, so it fails on most runs but not on every one.
-    strict=False,
-    reason="db/migrate.py (Store.open): two processes opening a fresh database at once both"
-    " run the initial migration; the second fails with 'table categories already exists'"
-    " (SQLite) instead of waiting for the first",
-)
 def test_concurrent_first_ingests_on_a_fresh_database(tmp_path: Path, database_url: str) -> None:
     config, _ = _config(tmp_path, database_url)
     runs = [_spawn(config, "ingest", "--all") for _ in range(4)]

@@ -12,7 +12,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from db.records import SourceSpec, SourceState
-from db.store import BACKOFF_CAP, Store, backoff_seconds
+from db.store import BACKOFF_CAP, JITTER_CAP, JITTER_SHARE, Store, backoff_seconds
 from ingest.fetch import Fetcher
 from ingest.pipeline import IngestReport
 from ingest.remote import RemoteOptions, ingest_remote_source
@@ -21,6 +21,18 @@ from tests.remote_helpers import feed_bytes, policy
 
 T0 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 INTERVAL = 3600
+
+
+def regular(due: datetime | None, last: datetime | None, interval: int) -> bool:
+    """`due` is one regular interval after `last`, give or take the scheduling jitter."""
+    assert due is not None and last is not None
+    return (
+        timedelta(seconds=interval)
+        <= due - last
+        <= timedelta(seconds=interval + min(interval * JITTER_SHARE, JITTER_CAP))
+    )
+
+
 FEED = feed_bytes("media-images.xml")
 
 
@@ -159,7 +171,7 @@ def test_retry_after_shorter_than_the_interval_keeps_the_interval(
         "", status=429, headers={"Retry-After": "5"}
     )
     ingest(store, httpserver.url_for("/feed"), T0)
-    assert state(store).next_due == T0 + timedelta(seconds=INTERVAL)
+    assert regular(state(store).next_due, T0, INTERVAL)
 
 
 def test_cache_headers_and_ttl_lengthen_the_interval(httpserver: HTTPServer, store: Store) -> None:
@@ -167,13 +179,13 @@ def test_cache_headers_and_ttl_lengthen_the_interval(httpserver: HTTPServer, sto
         FEED, headers={"Cache-Control": "public, max-age=7200"}
     )
     ingest(store, httpserver.url_for("/feed"), T0)
-    assert state(store).next_due == T0 + timedelta(hours=2)
+    assert regular(state(store).next_due, T0, 2 * 3600)
     httpserver.clear()
     httpserver.expect_request("/feed").respond_with_data(
         FEED, headers={"Cache-Control": "max-age=999999"}
     )
     ingest(store, httpserver.url_for("/feed"), T0)
-    assert state(store).next_due == T0 + timedelta(hours=24)  # capped at a day
+    assert regular(state(store).next_due, T0, 24 * 3600)  # capped at a day
 
 
 # -- backoff -------------------------------------------------------------------------------
@@ -215,7 +227,7 @@ def test_server_errors_back_off_and_recover_by_themselves(
     ingest(store, url, now)
     current = state(store)
     assert current.consecutive_errors == 0 and current.last_error is None
-    assert current.next_due == now + timedelta(seconds=INTERVAL)
+    assert regular(current.next_due, now, INTERVAL)
 
 
 # -- outages -------------------------------------------------------------------------------
@@ -268,7 +280,7 @@ def test_three_day_network_outage_recovers_without_growing_error_counts(
         assert after and after[0] - outage[1] <= timedelta(seconds=2 * INTERVAL)
         assert current.consecutive_errors == 0
         assert current.next_due is not None and current.last_fetch is not None
-        assert current.next_due - current.last_fetch == timedelta(seconds=INTERVAL)
+        assert regular(current.next_due, current.last_fetch, INTERVAL)
 
 
 def test_one_site_down_for_three_days_backs_off_and_is_back_within_one_cap(
@@ -303,4 +315,4 @@ def test_one_site_down_for_three_days_backs_off_and_is_back_within_one_cap(
     solo = state(store, "Solo")
     assert solo.consecutive_errors == 0
     assert solo.next_due is not None and solo.last_fetch is not None
-    assert solo.next_due - solo.last_fetch == timedelta(seconds=INTERVAL)
+    assert regular(solo.next_due, solo.last_fetch, INTERVAL)

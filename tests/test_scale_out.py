@@ -1,0 +1,155 @@
+"""Several daemons on one PostgreSQL store (the scale-out issue): every feed source is
+fetched once per interval by exactly one of them, a killed daemon's sources are taken over,
+and no article is stored twice. Real processes, a real loopback HTTP server, real PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from sqlalchemy import create_engine, text
+from werkzeug import Request, Response
+
+from db.store import Store
+from tests.conftest import write_config
+
+SOURCES = 40
+INTERVAL = 4
+LEASE = 6
+
+
+class CountingFeeds:
+    """Serves one small RSS feed per source and notes when each was fetched."""
+
+    def __init__(self) -> None:
+        self.hits: dict[str, list[float]] = defaultdict(list)
+        self.lock = threading.Lock()
+
+    def __call__(self, request: Request) -> Response:
+        name = request.path.strip("/")
+        with self.lock:
+            self.hits[name].append(time.monotonic())
+        item = (
+            f"<item><title>Notizia unica della fonte {name}</title>"
+            f"<link>http://127.0.0.1/{name}/1</link><guid>{name}-1</guid>"
+            "<pubDate>Sun, 01 Nov 2026 08:00:00 +0000</pubDate></item>"
+        )
+        body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>{name}</title>{item}</channel></rss>'
+        return Response(body, content_type="application/rss+xml")
+
+
+@pytest.fixture
+def feeds() -> Iterator[tuple[CountingFeeds, int]]:
+    """One server on every loopback address: each source gets a host of its own
+    (127.0.0.2, 127.0.0.3...), as real sources do, so per-host politeness (one request at
+    a time, a pause between two) does not serialize them."""
+    counting = CountingFeeds()
+    server = HTTPServer(host="0.0.0.0", port=0)
+    server.expect_request("").respond_with_handler(counting)
+    server.start()
+    try:
+        yield counting, server.port
+    finally:
+        server.clear()
+        server.stop()
+
+
+def _config(tmp_path: Path, port: int) -> Path:
+    sources = "".join(
+        f'\n[[sources]]\nname = "f{i:03}"\nkind = "feed"\n'
+        f'url = "http://127.0.0.{2 + i}:{port}/f{i:03}"\n'
+        for i in range(SOURCES)
+    )
+    return write_config(
+        tmp_path,
+        f"""
+[site]
+title = "Scala"
+
+[output]
+dir = "public"
+
+[scheduler]
+interval = "{INTERVAL}s"
+workers = 4
+lease = "{LEASE}s"
+
+[server]
+enabled = false
+
+[ingest]
+allow_private_networks = true
+{sources}""",
+    )
+
+
+def _daemon(config: Path, url: str, index: int) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RASSEGNA_")}
+    env.update(
+        {"RASSEGNA_DATABASE__URL": url, "RASSEGNA_STATE__DIR": str(config.parent / f"var{index}")}
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "rassegna", "--config", str(config), "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _stop(process: subprocess.Popen[str]) -> str:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=30)
+    return output
+
+
+def test_three_daemons_share_the_sources(
+    tmp_path: Path, feeds: tuple[CountingFeeds, int], pg_store: Store
+) -> None:
+    counting, port = feeds
+    url = pg_store.engine.url.render_as_string(hide_password=False)
+    config = _config(tmp_path, port)
+    daemons = [_daemon(config, url, i) for i in range(3)]
+    try:
+        time.sleep(4)  # start-up
+        with counting.lock:
+            counting.hits.clear()
+        start = time.monotonic()
+        time.sleep(5 * INTERVAL)
+        window = time.monotonic() - start
+        # One daemon dies without a word; its claims must be taken over by the others.
+        daemons[0].send_signal(signal.SIGKILL)
+        daemons[0].wait(10)
+        killed_at = time.monotonic()
+        time.sleep(LEASE + 3 * INTERVAL)
+    finally:
+        outputs = [_stop(d) for d in daemons]
+    assert all(d.returncode in (0, -signal.SIGKILL) for d in daemons), outputs
+    with counting.lock:
+        hits = {name: list(times) for name, times in counting.hits.items()}
+    assert len(hits) == SOURCES, "some sources were never fetched"
+    for name, times in hits.items():
+        times.sort()
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        # Never fetched twice in one interval (by two daemons, or twice by one).
+        assert min(gaps) >= INTERVAL * 0.75, (name, gaps)
+        in_window = [t for t in times if t < start + window]
+        assert len(in_window) >= window / (INTERVAL + 2) - 1, (name, len(in_window))
+        # After the kill, every source is still polled: the dead daemon's were taken over.
+        assert any(t > killed_at + LEASE for t in times), (name, "not taken over")
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT count(*), count(DISTINCT guid) FROM articles")).one()
+    engine.dispose()
+    assert rows[0] == rows[1] == SOURCES
