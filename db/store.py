@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -759,6 +759,51 @@ class Store:
             # its topic memberships (see `db.search`).
             _after_write(connection, plans, summary, replace=bool(changed))
         return summary
+
+    def prune(
+        self,
+        *,
+        older_than: datetime | None = None,
+        keep_per_source: int | None = None,
+        protect: Collection[int] = (),
+    ) -> int:
+        """Delete articles published before `older_than`, or beyond the newest
+        `keep_per_source` of their source, except the ids in `protect` (what the published
+        feeds still show). Returns how many went; tags, topic links and the search index
+        follow by cascade."""
+        a = models.Article
+        ranked = select(
+            a.id,
+            a.published,
+            func.row_number()
+            .over(partition_by=a.source_id, order_by=(a.published.desc(), a.id.desc()))
+            .label("rank"),
+        ).subquery()
+        conditions: list[ColumnElement[bool]] = []
+        if older_than is not None:
+            conditions.append(ranked.c.published < older_than)
+        if keep_per_source:
+            conditions.append(ranked.c.rank > keep_per_source)
+        if not conditions:
+            return 0
+        protected = set(protect)
+        deleted = 0
+        with self.engine.begin() as connection:
+            doomed = [
+                i
+                for i in connection.execute(select(ranked.c.id).where(or_(*conditions))).scalars()
+                if i not in protected
+            ]
+            for start in range(0, len(doomed), 500):
+                chunk = doomed[start : start + 500]
+                deleted += int(connection.execute(delete(a).where(a.id.in_(chunk))).rowcount or 0)
+        return deleted
+
+    def optimize(self) -> None:
+        """Routine maintenance: SQLite's `PRAGMA optimize` (PostgreSQL has autovacuum)."""
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.begin() as connection:
+                connection.exec_driver_sql("PRAGMA optimize")
 
     def stamp_reader(self) -> AbstractContextManager[StampReader]:
         """Cheap (id, content hash, updated) reads of what each feed holds, on one connection."""

@@ -225,6 +225,32 @@ class _Planned:
     stamps: list[Stamp]
 
 
+def _stamp_feeds(
+    store: Store, site: SiteInfo, specs: Sequence[FeedSpec]
+) -> tuple[list[_Planned], list[Stamp]]:
+    """What each feed (and the index) shows now, as stamps, with its fingerprint."""
+    page_size = site.archive_page_size
+    sizes = feed_sizes(store) if page_size > 0 else {}
+    planned: list[_Planned] = []
+    with store.stamp_reader() as reader:
+        for spec in specs:
+            total = sizes.get((spec.kind, spec.slug), 0)
+            pages = full_pages(total, page_size)
+            shown = shown_items(site.limit(spec.kind), total, page_size)
+            stamps = reader.latest(shown, **spec.query())
+            fingerprint = feed_fingerprint(site, spec, stamps, pages)
+            planned.append(_Planned(spec, fingerprint, shown, total, pages, stamps))
+        index_stamps = reader.latest(site.index_articles)
+    return planned, index_stamps
+
+
+def shown_article_ids(store: Store, site: SiteInfo) -> set[int]:
+    """The ids of every article a published feed shows now: retention must never delete
+    those (readers may still open them). The index page is rebuilt from what is left."""
+    planned, _ = _stamp_feeds(store, site, plan_feeds(store, site))
+    return {i for plan in planned for i, _, _ in plan.stamps}
+
+
 def build_feeds(
     store: Store,
     site: SiteInfo,
@@ -247,22 +273,10 @@ def build_feeds(
     live: set[str] = set()  # every file this build stands for, written or not
     specs = plan_feeds(store, site)
     report.feeds = specs
-    page_size = site.archive_page_size
-
     # Sizes and stamps first, all at once: when the stamps match the last build, articles
     # are never loaded.
-    sizes = feed_sizes(store) if page_size > 0 else {}
-    planned: list[_Planned] = []
-    with store.stamp_reader() as reader:
-        for spec in specs:
-            total = sizes.get((spec.kind, spec.slug), 0)
-            pages = full_pages(total, page_size)
-            shown = shown_items(site.limit(spec.kind), total, page_size)
-            stamps = reader.latest(shown, **spec.query())
-            fingerprint = feed_fingerprint(site, spec, stamps, pages)
-            planned.append(_Planned(spec, fingerprint, shown, total, pages, stamps))
-        index_stamps = reader.latest(site.index_articles)
-        index_fp = _fingerprint(site, specs, index_stamps)
+    planned, index_stamps = _stamp_feeds(store, site, specs)
+    index_fp = _fingerprint(site, specs, index_stamps)
 
     with _Publisher(out_dir, state, report, fsync=fsync) as publisher:
         report.archive_pages_pending = _publish_archives(

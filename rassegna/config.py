@@ -99,6 +99,10 @@ class OutputConfig(_Section):
     items_per_feed: int = Field(default=50, ge=1, le=10_000)
     min_tag_articles: int = Field(default=2, ge=1)
     # RFC 5005 archives: older items in immutable pages of `archive_page_size` items.
+    # Retention (0 = keep for ever): articles older than keep_days, or beyond the newest
+    # max_per_source of their source, are deleted nightly unless a feed still shows them.
+    keep_days: int = Field(default=0, ge=0)
+    max_per_source: int = Field(default=0, ge=0)
     archive: bool = True
     archive_page_size: int = Field(default=50, ge=1, le=10_000)
     limits: OutputLimits = OutputLimits()

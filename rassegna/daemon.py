@@ -18,15 +18,17 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
 from db.errors import StoreError
 from db.store import Store
+from feeds.build import shown_article_ids
 from feeds.errors import FeedError
 from ingest.fetch import Fetcher
 from ingest.pipeline import IngestReport
@@ -40,6 +42,7 @@ from rassegna.operations import (
     ingest_source,
     make_fetcher,
     search_feed,
+    site_info,
     source_spec,
 )
 from rassegna.server import BackgroundServer, app_for
@@ -52,6 +55,7 @@ MIN_HANG_SECONDS = 300
 # One tick keeps claiming and ingesting due sources for at most this long (or one tick
 # interval, if longer); the next tick carries on.
 MIN_TICK_WORK_SECONDS = 10
+HOUSEKEEPING_HOUR = 3  # local time of the site: the quiet hours of a newsroom
 WATCH_DEBOUNCE_MS = 300
 
 
@@ -217,6 +221,30 @@ class Daemon:
             self._tick_started = None
             self.notifier.status(self.status_line())
 
+    def housekeeping(self, now: datetime | None = None) -> int:
+        """Nightly: retention (never what a published feed still shows), then database
+        upkeep. Returns how many articles were deleted."""
+        output = self.settings.output
+        deleted = 0
+        if output.keep_days or output.max_per_source:
+            now = now or datetime.now(UTC)
+            with self._cycle_lock:  # not while a tick is storing or building
+                shown = shown_article_ids(self.store, site_info(self.settings))
+                deleted = self.store.prune(
+                    older_than=now - timedelta(days=output.keep_days) if output.keep_days else None,
+                    keep_per_source=output.max_per_source or None,
+                    protect=shown,
+                )
+            log.info("housekeeping: %d old articles deleted", deleted)
+        self.store.optimize()
+        return deleted
+
+    def _housekeeping_job(self) -> None:
+        try:
+            self.housekeeping()
+        except (StoreError, SQLAlchemyError) as exc:
+            log.error("housekeeping failed: %s", getattr(exc, "message", exc))
+
     def tick_seconds(self) -> int:
         intervals = [self.settings.interval_of(s) for s in self.settings.sources] or [
             self.settings.scheduler.interval
@@ -301,6 +329,15 @@ class Daemon:
             max_instances=1,
             coalesce=True,
             id="tick",
+        )
+        scheduler.add_job(
+            self._housekeeping_job,
+            "cron",
+            hour=HOUSEKEEPING_HOUR,
+            minute=30,
+            timezone=ZoneInfo(self.settings.site.timezone),
+            id="housekeeping",
+            coalesce=True,
         )
         server = self._start_server()
         previous = self._install_signals()

@@ -70,7 +70,7 @@ def pg_store(pg_url: str) -> Iterator[Store]:
     from sqlalchemy.engine import make_url
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_url)
+    admin = create_engine(pg_url, pool_pre_ping=True)  # survives a server restart
     with admin.begin() as connection:
         connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
     url = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"})

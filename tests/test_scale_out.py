@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -148,6 +149,50 @@ def test_three_daemons_share_the_sources(
         assert len(in_window) >= window / (INTERVAL + 2) - 1, (name, len(in_window))
         # After the kill, every source is still polled: the dead daemon's were taken over.
         assert any(t > killed_at + LEASE for t in times), (name, "not taken over")
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT count(*), count(DISTINCT guid) FROM articles")).one()
+    engine.dispose()
+    assert rows[0] == rows[1] == SOURCES
+
+
+def _restart_postgres() -> None:
+    clusters = sorted(Path("/etc/postgresql").glob("*/main"))
+    if shutil.which("pg_ctlcluster") is None or not clusters or os.geteuid() != 0:
+        pytest.skip("cannot restart PostgreSQL here (needs pg_ctlcluster and root)")
+    version = clusters[-1].parent.name
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+def test_daemons_survive_a_postgres_restart(
+    tmp_path: Path, feeds: tuple[CountingFeeds, int], pg_store: Store
+) -> None:
+    counting, port = feeds
+    url = pg_store.engine.url.render_as_string(hide_password=False)
+    config = _config(tmp_path, port)
+    daemons = [_daemon(config, url, i) for i in range(2)]
+    try:
+        time.sleep(3 * INTERVAL)
+        _restart_postgres()
+        restarted = time.monotonic()
+        time.sleep(LEASE + 4 * INTERVAL)
+        assert all(d.poll() is None for d in daemons), "a daemon died with the database"
+    finally:
+        outputs = [_stop(d) for d in daemons]
+    assert all(d.returncode == 0 for d in daemons), outputs
+    with counting.lock:
+        late = {
+            name
+            for name, times in counting.hits.items()
+            if any(t > restarted + LEASE for t in times)
+        }
+    # Every source is polled again after the restart, with nobody's help.
+    assert len(late) == SOURCES, sorted(set(counting.hits) - late)
     engine = create_engine(url)
     with engine.connect() as connection:
         rows = connection.execute(text("SELECT count(*), count(DISTINCT guid) FROM articles")).one()

@@ -1,0 +1,93 @@
+"""Nightly housekeeping: retention never deletes what a published feed still shows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from db.records import ArticleDraft, SourceSpec
+from db.store import Store
+from rassegna.config import load_settings
+from rassegna.daemon import Daemon
+from tests.conftest import write_config
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+def _draft(n: int, days_old: int, category: str) -> ArticleDraft:
+    published = NOW - timedelta(days=days_old, minutes=n)
+    return ArticleDraft(
+        guid=f"a{n}",
+        title=f"Notizia numero {n} di {category}",
+        summary="Sommario.",
+        content_html="<p>Testo.</p>",
+        content_text="Testo.",
+        published=published,
+        category=category,
+    )
+
+
+def test_retention_keeps_what_feeds_show(tmp_path: Path) -> None:
+    (tmp_path / "vuota").mkdir()
+    config = write_config(
+        tmp_path,
+        """
+[output]
+items_per_feed = 3
+archive = false
+keep_days = 30
+min_tag_articles = 100
+
+[[sources]]
+name = "Tutto"
+kind = "files"
+path = "vuota"
+""",
+    )
+    settings = load_settings(config, environ={})
+    store = Store.open(settings.database_url)
+    try:
+        sid = store.ensure_source(SourceSpec("Tutto", "files", str(tmp_path / "vuota")))
+        # Ten recent articles in "Cronaca", and old ones: five more in "Cronaca", and one
+        # alone in "Meteo", which the Meteo feed still shows however old it is.
+        drafts = [_draft(n, 1, "Cronaca") for n in range(10)]
+        drafts += [_draft(10 + n, 90, "Cronaca") for n in range(5)]
+        drafts.append(_draft(99, 400, "Meteo"))
+        store.upsert_articles(sid, drafts)
+        deleted = Daemon(settings, store).housekeeping(now=NOW)
+        remaining = {a.guid for a in store.latest_articles(100)}
+        assert deleted == 5
+        assert remaining == {f"a{n}" for n in range(10)} | {"a99"}
+        assert [a.guid for a in store.latest_articles(10, category="meteo")] == ["a99"]
+        # Nothing more to do the next night.
+        assert Daemon(settings, store).housekeeping(now=NOW) == 0
+    finally:
+        store.close()
+
+
+def test_max_per_source(tmp_path: Path) -> None:
+    (tmp_path / "vuota").mkdir()
+    config = write_config(
+        tmp_path,
+        """
+[output]
+items_per_feed = 2
+archive = false
+max_per_source = 4
+min_tag_articles = 100
+
+[[sources]]
+name = "Tutto"
+kind = "files"
+path = "vuota"
+""",
+    )
+    settings = load_settings(config, environ={})
+    store = Store.open(settings.database_url)
+    try:
+        sid = store.ensure_source(SourceSpec("Tutto", "files", str(tmp_path / "vuota")))
+        store.upsert_articles(sid, [_draft(n, n, "Cronaca") for n in range(10)])
+        assert Daemon(settings, store).housekeeping(now=NOW) == 6
+        assert [a.guid for a in store.latest_articles(100)] == ["a0", "a1", "a2", "a3"]
+    finally:
+        store.close()
