@@ -722,16 +722,18 @@ class Store:
             new = [p for p in plans if p.article_id is None]
             changed = [p for p in plans if p.article_id is not None]
             if new:
+                slugs = _unique_slugs(connection, new, categories, source_id)
                 rows = [
                     {
                         **_article_values(p, categories),
+                        "slug": slug,
                         "uid": f"urn:uuid:{uuid.uuid4()}",
                         "source_id": source_id,
                         "guid": p.draft.guid,
                         "published": p.published,
                         "ingested": now,
                     }
-                    for p in new
+                    for p, slug in zip(new, slugs, strict=True)
                 ]
                 inserted = connection.execute(
                     _ARTICLES.insert().returning(a.id, a.guid, sort_by_parameter_order=True), rows
@@ -741,7 +743,12 @@ class Store:
             if changed:
                 connection.execute(
                     update(_ARTICLES).where(a.id == bindparam("b_id")),
-                    [{**_article_values(p, categories), "b_id": p.article_id} for p in changed],
+                    # The slug was minted once, at first storage, like a permalink: an
+                    # edited title does not move it.
+                    [
+                        {**_article_values(p, categories, slug=False), "b_id": p.article_id}
+                        for p in changed
+                    ],
                 )
                 for chunk in _chunks([p.article_id for p in changed]):
                     connection.execute(
@@ -1126,26 +1133,75 @@ def _after_write(
         summary.changed_sections |= {f"tema/{slug}" for slug in summary.changed_topics}
 
 
-def _article_values(plan: _Plan, categories: dict[str, int]) -> dict[str, Any]:
-    """The columns an insert and an update of this plan both write."""
-    draft = plan.draft
+def _category_id(draft: ArticleDraft, categories: dict[str, int]) -> int | None:
     category = draft.category
-    return {
+    return categories[label_slug(category)] if category is not None and category.strip() else None
+
+
+def _unique_slugs(
+    connection: Connection, plans: Sequence[_Plan], categories: dict[str, int], source_id: int
+) -> list[str]:
+    """A slug for each new article, unique within its section (its category, else its
+    source): a taken `slug` becomes `slug-2`, `slug-3`... One query per section, plus one
+    per slug that collides (rare)."""
+    a = _ARTICLES.c
+    keys = [_category_id(p.draft, categories) for p in plans]
+    taken: dict[int | None, set[str]] = {}
+    for key in dict.fromkeys(keys):
+        section = (
+            a.category_id == key
+            if key is not None
+            else (a.category_id.is_(None) & (a.source_id == source_id))
+        )
+        bases = {
+            p.draft.slug for p, k in zip(plans, keys, strict=True) if k == key and p.draft.slug
+        }
+        found: set[str] = set()
+        for chunk in _chunks(sorted(bases)):
+            found |= set(
+                connection.execute(select(a.slug).where(section, a.slug.in_(chunk))).scalars()
+            )
+        for base in list(found):
+            found |= set(
+                connection.execute(
+                    select(a.slug).where(section, a.slug.like(f"{base}-%"))
+                ).scalars()
+            )
+        taken[key] = found
+    slugs = []
+    for plan, key in zip(plans, keys, strict=True):
+        base = slug = plan.draft.slug
+        number = 1
+        while slug and slug in taken[key]:
+            number += 1
+            slug = f"{base}-{number}"
+        taken[key].add(slug)
+        slugs.append(slug)
+    return slugs
+
+
+def _article_values(
+    plan: _Plan, categories: dict[str, int], *, slug: bool = True
+) -> dict[str, Any]:
+    """The columns an insert and an update of this plan both write (an update keeps the
+    stored slug)."""
+    draft = plan.draft
+    values = {
         "url": draft.url,
         "title": draft.title,
         "summary": draft.summary,
         "content_html": draft.content_html,
         "content_text": draft.content_text,
         "authors": list(draft.authors),
-        "category_id": (
-            categories[label_slug(category)] if category is not None and category.strip() else None
-        ),
+        "category_id": _category_id(draft, categories),
         "updated": plan.updated,
         "language": draft.language,
-        "slug": draft.slug,
         "image_url": draft.image_url,
         "content_hash": plan.digest,
     }
+    if slug:
+        values["slug"] = draft.slug
+    return values
 
 
 def _label_ids(connection: Connection, table: Table, names: Iterable[str]) -> dict[str, int]:

@@ -375,3 +375,23 @@ def test_fingerprints_bulk_upsert(any_store: Store) -> None:
     assert len(prints) == 701
     assert prints["1.txt"] == FileFingerprint("1.txt", 20, 21, "h2")
     assert prints["699.txt"] == FileFingerprint("699.txt", 699, 699, "h")
+
+
+def test_slugs_are_unique_per_section_and_kept_on_edit(any_store: Store) -> None:
+    sid = source(any_store)
+    same = {"title": "Il Comune approva il bilancio", "slug": "il-comune-approva-il-bilancio"}
+    any_store.upsert_articles(sid, [draft("a", **same), draft("b", **same)])
+    any_store.upsert_articles(sid, [draft("c", **same)])
+    # The same slug in another category is free.
+    any_store.upsert_articles(sid, [draft("d", category="Economia", **same)])
+    slugs = {a.guid: a.slug for a in any_store.latest_articles(10)}
+    base = "il-comune-approva-il-bilancio"
+    assert (slugs["a"], slugs["b"], slugs["c"], slugs["d"]) == (
+        base,
+        f"{base}-2",
+        f"{base}-3",
+        base,
+    )
+    any_store.upsert_articles(sid, [draft("a", title="Titolo nuovo", slug="titolo-nuovo")])
+    edited = {a.guid: a for a in any_store.latest_articles(10)}["a"]
+    assert edited.title == "Titolo nuovo" and edited.slug == base
