@@ -262,6 +262,14 @@ class Store:
             source.claimed_by = None
             source.lease_until = None
 
+    def next_due(self, names: Sequence[str]) -> datetime | None:
+        """When the first of these sources is due next (one indexed query)."""
+        s = models.Source
+        with self.engine.connect() as connection:
+            return connection.execute(
+                select(func.min(s.next_due)).where(s.name.in_(list(names)), s.gone.is_(False))
+            ).scalar()
+
     def claim_due(
         self,
         owner: str,

@@ -95,6 +95,7 @@ class Daemon:
         self._tick_finished: float | None = None
         self._first_tick_done = False
         self._archive_pending = 0
+        self._observed_at: float | None = None
         self._last_errors = 0
         self._scheduler: BackgroundScheduler | None = None
         # One HTTP client for all workers, so per-host politeness holds across them.
@@ -205,8 +206,11 @@ class Daemon:
             report = self.cycle(first=first, force_build=first)
             self._first_tick_done = True
             self._last_errors = report.errors
-            states = self.store.source_states()
-            self.metrics.observe_sources(states)
+            # Per-source gauges come from a query over every source and its articles:
+            # refreshed at most once a minute, not on every (frequent, cheap) tick.
+            if self._observed_at is None or time.monotonic() - self._observed_at >= 60:
+                self.metrics.observe_sources(self.store.source_states())
+                self._observed_at = time.monotonic()
         except (StoreError, RassegnaError) as exc:
             log.error("tick failed: %s", exc.message)
         except SQLAlchemyError as exc:
@@ -256,11 +260,11 @@ class Daemon:
     def status_line(self) -> str:
         sources = [s for s in self.settings.sources if s.enabled]
         try:
-            due = [s.next_due for s in self.store.source_states() if s.next_due is not None]
-        except StoreError:
+            due = self.store.next_due([s.name for s in sources]) if sources else None
+        except (StoreError, SQLAlchemyError):
             return f"{len(sources)} sources, database unreachable"
-        if due:
-            wait = max(0, int((min(due) - datetime.now(UTC)).total_seconds()))
+        if due is not None:
+            wait = max(0, int((due - datetime.now(UTC)).total_seconds()))
             upcoming = f"next poll in {wait}s"
         else:
             upcoming = "first poll running"
