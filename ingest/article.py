@@ -70,14 +70,16 @@ def to_draft(
         content_html = paragraphs_to_html(content_text)
     summary = normalize.normalize_summary(raw.summary, language=language) if raw.summary else ""
     now = datetime.now(UTC)
-    published = _plausible(_aware(raw.published, zone), now)
+    published = plausible_date(_aware(raw.published, zone), now)
     if published is None:
         fallback = _aware(raw.fallback_date, zone)
         # The first-seen time or the file's mtime: never ahead of now, never before 1900.
-        published = None if fallback is None else _plausible(fallback, now) or now.astimezone(zone)
+        published = (
+            None if fallback is None else plausible_date(fallback, now) or now.astimezone(zone)
+        )
     if published is None:
         raise BadArticle("it has no date and none could be derived")
-    updated = _plausible(_aware(raw.updated, zone), now)
+    updated = plausible_date(_aware(raw.updated, zone), now)
     if updated is not None and updated < published:
         updated = published
     authors = raw.authors if isinstance(raw.authors, str) else ", ".join(raw.authors)
@@ -120,15 +122,21 @@ def _untagged(title: str) -> str:
     return " ".join(_TAG_LIKE_RE.sub(" ", title).split())
 
 
-def _plausible(value: datetime | None, now: datetime) -> datetime | None:
-    """`value` when it lies between 1900 and a day from now, else None."""
+def plausible_date(value: datetime | None, now: datetime | None = None) -> datetime | None:
+    """`value` when it lies between 1900 and a day from `now` (default: the current time),
+    else None: the one rule of what a usable article date is.
+
+    `ingest.feed` applies it while parsing (an implausible date makes the entry undated,
+    so it keeps its first-seen date) and `to_draft` again on every draft; both measure
+    against the real clock, so they always agree on the same date.
+    """
     if value is None:
         return None
     try:
         instant = value.astimezone(UTC)
     except (OverflowError, ValueError):  # year 1 or 9999 shifted out of range by the zone
         return None
-    if instant < EARLIEST_DATE or instant > now + FUTURE_TOLERANCE:
+    if instant < EARLIEST_DATE or instant > (now or datetime.now(UTC)) + FUTURE_TOLERANCE:
         return None
     return value
 

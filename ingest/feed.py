@@ -34,6 +34,7 @@ import feedparser
 from lxml import etree
 
 from ingest import normalize
+from ingest.article import plausible_date
 from ingest.charset import SNIFF_BYTES, as_utf8_xml, decode_document
 from ingest.errors import IngestError
 from ingest.raw import RawArticle
@@ -50,6 +51,10 @@ JSON_FEED_TYPES = ("application/feed+json", "application/json")
 STREAM_MIN_BYTES = 2 * 1024 * 1024
 """XML feeds at least this big are parsed in chunks of items (see `_stream_xml_feed`)."""
 STREAM_CHUNK_ITEMS = 100
+MAX_ENTRIES_PER_FETCH = 1000
+"""Entries read from one document, the first ones in document order (feeds list the newest
+first); the rest are dropped and counted (`ParsedFeed.dropped`). A feed of 100,000 entries
+would otherwise take minutes to normalize and grow the store without bound."""
 _ATOM = "{http://www.w3.org/2005/Atom}"
 _XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 _BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
@@ -65,8 +70,9 @@ class ParsedFeed:
     bozo: str | None = None  # why the document was malformed, when it was
     min_interval: int | None = None  # from <ttl> or sy:updatePeriod, seconds
     identity: str = "guid"  # the rule that identified this document's entries
-    undated: set[str] = field(default_factory=set)  # guids of entries with no date at all
+    undated: set[str] = field(default_factory=set)  # guids of entries with no usable date
     encoding: str = ""
+    dropped: int = 0  # entries beyond MAX_ENTRIES_PER_FETCH, not read
 
 
 @dataclass(slots=True)
@@ -105,7 +111,7 @@ def parse_feed(
     """Parse a feed document fetched from `url` (the final URL, the base of relative
     links); raises IngestError when nothing usable is in it."""
     now = now or datetime.now(UTC)
-    if len(data) >= STREAM_MIN_BYTES and not looks_like_json_feed(data, content_type):
+    if _worth_streaming(data) and not looks_like_json_feed(data, content_type):
         xml = _utf8_xml_bytes(data)
         if xml is not None:
             # `decode_document` would say "utf-8" and `as_utf8_xml` give these very bytes;
@@ -131,14 +137,27 @@ def parse_feed(
 def _parse_xml_feed(text: str, *, url: str, now: datetime, timezone: str) -> ParsedFeed:
     xml = as_utf8_xml(text)
     del text  # the caller's copy is the last one: a big document is not held twice
-    if len(xml) >= STREAM_MIN_BYTES:
+    if _worth_streaming(xml):
         streamed = _stream_xml_feed(xml, url=url, now=now, timezone=timezone)
         if streamed is not None:
             return streamed
     document = _feedparser(xml)
     del xml
-    entries = [_xml_entry(e, url=url, now=now, timezone=timezone) for e in document.entries]
-    return _finish(entries, document, _bozo(document), url=url)
+    kept = document.entries[:MAX_ENTRIES_PER_FETCH]
+    entries = [_xml_entry(e, url=url, now=now, timezone=timezone) for e in kept]
+    dropped = len(document.entries) - len(kept)
+    return _finish(entries, document, _bozo(document), url=url, dropped=dropped)
+
+
+def _worth_streaming(xml: bytes) -> bool:
+    """Whether to try `_stream_xml_feed`: a big document, or one that may hold more items
+    than are read (feedparser would parse every one of them, seconds for a megabyte of
+    small items; streaming stops handing them over at the cap). A guess that only picks
+    the route: both give the same result."""
+    if len(xml) >= STREAM_MIN_BYTES:
+        return True
+    tags = xml.count(b"<item") + xml.count(b"<entry") + xml.count(b":entry")
+    return tags > MAX_ENTRIES_PER_FETCH
 
 
 _UTF8_DECL_RE = re.compile(rb"""^(\s*<\?xml[^>]*?encoding\s*=\s*)["'][^"']*["']""")
@@ -186,7 +205,9 @@ def _bozo(document: Any) -> str | None:
     return _first_line(str(exception)) if exception else "malformed document"
 
 
-def _finish(entries: list[_Entry], header: Any, bozo: str | None, *, url: str) -> ParsedFeed:
+def _finish(
+    entries: list[_Entry], header: Any, bozo: str | None, *, url: str, dropped: int
+) -> ParsedFeed:
     """The parsed feed from its entries and the feedparser result holding its channel."""
     if not header.get("version") and not entries:
         reason = f": {bozo}" if bozo else ""
@@ -196,6 +217,7 @@ def _finish(entries: list[_Entry], header: Any, bozo: str | None, *, url: str) -
     parsed.title = str(feed_info.get("title") or "") or None
     parsed.bozo = bozo
     parsed.min_interval = _interval_hint(feed_info)
+    parsed.dropped = dropped
     return parsed
 
 
@@ -216,6 +238,10 @@ def _stream_xml_feed(xml: bytes, *, url: str, now: datetime, timezone: str) -> P
     to XXE or entity expansion; `huge_tree` stays off (libxml2's limits on text nodes
     and depth apply). The caller's size limit on documents (`ingest.max_bytes`) bounds
     the whole.
+
+    Items past `MAX_ENTRIES_PER_FETCH` never reach feedparser: lxml only counts and
+    releases them (what a whole parse reports must not depend on the route taken, and the
+    rest of the document is still checked to be well-formed and read for the channel).
     """
     events = etree.iterparse(
         io.BytesIO(xml),
@@ -232,6 +258,8 @@ def _stream_xml_feed(xml: bytes, *, url: str, now: datetime, timezone: str) -> P
     shell: Any = None
     batch: Any = None
     pending = 0
+    taken = 0  # items sent to feedparser, at most MAX_ENTRIES_PER_FETCH
+    dropped = 0
     entries: list[_Entry] = []
     bozo: str | None = None
 
@@ -264,6 +292,11 @@ def _stream_xml_feed(xml: bytes, *, url: str, now: datetime, timezone: str) -> P
                 continue
             if element.tag != item_tag or element.getparent() is not container:
                 continue
+            if taken >= MAX_ENTRIES_PER_FETCH:
+                dropped += 1
+                container.remove(element)  # released at once: no tree of 100,000 items
+                continue
+            taken += 1
             if shell is None:
                 shell = copy.deepcopy(root)
                 shell_container = shell if container is root else shell.find("channel")
@@ -282,7 +315,7 @@ def _stream_xml_feed(xml: bytes, *, url: str, now: datetime, timezone: str) -> P
     if batch is not None:
         flush()
     header = _feedparser(etree.tostring(root, xml_declaration=True, encoding="utf-8"))
-    return _finish(entries, header, bozo or _bozo(header), url=url)
+    return _finish(entries, header, bozo or _bozo(header), url=url, dropped=dropped)
 
 
 def _interval_hint(feed_info: Mapping[str, Any]) -> int | None:
@@ -301,13 +334,22 @@ def _interval_hint(feed_info: Mapping[str, Any]) -> int | None:
 
 def _date(text: object, parsed: object, *, now: datetime, timezone: str) -> datetime | None:
     """An entry date: our Italian-aware parser first (a date without a zone is in the
-    site's zone), then feedparser's (which assumes UTC)."""
+    site's zone), then feedparser's (which assumes UTC).
+
+    A date that is not plausible (`plausible_date`: before 1900, more than a day ahead)
+    is no date at all: the entry is then undated and keeps the date it was first seen
+    with, instead of getting a new fallback date, and so a change, on every poll.
+    """
     if isinstance(text, str) and text.strip():
-        found = normalize.parse_date(text, now=now, tz=timezone)
+        found = plausible_date(normalize.parse_date(text, now=now, tz=timezone))
         if found is not None:
             return found
     if isinstance(parsed, time.struct_time):
-        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+        try:
+            return plausible_date(datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC))
+        except (ValueError, OverflowError, OSError):
+            # feedparser hands on years like 0 or 10000, which datetime cannot hold.
+            return None
     return None
 
 
@@ -398,14 +440,19 @@ def _parse_json_feed(text: str, *, url: str, now: datetime, timezone: str) -> Pa
     bozo = None if "jsonfeed.org" in version else "no JSON Feed version"
     feed_authors = _json_authors(document)
     entries: list[_Entry] = []
+    dropped = 0
     for item in document["items"]:
         if not isinstance(item, dict):
             bozo = "an item is not an object"
+            continue
+        if len(entries) >= MAX_ENTRIES_PER_FETCH:
+            dropped += 1
             continue
         entries.append(_json_entry(item, url=url, now=now, timezone=timezone, authors=feed_authors))
     parsed = _identify(entries, url=url)
     parsed.title = str(document.get("title") or "") or None
     parsed.bozo = bozo
+    parsed.dropped = dropped
     return parsed
 
 

@@ -42,13 +42,36 @@ class FoundFile:
     size: int
 
 
-def scan_folder(root: Path, *, base: Path | None = None) -> Iterator[FoundFile]:
+def is_utf8_name(name: str) -> bool:
+    """Whether a file name read from the disk is valid UTF-8 (Python hands on the bytes
+    it cannot decode as lone surrogates, which no UTF-8 text, and so no guid, can hold)."""
+    if name.isascii():
+        return True
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable_path(path: str | os.PathLike[str]) -> str:
+    """A path fit for a message or a log: bytes that are not UTF-8 written as `\\xe8`."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def scan_folder(
+    root: Path, *, base: Path | None = None, bad_names: list[str] | None = None
+) -> Iterator[FoundFile]:
     """Every article file under `root`, sorted, hidden entries and symlinks skipped.
 
     Guids are paths relative to `base` (default `root`), the folder of the source.
 
     Symlinks are not followed at all: a link could lead out of the source folder, and a
     source publishes only what its own folder holds.
+
+    A file or folder whose name is not valid UTF-8 is skipped (its guid could not be
+    stored, and one such name would fail the whole batch of the folder's files); its path
+    (`printable_path`) is added to `bad_names`, when given, for the caller to report.
     """
     base = root if base is None else base
     # Guids are sliced out of `entry.path` strings: every path under `root` is
@@ -70,6 +93,12 @@ def scan_folder(root: Path, *, base: Path | None = None) -> Iterator[FoundFile]:
         for entry in entries:
             name = entry.name
             if name.startswith(".") or entry.is_symlink():
+                continue
+            if not is_utf8_name(name):
+                if bad_names is not None and (
+                    entry.is_dir(follow_symlinks=False) or name.endswith(ARTICLE_SUFFIXES)
+                ):
+                    bad_names.append(printable_path(entry.path))
                 continue
             if entry.is_dir(follow_symlinks=False):
                 stack.append(entry.path)

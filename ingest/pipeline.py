@@ -15,7 +15,14 @@ from db.records import ArticleDraft, FileFingerprint, SourceSpec, UpsertSummary
 from db.store import Store
 from ingest.article import DraftRules, to_draft
 from ingest.errors import BadArticle, IngestError
-from ingest.files import FoundFile, content_digest, read_article, scan_folder
+from ingest.files import (
+    FoundFile,
+    content_digest,
+    is_utf8_name,
+    printable_path,
+    read_article,
+    scan_folder,
+)
 
 log = logging.getLogger("rassegna.ingest")
 
@@ -81,11 +88,18 @@ def ingest_files_source(
         raise IngestError(f'source "{spec.name}": folder {root} does not exist')
     source_id = store.ensure_source(spec)
     known = store.file_fingerprints(source_id)
+    bad_names: list[str] = []
     if only is not None and only.is_file():
         st = only.stat()
-        files = [FoundFile(only, only.relative_to(root).as_posix(), st.st_mtime_ns, st.st_size)]
+        guid = only.relative_to(root).as_posix()
+        if is_utf8_name(guid):
+            files = [FoundFile(only, guid, st.st_mtime_ns, st.st_size)]
+        else:
+            files, bad_names = [], [printable_path(only)]
     else:
-        files = list(scan_folder(only or root, base=root))
+        files = list(scan_folder(only or root, base=root, bad_names=bad_names))
+    for name in sorted(bad_names):
+        _skip(report, spec.name, name, "its name is not valid UTF-8; rename it to ingest it")
     total = len(files)
     drafts: list[ArticleDraft] = []
     prints: list[FileFingerprint] = []

@@ -20,7 +20,7 @@ from db.records import ArticleDraft, FetchKind, FetchOutcome, FileFingerprint, S
 from db.store import Store
 from ingest.article import DraftRules, to_draft
 from ingest.errors import BadArticle, IngestError
-from ingest.feed import ParsedFeed, parse_feed
+from ingest.feed import MAX_ENTRIES_PER_FETCH, ParsedFeed, parse_feed
 from ingest.fetch import Fetcher, FetchError, Response
 from ingest.files import content_digest
 from ingest.page import extract_article, find_article_links
@@ -101,6 +101,7 @@ def collect_feed(
     parsed = parse_feed(
         data, url=url, http_charset=charset, content_type=content_type, now=now, timezone=timezone
     )
+    _log_dropped(url, url, parsed)
     collected = Collected(
         undated=parsed.undated,
         bozo=parsed.bozo,
@@ -109,6 +110,19 @@ def collect_feed(
     )
     _drafts(parsed.entries, collected, now=now, timezone=timezone, category=category, rules=rules)
     return collected
+
+
+def _log_dropped(source_name: str, url: str, parsed: ParsedFeed) -> None:
+    """One line per fetch when the feed held more entries than are read from it."""
+    if parsed.dropped:
+        log.warning(
+            'source "%s": %s: %d entries beyond the first %d of the feed were dropped'
+            " (cap per fetch)",
+            source_name,
+            url,
+            parsed.dropped,
+            MAX_ENTRIES_PER_FETCH,
+        )
 
 
 def collect_page(
@@ -375,6 +389,7 @@ def _ingest_feed(
         now=now,
         timezone=options.timezone,
     )
+    _log_dropped(spec.name, response.url, parsed)
     if parsed.bozo:
         log.warning(
             'source "%s": %s: malformed feed (%s); ingested what could be read',
@@ -537,6 +552,7 @@ def _ingest_local_feed(
             log.error("%s", report.error)
             return report
         del data  # the entries are all that is needed from here on
+        _log_dropped(spec.name, str(path), parsed)
         store_feed(
             store,
             source_id,

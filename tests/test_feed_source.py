@@ -3,6 +3,8 @@ shapes Italian publishers use, conditional GET, encodings, identity and edits.""
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -642,3 +644,109 @@ def test_big_feed_is_stored_in_batches(
         second = ingest_remote_source(store, spec, fetcher, now=T0 + timedelta(hours=1))
     assert (second.new, second.same) == (1, 45)
     assert store.article_count() == 46
+
+
+# -- the cap on entries per fetch -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("route", ["whole", "chunked"])
+def test_entries_past_the_cap_are_dropped_and_counted(
+    monkeypatch: pytest.MonkeyPatch, route: str
+) -> None:
+    """The first entries in document order are read, the rest only counted, whichever
+    route the document takes."""
+    monkeypatch.setattr(feed, "MAX_ENTRIES_PER_FETCH", 5)
+    if route == "chunked":
+        monkeypatch.setattr(feed, "STREAM_MIN_BYTES", 0)
+        monkeypatch.setattr(feed, "STREAM_CHUNK_ITEMS", 2)
+    now = datetime(2024, 6, 2, 12, tzinfo=UTC)
+    parsed = feed.parse_feed(_big_rss(12), url="https://esempio.it/feed.xml", now=now)
+    assert [e.guid for e in parsed.entries] == [f"id-{n}" for n in range(5)]
+    assert parsed.dropped == 7
+    assert parsed.title == "Grande" and parsed.min_interval == 3600
+
+
+def test_the_streaming_route_never_hands_dropped_items_to_feedparser(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(feed, "MAX_ENTRIES_PER_FETCH", 5)
+    monkeypatch.setattr(feed, "STREAM_CHUNK_ITEMS", 2)
+    seen: list[int] = []
+    real = feed._feedparser
+
+    def counting(xml: bytes) -> object:
+        seen.append(xml.count(b"<item>"))
+        return real(xml)
+
+    monkeypatch.setattr(feed, "_feedparser", counting)
+    # Small in bytes but with more items than the cap: streamed all the same.
+    parsed = feed.parse_feed(_big_rss(300), url="https://esempio.it/feed.xml", now=T0)
+    assert len(parsed.entries) == 5 and parsed.dropped == 295
+    assert sum(seen) == 5
+
+
+def test_a_json_feed_is_capped_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(feed, "MAX_ENTRIES_PER_FETCH", 3)
+    items = [{"id": f"j{n}", "title": f"Voce {n}", "content_text": "Testo."} for n in range(8)]
+    document = {"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": items}
+    data = json.dumps(document).encode()
+    parsed = feed.parse_feed(data, url="https://esempio.it/feed.json", now=T0)
+    assert [e.guid for e in parsed.entries] == ["j0", "j1", "j2"]
+    assert parsed.dropped == 5
+
+
+def test_a_capped_fetch_is_logged_once_with_the_source_name(
+    monkeypatch: pytest.MonkeyPatch,
+    httpserver: HTTPServer,
+    store: Store,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(feed, "MAX_ENTRIES_PER_FETCH", 4)
+    httpserver.expect_request("/tanti").respond_with_data(
+        _big_rss(10), content_type="application/rss+xml"
+    )
+    with caplog.at_level(logging.WARNING, logger="rassegna.ingest"):
+        report = ingest(store, httpserver.url_for("/tanti"), name="Fonte prolissa")
+    assert (report.new, report.error) == (4, None)
+    lines = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert len(lines) == 1
+    assert '"Fonte prolissa"' in lines[0] and " 6 entries" in lines[0]
+
+
+# -- implausible dates ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        "Fri, 01 Jan 9999 10:00:00 +0000",
+        "Mon, 01 Jan 1800 10:00:00 +0000",
+        "0000-00-00",
+    ],
+)
+def test_an_entry_with_an_implausible_date_is_undated(date: str) -> None:
+    data = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>F</title>'
+        f"<item><title>Strana</title><guid>s1</guid><pubDate>{date}</pubDate></item>"
+        "<item><title>Buona</title><guid>b1</guid>"
+        "<pubDate>Mon, 02 Nov 2026 10:00:00 +0100</pubDate></item>"
+        "</channel></rss>"
+    ).encode()
+    parsed = feed.parse_feed(data, url="https://esempio.it/feed.xml", now=T0)
+    entries = {e.guid: e for e in parsed.entries}
+    assert entries["s1"].published is None and entries["s1"].updated is None
+    assert entries["b1"].published == datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    assert parsed.undated == {"s1"}
+
+
+def test_an_implausible_date_falls_back_to_the_other_date_field() -> None:
+    """An entry whose publication date is absurd but whose update date is sound is dated
+    by the update, as an entry with only an update date is."""
+    data = (
+        b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>F</title>'
+        b"<entry><id>a1</id><title>Voce</title><published>9999-01-01T00:00:00Z</published>"
+        b"<updated>2026-11-02T10:00:00Z</updated></entry></feed>"
+    )
+    parsed = feed.parse_feed(data, url="https://esempio.it/atom.xml", now=T0)
+    assert parsed.entries[0].published == datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+    assert parsed.undated == set()

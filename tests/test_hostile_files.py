@@ -145,12 +145,6 @@ def test_odd_file_names(folder: Path, store: Store, tmp_path: Path) -> None:
     assert assert_output_valid(out) >= 6
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ingest/files.py scan_folder: a file name that is not valid UTF-8 becomes a guid"
-    " with surrogate escapes, and the store's insert raises UnicodeEncodeError, failing the"
-    " whole batch (the good files of the folder are not stored either)",
-)
 def test_a_file_name_that_is_not_utf8(folder: Path, store: Store) -> None:
     with open(os.fsencode(folder) + b"/nome-non-utf8-\xe8.txt", "wb") as handle:
         handle.write(b"Nome non UTF-8\n\nCorpo.\n")
@@ -160,3 +154,40 @@ def test_a_file_name_that_is_not_utf8(folder: Path, store: Store) -> None:
     assert {f"Titolo buono numero {n}" for n in range(3)} <= titles
     # Stored (under a readable guid) or skipped with one line naming it; never a crash.
     assert "Nome non UTF-8" in titles or any("non-utf8" in p.where for p in report.problems)
+
+
+def test_a_name_that_is_not_utf8_is_one_line_naming_it(
+    folder: Path, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A file, or a folder, whose name is not UTF-8 is skipped with one line that names it
+    (the bad byte written out), counted as a problem; the rest of the folder is stored."""
+    raw_folder = os.fsencode(folder)
+    with open(raw_folder + b"/nome-non-utf8-\xe8.txt", "wb") as handle:
+        handle.write(b"Nome non UTF-8\n\nCorpo.\n")
+    os.mkdir(raw_folder + b"/cartella-\xff")
+    with open(raw_folder + b"/cartella-\xff/dentro.txt", "wb") as handle:
+        handle.write(b"Dentro una cartella dal nome rotto\n\nCorpo.\n")
+    with open(raw_folder + b"/immagine-\xe8.png", "wb") as handle:
+        handle.write(b"\x89PNG")  # not an article: ignored like any other such file
+    with caplog.at_level("WARNING", logger="rassegna.ingest"):
+        report = ingest_files_source(store, spec(folder))
+    assert report.new == 3
+    assert stored_titles(store) == {f"Titolo buono numero {n}" for n in range(3)}
+    assert sorted(p.where for p in report.problems) == [
+        f"{folder}/cartella-\\xff",
+        f"{folder}/nome-non-utf8-\\xe8.txt",
+    ]
+    assert all("UTF-8" in p.reason for p in report.problems)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len([line for line in lines if "nome-non-utf8" in line]) == 1
+    assert len([line for line in lines if "cartella-" in line]) == 1
+    states = {s.name: s for s in store.source_states()}
+    assert states["Cartella ostile"].last_error == "2 files skipped"
+
+
+def test_ingesting_one_file_whose_name_is_not_utf8(folder: Path, store: Store) -> None:
+    path = Path(os.fsdecode(os.fsencode(folder) + b"/solo-\xe8.txt"))
+    path.write_bytes(b"Solo\n\nCorpo.\n")
+    report = ingest_files_source(store, spec(folder), only=path)
+    assert report.new == 0
+    assert [p.where for p in report.problems] == [f"{folder}/solo-\\xe8.txt"]
