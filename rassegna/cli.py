@@ -329,30 +329,47 @@ def ingest(
 @app.command()
 def preview(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="An article file (.txt or .md).")],
+    target: Annotated[
+        str, typer.Argument(help="An article file (.txt or .md), or a feed or page URL.")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """Show an article as it will be published (every field normalized), without storing it.
 
-    Example: rassegna preview examples/cultura/festival-jazz.md
+    A URL shows every article it would give: a feed's entries, or the page's article.
+
+    Examples:
+
+      rassegna preview examples/cultura/festival-jazz.md
+
+      rassegna preview https://www.esempio.it/feed/ --json
     """
-    from rassegna.preview import preview_file
+    from rassegna.preview import preview_file, preview_url
 
     settings = _settings(ctx)
-    fields = _guard(ctx, lambda: preview_file(settings, path))
+    if _is_url(target):
+        articles = _guard(ctx, lambda: preview_url(settings, target))
+    else:
+        articles = [_guard(ctx, lambda: preview_file(settings, Path(target)))]
     if as_json:
-        typer.echo(json.dumps(fields, ensure_ascii=False, indent=2))
+        shown: object = articles if _is_url(target) else articles[0]
+        typer.echo(json.dumps(shown, ensure_ascii=False, indent=2))
         return
     console = Console(highlight=False)
-    for key, value in fields.items():
-        if key in ("content_text", "content_html"):
-            continue
-        shown = (
-            ", ".join(value) if isinstance(value, list) else ("" if value is None else str(value))
-        )
-        console.print(f"[bold]{key}[/]: {shown}", markup=True, soft_wrap=True)
-    console.print()
-    console.print(fields["content_text"], markup=False, soft_wrap=True)
+    for number, fields in enumerate(articles):
+        if number:
+            console.print("─" * 40)
+        for key, value in fields.items():
+            if key in ("content_text", "content_html"):
+                continue
+            line = (
+                ", ".join(value)
+                if isinstance(value, list)
+                else ("" if value is None else str(value))
+            )
+            console.print(f"[bold]{key}[/]: {line}", markup=True, soft_wrap=True)
+        console.print()
+        console.print(fields["content_text"], markup=False, soft_wrap=True)
 
 
 @app.command("build")

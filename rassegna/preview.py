@@ -1,4 +1,5 @@
-"""`rassegna preview`: what an article file will look like once normalized, without storing it."""
+"""`rassegna preview`: what an article (a file, or what a URL holds) will look like once
+normalized, without storing it."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from db.records import ArticleDraft
 from ingest import normalize
 from ingest.article import to_draft
 from ingest.errors import BadArticle
 from ingest.files import FoundFile, read_article
 from rassegna.config import Settings
 from rassegna.errors import RassegnaError
-from rassegna.operations import draft_rules
+from rassegna.operations import draft_rules, ingest_url
 
 
 def preview_file(settings: Settings, path: Path) -> dict[str, Any]:
@@ -36,6 +38,20 @@ def preview_file(settings: Settings, path: Path) -> dict[str, Any]:
         )
     except BadArticle as exc:
         raise RassegnaError(f"{path}: {exc.reason}") from exc
+    return draft_fields(settings, draft)
+
+
+def preview_url(settings: Settings, url: str) -> list[dict[str, Any]]:
+    """Every article a URL would give (a feed's entries, or one page), normalized."""
+    drafts: list[ArticleDraft] = []
+    report = ingest_url(settings, None, url, dry_run=True, on_draft=drafts.append)
+    if not drafts and report.problems:
+        raise RassegnaError(f"{url}: {report.problems[0].reason}")
+    return [draft_fields(settings, draft) for draft in drafts]
+
+
+def draft_fields(settings: Settings, draft: ArticleDraft) -> dict[str, Any]:
+    """The fields of a draft as JSON-ready values, dates in the site's zone."""
     zone = ZoneInfo(settings.site.timezone)
     return {
         "title": draft.title,

@@ -279,3 +279,25 @@ def test_normalize_config_reaches_stored_articles(site_config: Path) -> None:
     assert ponte["category"]["name"] == "Cronaca"  # unmapped: kept
     tag_names = {t["name"] for t in md["tags"]}
     assert {"energia", "Comune"} <= tag_names
+
+
+def test_preview_of_a_feed_url(site_config: Path, data_dir: Path, httpserver: object) -> None:
+    from pytest_httpserver import HTTPServer
+
+    assert isinstance(httpserver, HTTPServer)
+    body = (data_dir / "feeds" / "wordpress.xml").read_bytes()
+    httpserver.expect_request("/feed/").respond_with_data(body, content_type="application/rss+xml")
+    url = httpserver.url_for("/feed/")
+    env = {"RASSEGNA_INGEST__ALLOW_PRIVATE_NETWORKS": "true"}
+    result = run_cli("--config", str(site_config), "preview", url, "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    articles = json.loads(result.stdout)
+    import feedparser
+
+    expected = [e.title for e in feedparser.parse(body).entries]
+    assert len(articles) == len(expected) >= 2
+    assert all(a["title"] and a["slug"] and a["published"] for a in articles)
+    assert not (site_config.parent / "var" / "rassegna.db").exists()
+    refused = run_cli("--config", str(site_config), "preview", url)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
