@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from db.records import ArticleDraft, FetchKind, FetchOutcome, FileFingerprint, SourceSpec
+from db.records import (
+    ArticleDraft,
+    FetchKind,
+    FetchOutcome,
+    FetchState,
+    FileFingerprint,
+    SourceSpec,
+)
 from db.store import Store
 from ingest.article import DraftRules, to_draft
 from ingest.errors import BadArticle, IngestError
@@ -351,6 +358,19 @@ def _log_report(name: str, report: IngestReport) -> None:
     )
 
 
+def _conditional_get(
+    fetcher: Fetcher, state: FetchState, options: RemoteOptions, now: datetime
+) -> Response:
+    """GET the source's URL with the validators of its last fetch, sent back as received."""
+    return fetcher.fetch(
+        state.url,
+        etag=state.etag,
+        last_modified=state.last_modified,
+        now=now,
+        user_agent=options.user_agent,
+    )
+
+
 def _ingest_feed(
     store: Store,
     spec: SourceSpec,
@@ -362,13 +382,7 @@ def _ingest_feed(
     prefetched: Response | None,
 ) -> FetchOutcome:
     state = store.fetch_state(source_id)
-    response = prefetched or fetcher.fetch(
-        state.url,
-        etag=state.etag,
-        last_modified=state.last_modified,
-        now=now,
-        user_agent=options.user_agent,
-    )
+    response = prefetched or _conditional_get(fetcher, state, options, now)
     # Validators are stored exactly as received; the outcome carries them either way.
     base = FetchOutcome(
         kind=FetchKind.NOT_MODIFIED,
@@ -431,13 +445,7 @@ def _ingest_pages(
     state = store.fetch_state(source_id)
     collected = Collected()
     if options.link_pattern:
-        index = prefetched or fetcher.fetch(
-            state.url,
-            etag=state.etag,
-            last_modified=state.last_modified,
-            now=now,
-            user_agent=options.user_agent,
-        )
+        index = prefetched or _conditional_get(fetcher, state, options, now)
         first_status = index.status
         main = index
         if not index.not_modified:
