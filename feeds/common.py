@@ -10,6 +10,7 @@ from html import escape
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
+import nh3
 from lxml import etree
 from lxml import html as lxml_html
 
@@ -164,6 +165,24 @@ def absolute_html(fragment: str, base: str) -> str:
     return "".join(parts)
 
 
+def _cite_filter(element: str, attribute: str, value: str) -> str | None:
+    # nh3 checks the scheme of href/src only; `cite` could carry javascript: otherwise.
+    if attribute == "cite" and not value.lower().startswith(("http://", "https://")):
+        return None
+    return value
+
+
+# Ingest sanitizes every article before storing it (`ingest.article.sanitize_html`); this
+# second pass, with the same rules, guarantees that what is published never carries a
+# script even if a row was written by an older release or by hand.
+_PUBLISH_CLEANER = nh3.Cleaner(
+    url_schemes={"http", "https", "mailto"},
+    attribute_filter=_cite_filter,
+    link_rel="noopener noreferrer",
+)
+
+
 def content_of(article: StoredArticle, site_link: str) -> str:
-    """The article's sanitized HTML, cleaned for XML and with absolute URLs."""
-    return absolute_html(clean_text(article.content_html), article.url or site_link)
+    """The article's HTML, sanitized again, cleaned for XML and with absolute URLs."""
+    safe = _PUBLISH_CLEANER.clean(clean_text(article.content_html))
+    return absolute_html(safe, article.url or site_link)

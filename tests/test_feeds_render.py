@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import locale
 import re
@@ -391,3 +392,21 @@ def test_entry_language_is_marked_only_when_it_differs(shared: Path) -> None:
     assert [i.findtext("dc:language", namespaces=NS) for i in items] == ["en", None]
     parsed = feedparser.parse(rendered.atom)
     assert parsed.bozo == 0 and parsed.entries[0].title_detail.language == "en"
+
+
+def test_content_is_sanitized_again_when_published() -> None:
+    """A row written around ingest (an old release, a hand edit) still publishes no script."""
+    hostile = article(
+        content_html=(
+            '<p onclick="alert(0)">Testo</p><script>alert(1)</script>'
+            '<a href="javascript:alert(2)">link</a><blockquote cite="javascript:alert(3)">c</blockquote>'
+            '<img src="data:image/svg+xml,<svg onload=alert(4)>"><iframe src="https://x.test"></iframe>'
+        )
+    )
+    rendered = render_xml(SITE, ROOT, [hostile])
+    payload = render_json(SITE, ROOT, [hostile]).decode()
+    for document in (rendered.rss.decode(), rendered.atom.decode(), payload):
+        lowered = html.unescape(html.unescape(document)).lower()
+        for bad in ("<script", "javascript:", "onclick", "data:image", "<iframe", "alert("):
+            assert bad not in lowered, (bad, document)
+    assert "Testo" in rendered.rss.decode()
