@@ -6,12 +6,20 @@ pipeline would take longer than the whole suite may. The rows look like what the
 stores (normalized text, HTML paragraphs, UTC datetimes as SQLAlchemy writes them for
 SQLite, 1-4 tags, 20 categories, a few sources); the texts cycle through a pool of corpus
 articles, each row with its own title, guid, uid, date and hash.
+
+The search index (`articles_fts`) is filled too, with the text `db.search.index_articles`
+writes (`index_text` of title, summary, body, authors, tags): the pool's texts are analysed
+once, each row's title and tags per row. Titles open with a news headline drawn from
+`HEADLINES` with Zipf weights (the most frequent in ~20 % of the articles, the rarest in
+~0.5 %), so that searches meet the spread of frequencies a real archive has: the corpus's
+own bodies are made of a few hundred phrases, each in a large share of the articles.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import random
 import shutil
 import sqlite3
 import uuid
@@ -20,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.corpus import CATEGORIES, TAGS, Corpus
+from db.search import index_text
 from db.store import Store, label_slug
 from ingest import normalize
 
@@ -29,6 +38,49 @@ FILL_BATCH = 5000
 # How SQLAlchemy's SQLite DateTime stores values (naive UTC, as `db.types.UTCDateTime` binds).
 _SQLITE_DT = "%Y-%m-%d %H:%M:%S.%f"
 NEWEST = datetime(2024, 5, 1, tzinfo=UTC)  # filled articles are older than ingested ones
+HEADLINE_SEED = 20241129
+HEADLINES = (
+    "Maltempo, allerta arancione in tutta la regione",
+    "Elezioni comunali, il centrosinistra presenta le liste",
+    "Sciopero dei treni regionali, venerdì a rischio le corse",
+    "Bilancio comunale approvato dopo una notte di discussione",
+    "Ucraina, nuovo attacco con i droni su Kiev",
+    "Sanità, le liste d'attesa si allungano negli ospedali",
+    "Caro affitti, gli studenti protestano davanti al rettorato",
+    "Il governo prepara la manovra: tagli e nuove tasse",
+    "Corea del Nord, Pyongyang lancia un missile nel mar del Giappone",
+    "Inflazione in calo, ma la spesa alimentare resta cara",
+    "Incidente sull'autostrada, traffico bloccato per ore",
+    "Putin e Xi firmano un patto di difesa reciproca",
+    "Calcio, la squadra di casa vince il derby all'ultimo minuto",
+    "Elezioni europee, i sondaggi premiano i partiti di governo",
+    "Siccità, i campi senz'acqua e la vendemmia in anticipo",
+    "Scuola, mancano ancora duemila insegnanti di sostegno",
+    "Migranti, sbarchi in aumento a Lampedusa",
+    "Il presidente della Repubblica in visita alla fiera",
+    "Intelligenza artificiale, le imprese cercano tecnici",
+    "Furti in centro, i commercianti chiedono più controlli",
+    "Gaza, la tregua regge ma gli aiuti non arrivano",
+    "La Banca centrale europea lascia invariati i tassi",
+    "Festival del cinema, il film italiano vince il premio",
+    "Terremoto di magnitudo quattro avvertito nell'entroterra",
+    "Riforma della giustizia, lo scontro tra governo e magistrati",
+    "Pensioni, cosa cambia dal primo gennaio",
+    "Stati Uniti, il Congresso approva gli aiuti militari",
+    "L'ospedale apre il nuovo reparto di pediatria",
+    "Rifiuti, la raccolta differenziata supera il settanta per cento",
+    "Turismo, un'estate da record per le città d'arte",
+    "Vaccini antinfluenzali, al via la campagna d'autunno",
+    "Energia, le bollette del gas tornano a salire",
+    "Tennis, l'azzurro vola in finale a Torino",
+    "Alluvione, i danni stimati superano il miliardo",
+    "La Corte costituzionale boccia la legge regionale",
+    "Nato, vertice dei ministri della difesa a Bruxelles",
+    "Sciopero generale dei sindacati contro la manovra",
+    "Ciclismo, il Giro d'Italia parte dalla Sicilia",
+    "Cambiamento climatico, il ghiacciaio perde dieci metri",
+    "Mafia, maxi operazione con trenta arresti",
+)
 
 
 def sqlite_url(path: Path) -> str:
@@ -116,7 +168,7 @@ def fill_store(path: Path, count: int, corpus: Corpus) -> None:
             "INSERT INTO tags (id, name, slug) VALUES (?, ?, ?)",
             [(i + 1, name, label_slug(name)) for i, name in enumerate(TAGS)],
         )
-        for articles, tags in _batches(count, pool):
+        for articles, tags, fts in _batches(count, pool):
             connection.executemany(
                 "INSERT INTO articles (id, uid, source_id, guid, url, title, summary,"
                 " content_html, content_text, authors, category_id, published, updated,"
@@ -127,6 +179,11 @@ def fill_store(path: Path, count: int, corpus: Corpus) -> None:
             connection.executemany(
                 "INSERT INTO article_tags (article_id, tag_id, published) VALUES (?, ?, ?)", tags
             )
+            connection.executemany(
+                "INSERT INTO articles_fts (rowid, title, summary, body, authors, tags)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                fts,
+            )
         connection.commit()
         connection.execute("ANALYZE")
         connection.commit()
@@ -134,16 +191,33 @@ def fill_store(path: Path, count: int, corpus: Corpus) -> None:
         connection.close()
 
 
+def headlines(count: int) -> list[int]:
+    """Which of `HEADLINES` each of `count` filled articles opens its title with."""
+    weights = [1 / (k + 1) for k in range(len(HEADLINES))]
+    return random.Random(HEADLINE_SEED).choices(range(len(HEADLINES)), weights, k=count)
+
+
 def _batches(
     count: int, pool: list[tuple[str, str, str, str]]
-) -> Iterator[tuple[list[tuple[object, ...]], list[tuple[int, int, str]]]]:
+) -> Iterator[
+    tuple[list[tuple[object, ...]], list[tuple[int, int, str]], list[tuple[object, ...]]]
+]:
+    # The index text of what the rows share, analysed once (as `index_articles` would).
+    pool_index = [
+        (index_text(summary), index_text(text), index_text(" ".join(json.loads(authors))))
+        for summary, _html, text, authors in pool
+    ]
+    tag_index = [index_text(name) for name in TAGS]
+    head_index = [index_text(f"{h}: articolo d'archivio numero") for h in HEADLINES]
+    heads = headlines(count)
     articles: list[tuple[object, ...]] = []
     tags: list[tuple[int, int, str]] = []
+    fts: list[tuple[object, ...]] = []
     for i in range(count):
         article_id = i + 1
         summary, content_html, content_text, authors = pool[i % POOL]
         published = _dt(NEWEST - timedelta(minutes=3 * i))
-        title = f"Articolo d'archivio numero {i}: la città e il suo quartiere"
+        title = f"{HEADLINES[heads[i]]}: articolo d'archivio numero {i}"
         digest = hashlib.sha256(str(i).encode()).hexdigest()
         articles.append(
             (
@@ -166,13 +240,25 @@ def _batches(
             )
         )
         first = (i * 7) % len(TAGS)
-        for k in range(1 + i % 4):
-            tags.append((article_id, (first + k * 11) % len(TAGS) + 1, published))
+        tag_ids = [(first + k * 11) % len(TAGS) for k in range(1 + i % 4)]
+        for tag in tag_ids:
+            tags.append((article_id, tag + 1, published))
+        summary_index, body_index, authors_index = pool_index[i % POOL]
+        fts.append(
+            (
+                article_id,
+                f"{head_index[heads[i]]} {i}",
+                summary_index,
+                body_index,
+                authors_index,
+                " ".join(tag_index[t] for t in tag_ids),
+            )
+        )
         if len(articles) >= FILL_BATCH:
-            yield articles, tags
-            articles, tags = [], []
+            yield articles, tags, fts
+            articles, tags, fts = [], [], []
     if articles:
-        yield articles, tags
+        yield articles, tags, fts
 
 
 class StoreCache:

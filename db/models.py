@@ -101,6 +101,9 @@ class Article(Base):
         Index("ix_articles_published", "published", "id"),
         Index("ix_articles_category_published", "category_id", "published", "id"),
         Index("ix_articles_source_published", "source_id", "published", "id"),
+        # Minting a unique slug probes the taken ones of a section (db.store._unique_slugs).
+        Index("ix_articles_category_slug", "category_id", "slug"),
+        Index("ix_articles_source_slug", "source_id", "slug"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

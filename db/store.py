@@ -142,6 +142,7 @@ def backoff_seconds(interval: int, errors: int, salt: int = 0) -> int:
 
 
 UPSERT_ATTEMPTS = 3
+SLUG_PROBE = 50
 JITTER_SHARE = 0.1
 JITTER_CAP = 120
 """A regular poll comes up to 10 % of the interval (at most 2 minutes) late, so sources
@@ -1150,8 +1151,9 @@ def _unique_slugs(
     connection: Connection, plans: Sequence[_Plan], categories: dict[str, int], source_id: int
 ) -> list[str]:
     """A slug for each new article, unique within its section (its category, else its
-    source): a taken `slug` becomes `slug-2`, `slug-3`... One query per section, plus one
-    per slug that collides (rare)."""
+    source): a taken `slug` becomes `slug-2`, `slug-3`... Equality probes on the
+    (section, slug) indexes: one query per section for the bases, and for the bases that
+    are taken one more for their next `SLUG_PROBE` numbered forms (rarely more)."""
     a = _ARTICLES.c
     keys = [_category_id(p.draft, categories) for p in plans]
     taken: dict[int | None, set[str]] = {}
@@ -1161,20 +1163,29 @@ def _unique_slugs(
             if key is not None
             else (a.category_id.is_(None) & (a.source_id == source_id))
         )
+
+        def probe(candidates: Iterable[str], section: ColumnElement[bool] = section) -> set[str]:
+            found: set[str] = set()
+            for chunk in _chunks(sorted(candidates)):
+                query = select(a.slug).where(section, a.slug.in_(chunk))
+                found |= set(connection.execute(query).scalars())
+            return found
+
         bases = {
             p.draft.slug for p, k in zip(plans, keys, strict=True) if k == key and p.draft.slug
         }
-        found: set[str] = set()
-        for chunk in _chunks(sorted(bases)):
-            found |= set(
-                connection.execute(select(a.slug).where(section, a.slug.in_(chunk))).scalars()
-            )
-        for base in list(found):
-            found |= set(
-                connection.execute(
-                    select(a.slug).where(section, a.slug.like(f"{base}-%"))
-                ).scalars()
-            )
+        found = probe(bases)
+        pending, start = set(found), 2
+        while pending:
+            numbered = probe(f"{b}-{n}" for b in pending for n in range(start, start + SLUG_PROBE))
+            found |= numbered
+            # A base whose whole window is taken needs the next window.
+            pending = {
+                b
+                for b in pending
+                if all(f"{b}-{n}" in numbered for n in range(start, start + SLUG_PROBE))
+            }
+            start += SLUG_PROBE
         taken[key] = found
     slugs = []
     for plan, key in zip(plans, keys, strict=True):
