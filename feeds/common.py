@@ -165,11 +165,23 @@ def absolute_html(fragment: str, base: str) -> str:
     return "".join(parts)
 
 
-def _cite_filter(element: str, attribute: str, value: str) -> str | None:
-    # nh3 checks the scheme of href/src only; `cite` could carry javascript: otherwise.
+def _url_attribute_filter(element: str, attribute: str, value: str) -> str | None:
+    # nh3 checks the scheme of href/src only: `cite` and `srcset` are checked here, so no
+    # javascript: or data: URL gets through them.
     if attribute == "cite" and not value.lower().startswith(("http://", "https://")):
         return None
+    if attribute == "srcset":
+        urls = [part.strip().split(" ")[0].lower() for part in value.split(",") if part.strip()]
+        if any(
+            ":" in url.split("/")[0] and not url.startswith(("http:", "https:")) for url in urls
+        ):
+            return None
     return value
+
+
+_PUBLISH_ATTRIBUTES = {tag: set(names) for tag, names in nh3.ALLOWED_ATTRIBUTES.items()}
+# Responsive images keep their sources (made absolute by `absolute_html`).
+_PUBLISH_ATTRIBUTES["img"] = _PUBLISH_ATTRIBUTES.get("img", set()) | {"srcset", "sizes"}
 
 
 # Ingest sanitizes every article before storing it (`ingest.article.sanitize_html`); this
@@ -177,7 +189,8 @@ def _cite_filter(element: str, attribute: str, value: str) -> str | None:
 # script even if a row was written by an older release or by hand.
 _PUBLISH_CLEANER = nh3.Cleaner(
     url_schemes={"http", "https", "mailto"},
-    attribute_filter=_cite_filter,
+    attributes=_PUBLISH_ATTRIBUTES,
+    attribute_filter=_url_attribute_filter,
     link_rel="noopener noreferrer",
 )
 

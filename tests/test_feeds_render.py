@@ -410,3 +410,11 @@ def test_content_is_sanitized_again_when_published() -> None:
         for bad in ("<script", "javascript:", "onclick", "data:image", "<iframe", "alert("):
             assert bad not in lowered, (bad, document)
     assert "Testo" in rendered.rss.decode()
+
+
+def test_srcset_survives_publishing_but_not_with_a_script_url() -> None:
+    kept = article(content_html='<img src="a.jpg" srcset="a-2x.jpg 2x, https://x.test/b.jpg 800w">')
+    dropped = article(2, content_html='<img src="a.jpg" srcset="javascript:alert(1) 2x">')
+    rendered = render_xml(SITE, ROOT, [kept, dropped]).atom.decode()
+    assert "a-2x.jpg 2x" in html.unescape(rendered)
+    assert "javascript" not in html.unescape(rendered)
