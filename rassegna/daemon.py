@@ -317,7 +317,7 @@ class Daemon:
                     try:
                         self._run_forever()
                     finally:
-                        self.store.release_claims(self.owner)
+                        self._release_claims()
             finally:
                 self._fetcher = None
         return None
@@ -367,6 +367,17 @@ class Daemon:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             log.info("stopped")
+
+    def _release_claims(self) -> None:
+        """Give our claims back at shutdown; if the database is away they simply expire."""
+        try:
+            self.store.release_claims(self.owner)
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            log.warning(
+                "could not release claims (%s); they expire with their lease",
+                reason[0] if reason else exc,
+            )
 
     def _start_server(self) -> BackgroundServer | None:
         server_config = self.settings.server
