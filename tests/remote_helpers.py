@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,12 +71,9 @@ class ConditionalFeed:
 
 
 @contextmanager
-def raw_server(behaviour: str, *, interval: float = 0.2) -> Iterator[str]:
-    """A loopback TCP server that misbehaves; yields its base URL.
-
-    "silent": accepts and never answers. "drip": sends headers, then one body byte every
-    `interval` seconds, forever. "drip-headers": sends the header lines one byte at a time.
-    """
+def tcp_server(serve: Callable[[socket.socket, threading.Event], None]) -> Iterator[str]:
+    """A loopback TCP server running `serve(connection, stop)` for each connection in a
+    thread of its own; yields its base URL and closes everything on exit."""
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
@@ -85,7 +82,38 @@ def raw_server(behaviour: str, *, interval: float = 0.2) -> Iterator[str]:
     stop = threading.Event()
     connections: list[socket.socket] = []
 
-    def serve(conn: socket.socket) -> None:
+    def accept_loop() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            connections.append(conn)
+            threading.Thread(target=serve, args=(conn, stop), daemon=True).start()
+
+    thread = threading.Thread(target=accept_loop, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(2)
+        listener.close()
+        for conn in connections:
+            conn.close()
+
+
+@contextmanager
+def raw_server(behaviour: str, *, interval: float = 0.2) -> Iterator[str]:
+    """A loopback TCP server that misbehaves; yields its base URL.
+
+    "silent": accepts and never answers. "drip": sends headers, then one body byte every
+    `interval` seconds, forever. "drip-headers": sends the header lines one byte at a time.
+    """
+
+    def serve(conn: socket.socket, stop: threading.Event) -> None:
         try:
             conn.recv(65536)
             if behaviour == "silent":
@@ -104,27 +132,8 @@ def raw_server(behaviour: str, *, interval: float = 0.2) -> Iterator[str]:
         except OSError:
             return
 
-    def accept_loop() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            connections.append(conn)
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=accept_loop, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join(2)
-        listener.close()
-        for conn in connections:
-            conn.close()
+    with tcp_server(serve) as base:
+        yield base
 
 
 def closed_port_url() -> str:

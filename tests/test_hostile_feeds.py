@@ -34,7 +34,7 @@ from ingest.fetch import Fetcher, FetchPolicy
 from ingest.pipeline import IngestReport
 from ingest.remote import RemoteOptions, ingest_remote_source
 from tests.reliability_helpers import assert_output_valid
-from tests.remote_helpers import policy, raw_server
+from tests.remote_helpers import policy, raw_server, tcp_server
 
 T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 GOOD_TITLES = (
@@ -283,14 +283,8 @@ def test_a_50_mb_body_is_refused_by_max_bytes(world: World) -> None:
 @contextmanager
 def endless_server() -> Iterator[str]:
     """Answers 200 without a length, then sends feed items as fast as it can, forever."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4)
-    listener.settimeout(0.2)
-    stop = threading.Event()
-    sent = [0]
 
-    def serve(conn: socket.socket) -> None:
+    def serve(conn: socket.socket, stop: threading.Event) -> None:
         with conn:
             try:
                 conn.recv(65536)
@@ -301,28 +295,11 @@ def endless_server() -> Iterator[str]:
                 chunk = item("x", "Infinito").encode() * 300
                 while not stop.is_set():
                     conn.sendall(chunk)
-                    sent[0] += len(chunk)
             except OSError:
                 return
 
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/endless.xml"
-    finally:
-        stop.set()
-        thread.join(2)
-        listener.close()
+    with tcp_server(serve) as base:
+        yield base + "/endless.xml"
 
 
 def test_an_endless_body_stops_at_max_bytes(world: World) -> None:
