@@ -1,4 +1,5 @@
-"""SQLAlchemy 2 typed models: sources, articles, categories, tags and per-file fingerprints."""
+"""SQLAlchemy 2 typed models: sources, articles, categories, tags, authors and per-file
+fingerprints."""
 
 from __future__ import annotations
 
@@ -36,6 +37,20 @@ article_tags = Table(
     # of fetching and sorting every article of the tag.
     Column("published", UTCDateTime, nullable=False),
     Index("ix_article_tags_tag_published", "tag_id", "published", "article_id"),
+)
+
+
+# The authors of each article, normalized (revision 0007) so that author feeds are index
+# walks like tag feeds: `articles.authors` stays the JSON list shown in the feeds (in its
+# order, with its spelling), this table says which `authors` row each name belongs to.
+article_authors = Table(
+    "article_authors",
+    Base.metadata,
+    Column("article_id", ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
+    Column("author_id", ForeignKey("authors.id", ondelete="CASCADE"), primary_key=True),
+    # A copy of `articles.published`, as in `article_tags`.
+    Column("published", UTCDateTime, nullable=False),
+    Index("ix_article_authors_author_published", "author_id", "published", "article_id"),
 )
 
 
@@ -87,6 +102,17 @@ class Category(Base):
 
 class Tag(Base):
     __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class Author(Base):
+    """A person signing articles, by slug: `Mario Rossi` and `MARIO ROSSI` are one author
+    (the first spelling met names it), as tags are."""
+
+    __tablename__ = "authors"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))

@@ -35,6 +35,7 @@ Stamp = tuple[int, str, str]
 _A = models.Article
 _AT = models.article_tags
 _TA = models.topic_articles
+_AA = models.article_authors
 _LIMIT: BindParameter[int] = bindparam("limit")
 _SLUG: BindParameter[str] = bindparam("slug")
 
@@ -42,7 +43,8 @@ _SLUG: BindParameter[str] = bindparam("slug")
 def _filtered(
     columns: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
 ) -> dict[str | None, Select[Any]]:
-    """The selections of a feed (all, one category, source, tag or topic) of `columns`.
+    """The selections of a feed (all, one category, source, tag, topic or author) of
+    `columns`.
 
     Every one is an index walk, newest first, that stops after `limit` rows: by
     `ix_articles_published`, `ix_articles_category_published`, `ix_articles_source_published`
@@ -77,6 +79,16 @@ def _filtered(
         .where(_TA.c.topic_slug == _SLUG)
         .order_by(_TA.c.published.desc(), _TA.c.article_id.desc())
         .limit(_LIMIT),
+        # An author feed walks `ix_article_authors_author_published` (revision 0007).
+        "author": select(*columns)
+        .select_from(_AA)
+        .join(_A, _A.id == _AA.c.article_id)
+        .where(
+            _AA.c.author_id
+            == select(models.Author.id).where(models.Author.slug == _SLUG).scalar_subquery()
+        )
+        .order_by(_AA.c.published.desc(), _AA.c.article_id.desc())
+        .limit(_LIMIT),
     }
 
 
@@ -93,10 +105,17 @@ def _choose(
     source: str | None,
     tag: str | None,
     topic: str | None = None,
+    author: str | None = None,
 ) -> tuple[Select[Any], dict[str, object]]:
     params: dict[str, object] = {"limit": limit}
     statement = statements[None]
-    filters = (("category", category), ("source", source), ("tag", tag), ("topic", topic))
+    filters = (
+        ("category", category),
+        ("source", source),
+        ("tag", tag),
+        ("topic", topic),
+        ("author", author),
+    )
     for key, value in filters:
         if value is not None:
             statement, params["slug"] = statements[key], value
@@ -111,9 +130,10 @@ def latest_ids(
     source: str | None = None,
     tag: str | None = None,
     topic: str | None = None,
+    author: str | None = None,
 ) -> list[int]:
     """Ids of the articles `Store.latest_articles` returns, in its order."""
-    statement, params = _choose(_IDS, limit, category, source, tag, topic)
+    statement, params = _choose(_IDS, limit, category, source, tag, topic, author)
     return [row[0] for row in connection.execute(statement, params)]
 
 
@@ -131,9 +151,10 @@ class StampReader:
         source: str | None = None,
         tag: str | None = None,
         topic: str | None = None,
+        author: str | None = None,
     ) -> list[Stamp]:
         """Stamps of the articles `Store.latest_articles` would return (one filter at most)."""
-        statement, params = _choose(_STAMPS, limit, category, source, tag, topic)
+        statement, params = _choose(_STAMPS, limit, category, source, tag, topic, author)
         return [(row[0], row[1], row[2]) for row in self._connection.execute(statement, params)]
 
 

@@ -66,6 +66,9 @@ _TAGS = cast(Table, models.Tag.__table__)
 _SOURCES = cast(Table, models.Source.__table__)
 _FINGERPRINTS = cast(Table, models.FileFingerprint.__table__)
 _ARTICLE_TAGS = models.article_tags
+_AUTHORS = cast(Table, models.Author.__table__)
+_ARTICLE_AUTHORS = models.article_authors
+_TOPIC_ARTICLES = models.topic_articles
 CHUNK = 500
 """Values per `IN (...)`: well under SQLite's and PostgreSQL's bound-parameter limits."""
 
@@ -86,6 +89,22 @@ def _dialect_insert(connection: Connection, table: Table) -> postgresql.Insert |
 def label_slug(name: str) -> str:
     """The URL slug of a category, tag or source name (`Attualità` → `attualita`)."""
     return slugify(name, lowercase=True, replacements=[["'", "-"], ["’", "-"]]) or "senza-nome"
+
+
+NAME_LENGTH = 200
+"""Longest author name and slug stored (`authors` columns are `String(200)`)."""
+
+
+def author_labels(names: Iterable[str]) -> dict[str, str]:
+    """The authors of one article as {slug: name}, in order, blank and repeated ones
+    dropped (`Mario Rossi` and `mario rossi` are one author). Shared with the back-fill of
+    revision 0007, so that stored and migrated rows agree."""
+    labels: dict[str, str] = {}
+    for name in names:
+        clean = " ".join(name.split())[:NAME_LENGTH]
+        if clean:
+            labels.setdefault(label_slug(clean)[:NAME_LENGTH].strip("-") or "senza-nome", clean)
+    return labels
 
 
 def content_hash(draft: ArticleDraft) -> str:
@@ -728,6 +747,12 @@ class Store:
                 [p.draft.category for p in plans if p.draft.category is not None],
             )
             tags = _label_ids(connection, _TAGS, [t for p in plans for t in p.draft.tags])
+            signed = [author_labels(p.draft.authors) for p in plans]
+            spelled: dict[str, str] = {}  # a new author is named as first met
+            for labels in signed:
+                for author_slug, name in labels.items():
+                    spelled.setdefault(author_slug, name)
+            authors = _ids_by_slug(connection, _AUTHORS, spelled)
             new = [p for p in plans if p.article_id is None]
             changed = [p for p in plans if p.article_id is not None]
             if new:
@@ -763,6 +788,9 @@ class Store:
                     connection.execute(
                         delete(_ARTICLE_TAGS).where(_ARTICLE_TAGS.c.article_id.in_(chunk))
                     )
+                    connection.execute(
+                        delete(_ARTICLE_AUTHORS).where(_ARTICLE_AUTHORS.c.article_id.in_(chunk))
+                    )
             links = [
                 {"article_id": p.article_id, "tag_id": tag_id, "published": p.published}
                 for p in plans
@@ -770,6 +798,13 @@ class Store:
             ]
             if links:
                 connection.execute(_ARTICLE_TAGS.insert(), links)
+            bylines = [
+                {"article_id": p.article_id, "author_id": authors[slug], "published": p.published}
+                for p, labels in zip(plans, signed, strict=True)
+                for slug in labels
+            ]
+            if bylines:
+                connection.execute(_ARTICLE_AUTHORS.insert(), bylines)
             summary.article_ids = [p.article_id for p in plans if p.article_id is not None]
             # Same transaction: an article is never stored without its index entry and
             # its topic memberships (see `db.search`).
@@ -837,15 +872,22 @@ class Store:
         source: str | None = None,
         tag: str | None = None,
         topic: str | None = None,
+        author: str | None = None,
     ) -> list[StoredArticle]:
-        """The newest `limit` articles, optionally of one category, source, tag or topic
-        (by slug).
+        """The newest `limit` articles, optionally of one category, source, tag, topic or
+        author (by slug).
 
         Order is published descending with the id as tie-break, so it is stable.
         """
         with self.engine.connect() as connection:
             ids = latest_ids(
-                connection, limit, category=category, source=source, tag=tag, topic=topic
+                connection,
+                limit,
+                category=category,
+                source=source,
+                tag=tag,
+                topic=topic,
+                author=author,
             )
             found = _load_articles(connection, ids)
         return [found[i] for i in ids if i in found]
@@ -870,6 +912,8 @@ class Store:
         category: str | None = None,
         source: str | None = None,
         tag: str | None = None,
+        topic: str | None = None,
+        author: str | None = None,
     ) -> list[StoredArticle]:
         """`limit` articles oldest first (published, then id), optionally of one section.
 
@@ -880,7 +924,8 @@ class Store:
         at a time so that no build ever holds a whole feed's history in memory.
         """
         mode = "offset" if after is None else "after"
-        return self._paged(mode, limit, offset, after, category, source, tag)
+        section = _section_filter(category, source, tag, topic, author)
+        return self._paged(mode, limit, offset, after, section)
 
     def articles_before(
         self,
@@ -890,13 +935,16 @@ class Store:
         category: str | None = None,
         source: str | None = None,
         tag: str | None = None,
+        topic: str | None = None,
+        author: str | None = None,
     ) -> list[StoredArticle]:
         """The `limit` articles just older than `before` = (published, id), newest first.
 
         The keyset read backwards: given the oldest article of one archive page, the
         previous page, at the same cost at any depth of the history.
         """
-        return self._paged("before", limit, 0, before, category, source, tag)
+        section = _section_filter(category, source, tag, topic, author)
+        return self._paged("before", limit, 0, before, section)
 
     def _paged(
         self,
@@ -904,11 +952,9 @@ class Store:
         limit: int,
         offset: int,
         key: tuple[datetime, int] | None,
-        category: str | None,
-        source: str | None,
-        tag: str | None,
+        filtered: tuple[str, str | None],
     ) -> list[StoredArticle]:
-        section, slug = _section_filter(category, source, tag)
+        section, slug = filtered
         params: dict[str, object] = {"limit": limit, "offset": offset}
         if slug is not None:
             params["slug"] = slug
@@ -919,11 +965,13 @@ class Store:
             found = _load_articles(connection, ids)
         return [found[i] for i in ids if i in found]
 
-    def section_counts(self) -> dict[tuple[str, str], int]:
-        """How many articles the store and each of its sections hold, in four grouped COUNTs.
+    def section_counts(self, *, authors: bool = True) -> dict[tuple[str, str], int]:
+        """How many articles the store and each of its sections hold, in six grouped COUNTs.
 
         Keyed by the `latest_articles` filter and its slug: `("category", slug)`,
-        `("source", slug)`, `("tag", slug)`, and `("", "")` for the whole store. Far
+        `("source", slug)`, `("tag", slug)`, `("topic", slug)`, `("author", slug)`, and
+        `("", "")` for the whole store (authors only when `authors`: a build without
+        author feeds need not scan their table). Far
         cheaper than reading any article: a build tells from it which archive pages exist.
         """
         a = _ARTICLES.c
@@ -946,11 +994,25 @@ class Store:
                 .join(_ARTICLE_TAGS, _ARTICLE_TAGS.c.tag_id == _TAGS.c.id)
                 .group_by(_TAGS.c.slug),
             ),
+            (
+                "topic",
+                select(_TOPIC_ARTICLES.c.topic_slug, func.count()).group_by(
+                    _TOPIC_ARTICLES.c.topic_slug
+                ),
+            ),
+            (
+                "author",
+                select(_AUTHORS.c.slug, func.count(_ARTICLE_AUTHORS.c.article_id))
+                .join(_ARTICLE_AUTHORS, _ARTICLE_AUTHORS.c.author_id == _AUTHORS.c.id)
+                .group_by(_AUTHORS.c.slug),
+            ),
         )
         counts: dict[tuple[str, str], int] = {}
         with self.engine.connect() as connection:
             counts[("", "")] = int(connection.scalar(select(func.count(a.id))) or 0)
             for key, query in grouped:
+                if key == "author" and not authors:
+                    continue
                 for slug, count in connection.execute(query):
                     counts[(key, str(slug))] = int(count)
         return counts
@@ -993,6 +1055,18 @@ class Store:
         )
         with self._sessions() as session:
             return [Label(t.name, t.slug) for t in session.scalars(query)]
+
+    def authors(self, min_articles: int = 1) -> list[Label]:
+        """Authors signing at least `min_articles` articles, by slug (for author feeds)."""
+        query = (
+            select(_AUTHORS.c.name, _AUTHORS.c.slug)
+            .join(_ARTICLE_AUTHORS, _ARTICLE_AUTHORS.c.author_id == _AUTHORS.c.id)
+            .group_by(_AUTHORS.c.id, _AUTHORS.c.name, _AUTHORS.c.slug)
+            .having(func.count() >= min_articles)
+            .order_by(_AUTHORS.c.slug)
+        )
+        with self.engine.connect() as connection:
+            return [Label(name, slug) for name, slug in connection.execute(query)]
 
     # -- search and topics (logic in db.search) -------------------------------------------
 
@@ -1234,6 +1308,12 @@ def _label_ids(connection: Connection, table: Table, names: Iterable[str]) -> di
     for name in names:
         if name.strip():
             wanted.setdefault(label_slug(name), name.strip())
+    return _ids_by_slug(connection, table, wanted)
+
+
+def _ids_by_slug(connection: Connection, table: Table, wanted: dict[str, str]) -> dict[str, int]:
+    """Ids of the labels of `table` with these slugs ({slug: name}), creating the missing
+    ones under the name given."""
     found: dict[str, int] = {}
 
     def read(slugs: Sequence[str]) -> None:
@@ -1285,11 +1365,22 @@ _TAG_READ = (
 
 
 def _section_filter(
-    category: str | None, source: str | None, tag: str | None
+    category: str | None,
+    source: str | None,
+    tag: str | None,
+    topic: str | None = None,
+    author: str | None = None,
 ) -> tuple[str, str | None]:
     """The one section filter given (the last, like `latest_articles`), or none."""
     chosen: tuple[str, str | None] = ("", None)
-    for key, value in (("category", category), ("source", source), ("tag", tag)):
+    filters = (
+        ("category", category),
+        ("source", source),
+        ("tag", tag),
+        ("topic", topic),
+        ("author", author),
+    )
+    for key, value in filters:
         if value is not None:
             chosen = (key, value)
     return chosen
@@ -1302,11 +1393,12 @@ def _paged_statements() -> dict[tuple[str, str], Select[Any]]:
     (published, id) key) and `before` (newest first, before a key). The same index walks
     as the stamps (`db.stamps`): `ix_articles_published`, `ix_articles_category_published`,
     `ix_articles_source_published`, and for a tag `ix_article_tags_tag_published` (whose
-    `published` copies the article's); a key is a range start on the index, so a keyset
+    `published` copies the article's; likewise `ix_topic_articles_topic_published` and
+    `ix_article_authors_author_published`); a key is a range start on the index, so a keyset
     read costs the same at any depth. Built once: constructing statements costs more than
     running these.
     """
-    a, at = _ARTICLES.c, _ARTICLE_TAGS.c
+    a, at, ta, aa = _ARTICLES.c, _ARTICLE_TAGS.c, _TOPIC_ARTICLES.c, _ARTICLE_AUTHORS.c
     slug: BindParameter[str] = bindparam("slug")
     key = tuple_(bindparam("key_published", type_=UTCDateTime()), bindparam("key_id"))
     bases: dict[str, tuple[Select[Any], ColumnElement[Any], ColumnElement[Any]]] = {
@@ -1331,6 +1423,15 @@ def _paged_statements() -> dict[tuple[str, str], Select[Any]]:
             ),
             at.published,
             at.article_id,
+        ),
+        "topic": (select(ta.article_id).where(ta.topic_slug == slug), ta.published, ta.article_id),
+        "author": (
+            select(aa.article_id).where(
+                aa.author_id
+                == select(_AUTHORS.c.id).where(_AUTHORS.c.slug == slug).scalar_subquery()
+            ),
+            aa.published,
+            aa.article_id,
         ),
     }
     statements: dict[tuple[str, str], Select[Any]] = {}

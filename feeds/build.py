@@ -230,7 +230,7 @@ def _stamp_feeds(
 ) -> tuple[list[_Planned], list[Stamp]]:
     """What each feed (and the index) shows now, as stamps, with its fingerprint."""
     page_size = site.archive_page_size
-    sizes = feed_sizes(store) if page_size > 0 else {}
+    sizes = feed_sizes(store, authors=site.author_feeds) if page_size > 0 else {}
     planned: list[_Planned] = []
     with store.stamp_reader() as reader:
         for spec in specs:

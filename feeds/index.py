@@ -11,6 +11,7 @@ from db.records import StoredArticle
 from feeds.common import local, one_line, title_of
 from feeds.render import ATOM_TYPE, JSON_TYPE, RSS_TYPE
 from feeds.sections import (
+    KIND_AUTHOR,
     KIND_CATEGORY,
     KIND_ROOT,
     KIND_SOURCE,
@@ -41,6 +42,7 @@ _GROUPS = (
     (KIND_CATEGORY, "Categorie"),
     (KIND_SOURCE, "Fonti"),
     (KIND_TAG, "Tag"),
+    (KIND_AUTHOR, "Autori"),
 )
 
 _STYLE = """

@@ -1,4 +1,5 @@
-"""Which feeds exist: the root feed and one per category, source, tag and topic."""
+"""Which feeds exist: the root feed and one per category, source, tag, topic and (when
+configured) author."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ KIND_CATEGORY = "categoria"
 KIND_SOURCE = "fonte"
 KIND_TAG = "tag"
 KIND_TOPIC = "tema"  # configured topic feeds (`[[topics]]`), see `db.search`
+KIND_AUTHOR = "autore"  # `output.author_feeds`, for authors with enough articles
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +27,7 @@ class FeedSpec:
     """One published feed (a section), in all three formats.
 
     `folder` is relative to the output folder: `""` for the root, else `categoria/<slug>`,
-    `fonte/<slug>` or `tag/<slug>`.
+    `fonte/<slug>`, `tag/<slug>`, `tema/<slug>` or `autore/<slug>`.
     """
 
     kind: str
@@ -64,6 +66,8 @@ class FeedSpec:
             return {"tag": self.slug}
         if self.kind == KIND_TOPIC:
             return {"topic": self.slug}
+        if self.kind == KIND_AUTHOR:
+            return {"author": self.slug}
         return {}
 
 
@@ -79,13 +83,14 @@ def root_spec(site: SiteInfo) -> FeedSpec:
 
 
 def section_spec(site: SiteInfo, kind: str, label: Label) -> FeedSpec:
-    """The feed of one category, source or tag."""
+    """The feed of one category, source, tag or author."""
     if not _SAFE_SLUG.match(label.slug):
         raise FeedError(f"{kind} {label.name!r}: slug {label.slug!r} is not a safe folder name")
     what = {
         KIND_CATEGORY: ("", f"Gli articoli della categoria «{label.name}»"),
         KIND_SOURCE: ("fonte ", f"Gli articoli della fonte «{label.name}»"),
         KIND_TAG: ("#", f"Gli articoli con il tag «{label.name}»"),
+        KIND_AUTHOR: ("", f"Gli articoli firmati da {label.name}"),
     }
     prefix, description = what[kind]
     return FeedSpec(
@@ -99,12 +104,16 @@ def section_spec(site: SiteInfo, kind: str, label: Label) -> FeedSpec:
 
 
 def plan_feeds(store: Store, site: SiteInfo) -> list[FeedSpec]:
-    """Every feed to publish, root first, then categories, sources and tags by slug."""
+    """Every feed to publish, root first, then categories, sources, tags, topics and
+    authors (when `SiteInfo.author_feeds`), each group by slug."""
     specs = [root_spec(site)]
     specs += [section_spec(site, KIND_CATEGORY, c) for c in store.categories()]
     specs += [section_spec(site, KIND_SOURCE, s) for s in store.sources_with_articles()]
     specs += [section_spec(site, KIND_TAG, t) for t in store.tags(site.min_tag_articles)]
     specs += [topic_spec(site, t) for t in store.topics()]
+    if site.author_feeds:
+        authors = store.authors(site.min_author_articles)
+        specs += [section_spec(site, KIND_AUTHOR, a) for a in authors]
     return specs
 
 

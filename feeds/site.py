@@ -22,6 +22,8 @@ class SiteInfo:
     part of every feed's fingerprint). `archive_page_size` > 0 turns on RFC 5005 archives:
     fixed pages of that many items counted from the oldest (see `feeds.archive`).
     `hubs` are the WebSub hubs announced in every feed and pinged after a build.
+    `author_feeds` publishes `autore/<slug>/` for every author signing at least
+    `min_author_articles` articles.
     """
 
     title: str
@@ -38,6 +40,8 @@ class SiteInfo:
     hubs: tuple[str, ...] = ()
     limits: tuple[tuple[str, int], ...] = ()
     archive_page_size: int = 0
+    author_feeds: bool = False
+    min_author_articles: int = 2
 
     def __post_init__(self) -> None:
         if self.items_per_feed < 1:

@@ -87,6 +87,8 @@ class OutputLimits(_Section):
     categoria: int | None = Field(default=None, ge=1, le=10_000)
     fonte: int | None = Field(default=None, ge=1, le=10_000)
     tag: int | None = Field(default=None, ge=1, le=10_000)
+    tema: int | None = Field(default=None, ge=1, le=10_000)
+    autore: int | None = Field(default=None, ge=1, le=10_000)
 
     def pairs(self) -> tuple[tuple[str, int], ...]:
         return tuple(
@@ -98,6 +100,9 @@ class OutputConfig(_Section):
     dir: Path = Path("var/public")
     items_per_feed: int = Field(default=50, ge=1, le=10_000)
     min_tag_articles: int = Field(default=2, ge=1)
+    # Author feeds (`autore/<slug>/`), off by default: bylines are often noisy.
+    author_feeds: bool = False
+    min_author_articles: int = Field(default=2, ge=1)
     # RFC 5005 archives: older items in immutable pages of `archive_page_size` items.
     # Retention (0 = keep for ever): articles older than keep_days, or beyond the newest
     # max_per_source of their source, are deleted nightly unless a feed still shows them.

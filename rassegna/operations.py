@@ -44,6 +44,8 @@ def site_info(settings: Settings) -> SiteInfo:
         items_per_feed=settings.output.items_per_feed,
         interval_seconds=settings.scheduler.interval,
         min_tag_articles=settings.output.min_tag_articles,
+        author_feeds=settings.output.author_feeds,
+        min_author_articles=settings.output.min_author_articles,
         limits=settings.output.limits.pairs(),
         archive_page_size=settings.output.archive_page_size if settings.output.archive else 0,
         hubs=tuple(settings.websub.hubs),

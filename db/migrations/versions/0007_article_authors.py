@@ -1,0 +1,126 @@
+"""Authors normalized: `authors` and `article_authors`, for author feeds (`autore/<slug>/`)
+
+`articles.authors` is a JSON list, fine for showing an article but not for "the newest 50
+articles of Mario Rossi", which would read and parse every article. As for tags, each
+author becomes a row of `authors` (by slug) and each (article, author) pair a row of
+`article_authors` with the article's `published` copied, indexed by
+`(author_id, published, article_id)`: an author feed is an index walk of N entries.
+
+The back-fill reads the stored lists in id order, a chunk at a time, and names each author
+with the first spelling met, as the store's upsert does from then on.
+
+Revision ID: 0007
+Revises: 0006
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+
+from db.store import author_labels
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+_CHUNK = 2000
+
+
+def upgrade() -> None:
+    op.create_table(
+        "authors",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("slug", sa.String(200), nullable=False),
+        sa.UniqueConstraint("slug", name="uq_authors_slug"),
+    )
+    op.create_table(
+        "article_authors",
+        sa.Column(
+            "article_id",
+            sa.Integer(),
+            sa.ForeignKey("articles.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column(
+            "author_id",
+            sa.Integer(),
+            sa.ForeignKey("authors.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("published", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index(
+        "ix_article_authors_author_published",
+        "article_authors",
+        ["author_id", "published", "article_id"],
+    )
+    _backfill(op.get_bind())
+
+
+def _backfill(connection: sa.Connection) -> None:
+    articles = sa.table(
+        "articles",
+        sa.column("id", sa.Integer()),
+        sa.column("authors", sa.JSON()),
+        sa.column("published", sa.DateTime(timezone=True)),
+    )
+    authors = sa.table(
+        "authors", sa.column("id", sa.Integer()), sa.column("name"), sa.column("slug")
+    )
+    links = sa.table(
+        "article_authors",
+        sa.column("article_id", sa.Integer()),
+        sa.column("author_id", sa.Integer()),
+        sa.column("published", sa.DateTime(timezone=True)),
+    )
+    ids: dict[str, int] = {}
+    last = 0
+    while True:
+        rows = connection.execute(
+            sa.select(articles.c.id, articles.c.authors, articles.c.published)
+            .where(articles.c.id > last)
+            .order_by(articles.c.id)
+            .limit(_CHUNK)
+        ).all()
+        if not rows:
+            return
+        last = rows[-1][0]
+        per_article = [(row[0], author_labels(_names(row[1])), row[2]) for row in rows]
+        new: dict[str, str] = {}
+        for _, labels, _ in per_article:
+            for slug, name in labels.items():
+                if slug not in ids:
+                    new.setdefault(slug, name)
+        if new:
+            connection.execute(authors.insert(), [{"slug": s, "name": n} for s, n in new.items()])
+            query = sa.select(authors.c.slug, authors.c.id).where(authors.c.slug.in_(list(new)))
+            ids.update((slug, author_id) for slug, author_id in connection.execute(query))
+        values = [
+            {"article_id": article_id, "author_id": ids[slug], "published": published}
+            for article_id, labels, published in per_article
+            for slug in labels
+        ]
+        if values:
+            connection.execute(links.insert(), values)
+
+
+def _names(value: Any) -> list[str]:
+    # The column is JSON; a driver may hand back the text when the dialect does not decode.
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def downgrade() -> None:
+    op.drop_index("ix_article_authors_author_published", table_name="article_authors")
+    op.drop_table("article_authors")
+    op.drop_table("authors")

@@ -1,0 +1,334 @@
+"""Author feeds (`autore/<slug>/`, `output.author_feeds`) and topic feed archives, built
+from real stores (SQLite and PostgreSQL) and read back with feedparser, lxml and the Atom
+RELAX NG schema; and the revision 0007 back-fill of `article_authors`."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import pytest
+from lxml import etree
+from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy.engine import make_url
+
+from db.engine import make_engine
+from db.migrate import current_revision, upgrade
+from db.records import ArticleDraft, SourceSpec, TopicDef
+from db.store import Store
+from feeds.build import STATE_FILE, BuildReport, build_feeds
+from feeds.site import SiteInfo
+
+BASE = "http://127.0.0.1:8080/"
+SITE = SiteInfo(
+    title="Rassegna delle firme",
+    link="https://rassegna.example.it/",
+    base_url=BASE,
+    items_per_feed=4,
+    archive_page_size=4,
+    author_feeds=True,
+    min_author_articles=3,
+)
+SOURCE = SourceSpec(name="Cronache del Lago", kind="files", location="/tmp/lago")
+ATOM = {
+    "a": "http://www.w3.org/2005/Atom",
+    "fh": "http://purl.org/syndication/history/1.0",
+    "dc": "http://purl.org/dc/elements/1.1/",
+}
+START = datetime(2025, 3, 1, 8, tzinfo=UTC)
+ROSSI = "Mario Rossi"
+BIANCHI = "Lucia Bianchi"
+RARE = "Niccolò Verdi"  # signs two articles: under the threshold of three
+
+
+def authors_of(n: int) -> tuple[str, ...]:
+    """Rossi signs every article; Bianchi every third (the same person, spelled two ways);
+    Verdi only articles 1 and 2."""
+    names = [ROSSI]
+    if n % 3 == 0:
+        names.append(BIANCHI if n % 2 else "LUCIA  BIANCHI")
+    if n in (1, 2):
+        names.append(RARE)
+    return tuple(names)
+
+
+def draft(n: int, **fields: object) -> ArticleDraft:
+    base: dict[str, object] = {
+        "guid": f"firma-{n:03}.txt",
+        "title": f"Notizia firmata {n}: è già così",
+        "summary": f"Riassunto {n}, città e università.",
+        "content_html": f"<p>Testo {n} del consiglio comunale: è, à, ù.</p>",
+        "content_text": f"Testo {n} del consiglio comunale: è, à, ù.",
+        "published": START + timedelta(hours=n),
+        "url": f"https://lago.example.it/firme/{n}",
+        "category": "Cronaca",
+        "authors": authors_of(n),
+    }
+    base.update(fields)
+    return ArticleDraft(**base)  # type: ignore[arg-type]
+
+
+def fill(store: Store, numbers: range) -> int:
+    source_id = store.ensure_source(SOURCE)
+    store.upsert_articles(source_id, [draft(n) for n in numbers])
+    return source_id
+
+
+def build(store: Store, out: Path, site: SiteInfo = SITE) -> BuildReport:
+    return build_feeds(store, site, out, fsync=False)
+
+
+def files(out: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(out)): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.name != STATE_FILE
+    }
+
+
+def xpath(node: Any, expr: str) -> list[Any]:
+    found = node.xpath(expr, namespaces=ATOM)
+    assert isinstance(found, list)
+    return found
+
+
+def parsed(path: Path) -> feedparser.FeedParserDict:
+    result = feedparser.parse(path.read_bytes())
+    assert result.bozo == 0, f"{path}: {result.get('bozo_exception')}"
+    return result
+
+
+def local_path(out: Path, url: str) -> Path:
+    assert url.startswith(BASE), url
+    return out / url.removeprefix(BASE)
+
+
+@pytest.fixture
+def schema(shared: Path) -> etree.RelaxNG:
+    return etree.RelaxNG(etree.parse(str(shared / "schemas" / "atom.rng")))
+
+
+def walk(out: Path, folder: str, schema: etree.RelaxNG) -> tuple[list[str], list[str], list[str]]:
+    """Follow a feed's history in all three formats from its subscription documents: the
+    entry ids met by Atom `prev-archive`, RSS `atom:link rel="prev-archive"` and JSON Feed
+    `next_url`, each document validated on the way."""
+    atom_ids: list[str] = []
+    path: Path | None = out / folder / "atom.xml"
+    seen: set[Path] = set()
+    while path is not None:
+        assert path not in seen, "prev-archive loops"
+        seen.add(path)
+        tree = etree.parse(str(path))
+        assert schema.validate(tree), f"{path}: {schema.error_log}"
+        parsed(path)
+        atom_ids += xpath(tree, "/a:feed/a:entry/a:id/text()")
+        prev = xpath(tree, "/a:feed/a:link[@rel='prev-archive']/@href")
+        path = local_path(out, prev[0]) if prev else None
+    rss_ids: list[str] = []
+    path = out / folder / "rss.xml"
+    while path is not None:
+        tree = etree.parse(str(path))
+        parsed(path)
+        rss_ids += xpath(tree, "/rss/channel/item/guid/text()")
+        prev = xpath(tree, "/rss/channel/a:link[@rel='prev-archive']/@href")
+        path = local_path(out, prev[0]) if prev else None
+    json_ids: list[str] = []
+    path = out / folder / "feed.json"
+    while path is not None:
+        document = json.loads(path.read_bytes())
+        assert document["version"] == "https://jsonfeed.org/version/1.1"
+        json_ids += [item["id"] for item in document["items"]]
+        path = local_path(out, document["next_url"]) if "next_url" in document else None
+    return atom_ids, rss_ids, json_ids
+
+
+def test_author_feeds_only_when_configured_and_over_the_threshold(
+    any_store: Store, tmp_path: Path, schema: etree.RelaxNG
+) -> None:
+    fill(any_store, range(1, 15))  # Rossi 14 articles, Bianchi 4, Verdi 2
+    assert [a.slug for a in any_store.authors(3)] == ["lucia-bianchi", "mario-rossi"]
+    assert [a.slug for a in any_store.authors(1)] == [
+        "lucia-bianchi",
+        "mario-rossi",
+        "niccolo-verdi",
+    ]
+
+    off = tmp_path / "off"
+    build(any_store, off, replace(SITE, author_feeds=False))
+    assert not (off / "autore").exists()
+    assert b"autore/" not in (off / "opml.xml").read_bytes()
+
+    out = tmp_path / "public"
+    report = build(any_store, out)
+    assert sorted(s.folder for s in report.feeds if s.kind == "autore") == [
+        "autore/lucia-bianchi",
+        "autore/mario-rossi",
+    ]
+    assert not (out / "autore" / "niccolo-verdi").exists()
+    for slug, name, count in (("mario-rossi", ROSSI, 14), ("lucia-bianchi", BIANCHI, 4)):
+        folder = out / "autore" / slug
+        for filename in ("rss.xml", "atom.xml", "feed.json", "atom.xml.gz"):
+            assert (folder / filename).is_file(), f"{slug}/{filename}"
+        atom = etree.parse(str(folder / "atom.xml"))
+        assert schema.validate(atom), schema.error_log
+        assert xpath(atom, "/a:feed/a:link[@rel='self']/@href") == [f"{BASE}autore/{slug}/atom.xml"]
+        assert name in xpath(atom, "/a:feed/a:title/text()")[0]
+        # Every entry of the feed is signed by that author, in every format.
+        parsed(folder / "rss.xml")
+        items = xpath(etree.parse(str(folder / "rss.xml")), "/rss/channel/item")
+        assert 0 < len(items) <= SITE.items_per_feed
+        for item in items:
+            creators = xpath(item, "dc:creator/text()")
+            assert name.casefold() in [" ".join(str(c).casefold().split()) for c in creators]
+        document = json.loads((folder / "feed.json").read_bytes())
+        assert all(
+            any(a["name"].casefold().split() == name.casefold().split() for a in i["authors"])
+            for i in document["items"]
+        )
+        # The whole history is reachable through the archives.
+        atom_ids, rss_ids, json_ids = walk(out, f"autore/{slug}", schema)
+        assert len(set(atom_ids)) == len(set(rss_ids)) == len(set(json_ids)) == count
+
+    # Listed for people and for feed readers.
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "<h3>Autori</h3>" in index
+    assert f"{BASE}autore/mario-rossi/rss.xml" in index
+    assert "niccolo-verdi" not in index
+    opml = etree.parse(str(out / "opml.xml"))
+    urls = xpath(opml, "//outline/@xmlUrl")
+    assert f"{BASE}autore/lucia-bianchi/rss.xml" in urls
+    assert f"{BASE}autore/niccolo-verdi/rss.xml" not in urls
+
+
+def test_author_feeds_are_byte_stable_and_follow_edits(any_store: Store, tmp_path: Path) -> None:
+    source_id = fill(any_store, range(1, 10))
+    first, second = tmp_path / "a", tmp_path / "b"
+    build(any_store, first)
+    assert build(any_store, first).written == []  # nothing changed: nothing rewritten
+    build(any_store, second)
+    assert files(first) == files(second)  # same store, same bytes
+
+    # Verdi signs a third article: his feed appears. Article 9 loses Bianchi's byline:
+    # with two articles left (3 and 6) she falls under the threshold and her feed goes.
+    assert (first / "autore" / "lucia-bianchi" / "atom.xml").is_file()
+    any_store.upsert_articles(source_id, [draft(12, authors=(RARE,)), draft(9, authors=(ROSSI,))])
+    report = build(any_store, first)
+    assert "autore/niccolo-verdi/atom.xml" in report.written
+    verdi = parsed(first / "autore" / "niccolo-verdi" / "rss.xml")
+    assert [e.link for e in verdi.entries] == [
+        f"https://lago.example.it/firme/{n}" for n in (12, 2, 1)
+    ]
+    assert "autore/lucia-bianchi/atom.xml" in report.removed
+    assert not (first / "autore" / "lucia-bianchi").exists()
+    assert [a.slug for a in any_store.authors(1)][:1] == ["lucia-bianchi"]
+    assert len(any_store.latest_articles(10, author="lucia-bianchi")) == 2
+
+
+def test_topic_feeds_have_archives_like_sections(
+    any_store: Store, tmp_path: Path, schema: etree.RelaxNG
+) -> None:
+    any_store.sync_topics([TopicDef("consiglio", "Consiglio comunale", "consiglio comunale")])
+    fill(any_store, range(1, 12))  # 11 matches: 2 full pages of 4, 3 in the feed only
+    out = tmp_path / "public"
+    build(any_store, out)
+    every = {a.uid for a in any_store.latest_articles(100, topic="consiglio")}
+    assert len(every) == 11
+    for page in (1, 2):
+        assert (out / f"tema/consiglio/archivio/{page}/atom.xml").is_file()
+    assert not (out / "tema/consiglio/archivio/3").exists()
+    atom_ids, rss_ids, json_ids = walk(out, "tema/consiglio", schema)
+    assert set(atom_ids) == set(rss_ids) == set(json_ids) == every
+    oldest = any_store.latest_articles(100, topic="consiglio")[-1].uid
+    assert atom_ids[-1] == json_ids[-1] == oldest
+    archived = etree.parse(str(out / "tema/consiglio/archivio/2/atom.xml"))
+    assert len(xpath(archived, "/a:feed/fh:archive")) == 1
+    assert xpath(archived, "/a:feed/a:link[@rel='current']/@href") == [
+        f"{BASE}tema/consiglio/atom.xml"
+    ]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def bare_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database (no schema yet), on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    pg_url = request.getfixturevalue("pg_url")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_url)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    url = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+def test_upgrade_to_0007_back_fills_the_authors(bare_url: str) -> None:
+    """Articles stored before revision 0007 get their `article_authors` rows, so author
+    feeds show them, newest first, under the first spelling met."""
+    engine = make_engine(bare_url)
+    upgrade(engine, "0006")
+    tables = MetaData()
+    tables.reflect(engine)
+    assert "article_authors" not in tables.tables
+    bylines: list[list[str]] = [[ROSSI], [" mario  rossi", BIANCHI], [], [BIANCHI, BIANCHI]]
+    with engine.begin() as connection:
+        connection.execute(
+            tables.tables["sources"].insert(),
+            [
+                {
+                    "name": "Vecchia fonte",
+                    "slug": "vecchia-fonte",
+                    "kind": "files",
+                    "location": "/tmp/x",
+                    "interval_seconds": 600,
+                    "created_at": START,
+                    "consecutive_errors": 0,
+                }
+            ],
+        )
+        source_id = connection.execute(text("SELECT id FROM sources")).scalar_one()
+        connection.execute(
+            tables.tables["articles"].insert(),
+            [
+                {
+                    "uid": f"urn:uuid:{uuid.UUID(int=n + 1)}",
+                    "source_id": source_id,
+                    "guid": f"g{n}",
+                    "title": f"Articolo {n}",
+                    "summary": "",
+                    "content_html": "",
+                    "content_text": "",
+                    "authors": names,
+                    "published": START + timedelta(hours=n),
+                    "updated": START,
+                    "ingested": START,
+                    "content_hash": "h",
+                    "slug": f"articolo-{n}",
+                }
+                for n, names in enumerate(bylines)
+            ],
+        )
+    engine.dispose()
+    store = Store.open(bare_url)  # migrates to head
+    try:
+        assert current_revision(store.engine) is not None
+        assert [(a.name, a.slug) for a in store.authors(1)] == [
+            (BIANCHI, "lucia-bianchi"),
+            (ROSSI, "mario-rossi"),
+        ]
+        assert [a.guid for a in store.latest_articles(10, author="mario-rossi")] == ["g1", "g0"]
+        assert [a.guid for a in store.latest_articles(10, author="lucia-bianchi")] == ["g3", "g1"]
+        assert store.section_counts()[("author", "lucia-bianchi")] == 2
+    finally:
+        store.close()
