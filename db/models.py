@@ -130,6 +130,8 @@ class Article(Base):
         # Minting a unique slug probes the taken ones of a section (db.store._unique_slugs).
         Index("ix_articles_category_slug", "category_id", "slug"),
         Index("ix_articles_source_slug", "source_id", "slug"),
+        # Candidates for a cross-source duplicate by title within a window (revision 0008).
+        Index("ix_articles_title_key_published", "title_key", "published"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -155,6 +157,14 @@ class Article(Base):
     # When the source last listed this article (revision 0002); entries that leave the
     # upstream feed keep their old value and follow retention.
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Revision 0008 (see `db.dedup`): the title's duplicate look-up key; the digest of what
+    # a reader sees (markup-only churn is not an edit); the edits counted in the current
+    # 24 h window, capped for remote sources; how many other sources carry the article.
+    title_key: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    visible_hash: Mapped[str | None] = mapped_column(String(64))
+    edit_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    edit_window_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    linked_sources: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     source: Mapped[Source] = relationship(back_populates="articles")
     category: Mapped[Category | None] = relationship()
@@ -191,6 +201,8 @@ class ArticleLink(Base):
         ForeignKey("articles.id", ondelete="CASCADE"), index=True
     )
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # This source's own URL for the story (revision 0008), shown beside the article.
+    url: Mapped[str | None] = mapped_column(Text)
 
 
 class Topic(Base):

@@ -85,6 +85,18 @@ class StoredArticle:
     language: str | None = None
     slug: str = ""
     image_url: str | None = None
+    # The other sources that brought the same story (cross-source duplicates, linked to
+    # this article instead of stored twice), by name.
+    also_on: tuple[SourceRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """Another source carrying a stored article: its name, slug and its own URL for it."""
+
+    name: str
+    slug: str
+    url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +146,10 @@ class UpsertSummary:
     # that follow up on them), and the topic feeds whose membership changed.
     article_ids: list[int] = field(default_factory=list)
     changed_topics: set[str] = field(default_factory=set)
+    # Of the `same`: drafts whose hash changed but not what a reader sees (churn), and
+    # real edits held back by the per-article cap (`db.store.EditCap`).
+    churn: int = 0
+    deferred: int = 0
 
     def add(self, outcome: UpsertOutcome) -> None:
         if outcome is UpsertOutcome.NEW:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     select,
+    union_all,
 )
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -35,6 +36,7 @@ Stamp = tuple[int, str, str]
 _A = models.Article
 _AT = models.article_tags
 _TA = models.topic_articles
+_AL = models.ArticleLink.__table__
 _AA = models.article_authors
 _LIMIT: BindParameter[int] = bindparam("limit")
 _SLUG: BindParameter[str] = bindparam("slug")
@@ -60,10 +62,7 @@ def _filtered(
         .where(models.Category.slug == _SLUG)
         .order_by(*order)
         .limit(_LIMIT),
-        "source": base.join(models.Source, models.Source.id == _A.source_id)
-        .where(models.Source.slug == _SLUG)
-        .order_by(*order)
-        .limit(_LIMIT),
+        "source": _source_feed(columns),
         "tag": select(*columns)
         .select_from(_AT)
         .join(_A, _A.id == _AT.c.article_id)
@@ -92,9 +91,44 @@ def _filtered(
     }
 
 
+def _source_feed(
+    columns: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
+) -> Select[Any]:
+    """A source's feed: its own articles and those of other sources it also brought
+    (`article_links`, cross-source duplicates), newest first.
+
+    Two index walks of at most `limit` rows each (`ix_articles_source_published`, and the
+    source's links, few by nature), merged and cut to `limit`: one OR condition instead
+    would make both databases read every article of the source and sort them.
+    """
+    source_id = select(models.Source.id).where(models.Source.slug == _SLUG).scalar_subquery()
+    order = (_A.published.desc(), _A.id.desc())
+    keys = (_A.published.label("k_published"), _A.id.label("k_id"))
+    own = select(*columns, *keys).where(_A.source_id == source_id)
+    linked = (
+        select(*columns, *keys)
+        .select_from(_AL)
+        .join(_A, _A.id == _AL.c.article_id)
+        .where(_AL.c.source_id == source_id)
+    )
+    both = union_all(
+        *(select(q.order_by(*order).limit(_LIMIT).subquery()) for q in (own, linked))
+    ).subquery()
+    wanted = list(both.c)[: len(columns)]
+    return select(*wanted).order_by(both.c.k_published.desc(), both.c.k_id.desc()).limit(_LIMIT)
+
+
 # `updated` as text: only compared, and skipping the datetime conversion halves the time.
-# Statements are built once: constructing them costs more than running them.
-_STAMPS = _filtered((_A.id, _A.content_hash, cast(_A.updated, String)))
+# `linked_sources` joins the content hash: a feed naming an article's other sources
+# changes when one is linked. Statements are built once: constructing them costs more
+# than running them.
+_STAMPS = _filtered(
+    (
+        _A.id,
+        _A.content_hash + "+" + cast(_A.linked_sources, String),
+        cast(_A.updated, String),
+    )
+)
 _IDS = _filtered((_A.id,))
 
 

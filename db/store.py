@@ -36,7 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import models, search
+from db import dedup, models, search
 from db.engine import display_url, make_engine
 from db.errors import StoreError
 from db.migrate import upgrade
@@ -49,6 +49,7 @@ from db.records import (
     KnownArticle,
     Label,
     SearchHit,
+    SourceRef,
     SourceSpec,
     SourceState,
     StoredArticle,
@@ -574,10 +575,14 @@ class Store:
         title: str,
         published: datetime,
         window: timedelta,
+        lead: str | None = None,
     ) -> int | None:
-        """An article of another source telling the same story: the same URL, or the
-        same title published within `window`. Returns its id."""
-        return self.find_duplicates(source_id, [(url, title, published)], window=window)[0]
+        """An article of another source telling the same story: the same URL, or a
+        nearly equal title and a similar lead within `window` (`db.dedup`). Its id."""
+        leads = None if lead is None else [lead]
+        return self.find_duplicates(
+            source_id, [(url, title, published)], window=window, leads=leads
+        )[0]
 
     def find_duplicates(
         self,
@@ -585,57 +590,89 @@ class Store:
         candidates: Sequence[tuple[str | None, str, datetime]],
         *,
         window: timedelta,
+        leads: Sequence[str] | None = None,
     ) -> list[int | None]:
         """`find_duplicate` for many (url, title, published) at once, in a few queries.
 
         For each candidate: the lowest id of another source's article with the same URL,
-        else the lowest id with the same title published within `window`, else None.
+        else the lowest id of one published within `window` whose title has the same
+        `dedup.title_key` and whose lead `dedup.same_story` finds similar to the
+        candidate's (`leads`, one per candidate; without them only an exactly equal
+        normalized title matches), else None. The title candidates come from one
+        `(title_key, published)` index range read per 500 keys; the comparison is Python.
         """
         if not candidates:
             return []
         a = _ARTICLES.c
         by_url: dict[str, int] = {}
-        by_title: dict[str, list[tuple[datetime, int]]] = {}
+        by_key: dict[str, list[tuple[datetime, int, str, str]]] = {}
+        keys = [dedup.title_key(title) for _, title, _ in candidates]
         urls = list(dict.fromkeys(url for url, _, _ in candidates if url))
-        titles = list(dict.fromkeys(title for _, title, _ in candidates))
         dates = [published for _, _, published in candidates]
         low, high = min(dates) - window, max(dates) + window
+        chars = dedup.LEAD_CHARS
         with self.engine.connect() as connection:
             for chunk in _chunks(urls):
                 query = select(a.id, a.url).where(a.source_id != source_id, a.url.in_(chunk))
                 for article_id, url in connection.execute(query):
                     if url not in by_url or article_id < by_url[url]:
                         by_url[url] = article_id
-            for chunk in _chunks(titles):
-                query = select(a.id, a.title, a.published).where(
+            for chunk in _chunks(list(dict.fromkeys(keys))):
+                query = select(
+                    a.id,
+                    a.title_key,
+                    a.title,
+                    a.published,
+                    func.substr(a.summary, 1, chars),
+                    func.substr(a.content_text, 1, chars),
+                ).where(
                     a.source_id != source_id,
-                    a.title.in_(chunk),
+                    a.title_key.in_(chunk),
                     a.published >= low,
                     a.published <= high,
                 )
                 for row in connection.execute(query):
-                    by_title.setdefault(row[1], []).append((row[2], row[0]))
+                    lead = dedup.lead_of(row[4] or "", row[5] or "")
+                    by_key.setdefault(row[1], []).append((row[3], row[0], row[2], lead))
         found: list[int | None] = []
-        for url, title, published in candidates:
+        for index, ((url, title, published), key) in enumerate(zip(candidates, keys, strict=True)):
             if url and url in by_url:
                 found.append(by_url[url])
                 continue
+            lead = leads[index] if leads is not None else ""
             ids = [
                 article_id
-                for when, article_id in by_title.get(title, ())
+                for when, article_id, other_title, other_lead in by_key.get(key, ())
                 if published - window <= when <= published + window
+                and dedup.same_story(title, lead, other_title, other_lead)
             ]
             found.append(min(ids) if ids else None)
         return found
 
-    def link_article(self, source_id: int, guid: str, article_id: int, when: datetime) -> None:
-        """Record that this source's entry `guid` is the stored article `article_id`."""
+    def link_article(
+        self,
+        source_id: int,
+        guid: str,
+        article_id: int,
+        when: datetime,
+        url: str | None = None,
+    ) -> None:
+        """Record that this source's entry `guid` (at `url`) is the stored article
+        `article_id`. A new link bumps the article's `linked_sources`, which is part of the
+        feeds' change stamps: the feeds showing it are rebuilt to name the new source."""
         with self._sessions.begin() as session:
+            known = session.get(models.ArticleLink, (source_id, guid))
             session.merge(
                 models.ArticleLink(
-                    source_id=source_id, guid=guid, article_id=article_id, linked_at=when
+                    source_id=source_id, guid=guid, article_id=article_id, linked_at=when, url=url
                 )
             )
+            if known is None or known.article_id != article_id or known.url != url:
+                session.execute(
+                    update(models.Article)
+                    .where(models.Article.id == article_id)
+                    .values(linked_sources=models.Article.linked_sources + 1)
+                )
 
     def article_sources(self, article_id: int) -> list[str]:
         """Names of every source that carries the article: its own, then linked ones."""
@@ -699,8 +736,20 @@ class Store:
 
     # -- articles ------------------------------------------------------------------------
 
-    def upsert_articles(self, source_id: int, drafts: Sequence[ArticleDraft]) -> UpsertSummary:
+    def upsert_articles(
+        self,
+        source_id: int,
+        drafts: Sequence[ArticleDraft],
+        *,
+        cap: EditCap | None = None,
+        now: datetime | None = None,
+    ) -> UpsertSummary:
         """Insert new drafts, update changed ones, leave identical ones untouched.
+
+        With `cap` (remote sources), a draft whose hash changed but whose reader-visible
+        content did not (`db.dedup.visible_digest`) is left untouched, and an article
+        takes at most `cap.edits` edits per `cap.window` (see `EditCap`). `now` is the
+        clock of the ingest (default: the real one).
 
         Two writers storing the same new article at once (two daemons, a CLI ingest
         beside the daemon) collide on the unique (source, guid): the loser's transaction
@@ -708,13 +757,19 @@ class Store:
         """
         for attempt in range(UPSERT_ATTEMPTS):
             try:
-                return self._upsert_articles(source_id, drafts)
+                return self._upsert_articles(source_id, drafts, cap, now)
             except IntegrityError:
                 if attempt == UPSERT_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
 
-    def _upsert_articles(self, source_id: int, drafts: Sequence[ArticleDraft]) -> UpsertSummary:
+    def _upsert_articles(
+        self,
+        source_id: int,
+        drafts: Sequence[ArticleDraft],
+        cap: EditCap | None = None,
+        when: datetime | None = None,
+    ) -> UpsertSummary:
         """Insert new drafts, update changed ones, leave identical ones untouched.
 
         An edited article keeps its `uid` and `published`; its `updated` moves forward.
@@ -728,17 +783,24 @@ class Store:
         summary = UpsertSummary()
         if not drafts:
             return summary
-        now = _now()
+        now = when or _now()
         a = _ARTICLES.c
         with self.engine.begin() as connection:
             existing: dict[str, _Version] = {}
             for chunk in _chunks(list(dict.fromkeys(d.guid for d in drafts))):
-                query = select(a.guid, a.id, a.content_hash, a.published, a.updated).where(
-                    a.source_id == source_id, a.guid.in_(chunk)
-                )
+                query = select(
+                    a.guid,
+                    a.id,
+                    a.content_hash,
+                    a.published,
+                    a.updated,
+                    a.visible_hash,
+                    a.edit_count,
+                    a.edit_window_start,
+                ).where(a.source_id == source_id, a.guid.in_(chunk))
                 for guid, *version in connection.execute(query):
                     existing[guid] = _Version(*version)
-            plans = _plan(drafts, existing, now, summary)
+            plans = _plan(drafts, existing, now, summary, cap)
             if not plans:
                 return summary
             categories = _label_ids(
@@ -1032,12 +1094,19 @@ class Store:
             return [Label(c.name, c.slug) for c in session.scalars(query)]
 
     def sources_with_articles(self) -> list[Label]:
+        """Sources with at least one article, their own or linked (a story another source
+        brought first is listed in both sources' feeds), by slug."""
         query = (
             select(models.Source)
             .where(
-                select(models.Article.id)
-                .where(models.Article.source_id == models.Source.id)
-                .exists()
+                or_(
+                    select(models.Article.id)
+                    .where(models.Article.source_id == models.Source.id)
+                    .exists(),
+                    select(models.ArticleLink.guid)
+                    .where(models.ArticleLink.source_id == models.Source.id)
+                    .exists(),
+                )
             )
             .order_by(models.Source.slug)
         )
@@ -1136,6 +1205,25 @@ class _Version:
     content_hash: str
     published: datetime
     updated: datetime
+    visible_hash: str | None = None
+    edit_count: int = 0
+    edit_window_start: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EditCap:
+    """How often a remote article may change: at most `edits` edits per `window`.
+
+    The window starts at the first edit after the previous window ended. An edit beyond
+    the cap is not stored: the article stays as it was, and the next fetch after the
+    window ends stores whatever the entry then says (an upstream that edits an article
+    every few minutes is read at most `edits` times a day, and its last version is never
+    lost as long as the entry is still listed). Each deferred edit is counted in
+    `UpsertSummary.deferred`.
+    """
+
+    edits: int = 12
+    window: timedelta = timedelta(hours=24)
 
 
 @dataclass(slots=True)
@@ -1147,6 +1235,25 @@ class _Plan:
     article_id: int | None  # None: a new article
     published: datetime
     updated: datetime
+    edit_count: int = 0
+    edit_window_start: datetime | None = None
+
+
+def _admit_edit(
+    row: _Version, draft: ArticleDraft, now: datetime, cap: EditCap, summary: UpsertSummary
+) -> tuple[int, datetime | None] | None:
+    """The edit counters after storing this edit of `row`, or None when it must not be
+    stored: nothing a reader sees changed (hash churn), or the cap is reached."""
+    if row.visible_hash is not None and row.visible_hash == dedup.visible_digest(draft):
+        summary.churn += 1
+        return None
+    count, start = row.edit_count, row.edit_window_start
+    if start is None or now - start >= cap.window:
+        count, start = 0, now
+    if count >= cap.edits:
+        summary.deferred += 1
+        return None
+    return count + 1, start
 
 
 def _plan(
@@ -1154,9 +1261,11 @@ def _plan(
     existing: dict[str, _Version],
     now: datetime,
     summary: UpsertSummary,
+    cap: EditCap | None = None,
 ) -> list[_Plan]:
     """Decide new / changed / same for each draft, in order, as if stored one by one (a
-    guid repeated in a batch is stored once, with its last version)."""
+    guid repeated in a batch is stored once, with its last version). With `cap`, an
+    edit that only churns the hash or that is over the cap is SAME (`_admit_edit`)."""
     plans: dict[str, _Plan] = {}
     for draft in drafts:
         digest = content_hash(draft)
@@ -1175,7 +1284,14 @@ def _plan(
         else:
             if plan is None:
                 assert row is not None
-                plan = _Plan(draft, digest, row.id, row.published, row.updated)
+                counters = (row.edit_count, row.edit_window_start)
+                if cap is not None:
+                    admitted = _admit_edit(row, draft, now, cap, summary)
+                    if admitted is None:
+                        summary.add(UpsertOutcome.SAME)
+                        continue
+                    counters = admitted
+                plan = _Plan(draft, digest, row.id, row.published, row.updated, *counters)
                 plans[draft.guid] = plan
             # Any change must move `updated` forward, or readers never see the edit; the
             # source's own date is used only when it does.
@@ -1291,6 +1407,10 @@ def _article_values(
         "language": draft.language,
         "image_url": draft.image_url,
         "content_hash": plan.digest,
+        "title_key": dedup.title_key(draft.title),
+        "visible_hash": dedup.visible_digest(draft),
+        "edit_count": plan.edit_count,
+        "edit_window_start": plan.edit_window_start,
     }
     if slug:
         values["slug"] = draft.slug
@@ -1353,6 +1473,7 @@ _ARTICLE_READ = (
         _ARTICLES.c.language,
         _ARTICLES.c.slug,
         _ARTICLES.c.image_url,
+        _ARTICLES.c.linked_sources,
     )
     .join(_SOURCES, _SOURCES.c.id == _ARTICLES.c.source_id)
     .outerjoin(_CATEGORIES, _CATEGORIES.c.id == _ARTICLES.c.category_id)
@@ -1453,9 +1574,31 @@ def _paged_statements() -> dict[tuple[str, str], Select[Any]]:
 _PAGED_IDS = _paged_statements()
 
 
+_LINKS = cast(Table, models.ArticleLink.__table__)
+_ALSO_READ = (
+    select(_LINKS.c.article_id, _SOURCES.c.name, _SOURCES.c.slug, _LINKS.c.url)
+    .join(_SOURCES, _SOURCES.c.id == _LINKS.c.source_id)
+    .order_by(_LINKS.c.article_id, _SOURCES.c.slug)
+)
+
+
+def _also_on(connection: Connection, rows: Sequence[Any]) -> dict[int, tuple[SourceRef, ...]]:
+    """The other sources carrying these article rows, read only for those that have any
+    (`linked_sources`), so a build over unlinked articles costs no extra query."""
+    linked = [row.id for row in rows if row.linked_sources]
+    found: dict[int, list[SourceRef]] = {}
+    if linked:
+        for article_id, name, slug, url in connection.execute(
+            _ALSO_READ.where(_LINKS.c.article_id.in_(linked))
+        ):
+            found.setdefault(article_id, []).append(SourceRef(name, slug, url))
+    return {article_id: tuple(refs) for article_id, refs in found.items()}
+
+
 def _load_articles(connection: Connection, ids: Sequence[int]) -> dict[int, StoredArticle]:
-    """Articles by id, two queries per 500 ids, straight from rows to records (Core: the
-    ORM's identity map and lazy-load machinery cost more than the rows themselves)."""
+    """Articles by id, two queries per 500 ids (three when some were linked from other
+    sources), straight from rows to records (Core: the ORM's identity map and lazy-load
+    machinery cost more than the rows themselves)."""
     found: dict[int, StoredArticle] = {}
     for chunk in _chunks(ids):
         tags: dict[int, list[Label]] = {}
@@ -1463,7 +1606,9 @@ def _load_articles(connection: Connection, ids: Sequence[int]) -> dict[int, Stor
             _TAG_READ.where(_ARTICLE_TAGS.c.article_id.in_(chunk))
         ):
             tags.setdefault(article_id, []).append(Label(name, slug))
-        for row in connection.execute(_ARTICLE_READ.where(_ARTICLES.c.id.in_(chunk))):
+        rows = connection.execute(_ARTICLE_READ.where(_ARTICLES.c.id.in_(chunk))).all()
+        also = _also_on(connection, rows)
+        for row in rows:
             found[row.id] = StoredArticle(
                 id=row.id,
                 uid=row.uid,
@@ -1488,5 +1633,6 @@ def _load_articles(connection: Connection, ids: Sequence[int]) -> dict[int, Stor
                 language=row.language,
                 slug=row.slug,
                 image_url=row.image_url,
+                also_on=also.get(row.id, ()),
             )
     return found

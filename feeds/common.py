@@ -195,7 +195,28 @@ _PUBLISH_CLEANER = nh3.Cleaner(
 )
 
 
+ALSO_ON = "Anche su"
+
+
+def also_on_html(article: StoredArticle) -> str:
+    """ "Anche su: <a>Fonte B</a>, <a>Fonte C</a>." naming the other sources that brought
+    the same story (cross-source duplicates stored once), or "" when there are none.
+
+    A sentence at the end of the content, because that is what every feed reader shows;
+    the Atom `related` links and the JSON Feed `_rassegna.sources` carry the same for
+    programs."""
+    names = []
+    for ref in article.also_on:
+        name = escape(one_line(ref.name) or ref.slug, quote=False)
+        if ref.url and ref.url.startswith(("http://", "https://")):
+            names.append(f'<a href="{escape(ref.url)}">{name}</a>')
+        else:
+            names.append(name)
+    return f"<p>{ALSO_ON}: {', '.join(names)}.</p>" if names else ""
+
+
 def content_of(article: StoredArticle, site_link: str) -> str:
-    """The article's HTML, sanitized again, cleaned for XML and with absolute URLs."""
-    safe = _PUBLISH_CLEANER.clean(clean_text(article.content_html))
+    """The article's HTML (with `also_on_html` after it), sanitized again, cleaned for
+    XML and with absolute URLs."""
+    safe = _PUBLISH_CLEANER.clean(clean_text(article.content_html + also_on_html(article)))
     return absolute_html(safe, article.url or site_link)

@@ -17,7 +17,7 @@ from feeds.common import (
     title_of,
     updated_of,
 )
-from feeds.sections import FeedSpec
+from feeds.sections import KIND_SOURCE, FeedSpec
 from feeds.site import SiteInfo
 
 VERSION = "https://jsonfeed.org/version/1.1"
@@ -44,6 +44,22 @@ def _item(site: SiteInfo, article: StoredArticle) -> dict[str, Any]:
         item["tags"] = tags
     if article.image_url:
         item["image"] = article.image_url
+    if article.also_on:
+        # A JSON Feed extension (a key starting with "_"): every source carrying the story,
+        # its own first, each with its page for it and its feed here.
+        item["_rassegna"] = {
+            "sources": [
+                {
+                    "name": one_line(name) or slug,
+                    "url": url,
+                    "feed_url": site.url(f"{KIND_SOURCE}/{slug}/feed.json"),
+                }
+                for name, slug, url in (
+                    (article.source_name, article.source_slug, article.url),
+                    *((r.name, r.slug, r.url) for r in article.also_on),
+                )
+            ]
+        }
     return item
 
 

@@ -203,8 +203,12 @@ class _Entry(FeedEntry):  # type: ignore[misc]
         creators: list[str],
         enclosure: Enclosure | None,
         language: str | None = None,
+        related: Sequence[tuple[str, str]] = (),
     ) -> None:
         super().__init__()
+        # Atom `link rel="related"` (href, title): the other sources' pages for the same
+        # story (`common.also_on_html`). Written here: feedgen drops the rel of every link.
+        self._related = tuple(related)
         # Set only when it differs from the feed's, as xml:lang / dc:language.
         self._language = language
         self._pub_date = pub_date
@@ -242,6 +246,8 @@ class _Entry(FeedEntry):  # type: ignore[misc]
                 etree.SubElement(
                     entry, "link", rel="enclosure", href=enc.url, type=enc.type, length=enc.length
                 )
+            for href, title in self._related:
+                etree.SubElement(entry, "link", rel="related", href=href, title=title)
             self._atom = entry
         return copy.deepcopy(self._atom)
 
@@ -275,6 +281,11 @@ def _make_entry(site: SiteInfo, article: StoredArticle) -> _Entry:
         creators=creators,
         enclosure=enclosure_of(article),
         language=article.language if article.language not in (None, site.language) else None,
+        related=[
+            (ref.url, one_line(ref.name) or ref.slug)
+            for ref in article.also_on
+            if ref.url and ref.url != article.url
+        ],
     )
     entry.id(article.uid)  # also the RSS guid, isPermaLink="false"
     entry.title(title_of(article))

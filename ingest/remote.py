@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from db.dedup import lead_of
 from db.records import (
     ArticleDraft,
     FetchKind,
@@ -24,7 +25,7 @@ from db.records import (
     FileFingerprint,
     SourceSpec,
 )
-from db.store import Store
+from db.store import EditCap, Store
 from ingest.article import DraftRules, to_draft
 from ingest.errors import BadArticle, IngestError
 from ingest.feed import MAX_ENTRIES_PER_FETCH, ParsedFeed, parse_feed
@@ -39,6 +40,8 @@ log = logging.getLogger("rassegna.ingest")
 
 BATCH_SIZE = 500
 DUPLICATE_WINDOW = timedelta(hours=36)
+EDIT_CAP = EditCap()
+"""Edits stored per remote article: at most 12 a day; markup-only churn is none."""
 LOCAL_FEED_KEY = "<feed>"
 
 
@@ -182,8 +185,11 @@ def store_drafts(
     - an entry whose guid is new but whose link is an article the source already has
       (the publisher changed its guid scheme) updates that article;
     - an entry without any date keeps the date it got when first seen;
-    - a new entry telling a story another source already brought (same URL, or same
-      title within `duplicate_window`) is linked to that article instead of stored twice.
+    - a new entry telling a story another source already brought (same URL, or a nearly
+      equal title and a similar lead within `duplicate_window`, see `db.dedup`) is linked
+      to that article instead of stored twice;
+    - an edit that changes nothing a reader sees is not stored, and an article takes at
+      most `EDIT_CAP` edits a day (the rest wait for a later fetch).
     """
     drafts = collected.drafts
     if not drafts:
@@ -225,13 +231,14 @@ def store_drafts(
             source_id,
             [(d.url, d.title, d.published) for d in fresh],
             window=duplicate_window,
+            leads=[lead_of(d.summary, d.content_text) for d in fresh],
         )
     )
     ready: list[ArticleDraft] = []
     for draft, is_new in matched:
         duplicate = next(duplicates) if is_new else None
         if duplicate is not None:
-            store.link_article(source_id, draft.guid, duplicate, now)
+            store.link_article(source_id, draft.guid, duplicate, now, url=draft.url)
             log.info(
                 'source "%s": "%s" is already stored from another source; linked',
                 source_name,
@@ -241,7 +248,18 @@ def store_drafts(
             continue
         ready.append(draft)
     for start in range(0, len(ready), BATCH_SIZE):
-        report.merge(store.upsert_articles(source_id, ready[start : start + BATCH_SIZE]))
+        summary = store.upsert_articles(
+            source_id, ready[start : start + BATCH_SIZE], cap=EDIT_CAP, now=now
+        )
+        report.merge(summary)
+        if summary.deferred:
+            log.info(
+                'source "%s": %d edits held back (at most %d per article per %s)',
+                source_name,
+                summary.deferred,
+                EDIT_CAP.edits,
+                EDIT_CAP.window,
+            )
     store.mark_seen(source_id, [d.guid for d in ready], now)
 
 
