@@ -182,6 +182,10 @@ class FetchState:
     gone: bool
     consecutive_errors: int
     interval_seconds: int
+    # What `Store.record_fetch_outcome` needs to record a success without reading the
+    # row again (the claim holds it, so nobody else changes these meanwhile).
+    min_interval_seconds: int | None = None
+    redirect_target: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

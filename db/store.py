@@ -176,6 +176,57 @@ def jittered(interval: int, salt: int, when: datetime) -> int:
     return interval + int(digest[0] / 255 * spread)
 
 
+# The columns a fetch needs, read with Core (no ORM identity map): one row per poll.
+_FETCH_STATE = select(
+    _SOURCES.c.id,
+    _SOURCES.c.kind,
+    _SOURCES.c.location,
+    _SOURCES.c.category,
+    _SOURCES.c.interval_seconds,
+    _SOURCES.c.fetch_url,
+    _SOURCES.c.etag,
+    _SOURCES.c.last_modified,
+    _SOURCES.c.gone,
+    _SOURCES.c.consecutive_errors,
+    _SOURCES.c.min_interval_seconds,
+    _SOURCES.c.redirect_target,
+)
+
+
+# Built once: SQLAlchemy then skips building and keying the statement on every poll.
+_FETCH_BY_ID = _FETCH_STATE.where(_SOURCES.c.id == bindparam("id"))
+_FETCH_BY_NAME = _FETCH_STATE.where(_SOURCES.c.name == bindparam("name"))
+_SUCCESS_UPDATES: dict[tuple[str, ...], Any] = {}
+
+
+def _success_update(values: dict[str, Any]) -> Any:
+    """The UPDATE of one source setting these columns (a handful of variants, cached)."""
+    columns = tuple(sorted(values))
+    statement = _SUCCESS_UPDATES.get(columns)
+    if statement is None:
+        statement = (
+            update(_SOURCES)
+            .where(_SOURCES.c.id == bindparam("id_"))
+            .values({c: bindparam(f"v_{c}", type_=_SOURCES.c[c].type) for c in columns})
+        )
+        _SUCCESS_UPDATES[columns] = statement
+    return statement
+
+
+def _fetch_state(row: Any) -> FetchState:
+    return FetchState(
+        source_id=row.id,
+        url=row.fetch_url or row.location,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        gone=bool(row.gone),
+        consecutive_errors=row.consecutive_errors or 0,
+        interval_seconds=row.interval_seconds,
+        min_interval_seconds=row.min_interval_seconds,
+        redirect_target=row.redirect_target,
+    )
+
+
 class Store:
     """The article store on one database."""
 
@@ -404,20 +455,32 @@ class Store:
 
     def fetch_state(self, source_id: int) -> FetchState:
         """The URL and validators the next fetch of a remote source uses."""
-        with self._sessions() as session:
-            source = session.get_one(models.Source, source_id)
-            return FetchState(
-                source_id=source.id,
-                url=source.fetch_url or source.location,
-                etag=source.etag,
-                last_modified=source.last_modified,
-                gone=bool(source.gone),
-                consecutive_errors=source.consecutive_errors,
-                interval_seconds=source.interval_seconds,
-            )
+        with self.engine.connect() as connection:
+            row = connection.execute(_FETCH_BY_ID, {"id": source_id}).one()
+        return _fetch_state(row)
+
+    def prepare_fetch(self, spec: SourceSpec) -> FetchState:
+        """`ensure_source` and `fetch_state` in one read when the source is already stored
+        as `spec` says (every poll but the first): a poll that ends in 304 then costs
+        this read and the one write of `record_fetch_outcome`."""
+        with self.engine.connect() as connection:
+            row = connection.execute(_FETCH_BY_NAME, {"name": spec.name}).first()
+        if row is not None and (
+            row.kind,
+            row.location,
+            row.category,
+            row.interval_seconds,
+        ) == (spec.kind, spec.location, spec.category, spec.interval_seconds):
+            return _fetch_state(row)
+        return self.fetch_state(self.ensure_source(spec))
 
     def record_fetch_outcome(
-        self, source_id: int, outcome: FetchOutcome, *, when: datetime | None = None
+        self,
+        source_id: int,
+        outcome: FetchOutcome,
+        *,
+        when: datetime | None = None,
+        state: FetchState | None = None,
     ) -> datetime:
         """Note how one fetch of a remote source ended and schedule the next; returns it.
 
@@ -425,8 +488,20 @@ class Store:
         longer lower bound, at most 24 h). Network errors and server errors back off
         exponentially up to 24 h, never disabling the source. Retry-After postpones (at
         most 7 days) without counting as an error. 410 marks the source gone.
+
+        `state`, the `FetchState` this fetch started from, lets a success with no redirect
+        to confirm (the common case, and every 304) be one UPDATE without a read.
         """
         when = when or _now()
+        if (
+            state is not None
+            and state.source_id == source_id
+            and outcome.kind in (FetchKind.OK, FetchKind.NOT_MODIFIED)
+            and outcome.permanent_redirect in (None, state.url)
+        ):
+            due = self._record_success(state, outcome, when)
+            if due is not None:
+                return due
         with self._sessions.begin() as session:
             source = session.get_one(models.Source, source_id)
             source.last_fetch = when
@@ -479,6 +554,47 @@ class Store:
             source.lease_until = None
             assert source.next_due is not None
             return source.next_due
+
+    def _record_success(
+        self, state: FetchState, outcome: FetchOutcome, when: datetime
+    ) -> datetime | None:
+        """What the ORM path of `record_fetch_outcome` does for a success without a
+        redirect, as one UPDATE (None if the source is gone from the table)."""
+        values: dict[str, Any] = {
+            "last_fetch": when,
+            "last_status": outcome.status,
+            "last_outcome": outcome.kind.value,
+            "last_success": when,
+            "last_error": None,
+            "consecutive_errors": 0,
+            "retry_after": None,
+            "claimed_by": None,
+            "lease_until": None,
+        }
+        if state.redirect_target is not None:
+            values.update(redirect_target=None, redirect_streak=0)
+        if outcome.new_validators:
+            if outcome.kind is FetchKind.OK:
+                values.update(etag=outcome.etag, last_modified=outcome.last_modified)
+            else:  # a 304 replaces only the validators it carries
+                if outcome.etag:
+                    values["etag"] = outcome.etag
+                if outcome.last_modified:
+                    values["last_modified"] = outcome.last_modified
+        if outcome.kind is FetchKind.OK:
+            values["bozo"] = outcome.bozo
+        floor = state.min_interval_seconds or 0
+        if outcome.min_interval is not None:
+            floor = min(outcome.min_interval, MIN_INTERVAL_CAP)
+            values["min_interval_seconds"] = floor
+        wait = max(state.interval_seconds, floor)
+        due = when + timedelta(seconds=jittered(wait, state.source_id, when))
+        values["next_due"] = due
+        with self.engine.begin() as connection:
+            params = {f"v_{key}": value for key, value in values.items()}
+            params["id_"] = state.source_id
+            result = connection.execute(_success_update(values), params)
+        return due if result.rowcount else None
 
     @staticmethod
     def _note_redirect(source: models.Source, target: str | None) -> None:

@@ -40,7 +40,10 @@ from db.records import FetchKind
 CONNECT_TIMEOUT = 10.0
 TOTAL_TIMEOUT = 30.0
 MAX_REDIRECTS = 5
-HOST_DELAY = 1.0
+# Default pause between two requests to one host (`ingest.host_delay`): a publisher's
+# category feeds (often ten or more on one host) are spaced out, never fetched in a burst,
+# while 1,000 sources on 100 hosts still fit in a few seconds.
+HOST_DELAY = 0.25
 RETRY_AFTER_CAP = timedelta(days=7)
 PERMANENT_REDIRECTS = frozenset({301, 308})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})

@@ -324,8 +324,9 @@ def ingest_remote_source(
     options = options or RemoteOptions()
     now = now or datetime.now(UTC)
     report = IngestReport(source=spec.name)
-    source_id = store.ensure_source(spec)
-    state = store.fetch_state(source_id)
+    # One read: the source's row is created or updated only when the spec changed.
+    state = store.prepare_fetch(spec)
+    source_id = state.source_id
     if state.gone:
         report.error = (
             f'source "{spec.name}": {state.url}: gone (HTTP 410); it is no longer polled'
@@ -338,13 +339,9 @@ def ingest_remote_source(
     outcome: FetchOutcome
     try:
         if spec.kind == "feed":
-            outcome = _ingest_feed(
-                store, spec, source_id, report, options, now, fetcher, prefetched
-            )
+            outcome = _ingest_feed(store, spec, state, report, options, now, fetcher, prefetched)
         elif spec.kind == "page":
-            outcome = _ingest_pages(
-                store, spec, source_id, report, options, now, fetcher, prefetched
-            )
+            outcome = _ingest_pages(store, spec, state, report, options, now, fetcher, prefetched)
         else:
             raise IngestError(f'kind "{spec.kind}" is not a remote source')
     except FetchError as exc:
@@ -355,7 +352,7 @@ def ingest_remote_source(
     except IngestError as exc:
         report.error = f'source "{spec.name}": {exc.message}'
         outcome = FetchOutcome(kind=FetchKind.ERROR, error=report.error)
-    next_due = store.record_fetch_outcome(source_id, outcome, when=now)
+    next_due = store.record_fetch_outcome(source_id, outcome, when=now, state=state)
     if report.error:
         log.error("%s (next attempt %s)", report.error, next_due.isoformat(timespec="minutes"))
     else:
@@ -392,14 +389,14 @@ def _conditional_get(
 def _ingest_feed(
     store: Store,
     spec: SourceSpec,
-    source_id: int,
+    state: FetchState,
     report: IngestReport,
     options: RemoteOptions,
     now: datetime,
     fetcher: Fetcher,
     prefetched: Response | None,
 ) -> FetchOutcome:
-    state = store.fetch_state(source_id)
+    source_id = state.source_id
     response = prefetched or _conditional_get(fetcher, state, options, now)
     # Validators are stored exactly as received; the outcome carries them either way.
     base = FetchOutcome(
@@ -453,14 +450,14 @@ def _ingest_feed(
 def _ingest_pages(
     store: Store,
     spec: SourceSpec,
-    source_id: int,
+    state: FetchState,
     report: IngestReport,
     options: RemoteOptions,
     now: datetime,
     fetcher: Fetcher,
     prefetched: Response | None,
 ) -> FetchOutcome:
-    state = store.fetch_state(source_id)
+    source_id = state.source_id
     collected = Collected()
     if options.link_pattern:
         index = prefetched or _conditional_get(fetcher, state, options, now)

@@ -152,6 +152,9 @@ class IngestConfig(_Section):
     allow_private_networks: bool = False
     max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     user_agent: str = "rassegna/0.1 (+https://github.com/rassegna)"
+    # Seconds between two requests to one host (never two at once): a publisher's ten
+    # category feeds are spaced out, not fetched in one burst.
+    host_delay: float = Field(default=0.25, ge=0, le=60)
 
 
 class NormalizeConfig(_Section):

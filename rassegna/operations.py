@@ -92,6 +92,7 @@ def make_fetcher(settings: Settings) -> Fetcher:
             user_agent=ingest.user_agent,
             max_bytes=ingest.max_bytes,
             allow_private_networks=ingest.allow_private_networks,
+            host_delay=ingest.host_delay,
         )
     )
 

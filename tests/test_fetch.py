@@ -8,6 +8,7 @@ import itertools
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import brotli  # type: ignore[import-untyped]
 import pytest
@@ -332,3 +333,44 @@ def test_the_threaded_server_does_overlap_without_the_gate() -> None:
     finally:
         server.clear()
         server.stop()
+
+
+def test_configured_host_delay_spaces_requests_to_one_host(tmp_path: Path) -> None:
+    """`ingest.host_delay` reaches the daemon's fetcher (default 0.25 s): two sources on one
+    host are fetched that far apart, two hosts are not held up by each other."""
+    from rassegna.config import load_settings
+    from rassegna.operations import make_fetcher
+    from tests.conftest import write_config
+
+    default = load_settings(write_config(tmp_path, '[site]\ntitle = "T"\n'), environ={})
+    assert default.ingest.host_delay == 0.25
+    config = write_config(
+        tmp_path,
+        '[site]\ntitle = "T"\n\n[ingest]\nallow_private_networks = true\nhost_delay = 0.6\n',
+    )
+    server = HTTPServer(host="0.0.0.0", threaded=True)  # every 127.0.0.x reaches it
+    server.expect_request("/f").respond_with_data(BODY)
+    server.start()
+    try:
+        started: dict[str, float] = {}
+        with make_fetcher(load_settings(config, environ={})) as fetcher:
+
+            def get(host: str, key: str) -> None:
+                fetcher.fetch(f"http://{host}:{server.port}/f", now=NOW)
+                started[key] = time.monotonic()
+
+            begin = time.monotonic()
+            get("127.0.0.1", "first")
+            threads = [
+                threading.Thread(target=get, args=("127.0.0.1", "same host")),
+                threading.Thread(target=get, args=("127.0.0.2", "other host")),
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    finally:
+        server.clear()
+        server.stop()
+    assert started["same host"] - started["first"] >= 0.6 - 0.02
+    assert started["other host"] - begin < 0.5
