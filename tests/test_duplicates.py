@@ -4,6 +4,8 @@ published feeds show them, and hash-only churn and the edit cap of remote articl
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
@@ -12,9 +14,13 @@ import feedparser
 import pytest
 from lxml import etree
 from pytest_httpserver import HTTPServer
+from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy.engine import make_url
 from werkzeug import Request, Response
 
 from db.dedup import lead_similarity, normalized_title, title_key
+from db.engine import make_engine
+from db.migrate import upgrade
 from db.records import ArticleDraft, SourceSpec, StoredArticle
 from db.store import EditCap, Store
 from feeds.build import build_feeds
@@ -433,3 +439,87 @@ def test_find_duplicate_checks_the_lead(any_store: Store, lead: str) -> None:
     )
     expected = stored(any_store)[0].id if lead == LEAD_REWORDED else None
     assert found == expected
+
+
+# -- revision 0008 on a database stored before it -------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def bare_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database (no schema yet), on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    pg_url = request.getfixturevalue("pg_url")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_url)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        url = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+def test_upgrade_back_fills_title_keys(bare_url: str) -> None:
+    """An article stored before revision 0008 is found as a duplicate after the upgrade."""
+    engine = make_engine(bare_url)
+    upgrade(engine, "0007")
+    tables = MetaData()
+    tables.reflect(engine)
+    assert "title_key" not in tables.tables["articles"].c
+    with engine.begin() as connection:
+        connection.execute(
+            tables.tables["sources"].insert(),
+            [
+                {
+                    "name": "Gazzetta",
+                    "slug": "gazzetta",
+                    "kind": "feed",
+                    "location": "https://gazzetta.example/feed",
+                    "interval_seconds": 600,
+                    "created_at": T0,
+                    "consecutive_errors": 0,
+                }
+            ],
+        )
+        source_id = connection.execute(text("SELECT id FROM sources")).scalar_one()
+        connection.execute(
+            tables.tables["articles"].insert(),
+            [
+                {
+                    "uid": "urn:uuid:00000000-0000-0000-0000-000000000001",
+                    "source_id": source_id,
+                    "guid": "g-1",
+                    "title": "Trasporti, la giunta approva il nuovo piano",
+                    "summary": LEAD,
+                    "content_html": "",
+                    "content_text": "",
+                    "authors": [],
+                    "published": T0,
+                    "updated": T0,
+                    "ingested": T0,
+                    "content_hash": "h",
+                    "slug": "piano",
+                }
+            ],
+        )
+    engine.dispose()
+    store = Store.open(bare_url)  # migrates to head
+    try:
+        other = store.ensure_source(SourceSpec(name="Radio Valle", kind="feed", location="r"))
+        found = store.find_duplicate(
+            other,
+            url=None,
+            title="La giunta approva il nuovo piano dei trasporti",
+            published=T0 + timedelta(hours=2),
+            window=timedelta(hours=36),
+            lead=LEAD_REWORDED,
+        )
+        (article,) = stored(store)
+        assert found == article.id
+    finally:
+        store.close()
