@@ -49,7 +49,7 @@ QUERIES = (
     "ospedale pediatria",
     # Words of the corpus's own bodies: each in a large share of the store.
     "sindaco",
-    '"consiglio comunale" -calcio',
+    '"giunta comunale" -calcio',
 )
 
 _TOPIC_QUERIES = (
