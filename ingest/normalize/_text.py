@@ -16,6 +16,8 @@ from importlib.resources import files
 from typing import Final
 
 import ftfy
+import ftfy.chardata
+from ftfy.badness import is_bad
 from lxml import etree
 
 from ingest.normalize._util import wordset
@@ -111,6 +113,27 @@ _SUSPICIOUS_RE: Final = re.compile(
 # T3 is the HTML parser's job: ftfy must not unescape entities in plain text, or a
 # double-escaped ``&amp;agrave;`` would change again on a second pass (not idempotent).
 _FTFY_CONFIG: Final = ftfy.TextFixerConfig(unescape_html=False, explain=False)
+# ``ftfy.fix_text`` fixes each line (up to and including its ``\n``) on its own, and a
+# line is left exactly as it is unless ftfy's encoding fixer finds it bad
+# (``ftfy.badness.is_bad``) or it holds a character one of its other fixers replaces:
+# C1 controls, ligatures, width forms, curly quotes, line breaks, surrogates, ANSI
+# escapes, control characters (read from ftfy's own tables). Only such lines are handed
+# to ftfy: a mojibake paragraph no longer makes ftfy read the whole body (3-4 times faster
+# on the corpus's damaged articles), with the very same result.
+_FTFY_TOUCHED_RE: Final = re.compile(
+    "["
+    + "".join(
+        re.escape(chr(code))
+        for code in sorted(
+            {*range(0x80, 0xA0), *range(0xD800, 0xE000), 0x1B, 0x0D, 0x85, 0x2028, 0x2029}
+            | {0x2BC, *range(0x2018, 0x201C), *range(0x201C, 0x2020)}
+            | set(ftfy.chardata.LIGATURES)
+            | set(ftfy.chardata.WIDTH_MAP)
+            | set(ftfy.chardata.CONTROL_CHARS)
+        )
+    )
+    + "]"
+)
 # The lost second byte of ``à`` (UTF-8 C3 A0, where A0 became a space or vanished):
 # a capital A-tilde closing a lower-case word is never Italian.
 _LOST_A_GRAVE_RE: Final = re.compile(r"Ã(?<=[a-zà-ù]Ã)(?![^\W\d_])")
@@ -388,6 +411,20 @@ def _clean(text: str, *, one_line: bool, italian: bool) -> str:
     return result
 
 
+def _fix_mojibake(text: str) -> str:
+    """``ftfy.fix_text(text, _FTFY_CONFIG)`` for NFC text (as ``_layout`` leaves it),
+    calling ftfy only on the lines it would change."""
+    lines = text.split("\n")
+    last = len(lines) - 1
+    fixed: list[str] = []
+    for index, line in enumerate(lines):
+        segment = line if index == last else line + "\n"
+        if _FTFY_TOUCHED_RE.search(segment) or (not segment.isascii() and is_bad(segment)):
+            segment = ftfy.fix_text(segment, _FTFY_CONFIG)
+        fixed.append(segment)
+    return "".join(fixed)
+
+
 def _clean_once(text: str, *, one_line: bool, italian: bool) -> str:
     """One pass of T1-T15."""
     # T1 (for text already decoded): a leading BOM; stray ones go with T5.
@@ -398,7 +435,7 @@ def _clean_once(text: str, *, one_line: bool, italian: bool) -> str:
     # ftfy reads ``Ã`` + space differently from ``Ã`` + newline, so fixing mojibake before
     # lines are joined would let a second pass find more to fix (not idempotent).
     if _SUSPICIOUS_RE.search(text):
-        fixed = ftfy.fix_text(text, _FTFY_CONFIG)
+        fixed = _fix_mojibake(text)
         if fixed != text:
             special = special or _SPECIAL_RE.search(fixed) is not None
             text = _layout(fixed, special=special, one_line=one_line)
