@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
+from functools import lru_cache, partial
 from typing import Final
 
 from slugify import slugify
@@ -38,6 +40,15 @@ MAX_SLUG: Final = 80
 # A slug keeps at most 80 characters; transliteration never expands a character by more
 # than a few, so slugify (slow, several regex passes) only needs the head of a long title.
 _SLUG_INPUT_MAX: Final = 4 * MAX_SLUG
+# python-slugify 9's default backend ("auto") tries `import unidecode` on every non-ASCII
+# call; that package is not installed, and a failed import is not cached, so each slug
+# searched sys.path (two thirds of make_slug's time). Naming text-unidecode, the backend
+# "auto" falls back to, gives the same slugs. Older versions have no `backend` argument.
+_slugify: Final[Callable[[str], str]] = (
+    partial(slugify, backend="text-unidecode")
+    if "backend" in inspect.signature(slugify).parameters
+    else slugify
+)
 # An all-caps word this long or longer is shouting, not an acronym (``ESTERI``; ``NATO``,
 # ``UE``, ``ONU`` stay).
 _ACRONYM_MAX: Final = 4
@@ -126,11 +137,7 @@ def normalize_tags(values: Iterable[str] | str) -> list[str]:
                 examined += 1
                 if examined > _MAX_TAG_PIECES:
                     return tags
-                tag = normalize_title(piece.replace("#", " ")).strip(" .-–")
-                if not tag:
-                    continue
-                tag = _recase_tag(tag)
-                key = make_slug(tag)
+                tag, key = _tag_and_key(piece)
                 if not key or key in seen:
                     continue
                 seen.add(key)
@@ -140,6 +147,31 @@ def normalize_tags(values: Iterable[str] | str) -> list[str]:
         return tags
     except Exception:
         return []
+
+
+_CACHED_TAG_CHARS: Final = 200  # longer pieces are junk, not worth keeping in memory
+
+
+def _tag_and_key(piece: str) -> tuple[str, str]:
+    """A tag piece cleaned and re-cased, and its slug (the de-duplication key).
+
+    Cached: a site has a few hundred distinct tags, each seen on many articles, and
+    cleaning + slugging one costs a normalization pass and a python-slugify call.
+    """
+    if len(piece) > _CACHED_TAG_CHARS:
+        return _clean_tag(piece)
+    return _cached_tag(piece)
+
+
+def _clean_tag(piece: str) -> tuple[str, str]:
+    tag = normalize_title(piece.replace("#", " ")).strip(" .-–")
+    if not tag:
+        return "", ""
+    tag = _recase_tag(tag)
+    return tag, make_slug(tag)
+
+
+_cached_tag: Final = lru_cache(maxsize=4096)(_clean_tag)
 
 
 def canonical_category(name: str, synonyms: Mapping[str, str]) -> str:
@@ -176,7 +208,7 @@ def make_slug(title: str) -> str:
     try:
         text = normalize_title(title[: 4 * _SLUG_INPUT_MAX])[:_SLUG_INPUT_MAX]
         text = _DECIMAL_RE.sub("-", _THOUSANDS_RE.sub("", text)).replace("'", " ")
-        return _cut(slugify(text), MAX_SLUG).strip("-")
+        return _cut(_slugify(text), MAX_SLUG).strip("-")
     except Exception:
         return ""
 
