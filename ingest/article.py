@@ -53,18 +53,21 @@ def to_draft(
     rules = rules or DEFAULT_RULES
     zone = ZoneInfo(timezone)
     plain_body = raw.body_text or ""
-    if raw.body_html is not None:
-        plain_body = normalize.html_to_text(raw.body_html)
-    # Detect from the body (titles alone mislead); the Italian-only rules need the answer.
-    language = normalize.detect_language(plain_body or raw.title, declared=raw.language)
+    # A usable declared language wins over detection: the body's text is then not needed
+    # before the HTML is normalized (extracting it is a whole normalization pass).
+    language = normalize.declared_language(raw.language)
+    if language is None:
+        if raw.body_html is not None:
+            plain_body = normalize.html_to_text(raw.body_html)
+        # Detect from the body (titles alone mislead); the Italian-only rules need the answer.
+        language = normalize.detect_language(plain_body or raw.title)
     title = _untagged(normalize.normalize_title(raw.title, language=language))[:MAX_TITLE_CHARS]
     if not title:
         raise BadArticle("its title is empty once cleaned")
     if raw.body_html is not None:
         content_html = sanitize_html(normalize_html(raw.body_html, language=language))
-        content_text = normalize.normalize_text(
-            normalize.html_to_text(content_html, language=language), language=language
-        )
+        # html_to_text's output is already a fixed point of normalize_text (tested).
+        content_text = normalize.html_to_text(content_html, language=language)
     else:
         content_text = normalize.normalize_text(plain_body, language=language)
         content_html = paragraphs_to_html(content_text)

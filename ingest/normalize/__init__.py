@@ -9,7 +9,7 @@ is pure and never raises; the regexes are linear-time.
 
 from ingest.normalize._autotags import auto_tags
 from ingest.normalize._dates import parse_date
-from ingest.normalize._lang import detect_language
+from ingest.normalize._lang import declared_language, detect_language
 from ingest.normalize._meta import (
     canonical_category,
     make_slug,
@@ -29,6 +29,7 @@ from ingest.normalize._text import (
 __all__ = [
     "auto_tags",
     "canonical_category",
+    "declared_language",
     "decode_bytes",
     "detect_language",
     "html_to_text",

@@ -57,16 +57,21 @@ def _normalize_code(declared: str) -> str | None:
     return code if len(code) in (2, 3) and code.isalpha() else None
 
 
+def declared_language(declared: str | None) -> str | None:
+    """The primary subtag of a declared language (``it-IT`` -> ``it``), None if unusable."""
+    return _normalize_code(declared) if declared else None
+
+
 def detect_language(text: str, declared: str | None = None) -> str | None:
     """ISO 639-1 code of ``text`` (it, en, fr, de, es, pt), or None when unsure.
 
     A declared language (``it-IT``, ``en_GB``) wins and is returned as its primary
-    subtag. Detect from the body: titles alone are too short to be reliable.
+    subtag (:func:`declared_language`). Detect from the body: titles alone are too short
+    to be reliable.
     """
-    if declared:
-        code = _normalize_code(declared)
-        if code is not None:
-            return code
+    code = declared_language(declared)
+    if code is not None:
+        return code
     counts = Counter(_WORD_RE.findall(text[:_SAMPLE_CHARS].lower()))
     if not counts:
         return None
