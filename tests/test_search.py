@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from db import search
 from db.records import ArticleDraft, SourceSpec
 from db.search import (
     _APOSTROPHES,
@@ -275,3 +276,24 @@ def test_fold_equals_its_definition_on_every_code_point() -> None:
         spaced = "A`".join(run[::7])
         assert fold(spaced) == folded_by_definition(spaced), hex(start)
     assert fold("Città dell’Ucraina `Perché` ŉ") == "citta dell'ucraina 'perche' ʼn"
+
+
+def test_sqlite_ranks_the_newest_matches_and_filters_before_the_bound(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`RANK_NEWEST`: a very common word is ranked among its newest matches only; the
+    filters choose which matches those are, so older articles stay reachable."""
+    monkeypatch.setattr(search, "RANK_NEWEST", 3)
+    agenzia = store.ensure_source(SourceSpec("Agenzia", "files", "/tmp/agenzia"))
+    archivio = store.ensure_source(SourceSpec("Archivio", "files", "/tmp/archivio"))
+    # Stored oldest first: the best match (the word in its title) is the oldest.
+    store.upsert_articles(archivio, [draft("a0", "Il sindaco parla", "Parla il sindaco.")])
+    store.upsert_articles(
+        agenzia,
+        [draft(f"n{k}", f"Notizia {k}", f"Oggi anche il sindaco, giorno {k}.") for k in range(4)],
+    )
+    newest = titles(store, "sindaco")
+    assert newest == {"Notizia 1", "Notizia 2", "Notizia 3"}  # 3 of 5 matches ranked
+    assert titles(store, "sindaco", source="archivio") == {"Il sindaco parla"}
+    monkeypatch.setattr(search, "RANK_NEWEST", 5000)
+    assert store.search("sindaco")[0].title == "Il sindaco parla"
