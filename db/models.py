@@ -132,6 +132,9 @@ class Article(Base):
         Index("ix_articles_source_slug", "source_id", "slug"),
         # Candidates for a cross-source duplicate by title within a window (revision 0008).
         Index("ix_articles_title_key_published", "title_key", "published"),
+        # Cross-source duplicates by canonical URL (revision 0009). A hash index on
+        # PostgreSQL: a B-tree entry cannot exceed ~2.7 KB and some tracking URLs do.
+        Index("ix_articles_url", "url", postgresql_using="hash"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
