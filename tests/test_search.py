@@ -16,14 +16,18 @@ from db import search
 from db.records import ArticleDraft, SourceSpec
 from db.search import (
     _APOSTROPHES,
+    _WORD,
     MAX_QUERY_CHARS,
     MAX_TERMS,
     SNIPPET_OPEN,
     QueryError,
+    _drop_elisions,
     analyze,
     fold,
     fts5_query,
+    index_text,
     parse_query,
+    stem,
     tsquery_text,
 )
 from db.store import Store
@@ -297,3 +301,38 @@ def test_sqlite_ranks_the_newest_matches_and_filters_before_the_bound(
     assert titles(store, "sindaco", source="archivio") == {"Il sindaco parla"}
     monkeypatch.setattr(search, "RANK_NEWEST", 5000)
     assert store.search("sindaco")[0].title == "Il sindaco parla"
+
+
+def index_text_by_definition(value: str) -> str:
+    """The index text as first written: fold, drop elisions, words, stems, joined."""
+    folded = folded_by_definition(value)
+    return " ".join(stem(w) for w in _WORD.findall(_drop_elisions(folded)))
+
+
+_ITALIAN_ISH = "abcdeilnorstuzàèéìòùÀÈ _-'’`´\u00a0\u2009\n\t.,;:!?«»0123456789ß"
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["l'", "dell'", "un'", "c'", "quest'", "po'", "E'", "sant’", "d'"])
+        | st.text(alphabet=_ITALIAN_ISH, max_size=12),
+        max_size=12,
+    ).map("".join)
+)
+def test_index_text_equals_its_definition(value: str) -> None:
+    assert index_text(value) == index_text_by_definition(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_index_text_equals_its_definition_on_any_text(value: str) -> None:
+    assert index_text(value) == index_text_by_definition(value)
+
+
+def test_index_text_of_an_article(shared: Path) -> None:
+    article = (shared / "samples" / "seed-article.txt").read_text(encoding="utf-8")
+    assert index_text(article) == index_text_by_definition(article)
+    assert index_text("L’Ucraina e l'Europa, dell'università: città") == (
+        "ucrain e europ univers citt"
+    )
