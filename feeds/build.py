@@ -32,6 +32,7 @@ from db.records import StoredArticle
 from db.stamps import Stamp
 from db.store import Store
 from feeds.archive import DEFAULT_MAX_PAGES, feed_sizes, full_pages, shown_items
+from feeds.common import forget_published_html
 from feeds.errors import FeedError
 from feeds.index import render_index, render_opml
 from feeds.jsonfeed import ItemCache, render_json
@@ -112,8 +113,10 @@ class _State:
             return False
         return bool(st.st_size == entry.get("size") and st.st_mtime_ns == entry.get("mtime_ns"))
 
-    def record(self, relative: str, fingerprint: str) -> None:
-        st = (self.root / relative).stat()
+    def record(self, relative: str, fingerprint: str, stat: os.stat_result | None = None) -> None:
+        """Remember `relative` as built from `fingerprint`; `stat` is its stat when the
+        caller has it already."""
+        st = stat if stat is not None else (self.root / relative).stat()
         entry = {"fp": fingerprint, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
         if self.files.get(relative) != entry:
             self.files[relative] = entry
@@ -176,7 +179,7 @@ class _Publisher:
         self.touched: set[Path] = set()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rassegna-publish")
         # (relative, fingerprint, the write's outcome or None for `adopt`)
-        self._pending: deque[tuple[str, str, Future[bool] | None]] = deque()
+        self._pending: deque[tuple[str, str, Future[tuple[bool, os.stat_result]] | None]] = deque()
 
     def __enter__(self) -> _Publisher:
         return self
@@ -188,9 +191,15 @@ class _Publisher:
     def publish(self, outputs: Sequence[tuple[str, bytes]], fingerprint: str) -> None:
         """Write each file (and its gzip twin) if its bytes changed; record it in the state."""
         for relative, data in outputs:
-            future = self._pool.submit(publish_file, self.out_dir, relative, data, fsync=self.fsync)
+            future = self._pool.submit(self._write, relative, data)
             self._pending.append((relative, fingerprint, future))
             self._settle(_IN_FLIGHT)
+
+    def _write(self, relative: str, data: bytes) -> tuple[bool, os.stat_result]:
+        # On the worker: the stat the state records comes with the write, instead of one
+        # more system call per file on the thread that renders.
+        written = publish_file(self.out_dir, relative, data, fsync=self.fsync)
+        return written, (self.out_dir / relative).stat()
 
     def adopt(self, relative: str, fingerprint: str) -> None:
         """Record a file already there (an archive page kept as it is) unless recorded."""
@@ -207,12 +216,13 @@ class _Publisher:
                 if relative not in self.state.files:
                     self.state.record(relative, fingerprint)
                 continue
-            if future.result():
+            written, stat = future.result()
+            if written:
                 self.report.written.append(relative)
                 self.touched.add((self.out_dir / relative).parent)
             else:
                 self.report.unchanged.append(relative)
-            self.state.record(relative, fingerprint)
+            self.state.record(relative, fingerprint, stat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +278,7 @@ def build_feeds(
     written.
     """
     _ensure_root(out_dir)
+    forget_published_html()  # what an interrupted build may have left (feeds.common)
     state = _State(out_dir)
     report = BuildReport()
     live: set[str] = set()  # every file this build stands for, written or not

@@ -218,5 +218,50 @@ def also_on_html(article: StoredArticle) -> str:
 def content_of(article: StoredArticle, site_link: str) -> str:
     """The article's HTML (with `also_on_html` after it), sanitized again, cleaned for
     XML and with absolute URLs."""
-    safe = _PUBLISH_CLEANER.clean(clean_text(article.content_html + also_on_html(article)))
-    return absolute_html(safe, article.url or site_link)
+    return published_html(article.content_html + also_on_html(article), article.url or site_link)
+
+
+class _Handover:
+    """Cleaned content kept from an article's XML entry for its JSON Feed item.
+
+    Cleaning was a fifth of a full build, and a build needs each article's twice: once
+    for its XML entry (RSS and Atom share it; `render.EntryCache` keeps it for the other
+    feeds) and once for its JSON Feed item (`jsonfeed.ItemCache`), rendered right after
+    the XML of the same feed. So a result is kept until it is asked for again and then
+    handed over and forgotten: what is held stays about one feed's items, not a build's
+    (archive pages are built with no cache and follow the same path). `LIMIT` bounds what
+    calls from outside a build (one format only) could leave behind. Keyed by the strings
+    themselves: an edited article is another key, never a stale answer.
+    """
+
+    LIMIT = 1024
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[str, str], str] = {}
+
+    def get(self, fragment: str, base: str) -> str:
+        key = (fragment, base)
+        found = self._kept.pop(key, None)
+        if found is not None:
+            return found
+        cleaned = absolute_html(_PUBLISH_CLEANER.clean(clean_text(fragment)), base)
+        if len(self._kept) >= self.LIMIT:
+            self._kept.pop(next(iter(self._kept)))  # the oldest
+        self._kept[key] = cleaned
+        return cleaned
+
+    def clear(self) -> None:
+        self._kept.clear()
+
+
+_HANDOVER = _Handover()
+
+
+def published_html(fragment: str, base: str) -> str:
+    """`fragment` sanitized for publishing, cleaned for XML, with absolute URLs."""
+    return _HANDOVER.get(fragment, base)
+
+
+def forget_published_html() -> None:
+    """Drop what `published_html` keeps (`feeds.build` does when a build starts)."""
+    _HANDOVER.clear()
