@@ -24,6 +24,9 @@ from db.records import ArticleDraft, SourceSpec, TopicDef
 from db.store import Store
 from feeds.build import STATE_FILE, BuildReport, build_feeds
 from feeds.site import SiteInfo
+from rassegna.config import load_settings
+from rassegna.operations import site_info
+from tests.conftest import write_config
 
 BASE = "http://127.0.0.1:8080/"
 SITE = SiteInfo(
@@ -332,3 +335,22 @@ def test_upgrade_to_0007_back_fills_the_authors(bare_url: str) -> None:
         assert store.section_counts()[("author", "lucia-bianchi")] == 2
     finally:
         store.close()
+
+
+def test_author_feed_settings_reach_the_build(tmp_path: Path) -> None:
+    """`[output] author_feeds`, `min_author_articles` and `limits.autore` from the TOML file
+    (and the environment) become the build's settings; off by default."""
+    (tmp_path / "articoli").mkdir()
+    body = '[site]\ntitle = "Prova"\n\n[[sources]]\nname = "Locale"\nkind = "files"\n'
+    body += 'path = "articoli"\n'
+    default = site_info(load_settings(write_config(tmp_path, body), environ={}))
+    assert (default.author_feeds, default.min_author_articles) == (False, 2)
+    assert default.limit("autore") == default.items_per_feed
+
+    body += "\n[output]\nauthor_feeds = true\nmin_author_articles = 5\n"
+    body += "\n[output.limits]\nautore = 7\ntema = 9\n"
+    site = site_info(load_settings(write_config(tmp_path, body), environ={}))
+    assert (site.author_feeds, site.min_author_articles) == (True, 5)
+    assert (site.limit("autore"), site.limit("tema")) == (7, 9)
+    env = {"RASSEGNA_OUTPUT__AUTHOR_FEEDS": "false"}
+    assert not site_info(load_settings(write_config(tmp_path, body), environ=env)).author_feeds
