@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -238,20 +239,26 @@ class _Handover:
 
     def __init__(self) -> None:
         self._kept: dict[tuple[str, str], str] = {}
+        # Builds are serialized, but rendering may also happen on another thread (a CLI
+        # preview, tests): the lock keeps the dict consistent; cleaning runs outside it.
+        self._lock = threading.Lock()
 
     def get(self, fragment: str, base: str) -> str:
         key = (fragment, base)
-        found = self._kept.pop(key, None)
+        with self._lock:
+            found = self._kept.pop(key, None)
         if found is not None:
             return found
         cleaned = absolute_html(_PUBLISH_CLEANER.clean(clean_text(fragment)), base)
-        if len(self._kept) >= self.LIMIT:
-            self._kept.pop(next(iter(self._kept)))  # the oldest
-        self._kept[key] = cleaned
+        with self._lock:
+            if len(self._kept) >= self.LIMIT:
+                self._kept.pop(next(iter(self._kept)))  # the oldest
+            self._kept[key] = cleaned
         return cleaned
 
     def clear(self) -> None:
-        self._kept.clear()
+        with self._lock:
+            self._kept.clear()
 
 
 _HANDOVER = _Handover()
