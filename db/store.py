@@ -23,6 +23,7 @@ from sqlalchemy import (
     Engine,
     Select,
     Table,
+    any_,
     bindparam,
     delete,
     func,
@@ -362,10 +363,18 @@ class Store:
             return []
         now = now or _now()
         s = models.Source
+        if self.engine.dialect.name == "postgresql":
+            # One array parameter: the same SQL text whatever the number of names, so
+            # the statement is not rendered anew for each claim (thousands of names).
+            among = s.name == any_(
+                bindparam("names", list(names), type_=postgresql.ARRAY(_SOURCES.c.name.type))
+            )
+        else:
+            among = s.name.in_(list(names))
         due = (
             select(s.id)
             .where(
-                s.name.in_(list(names)),
+                among,
                 s.gone.is_(False),
                 or_(s.next_due.is_(None), s.next_due <= now),
                 or_(s.lease_until.is_(None), s.lease_until < now),

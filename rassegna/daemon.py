@@ -15,12 +15,14 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -45,7 +47,9 @@ from rassegna.operations import (
     site_info,
     source_spec,
 )
-from rassegna.server import BackgroundServer, app_for
+
+if TYPE_CHECKING:  # the server (uvicorn, starlette) is imported only when it is enabled
+    from rassegna.server import BackgroundServer
 
 log = logging.getLogger("rassegna.daemon")
 
@@ -100,6 +104,9 @@ class Daemon:
         self._scheduler: BackgroundScheduler | None = None
         # One HTTP client for all workers, so per-host politeness holds across them.
         self._fetcher: Fetcher | None = None
+        # The ingest workers, kept for the whole run (not a new pool per batch).
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_size = 0
         # Who holds a claim on a source: unique among daemons sharing one store.
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -151,15 +158,8 @@ class Daemon:
                     # changed while the daemon was down is published at once.
                     sources = [s for s in settings.sources if s.enabled and s.kind == "files"]
                     report.reports = self._ingest(settings, sources)
-                # Claim only what the workers can start now, batch after batch: sources
-                # left unclaimed stay free for the other daemons sharing the store.
                 deadline = time.monotonic() + max(self.tick_seconds(), MIN_TICK_WORK_SECONDS)
-                while not self._stop.is_set() and time.monotonic() < deadline:
-                    batch = self.due_sources(limit=2 * settings.scheduler.workers)
-                    if not batch:
-                        break
-                    sources += batch
-                    report.reports += self._ingest(settings, batch)
+                sources += self._claim_and_ingest(settings, deadline, report.reports)
             # A huge history gets its archive pages over several builds (a capped number
             # each), so keep building while some are still to write.
             if force_build or self._archive_pending or any(r.stored for r in report.reports):
@@ -185,18 +185,70 @@ class Daemon:
                 )
             return report
 
-    def _ingest(self, settings: Settings, sources: list[SourceConfig]) -> list[IngestReport]:
-        def one(source: SourceConfig) -> IngestReport | None:
-            if self._stop.is_set():  # shutting down: claim nothing new
-                return None
-            report = ingest_source(settings, self.store, source, fetcher=self._fetcher)
-            self.metrics.fetches.labels("error" if report.error else "ok").inc()
-            self.metrics.articles.labels("new").inc(report.new)
-            self.metrics.articles.labels("changed").inc(report.changed)
-            return report
+    def _ingest_one(self, settings: Settings, source: SourceConfig) -> IngestReport | None:
+        if self._stop.is_set():  # shutting down: start nothing new
+            return None
+        report = ingest_source(settings, self.store, source, fetcher=self._fetcher)
+        self.metrics.fetches.labels("error" if report.error else "ok").inc()
+        self.metrics.articles.labels("new").inc(report.new)
+        self.metrics.articles.labels("changed").inc(report.changed)
+        return report
 
-        with ThreadPoolExecutor(settings.scheduler.workers, thread_name_prefix="ingest") as pool:
-            return [r for r in pool.map(one, sources) if r is not None]
+    @contextmanager
+    def _workers(self, settings: Settings) -> Iterator[ThreadPoolExecutor]:
+        """The run's worker pool (remade if a reload changed `scheduler.workers`), or a
+        pool for this call only when the daemon is not running (`cycle()` called alone)."""
+        size = settings.scheduler.workers
+        if self._pool is None:
+            with ThreadPoolExecutor(size, thread_name_prefix="ingest") as pool:
+                yield pool
+            return
+        if self._pool_size != size:
+            self._pool.shutdown(wait=True)
+            self._pool = ThreadPoolExecutor(size, thread_name_prefix="ingest")
+            self._pool_size = size
+        yield self._pool
+
+    def _ingest(self, settings: Settings, sources: list[SourceConfig]) -> list[IngestReport]:
+        with self._workers(settings) as pool:
+            results = pool.map(lambda s: self._ingest_one(settings, s), sources)
+            return [r for r in results if r is not None]
+
+    def _claim_and_ingest(
+        self, settings: Settings, deadline: float, reports: list[IngestReport]
+    ) -> list[SourceConfig]:
+        """Claim due sources and ingest them until none is due or `deadline`; returns the
+        sources claimed, appends their reports to `reports`.
+
+        Claims are topped up as workers free (never more than two per worker in hand), so
+        one slow source does not idle the other workers, and sources left unclaimed stay
+        free for the other daemons sharing the store.
+        """
+        workers = settings.scheduler.workers
+        claimed: list[SourceConfig] = []
+        running: set[Future[IngestReport | None]] = set()
+        more = True
+        with self._workers(settings) as pool:
+            try:
+                while True:
+                    if (
+                        more
+                        and len(running) <= workers
+                        and not self._stop.is_set()
+                        and time.monotonic() < deadline
+                    ):
+                        batch = self.due_sources(limit=2 * workers - len(running))
+                        more = bool(batch)
+                        claimed += batch
+                        running |= {pool.submit(self._ingest_one, settings, s) for s in batch}
+                    if not running:
+                        return claimed
+                    done, running = wait(running, return_when=FIRST_COMPLETED)
+                    reports += [r for r in (f.result() for f in done) if r is not None]
+            finally:
+                # A failed claim (the database went away) still lets the started
+                # ingests finish before the tick reports the failure.
+                wait(running)
 
     def tick(self) -> None:
         """What the scheduler fires: the first one ingests everything and always builds."""
@@ -314,9 +366,13 @@ class Daemon:
                     return self.cycle(everything=True, force_build=True)
                 with DaemonLock(self.settings.database_url):
                     self.sync_sources()
+                    self._pool_size = self.settings.scheduler.workers
+                    self._pool = ThreadPoolExecutor(self._pool_size, thread_name_prefix="ingest")
                     try:
                         self._run_forever()
                     finally:
+                        self._pool.shutdown(wait=True)
+                        self._pool = None
                         self._release_claims()
             finally:
                 self._fetcher = None
@@ -383,6 +439,8 @@ class Daemon:
         server_config = self.settings.server
         if not server_config.enabled:
             return None
+        from rassegna.server import BackgroundServer, app_for
+
         app = app_for(
             self.settings,
             health=self.health,
