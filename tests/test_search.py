@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import unicodedata
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from db.search import (
     MAX_QUERY_CHARS,
     MAX_TERMS,
     SNIPPET_OPEN,
+    ParsedQuery,
     QueryError,
     _drop_elisions,
     analyze,
@@ -27,8 +29,10 @@ from db.search import (
     fts5_query,
     index_text,
     parse_query,
+    snippet,
     stem,
     tsquery_text,
+    words,
 )
 from db.store import Store
 from tests.conftest import run_cli, write_config
@@ -336,3 +340,53 @@ def test_index_text_of_an_article(shared: Path) -> None:
     assert index_text("L’Ucraina e l'Europa, dell'università: città") == (
         "ucrain e europ univers citt"
     )
+
+
+def snippet_by_definition(value: str, parsed: ParsedQuery, width: int = 32) -> str:
+    """`snippet` as first written (every token analysed, the whole text walked)."""
+    stems = {s for term in parsed.positive if not term.prefix for s in term.stems}
+    prefixes = tuple(s for term in parsed.positive if term.prefix for s in term.stems)
+    tokens = list(_WORD.finditer(value))
+    if not tokens:
+        return ""
+
+    def hit(match: re.Match[str]) -> bool:
+        folded = words(match.group(0))
+        return any(stem(w) in stems or stem(w).startswith(prefixes or ("\x00",)) for w in folded)
+
+    first = next((i for i, m in enumerate(tokens) if hit(m)), 0)
+    start = max(0, first - width // 4)
+    end = min(len(tokens), start + width)
+    out: list[str] = ["…"] if start > 0 else []
+    cursor = tokens[start].start()
+    for match in tokens[start:end]:
+        out.append(value[cursor : match.start()])
+        out.append(f"**{match.group(0)}**" if hit(match) else match.group(0))
+        cursor = match.end()
+    out.append("…" if end < len(tokens) else value[cursor:].rstrip())
+    return " ".join("".join(out).split())
+
+
+_SNIPPET_WORDS = ["Città", "citta", "sindaci", "Sindaco", "l'Ucraina", "pyongyang", "e", "di"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(_SNIPPET_WORDS) | st.text(alphabet=_ITALIAN_ISH, max_size=8),
+        max_size=80,
+    ).map(" ".join),
+    st.sampled_from(["sindaco", "citta OR ucraina", "sind*", '"e di"', "pyongyang -x"]),
+    st.integers(min_value=1, max_value=40),
+)
+def test_snippet_equals_its_definition(value: str, query: str, width: int) -> None:
+    parsed = parse_query(query)
+    assert snippet(value, parsed, width=width) == snippet_by_definition(value, parsed, width)
+
+
+def test_snippet_of_an_article(shared: Path) -> None:
+    article = (shared / "samples" / "seed-article.txt").read_text(encoding="utf-8")
+    for query in ("Pyongyang", "corea", "putin OR kim", "nessuna", "difes*"):
+        parsed = parse_query(query)
+        assert snippet(article, parsed) == snippet_by_definition(article, parsed)
+    assert "**Pyongyang**" in snippet(article, parse_query("pyongyang"))
