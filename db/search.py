@@ -613,11 +613,15 @@ def snippet(value: str, parsed: ParsedQuery, *, width: int = 32) -> str:
     # A snippet is cut from a whole article, often with no match in it at all (a title
     # match): the distinct words are analysed once each (`findall` and a set, in C), and
     # the text is walked only up to the end of the window.
-    hits = {
-        token
-        for token in set(_WORD.findall(value))
-        if any(s in stems or s.startswith(starts) for s in _token_stems(token))
-    }
+    distinct = set(_WORD.findall(value))
+    if prefixes:
+        hits = {
+            token
+            for token in distinct
+            if any(s in stems or s.startswith(starts) for s in _token_stems(token))
+        }
+    else:  # the common case, as set operations in C
+        hits = {token for token in distinct if not stems.isdisjoint(_token_stems(token))}
     tokens = _WORD.finditer(value)
     before: deque[re.Match[str]] = deque(maxlen=width // 4)
     window: list[re.Match[str]] = []
