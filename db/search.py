@@ -28,7 +28,9 @@ Queries
     Words are ANDed; `OR` between two terms makes them alternatives; `"..."` is a phrase;
     `-word` or `-"phrase"` excludes; `word*` is a prefix (at least 3 letters, never a
     leading wildcard). Length and term counts are capped (`QueryError` otherwise), so one
-    request can never make the database scan its index many times over.
+    request can never make the database scan its index many times over. On SQLite a
+    search ranks (bm25) only the newest `RANK_NEWEST` matches, inside the FTS5 table, and
+    joins only the hits it returns to `articles` (see `RANK_NEWEST` for why).
 
 Snippets are cut in Python from the article's text, for the same output on both databases.
 """
