@@ -10,7 +10,8 @@ Four measures, interleaved round after round, each a whole pass with 4 worker th
 
 0. the pipeline: `rassegna.operations.ingest_source` with one shared
    `make_fetcher(settings)` (per-host politeness on: one request in flight per host and
-   `ingest.fetch.HOST_DELAY` seconds between two) on a SQLite store;
+   `ingest.host_delay` seconds between two, its default `ingest.fetch.HOST_DELAY` =
+   0.25 s) on a SQLite store;
 1. raw httpx: one `httpx.Client`, the same conditional GETs, the same 4 threads and the
    same per-host gates (`ingest.fetch.HostGates` with the same delay);
 2. the pipeline with the gates' delay set to 0 (still one request in flight per host);
@@ -35,7 +36,7 @@ from bench.loopback import LoopbackFeeds
 from bench.stores import sqlite_url
 from bench.timing import Figure, interleaved, stopwatch
 from db.store import Store
-from ingest.fetch import HOST_DELAY, Fetcher, HostGates
+from ingest.fetch import Fetcher, HostGates
 from rassegna.config import Settings, load_settings
 from rassegna.operations import ingest_source, make_fetcher
 
@@ -107,6 +108,7 @@ def run(ctx: Context) -> list[Figure]:
         ungated = make_fetcher(settings)
         ungated.gates = HostGates(0.0)
         client = httpx.Client(trust_env=False)
+        delay = settings.ingest.host_delay
         try:
             with stopwatch() as t:
                 _pipeline_pass(settings, store, ungated)  # setup: 200 + ETag, one article each
@@ -115,7 +117,7 @@ def run(ctx: Context) -> list[Figure]:
             before = feeds.count()
             measures: list[Callable[[], float]] = [
                 lambda: _pipeline_pass(settings, store, polite),
-                lambda: _raw_pass(client, urls, HostGates(HOST_DELAY)),
+                lambda: _raw_pass(client, urls, HostGates(delay)),
                 lambda: _pipeline_pass(settings, store, ungated),
                 lambda: _raw_pass(client, urls, None),
             ]
@@ -132,10 +134,10 @@ def run(ctx: Context) -> list[Figure]:
     rate = [SOURCES / rounds.median(i) for i in range(4)]
     value = rate[0]
     ratio = rate[0] / rate[1]
-    # The per-host politeness floor: each host's sources one after the other, HOST_DELAY
-    # apart, whatever the number of workers.
+    # The per-host politeness floor: each host's sources one after the other, the host
+    # delay apart, whatever the number of workers.
     per_host = SOURCES // HOSTS
-    floor_s = (per_host - 1) * HOST_DELAY
+    floor_s = (per_host - 1) * delay
     return [
         Figure(
             name="poll_304_per_s",
@@ -149,7 +151,7 @@ def run(ctx: Context) -> list[Figure]:
                 "sources": SOURCES,
                 "hosts": HOSTS,
                 "workers": WORKERS,
-                "host_delay_s": HOST_DELAY,
+                "host_delay_s": delay,
                 "politeness_floor_s": floor_s,
                 "politeness_ceiling_per_s": round(SOURCES / floor_s, 1) if floor_s else None,
                 "rounds": ROUNDS,
