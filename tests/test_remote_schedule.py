@@ -316,3 +316,50 @@ def test_one_site_down_for_three_days_backs_off_and_is_back_within_one_cap(
     assert solo.consecutive_errors == 0
     assert solo.next_due is not None and solo.last_fetch is not None
     assert regular(solo.next_due, solo.last_fetch, INTERVAL)
+
+
+def test_a_success_recorded_from_the_fetch_state_matches_the_full_path(any_store: Store) -> None:
+    """The one-UPDATE path of a 304 (validators from the fetch state, no read) leaves the
+    source exactly as the full read-modify-write path does, from a state that has
+    something to reset: an error, a Retry-After, a redirect seen once."""
+    from sqlalchemy import select
+
+    from db import models
+    from db.records import FetchKind, FetchOutcome
+
+    store = any_store
+    ids = [
+        store.ensure_source(SourceSpec(n, "feed", f"http://127.0.0.1:9/{n}", None, INTERVAL))
+        for n in ("uno", "due")
+    ]
+    history = [
+        FetchOutcome(FetchKind.OK, 200, etag='"v1"', last_modified="L1", new_validators=True),
+        FetchOutcome(FetchKind.ERROR, 500, error="HTTP 500"),
+        FetchOutcome(FetchKind.THROTTLED, 429, error="429", retry_after=T0 + timedelta(hours=2)),
+        FetchOutcome(FetchKind.OK, 200, new_validators=True, permanent_redirect="http://x/new"),
+    ]
+    for step, outcome in enumerate(history):
+        for source_id in ids:
+            store.record_fetch_outcome(source_id, outcome, when=T0 + timedelta(hours=step))
+    when = T0 + timedelta(hours=10)
+    not_modified = FetchOutcome(
+        FetchKind.NOT_MODIFIED, 304, etag='"v2"', new_validators=True, min_interval=2 * INTERVAL
+    )
+    fast, full = ids
+    state = store.fetch_state(fast)
+    assert state.redirect_target == "http://x/new"
+    due_fast = store.record_fetch_outcome(fast, not_modified, when=when, state=state)
+    due_full = store.record_fetch_outcome(full, not_modified, when=when)
+    table = models.Source.__table__
+    with store.engine.connect() as connection:
+        rows = {r.id: r._asdict() for r in connection.execute(select(table))}
+    varying = {"id", "name", "slug", "location", "next_due", "created_at"}
+    same = {k: v for k, v in rows[fast].items() if k not in varying}
+    assert same == {k: v for k, v in rows[full].items() if k not in varying}
+    assert same["etag"] == '"v2"' and same["last_modified"] is None  # 200 without one
+    assert same["consecutive_errors"] == 0 and same["retry_after"] is None
+    assert same["redirect_target"] is None and same["redirect_streak"] == 0
+    assert same["claimed_by"] is None and same["last_outcome"] == "not_modified"
+    for source_id, due in ((fast, due_fast), (full, due_full)):
+        assert rows[source_id]["next_due"] == due
+        assert regular(due, when, 2 * INTERVAL)
