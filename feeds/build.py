@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,9 @@ class _State:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        # str paths for the per-file checks of a no-change build: building a Path for each
+        # cost more than the stat itself (PTH rules waived below for that reason).
+        self._prefix = f"{root}{os.sep}"
         self.path = root / STATE_FILE
         self.files: dict[str, dict[str, Any]] = {}
         self.dirty = False
@@ -108,10 +112,15 @@ class _State:
         if not entry or entry.get("fp") != fingerprint:
             return False
         try:
-            st = (self.root / relative).stat()
+            st = os.stat(self._prefix + relative)  # noqa: PTH116
         except OSError:
             return False
         return bool(st.st_size == entry.get("size") and st.st_mtime_ns == entry.get("mtime_ns"))
+
+    def fresh_with_gzip(self, relative: str, fingerprint: str) -> bool:
+        """`fresh`, and its `.gz` twin is there too."""
+        gz = self._prefix + relative + GZIP_SUFFIX
+        return self.fresh(relative, fingerprint) and os.path.exists(gz)  # noqa: PTH110
 
     def record(self, relative: str, fingerprint: str, stat: os.stat_result | None = None) -> None:
         """Remember `relative` as built from `fingerprint`; `stat` is its stat when the
@@ -154,7 +163,16 @@ def _fingerprint(*parts: object) -> str:
 
 
 def _exists(out_dir: Path, relative: str) -> bool:
-    return (out_dir / relative).exists() and (out_dir / (relative + GZIP_SUFFIX)).exists()
+    # str paths: pathlib cost more than the stats (a no-change build checks every file).
+    path = f"{out_dir}{os.sep}{relative}"
+    return os.path.exists(path) and os.path.exists(path + GZIP_SUFFIX)  # noqa: PTH110
+
+
+# Articles whose entry and JSON item a build keeps at most (least recently used go first).
+# An entry holds an article's text about four times (feedgen's fields, the RSS and Atom
+# elements, the JSON item): this bounds a first build over a long history. 5,000 covers
+# every article of the current feeds (65 x 50) with room for the archive pages around them.
+_CACHE_LIMIT = 2_000
 
 
 # Files rendered but not yet written, at most: bounds the bytes waiting for the writers.
@@ -289,15 +307,17 @@ def build_feeds(
     planned, index_stamps = _stamp_feeds(store, site, specs)
     index_fp = _fingerprint(site, specs, index_stamps)
 
+    # One entry (and JSON item) per article for the whole build: an article is listed in
+    # the root feed, its category, source, tag... feeds and in each one's archive pages.
+    entries = EntryCache(site, limit=_CACHE_LIMIT)
+    items = ItemCache(site, limit=_CACHE_LIMIT)
     with _Publisher(out_dir, state, report, fsync=fsync) as publisher:
         report.archive_pages_pending = _publish_archives(
-            store, site, planned, out_dir, publisher, live, max_archive_pages
+            store, site, planned, out_dir, publisher, live, max_archive_pages, (entries, items)
         )
 
         def fresh(plan: _Planned) -> bool:
-            return all(
-                state.fresh(p, plan.fingerprint) and _exists(out_dir, p) for p in plan.spec.paths
-            )
+            return all(state.fresh_with_gzip(p, plan.fingerprint) for p in plan.spec.paths)
 
         stale = {plan.spec.folder for plan in planned if not fresh(plan)}
         live.update((INDEX, OPML))
@@ -315,8 +335,6 @@ def build_feeds(
             # no longer matches the next build's stamps, so the feed is rendered again.
             return [loaded[i] for i, _, _ in stamps if i in loaded]
 
-        entries = EntryCache(site)
-        items = ItemCache(site)
         for plan in planned:
             spec = plan.spec
             live.update(spec.paths)
@@ -369,6 +387,7 @@ def _publish_archives(
     publisher: _Publisher,
     live: set[str],
     budget: int,
+    caches: tuple[EntryCache, ItemCache],
 ) -> int:
     """Write up to `budget` missing archive pages, one page in memory at a time; never
     rewrite one. Returns how many missing pages are left for later builds.
@@ -407,45 +426,66 @@ def _publish_archives(
             break
         depth += 1
     pending = sum(len(pages) for pages in missing) - sum(len(picks) for picks in chosen)
-    for plan, picks in zip(planned, chosen, strict=True):
-        if picks and not _write_pages(store, site, plan, picks, out_dir, publisher):
+    # The pages of every feed interleaved by where they sit in their feed's history (page
+    # / pages: 1.0 is the newest), newest first: pages covering the same days come close
+    # together, so an article met in the root feed's page is still in the bounded entry
+    # cache when its category, source and tag pages come. Within a feed the order stays
+    # newest first (each pick list already is).
+    work = sorted(
+        (
+            (-page / plan.pages, index, page)
+            for index, (plan, picks) in enumerate(zip(planned, chosen, strict=True))
+            for page in picks
+        ),
+    )
+    previous: dict[int, tuple[int, tuple[datetime, int]]] = {}  # feed -> last page, its key
+    failed: set[int] = set()
+    for _, index, page in work:
+        if index in failed:
+            continue
+        plan = planned[index]
+        oldest = _write_page_of(
+            store, site, plan, page, previous.get(index), out_dir, publisher, caches
+        )
+        if oldest is None:
+            failed.add(index)
             pending += 1  # at least; the next build counts again
+        else:
+            previous[index] = (page, oldest)
     return pending
 
 
-def _write_pages(
+def _write_page_of(
     store: Store,
     site: SiteInfo,
     plan: _Planned,
-    pages: Sequence[int],
+    page: int,
+    previous: tuple[int, tuple[datetime, int]] | None,
     out_dir: Path,
     publisher: _Publisher,
-) -> bool:
-    """Write these archive pages of one feed (newest first); False if the store changed
-    under the build and a page came out short (it is left for the next build)."""
+    caches: tuple[EntryCache, ItemCache],
+) -> tuple[datetime, int] | None:
+    """Write one archive page of a feed; `previous` is the page of the same feed written
+    last with its oldest article's (published, id). Returns this page's oldest key, or
+    None if the store changed under the build and the page came out short (it is left
+    for the next build, with the feed's older ones)."""
     spec, page_size = plan.spec, site.archive_page_size
     query = spec.query()
-    previous: tuple[int, list[StoredArticle]] | None = None  # the last page written
-    for page in pages:
-        if previous is not None and previous[0] == page + 1 and previous[1]:
-            oldest = previous[1][-1]
-            chunk = store.articles_before(page_size, (oldest.published, oldest.id), **query)
-        else:
-            chunk = store.oldest_articles(
-                page_size, offset=(page - 1) * page_size, after=None, **query
-            )
-            chunk.reverse()  # newest first, like every feed
-        if len(chunk) != page_size:
-            # Articles were deleted since they were counted; a wrong page would be wrong
-            # for good.
-            log.warning(
-                "%s: articles changed during the build; archives left for the next one",
-                spec.folder or "root feed",
-            )
-            return False
-        _write_page(site, spec, page, chunk, out_dir, publisher)
-        previous = (page, chunk)
-    return True
+    if previous is not None and previous[0] == page + 1:
+        chunk = store.articles_before(page_size, previous[1], **query)
+    else:
+        chunk = store.oldest_articles(page_size, offset=(page - 1) * page_size, after=None, **query)
+        chunk.reverse()  # newest first, like every feed
+    if len(chunk) != page_size:
+        # Articles were deleted since they were counted; a wrong page would be wrong for
+        # good.
+        log.warning(
+            "%s: articles changed during the build; archives left for the next one",
+            spec.folder or "root feed",
+        )
+        return None
+    _write_page(site, spec, page, chunk, out_dir, publisher, caches)
+    return (chunk[-1].published, chunk[-1].id)
 
 
 def _write_page(
@@ -455,9 +495,11 @@ def _write_page(
     chunk: Sequence[StoredArticle],
     out_dir: Path,
     publisher: _Publisher,
+    caches: tuple[EntryCache, ItemCache],
 ) -> None:
-    """Render and publish one archive page. Its entries are prepared for it alone (no
-    build-wide cache), so what a build holds does not grow with the pages it writes."""
+    """Render and publish one archive page, its entries taken from the build's `caches`
+    (bounded by `_CACHE_LIMIT`, so what a build holds does not grow with its pages)."""
+    entries, items = caches
     this = archive_spec(spec, page)
     older = archive_spec(spec, page - 1) if page > 1 else None
     history = History(
@@ -468,11 +510,11 @@ def _write_page(
         # link it (it answers 404 until it is full).
         next_archive=archive_spec(spec, page + 1),
     )
-    xml = render_xml(site, this, chunk, None, history)
+    xml = render_xml(site, this, chunk, entries, history)
     outputs = (
         (this.rss_path, xml.rss),
         (this.atom_path, xml.atom),
-        (this.json_path, render_json(site, this, chunk, None, older)),
+        (this.json_path, render_json(site, this, chunk, items, older)),
     )
     # Immutable: a file already there (say the page lost only its JSON) is kept.
     publisher.publish([(p, d) for p, d in outputs if not _exists(out_dir, p)], ARCHIVE_FP)

@@ -64,17 +64,26 @@ def _item(site: SiteInfo, article: StoredArticle) -> dict[str, Any]:
 
 
 class ItemCache:
-    """Serialized JSON Feed items of one build, shared by every feed listing an article."""
+    """Serialized JSON Feed items of one build, shared by every feed listing an article;
+    `limit` bounds it like `render.EntryCache` (least recently used first)."""
 
-    def __init__(self, site: SiteInfo) -> None:
+    def __init__(self, site: SiteInfo, limit: int | None = None) -> None:
         self.site = site
+        self.limit = limit
         self._items: dict[tuple[int, datetime], str] = {}
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def item(self, article: StoredArticle) -> str:
         key = (article.id, article.updated)
-        found = self._items.get(key)
+        items = self._items
+        found = items.pop(key, None) if self.limit is not None else items.get(key)
         if found is None:
-            found = self._items[key] = _dumps(_item(self.site, article))
+            found = _dumps(_item(self.site, article))
+            if self.limit is not None and len(items) >= self.limit:
+                del items[next(iter(items))]  # the least recently used
+        items[key] = found  # last: the most recently used
         return found
 
 

@@ -192,6 +192,18 @@ class _AtomArchiveExtension(BaseExtension):  # type: ignore[misc]
         return atom_feed
 
 
+# feedgen's (name-mangled) entry fields holding an article's text, read only while the
+# entry's RSS and Atom elements are built.
+_LONG_FIELDS = (
+    "_FeedEntry__atom_content",
+    "_FeedEntry__atom_summary",
+    "_FeedEntry__rss_content",
+    "_FeedEntry__rss_description",
+)
+if not all(hasattr(FeedEntry(), name) for name in _LONG_FIELDS):  # pragma: no cover
+    raise ImportError("feedgen changed: feeds.render must be updated for its entry fields")
+
+
 class _Entry(FeedEntry):  # type: ignore[misc]
     """A feedgen entry plus the elements we write ourselves (dates, creators, enclosure)."""
 
@@ -235,6 +247,7 @@ class _Entry(FeedEntry):  # type: ignore[misc]
             if self._language is not None:
                 etree.SubElement(item, _DC_LANGUAGE).text = self._language
             self._rss = item
+            self._release()
         return self._rss
 
     def atom_entry(self, extensions: bool = True) -> Any:
@@ -251,26 +264,44 @@ class _Entry(FeedEntry):  # type: ignore[misc]
             for href, title in self._related:
                 etree.SubElement(entry, "link", rel="related", href=href, title=title)
             self._atom = entry
+            self._release()
         return self._atom
+
+    def _release(self) -> None:
+        """Once both elements exist, drop feedgen's copies of the long texts: only the
+        elements are used from then on, and a build keeps many entries (`EntryCache`)."""
+        if self._rss is not None and self._atom is not None:
+            for name in _LONG_FIELDS:
+                setattr(self, name, None)
 
 
 class EntryCache:
     """The feedgen entries of one build, shared by every feed that lists an article.
 
-    An article sits in the root feed and in its category, source and tag feeds; its entry
-    is prepared once. Keyed by id and `updated` (the store moves `updated` on every edit),
-    and meant to live for one build only.
+    An article sits in the root feed and in its category, source and tag feeds, and in
+    the archive pages of each; its entry is prepared once. Keyed by id and `updated` (the
+    store moves `updated` on every edit), and meant to live for one build only. `limit`
+    bounds what it holds (the least recently used entry goes first): a first build over
+    a long history writes many archive pages, and an entry holds its text several times.
     """
 
-    def __init__(self, site: SiteInfo) -> None:
+    def __init__(self, site: SiteInfo, limit: int | None = None) -> None:
         self.site = site
+        self.limit = limit
         self._entries: dict[tuple[int, datetime], _Entry] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def entry(self, article: StoredArticle) -> _Entry:
         key = (article.id, article.updated)
-        found = self._entries.get(key)
+        entries = self._entries
+        found = entries.pop(key, None) if self.limit is not None else entries.get(key)
         if found is None:
-            found = self._entries[key] = _make_entry(self.site, article)
+            found = _make_entry(self.site, article)
+            if self.limit is not None and len(entries) >= self.limit:
+                del entries[next(iter(entries))]  # the least recently used
+        entries[key] = found  # last: the most recently used
         return found
 
 
