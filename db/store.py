@@ -1206,49 +1206,58 @@ class Store:
 
     def categories(self) -> list[Label]:
         """Categories that have at least one article, by slug."""
+        # Core rows, not ORM objects: every build asks, and the session cost more than
+        # the query.
         query = (
-            select(models.Category)
+            select(_CATEGORIES.c.name, _CATEGORIES.c.slug)
             .where(
                 select(models.Article.id)
-                .where(models.Article.category_id == models.Category.id)
+                .where(models.Article.category_id == _CATEGORIES.c.id)
                 .exists()
             )
-            .order_by(models.Category.slug)
+            .order_by(_CATEGORIES.c.slug)
         )
-        with self._sessions() as session:
-            return [Label(c.name, c.slug) for c in session.scalars(query)]
+        with self.engine.connect() as connection:
+            return [Label(name, slug) for name, slug in connection.execute(query)]
 
     def sources_with_articles(self) -> list[Label]:
         """Sources with at least one article, their own or linked (a story another source
         brought first is listed in both sources' feeds), by slug."""
-        query = (
-            select(models.Source)
+        query = (  # Core rows, like `categories`
+            select(_SOURCES.c.name, _SOURCES.c.slug)
             .where(
                 or_(
                     select(models.Article.id)
-                    .where(models.Article.source_id == models.Source.id)
+                    .where(models.Article.source_id == _SOURCES.c.id)
                     .exists(),
                     select(models.ArticleLink.guid)
-                    .where(models.ArticleLink.source_id == models.Source.id)
+                    .where(models.ArticleLink.source_id == _SOURCES.c.id)
                     .exists(),
                 )
             )
-            .order_by(models.Source.slug)
+            .order_by(_SOURCES.c.slug)
         )
-        with self._sessions() as session:
-            return [Label(s.name, s.slug) for s in session.scalars(query)]
+        with self.engine.connect() as connection:
+            return [Label(name, slug) for name, slug in connection.execute(query)]
 
     def tags(self, min_articles: int = 1) -> list[Label]:
-        """Tags used by at least `min_articles` articles, by slug."""
-        query = (
-            select(models.Tag)
-            .join(models.article_tags, models.article_tags.c.tag_id == models.Tag.id)
-            .group_by(models.Tag.id)
-            .having(func.count() >= min_articles)
-            .order_by(models.Tag.slug)
+        """Tags used by at least `min_articles` articles, by slug.
+
+        Every build asks (`feeds.sections.plan_feeds`): a probe of
+        `ix_article_tags_tag_published` per tag that stops at its `min_articles`-th row,
+        instead of counting every tag's rows (a GROUP BY over all of `article_tags`,
+        a fifth of a no-change build with 10,000 articles).
+        """
+        used = (
+            select(_ARTICLE_TAGS.c.article_id)
+            .where(_ARTICLE_TAGS.c.tag_id == _TAGS.c.id)
+            .limit(1)
+            .offset(max(min_articles, 1) - 1)
+            .exists()
         )
-        with self._sessions() as session:
-            return [Label(t.name, t.slug) for t in session.scalars(query)]
+        query = select(_TAGS.c.name, _TAGS.c.slug).where(used).order_by(_TAGS.c.slug)
+        with self.engine.connect() as connection:
+            return [Label(name, slug) for name, slug in connection.execute(query)]
 
     def authors(self, min_articles: int = 1) -> list[Label]:
         """Authors signing at least `min_articles` articles, by slug (for author feeds)."""
