@@ -42,7 +42,6 @@ SHINGLE = 3
 TITLE_KEY_CHARS = 200
 
 _NOT_WORD = re.compile(r"[^\w]+")
-_SPACES = re.compile(r"\s+")
 # "Titolo - Testata", "Titolo | Testata", "Titolo – Testata": a short trailing part after
 # a spaced separator is the publisher's name, which differs between sources.
 _SUFFIX = re.compile(r"\s+[-|–—]\s+(?P<tail>[^-|–—]{1,60})$")
@@ -54,7 +53,11 @@ _STOPWORDS = frozenset(
     dall nel nello nella nei negli nelle nell sul sullo sulla sui sugli sulle sull col coi d
     non si ci ne""".split()  # noqa: SIM905 - a word list reads better as words
 )
-_LINK_TARGET = re.compile(r"""\b(?:href|src)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+# Spelled out as character classes rather than re.IGNORECASE with a word boundary: this
+# runs over every stored article's HTML, and the class form is about three times faster.
+_LINK_TARGET = re.compile(
+    r"""[\s"'/](?:[hH][rR][eE][fF]|[sS][rR][cC])\s*=\s*(?:"([^"]*)"|'([^']*)')"""
+)
 
 
 def fold(text: str) -> str:
@@ -123,7 +126,8 @@ def same_story(title: str, lead: str, other_title: str, other_lead: str) -> bool
 
 
 def _collapsed(text: str) -> str:
-    return _SPACES.sub(" ", text).strip()
+    # str.split() splits on the same Unicode white space as `\s`, several times faster.
+    return " ".join(text.split())
 
 
 def visible_digest(draft: ArticleDraft) -> str:
