@@ -123,7 +123,7 @@ FAMILIES: dict[str, tuple[Family, tuple[str, ...]]] = {
     "ingest_growth": (_ingest_growth, ("ingest_growth",)),
     "feed": (_feed, ("feed_ingest_vs_feedparser",)),
     "big_feed": (_big_feed, ("big_feed_peak_mb",)),
-    "search_ms": (_search, ("search_ms",)),
+    "search_ms_1m": (_search, ("search_ms_1m",)),
     "daemon": (_daemon, ("daemon_rss_mb",)),
     "topic_match_overhead": (_topics, ("topic_match_overhead",)),
     "poll_304_per_s": (_poll, ("poll_304_per_s",)),

@@ -212,3 +212,62 @@ def test_cli_ingest_while_daemon_runs(running: Running) -> None:
 
     guids = [a["guid"] for a in json.loads(articles.stdout)]
     assert len(guids) == len(set(guids)) == 8
+
+
+def test_topic_feed_gets_a_match_within_one_tick_and_is_left_alone_otherwise(
+    site_config: Path, tmp_path: Path
+) -> None:
+    """Issue #10: a topic feed receives a matching article within one daemon tick, and a
+    tick that brought nothing matching does not rewrite it."""
+    site_config.write_text(
+        site_config.read_text(encoding="utf-8")
+        + '\n[[topics]]\nname = "Valanghe"\nquery = "valanga OR valanghe"\n',
+        encoding="utf-8",
+    )
+    systemd = _systemd(tmp_path, abstract=False)
+    daemon = _start(site_config, systemd, free_port())
+    topic = site_config.parent / "var" / "public" / "tema" / "valanghe"
+    try:
+        systemd.wait_for("READY=1", timeout=10)
+        wait_for_http(daemon.base + "healthz")
+        deadline = time.monotonic() + 10
+        while not (topic / "atom.xml").exists() or len(_rss_titles(daemon.base)) < 3:
+            assert time.monotonic() < deadline, "the first tick did not publish the topic feed"
+            time.sleep(0.2)
+        assert feedparser.parse((topic / "atom.xml").read_bytes()).entries == []
+        before = {p.name: p.stat().st_mtime_ns for p in topic.iterdir()}
+
+        # An article that matches no topic: the root feed gets it, the topic files stay.
+        (daemon.folder / "traffico.txt").write_text(
+            "Traffico in tangenziale per un incidente\nCode fino a Lambrate.\n\nCorpo.\n",
+            encoding="utf-8",
+        )
+        deadline = time.monotonic() + 5
+        while "Traffico in tangenziale per un incidente" not in _rss_titles(daemon.base):
+            assert time.monotonic() < deadline, "the dropped file was not published"
+            time.sleep(0.1)
+        assert {p.name: p.stat().st_mtime_ns for p in topic.iterdir()} == before
+
+        # A matching article: in the topic feed within the next tick (files are watched).
+        (daemon.folder / "valanga.txt").write_text(
+            "Valanga sul versante nord, evacuato un rifugio\nNessun ferito.\n\nCorpo.\n",
+            encoding="utf-8",
+        )
+        deadline = time.monotonic() + 5
+        while True:
+            parsed = feedparser.parse(httpx.get(daemon.base + "tema/valanghe/atom.xml").content)
+            if [e.title for e in parsed.entries] == [
+                "Valanga sul versante nord, evacuato un rifugio"
+            ]:
+                break
+            assert time.monotonic() < deadline, "the topic feed did not get the match"
+            time.sleep(0.1)
+        assert parsed.bozo == 0
+    finally:
+        daemon.process.send_signal(signal.SIGTERM)
+        try:
+            daemon.process.communicate(timeout=10)
+        finally:
+            if daemon.process.poll() is None:
+                daemon.process.kill()
+            systemd.sock.close()
