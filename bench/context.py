@@ -23,7 +23,7 @@ class Sizes:
     build_rounds: int = 5
     growth_build_rounds: int = 3
     feed_items: int = 1000
-    feed_rounds: int = 5
+    feed_rounds: int = 3  # ~10.5 s each; 5 rounds put a full run over its 10 minutes
     big_feed_bytes: int = 10 * 1024 * 1024
     daemon_sources: int = 1000
 
