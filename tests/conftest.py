@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,9 +62,9 @@ def pg_url() -> str:
     return url
 
 
-@pytest.fixture
-def pg_store(pg_url: str) -> Iterator[Store]:
-    """A Store on the test PostgreSQL, in a schema of its own that is dropped afterwards."""
+@contextmanager
+def pg_schema(pg_url: str) -> Iterator[str]:
+    """The URL of a fresh, empty PostgreSQL schema of its own, dropped afterwards."""
     import uuid
 
     from sqlalchemy import create_engine
@@ -74,14 +75,34 @@ def pg_store(pg_url: str) -> Iterator[Store]:
     with admin.begin() as connection:
         connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
     url = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    opened = Store.open(url.render_as_string(hide_password=False))
     try:
-        yield opened
+        yield url.render_as_string(hide_password=False)
     finally:
-        opened.close()
         with admin.begin() as connection:
             connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         admin.dispose()
+
+
+@pytest.fixture
+def pg_store(pg_url: str) -> Iterator[Store]:
+    """A Store on the test PostgreSQL, in a schema of its own that is dropped afterwards."""
+    with pg_schema(pg_url) as url:
+        opened = Store.open(url)
+        try:
+            yield opened
+        finally:
+            opened.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def bare_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database (no schema yet), on SQLite and on PostgreSQL: for
+    migration tests that start from an old revision."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    with pg_schema(request.getfixturevalue("pg_url")) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -4,8 +4,6 @@ published feeds show them, and hash-only churn and the edit cap of remote articl
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
@@ -14,8 +12,7 @@ import feedparser
 import pytest
 from lxml import etree
 from pytest_httpserver import HTTPServer
-from sqlalchemy import MetaData, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import MetaData, text
 from werkzeug import Request, Response
 
 from db.dedup import lead_similarity, normalized_title, title_key
@@ -442,26 +439,6 @@ def test_find_duplicate_checks_the_lead(any_store: Store, lead: str) -> None:
 
 
 # -- revision 0008 on a database stored before it -------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def bare_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of an empty database (no schema yet), on SQLite and on PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    pg_url = request.getfixturevalue("pg_url")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_url)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        url = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
 
 
 def test_upgrade_back_fills_title_keys(bare_url: str) -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import MetaData, create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import MetaData, inspect, text
 
 from db.engine import make_engine
 from db.errors import StoreError
@@ -179,26 +177,6 @@ def test_unreachable_database_is_one_sentence(tmp_path: Path) -> None:
     assert "127.0.0.1" in caught.value.message and "\n" not in caught.value.message
     with pytest.raises(StoreError, match="not a database URL"):
         Store.open("not a url")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def bare_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of an empty database (no schema yet), on SQLite and on PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    pg_url = request.getfixturevalue("pg_url")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_url)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    url = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
 
 
 def test_upgrade_from_0002_back_fills_tag_dates(bare_url: str) -> None:
