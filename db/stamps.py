@@ -132,6 +132,28 @@ _STAMPS = _filtered(
 _IDS = _filtered((_A.id,))
 
 
+def section_filter(
+    category: str | None,
+    source: str | None,
+    tag: str | None,
+    topic: str | None = None,
+    author: str | None = None,
+) -> tuple[str, str | None]:
+    """The one section filter given (the last, like `latest_articles`), or ("", None)."""
+    chosen: tuple[str, str | None] = ("", None)
+    filters = (
+        ("category", category),
+        ("source", source),
+        ("tag", tag),
+        ("topic", topic),
+        ("author", author),
+    )
+    for key, value in filters:
+        if value is not None:
+            chosen = (key, value)
+    return chosen
+
+
 def _choose(
     statements: dict[str | None, Select[Any]],
     limit: int,
@@ -142,18 +164,11 @@ def _choose(
     author: str | None = None,
 ) -> tuple[Select[Any], dict[str, object]]:
     params: dict[str, object] = {"limit": limit}
-    statement = statements[None]
-    filters = (
-        ("category", category),
-        ("source", source),
-        ("tag", tag),
-        ("topic", topic),
-        ("author", author),
-    )
-    for key, value in filters:
-        if value is not None:
-            statement, params["slug"] = statements[key], value
-    return statement, params
+    key, slug = section_filter(category, source, tag, topic, author)
+    if slug is None:
+        return statements[None], params
+    params["slug"] = slug
+    return statements[key], params
 
 
 def latest_ids(

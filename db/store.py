@@ -59,7 +59,7 @@ from db.records import (
     UpsertOutcome,
     UpsertSummary,
 )
-from db.stamps import StampReader, latest_ids, stamp_reader
+from db.stamps import StampReader, latest_ids, section_filter, stamp_reader
 from db.types import UTCDateTime
 
 _ARTICLES = cast(Table, models.Article.__table__)
@@ -1111,7 +1111,7 @@ class Store:
         at a time so that no build ever holds a whole feed's history in memory.
         """
         mode = "offset" if after is None else "after"
-        section = _section_filter(category, source, tag, topic, author)
+        section = section_filter(category, source, tag, topic, author)
         return self._paged(mode, limit, offset, after, section)
 
     def articles_before(
@@ -1130,7 +1130,7 @@ class Store:
         The keyset read backwards: given the oldest article of one archive page, the
         previous page, at the same cost at any depth of the history.
         """
-        section = _section_filter(category, source, tag, topic, author)
+        section = section_filter(category, source, tag, topic, author)
         return self._paged("before", limit, 0, before, section)
 
     def _paged(
@@ -1617,28 +1617,6 @@ _TAG_READ = (
     .join(_TAGS, _TAGS.c.id == _ARTICLE_TAGS.c.tag_id)
     .order_by(_ARTICLE_TAGS.c.article_id, _TAGS.c.slug)
 )
-
-
-def _section_filter(
-    category: str | None,
-    source: str | None,
-    tag: str | None,
-    topic: str | None = None,
-    author: str | None = None,
-) -> tuple[str, str | None]:
-    """The one section filter given (the last, like `latest_articles`), or none."""
-    chosen: tuple[str, str | None] = ("", None)
-    filters = (
-        ("category", category),
-        ("source", source),
-        ("tag", tag),
-        ("topic", topic),
-        ("author", author),
-    )
-    for key, value in filters:
-        if value is not None:
-            chosen = (key, value)
-    return chosen
 
 
 def _paged_statements() -> dict[tuple[str, str], Select[Any]]:

@@ -33,6 +33,16 @@ def policy(**changes: Any) -> FetchPolicy:
     return FetchPolicy(**values)
 
 
+def rss(*items: str) -> bytes:
+    """A minimal RSS 2.0 document around the given `<item>` strings."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        "<title>Prova</title><link>https://prova.example/</link><description>x</description>"
+        + "".join(items)
+        + "</channel></rss>"
+    ).encode()
+
+
 def feed_bytes(name: str) -> bytes:
     return (FEEDS / name).read_bytes()
 

@@ -25,7 +25,7 @@ from feeds.site import SiteInfo
 from ingest.fetch import Fetcher
 from ingest.pipeline import IngestReport
 from ingest.remote import RemoteOptions, ingest_remote_source
-from tests.remote_helpers import policy
+from tests.remote_helpers import policy, rss
 
 T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 SITE = SiteInfo(title="Rassegna", link="https://rassegna.example.it/", base_url="http://x.test/")
@@ -46,15 +46,6 @@ OTHER_LEAD = (
     "Il sindaco ha incontrato i commercianti del centro storico per discutere delle nuove "
     "regole sui dehors e sugli orari di apertura estivi dei locali della piazza."
 )
-
-
-def rss(*items: str) -> bytes:
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
-        "<title>Prova</title><link>https://prova.example/</link><description>x</description>"
-        + "".join(items)
-        + "</channel></rss>"
-    ).encode()
 
 
 def item(

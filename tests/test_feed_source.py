@@ -22,7 +22,7 @@ from ingest import feed, remote
 from ingest.fetch import Fetcher
 from ingest.pipeline import IngestReport
 from ingest.remote import RemoteOptions, ingest_remote_source
-from tests.remote_helpers import ConditionalFeed, feed_bytes, policy
+from tests.remote_helpers import ConditionalFeed, feed_bytes, policy, rss
 
 ROME = ZoneInfo("Europe/Rome")
 T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
@@ -323,15 +323,6 @@ def test_undeclared_cp1252_is_detected(httpserver: HTTPServer, store: Store) -> 
 
 
 # -- identity ------------------------------------------------------------------------------
-
-
-def rss(*items: str) -> bytes:
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
-        "<title>Prova</title><link>https://prova.example/</link><description>x</description>"
-        + "".join(items)
-        + "</channel></rss>"
-    ).encode()
 
 
 def item(
