@@ -22,6 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -69,6 +70,7 @@ M_ARENA_MAX = -8  # glibc's mallopt() parameter number
 MALLOC_ARENAS = 2
 
 
+@cache  # find_library runs `ldconfig -p` in a subprocess: once per process, not per tick
 def _libc() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c")
     try:
