@@ -53,13 +53,14 @@ def to_draft(
     rules = rules or DEFAULT_RULES
     zone = ZoneInfo(timezone)
     plain_body = raw.body_text or ""
-    # A usable declared language wins over detection: the body's text is then not needed
-    # before the HTML is normalized (extracting it is a whole normalization pass).
+    # A usable declared language wins over detection.
     language = normalize.declared_language(raw.language)
     if language is None:
+        # Detect from the body (titles alone mislead); the Italian-only rules need the
+        # answer. Stopwords are counted on the text as it came, as for plain-text bodies:
+        # normalizing it first (a whole pass of T1-T15) cost more than the detection.
         if raw.body_html is not None:
-            plain_body = normalize.html_to_text(raw.body_html)
-        # Detect from the body (titles alone mislead); the Italian-only rules need the answer.
+            plain_body = normalize.extract_html_text(raw.body_html)
         language = normalize.detect_language(plain_body or raw.title)
     title = _untagged(normalize.normalize_title(raw.title, language=language))[:MAX_TITLE_CHARS]
     if not title:

@@ -71,6 +71,20 @@ def test_english_article_skips_italian_only_rules() -> None:
     assert draft.title == "Students' union: we don't agree"
 
 
+def test_language_of_an_html_body_is_detected_from_its_text() -> None:
+    english = (
+        "<p>The council <b>will meet</b> on Monday and the mayor said that it is not a problem.</p>"
+    )
+    italian = "<p>Il consiglio <b>si riunira'</b> lunedi' e il sindaco ha detto che non e' un problema.</p>"
+    assert to_draft(raw(title="Council", body_html=english)).language == "en"
+    draft = to_draft(raw(title="Consiglio", body_html=italian))
+    assert draft.language == "it"
+    assert (
+        draft.content_text
+        == "Il consiglio si riunirà lunedì e il sindaco ha detto che non è un problema."
+    )
+
+
 def test_declared_language_wins() -> None:
     assert to_draft(raw(body_text="Ciao a tutti quanti.", language="it-IT")).language == "it"
 

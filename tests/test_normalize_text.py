@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from ingest.normalize import (
     decode_bytes,
+    extract_html_text,
     html_to_text,
     normalize_summary,
     normalize_text,
@@ -423,6 +424,20 @@ def test_html_to_text_output_is_normalized_and_never_raises(text: str) -> None:
     # the text normalizer instead.
     once = html_to_text(text)
     assert normalize_text(once) == once
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXTS)
+def test_extract_html_text_is_html_to_text_before_normalizing(text: str) -> None:
+    # Language detection counts words in the extracted text without normalizing it
+    # first; it must be the very text html_to_text normalizes, and never raise either.
+    assert normalize_text(extract_html_text(text)) == html_to_text(text)
+
+
+def test_extract_html_text_leaves_the_text_as_it_came() -> None:
+    text = extract_html_text("<p>La citta' &egrave; “aperta”</p><p>Due</p>")
+    assert text.split() == ["La", "citta'", "è", "“aperta”", "Due"]
+    assert [line for line in text.split("\n") if line] == ["La citta' è “aperta”", "Due"]
 
 
 # ---------------------------------------------------------------------- linear time

@@ -20,6 +20,7 @@ from ingest.normalize._meta import (
 )
 from ingest.normalize._text import (
     decode_bytes,
+    extract_html_text,
     html_to_text,
     normalize_summary,
     normalize_text,
@@ -32,6 +33,7 @@ __all__ = [
     "declared_language",
     "decode_bytes",
     "detect_language",
+    "extract_html_text",
     "html_to_text",
     "make_slug",
     "normalize_authors",

@@ -666,6 +666,12 @@ def _html_text(markup: str) -> str:
     return text
 
 
+def extract_html_text(markup: str) -> str:
+    """The text of an HTML field as it is, not normalized (block elements as line breaks,
+    entities unescaped): enough to count words in, never raises."""
+    return _guarded(_html_text, markup)
+
+
 def html_to_text(markup: str, *, language: str | None = "it") -> str:
     """Extract and normalize the text of an HTML field (rule T3, then T1-T15).
 
