@@ -15,6 +15,7 @@ from pathlib import Path
 
 import feedparser
 
+from bench import floor
 from bench.context import Context
 from bench.corpus import rss_document
 from bench.stores import remove_db, sqlite_url
@@ -71,8 +72,15 @@ def run(ctx: Context) -> list[Figure]:
             collect_feed(data, url=feed.as_uri(), now=NOW, timezone="Europe/Rome")
         return t[0]
 
+    floors: list[floor.Parts] = []
+
+    def floor_once() -> float:
+        with stopwatch():  # for its GC setting; the parts are timed inside
+            floors.append(floor.feed_floor(data))
+        return sum(floors[-1].values())
+
     subject()  # warm-up (imports, page cache)
-    rounds = interleaved([subject, baseline, collect_only], ctx.sizes.feed_rounds)
+    rounds = interleaved([subject, baseline, collect_only, floor_once], ctx.sizes.feed_rounds)
     if any(n != count for n in stored):
         raise RuntimeError(f"the feed ingest stored {stored} articles, expected {count}")
     return [
@@ -86,6 +94,7 @@ def run(ctx: Context) -> list[Figure]:
                 "feed_bytes": len(data),
                 "parse_normalize_only_s": round(rounds.median(2), 4),
                 "parse_normalize_only_vs_feedparser": round(rounds.median(2) / rounds.median(1), 2),
+                "floor": floor.summary(floors, rounds.median(1), 1.5, plus_baseline=False),
             },
         )
     ]

@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from bench import floor
 from bench.context import Context
 from bench.stores import remove_db, sqlite_url
 from bench.timing import (
@@ -158,11 +159,19 @@ def run_new_files(ctx: Context) -> list[Figure]:
 
         return once
 
+    floors: list[floor.Parts] = []
+
+    def floor_once() -> float:
+        with stopwatch():  # for its GC setting; the parts are timed inside
+            floors.append(floor.files_floor(folder, files))
+        return sum(floors[-1].values())
+
     rounds = interleaved(
         [
             measure(lambda db: _ingest_once(db, folder)),
             measure(lambda db: _raw_insert(db, files, dump)),
             lambda: _parse_normalize(folder, files),
+            floor_once,
         ],
         ctx.sizes.ingest_rounds,
     )
@@ -181,6 +190,7 @@ def run_new_files(ctx: Context) -> list[Figure]:
             "parse_normalize_only_s": round(rounds.median(2), 4),
             "parse_normalize_only_vs_raw_insert": round(rounds.median(2) / rounds.median(1), 2),
             "store_share_of_ingest": round(1 - rounds.median(2) / rounds.median(0), 3),
+            "floor": floor.summary(floors, rounds.median(1), 6.0, plus_baseline=True),
         },
     )
     per_s = count / rounds.median(0)
