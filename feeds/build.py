@@ -216,8 +216,7 @@ class _Publisher:
     def _write(self, relative: str, data: bytes) -> tuple[bool, os.stat_result]:
         # On the worker: the stat the state records comes with the write, instead of one
         # more system call per file on the thread that renders.
-        written = publish_file(self.out_dir, relative, data, fsync=self.fsync)
-        return written, (self.out_dir / relative).stat()
+        return publish_file(self.out_dir, relative, data, fsync=self.fsync)
 
     def adopt(self, relative: str, fingerprint: str) -> None:
         """Record a file already there (an archive page kept as it is) unless recorded."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gzip
 import os
 import stat
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from feeds.errors import FeedError
-from feeds.publish import write_atomic, write_if_changed
+from feeds.publish import publish_file, write_atomic, write_if_changed
 
 
 def leftovers(folder: Path) -> list[Path]:
@@ -22,6 +23,32 @@ def test_writes_a_new_file_with_folders_and_readable_mode(tmp_path: Path) -> Non
     target = tmp_path / "categoria" / "città" / "rss.xml"
     assert target.read_text("utf-8") == "perché"
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert leftovers(tmp_path) == []
+
+
+def test_files_are_readable_whatever_the_umask(tmp_path: Path) -> None:
+    # systemd services often run with UMask=0077: nginx must still read what is published.
+    old = os.umask(0o077)
+    try:
+        write_if_changed(tmp_path, "fonte/x/rss.xml", b"<rss/>")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "fonte" / "x" / "rss.xml").stat().st_mode) == 0o644
+
+
+def test_publish_file_writes_the_twin_with_the_same_mtime_and_reports_the_stat(
+    tmp_path: Path,
+) -> None:
+    written, st = publish_file(tmp_path, "tag/roma/atom.xml", b"<feed/>" * 100, fsync=False)
+    target = tmp_path / "tag" / "roma" / "atom.xml"
+    twin = target.with_name("atom.xml.gz")
+    assert written
+    assert (st.st_size, st.st_mtime_ns) == (target.stat().st_size, target.stat().st_mtime_ns)
+    assert gzip.decompress(twin.read_bytes()) == b"<feed/>" * 100
+    assert twin.stat().st_mtime_ns == target.stat().st_mtime_ns
+    twin.unlink()
+    assert publish_file(tmp_path, "tag/roma/atom.xml", b"<feed/>" * 100)[0] is False
+    assert twin.stat().st_mtime_ns == target.stat().st_mtime_ns  # a missing twin comes back
     assert leftovers(tmp_path) == []
 
 
