@@ -22,6 +22,7 @@ from bench.timing import Figure, at_most, interleaved, ratio_figure, stopwatch
 from db.records import StoredArticle
 from db.store import Store
 from feeds.build import BuildReport, build_feeds
+from feeds.publish import GZIP_SUFFIX, publish_file
 from feeds.sections import FeedSpec, plan_feeds
 from feeds.site import SiteInfo
 
@@ -171,6 +172,25 @@ def run_per_item(ctx: Context) -> Figure:
     )
 
 
+def _outputs_of(out: Path, report: BuildReport) -> list[tuple[str, bytes]]:
+    """The files a build wrote (gzip twins aside) and their bytes."""
+    return [
+        (relative, (out / relative).read_bytes())
+        for relative in report.written
+        if not relative.endswith(GZIP_SUFFIX)
+    ]
+
+
+def _publish_only(files: Sequence[tuple[str, bytes]], outputs: _Outputs) -> float:
+    """Publishing the bytes of a full build into an empty folder, with nothing rendered:
+    the same `publish_file` calls (gzip twins included), one after the other."""
+    out = outputs.fresh()
+    with stopwatch() as t:
+        for relative, data in files:
+            publish_file(out, relative, data, fsync=False)
+    return t[0]
+
+
 def _feed_counts(report: BuildReport) -> dict[str, int]:
     counts: dict[str, int] = {}
     for spec in report.feeds:
@@ -192,6 +212,8 @@ def run(ctx: Context) -> list[Figure]:
         steady = ctx.root / "build-steady"
         first = build_feeds(store, SITE, steady, fsync=False)  # also warms caches and imports
         _feedgen_alone(items)
+        files = _outputs_of(steady, first)
+        written_only = _Outputs(ctx.root, "build-files-only")
 
         def nochange() -> float:
             with stopwatch() as t:
@@ -201,12 +223,18 @@ def run(ctx: Context) -> list[Figure]:
             return t[0]
 
         rounds = interleaved(
-            [lambda: _full_build(store, full), lambda: _feedgen_alone(items), nochange],
+            [
+                lambda: _full_build(store, full),
+                lambda: _feedgen_alone(items),
+                nochange,
+                lambda: _publish_only(files, written_only),
+            ],
             ctx.sizes.build_rounds,
         )
         shutil.rmtree(steady, ignore_errors=True)
-        if full.last is not None:
-            shutil.rmtree(full.last, ignore_errors=True)
+        for outputs in (full, written_only):
+            if outputs.last is not None:
+                shutil.rmtree(outputs.last, ignore_errors=True)
     finally:
         store.close()
     feeds = _feed_counts(first)
@@ -215,6 +243,11 @@ def run(ctx: Context) -> list[Figure]:
         "items_per_feed": SITE.items_per_feed,
         "feeds": feeds,
         "files_written": len(first.written),
+        "bytes_written_excluding_gzip": sum(len(data) for _, data in files),
+        # The build's own files written with nothing rendered (the build overlaps them with
+        # rendering on two writer threads): what the file system costs this machine.
+        "files_only_s": round(rounds.median(3), 4),
+        "files_only_vs_feedgen": round(rounds.median(3) / rounds.median(1), 2),
     }
     return [
         ratio_figure(
