@@ -13,7 +13,7 @@ representations announce the same `Last-Modified`.
 
 # str paths and os calls on purpose: this runs for every file of a build on the writer
 # threads, and pathlib's objects cost more there than the system calls themselves.
-# ruff: noqa: PTH103, PTH105, PTH108, PTH110, PTH116, PTH118, PTH123
+# ruff: noqa: PTH103, PTH105, PTH108, PTH116, PTH118, PTH123
 
 from __future__ import annotations
 
@@ -137,8 +137,9 @@ def publish_file(
     root: Path, relative: str, data: bytes, *, fsync: bool = True, gzip_twin: bool = True
 ) -> tuple[bool, os.stat_result]:
     """Write `relative` if its bytes changed, and (with `gzip_twin`) its gzip twin
-    `relative.gz` when the file is written or the twin is missing, with the file's own
-    mtime. Returns whether `relative` itself was written, and its stat."""
+    `relative.gz` with the file's own mtime when the file is written or the twin is not
+    the file's (missing, or another mtime: a crash came between the two renames). Returns
+    whether `relative` itself was written, and its stat."""
     path = os.path.join(root, relative)
     if same_bytes(path, data):
         written = False
@@ -149,8 +150,17 @@ def publish_file(
     else:
         written = True
         stat = write_atomic(root, relative, data, fsync=fsync)
-    if gzip_twin and (written or not os.path.exists(path + GZIP_SUFFIX)):
+    if gzip_twin and (written or not _twin_matches(path + GZIP_SUFFIX, stat)):
         write_atomic(
             root, relative + GZIP_SUFFIX, gzip_bytes(data), fsync=fsync, mtime_ns=stat.st_mtime_ns
         )
     return written, stat
+
+
+def _twin_matches(twin: str, stat: os.stat_result) -> bool:
+    # A twin is only ever written with its file's mtime, so another one means it holds
+    # an older version of the file.
+    try:
+        return os.stat(twin).st_mtime_ns == stat.st_mtime_ns
+    except OSError:
+        return False

@@ -52,6 +52,16 @@ def test_publish_file_writes_the_twin_with_the_same_mtime_and_reports_the_stat(
     assert leftovers(tmp_path) == []
 
 
+def test_a_twin_left_behind_by_a_crash_is_brought_up_to_date(tmp_path: Path) -> None:
+    publish_file(tmp_path, "rss.xml", b"<rss>uno</rss>")
+    # A crash between the two renames: the file is the new version, its twin the old.
+    write_atomic(tmp_path, "rss.xml", b"<rss>due</rss>", mtime_ns=2_000_000_000)
+    assert publish_file(tmp_path, "rss.xml", b"<rss>due</rss>")[0] is False
+    twin = tmp_path / "rss.xml.gz"
+    assert gzip.decompress(twin.read_bytes()) == b"<rss>due</rss>"
+    assert twin.stat().st_mtime_ns == 2_000_000_000 == (tmp_path / "rss.xml").stat().st_mtime_ns
+
+
 def test_unchanged_bytes_are_not_rewritten(tmp_path: Path) -> None:
     target = tmp_path / "rss.xml"
     target.write_bytes(b"<rss/>")
