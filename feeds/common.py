@@ -110,6 +110,8 @@ def _may_have_urls(fragment: str) -> bool:
     """A plain substring test before the regex: the regex (case-insensitive, anchored on
     `\\b`) tries a match at every position and cost a tenth of a full build; most content
     holds none of these names at all."""
+    if "=" not in fragment:  # no attribute at all (bare paragraphs): no copy, one scan
+        return False
     lowered = fragment.lower()
     return any(name in lowered for name in _URL_NAMES)
 
