@@ -12,7 +12,7 @@ import feedparser
 import pytest
 from lxml import etree
 from pytest_httpserver import HTTPServer
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData
 from werkzeug import Request, Response
 
 from db.dedup import lead_similarity, normalized_title, title_key
@@ -25,6 +25,7 @@ from feeds.site import SiteInfo
 from ingest.fetch import Fetcher
 from ingest.pipeline import IngestReport
 from ingest.remote import RemoteOptions, ingest_remote_source
+from tests.old_rows import insert_old_source
 from tests.remote_helpers import policy, rss
 
 T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
@@ -440,21 +441,15 @@ def test_upgrade_back_fills_title_keys(bare_url: str) -> None:
     tables.reflect(engine)
     assert "title_key" not in tables.tables["articles"].c
     with engine.begin() as connection:
-        connection.execute(
-            tables.tables["sources"].insert(),
-            [
-                {
-                    "name": "Gazzetta",
-                    "slug": "gazzetta",
-                    "kind": "feed",
-                    "location": "https://gazzetta.example/feed",
-                    "interval_seconds": 600,
-                    "created_at": T0,
-                    "consecutive_errors": 0,
-                }
-            ],
+        source_id = insert_old_source(
+            connection,
+            tables.tables["sources"],
+            name="Gazzetta",
+            slug="gazzetta",
+            kind="feed",
+            location="https://gazzetta.example/feed",
+            created_at=T0,
         )
-        source_id = connection.execute(text("SELECT id FROM sources")).scalar_one()
         connection.execute(
             tables.tables["articles"].insert(),
             [

@@ -14,7 +14,7 @@ from typing import Any
 import feedparser
 import pytest
 from lxml import etree
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData
 
 from db.engine import make_engine
 from db.migrate import current_revision, upgrade
@@ -25,6 +25,7 @@ from feeds.site import SiteInfo
 from rassegna.config import load_settings
 from rassegna.operations import site_info
 from tests.conftest import write_config
+from tests.old_rows import insert_old_source
 
 BASE = "http://127.0.0.1:8080/"
 SITE = SiteInfo(
@@ -264,21 +265,15 @@ def test_upgrade_to_0007_back_fills_the_authors(bare_url: str) -> None:
     assert "article_authors" not in tables.tables
     bylines: list[list[str]] = [[ROSSI], [" mario  rossi", BIANCHI], [], [BIANCHI, BIANCHI]]
     with engine.begin() as connection:
-        connection.execute(
-            tables.tables["sources"].insert(),
-            [
-                {
-                    "name": "Vecchia fonte",
-                    "slug": "vecchia-fonte",
-                    "kind": "files",
-                    "location": "/tmp/x",
-                    "interval_seconds": 600,
-                    "created_at": START,
-                    "consecutive_errors": 0,
-                }
-            ],
+        source_id = insert_old_source(
+            connection,
+            tables.tables["sources"],
+            name="Vecchia fonte",
+            slug="vecchia-fonte",
+            kind="files",
+            location="/tmp/x",
+            created_at=START,
         )
-        source_id = connection.execute(text("SELECT id FROM sources")).scalar_one()
         connection.execute(
             tables.tables["articles"].insert(),
             [

@@ -14,6 +14,7 @@ from db.errors import StoreError
 from db.migrate import current_revision, head_revision, upgrade
 from db.records import ArticleDraft, FileFingerprint, SourceSpec
 from db.store import Store
+from tests.old_rows import insert_old_source
 
 T0 = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
 
@@ -189,21 +190,15 @@ def test_upgrade_from_0002_back_fills_tag_dates(bare_url: str) -> None:
     tables.reflect(engine)
     assert "published" not in tables.tables["article_tags"].c
     with engine.begin() as connection:
-        connection.execute(
-            tables.tables["sources"].insert(),
-            [
-                {
-                    "name": "Vecchia fonte",
-                    "slug": "vecchia-fonte",
-                    "kind": "files",
-                    "location": "/tmp/x",
-                    "interval_seconds": 600,
-                    "created_at": T0,
-                    "consecutive_errors": 0,
-                }
-            ],
+        source_id = insert_old_source(
+            connection,
+            tables.tables["sources"],
+            name="Vecchia fonte",
+            slug="vecchia-fonte",
+            kind="files",
+            location="/tmp/x",
+            created_at=T0,
         )
-        source_id = connection.execute(text("SELECT id FROM sources")).scalar_one()
         connection.execute(
             tables.tables["tags"].insert(),
             [
