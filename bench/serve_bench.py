@@ -3,14 +3,15 @@ GETs of `rss.xml` (If-None-Match with the current ETag, so every answer is a 304
 
 Both serve the same folder: a real build (`rassegna ingest` + `rassegna build` of 50
 generated files, in subprocesses). `rassegna serve` runs as a subprocess on a free port;
-nginx (the Debian package) runs `docs/nginx.conf` adapted as `tests/test_nginx.py` does
-(listen on a free loopback port, root = the folder, a private prefix for pid, logs and
-temp paths; 1 worker process, as the server has). The same client measures both: a Python
-load generator of `CONCURRENCY` threads, each with its own keep-alive `http.client`
-connection, sending `Accept-Encoding: gzip` (a feed reader's request) for `DURATION_S`
-seconds; rounds interleaved, median of the rounds. The client runs in the benchmark's
-process on the same 2 cores as the server: with nginx it is the client that saturates
-first, so the ratio flatters `rassegna serve` (nginx's true rate is higher).
+nginx (the Debian package) runs `docs/nginx.conf` adapted by `tests/nginx_site.py`, as
+`tests/test_nginx.py` does (listen on a free loopback port, root = the folder, a private
+prefix for pid, logs and temp paths; 1 worker process, as the server has). The same client
+measures both: a Python load generator of `CONCURRENCY` threads, each with its own
+keep-alive `http.client` connection, sending `Accept-Encoding: gzip` (a feed reader's
+request) for `DURATION_S` seconds; rounds interleaved, median of the rounds. The client
+runs in the benchmark's process on the same 2 cores as the server: with nginx it is the
+client that saturates first, so the ratio flatters `rassegna serve` (nginx's true rate is
+higher).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -28,6 +28,7 @@ from pathlib import Path
 
 from bench.context import Context
 from bench.timing import Figure, interleaved, skipped
+from tests.nginx_site import find_nginx, nginx_command
 
 REPO = Path(__file__).resolve().parents[1]
 CONCURRENCY = 8
@@ -42,13 +43,6 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def _nginx() -> str | None:
-    found = shutil.which("nginx")
-    if found:
-        return found
-    return "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
 
 
 def _env() -> dict[str, str]:
@@ -83,52 +77,20 @@ def _site(ctx: Context, port: int) -> tuple[Path, Path]:
     return config, folder / "public"
 
 
-def _temp_paths(nginx: str, prefix: Path) -> str:
-    version = subprocess.run([nginx, "-V"], capture_output=True, text=True).stderr
-    lines = [f"client_body_temp_path {prefix}/body;"]
-    for module in ("proxy", "fastcgi", "uwsgi", "scgi"):
-        if f"--http-{module}-temp-path" in version:
-            lines.append(f"{module}_temp_path {prefix}/{module};")
-    return "\n    ".join(lines)
-
-
 def _start_nginx(nginx: str, prefix: Path, public: Path, port: int) -> subprocess.Popen[bytes]:
-    prefix.mkdir(parents=True, exist_ok=True)
-    site = (REPO / "docs" / "nginx.conf").read_text(encoding="utf-8")
-    replacements = {
-        "    listen 80;\n": f"    listen 127.0.0.1:{port};\n",
-        "    listen [::]:80;\n": "",
-        "root /var/lib/rassegna/public;": f"root {public};",
-    }
-    for old, new in replacements.items():
-        if old not in site:
-            raise RuntimeError(f"docs/nginx.conf no longer has {old!r}")
-        site = site.replace(old, new)
-    (prefix / "site.conf").write_text(site, encoding="utf-8")
-    user = "user root;" if os.geteuid() == 0 else ""
-    (prefix / "nginx.conf").write_text(
-        f"""
-{user}
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log;
-events {{ worker_connections 256; }}
-http {{
-    include /etc/nginx/mime.types;
-    access_log off;
-    keepalive_requests 1000000;
-    {_temp_paths(nginx, prefix)}
-    include {prefix}/site.conf;
-}}
-""",
-        encoding="utf-8",
+    command = nginx_command(
+        nginx,
+        prefix,
+        public,
+        port,
+        worker_connections=256,
+        http_extra="access_log off;\n    keepalive_requests 1000000;",
     )
-    args = [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "e.log")]
-    check = subprocess.run([*args, "-t"], capture_output=True, text=True)
+    check = subprocess.run([*command, "-t"], capture_output=True, text=True)
     if check.returncode != 0:
         raise RuntimeError(f"nginx -t: {check.stderr}")
     return subprocess.Popen(
-        [*args, "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [*command, "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
 
 
@@ -199,7 +161,7 @@ def _load(port: int, etag: str, counts: list[int]) -> float:
 
 
 def run(ctx: Context) -> list[Figure]:
-    nginx = _nginx()
+    nginx = find_nginx()
     if nginx is None:
         return [
             skipped(

@@ -4,8 +4,6 @@ real build: content types with charset, gzip_static twins, 304s, Cache-Control, 
 from __future__ import annotations
 
 import gzip
-import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,26 +12,14 @@ import httpx
 import pytest
 
 from db.store import Store
-from tests.conftest import REPO, free_port, wait_for_http
+from tests.conftest import free_port, wait_for_http
+from tests.nginx_site import find_nginx, nginx_command
 from tests.published import publish
 
-NGINX = shutil.which("nginx") or next(
-    (p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None
-)
+NGINX = find_nginx()
 pytestmark = pytest.mark.skipif(
     NGINX is None, reason="nginx is not installed (Debian package nginx-light; .ci/run installs it)"
 )
-
-
-def _temp_paths(prefix: Path) -> str:
-    """Temp path directives for the modules this nginx has (unknown ones are errors)."""
-    assert NGINX is not None
-    version = subprocess.run([NGINX, "-V"], capture_output=True, text=True).stderr
-    lines = [f"client_body_temp_path {prefix}/body;"]
-    for module in ("proxy", "fastcgi", "uwsgi", "scgi"):
-        if f"--http-{module}-temp-path" in version:
-            lines.append(f"{module}_temp_path {prefix}/{module};")
-    return "\n    ".join(lines)
 
 
 @pytest.fixture
@@ -44,67 +30,13 @@ def nginx(tmp_path: Path, store: Store) -> Iterator[tuple[str, Path]]:
     out = tmp_path / "public"
     publish(store, out, base)
     (out / ".segreto").write_text("no", encoding="utf-8")
-    prefix = tmp_path / "nginx"
-    prefix.mkdir()
-
-    site_conf = (REPO / "docs" / "nginx.conf").read_text(encoding="utf-8")
-    replacements = {
-        "    listen 80;\n": f"    listen 127.0.0.1:{port};\n",
-        "    listen [::]:80;\n": "",
-        "root /var/lib/rassegna/public;": f"root {out};",
-    }
-    for old, new in replacements.items():
-        assert old in site_conf, f"docs/nginx.conf no longer has {old!r}"
-        site_conf = site_conf.replace(old, new)
-    (prefix / "site.conf").write_text(site_conf, encoding="utf-8")
-    # As root, nginx would hand the workers to "nobody", who cannot enter pytest's 0700
-    # temp folders; the test keeps them as root instead.
-    user = "user root;" if os.geteuid() == 0 else ""
-    (prefix / "nginx.conf").write_text(
-        f"""
-{user}
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log;
-events {{ worker_connections 64; }}
-http {{
-    include /etc/nginx/mime.types;
-    access_log {prefix}/access.log;
-    {_temp_paths(prefix)}
-    include {prefix}/site.conf;
-}}
-""",
-        encoding="utf-8",
+    command = nginx_command(
+        NGINX, tmp_path / "nginx", out, port, http_extra=f"access_log {tmp_path}/nginx/access.log;"
     )
-    check = subprocess.run(
-        [
-            NGINX,
-            "-t",
-            "-p",
-            str(prefix),
-            "-c",
-            str(prefix / "nginx.conf"),
-            "-e",
-            str(prefix / "error.log"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    check = subprocess.run([*command, "-t"], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
     process = subprocess.Popen(
-        [
-            NGINX,
-            "-p",
-            str(prefix),
-            "-c",
-            str(prefix / "nginx.conf"),
-            "-e",
-            str(prefix / "error.log"),
-            "-g",
-            "daemon off;",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        [*command, "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
         wait_for_http(base, timeout=15)
