@@ -28,6 +28,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -64,6 +65,9 @@ MIN_HANG_SECONDS = 300
 MIN_TICK_WORK_SECONDS = 10
 HOUSEKEEPING_HOUR = 3  # local time of the site: the quiet hours of a newsroom
 WATCH_DEBOUNCE_MS = 300
+# A daemon that keeps overrunning its tick says so once, then folds the next overruns of
+# this period into its following warning: a line per tick would drown the log.
+OVERRUN_WARN_EVERY = 600
 
 
 M_ARENA_MAX = -8  # glibc's mallopt() parameter number
@@ -96,6 +100,58 @@ def trim_heap() -> None:
     trim = getattr(libc, "malloc_trim", None)
     if trim is not None:
         trim(0)
+
+
+class TickOverruns(logging.Filter):
+    """Counts the ticks APScheduler skips while one is still running, keeps its own
+    warning about them out of the log (a line per skipped tick, each second with a short
+    tick), and warns instead once per overrunning tick, at most once per `every` seconds."""
+
+    def __init__(self, every: float = OVERRUN_WARN_EVERY) -> None:
+        super().__init__()
+        self.every = every
+        self._lock = threading.Lock()
+        self._skipped = 0
+        self._warned_at: float | None = None
+        self._folded = 0
+        self._longest_folded = 0.0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Drop APScheduler's "maximum number of running instances reached" line."""
+        return "maximum number of running instances" not in str(record.msg)
+
+    def on_skip(self, event: JobSubmissionEvent) -> None:
+        """Scheduler listener: the tick was due but the previous one still runs."""
+        if event.job_id == "tick":
+            with self._lock:
+                self._skipped += 1
+
+    def finished(self, took: float, interval: int, now: float) -> None:
+        """A tick ended after `took` seconds: warn if it overran its `interval`."""
+        with self._lock:
+            skipped, self._skipped = self._skipped, 0
+        if took <= interval:
+            return
+        if self._warned_at is not None and now - self._warned_at < self.every:
+            self._folded += 1
+            self._longest_folded = max(self._longest_folded, took)
+            return
+        folded = ""
+        if self._folded:
+            folded = (
+                f"; {self._folded} more overran since the last such warning, "
+                f"the longest {self._longest_folded:.1f}s"
+            )
+        log.warning(
+            "tick took %.1fs, longer than its %ds interval (%d ticks skipped)%s",
+            took,
+            interval,
+            skipped,
+            folded,
+        )
+        self._warned_at = now
+        self._folded = 0
+        self._longest_folded = 0.0
 
 
 @dataclass(slots=True)
@@ -137,6 +193,7 @@ class Daemon:
         self._observed_at: float | None = None
         self._last_errors = 0
         self._scheduler: BackgroundScheduler | None = None
+        self._overruns = TickOverruns()
         # One HTTP client for all workers, so per-host politeness holds across them.
         self._fetcher: Fetcher | None = None
         # The ingest workers, kept for the whole run (not a new pool per batch).
@@ -311,7 +368,9 @@ class Daemon:
             # daemon only waits, so the freed heap goes back to the system.
             trim_heap()
             self._tick_finished = time.monotonic()
-            self.metrics.tick_seconds.observe(self._tick_finished - self._tick_started)
+            took = self._tick_finished - self._tick_started
+            self.metrics.tick_seconds.observe(took)
+            self._overruns.finished(took, self.tick_seconds(), self._tick_finished)
             self._tick_started = None
             self.notifier.status(self.status_line())
 
@@ -420,6 +479,11 @@ class Daemon:
     def _run_forever(self) -> None:
         scheduler = BackgroundScheduler(timezone=UTC)
         self._scheduler = scheduler
+        # A tick longer than its interval is reported once by `TickOverruns`, not by
+        # APScheduler at every skipped tick.
+        scheduler_log = logging.getLogger("apscheduler.scheduler")
+        scheduler_log.addFilter(self._overruns)
+        scheduler.add_listener(self._overruns.on_skip, EVENT_JOB_MAX_INSTANCES)
         scheduler.add_job(
             self.tick,
             "interval",
@@ -461,6 +525,7 @@ class Daemon:
             watcher.join(5)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            scheduler_log.removeFilter(self._overruns)
             log.info("stopped")
 
     def _release_claims(self) -> None:
