@@ -38,7 +38,8 @@ from ingest.article import plausible_date
 from ingest.charset import SNIFF_BYTES, as_utf8_xml, decode_document
 from ingest.errors import IngestError
 from ingest.raw import RawArticle
-from ingest.urls import canonical_url, clean_html, resolve, strip_tracking
+from ingest.tracking import strip_tracking, strip_tracking_id
+from ingest.urls import canonical_url, clean_html, resolve
 
 log = logging.getLogger("rassegna.ingest.feed")
 
@@ -107,9 +108,14 @@ def parse_feed(
     content_type: str | None = None,
     now: datetime | None = None,
     timezone: str = "Europe/Rome",
+    strip_tracking: bool = True,
 ) -> ParsedFeed:
     """Parse a feed document fetched from `url` (the final URL, the base of relative
-    links); raises IngestError when nothing usable is in it."""
+    links); raises IngestError when nothing usable is in it.
+
+    With `strip_tracking` (`[ingest] strip_tracking`), tracking parameters leave entry
+    ids, links and the links in the content before identities are decided."""
+    keep = not strip_tracking
     now = now or datetime.now(UTC)
     if _worth_streaming(data) and not looks_like_json_feed(data, content_type):
         xml = _utf8_xml_bytes(data)
@@ -117,16 +123,16 @@ def parse_feed(
             # `decode_document` would say "utf-8" and `as_utf8_xml` give these very bytes;
             # skipping the text saves two copies of a big document (its text is up to 4
             # bytes a character, more than the file).
-            streamed = _stream_xml_feed(xml, url=url, now=now, timezone=timezone)
+            streamed = _stream_xml_feed(xml, url=url, now=now, timezone=timezone, keep=keep)
             if streamed is not None:
                 streamed.encoding = "utf-8"
                 return streamed
     if looks_like_json_feed(data, content_type):
         text, encoding = decode_document(data, http_charset or "utf-8")
-        parsed = _parse_json_feed(text, url=url, now=now, timezone=timezone)
+        parsed = _parse_json_feed(text, url=url, now=now, timezone=timezone, keep=keep)
     else:
         text, encoding = decode_document(data, http_charset)
-        parsed = _parse_xml_feed(text, url=url, now=now, timezone=timezone)
+        parsed = _parse_xml_feed(text, url=url, now=now, timezone=timezone, keep=keep)
     parsed.encoding = encoding
     return parsed
 
@@ -134,17 +140,19 @@ def parse_feed(
 # -- XML feeds -----------------------------------------------------------------------------
 
 
-def _parse_xml_feed(text: str, *, url: str, now: datetime, timezone: str) -> ParsedFeed:
+def _parse_xml_feed(
+    text: str, *, url: str, now: datetime, timezone: str, keep: bool = False
+) -> ParsedFeed:
     xml = as_utf8_xml(text)
     del text  # the caller's copy is the last one: a big document is not held twice
     if _worth_streaming(xml):
-        streamed = _stream_xml_feed(xml, url=url, now=now, timezone=timezone)
+        streamed = _stream_xml_feed(xml, url=url, now=now, timezone=timezone, keep=keep)
         if streamed is not None:
             return streamed
     document = _feedparser(xml)
     del xml
     kept = document.entries[:MAX_ENTRIES_PER_FETCH]
-    entries = [_xml_entry(e, url=url, now=now, timezone=timezone) for e in kept]
+    entries = [_xml_entry(e, url=url, now=now, timezone=timezone, keep=keep) for e in kept]
     dropped = len(document.entries) - len(kept)
     return _finish(entries, document, _bozo(document), url=url, dropped=dropped)
 
@@ -221,7 +229,9 @@ def _finish(
     return parsed
 
 
-def _stream_xml_feed(xml: bytes, *, url: str, now: datetime, timezone: str) -> ParsedFeed | None:
+def _stream_xml_feed(
+    xml: bytes, *, url: str, now: datetime, timezone: str, keep: bool = False
+) -> ParsedFeed | None:
     """A big RSS 2.0 or Atom document, read by feedparser `STREAM_CHUNK_ITEMS` items at a
     time; None when the document is not one this can read exactly like a whole parse.
 
@@ -267,7 +277,9 @@ def _stream_xml_feed(xml: bytes, *, url: str, now: datetime, timezone: str) -> P
         nonlocal batch, pending, bozo
         document = _feedparser(etree.tostring(batch, xml_declaration=True, encoding="utf-8"))
         bozo = bozo or _bozo(document)
-        entries.extend(_xml_entry(e, url=url, now=now, timezone=timezone) for e in document.entries)
+        entries.extend(
+            _xml_entry(e, url=url, now=now, timezone=timezone, keep=keep) for e in document.entries
+        )
         batch, pending = None, 0
 
     try:
@@ -353,7 +365,10 @@ def _date(text: object, parsed: object, *, now: datetime, timezone: str) -> date
     return None
 
 
-def _xml_entry(entry: dict[str, Any], *, url: str, now: datetime, timezone: str) -> _Entry:
+def _xml_entry(
+    entry: dict[str, Any], *, url: str, now: datetime, timezone: str, keep: bool = False
+) -> _Entry:
+    """One entry; `keep`: leave tracking parameters where they are."""
     link = resolve(str(entry.get("link") or ""), url)
     base = url
     content_html = ""
@@ -365,7 +380,7 @@ def _xml_entry(entry: dict[str, Any], *, url: str, now: datetime, timezone: str)
     summary_html = str(entry.get("summary") or "")
     if not content_html:
         content_html, summary_html = summary_html, ""
-    body, first_image = clean_html(content_html, base)
+    body, first_image = clean_html(content_html, base, tracking=keep)
     summary = " ".join(normalize.html_to_text(summary_html).split()) if summary_html else ""
     # dict.get: feedparser's own get() maps a missing `updated` to `published` (with a
     # deprecation warning), which would make every entry look edited at publication.
@@ -389,7 +404,7 @@ def _xml_entry(entry: dict[str, Any], *, url: str, now: datetime, timezone: str)
         origin=link or url,
         summary=summary,
         body_html=body,
-        url=canonical_url(link) or (strip_tracking(link) if link else None),
+        url=canonical_url(link, tracking=keep) or _plain_link(link, keep),
         published=published or updated,
         updated=updated,
         authors=authors,
@@ -398,7 +413,7 @@ def _xml_entry(entry: dict[str, Any], *, url: str, now: datetime, timezone: str)
         image_url=image,
     )
     guid = str(entry.get("id") or "").strip() or None
-    return _Entry(guid=guid, link=canonical_url(link), raw=raw)
+    return _Entry(guid=_entry_id(guid, keep), link=canonical_url(link, tracking=keep), raw=raw)
 
 
 def _entry_image(entry: Mapping[str, Any], base: str) -> str | None:
@@ -429,7 +444,9 @@ def _tiny(media: Mapping[str, Any]) -> bool:
 # -- JSON Feed -----------------------------------------------------------------------------
 
 
-def _parse_json_feed(text: str, *, url: str, now: datetime, timezone: str) -> ParsedFeed:
+def _parse_json_feed(
+    text: str, *, url: str, now: datetime, timezone: str, keep: bool = False
+) -> ParsedFeed:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -448,7 +465,9 @@ def _parse_json_feed(text: str, *, url: str, now: datetime, timezone: str) -> Pa
         if len(entries) >= MAX_ENTRIES_PER_FETCH:
             dropped += 1
             continue
-        entries.append(_json_entry(item, url=url, now=now, timezone=timezone, authors=feed_authors))
+        entries.append(
+            _json_entry(item, url=url, now=now, timezone=timezone, authors=feed_authors, keep=keep)
+        )
     parsed = _identify(entries, url=url)
     parsed.title = str(document.get("title") or "") or None
     parsed.bozo = bozo
@@ -473,7 +492,13 @@ def _text(item: Mapping[str, Any], key: str) -> str:
 
 
 def _json_entry(
-    item: Mapping[str, Any], *, url: str, now: datetime, timezone: str, authors: list[str]
+    item: Mapping[str, Any],
+    *,
+    url: str,
+    now: datetime,
+    timezone: str,
+    authors: list[str],
+    keep: bool = False,
 ) -> _Entry:
     link = resolve(_text(item, "url") or _text(item, "external_url"), url)
     base = url
@@ -484,7 +509,7 @@ def _json_entry(
     summary = _text(item, "summary")
     if not content_html and summary:
         content_html, summary = f"<p>{_escape(summary)}</p>", ""
-    body, first_image = clean_html(content_html, base)
+    body, first_image = clean_html(content_html, base, tracking=keep)
     published = _date(_text(item, "date_published"), None, now=now, timezone=timezone)
     updated = _date(_text(item, "date_modified"), None, now=now, timezone=timezone)
     tags = item.get("tags")
@@ -495,7 +520,7 @@ def _json_entry(
         origin=link or url,
         summary=summary,
         body_html=body,
-        url=canonical_url(link) or (strip_tracking(link) if link else None),
+        url=canonical_url(link, tracking=keep) or _plain_link(link, keep),
         published=published or updated,
         updated=updated,
         authors=_json_authors(item) or authors,
@@ -504,7 +529,18 @@ def _json_entry(
         image_url=image,
     )
     guid = _text(item, "id").strip() or None
-    return _Entry(guid=guid, link=canonical_url(link), raw=raw)
+    return _Entry(guid=_entry_id(guid, keep), link=canonical_url(link, tracking=keep), raw=raw)
+
+
+def _entry_id(guid: str | None, keep: bool) -> str | None:
+    return guid if guid is None or keep else strip_tracking_id(guid)
+
+
+def _plain_link(link: str | None, keep: bool) -> str | None:
+    """A link that is not http(s) (so has no canonical form), as stored."""
+    if not link:
+        return None
+    return link if keep else strip_tracking(link)
 
 
 def _escape(text: str) -> str:

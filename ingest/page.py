@@ -16,7 +16,7 @@ import lxml.etree
 import lxml.html
 import trafilatura
 
-from ingest import normalize
+from ingest import normalize, tracking
 from ingest.charset import decode_document
 from ingest.errors import BadArticle
 from ingest.raw import RawArticle
@@ -129,8 +129,12 @@ def extract_article(
     http_charset: str | None = None,
     now: datetime | None = None,
     timezone: str = "Europe/Rome",
+    strip_tracking: bool = True,
 ) -> RawArticle:
-    """Read one article page; raises BadArticle when no article text is found."""
+    """Read one article page; raises BadArticle when no article text is found.
+
+    With `strip_tracking`, tracking parameters leave its URL and the links of its text."""
+    keep = not strip_tracking
     text, _ = decode_document(data, http_charset)
     tree = _tree(text)
     if tree is None:
@@ -149,7 +153,7 @@ def extract_article(
     if document is None or not body_html:
         raise BadArticle("no article text found on the page")
     meta: dict[str, Any] = document.as_dict() if hasattr(document, "as_dict") else dict(document)
-    body, first_image = clean_html(_strip_html_wrapper(str(body_html)), base)
+    body, first_image = clean_html(_strip_html_wrapper(str(body_html)), base, tracking=keep)
     size = len(" ".join(normalize.html_to_text(body).split()))
     if size < MIN_ARTICLE_CHARS:
         raise BadArticle(f"no article text found on the page (only {size} characters)")
@@ -171,13 +175,14 @@ def extract_article(
     if published is None and meta.get("date"):
         published = normalize.parse_date(str(meta["date"]), now=now, tz=timezone)
     updated = normalize.parse_date(updated_text, now=now, tz=timezone) if updated_text else None
-    link = strip_tracking(canonical or url)
+    link = canonical or url
+    link = link if keep else tracking.strip_tracking(link)
     title = str(meta.get("title") or "").strip()
     if not title:
         raise BadArticle("the page has no title")
     author = str(meta.get("author") or "")
     return RawArticle(
-        guid=canonical_url(link) or link,
+        guid=canonical_url(link, tracking=keep) or link,
         title=title,
         origin=url,
         summary=str(meta.get("description") or ""),

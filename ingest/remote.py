@@ -56,6 +56,7 @@ class RemoteOptions:
     link_pattern: str | None = None  # the location is an index page; follow these links
     max_articles: int = 30  # new article pages fetched per run from an index
     duplicate_window: timedelta = DUPLICATE_WINDOW
+    strip_tracking: bool = True  # config [ingest] strip_tracking
 
 
 @dataclass(slots=True)
@@ -106,10 +107,17 @@ def collect_feed(
     timezone: str,
     category: str | None = None,
     rules: DraftRules | None = None,
+    strip_tracking: bool = True,
 ) -> Collected:
     """Drafts of every usable entry of a feed document."""
     parsed = parse_feed(
-        data, url=url, http_charset=charset, content_type=content_type, now=now, timezone=timezone
+        data,
+        url=url,
+        http_charset=charset,
+        content_type=content_type,
+        now=now,
+        timezone=timezone,
+        strip_tracking=strip_tracking,
     )
     _log_dropped(url, url, parsed)
     collected = Collected(
@@ -142,6 +150,7 @@ def collect_page(
     timezone: str,
     category: str | None = None,
     rules: DraftRules | None = None,
+    strip_tracking: bool = True,
 ) -> Collected:
     """The draft of one article page."""
     collected = Collected()
@@ -152,6 +161,7 @@ def collect_page(
             http_charset=response.charset,
             now=now,
             timezone=timezone,
+            strip_tracking=strip_tracking,
         )
     except BadArticle as exc:
         collected.problems.append(Problem(response.url, exc.reason))
@@ -417,6 +427,7 @@ def _ingest_feed(
         content_type=response.content_type,
         now=now,
         timezone=options.timezone,
+        strip_tracking=options.strip_tracking,
     )
     _log_dropped(spec.name, response.url, parsed)
     if parsed.bozo:
@@ -514,6 +525,7 @@ def _collect_one(
         timezone=options.timezone,
         category=spec.category,
         rules=options.rules,
+        strip_tracking=options.strip_tracking,
     )
     collected.drafts.extend(one.drafts)
     collected.problems.extend(one.problems)
@@ -567,7 +579,11 @@ def _ingest_local_feed(
     if previous is None or previous.content_hash != digest:
         try:
             parsed = parse_feed(
-                data, url=path.resolve().as_uri(), now=now, timezone=options.timezone
+                data,
+                url=path.resolve().as_uri(),
+                now=now,
+                timezone=options.timezone,
+                strip_tracking=options.strip_tracking,
             )
         except IngestError as exc:
             report.error = f'source "{spec.name}": {exc.message}'

@@ -4,17 +4,15 @@ URLs, and the HTML clean-up that runs before sanitizing (resolve, drop tracking 
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import lxml.etree
 import lxml.html
 
-# Parameters that only say where a click came from; removing them never changes the page.
-_TRACKING_RE = re.compile(
-    r"^(utm_[a-z_]+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|igshid|yclid"
-    r"|_hsenc|_hsmi|mkt_tok|ocid|cmpid|ref_src|xtor)$",
-    re.IGNORECASE,
-)
+from ingest.tracking import strip_tracking
+
+__all__ = ["canonical_url", "clean_html", "is_pixel", "resolve", "strip_tracking"]
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _URL_ATTRIBUTES = {"a": "href", "img": "src", "source": "src", "video": "src", "audio": "src"}
 # Control characters cannot be stored in an lxml attribute (it raises), and browsers
@@ -22,24 +20,14 @@ _URL_ATTRIBUTES = {"a": "href", "img": "src", "source": "src", "video": "src", "
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def strip_tracking(url: str) -> str:
-    """`url` without utm_*, fbclid, gclid and similar query parameters."""
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    kept = [(k, v) for k, v in query if not _TRACKING_RE.match(k)]
-    if len(kept) == len(query):
-        return url
-    return urlunsplit(parts._replace(query=urlencode(kept)))
-
-
-def canonical_url(url: str | None) -> str | None:
-    """The identity form of a link: tracking parameters removed, scheme and host
-    lower-cased, default port and fragment dropped. None for a blank or non-http link."""
+def canonical_url(url: str | None, *, tracking: bool = False) -> str | None:
+    """The identity form of a link: tracking parameters removed (unless `tracking`, for
+    `[ingest] strip_tracking = false`), scheme and host lower-cased, default port and
+    fragment dropped. None for a blank or non-http link."""
     if not url or not url.strip():
         return None
-    parts = urlsplit(strip_tracking(url.strip()))
+    url = url.strip()
+    parts = urlsplit(url if tracking else strip_tracking(url))
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
         return None
@@ -72,9 +60,12 @@ def is_pixel(img: lxml.html.HtmlElement) -> bool:
     return len(sizes) >= 2 and all(s <= 1 for s in sizes)
 
 
-def clean_html(fragment: str, base: str | None) -> tuple[str, str | None]:
+def clean_html(
+    fragment: str, base: str | None, *, tracking: bool = False
+) -> tuple[str, str | None]:
     """Resolve relative URLs against `base`, drop tracking pixels and tracking parameters
-    in links; returns the HTML and the first remaining image (a lead image candidate).
+    in links (kept when `tracking`); returns the HTML and the first remaining image (a
+    lead image candidate).
 
     Runs before nh3 sanitizing, which then sees only absolute URLs.
     """
@@ -94,7 +85,8 @@ def clean_html(fragment: str, base: str | None) -> tuple[str, str | None]:
         value = _CONTROL_RE.sub("", element.get(attribute) or "")
         if value:
             absolute = resolve(value, base) or value
-            element.set(attribute, strip_tracking(absolute) if tag == "a" else absolute)
+            keep = tracking or tag != "a"
+            element.set(attribute, absolute if keep else strip_tracking(absolute))
             if tag == "img" and first_image is None:
                 first_image = absolute
     html = lxml.html.tostring(root, encoding="unicode")

@@ -155,6 +155,9 @@ class IngestConfig(_Section):
     # Seconds between two requests to one host (never two at once): a publisher's ten
     # category feeds are spaced out, not fetched in one burst.
     host_delay: float = Field(default=0.25, ge=0, le=60)
+    # utm_*, fbclid, gclid, mc_cid... leave article URLs, entry ids and content links
+    # before identity is decided (ingest.tracking).
+    strip_tracking: bool = True
 
 
 class NormalizeConfig(_Section):

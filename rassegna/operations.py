@@ -99,10 +99,15 @@ def make_fetcher(settings: Settings) -> Fetcher:
 
 def remote_options(settings: Settings, source: SourceConfig | None = None) -> RemoteOptions:
     if source is None:
-        return RemoteOptions(timezone=settings.site.timezone, rules=draft_rules(settings))
+        return RemoteOptions(
+            timezone=settings.site.timezone,
+            rules=draft_rules(settings),
+            strip_tracking=settings.ingest.strip_tracking,
+        )
     return RemoteOptions(
         timezone=settings.site.timezone,
         rules=draft_rules(settings),
+        strip_tracking=settings.ingest.strip_tracking,
         user_agent=source.user_agent,
         urls=tuple(source.urls),
         link_pattern=source.link_pattern,
@@ -260,8 +265,15 @@ def _collect(kind: str, response: Response, settings: Settings, now: datetime) -
                 now=now,
                 timezone=timezone,
                 rules=draft_rules(settings),
+                strip_tracking=settings.ingest.strip_tracking,
             )
-        return collect_page(response, now=now, timezone=timezone, rules=draft_rules(settings))
+        return collect_page(
+            response,
+            now=now,
+            timezone=timezone,
+            rules=draft_rules(settings),
+            strip_tracking=settings.ingest.strip_tracking,
+        )
     except IngestError as exc:
         raise RassegnaError(exc.message) from exc
 
