@@ -84,7 +84,8 @@ TRACKING_NAMES = frozenset(
         "vero_conv",
     }
 )
-# Quick refusal: a URL without any of these beginnings (or an encoded one) after '?' or '#' has nothing to strip.
+# Quick refusal: a URL where no field after '?', '#' or '&' starts like one of these
+# names (or with an encoded character) has nothing to strip.
 _MAYBE_RE = re.compile(
     r"[?#&;](?:utm_|mtm_|pk_|piwik_|hsa_|at_|oly_|vero_|fb|gcl|dcl|gbr|wbr|msc|twc|ttc|li_"
     r"|igs|ycl|mc_|_|hsc|mkt|ocid|cmpid|ref_src|xtor|s_c|s_k|ef_|rb_|srs|wt\.|action_|%)",
