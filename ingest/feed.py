@@ -39,6 +39,7 @@ from ingest.charset import SNIFF_BYTES, as_utf8_xml, decode_document
 from ingest.errors import IngestError
 from ingest.raw import RawArticle
 from ingest.tracking import strip_tracking, strip_tracking_id
+from ingest.untitled import text_key, title_from_html, title_from_link
 from ingest.urls import canonical_url, clean_html, resolve
 
 log = logging.getLogger("rassegna.ingest.feed")
@@ -74,6 +75,7 @@ class ParsedFeed:
     undated: set[str] = field(default_factory=set)  # guids of entries with no usable date
     encoding: str = ""
     dropped: int = 0  # entries beyond MAX_ENTRIES_PER_FETCH, not read
+    empty: int = 0  # entries with no title, no text and no link, skipped
 
 
 @dataclass(slots=True)
@@ -83,6 +85,8 @@ class _Entry:
     guid: str | None
     link: str | None  # canonical
     raw: RawArticle
+    untitled: bool = False  # the title was derived from the text (see ingest.untitled)
+    empty: bool = False  # no title, no text, no link: nothing to take in
 
 
 def looks_like_json_feed(data: bytes, content_type: str | None) -> bool:
@@ -378,6 +382,11 @@ def _xml_entry(
         html_first = sorted(contents, key=lambda c: "html" not in str(c.get("type", "")))
         content_html = str(html_first[0].get("value") or "")
     summary_html = str(entry.get("summary") or "")
+    if content_html and len(content_html) < len(summary_html) and _only_plain(contents):
+        # feedparser files an RSS item's media:description (an image caption, as Mastodon
+        # writes them) under `content`: plain text shorter than the description is that
+        # caption, not the entry's text.
+        content_html = ""
     if not content_html:
         content_html, summary_html = summary_html, ""
     body, first_image = clean_html(content_html, base, tracking=keep)
@@ -413,7 +422,13 @@ def _xml_entry(
         image_url=image,
     )
     guid = str(entry.get("id") or "").strip() or None
-    return _Entry(guid=_entry_id(guid, keep), link=canonical_url(link, tracking=keep), raw=raw)
+    return _titled(
+        _Entry(guid=_entry_id(guid, keep), link=canonical_url(link, tracking=keep), raw=raw)
+    )
+
+
+def _only_plain(contents: Sequence[Mapping[str, Any]]) -> bool:
+    return all("html" not in str(c.get("type", "")) for c in contents)
 
 
 def _entry_image(entry: Mapping[str, Any], base: str) -> str | None:
@@ -529,7 +544,9 @@ def _json_entry(
         image_url=image,
     )
     guid = _text(item, "id").strip() or None
-    return _Entry(guid=_entry_id(guid, keep), link=canonical_url(link, tracking=keep), raw=raw)
+    return _titled(
+        _Entry(guid=_entry_id(guid, keep), link=canonical_url(link, tracking=keep), raw=raw)
+    )
 
 
 def _entry_id(guid: str | None, keep: bool) -> str | None:
@@ -541,6 +558,21 @@ def _plain_link(link: str | None, keep: bool) -> str | None:
     if not link:
         return None
     return link if keep else strip_tracking(link)
+
+
+def _titled(entry: _Entry) -> _Entry:
+    """An entry without a title gets one from its text (or, with no text, its link); one
+    with neither text nor link is marked empty."""
+    raw = entry.raw
+    if raw.title.strip():
+        return entry
+    title = title_from_html(raw.body_html or "") or title_from_html(raw.summary)
+    has_text = bool(title)
+    title = title or title_from_link(raw.url)
+    entry.untitled = True
+    entry.empty = not title and not has_text
+    raw.title = title
+    return entry
 
 
 def _escape(text: str) -> str:
@@ -561,6 +593,16 @@ def content_key(raw: RawArticle) -> str:
     return "sha256:" + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:40]
 
 
+def _hash_key(entry: _Entry) -> str:
+    """An untitled entry is its text and its date (its derived title adds nothing, and a
+    better derivation later must not make it a new entry); others as `content_key`."""
+    if entry.untitled:
+        raw = entry.raw
+        text = normalize.html_to_text(raw.body_html or raw.summary or "")
+        return text_key(text or raw.url or "", raw.published)
+    return content_key(entry.raw)
+
+
 def _bounded(guid: str) -> str:
     if len(guid) <= MAX_GUID_CHARS:
         return guid
@@ -569,6 +611,9 @@ def _bounded(guid: str) -> str:
 
 def _identify(entries: list[_Entry], *, url: str) -> ParsedFeed:
     """Give every entry of one document its guid, by the first rule that works for all."""
+    empty = sum(1 for e in entries if e.empty)
+    if empty:
+        entries = [e for e in entries if not e.empty]
     guids = [e.guid for e in entries]
     links = [e.link for e in entries]
     if _usable(guids):
@@ -578,12 +623,12 @@ def _identify(entries: list[_Entry], *, url: str) -> ParsedFeed:
         if any(guids):
             log.warning("%s: guids are blank or repeated; entries identified by their link", url)
     else:
-        rule, keys = "hash", [content_key(e.raw) for e in entries]
+        rule, keys = "hash", [_hash_key(e) for e in entries]
         if any(guids) or any(links):
             log.warning(
                 "%s: guids and links are blank or repeated; entries identified by content", url
             )
-    result = ParsedFeed(title=None, entries=[], identity=rule)
+    result = ParsedFeed(title=None, entries=[], identity=rule, empty=empty)
     seen: set[str] = set()
     for entry, key in zip(entries, keys, strict=True):
         key = _bounded(key)

@@ -126,8 +126,14 @@ def collect_feed(
         min_interval=parsed.min_interval,
         title=parsed.title,
     )
+    collected.problems.extend(_empty_entries(url, parsed))
     _drafts(parsed.entries, collected, now=now, timezone=timezone, category=category, rules=rules)
     return collected
+
+
+def _empty_entries(where: str, parsed: ParsedFeed) -> list[Problem]:
+    """One skipped article per entry with no title, no text and no link."""
+    return [Problem(where, "an entry has no title, no text and no link")] * parsed.empty
 
 
 def _log_dropped(source_name: str, url: str, parsed: ParsedFeed) -> None:
@@ -295,6 +301,7 @@ def store_feed(
     """
     entries = parsed.entries
     document_guids = {raw.guid for raw in entries}
+    report.problems.extend(_empty_entries(source_name, parsed))
     while entries:
         batch = entries[:BATCH_SIZE]
         del entries[:BATCH_SIZE]

@@ -492,7 +492,9 @@ def test_last_seen_at_moves_only_for_listed_entries(httpserver: HTTPServer, stor
 def test_one_bad_entry_never_stops_the_others(httpserver: HTTPServer, store: Store) -> None:
     upstream = Upstream(httpserver)
     upstream.body = rss(
-        item("", "https://prova.example/vuoto", guid="vuoto"),
+        # A title that is only a tag once unescaped: nothing is left of it, and an entry
+        # that has a title is never given another one.
+        item("&amp;lt;br&amp;gt;", "https://prova.example/vuoto", guid="vuoto"),
         item("Una notizia buona", "https://prova.example/buona", guid="buona"),
     )
     report = ingest(store, upstream.url)
