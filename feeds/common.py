@@ -45,7 +45,8 @@ def title_of(article: StoredArticle) -> str:
 
 
 def summary_of(article: StoredArticle) -> str:
-    """The plain-text summary, else the start of the text, else the title."""
+    """The plain-text summary, else the start of the text, else the title: never blank,
+    since an Atom entry without content needs a summary with text in it."""
     summary = one_line(article.summary)
     if summary:
         return summary
@@ -59,12 +60,17 @@ def authors_of(article: StoredArticle) -> list[str]:
     return [name for name in (one_line(a) for a in article.authors) if name]
 
 
-def local(moment: datetime, tz: ZoneInfo) -> datetime:
-    """An aware datetime shown in the site's time zone, to the second."""
+def local_exact(moment: datetime, tz: ZoneInfo) -> datetime:
+    """An aware datetime shown in the site's time zone, with its microseconds."""
     if moment.tzinfo is None:
         # The store hands out aware UTC datetimes; a naive one is read as UTC too.
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(tz).replace(microsecond=0)
+    return moment.astimezone(tz)
+
+
+def local(moment: datetime, tz: ZoneInfo) -> datetime:
+    """An aware datetime shown in the site's time zone, to the second."""
+    return local_exact(moment, tz).replace(microsecond=0)
 
 
 def rfc822(moment: datetime, tz: ZoneInfo) -> str:
@@ -80,6 +86,12 @@ def rfc3339(moment: datetime, tz: ZoneInfo) -> str:
     return local(moment, tz).isoformat()
 
 
+def rfc3339_exact(moment: datetime, tz: ZoneInfo) -> str:
+    """RFC 3339 keeping the fraction of a second the store holds (Atom dates): articles
+    from files written within the same second still get different dates."""
+    return local_exact(moment, tz).isoformat()
+
+
 def updated_of(article: StoredArticle) -> datetime:
     """The entry's `updated`, never earlier than its `published` (some sources disagree)."""
     return max(article.updated, article.published)
@@ -90,6 +102,39 @@ def newest_update(articles: Sequence[StoredArticle]) -> datetime:
     if not articles:
         return EMPTY_FEED_DATE
     return max(updated_of(a) for a in articles)
+
+
+# Digits after the microseconds in an Atom `updated`, taken from the article's id.
+_TIE_DIGITS = 3
+_TIE_MODULO = 10**_TIE_DIGITS
+
+
+def _tie_key(article: StoredArticle) -> tuple[datetime, int]:
+    return updated_of(article), article.id % _TIE_MODULO
+
+
+def atom_updated(article: StoredArticle, tz: ZoneInfo) -> str:
+    """The Atom `updated` of an article: its date to the microsecond, then three more
+    digits (nanoseconds) from its id.
+
+    Articles can share a stored date to the microsecond: files written within one tick of
+    the file system's clock, a batch of edits stored together, a source giving many items
+    one date. Two entries of a document with the same `updated` are what the W3C validator
+    warns about; the extra digits set them apart without moving any date across a
+    microsecond, so articles stored at different times keep their order. RFC 3339 allows
+    any number of fractional digits, and feed readers read nanoseconds (or drop them).
+    """
+    moment, tie = _tie_key(article)
+    shown = local_exact(moment, tz)
+    whole = shown.replace(microsecond=0).isoformat()  # "YYYY-MM-DDTHH:MM:SS+HH:MM"
+    return f"{whole[:19]}.{shown.microsecond:06d}{tie:0{_TIE_DIGITS}d}{whole[19:]}"
+
+
+def newest_atom_updated(articles: Sequence[StoredArticle], tz: ZoneInfo) -> str:
+    """The Atom feed's `updated`: that of its newest entry (`atom_updated`), never the clock."""
+    if not articles:
+        return local(EMPTY_FEED_DATE, tz).isoformat()
+    return atom_updated(max(articles, key=_tie_key), tz)
 
 
 # Attributes holding one URL, and `srcset`, which holds a comma-separated list of
@@ -218,10 +263,31 @@ def also_on_html(article: StoredArticle) -> str:
     return f"<p>{ALSO_ON}: {', '.join(names)}.</p>" if names else ""
 
 
+# Text outside the tags: at the start, or right after a tag's ">". Searched, not matched
+# in full, so content with any text at all is told at its first words.
+_TEXT_OUTSIDE_TAGS = re.compile(r"(?:^|>)\s*[^<\s]")
+# Elements that show something with no text: content made only of these is not blank.
+_SHOWS_WITHOUT_TEXT = re.compile(
+    r"<(?:img|picture|video|audio|iframe|object|embed|svg|math|canvas)\b", re.IGNORECASE
+)
+
+
+def is_blank_html(fragment: str) -> bool:
+    """Whether HTML shows nothing: empty, only spaces, or only empty elements (what is
+    left of content whose every part was removed when it was sanitized)."""
+    if not fragment.strip():
+        return True
+    if _TEXT_OUTSIDE_TAGS.search(fragment):
+        return False
+    return _SHOWS_WITHOUT_TEXT.search(fragment) is None
+
+
 def content_of(article: StoredArticle, site_link: str) -> str:
     """The article's HTML (with `also_on_html` after it), sanitized again, cleaned for
-    XML and with absolute URLs."""
-    return published_html(article.content_html + also_on_html(article), article.url or site_link)
+    XML and with absolute URLs; "" when it shows nothing (`is_blank_html`), so that feeds
+    leave the element out instead of publishing blank content."""
+    cleaned = published_html(article.content_html + also_on_html(article), article.url or site_link)
+    return "" if is_blank_html(cleaned) else cleaned
 
 
 class _Handover:

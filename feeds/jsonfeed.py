@@ -10,6 +10,7 @@ from typing import Any
 from db.records import StoredArticle
 from feeds.common import (
     authors_of,
+    clean_text,
     content_of,
     one_line,
     rfc3339,
@@ -23,14 +24,23 @@ from feeds.site import SiteInfo
 VERSION = "https://jsonfeed.org/version/1.1"
 
 
+def _texts(article: StoredArticle, site_link: str) -> dict[str, str]:
+    """`summary`, and `content_html`, else `content_text` (JSON Feed needs one of the two,
+    and an empty `content_html` says nothing)."""
+    summary = summary_of(article)
+    content = content_of(article, site_link)
+    if content:
+        return {"summary": summary, "content_html": content}
+    return {"summary": summary, "content_text": clean_text(article.content_text).strip() or summary}
+
+
 def _item(site: SiteInfo, article: StoredArticle) -> dict[str, Any]:
     tz = site.tz
     item: dict[str, Any] = {
         "id": article.uid,
         "url": article.url or site.link,
         "title": title_of(article),
-        "summary": summary_of(article),
-        "content_html": content_of(article, site.link),
+        **_texts(article, site.link),
         "date_published": rfc3339(article.published, tz),
         "date_modified": rfc3339(updated_of(article), tz),
         "authors": [{"name": name} for name in authors_of(article)] or [{"name": site.author_name}],

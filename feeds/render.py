@@ -22,6 +22,11 @@ traps, each with a test in `tests/test_feeds_render.py`:
 9. feedgen only writes `atom:link rel="self"` in RSS: the hub and RFC 5005 archive links
    (`prev-archive`, `next-archive`, `current`) and `<fh:archive/>` are written by our
    extensions.
+10. Empty content still makes an element (`<content type="html"/>`, which the W3C
+    validator calls blank), and `description(isSummary=False)` sets the Atom content too:
+    an article without content gets no content element (`_set_texts`).
+11. Atom `updated` is written from a datetime: ours carries nanoseconds from the
+    article's id (`common.atom_updated`), so its text is set on the element afterwards.
 """
 
 from __future__ import annotations
@@ -40,13 +45,15 @@ from lxml import etree
 
 from db.records import StoredArticle
 from feeds.common import (
+    atom_updated,
     authors_of,
     content_of,
     local,
+    newest_atom_updated,
     newest_update,
     one_line,
     rfc822,
-    rfc3339,
+    rfc3339_exact,
     summary_of,
     title_of,
     updated_of,
@@ -177,16 +184,21 @@ class _ChannelExtension(BaseExtension):  # type: ignore[misc]
         return rss_feed
 
 
-class _AtomArchiveExtension(BaseExtension):  # type: ignore[misc]
-    """`<fh:archive/>` in an Atom archive document (feedgen has no such element)."""
+class _AtomFeedExtension(BaseExtension):  # type: ignore[misc]
+    """The feed's `updated` to the nanosecond (trap 11) and `<fh:archive/>` in an Atom
+    archive document (feedgen has no such element)."""
 
     def __init__(self) -> None:
+        self.updated = ""
         self.archive = False
 
     def extend_ns(self) -> dict[str, str]:
         return {"fh": FH_NS} if self.archive else {}
 
     def extend_atom(self, atom_feed: Any) -> Any:
+        updated = atom_feed.find("updated")
+        if updated is not None:
+            updated.text = self.updated
         if self.archive:
             etree.SubElement(atom_feed, _FH_ARCHIVE)
         return atom_feed
@@ -194,8 +206,9 @@ class _AtomArchiveExtension(BaseExtension):  # type: ignore[misc]
 
 # feedgen's (name-mangled) entry fields holding an article's text, read only while the
 # entry's RSS and Atom elements are built.
+_ATOM_CONTENT = "_FeedEntry__atom_content"
 _LONG_FIELDS = (
-    "_FeedEntry__atom_content",
+    _ATOM_CONTENT,
     "_FeedEntry__atom_summary",
     "_FeedEntry__rss_content",
     "_FeedEntry__rss_description",
@@ -211,6 +224,7 @@ class _Entry(FeedEntry):  # type: ignore[misc]
         self,
         pub_date: str,
         published: str,
+        updated: str,
         creators: list[str],
         enclosure: Enclosure | None,
         language: str | None = None,
@@ -224,6 +238,7 @@ class _Entry(FeedEntry):  # type: ignore[misc]
         self._language = language
         self._pub_date = pub_date
         self._published = published
+        self._updated = updated
         self._creators = creators
         self._enclosure = enclosure
         # The elements are the same in every feed listing the article: built once, then
@@ -253,6 +268,7 @@ class _Entry(FeedEntry):  # type: ignore[misc]
     def atom_entry(self, extensions: bool = True) -> Any:
         if self._atom is None:
             entry = super().atom_entry(extensions)
+            entry.find("updated").text = self._updated  # trap 11
             etree.SubElement(entry, "published").text = self._published
             if self._language is not None:
                 entry.set(_XML_LANG, self._language)
@@ -310,7 +326,8 @@ def _make_entry(site: SiteInfo, article: StoredArticle) -> _Entry:
     creators = authors_of(article)
     entry = _Entry(
         pub_date=rfc822(article.published, tz),
-        published=rfc3339(article.published, tz),
+        published=rfc3339_exact(article.published, tz),
+        updated=atom_updated(article, tz),
         creators=creators,
         enclosure=enclosure_of(article),
         language=article.language if article.language not in (None, site.language) else None,
@@ -323,14 +340,8 @@ def _make_entry(site: SiteInfo, article: StoredArticle) -> _Entry:
     entry.id(article.uid)  # also the RSS guid, isPermaLink="false"
     entry.title(title_of(article))
     entry.link(href=article.url or site.link, rel="alternate")
-    entry.updated(local(updated_of(article), tz))  # trap 1
-    # Order matters: summary() sets the Atom summary (plain text) and the RSS description;
-    # description() then replaces the RSS one with the summary escaped once, because RSS
-    # readers read it as HTML (it also sets the Atom content, which content() replaces).
-    summary = summary_of(article)
-    entry.summary(summary)
-    entry.description(html.escape(summary, quote=False), isSummary=False)
-    entry.content(content_of(article, site.link), type="html")  # trap 6
+    entry.updated(local(updated_of(article), tz))  # trap 1; its text is set later (11)
+    _set_texts(entry, summary_of(article), content_of(article, site.link))
     entry.author([{"name": name} for name in creators] or [{"name": site.author_name}])
     categories: list[dict[str, str]] = []
     if article.category is not None:
@@ -350,6 +361,22 @@ def _make_entry(site: SiteInfo, article: StoredArticle) -> _Entry:
     return entry
 
 
+def _set_texts(entry: _Entry, summary: str, content: str) -> None:
+    """The summary (Atom summary, RSS description; `summary_of` is never blank) and the
+    content (Atom content, RSS content:encoded), left out when empty (trap 10)."""
+    # Order matters: summary() sets the Atom summary (plain text) and the RSS description;
+    # description() then replaces the RSS one with the summary escaped once, because RSS
+    # readers read it as HTML (it also sets the Atom content).
+    entry.summary(summary)
+    entry.description(html.escape(summary, quote=False), isSummary=False)
+    if content:
+        entry.content(content, type="html")  # trap 6; replaces the Atom content above
+    else:
+        # Without content, RSS has the description alone and Atom no content element (the
+        # entry's alternate link is what RFC 4287 then asks for).
+        setattr(entry, _ATOM_CONTENT, None)
+
+
 def render_xml(
     site: SiteInfo,
     spec: FeedSpec,
@@ -367,10 +394,11 @@ def render_xml(
         cache = EntryCache(site)
     fg = FeedGenerator()
     fg.register_extension("rassegna", _ChannelExtension, None, atom=False, rss=True)
+    fg.register_extension("rassegna_atom", _AtomFeedExtension, None, atom=True, rss=False)
+    atom_feed: _AtomFeedExtension = fg.rassegna_atom
+    atom_feed.archive = history.archive
+    atom_feed.updated = newest_atom_updated(articles, site.tz)
     history_links = history.links()
-    if history.archive:
-        fg.register_extension("rassegna_fh", _AtomArchiveExtension, None, atom=True, rss=False)
-        fg.rassegna_fh.archive = True
     title = one_line(spec.title) or site.title
     description = one_line(spec.description) or title
     fg.id(site.url(spec.atom_path))

@@ -88,9 +88,14 @@ def test_feed_and_entry_updated_come_from_the_items_not_the_clock() -> None:
     first = render_xml(SITE, ROOT, items)
     atom = etree.fromstring(first.atom)
     # The newest *updated* (item 1, edited later) rather than the newest published.
-    assert atom.findtext("a:updated", namespaces=NS) == "2025-07-01T14:00:00+02:00"
+    # (The three digits after the microseconds are the article's id: see
+    # test_atom_updated_is_unique_even_for_articles_stored_in_the_same_microsecond.)
+    assert atom.findtext("a:updated", namespaces=NS) == "2025-07-01T14:00:00.000000001+02:00"
     entry_dates = nodes(atom, "a:entry/a:updated/text()")
-    assert entry_dates == ["2025-06-01T12:05:00+02:00", "2025-07-01T14:00:00+02:00"]
+    assert entry_dates == [
+        "2025-06-01T12:05:00.000000002+02:00",
+        "2025-07-01T14:00:00.000000001+02:00",
+    ]
     rss = rss_tree(first.rss)
     assert rss.findtext("channel/lastBuildDate") == "Tue, 01 Jul 2025 14:00:00 +0200"
     # Plain feedgen would differ here: its defaults are the clock's now().
@@ -418,3 +423,59 @@ def test_srcset_survives_publishing_but_not_with_a_script_url() -> None:
     rendered = render_xml(SITE, ROOT, [kept, dropped]).atom.decode()
     assert "a-2x.jpg 2x" in html.unescape(rendered)
     assert "javascript" not in html.unescape(rendered)
+
+
+# -- trap 10: empty content still makes an element ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content_html",
+    [
+        "",
+        "  \n ",
+        "<p> </p>",
+        "<script>alert('x')</script>",  # sanitized away when published
+        '<div><iframe src="https://video.example.it/x"></iframe></div>',
+    ],
+)
+def test_blank_content_gets_no_content_element(content_html: str) -> None:
+    item = article(content_html=content_html, content_text="", summary="Il sommario.")
+    rendered = render_xml(SITE, ROOT, [item])
+    atom = etree.fromstring(rendered.atom)
+    assert nodes(atom, "a:entry/a:content") == []
+    assert nodes(atom, "a:entry/a:summary/text()") == ["Il sommario."]
+    rss = rss_tree(rendered.rss)
+    assert nodes(rss, "channel/item/content:encoded") == []
+    assert nodes(rss, "channel/item/description/text()") == ["Il sommario."]
+    [entry] = json.loads(render_json(SITE, ROOT, [item]))["items"]
+    assert "content_html" not in entry
+    assert entry["content_text"] == "Il sommario."  # JSON Feed needs one of the two
+
+
+def test_an_article_that_is_only_a_title_has_its_title_as_summary() -> None:
+    # An Atom entry without content needs a summary with text (RFC 4287 advises it; the
+    # W3C validator warns "Missing textual content").
+    item = article(content_html="", content_text="", summary="")
+    rendered = render_xml(SITE, ROOT, [item])
+    atom = etree.fromstring(rendered.atom)
+    assert nodes(atom, "a:entry/a:content") == []
+    assert nodes(atom, "a:entry/a:summary/text()") == [item.title]
+    assert nodes(rss_tree(rendered.rss), "channel/item/description/text()") == [item.title]
+
+
+@pytest.mark.parametrize(
+    "content_html",
+    [
+        "<p>Testo.</p>",
+        "Testo senza paragrafi",
+        '<p><img src="https://x.example.it/a.jpg" alt=""></p>',
+        "<figure><picture><img src='https://x.example.it/b.png'></picture></figure>",
+    ],
+)
+def test_content_that_shows_something_is_kept(content_html: str) -> None:
+    item = article(content_html=content_html)
+    rendered = render_xml(SITE, ROOT, [item])
+    assert len(nodes(etree.fromstring(rendered.atom), "a:entry/a:content")) == 1
+    assert len(nodes(rss_tree(rendered.rss), "channel/item/content:encoded")) == 1
+    [entry] = json.loads(render_json(SITE, ROOT, [item]))["items"]
+    assert entry["content_html"]
