@@ -9,6 +9,7 @@ Markdown body.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import os
 from collections.abc import Iterator
@@ -20,11 +21,13 @@ from typing import Any
 import yaml
 from markdown_it import MarkdownIt
 
+from ingest.charset import decode_text_file
 from ingest.errors import BadArticle
 from ingest.raw import RawArticle
 
 ARTICLE_SUFFIXES = (".txt", ".md")
-_BOM = "\ufeff"
+# UTF-32 LE starts with the UTF-16 LE mark, so one prefix test covers all four.
+_WIDE_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,22 +119,25 @@ def content_digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def decode_utf8(data: bytes) -> str:
-    """The text of a file that must be UTF-8 (with or without BOM)."""
+def decode_text(data: bytes) -> str:
+    """The text of an article file (rule T1 for files, `ingest.charset.decode_text_file`):
+    UTF-8 with or without BOM, else Windows-1252 (so also ISO-8859-1); raises BadArticle
+    for an empty file, UTF-16 or UTF-32 text, and binary data."""
     if not data.strip():
         raise BadArticle("the file is empty")
+    if data.startswith(_WIDE_BOMS):
+        raise BadArticle("it starts with a UTF-16 or UTF-32 byte order mark; save it as UTF-8")
     if b"\x00" in data:
         raise BadArticle("the file is binary, not text")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadArticle(f"not UTF-8 text (invalid byte at offset {exc.start})") from exc
-    return text.removeprefix(_BOM)
+    text = decode_text_file(data)
+    if text is None:
+        raise BadArticle("the file is binary, not text in UTF-8 or Windows-1252")
+    return text
 
 
 def read_article(found: FoundFile, data: bytes) -> RawArticle:
     """Parse the bytes of one article file; raises BadArticle with the reason."""
-    text = decode_utf8(data)
+    text = decode_text(data)
     mtime = datetime.fromtimestamp(found.mtime_ns / 1e9, tz=UTC)
     if os.fspath(found.path).endswith(".md"):
         raw = parse_markdown(text, guid=found.guid, origin=str(found.path))

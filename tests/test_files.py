@@ -90,7 +90,6 @@ def test_scan_sorted_relative_and_skips_hidden_and_symlinks(tmp_path: Path) -> N
     [
         ("vuoto.txt", b"", "empty"),
         ("spazi.txt", b"  \n\n ", "empty"),
-        ("latin1.txt", "Città\nSommario\n\nCorpo\n".encode("latin-1"), "not UTF-8"),
         ("binario.txt", b"\x89PNG\r\n\x1a\n\x00\x00", "binary"),
         ("senza-titolo.txt", b"\nSommario\n\nCorpo\n", "no title line"),
         ("yaml.md", b"---\ntitle: [non chiuso\n---\nTesto\n", "not valid YAML at line 2"),

@@ -106,7 +106,7 @@ def test_broken_files_are_skipped_and_nothing_is_lost(
 ) -> None:
     ingest_files_source(store, spec(folder))
     (folder / "vuoto.txt").write_bytes(b"")
-    (folder / "latino.txt").write_bytes("Città\nx\n\ny\n".encode("latin-1"))
+    (folder / "binario.txt").write_bytes(bytes(range(256)))
     (folder / "rotto.md").write_bytes(b"---\ntitle: [aperto\n---\ntesto\n")
     (folder / "ponte.txt").write_bytes(b"\xff\xfe rovinato")  # a good article breaks
     (folder / "nuovo.txt").write_text("Un titolo nuovo\nSommario\n\nCorpo.\n", encoding="utf-8")
@@ -114,7 +114,7 @@ def test_broken_files_are_skipped_and_nothing_is_lost(
     report = ingest_files_source(store, spec(folder))
     assert report.new == 1
     assert sorted(Path(p.where).name for p in report.problems) == [
-        "latino.txt",
+        "binario.txt",
         "ponte.txt",
         "rotto.md",
         "vuoto.txt",
