@@ -38,7 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import dedup, models, search
+from db import dedup, leases, models, search
 from db.engine import display_url, make_engine
 from db.errors import StoreError
 from db.migrate import upgrade
@@ -398,6 +398,17 @@ class Store:
             rows = connection.execute(claim).all()
         never = datetime.min.replace(tzinfo=UTC)
         return [name for name, _ in sorted(rows, key=lambda r: (r[1] or never, r[0]))]
+
+    def renew_claims(
+        self,
+        owner: str,
+        names: Collection[str],
+        *,
+        lease_seconds: int,
+        now: datetime | None = None,
+    ) -> list[str]:
+        """Renew `owner`'s leases on `names` (see `db.leases.renew_claims`)."""
+        return leases.renew_claims(self.engine, owner, names, lease_seconds=lease_seconds, now=now)
 
     def release_claims(self, owner: str) -> int:
         """Give back every claim of `owner` (a daemon shutting down); returns how many."""

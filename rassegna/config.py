@@ -137,9 +137,10 @@ class WebSubConfig(_Section):
 class SchedulerConfig(_Section):
     interval: Duration = 600
     workers: int = Field(default=4, ge=1, le=64)
-    # How long a daemon's claim on a source lasts; a dead daemon's sources are taken over
-    # by the others after this.
-    lease: Duration = 300
+    # How long a daemon's claim on a source lasts without renewal: a living daemon renews
+    # the claims it still works on every third of it, so a dead daemon's sources are
+    # taken over by the others soon after this, and a slow fetch keeps its source.
+    lease: Duration = 20
 
 
 class ServerConfig(_Section):

@@ -201,6 +201,9 @@ class Daemon:
         self._pool_size = 0
         # Who holds a claim on a source: unique among daemons sharing one store.
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        # The sources claimed and not yet ingested: the heartbeat renews their leases.
+        self._held: set[str] = set()
+        self._held_lock = threading.Lock()
 
     # -- one cycle -----------------------------------------------------------------------
 
@@ -318,7 +321,7 @@ class Daemon:
         """
         workers = settings.scheduler.workers
         claimed: list[SourceConfig] = []
-        running: set[Future[IngestReport | None]] = set()
+        running: dict[Future[IngestReport | None], str] = {}
         more = True
         with self._workers(settings) as pool:
             try:
@@ -332,15 +335,24 @@ class Daemon:
                         batch = self.due_sources(limit=2 * workers - len(running))
                         more = bool(batch)
                         claimed += batch
-                        running |= {pool.submit(self._ingest_one, settings, s) for s in batch}
+                        with self._held_lock:
+                            self._held.update(s.name for s in batch)
+                        for source in batch:
+                            running[pool.submit(self._ingest_one, settings, source)] = source.name
                     if not running:
                         return claimed
-                    done, running = wait(running, return_when=FIRST_COMPLETED)
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    with self._held_lock:
+                        self._held.difference_update(running[f] for f in done)
+                    for future in done:
+                        del running[future]
                     reports += [r for r in (f.result() for f in done) if r is not None]
             finally:
                 # A failed claim (the database went away) still lets the started
                 # ingests finish before the tick reports the failure.
                 wait(running)
+                with self._held_lock:
+                    self._held.difference_update(running.values())
 
     def tick(self) -> None:
         """What the scheduler fires: the first one ingests everything and always builds."""
@@ -505,7 +517,12 @@ class Daemon:
         server = self._start_server()
         previous = self._install_signals()
         watcher = threading.Thread(target=self._watch_files, name="watch", daemon=True)
+        heartbeat_stop = threading.Event()
+        heartbeat = threading.Thread(
+            target=self._heartbeat_loop, args=(heartbeat_stop,), name="heartbeat", daemon=True
+        )
         try:
+            heartbeat.start()
             scheduler.start()
             watcher.start()
             self.notifier.ready(f"{len(self.settings.sources)} sources, first poll running")
@@ -519,7 +536,9 @@ class Daemon:
             self.notifier.stopping()
             log.info("stopping: waiting for running ingests to finish")
             self._stop.set()
-            scheduler.shutdown(wait=True)
+            scheduler.shutdown(wait=True)  # the running tick's ingests finish first
+            heartbeat_stop.set()
+            heartbeat.join(5)
             if server is not None:
                 server.stop()
             watcher.join(5)
@@ -527,6 +546,29 @@ class Daemon:
                 signal.signal(sig, handler)
             scheduler_log.removeFilter(self._overruns)
             log.info("stopped")
+
+    def heartbeat(self) -> list[str]:
+        """Renew the leases of the claims this daemon still works on (claimed, not yet
+        ingested); returns the names renewed. A failure is logged: the claims then
+        expire with their lease, as a dead daemon's would."""
+        with self._held_lock:
+            held = set(self._held)
+        if not held:
+            return []
+        try:
+            return self.store.renew_claims(
+                self.owner, held, lease_seconds=self.settings.scheduler.lease
+            )
+        except (StoreError, SQLAlchemyError) as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            log.warning("could not renew %d claims: %s", len(held), reason[0] if reason else exc)
+            return []
+
+    def _heartbeat_loop(self, stop: threading.Event) -> None:
+        """Renew the leases every third of a lease, so two missed renewals (a database
+        hiccup, a loaded machine) still leave a claim alive."""
+        while not stop.wait(self.settings.scheduler.lease / 3):
+            self.heartbeat()
 
     def _release_claims(self) -> None:
         """Give our claims back at shutdown; if the database is away they simply expire."""
