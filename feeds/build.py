@@ -41,6 +41,7 @@ from feeds.publish import GZIP_SUFFIX, fsync_dir, publish_file, write_atomic
 from feeds.render import NO_HISTORY, EntryCache, History, render_xml
 from feeds.sections import FeedSpec, archive_spec, plan_feeds
 from feeds.site import SiteInfo
+from feeds.xsl import FEED_XSL, stylesheet
 
 log = logging.getLogger("rassegna.feeds")
 
@@ -367,6 +368,7 @@ def build_feeds(
             report.unchanged.append(OPML)
         else:
             publisher.publish(((OPML, render_opml(site, specs)),), opml_fp)
+        _publish_stylesheet(out_dir, state, publisher, live)
 
         publisher.finish()
 
@@ -519,6 +521,19 @@ def _write_page(
     publisher.publish([(p, d) for p, d in outputs if not _exists(out_dir, p)], ARCHIVE_FP)
     for relative in this.paths:
         publisher.adopt(relative, ARCHIVE_FP)
+
+
+def _publish_stylesheet(
+    out_dir: Path, state: _State, publisher: _Publisher, live: set[str]
+) -> None:
+    """`feed.xsl`, the browser view of the feeds, at the output root."""
+    data = stylesheet()
+    fingerprint = _fingerprint(data)
+    live.add(FEED_XSL)
+    if state.fresh(FEED_XSL, fingerprint) and _exists(out_dir, FEED_XSL):
+        publisher.report.unchanged.append(FEED_XSL)
+    else:
+        publisher.publish(((FEED_XSL, data),), fingerprint)
 
 
 def _remove_stale(out_dir: Path, state: _State, live: set[str]) -> list[str]:

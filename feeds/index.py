@@ -46,9 +46,14 @@ _GROUPS = (
 )
 
 _STYLE = """
-:root { color-scheme: light dark; --accent: #0b6e4f; }
+:root { color-scheme: light dark; --bg: #fff; --fg: #1a1a1a; --muted: #595959;
+  --accent: #0b6e4f; }
+@media (prefers-color-scheme: dark) {
+  :root { --bg: #121212; --fg: #e8e8e8; --muted: #b3b3b3; --accent: #6fd6ac; }
+}
 * { box-sizing: border-box; }
-body { margin: 0; font: 1rem/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+body { margin: 0; font: 1rem/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+  background: var(--bg); color: var(--fg); }
 main { max-width: 46rem; margin: 0 auto; padding: 1rem 1.25rem 3rem; }
 h1 { font-size: 1.75rem; margin: 1rem 0 .25rem; }
 h2 { font-size: 1.2rem; margin: 2rem 0 .5rem; border-bottom: 1px solid #8884; }
@@ -62,7 +67,7 @@ ul { list-style: none; padding: 0; margin: 0; }
   border-radius: .25rem; border: 1px solid currentColor; font-size: .85rem;
   text-decoration: none; }
 .articles li { padding: .6rem 0; border-bottom: 1px solid #8882; }
-.meta { color: #888; font-size: .875rem; }
+.meta { color: var(--muted); font-size: .875rem; }
 """
 
 

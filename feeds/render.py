@@ -60,6 +60,7 @@ from feeds.common import (
 )
 from feeds.sections import FeedSpec
 from feeds.site import SiteInfo
+from feeds.xsl import with_stylesheet
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -442,7 +443,9 @@ def render_xml(
         replace=True,
     )
     atom = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
-    return RenderedXml(rss=bytes(rss), atom=bytes(atom))
+    return RenderedXml(
+        rss=with_stylesheet(bytes(rss), site), atom=with_stylesheet(bytes(atom), site)
+    )
 
 
 def render_rss(site: SiteInfo, spec: FeedSpec, articles: Sequence[StoredArticle]) -> bytes:

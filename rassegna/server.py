@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from types import FrameType
+from urllib.parse import quote
 
 import uvicorn
 from starlette.applications import Starlette
@@ -49,12 +50,18 @@ CONTENT_TYPES = {
     ".json": "application/json; charset=utf-8",
     ".txt": "text/plain; charset=utf-8",
     ".css": "text/css; charset=utf-8",
+    ".xsl": "application/xslt+xml; charset=utf-8",
     ".gz": "application/gzip",
 }
-# By file name, because rss.xml and atom.xml share a suffix but not a type.
+# RSS and Atom go out as application/xml, the type under which browsers apply their
+# stylesheet (feed.xsl) instead of showing the source; feed readers, feedparser and the
+# W3C validator take them as feeds all the same (README, "Feeds in a browser").
+FEED_XML_TYPE = "application/xml; charset=utf-8"
+ATOM_TYPE = "application/atom+xml; charset=utf-8"
+# By file name: opml.xml and feed.json have a type of their own.
 NAMED_TYPES = {
-    "rss.xml": "application/rss+xml; charset=utf-8",
-    "atom.xml": "application/atom+xml; charset=utf-8",
+    "rss.xml": FEED_XML_TYPE,
+    "atom.xml": FEED_XML_TYPE,
     "feed.json": "application/feed+json; charset=utf-8",
     "opml.xml": "text/x-opml; charset=utf-8",
 }
@@ -168,7 +175,9 @@ def create_app(
             return PlainTextResponse("Not Found\n", status_code=404)
         if target.is_dir():
             if relative and not relative.endswith("/"):
-                return Response(status_code=301, headers={"Location": f"/{relative}/"})
+                query = request.url.query
+                location = f"/{quote(relative)}/" + (f"?{query}" if query else "")
+                return Response(status_code=301, headers={"Location": location})
             target = target / "index.html"
         try:
             st = target.stat()
@@ -252,7 +261,7 @@ def _search_route(
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers=headers)
         content = b"" if request.method == "HEAD" else body
-        return Response(content, headers=headers, media_type=NAMED_TYPES["atom.xml"])
+        return Response(content, headers=headers, media_type=ATOM_TYPE)
 
     return answer
 

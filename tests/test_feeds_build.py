@@ -171,7 +171,7 @@ def test_layout_follows_the_output_contract(filled: Store, out: Path) -> None:
         "tag/ricerca",
         "tag/universita",
     }
-    expected = {"index.html", "opml.xml"}
+    expected = {"index.html", "opml.xml", "feed.xsl"}
     for folder in expected_folders:
         for name in ("rss.xml", "atom.xml", "feed.json"):
             expected.add(f"{folder}/{name}" if folder else name)
@@ -413,6 +413,7 @@ def test_an_empty_store_gives_valid_stable_feeds(store: Store, out: Path, shared
         "feed.json",
         "index.html",
         "opml.xml",
+        "feed.xsl",
     }
     assert parse(out / "rss.xml").entries == []
     schema = etree.RelaxNG(etree.parse(str(shared / "schemas" / "atom.rng")))

@@ -1,5 +1,6 @@
 """`docs/nginx.conf` in a real nginx (Debian package) on a free loopback port, serving a
-real build: content types with charset, gzip_static twins, 304s, Cache-Control, dotfiles."""
+real build: content types with charset, gzip_static twins, 304s, Cache-Control, dotfiles,
+and folder URLs answered by their index.html."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from db.store import Store
+from feeds.publish import publish_file
 from tests.conftest import free_port, wait_for_http
 from tests.nginx_site import find_nginx, nginx_command
 from tests.published import publish
@@ -22,6 +24,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+SECTION_PAGE = (
+    "<!DOCTYPE html><html lang=it><title>Cronaca</title><p>"
+    + "Le notizie di cronaca, più o meno recenti. " * 40
+    + "</p>"
+).encode()
+
+
 @pytest.fixture
 def nginx(tmp_path: Path, store: Store) -> Iterator[tuple[str, Path]]:
     assert NGINX is not None
@@ -29,6 +38,8 @@ def nginx(tmp_path: Path, store: Store) -> Iterator[tuple[str, Path]]:
     base = f"http://127.0.0.1:{port}/"
     out = tmp_path / "public"
     publish(store, out, base)
+    # A section page, written as the build writes pages (with its gzip twin).
+    publish_file(out, "categoria/cronaca/index.html", SECTION_PAGE, fsync=False)
     (out / ".segreto").write_text("no", encoding="utf-8")
     command = nginx_command(
         NGINX, tmp_path / "nginx", out, port, http_extra=f"access_log {tmp_path}/nginx/access.log;"
@@ -49,15 +60,18 @@ def nginx(tmp_path: Path, store: Store) -> Iterator[tuple[str, Path]]:
 @pytest.mark.parametrize(
     ("path", "content_type"),
     [
-        ("rss.xml", "application/rss+xml; charset=utf-8"),
-        ("atom.xml", "application/atom+xml; charset=utf-8"),
+        # RSS and Atom as application/xml, so that browsers apply feed.xsl.
+        ("rss.xml", "application/xml; charset=utf-8"),
+        ("atom.xml", "application/xml; charset=utf-8"),
         ("feed.json", "application/feed+json; charset=utf-8"),
-        ("categoria/cronaca/rss.xml", "application/rss+xml; charset=utf-8"),
-        ("categoria/cronaca/atom.xml", "application/atom+xml; charset=utf-8"),
+        ("categoria/cronaca/rss.xml", "application/xml; charset=utf-8"),
+        ("categoria/cronaca/atom.xml", "application/xml; charset=utf-8"),
         ("fonte/gazzetta-del-lago/feed.json", "application/feed+json; charset=utf-8"),
-        ("archivio/1/atom.xml", "application/atom+xml; charset=utf-8"),
+        ("archivio/1/atom.xml", "application/xml; charset=utf-8"),
         ("opml.xml", "text/x-opml; charset=utf-8"),
+        ("feed.xsl", "application/xslt+xml; charset=utf-8"),
         ("", "text/html; charset=utf-8"),
+        ("categoria/cronaca/", "text/html; charset=utf-8"),
     ],
 )
 def test_content_types(nginx: tuple[str, Path], path: str, content_type: str) -> None:
@@ -65,7 +79,8 @@ def test_content_types(nginx: tuple[str, Path], path: str, content_type: str) ->
     response = httpx.get(base + path, headers={"Accept-Encoding": "identity"})
     assert response.status_code == 200
     assert response.headers["content-type"] == content_type
-    assert response.content == (out / (path or "index.html")).read_bytes()
+    file = out / path / "index.html" if path.endswith("/") or not path else out / path
+    assert response.content == file.read_bytes()
     assert response.headers["cache-control"] == "max-age=600"
 
 
@@ -78,7 +93,7 @@ def test_gzip_static_serves_the_twin(nginx: tuple[str, Path]) -> None:
         raw = b"".join(response.iter_raw())
     assert response.headers["content-encoding"] == "gzip"
     assert response.headers["vary"] == "Accept-Encoding"
-    assert response.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    assert response.headers["content-type"] == "application/xml; charset=utf-8"
     assert raw == (out / "atom.xml.gz").read_bytes()
     assert gzip.decompress(raw) == (out / "atom.xml").read_bytes()
     plain = httpx.get(base + "atom.xml", headers={"Accept-Encoding": "identity"})
@@ -112,6 +127,43 @@ def test_conditional_get_answers_304(nginx: tuple[str, Path], encoding: str) -> 
             ).status_code
             == 200
         )
+
+
+def test_folder_url_serves_its_index_page(nginx: tuple[str, Path]) -> None:
+    base, out = nginx
+    page = out / "categoria" / "cronaca" / "index.html"
+    with (
+        httpx.Client(headers={"Accept-Encoding": "gzip"}) as client,
+        client.stream("GET", base + "categoria/cronaca/") as response,
+    ):
+        raw = b"".join(response.iter_raw())
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.headers["vary"] == "Accept-Encoding"
+    assert raw == page.with_name("index.html.gz").read_bytes()
+    assert gzip.decompress(raw) == page.read_bytes()
+    with httpx.Client(headers={"Accept-Encoding": "identity"}) as client:
+        plain = client.get(base + "categoria/cronaca/")
+        assert plain.content == page.read_bytes() and "content-encoding" not in plain.headers
+        assert plain.headers["last-modified"] == response.headers["last-modified"]
+        etag = plain.headers["etag"]
+        assert (
+            client.get(base + "categoria/cronaca/", headers={"If-None-Match": etag}).status_code
+            == 304
+        )
+        since = plain.headers["last-modified"]
+        assert (
+            client.get(
+                base + "categoria/cronaca/", headers={"If-Modified-Since": since}
+            ).status_code
+            == 304
+        )
+        redirect = client.get(base + "categoria/cronaca")
+        assert redirect.status_code == 301
+        assert redirect.headers["location"] == base + "categoria/cronaca/"
+        # A folder without index.html is not listed.
+        assert client.get(base + "categoria/").status_code in (403, 404)
 
 
 def test_dotfiles_are_not_served(nginx: tuple[str, Path]) -> None:

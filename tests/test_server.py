@@ -24,6 +24,9 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     (out / "feed.json").write_text("{}", encoding="utf-8")
     (out / "index.html").write_text("<p>indice</p>", encoding="utf-8")
     (out / "categoria" / "cronaca" / "rss.xml").write_text("<rss/>", encoding="utf-8")
+    (out / "categoria" / "cronaca" / "index.html").write_text("<p>cronaca</p>", encoding="utf-8")
+    (out / "feed.xsl").write_text("<xsl:stylesheet/>", encoding="utf-8")
+    (out / "opml.xml").write_text("<opml/>", encoding="utf-8")
     (tmp_path / "segreto.txt").write_text("no", encoding="utf-8")
     port = free_port()
     server = uvicorn.Server(
@@ -43,11 +46,15 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 @pytest.mark.parametrize(
     ("path", "content_type"),
     [
-        ("/rss.xml", "application/rss+xml; charset=utf-8"),
-        ("/atom.xml", "application/atom+xml; charset=utf-8"),
+        # RSS and Atom as application/xml, so that browsers apply feed.xsl.
+        ("/rss.xml", "application/xml; charset=utf-8"),
+        ("/atom.xml", "application/xml; charset=utf-8"),
         ("/feed.json", "application/feed+json; charset=utf-8"),
         ("/", "text/html; charset=utf-8"),
-        ("/categoria/cronaca/rss.xml", "application/rss+xml; charset=utf-8"),
+        ("/categoria/cronaca/", "text/html; charset=utf-8"),
+        ("/categoria/cronaca/rss.xml", "application/xml; charset=utf-8"),
+        ("/feed.xsl", "application/xslt+xml; charset=utf-8"),
+        ("/opml.xml", "text/x-opml; charset=utf-8"),
     ],
 )
 def test_content_types(served: tuple[str, Path], path: str, content_type: str) -> None:
@@ -106,6 +113,32 @@ def test_not_found_and_no_escape(served: tuple[str, Path]) -> None:
     assert httpx.get(base + "/%2e%2e/segreto.txt").status_code == 404
     redirect = httpx.get(base + "/categoria/cronaca")
     assert redirect.status_code == 301 and redirect.headers["location"] == "/categoria/cronaca/"
+    # A folder without index.html is not listed.
+    assert httpx.get(base + "/categoria/").status_code == 404
+
+
+def test_folder_url_answers_with_its_index_page(served: tuple[str, Path]) -> None:
+    base, _ = served
+    page = httpx.get(base + "/categoria/cronaca/")
+    assert page.status_code == 200 and page.text == "<p>cronaca</p>"
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert page.headers["etag"] == httpx.get(base + "/categoria/cronaca/index.html").headers["etag"]
+    again = httpx.get(base + "/categoria/cronaca/", headers={"If-None-Match": page.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    since = page.headers["last-modified"]
+    assert (
+        httpx.get(base + "/categoria/cronaca/", headers={"If-Modified-Since": since}).status_code
+        == 304
+    )
+    # The redirect to the slash form keeps the query.
+    redirect = httpx.get(base + "/categoria/cronaca?pagina=2")
+    assert redirect.status_code == 301
+    assert redirect.headers["location"] == "/categoria/cronaca/?pagina=2"
+    followed = httpx.get(base + "/categoria/cronaca", follow_redirects=True)
+    assert followed.status_code == 200 and followed.text == "<p>cronaca</p>"
+    head = httpx.head(base + "/categoria/cronaca/")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(b"<p>cronaca</p>"))
 
 
 @pytest.fixture
@@ -121,6 +154,7 @@ def served_gzip(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         ("feed.json", '{"title": "già"}'),
         ("index.html", "<p>indice</p>"),
         ("categoria/cronaca/atom.xml", "<feed>più</feed>"),
+        ("categoria/cronaca/index.html", "<p>cronaca " + "più " * 200 + "</p>"),
     ):
         path = out / relative
         path.write_text(text, encoding="utf-8")
@@ -156,7 +190,7 @@ def test_gzip_twin_is_served_to_clients_that_accept_it(served_gzip: tuple[str, P
             raw = b"".join(response.iter_raw())
         assert response.headers["content-encoding"] == "gzip"
         assert response.headers["vary"] == "Accept-Encoding"
-        assert response.headers["content-type"] == "application/rss+xml; charset=utf-8"
+        assert response.headers["content-type"] == "application/xml; charset=utf-8"
         assert gzip.decompress(raw) == plain_bytes
         assert raw == (out / "rss.xml.gz").read_bytes()
         assert len(raw) < len(plain_bytes)
@@ -174,6 +208,29 @@ def test_gzip_twin_is_served_to_clients_that_accept_it(served_gzip: tuple[str, P
         assert plain.headers["last-modified"] == response.headers["last-modified"]
     refused = httpx.get(base + "/rss.xml", headers={"Accept-Encoding": "gzip;q=0, br"})
     assert "content-encoding" not in refused.headers
+
+
+def test_folder_page_has_its_gzip_twin(served_gzip: tuple[str, Path]) -> None:
+    import gzip
+
+    base, out = served_gzip
+    plain_bytes = (out / "categoria" / "cronaca" / "index.html").read_bytes()
+    with httpx.Client(headers={"Accept-Encoding": "gzip"}) as client:
+        with client.stream("GET", base + "/categoria/cronaca/") as response:
+            raw = b"".join(response.iter_raw())
+        assert response.headers["content-encoding"] == "gzip"
+        assert response.headers["vary"] == "Accept-Encoding"
+        assert response.headers["content-type"] == "text/html; charset=utf-8"
+        assert raw == (out / "categoria" / "cronaca" / "index.html.gz").read_bytes()
+        assert gzip.decompress(raw) == plain_bytes
+        etag = response.headers["etag"]
+        again = client.get(base + "/categoria/cronaca/", headers={"If-None-Match": etag})
+        assert again.status_code == 304
+    plain = httpx.get(base + "/categoria/cronaca/", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == plain_bytes
+    assert plain.headers["etag"] != etag
+    assert plain.headers["last-modified"] == response.headers["last-modified"]
+    assert "link" not in plain.headers  # pages are not feeds: no WebSub discovery
 
 
 def test_stale_gzip_twin_is_not_served(served_gzip: tuple[str, Path]) -> None:
@@ -200,7 +257,7 @@ def test_websub_link_headers_on_feeds_only(served_gzip: tuple[str, Path]) -> Non
     assert section.headers["link"].endswith(
         '<https://feed.example.it/rassegna/categoria/cronaca/atom.xml>; rel="self"'
     )
-    assert section.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    assert section.headers["content-type"] == "application/xml; charset=utf-8"
     assert "link" not in httpx.get(base + "/").headers
     assert httpx.get(base + "/").headers["cache-control"] == "public, max-age=600"
 

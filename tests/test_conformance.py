@@ -1,0 +1,215 @@
+"""Every kind of page the build publishes, checked by real tools over real HTTP (rassegna's
+own server on loopback): the Nu HTML Checker finds 0 errors, axe-core in headless
+Chromium finds 0 WCAG 2.1 AA violations at 1280 and 390 px in light and dark colour
+schemes, and the browser view of the feeds (feed.xsl) passes both on its rendered page.
+
+Screenshots of every view go to var/screenshots/ (or $RASSEGNA_SCREENSHOTS), named after
+the page, width and scheme: look at them after a change of the pages.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from db.store import Store
+from rassegna.server import BackgroundServer, create_app
+from tests.conformance import (
+    WIDTHS,
+    AxeResult,
+    VnuMessage,
+    axe_check,
+    missing_tools,
+    vnu_errors_in,
+)
+from tests.conftest import free_port
+from tests.published import TITLES, publish
+
+MISSING = missing_tools()
+pytestmark = [
+    pytest.mark.skipif(MISSING is not None, reason=MISSING or ""),
+    pytest.mark.slow,
+]
+REPO = Path(__file__).resolve().parent.parent
+SCREENSHOTS = Path(os.environ.get("RASSEGNA_SCREENSHOTS") or REPO / "var" / "screenshots")
+# Path segments that name a kind of page; any other segment is a slug, a year, a number.
+STRUCTURE = {"categoria", "fonte", "tag", "tema", "autore", "articoli", "pagina", "archivio"}
+# The browser view of the feeds: the site's and a section's, in both formats.
+FEEDS = ("rss.xml", "atom.xml", "categoria/cronaca/rss.xml", "categoria/cronaca/atom.xml")
+# A page axe must fault (grey text on white), so that a silent axe fails this test.
+BAD_PAGE = (
+    '<!DOCTYPE html><html lang="it"><title>Prova</title>'
+    '<p style="color:#aaa;background:#fff">Testo troppo chiaro</p></html>'
+)
+
+
+def page_type(relative: str) -> str:
+    """`categoria/cronaca/pagina/2/index.html` -> `categoria/*/pagina/*/index.html`."""
+    parts = relative.split("/")
+    return "/".join(p if p in STRUCTURE or p == parts[-1] else "*" for p in parts)
+
+
+def page_types(out: Path) -> dict[str, str]:
+    """One published HTML page of each kind (the first by path), by kind."""
+    found: dict[str, str] = {}
+    for path in sorted(out.rglob("*.html")):
+        relative = path.relative_to(out).as_posix()
+        found.setdefault(page_type(relative), relative)
+    return found
+
+
+def page_url(base: str, relative: str) -> str:
+    """The URL people use for a page: its folder for an index.html."""
+    return base + relative.removesuffix("index.html")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    tmp = tmp_path_factory.mktemp("conformance")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    out = tmp / "public"
+    store = Store.open(f"sqlite:///{tmp / 'r.db'}")
+    try:
+        publish(store, out, base)
+    finally:
+        store.close()
+    (out / "prova-contrasto.html").write_text(BAD_PAGE, encoding="utf-8")
+    server = BackgroundServer(create_app(out), "127.0.0.1", port)
+    server.start()
+    try:
+        yield base, out
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def views(site: tuple[str, Path]) -> dict[str, list[AxeResult]]:
+    """axe's results and screenshots of one page of each kind, the feeds' browser view and
+    the deliberately bad page, by URL (one Chromium for all)."""
+    base, out = site
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SCREENSHOTS.glob("*.png"):
+        old.unlink()
+    urls = [page_url(base, p) for p in page_types(out).values() if p != "prova-contrasto.html"]
+    urls += [base + feed for feed in FEEDS] + [base + "prova-contrasto.html"]
+    results: dict[str, list[AxeResult]] = {}
+    for result in axe_check(urls, screenshots=SCREENSHOTS, dom=True):
+        results.setdefault(result.url, []).append(result)
+    print(f"\nscreenshots in {SCREENSHOTS}")
+    return results
+
+
+@pytest.fixture(scope="module")
+def vnu_report(
+    site: tuple[str, Path], views: dict[str, list[AxeResult]]
+) -> dict[str, list[VnuMessage]]:
+    """The Nu HTML Checker's errors, by document, in one Java run: every published HTML
+    file (by path in the output), the feeds' rendered browser view (by feed) and a broken
+    document (`rotta`) that must have errors."""
+    base, out = site
+    documents = {
+        p.relative_to(out).as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted(out.rglob("*.html"))
+    }
+    for feed in FEEDS:
+        html = views[base + feed][0].html
+        assert html is not None, f"no rendered page for {feed}"
+        documents[feed] = html
+    documents["rotta"] = "<!DOCTYPE html><html><title></title><p><div></span>"
+    report: dict[str, list[VnuMessage]] = {name: [] for name in documents}
+    for error in vnu_errors_in(documents):
+        report[error.file].append(error)
+    return report
+
+
+def png_width(path: Path) -> int:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", f"{path}: not a PNG"
+    width: int = struct.unpack(">I", data[16:20])[0]
+    return width
+
+
+def test_page_kinds_are_found(site: tuple[str, Path]) -> None:
+    _, out = site
+    kinds = page_types(out)
+    assert kinds["index.html"] == "index.html"
+    assert page_type("categoria/cronaca/pagina/2/index.html") == "categoria/*/pagina/*/index.html"
+    assert page_type("articoli/2025/03/il-lago/index.html") == "articoli/*/*/*/index.html"
+
+
+def test_every_page_passes_the_nu_html_checker(
+    site: tuple[str, Path], vnu_report: dict[str, list[VnuMessage]]
+) -> None:
+    _, out = site
+    pages = [p.relative_to(out).as_posix() for p in out.rglob("*.html")]
+    assert "index.html" in pages
+    errors = [str(e) for page in pages for e in vnu_report[page]]
+    assert errors == [], "\n".join(errors)
+
+
+def test_the_nu_html_checker_reports_errors(vnu_report: dict[str, list[VnuMessage]]) -> None:
+    assert vnu_report["rotta"]
+
+
+def test_no_axe_violations_on_any_kind_of_page(
+    site: tuple[str, Path], views: dict[str, list[AxeResult]]
+) -> None:
+    base, out = site
+    for relative in page_types(out).values():
+        if relative == "prova-contrasto.html":
+            continue
+        results = views[page_url(base, relative)]
+        assert len(results) == 4  # two widths, two colour schemes
+        for result in results:
+            assert result.status == 200, result.url
+            assert result.describe() == [], "\n".join(result.describe())
+
+
+def test_axe_reports_poor_contrast(
+    site: tuple[str, Path], views: dict[str, list[AxeResult]]
+) -> None:
+    base, _ = site
+    results = views[base + "prova-contrasto.html"]
+    assert results and all(any(v["id"] == "color-contrast" for v in r.violations) for r in results)
+
+
+def test_screenshots_at_desktop_and_phone_widths(views: dict[str, list[AxeResult]]) -> None:
+    for results in views.values():
+        for result in results:
+            assert result.screenshot is not None and result.screenshot.exists()
+            assert result.screenshot.parent == SCREENSHOTS
+            # Full-page shots: the width is the viewport's, unless the page overflows it.
+            assert png_width(result.screenshot) == result.width, (
+                f"{result.screenshot}: the page is wider than {result.width} px"
+            )
+    assert {r.width for results in views.values() for r in results} == set(WIDTHS)
+
+
+@pytest.mark.parametrize("feed", FEEDS)
+def test_feed_browser_view_is_a_clean_italian_page(
+    site: tuple[str, Path],
+    views: dict[str, list[AxeResult]],
+    vnu_report: dict[str, list[VnuMessage]],
+    feed: str,
+) -> None:
+    base, _ = site
+    results = views[base + feed]
+    for result in results:
+        assert result.status == 200
+        assert result.describe() == [], "\n".join(result.describe())
+    html = results[0].html
+    assert html is not None
+    # The stylesheet ran: an HTML page, not the feed's XML tree.
+    assert html.startswith("<!DOCTYPE html>") and '<html lang="it">' in html
+    assert "Questo è un feed" in html
+    assert f'<code class="indirizzo">{base}{feed}</code>' in html
+    assert re.search(r'<time datetime="2025-03-31T07:00:00\+02:00">\s*31 marzo 2025, 07:00', html)
+    assert any(title.replace("'", "&#39;") in html or title in html for title in TITLES)
+    errors = [str(e) for e in vnu_report[feed]]
+    assert errors == [], "\n".join(errors)
