@@ -49,7 +49,7 @@ STATE_FILE = ".rassegna-build.json"
 INDEX = "index.html"
 OPML = "opml.xml"
 # Bump whenever rendering changes, so the next build re-renders every feed.
-RENDER_VERSION = "4"
+RENDER_VERSION = "5"
 # The fingerprint of archive pages: they are never rendered again once written.
 ARCHIVE_FP = "archive"
 
