@@ -135,6 +135,7 @@ class Article(Base):
         # Cross-source duplicates by canonical URL (revision 0009). A hash index on
         # PostgreSQL: a B-tree entry cannot exceed ~2.7 KB and some tracking URLs do.
         Index("ix_articles_url", "url", postgresql_using="hash"),
+        Index("ix_articles_page_path", "page_path", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -168,6 +169,9 @@ class Article(Base):
     edit_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     edit_window_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
     linked_sources: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The article's page address, minted at first storage and never changed (revision
+    # 0010, `db.pages`).
+    page_path: Mapped[str | None] = mapped_column(String(300))
 
     source: Mapped[Source] = relationship(back_populates="articles")
     category: Mapped[Category | None] = relationship()

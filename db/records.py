@@ -88,6 +88,8 @@ class StoredArticle:
     # The other sources that brought the same story (cross-source duplicates, linked to
     # this article instead of stored twice), by name.
     also_on: tuple[SourceRef, ...] = ()
+    # Where the article's own page lives in the output folder (`db.pages`), minted once.
+    page_path: str = ""
 
 
 @dataclass(frozen=True, slots=True)

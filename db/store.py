@@ -38,7 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import dedup, leases, models, search
+from db import dedup, leases, models, pages, search
 from db.engine import display_url, make_engine
 from db.errors import StoreError
 from db.migrate import upgrade
@@ -960,6 +960,9 @@ class Store:
             changed = [p for p in plans if p.article_id is not None]
             if new:
                 slugs = _unique_slugs(connection, new, categories, source_id)
+                page_paths = pages.mint_page_paths(
+                    connection, [(slug, p.published) for p, slug in zip(new, slugs, strict=True)]
+                )
                 rows = [
                     {
                         **_article_values(p, categories),
@@ -969,8 +972,9 @@ class Store:
                         "guid": p.draft.guid,
                         "published": p.published,
                         "ingested": now,
+                        "page_path": page_path,
                     }
-                    for p, slug in zip(new, slugs, strict=True)
+                    for p, slug, page_path in zip(new, slugs, page_paths, strict=True)
                 ]
                 inserted = connection.execute(
                     _ARTICLES.insert().returning(a.id, a.guid, sort_by_parameter_order=True), rows
@@ -1062,6 +1066,12 @@ class Store:
     def stamp_reader(self) -> AbstractContextManager[StampReader]:
         """Cheap (id, content hash, updated) reads of what each feed holds, on one connection."""
         return stamp_reader(self.engine)
+
+    def page_stamps(self) -> tuple[list[pages.PageStamp], pages.PageLabels]:
+        """Every article's page stamp (oldest first) and its labels (`db.pages`), read on
+        one connection so they agree."""
+        with self.engine.connect() as connection:
+            return pages.page_stamps(connection), pages.page_labels(connection)
 
     def article_count(self) -> int:
         with self._sessions() as session:
@@ -1624,6 +1634,7 @@ _ARTICLE_READ = (
         _ARTICLES.c.slug,
         _ARTICLES.c.image_url,
         _ARTICLES.c.linked_sources,
+        _ARTICLES.c.page_path,
     )
     .join(_SOURCES, _SOURCES.c.id == _ARTICLES.c.source_id)
     .outerjoin(_CATEGORIES, _CATEGORIES.c.id == _ARTICLES.c.category_id)
@@ -1762,5 +1773,6 @@ def _load_articles(connection: Connection, ids: Sequence[int]) -> dict[int, Stor
                 slug=row.slug,
                 image_url=row.image_url,
                 also_on=also.get(row.id, ()),
+                page_path=row.page_path or "",
             )
     return found

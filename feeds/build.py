@@ -35,8 +35,9 @@ from db.store import Store
 from feeds.archive import DEFAULT_MAX_PAGES, feed_sizes, full_pages, shown_items
 from feeds.common import forget_published_html
 from feeds.errors import FeedError
-from feeds.index import render_index, render_opml
+from feeds.index import render_opml
 from feeds.jsonfeed import ItemCache, render_json
+from feeds.pages import Templates, render_home
 from feeds.publish import GZIP_SUFFIX, fsync_dir, publish_file, write_atomic
 from feeds.render import NO_HISTORY, EntryCache, History, render_xml
 from feeds.sections import FeedSpec, archive_spec, plan_feeds
@@ -49,7 +50,7 @@ STATE_FILE = ".rassegna-build.json"
 INDEX = "index.html"
 OPML = "opml.xml"
 # Bump whenever rendering changes, so the next build re-renders every feed.
-RENDER_VERSION = "5"
+RENDER_VERSION = "6"
 # The fingerprint of archive pages: they are never rendered again once written.
 ARCHIVE_FP = "archive"
 
@@ -88,20 +89,21 @@ def feed_fingerprint(
     return digest.hexdigest()
 
 
-class _State:
+class BuildState:
     """The fingerprints and file stats of the previous build."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, name: str = STATE_FILE, version: str = RENDER_VERSION) -> None:
         self.root = root
+        self.version = version
         # str paths for the per-file checks of a no-change build: building a Path for each
         # cost more than the stat itself (PTH rules waived below for that reason).
         self._prefix = f"{root}{os.sep}"
-        self.path = root / STATE_FILE
+        self.path = root / name
         self.files: dict[str, dict[str, Any]] = {}
         self.dirty = False
         try:
             loaded = json.loads(self.path.read_bytes())
-            if isinstance(loaded, dict) and loaded.get("version") == RENDER_VERSION:
+            if isinstance(loaded, dict) and loaded.get("version") == version:
                 self.files = dict(loaded.get("files", {}))
         except (OSError, ValueError):
             # No state (first build) or a damaged one: everything is rendered again.
@@ -140,9 +142,9 @@ class _State:
         if not self.dirty:
             return
         data = json.dumps(
-            {"version": RENDER_VERSION, "files": self.files}, sort_keys=True, indent=0
+            {"version": self.version, "files": self.files}, sort_keys=True, indent=0
         ).encode()
-        write_atomic(self.root, STATE_FILE, data, fsync=fsync)
+        write_atomic(self.root, self.path.name, data, fsync=fsync)
 
 
 def _ensure_root(out_dir: Path) -> None:
@@ -163,7 +165,7 @@ def _fingerprint(*parts: object) -> str:
     return digest.hexdigest()
 
 
-def _exists(out_dir: Path, relative: str) -> bool:
+def exists_with_gzip(out_dir: Path, relative: str) -> bool:
     # str paths: pathlib cost more than the stats (a no-change build checks every file).
     path = f"{out_dir}{os.sep}{relative}"
     return os.path.exists(path) and os.path.exists(path + GZIP_SUFFIX)  # noqa: PTH110
@@ -180,7 +182,7 @@ _CACHE_LIMIT = 2_000
 _IN_FLIGHT = 24
 
 
-class _Publisher:
+class Publisher:
     """Writes the build's files on two worker threads while the build renders the next.
 
     Compressing the gzip twins (zlib releases the GIL) and the file system calls were
@@ -190,7 +192,9 @@ class _Publisher:
     bounded. Use as a context manager and call `finish` before reading the report.
     """
 
-    def __init__(self, out_dir: Path, state: _State, report: BuildReport, *, fsync: bool) -> None:
+    def __init__(
+        self, out_dir: Path, state: BuildState, report: BuildReport, *, fsync: bool
+    ) -> None:
         self.out_dir = out_dir
         self.state = state
         self.report = report
@@ -200,7 +204,7 @@ class _Publisher:
         # (relative, fingerprint, the write's outcome or None for `adopt`)
         self._pending: deque[tuple[str, str, Future[tuple[bool, os.stat_result]] | None]] = deque()
 
-    def __enter__(self) -> _Publisher:
+    def __enter__(self) -> Publisher:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -297,7 +301,7 @@ def build_feeds(
     """
     _ensure_root(out_dir)
     forget_published_html()  # what an interrupted build may have left (feeds.common)
-    state = _State(out_dir)
+    state = BuildState(out_dir)
     report = BuildReport()
     live: set[str] = set()  # every file this build stands for, written or not
     specs = plan_feeds(store, site)
@@ -305,13 +309,14 @@ def build_feeds(
     # Sizes and stamps first, all at once: when the stamps match the last build, articles
     # are never loaded.
     planned, index_stamps = _stamp_feeds(store, site, specs)
-    index_fp = _fingerprint(site, specs, index_stamps)
+    templates = Templates(site)
+    index_fp = _fingerprint(site, specs, index_stamps, templates.fingerprint)
 
     # One entry (and JSON item) per article for the whole build: an article is listed in
     # the root feed, its category, source, tag... feeds and in each one's archive pages.
     entries = EntryCache(site, limit=_CACHE_LIMIT)
     items = ItemCache(site, limit=_CACHE_LIMIT)
-    with _Publisher(out_dir, state, report, fsync=fsync) as publisher:
+    with Publisher(out_dir, state, report, fsync=fsync) as publisher:
         report.archive_pages_pending = _publish_archives(
             store, site, planned, out_dir, publisher, live, max_archive_pages, (entries, items)
         )
@@ -321,7 +326,7 @@ def build_feeds(
 
         stale = {plan.spec.folder for plan in planned if not fresh(plan)}
         live.update((INDEX, OPML))
-        index_stale = not (state.fresh(INDEX, index_fp) and _exists(out_dir, INDEX))
+        index_stale = not (state.fresh(INDEX, index_fp) and exists_with_gzip(out_dir, INDEX))
         # Every article sits in the root feed and in its category, source and tag feeds: the
         # union of what the stale feeds (and the index) show is read once, then each feed is
         # sliced from it in its stamps' order. At most (number of feeds x limit) articles.
@@ -359,12 +364,13 @@ def build_feeds(
 
         if index_stale:
             publisher.publish(
-                ((INDEX, render_index(site, specs, articles_of(index_stamps))),), index_fp
+                ((INDEX, render_home(templates, site, specs, articles_of(index_stamps))),),
+                index_fp,
             )
         else:
             report.unchanged.append(INDEX)
         opml_fp = _fingerprint(site, specs)
-        if state.fresh(OPML, opml_fp) and _exists(out_dir, OPML):
+        if state.fresh(OPML, opml_fp) and exists_with_gzip(out_dir, OPML):
             report.unchanged.append(OPML)
         else:
             publisher.publish(((OPML, render_opml(site, specs)),), opml_fp)
@@ -372,7 +378,7 @@ def build_feeds(
 
         publisher.finish()
 
-    report.removed = _remove_stale(out_dir, state, live)
+    report.removed = remove_stale(out_dir, state, live)
     state.save(fsync=fsync)
     if fsync:
         for folder in sorted(publisher.touched):
@@ -385,7 +391,7 @@ def _publish_archives(
     site: SiteInfo,
     planned: Sequence[_Planned],
     out_dir: Path,
-    publisher: _Publisher,
+    publisher: Publisher,
     live: set[str],
     budget: int,
     caches: tuple[EntryCache, ItemCache],
@@ -408,7 +414,7 @@ def _publish_archives(
         for page in range(1, plan.pages + 1):
             paths = archive_spec(plan.spec, page).paths
             live.update(paths)
-            if not all(_exists(out_dir, p) for p in paths):
+            if not all(exists_with_gzip(out_dir, p) for p in paths):
                 pages.append(page)
         missing.append(pages)
     # Round robin by depth: every feed's newest missing page, then the next newest...
@@ -463,7 +469,7 @@ def _write_page_of(
     page: int,
     previous: tuple[int, tuple[datetime, int]] | None,
     out_dir: Path,
-    publisher: _Publisher,
+    publisher: Publisher,
     caches: tuple[EntryCache, ItemCache],
 ) -> tuple[datetime, int] | None:
     """Write one archive page of a feed; `previous` is the page of the same feed written
@@ -495,7 +501,7 @@ def _write_page(
     page: int,
     chunk: Sequence[StoredArticle],
     out_dir: Path,
-    publisher: _Publisher,
+    publisher: Publisher,
     caches: tuple[EntryCache, ItemCache],
 ) -> None:
     """Render and publish one archive page, its entries taken from the build's `caches`
@@ -518,25 +524,25 @@ def _write_page(
         (this.json_path, render_json(site, this, chunk, items, older)),
     )
     # Immutable: a file already there (say the page lost only its JSON) is kept.
-    publisher.publish([(p, d) for p, d in outputs if not _exists(out_dir, p)], ARCHIVE_FP)
+    publisher.publish([(p, d) for p, d in outputs if not exists_with_gzip(out_dir, p)], ARCHIVE_FP)
     for relative in this.paths:
         publisher.adopt(relative, ARCHIVE_FP)
 
 
 def _publish_stylesheet(
-    out_dir: Path, state: _State, publisher: _Publisher, live: set[str]
+    out_dir: Path, state: BuildState, publisher: Publisher, live: set[str]
 ) -> None:
     """`feed.xsl`, the browser view of the feeds, at the output root."""
     data = stylesheet()
     fingerprint = _fingerprint(data)
     live.add(FEED_XSL)
-    if state.fresh(FEED_XSL, fingerprint) and _exists(out_dir, FEED_XSL):
+    if state.fresh(FEED_XSL, fingerprint) and exists_with_gzip(out_dir, FEED_XSL):
         publisher.report.unchanged.append(FEED_XSL)
     else:
         publisher.publish(((FEED_XSL, data),), fingerprint)
 
 
-def _remove_stale(out_dir: Path, state: _State, live: set[str]) -> list[str]:
+def remove_stale(out_dir: Path, state: BuildState, live: set[str]) -> list[str]:
     """Delete the files an earlier build wrote that this one no longer stands for.
 
     Only files recorded in the state (ours) go, with their `.gz`; then the folders they

@@ -56,6 +56,25 @@ def summary_of(article: StoredArticle) -> str:
     return text or title_of(article)
 
 
+def page_url(base_url: str, page_path: str) -> str:
+    """The absolute URL of the page stored at folder `page_path` of the output."""
+    return base_url.rstrip("/") + "/" + page_path.strip("/") + "/"
+
+
+def has_own_url(article: StoredArticle) -> bool:
+    return bool(article.url and article.url.startswith(("http://", "https://")))
+
+
+def article_link(article: StoredArticle, base_url: str, site_link: str) -> str:
+    """Where a feed item or a list leads: the article's own URL, else its page here (the
+    site's page only for a row that has no address, which the store never leaves)."""
+    if article.url and has_own_url(article):
+        return article.url
+    if article.page_path:
+        return page_url(base_url, article.page_path)
+    return article.url or site_link
+
+
 def authors_of(article: StoredArticle) -> list[str]:
     return [name for name in (one_line(a) for a in article.authors) if name]
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from db.records import StoredArticle
 from feeds.common import (
+    article_link,
     authors_of,
     clean_text,
     content_of,
@@ -36,9 +37,10 @@ def _texts(article: StoredArticle, site_link: str) -> dict[str, str]:
 
 def _item(site: SiteInfo, article: StoredArticle) -> dict[str, Any]:
     tz = site.tz
+    link = article_link(article, site.base_url, site.link)
     item: dict[str, Any] = {
         "id": article.uid,
-        "url": article.url or site.link,
+        "url": link,
         "title": title_of(article),
         **_texts(article, site.link),
         "date_published": rfc3339(article.published, tz),

@@ -45,6 +45,7 @@ from lxml import etree
 
 from db.records import StoredArticle
 from feeds.common import (
+    article_link,
     atom_updated,
     authors_of,
     content_of,
@@ -340,7 +341,7 @@ def _make_entry(site: SiteInfo, article: StoredArticle) -> _Entry:
     )
     entry.id(article.uid)  # also the RSS guid, isPermaLink="false"
     entry.title(title_of(article))
-    entry.link(href=article.url or site.link, rel="alternate")
+    entry.link(href=article_link(article, site.base_url, site.link), rel="alternate")
     entry.updated(local(updated_of(article), tz))  # trap 1; its text is set later (11)
     _set_texts(entry, summary_of(article), content_of(article, site.link))
     entry.author([{"name": name} for name in creators] or [{"name": site.author_name}])

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
+REMOTE_PAGES = ("none", "excerpt")
+
 
 @dataclass(frozen=True)
 class SiteInfo:
@@ -24,6 +26,12 @@ class SiteInfo:
     `hubs` are the WebSub hubs announced in every feed and pinged after a build.
     `author_feeds` publishes `autore/<slug>/` for every author signing at least
     `min_author_articles` articles.
+
+    Pages (`feeds.pages`): every article without a URL of its own gets a page at its
+    stored address; `remote_pages` = "excerpt" gives the others one too (title, summary,
+    source and a link to the original, not indexed). `templates` is a folder whose files
+    replace the built-in templates of the same name (empty: the built-in ones only).
+    Section pages list `section_page_size` articles each, at most `section_pages` deep.
     """
 
     title: str
@@ -42,6 +50,10 @@ class SiteInfo:
     archive_page_size: int = 0
     author_feeds: bool = False
     min_author_articles: int = 2
+    remote_pages: str = "none"
+    templates: str = ""
+    section_page_size: int = 20
+    section_pages: int = 10
 
     def __post_init__(self) -> None:
         if self.items_per_feed < 1:
@@ -53,6 +65,10 @@ class SiteInfo:
             raise ValueError(f"archive_page_size must not be negative: {self.archive_page_size}")
         if self.interval_seconds < 1:
             raise ValueError(f"interval_seconds must be positive, not {self.interval_seconds}")
+        if self.remote_pages not in REMOTE_PAGES:
+            raise ValueError(f'remote_pages must be "none" or "excerpt", not {self.remote_pages!r}')
+        if self.section_page_size < 1 or self.section_pages < 1:
+            raise ValueError("section_page_size and section_pages must be at least 1")
         # Fail at construction, not halfway through a build.
         ZoneInfo(self.timezone)
 

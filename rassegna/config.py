@@ -111,6 +111,14 @@ class OutputConfig(_Section):
     archive: bool = True
     archive_page_size: int = Field(default=50, ge=1, le=10_000)
     limits: OutputLimits = OutputLimits()
+    # Pages of articles with a URL of their own: "none" (link to the original) or
+    # "excerpt" (a local page with the summary, pointing at the original).
+    remote_pages: Literal["none", "excerpt"] = "none"
+    # A folder whose files replace the built-in page templates of the same name.
+    templates: Path | None = None
+    # Section pages (categoria/<slug>/index.html...): articles per page, pages at most.
+    section_page_size: int = Field(default=20, ge=1, le=1_000)
+    section_pages: int = Field(default=10, ge=1, le=1_000)
 
 
 def _hub_list(value: object) -> object:
@@ -381,7 +389,16 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     return settings.model_copy(
         update={
             "state": settings.state.model_copy(update={"dir": resolve(settings.state.dir)}),
-            "output": settings.output.model_copy(update={"dir": resolve(settings.output.dir)}),
+            "output": settings.output.model_copy(
+                update={
+                    "dir": resolve(settings.output.dir),
+                    "templates": (
+                        resolve(settings.output.templates)
+                        if settings.output.templates is not None
+                        else None
+                    ),
+                }
+            ),
             "database": database,
             "sources": sources,
         }

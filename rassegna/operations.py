@@ -12,6 +12,7 @@ from db.records import ArticleDraft, SourceSpec, TopicDef
 from db.store import Store
 from feeds.build import BuildReport, build_feeds
 from feeds.site import SiteInfo
+from feeds.sitebuild import build_pages
 from feeds.websub import announce
 from ingest.article import DraftRules
 from ingest.errors import IngestError
@@ -49,6 +50,10 @@ def site_info(settings: Settings) -> SiteInfo:
         limits=settings.output.limits.pairs(),
         archive_page_size=settings.output.archive_page_size if settings.output.archive else 0,
         hubs=tuple(settings.websub.hubs),
+        remote_pages=settings.output.remote_pages,
+        templates=str(settings.output.templates or ""),
+        section_page_size=settings.output.section_page_size,
+        section_pages=settings.output.section_pages,
     )
 
 
@@ -314,11 +319,15 @@ def search_feed(settings: Settings, store: Store) -> Callable[[str], bytes]:
 
 
 def build(settings: Settings, store: Store) -> BuildReport:
-    """Regenerate every feed in the output folder (unchanged files are left alone), then
+    """Regenerate every feed and page in the output folder (unchanged files are left alone), then
     ping the WebSub hubs about the feeds that changed (a hub's failure is only logged)."""
     sync_topics(settings, store)
     site = site_info(settings)
     report = build_feeds(store, site, settings.output.dir)
+    pages = build_pages(store, site, settings.output.dir, specs=report.feeds)
+    report.written += pages.written
+    report.unchanged += pages.unchanged
+    report.removed += pages.removed
     if site.hubs:
         announce(site, report)
     return report

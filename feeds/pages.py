@@ -1,0 +1,567 @@
+"""The site's HTML pages from Jinja2 templates: article, section, home and search pages.
+
+Templates live in `feeds/templates/` (autoescaped); `SiteInfo.templates` names a folder
+whose files replace the built-in ones by name. This module turns stored articles into
+plain view objects (`Link`, `ArticleView`...) and hands them to the templates, so a
+template never needs our code and every value it prints is escaped, except the article
+body, which is the sanitized HTML the feeds publish (`feeds.common.published_html`).
+Dates are Italian through Babel, in the site's time zone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_datetime
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    StrictUndefined,
+    select_autoescape,
+)
+from markupsafe import Markup
+
+from db.records import StoredArticle
+from db.store import label_slug
+from feeds.common import (
+    article_link,
+    authors_of,
+    has_own_url,
+    local,
+    one_line,
+    page_url,
+    published_html,
+    summary_of,
+    title_of,
+    updated_of,
+)
+from feeds.render import ATOM_TYPE, JSON_TYPE, RSS_TYPE
+from feeds.sections import (
+    KIND_AUTHOR,
+    KIND_CATEGORY,
+    KIND_SOURCE,
+    KIND_TAG,
+    KIND_TOPIC,
+    FeedSpec,
+)
+from feeds.site import SiteInfo
+
+TEMPLATE_NAMES = (
+    "base.html",
+    "macros.html",
+    "style.css",
+    "article.html",
+    "section.html",
+    "home.html",
+    "search.html",
+)
+INDEX = "index.html"
+PAGE_FOLDER = "pagina"
+_BUILTIN = Path(__file__).parent / "templates"
+_DATE_PATTERN = "d MMMM y, HH:mm"
+_WORDS_PER_MINUTE = 200
+_GROUPS = (
+    (KIND_CATEGORY, "Categorie"),
+    (KIND_SOURCE, "Fonti"),
+    (KIND_TOPIC, "Temi"),
+    (KIND_TAG, "Tag"),
+    (KIND_AUTHOR, "Autori"),
+)
+_KIND_NAMES = {
+    KIND_CATEGORY: "Categoria",
+    KIND_SOURCE: "Fonte",
+    KIND_TAG: "Tag",
+    KIND_TOPIC: "Tema",
+    KIND_AUTHOR: "Autore",
+}
+
+
+def italian_datetime(moment: datetime, site: SiteInfo) -> str:
+    """`6 dicembre 2026, 08:48` in the site's time zone."""
+    return str(format_datetime(local(moment, site.tz), _DATE_PATTERN, locale="it_IT"))
+
+
+def iso(moment: datetime, site: SiteInfo) -> str:
+    return local(moment, site.tz).isoformat()
+
+
+class Templates:
+    """The Jinja2 environment of a build: built-in templates, overridden by name by the
+    files of `SiteInfo.templates`. `fingerprint` hashes every template's bytes, so a
+    changed template re-renders every page once."""
+
+    def __init__(self, site: SiteInfo) -> None:
+        loaders: list[Any] = []
+        self.folders: list[Path] = []
+        if site.templates:
+            folder = Path(site.templates)
+            loaders.append(FileSystemLoader(folder))
+            self.folders.append(folder)
+        loaders.append(PackageLoader("feeds", "templates"))
+        self.folders.append(_BUILTIN)
+        self.env = Environment(
+            loader=ChoiceLoader(loaders),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            undefined=StrictUndefined,
+            trim_blocks=False,
+            keep_trailing_newline=True,
+        )
+        self.fingerprint = self._fingerprint()
+
+    def _fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for folder in self.folders:
+            digest.update(str(folder).encode() + b"\x00")
+            if not folder.is_dir():
+                continue
+            for path in sorted(folder.iterdir()):
+                if path.is_file():
+                    digest.update(path.name.encode() + b"\x00" + path.read_bytes() + b"\x00")
+        return digest.hexdigest()
+
+    def render(self, name: str, **context: object) -> bytes:
+        return self.env.get_template(name).render(**context).encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    text: str
+    href: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Alternate:
+    type: str
+    title: str
+    href: str
+
+
+@dataclass(frozen=True, slots=True)
+class PageView:
+    """What the `<head>` and the breadcrumbs of any page say."""
+
+    head_title: str
+    description: str
+    canonical: str
+    alternates: tuple[Alternate, ...] = ()
+    breadcrumbs: tuple[Link, ...] = ()
+    noindex: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SiteView:
+    title: str
+    description: str
+    language: str
+    home: str
+    feed_rss: str
+    feed_atom: str
+    feed_json: str
+    opml: str
+    nav: tuple[Link, ...] = ()
+
+
+def site_view(site: SiteInfo) -> SiteView:
+    return SiteView(
+        title=one_line(site.title),
+        description=one_line(site.description),
+        language=site.language,
+        home=site.url(""),
+        feed_rss=site.url("rss.xml"),
+        feed_atom=site.url("atom.xml"),
+        feed_json=site.url("feed.json"),
+        opml=site.url("opml.xml"),
+    )
+
+
+def section_page_path(spec: FeedSpec, number: int) -> str:
+    """The output path of page `number` (1 = newest) of a section's listing."""
+    folder = spec.folder if number == 1 else spec.path(f"{PAGE_FOLDER}/{number}")
+    return f"{folder}/{INDEX}" if folder else INDEX
+
+
+def section_page_url(site: SiteInfo, spec: FeedSpec, number: int = 1) -> str:
+    return site.url(section_page_path(spec, number).removesuffix(INDEX))
+
+
+class Sections:
+    """Which sections have pages in this build, to link labels to them (a tag below
+    `min_tag_articles` has no page, so its label is plain text)."""
+
+    def __init__(self, site: SiteInfo, specs: Iterable[FeedSpec]) -> None:
+        self.site = site
+        self.specs = {(s.kind, s.slug): s for s in specs}
+
+    def link(self, kind: str, slug: str, text: str) -> Link:
+        spec = self.specs.get((kind, slug))
+        return Link(text, section_page_url(self.site, spec) if spec is not None else None)
+
+    def name(self, kind: str, slug: str) -> str | None:
+        spec = self.specs.get((kind, slug))
+        return one_line(spec.name) if spec is not None else None
+
+    def linked_keys(self, kind: str) -> set[str]:
+        return {slug for k, slug in self.specs if k == kind}
+
+
+def _site_alternates(site: SiteInfo) -> list[Alternate]:
+    title = one_line(site.title)
+    return [
+        Alternate(RSS_TYPE, f"{title} (RSS)", site.url("rss.xml")),
+        Alternate(ATOM_TYPE, f"{title} (Atom)", site.url("atom.xml")),
+        Alternate(JSON_TYPE, f"{title} (JSON Feed)", site.url("feed.json")),
+    ]
+
+
+def _section_alternates(site: SiteInfo, spec: FeedSpec) -> list[Alternate]:
+    title = one_line(spec.title)
+    return [
+        Alternate(RSS_TYPE, f"{title} (RSS)", site.url(spec.rss_path)),
+        Alternate(ATOM_TYPE, f"{title} (Atom)", site.url(spec.atom_path)),
+        Alternate(JSON_TYPE, f"{title} (JSON Feed)", site.url(spec.json_path)),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class ListItem:
+    title: str
+    href: str
+    published_iso: str
+    published_text: str
+    category: Link | None
+    source: str
+    summary: str
+
+
+def list_item(site: SiteInfo, sections: Sections, article: StoredArticle) -> ListItem:
+    category = None
+    if article.category is not None:
+        text = one_line(article.category.name) or article.category.slug
+        category = sections.link(KIND_CATEGORY, article.category.slug, text)
+    return ListItem(
+        title=title_of(article),
+        href=article_link(article, site.base_url, site.link),
+        published_iso=iso(article.published, site),
+        published_text=italian_datetime(article.published, site),
+        category=category,
+        source=one_line(article.source_name),
+        summary=summary_of(article),
+    )
+
+
+def has_page(article: StoredArticle | Any, site: SiteInfo) -> bool:
+    """Whether an article gets a page of its own here: always without a URL of its own,
+    and with one only when `remote_pages` is "excerpt"."""
+    if not article.page_path:
+        return False
+    own = bool(article.url and str(article.url).startswith(("http://", "https://")))
+    return not own or site.remote_pages == "excerpt"
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleView:
+    title: str
+    standfirst: str
+    authors: tuple[Link, ...]
+    published_iso: str
+    published_text: str
+    updated_iso: str
+    updated_text: str  # empty when it shows the same as the publication
+    reading_minutes: int
+    source: Link
+    category: Link | None
+    tags: tuple[Link, ...]
+    topics: tuple[Link, ...]
+    image: str | None
+    image_alt: str
+    body: Markup
+    original: str | None
+    also_on: tuple[Link, ...]
+    previous: Link | None
+    next: Link | None
+    chain_label: str
+    language: str | None
+    json_ld: dict[str, Any] = field(default_factory=dict)
+
+
+def _neighbour(site: SiteInfo, article: StoredArticle | None) -> Link | None:
+    if article is None:
+        return None
+    return Link(title_of(article), article_link(article, site.base_url, site.link))
+
+
+def render_article(
+    templates: Templates,
+    site: SiteInfo,
+    sections: Sections,
+    article: StoredArticle,
+    *,
+    previous: StoredArticle | None = None,
+    following: StoredArticle | None = None,
+    topics: Sequence[str] = (),
+) -> bytes:
+    """The page of one article (or, for an article with its own URL, its excerpt page)."""
+    url = page_url(site.base_url, article.page_path)
+    original = article.url if has_own_url(article) else None
+    canonical = original or url
+    title = title_of(article)
+    description = summary_of(article)
+    published_text = italian_datetime(article.published, site)
+    updated = updated_of(article)
+    updated_text = italian_datetime(updated, site)
+    category = None
+    alternates = _site_alternates(site)
+    crumbs = [Link("Home", site.url(""))]
+    if article.category is not None:
+        name = one_line(article.category.name) or article.category.slug
+        category = sections.link(KIND_CATEGORY, article.category.slug, name)
+        spec = sections.specs.get((KIND_CATEGORY, article.category.slug))
+        if spec is not None:
+            alternates += _section_alternates(site, spec)
+        crumbs.append(category)
+    crumbs.append(Link(title))
+    source_name = one_line(article.source_name) or article.source_slug
+    authors = tuple(
+        sections.link(KIND_AUTHOR, label_slug(name), name) for name in authors_of(article)
+    )
+    tags = tuple(
+        sections.link(KIND_TAG, tag.slug, one_line(tag.name) or tag.slug) for tag in article.tags
+    )
+    topic_links = tuple(
+        Link(topic, section_page_url(site, sections.specs[(KIND_TOPIC, slug)]))
+        for slug in topics
+        if (topic := sections.name(KIND_TOPIC, slug)) is not None
+    )
+    words = len(article.content_text.split())
+    # Relative URLs resolve as in the feeds: against the article's URL, else the site.
+    body = Markup(published_html(article.content_html, article.url or site.link))  # noqa: S704
+    also_on = tuple(
+        Link(
+            one_line(ref.name) or ref.slug,
+            ref.url if ref.url and ref.url.startswith(("http://", "https://")) else None,
+        )
+        for ref in article.also_on
+    )
+    chain = (
+        f"della categoria {category.text}" if category is not None else f"della fonte {source_name}"
+    )
+    json_ld: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": title,
+        "description": description,
+        "datePublished": iso(article.published, site),
+        "dateModified": iso(updated, site),
+        "author": [{"@type": "Person", "name": name} for name in authors_of(article)]
+        or [{"@type": "Organization", "name": one_line(site.author_name)}],
+        "publisher": {
+            "@type": "Organization",
+            "name": one_line(site.title),
+            "url": site.url(""),
+        },
+        "inLanguage": "it",
+        "mainEntityOfPage": {"@type": "WebPage", "@id": canonical},
+        "url": canonical,
+    }
+    if article.image_url:
+        json_ld["image"] = [article.image_url]
+    if category is not None:
+        json_ld["articleSection"] = category.text
+    view = ArticleView(
+        title=title,
+        standfirst=one_line(article.summary),
+        authors=authors,
+        published_iso=iso(article.published, site),
+        published_text=published_text,
+        updated_iso=iso(updated, site),
+        updated_text=updated_text if updated_text != published_text else "",
+        reading_minutes=max(1, -(-words // _WORDS_PER_MINUTE)),
+        source=sections.link(KIND_SOURCE, article.source_slug, source_name),
+        category=category,
+        tags=tags,
+        topics=topic_links,
+        image=article.image_url,
+        image_alt=f"Immagine dell'articolo: {title}",
+        body=body,
+        original=original,
+        also_on=also_on,
+        previous=_neighbour(site, previous),
+        next=_neighbour(site, following),
+        chain_label=chain,
+        language=article.language if article.language not in (None, site.language) else None,
+        json_ld=json_ld,
+    )
+    page = PageView(
+        head_title=f"{title} – {one_line(site.title)}",
+        description=description,
+        canonical=canonical,
+        alternates=tuple(alternates),
+        breadcrumbs=tuple(crumbs),
+        noindex=original is not None,
+    )
+    return templates.render("article.html", site=site_view(site), page=page, article=view)
+
+
+@dataclass(frozen=True, slots=True)
+class SectionView:
+    heading: str
+    description: str
+    rss: str
+    atom: str
+    json: str
+    items: tuple[ListItem, ...]
+    number: int
+    pages: tuple[str, ...]  # the URL of every page of the listing
+    newer: str | None
+    older: str | None
+
+
+def render_section(
+    templates: Templates,
+    site: SiteInfo,
+    sections: Sections,
+    spec: FeedSpec,
+    number: int,
+    pages: int,
+    articles: Sequence[StoredArticle],
+) -> bytes:
+    """Page `number` of `pages` listing a section's articles, newest first."""
+    urls = tuple(section_page_url(site, spec, n) for n in range(1, pages + 1))
+    kind = _KIND_NAMES.get(spec.kind, "")
+    name = one_line(spec.name)
+    heading = f"{kind}: {name}" if kind else name
+    crumbs = [Link("Home", site.url(""))]
+    if number > 1:
+        crumbs += [Link(heading, urls[0]), Link(f"Pagina {number}")]
+    else:
+        crumbs.append(Link(heading))
+    view = SectionView(
+        heading=heading,
+        description=one_line(spec.description),
+        rss=site.url(spec.rss_path),
+        atom=site.url(spec.atom_path),
+        json=site.url(spec.json_path),
+        items=tuple(list_item(site, sections, a) for a in articles),
+        number=number,
+        pages=urls,
+        newer=urls[number - 2] if number > 1 else None,
+        older=urls[number] if number < pages else None,
+    )
+    suffix = f" (pagina {number})" if number > 1 else ""
+    page = PageView(
+        head_title=f"{heading}{suffix} – {one_line(site.title)}",
+        description=one_line(spec.description),
+        canonical=urls[number - 1],
+        alternates=tuple(_section_alternates(site, spec) + _site_alternates(site)),
+        breadcrumbs=tuple(crumbs),
+    )
+    return templates.render("section.html", site=site_view(site), page=page, section=view)
+
+
+@dataclass(frozen=True, slots=True)
+class SectionEntry:
+    text: str
+    href: str
+    rss: str
+    atom: str
+    json: str
+
+
+@dataclass(frozen=True, slots=True)
+class SectionGroup:
+    heading: str
+    sections: tuple[SectionEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HomeView:
+    items: tuple[ListItem, ...]
+    groups: tuple[SectionGroup, ...]
+
+
+def render_home(
+    templates: Templates,
+    site: SiteInfo,
+    specs: Sequence[FeedSpec],
+    latest: Sequence[StoredArticle],
+) -> bytes:
+    """The home page: the latest articles (linking to their pages or originals), then
+    every section with its page and its feeds."""
+    sections = Sections(site, specs)
+    groups = []
+    for kind, heading in _GROUPS:
+        entries = tuple(
+            SectionEntry(
+                text=one_line(s.name),
+                href=section_page_url(site, s),
+                rss=site.url(s.rss_path),
+                atom=site.url(s.atom_path),
+                json=site.url(s.json_path),
+            )
+            for s in specs
+            if s.kind == kind
+        )
+        if entries:
+            groups.append(SectionGroup(heading, entries))
+    view = HomeView(
+        items=tuple(list_item(site, sections, a) for a in latest),
+        groups=tuple(groups),
+    )
+    page = PageView(
+        head_title=one_line(site.title),
+        description=one_line(site.description),
+        canonical=site.url(""),
+        alternates=tuple(_site_alternates(site)),
+    )
+    return templates.render("home.html", site=site_view(site), page=page, home=view)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHitView:
+    title: str
+    href: str
+    published_iso: str
+    published_text: str
+    source: str
+    snippet: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchView:
+    query: str
+    action: str
+    feed: str
+    max_chars: int
+    hits: tuple[SearchHitView, ...]
+    error: str
+
+
+def render_search(
+    templates: Templates,
+    site: SiteInfo,
+    *,
+    query: str,
+    action: str,
+    feed: str,
+    max_chars: int,
+    hits: Sequence[SearchHitView] = (),
+    error: str = "",
+) -> bytes:
+    """The HTML page of a search: its form, then its results (or why there are none)."""
+    view = SearchView(query, action, feed, max_chars, tuple(hits), error)
+    page = PageView(
+        head_title=f"Cerca: {query} – {one_line(site.title)}" if query else "Cerca",
+        description="",
+        canonical=action,
+        alternates=(Alternate(ATOM_TYPE, f"Ricerca «{query}» (Atom)", feed),) if query else (),
+        breadcrumbs=(Link("Home", site.url("")), Link("Cerca")),
+        noindex=True,
+    )
+    return templates.render("search.html", site=site_view(site), page=page, search=view)

@@ -1,0 +1,555 @@
+"""Article and section pages, sitemaps and robots.txt (`feeds.pages`, `feeds.sitebuild`),
+built from a real store into a real folder and read back as a crawler would."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urldefrag
+
+import feedparser
+import pytest
+from lxml import etree, html
+from sqlalchemy import MetaData
+
+from db.engine import make_engine
+from db.migrate import upgrade
+from db.records import ArticleDraft, SourceSpec, StoredArticle
+from db.store import Store
+from feeds.build import BuildReport, build_feeds
+from feeds.pages import italian_datetime
+from feeds.site import SiteInfo
+from feeds.sitebuild import PAGES_STATE, build_pages
+from tests.old_rows import insert_old_source
+
+BASE = "https://notizie.example.it/"
+SITE = SiteInfo(
+    title="Rassegna di prova",
+    link="https://notizie.example.it/",
+    base_url=BASE,
+    description="Notizie italiane raccolte per i test",
+    section_page_size=2,
+    section_pages=3,
+)
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+REDAZIONE = SourceSpec(name="Redazione", kind="files", location="/tmp/redazione")
+LAGO = SourceSpec(name="Eco del Lago", kind="feed", location="https://lago.example.it/feed")
+
+
+def _draft(guid: str, title: str, hours_ago: float, **fields: object) -> ArticleDraft:
+    values: dict[str, object] = {
+        "guid": guid,
+        "title": title,
+        "summary": f"In breve: {title.lower()}.",
+        "content_html": f"<p>{title}: la notizia raccontata per intero, con i dettagli.</p>",
+        "content_text": f"{title}: la notizia raccontata per intero, con i dettagli.",
+        "published": NOW - timedelta(hours=hours_ago),
+        "slug": re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-"),
+        "category": "Cronaca",
+    }
+    values.update(fields)
+    return ArticleDraft(**values)  # type: ignore[arg-type]
+
+
+LOCAL = [
+    _draft(
+        "ponte.md",
+        "Il ponte sul fiume riapre",
+        60,
+        authors=("Anna Bianchi",),
+        tags=("Trasporti", "Fiume"),
+        image_url="https://foto.example.it/ponte.jpg",
+    ),
+    _draft("mercato.md", "Il mercato cambia giorno", 30, tags=("Trasporti",)),
+    _draft("scuole.md", "Scuole, nuovi orari", 20, category="Scuola", tags=("Fiume",)),
+    _draft("teatro.md", "Il teatro riapre a marzo", 10, category=None),
+    _draft("piazza.md", "Una piazza per tutti", 5, authors=("Anna Bianchi", "Luca Neri")),
+]
+REMOTE = [
+    _draft(
+        "lago-1",
+        "Festa sul lago",
+        8,
+        url="https://lago.example.it/festa",
+        category="Eventi",
+    ),
+]
+
+
+def _fill(store: Store) -> dict[str, int]:
+    ids = {}
+    ids["local"] = store.ensure_source(REDAZIONE)
+    store.upsert_articles(ids["local"], LOCAL)
+    ids["remote"] = store.ensure_source(LAGO)
+    store.upsert_articles(ids["remote"], REMOTE)
+    return ids
+
+
+def _build(store: Store, out: Path, site: SiteInfo = SITE, **kwargs: object) -> BuildReport:
+    feeds = build_feeds(store, site, out, fsync=False)
+    pages = build_pages(store, site, out, specs=feeds.feeds, fsync=False, now=NOW, **kwargs)  # type: ignore[arg-type]
+    feeds.written += pages.written
+    feeds.unchanged += pages.unchanged
+    feeds.removed += pages.removed
+    return feeds
+
+
+def _articles(store: Store) -> dict[str, StoredArticle]:
+    return {a.guid: a for a in store.latest_articles(100)}
+
+
+def _page_file(out: Path, article: StoredArticle) -> Path:
+    return out / article.page_path / "index.html"
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    return tmp_path / "public"
+
+
+@pytest.fixture
+def filled(store: Store) -> Store:
+    _fill(store)
+    return store
+
+
+# -- addresses ------------------------------------------------------------------------------
+
+
+def test_addresses_are_minted_once_and_survive_edits(any_store: Store) -> None:
+    source = any_store.ensure_source(REDAZIONE)
+    other = any_store.ensure_source(replace(REDAZIONE, name="Altra", location="/tmp/altra"))
+    first = _draft("a.md", "Il ponte riapre", 2, published=datetime(2026, 3, 9, 23, 30, tzinfo=UTC))
+    any_store.upsert_articles(source, [first])
+    # The same slug in the same month from another section: a suffix, not a clash.
+    twin = _draft("b.md", "Il ponte riapre", 2, published=datetime(2026, 3, 20, tzinfo=UTC))
+    any_store.upsert_articles(other, [twin, replace(twin, guid="c.md", category="Altro")])
+    stored = _articles(any_store)
+    assert stored["a.md"].page_path == "articoli/2026/03/il-ponte-riapre"
+    assert {stored["b.md"].page_path, stored["c.md"].page_path} == {
+        "articoli/2026/03/il-ponte-riapre-2",
+        "articoli/2026/03/il-ponte-riapre-3",
+    }
+    any_store.upsert_articles(source, [replace(first, title="Il ponte non riapre più", slug="x")])
+    edited = _articles(any_store)["a.md"]
+    assert edited.title == "Il ponte non riapre più"
+    assert edited.page_path == "articoli/2026/03/il-ponte-riapre"
+
+
+def test_upgrade_back_fills_page_addresses(bare_url: str) -> None:
+    engine = make_engine(bare_url)
+    upgrade(engine, "0009")
+    tables = MetaData()
+    tables.reflect(engine)
+    assert "page_path" not in tables.tables["articles"].c
+    when = datetime(2025, 11, 2, 8, 0, tzinfo=UTC)
+    with engine.begin() as connection:
+        source_id = insert_old_source(
+            connection,
+            tables.tables["sources"],
+            name="Redazione",
+            slug="redazione",
+            kind="files",
+            location="/tmp/r",
+            created_at=when,
+        )
+        connection.execute(
+            tables.tables["articles"].insert(),
+            [
+                {
+                    "uid": f"urn:uuid:00000000-0000-0000-0000-00000000000{n}",
+                    "source_id": source_id,
+                    "guid": f"g-{n}",
+                    "title": "Piano dei trasporti",
+                    "summary": "",
+                    "content_html": "",
+                    "content_text": "",
+                    "authors": [],
+                    "published": when,
+                    "updated": when,
+                    "ingested": when,
+                    "content_hash": "h",
+                    "slug": slug,
+                }
+                for n, slug in ((1, "piano"), (2, "piano"), (3, ""))
+            ],
+        )
+    engine.dispose()
+    store = Store.open(bare_url)
+    try:
+        paths = {a.guid: a.page_path for a in store.latest_articles(10)}
+        assert paths == {
+            "g-1": "articoli/2025/11/piano",
+            "g-2": "articoli/2025/11/piano-2",
+            "g-3": "articoli/2025/11/articolo",
+        }
+        # New articles keep clear of the back-filled addresses.
+        store.upsert_articles(source_id, [_draft("g-4", "Piano", 1, slug="piano", published=when)])
+        assert _articles(store)["g-4"].page_path == "articoli/2025/11/piano-3"
+    finally:
+        store.close()
+
+
+# -- feeds and pages --------------------------------------------------------------------------
+
+
+def test_feed_items_lead_to_pages_or_originals(filled: Store, out: Path) -> None:
+    _build(filled, out)
+    stored = _articles(filled)
+    expected = {a.uid: (a.url or f"{BASE}{a.page_path}/") for a in stored.values()}
+    rss = feedparser.parse((out / "rss.xml").read_bytes())
+    atom = feedparser.parse((out / "atom.xml").read_bytes())
+    items = json.loads((out / "feed.json").read_bytes())["items"]
+    assert {e.id: e.link for e in rss.entries} == expected
+    assert {e.id: e.link for e in atom.entries} == expected
+    assert {i["id"]: i["url"] for i in items} == expected
+    for article in stored.values():
+        link = expected[article.uid]
+        assert link != SITE.link
+        if article.url is None:
+            assert _page_file(out, article).is_file()
+    # Remote articles get no page by default.
+    assert not _page_file(out, stored["lago-1"]).exists()
+
+
+def xp(node: Any, expr: str, **namespaces: Any) -> list[Any]:
+    """`node.xpath(expr)` as the list it is for these expressions (lxml types it wider)."""
+    found = node.xpath(expr, **namespaces)
+    assert isinstance(found, list)
+    return found
+
+
+def _meta(page: html.HtmlElement, prop: str) -> list[str]:
+    return [m.get("content") for m in xp(page, f"//meta[@property='{prop}' or @name='{prop}']")]
+
+
+def test_article_page_says_what_people_and_robots_need(filled: Store, out: Path) -> None:
+    _build(filled, out)
+    ponte = _articles(filled)["ponte.md"]
+    url = f"{BASE}{ponte.page_path}/"
+    page = html.fromstring(_page_file(out, ponte).read_bytes())
+    assert page.get("lang") == "it"
+    assert page.findtext(".//title") == "Il ponte sul fiume riapre – Rassegna di prova"
+    assert xp(page, "//link[@rel='canonical']/@href") == [url]
+    assert _meta(page, "description") == ["In breve: il ponte sul fiume riapre."]
+    alternates = xp(page, "//link[@rel='alternate']/@href")
+    assert f"{BASE}rss.xml" in alternates
+    assert f"{BASE}categoria/cronaca/atom.xml" in alternates
+    for prop, value in (
+        ("og:type", "article"),
+        ("og:title", "Il ponte sul fiume riapre"),
+        ("og:url", url),
+        ("og:locale", "it_IT"),
+        ("og:image", "https://foto.example.it/ponte.jpg"),
+        ("article:section", "Cronaca"),
+        ("twitter:card", "summary_large_image"),
+    ):
+        assert _meta(page, prop) == [value], prop
+    assert sorted(_meta(page, "article:tag")) == ["Fiume", "Trasporti"]
+    assert _meta(page, "og:description") == ["In breve: il ponte sul fiume riapre."]
+    assert _meta(page, "article:published_time") == ["2026-12-04T01:00:00+01:00"]
+    assert _meta(page, "article:modified_time") == ["2026-12-04T01:00:00+01:00"]
+
+    (script,) = xp(page, "//script[@type='application/ld+json']/text()")
+    data = json.loads(script)
+    assert data["@context"] == "https://schema.org"
+    assert data["@type"] == "NewsArticle"
+    assert data["headline"] == "Il ponte sul fiume riapre"
+    assert data["description"] == "In breve: il ponte sul fiume riapre."
+    assert data["datePublished"] == "2026-12-04T01:00:00+01:00"
+    assert data["dateModified"] == "2026-12-04T01:00:00+01:00"
+    assert data["author"] == [{"@type": "Person", "name": "Anna Bianchi"}]
+    assert data["image"] == ["https://foto.example.it/ponte.jpg"]
+    assert data["publisher"]["name"] == "Rassegna di prova"
+    assert data["inLanguage"] == "it"
+    assert data["mainEntityOfPage"]["@id"] == url
+
+    (article,) = xp(page, "//main//article")
+    assert article.findtext(".//h1") == "Il ponte sul fiume riapre"
+    (time,) = xp(article, ".//header//time")
+    assert time.get("datetime") == "2026-12-04T01:00:00+01:00"
+    assert time.text == "4 dicembre 2026, 01:00"
+    assert "la notizia raccontata per intero" in "".join(
+        xp(article, ".//div[@class='body']//text()")
+    )
+    (img,) = xp(article, ".//img")
+    assert img.get("alt")
+    tags = {a.text: a.get("href") for a in xp(article, ".//footer//a")}
+    assert tags == {
+        "Trasporti": f"{BASE}tag/trasporti/",
+        "Fiume": f"{BASE}tag/fiume/",
+    }
+    # The next article of its category links forward; it is the first, so none before it.
+    assert xp(page, "//a[@rel='prev']") == []
+    (following,) = xp(page, "//a[@rel='next']")
+    assert following.text == "Il mercato cambia giorno"
+
+
+def test_an_edit_shows_its_update_and_keeps_the_address(filled: Store, out: Path) -> None:
+    _build(filled, out)
+    ponte = _articles(filled)["ponte.md"]
+    source = filled.ensure_source(REDAZIONE)
+    later = NOW - timedelta(hours=1)
+    filled.upsert_articles(
+        source, [replace(LOCAL[0], title="Il ponte sul fiume riapre a metà", updated=later)]
+    )
+    report = _build(filled, out)
+    assert f"{ponte.page_path}/index.html" in report.written
+    page = html.fromstring(_page_file(out, ponte).read_bytes())
+    assert page.findtext(".//h1") == "Il ponte sul fiume riapre a metà"
+    times = xp(page, "//article/header//time")
+    assert [t.text for t in times] == [
+        "4 dicembre 2026, 01:00",
+        italian_datetime(later, SITE),
+    ]
+    assert times[1].text == "6 dicembre 2026, 12:00"
+
+
+def test_excerpt_pages_of_remote_articles(filled: Store, out: Path) -> None:
+    site = replace(SITE, remote_pages="excerpt")
+    _build(filled, out, site)
+    lago = _articles(filled)["lago-1"]
+    page = html.fromstring(_page_file(out, lago).read_bytes())
+    assert xp(page, "//link[@rel='canonical']/@href") == ["https://lago.example.it/festa"]
+    assert _meta(page, "robots") == ["noindex"]
+    assert xp(page, "//p[@class='original']/a/@href") == ["https://lago.example.it/festa"]
+    assert xp(page, "//div[@class='body']") == []
+    # Feeds still lead to the original, and the sitemap leaves the excerpt out.
+    rss = feedparser.parse((out / "rss.xml").read_bytes())
+    assert next(e for e in rss.entries if e.id == lago.uid).link == "https://lago.example.it/festa"
+    assert lago.page_path not in (out / "sitemap.xml").read_text("utf-8")
+    # Back to "none": the excerpt page goes, with its gzip twin and emptied folders.
+    report = _build(filled, out, SITE)
+    assert f"{lago.page_path}/index.html" in report.removed
+    assert not (out / lago.page_path).exists()
+
+
+# -- the whole site as a crawler sees it ---------------------------------------------------
+
+
+def _local(out: Path, href: str) -> Path | None:
+    """The file an internal URL names, or None for an external one."""
+    href = urldefrag(href)[0]
+    if not href.startswith(BASE):
+        return None
+    relative = href.removeprefix(BASE)
+    if relative == "" or relative.endswith("/"):
+        relative += "index.html"
+    return out / relative
+
+
+def crawl(out: Path) -> set[Path]:
+    """Every HTML page reachable from index.html; asserts that every internal href and
+    src of each resolves to a file."""
+    seen: set[Path] = set()
+    todo = [out / "index.html"]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        page = html.fromstring(path.read_bytes())
+        for link in xp(page, "//@href | //@src"):
+            target = _local(out, link)
+            if target is None:
+                continue
+            assert target.is_file(), f"{path.relative_to(out)} links to missing {link}"
+            if target.suffix == ".html":
+                todo.append(target)
+    return seen
+
+
+def test_every_article_is_reachable_from_the_home_page(filled: Store, out: Path) -> None:
+    # More articles than one section page holds, so paging and chains are walked too.
+    source = filled.ensure_source(REDAZIONE)
+    filled.upsert_articles(
+        source,
+        [_draft(f"extra-{n}.md", f"Notizia breve numero {n}", 40 + n) for n in range(9)],
+    )
+    _build(filled, out)
+    reached = crawl(out)
+    for article in _articles(filled).values():
+        if article.url is None:
+            assert _page_file(out, article) in reached, article.title
+    assert (out / "categoria/cronaca/pagina/2/index.html") in reached
+    assert (out / "categoria/cronaca/pagina/3/index.html") in reached
+    # Three pages at most: older articles are reached through their neighbours.
+    assert not (out / "categoria/cronaca/pagina/4").exists()
+    # Every page names itself, once, as canonical.
+    for path in reached:
+        page = html.fromstring(path.read_bytes())
+        assert len(xp(page, "//link[@rel='canonical']")) == 1, path
+
+
+def test_section_pages_list_page_and_link_their_feeds(filled: Store, out: Path) -> None:
+    _build(filled, out)
+    page = html.fromstring((out / "categoria/cronaca/index.html").read_bytes())
+    titles = xp(page, "//ul[@class='article-list']//h2/a/text()")
+    assert titles == ["Una piazza per tutti", "Il mercato cambia giorno"]
+    crumbs = xp(page, "//nav[@class='breadcrumbs']//li")
+    assert [c.text_content() for c in crumbs] == ["Home", "Categoria: Cronaca"]
+    assert xp(page, "//a[@rel='next']/@href") == [f"{BASE}categoria/cronaca/pagina/2/"]
+    second = html.fromstring((out / "categoria/cronaca/pagina/2/index.html").read_bytes())
+    assert xp(second, "//ul[@class='article-list']//h2/a/text()") == ["Il ponte sul fiume riapre"]
+    assert xp(second, "//a[@rel='prev']/@href") == [f"{BASE}categoria/cronaca/"]
+    for folder in ("fonte/redazione", "tag/trasporti", "categoria/scuola", "fonte/eco-del-lago"):
+        assert (out / folder / "index.html").is_file(), folder
+    # An author with one article has no feed, so no page: the byline is plain text.
+    assert not (out / "autore").exists()
+
+
+# -- sitemaps -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def schema(data_dir: Path) -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(data_dir / "sitemap.xsd")))
+
+
+def test_sitemaps_are_valid_and_complete(filled: Store, out: Path, schema: etree.XMLSchema) -> None:
+    _build(filled, out)
+    stored = _articles(filled)
+    sitemap = etree.parse(str(out / "sitemap.xml"))
+    assert schema.validate(sitemap), schema.error_log
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    locs = dict(
+        zip(
+            xp(sitemap, "//s:url/s:loc/text()", namespaces=ns),
+            xp(sitemap, "//s:url/s:lastmod/text()", namespaces=ns),
+            strict=True,
+        )
+    )
+    for article in stored.values():
+        if article.url is None:
+            assert (
+                locs[f"{BASE}{article.page_path}/"]
+                == article.updated.astimezone(SITE.tz).isoformat()
+            )
+    assert BASE in locs
+    assert f"{BASE}categoria/cronaca/" in locs
+
+    news = etree.parse(str(out / "sitemap-news.xml"))
+    assert schema.validate(news), schema.error_log
+    nsn = {**ns, "n": "http://www.google.com/schemas/sitemap-news/0.9"}
+    # The last 48 hours only: "ponte" (60 h old) is out; remote articles have no page.
+    assert sorted(xp(news, "//n:title/text()", namespaces=nsn)) == sorted(
+        a.title for a in stored.values() if a.url is None and a.guid != "ponte.md"
+    )
+    assert set(xp(news, "//n:language/text()", namespaces=nsn)) == {"it"}
+    assert set(xp(news, "//n:name/text()", namespaces=nsn)) == {"Rassegna di prova"}
+    robots = (out / "robots.txt").read_text("utf-8")
+    assert f"Sitemap: {BASE}sitemap.xml" in robots
+    assert f"Sitemap: {BASE}sitemap-news.xml" in robots
+
+
+def test_the_schema_rejects_a_broken_sitemap(schema: etree.XMLSchema) -> None:
+    broken = etree.fromstring(
+        b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+        b' xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"><url>'
+        b"<loc>https://a.example.it/x</loc><news:news><news:publication><news:name>A"
+        b"</news:name><news:language>italiano</news:language></news:publication>"
+        b"<news:publication_date>2026-12-06T10:00:00+01:00</news:publication_date>"
+        b"</news:news></url></urlset>"
+    )
+    assert not schema.validate(broken)
+
+
+def test_a_large_sitemap_becomes_an_index(
+    filled: Store, out: Path, schema: etree.XMLSchema
+) -> None:
+    report = _build(filled, out, sitemap_urls=4)
+    assert {"sitemap-1.xml", "sitemap-2.xml", "sitemap-3.xml"} <= set(report.written)
+    index = etree.parse(str(out / "sitemap.xml"))
+    assert schema.validate(index), schema.error_log
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    parts = xp(index, "//s:sitemap/s:loc/text()", namespaces=ns)
+    assert parts[0] == f"{BASE}sitemap-1.xml"
+    for part in parts:
+        document = etree.parse(str(out / part.removeprefix(BASE)))
+        assert schema.validate(document), schema.error_log
+    # Back under the limit: the parts are removed.
+    report = _build(filled, out)
+    assert "sitemap-1.xml" in report.removed
+    assert not (out / "sitemap-1.xml").exists()
+
+
+# -- publishing -----------------------------------------------------------------------------
+
+
+def _snapshot(out: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(out)): p.read_bytes()
+        for p in out.rglob("*")
+        if p.is_file() and not p.name.startswith(".rassegna")
+    }
+
+
+def test_rebuilds_are_byte_identical_and_write_nothing(filled: Store, out: Path) -> None:
+    _build(filled, out)
+    first = _snapshot(out)
+    assert any(name.endswith("index.html.gz") for name in first)
+    again = _build(filled, out)
+    assert again.written == []
+    shutil.rmtree(out)
+    _build(filled, out)
+    assert _snapshot(out) == first
+
+
+def test_one_new_article_rewrites_only_what_shows_it(filled: Store, out: Path) -> None:
+    _build(filled, out)
+    before = _articles(filled)
+    source = filled.ensure_source(REDAZIONE)
+    new = _draft("nuovo.md", "Nuova pista ciclabile", 1, category="Scuola", tags=("Fiume",))
+    filled.upsert_articles(source, [new])
+    report = _build(filled, out)
+    added = _articles(filled)["nuovo.md"]
+    written = {p for p in report.written if not p.endswith((".xml", ".json"))}
+    assert written == {
+        "index.html",
+        f"{added.page_path}/index.html",
+        # Its neighbour in Scuola now links forward to it.
+        f"{before['scuole.md'].page_path}/index.html",
+        "categoria/scuola/index.html",
+        "fonte/redazione/index.html",
+        "fonte/redazione/pagina/2/index.html",
+        "fonte/redazione/pagina/3/index.html",
+        "tag/fiume/index.html",
+        "tag/fiume/pagina/2/index.html",
+    }
+    assert {"sitemap.xml", "sitemap-news.xml"} <= set(report.written)
+    assert "robots.txt" not in report.written
+
+
+def test_pages_of_deleted_articles_are_removed(filled: Store, out: Path) -> None:
+    foreign = out / "articoli" / "mio.html"
+    foreign.parent.mkdir(parents=True)
+    foreign.write_text("non nostro", encoding="utf-8")
+    _build(filled, out)
+    teatro = _articles(filled)["teatro.md"]
+    assert _page_file(out, teatro).is_file()
+    source = filled.ensure_source(REDAZIONE)
+    assert filled.delete_source_articles(source, ["teatro.md"]) == 1
+    report = _build(filled, out)
+    assert f"{teatro.page_path}/index.html" in report.removed
+    assert not (out / teatro.page_path).exists()
+    assert foreign.read_text("utf-8") == "non nostro"
+    assert (out / PAGES_STATE).is_file()
+
+
+def test_templates_can_be_replaced_by_name(filled: Store, out: Path, tmp_path: Path) -> None:
+    _build(filled, out)
+    folder = tmp_path / "modelli"
+    folder.mkdir()
+    (folder / "style.css").write_text("body { font-family: serif; }\n", encoding="utf-8")
+    site = replace(SITE, templates=str(folder))
+    report = _build(filled, out, site)
+    pages = [p for p in report.written if p.endswith("index.html")]
+    # Every page is rendered again once, with the newsroom's style.
+    assert len(pages) == len(list(out.rglob("index.html")))
+    assert "font-family: serif" in _page_file(out, _articles(filled)["ponte.md"]).read_text("utf-8")
+    assert _build(filled, out, site).written == []
