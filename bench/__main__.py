@@ -112,6 +112,18 @@ def _scale_out(ctx: Context) -> list[Figure]:
     return run(ctx)
 
 
+def _pages(ctx: Context) -> list[Figure]:
+    from bench import pages_bench
+
+    return [pages_bench.run_per_1000(ctx)]
+
+
+def _pages_one_new(ctx: Context) -> list[Figure]:
+    from bench import pages_bench
+
+    return [pages_bench.run_one_new(ctx)]
+
+
 # Order matters: build_growth reads the big store before ingest_growth and the daemon add
 # articles to it.
 FAMILIES: dict[str, tuple[Family, tuple[str, ...]]] = {
@@ -129,6 +141,8 @@ FAMILIES: dict[str, tuple[Family, tuple[str, ...]]] = {
     "poll_304_per_s": (_poll, ("poll_304_per_s",)),
     "serve_vs_nginx": (_serve, ("serve_vs_nginx",)),
     "scale_out_polls_per_s": (_scale_out, ("scale_out_polls_per_s",)),
+    "pages": (_pages, ("pages_s_per_1000",)),
+    "pages_one_new": (_pages_one_new, ("pages_one_new_vs_full",)),
 }
 
 

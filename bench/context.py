@@ -26,10 +26,13 @@ class Sizes:
     feed_rounds: int = 3  # ~10.5 s each; 5 rounds put a full run over its 10 minutes
     big_feed_bytes: int = 10 * 1024 * 1024
     daemon_sources: int = 1000
+    # `pages_one_new_vs_full`: a full page build of this many articles is the baseline
+    # (minutes at 200,000, so the large scale only).
+    pages_store: int = 20_000
 
 
 DEFAULT = Sizes()
-LARGE = Sizes(big_store=1_000_000)
+LARGE = Sizes(big_store=1_000_000, pages_store=200_000)
 
 
 class Context:

@@ -530,7 +530,7 @@ class SearchHitView:
     published_iso: str
     published_text: str
     source: str
-    snippet: str
+    snippet: Markup  # escaped text with the matches in <mark>
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,12 @@
-"""Search for people: the `rassegna search` output and the server's `/cerca` Atom feed.
+"""Search for people: the `rassegna search` output, the server's `/cerca` Atom feed and its
+`/ricerca` HTML page.
 
 The query language and the databases' side are in `db.search`; this module only presents
 results. `/cerca?q=...` is a feed a reader can subscribe to (as WordPress's `?s=...&feed=`):
 its answers are cached, keyed by the query and the newest article id, so a poll that
 repeats a query while nothing arrived costs one `max(id)` read, and a new article (the only
-thing that can add a result) makes the next poll search again.
+thing that can add a result) makes the next poll search again. `/ricerca?q=...` shows the
+same results as an HTML page (the site's templates) with a search form, for people.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
+from markupsafe import Markup, escape
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -23,6 +26,8 @@ from rich.text import Text
 from db.records import SearchHit
 from db.search import MAX_QUERY_CHARS, SNIPPET_CLOSE, SNIPPET_OPEN, QueryError, parse_query
 from db.store import Store
+from feeds.common import article_link, title_of
+from feeds.pages import SearchHitView, Templates, iso, italian_datetime, render_search
 from feeds.render import EntryCache, render_xml
 from feeds.sections import FeedSpec
 from feeds.site import SiteInfo
@@ -32,6 +37,7 @@ from rassegna.errors import RassegnaError
 FEED_RESULTS = 50
 CACHE_ENTRIES = 256
 SEARCH_PATH = "cerca"
+PAGE_PATH = "ricerca"
 
 
 def highlighted(snippet: str) -> Text:
@@ -111,6 +117,7 @@ class SearchFeed:
         self._cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
         self._lock = threading.Lock()
         self._entries = EntryCache(site)
+        self._templates = Templates(site)
 
     def __call__(self, query: str) -> bytes:
         query = " ".join(query.split())
@@ -140,6 +147,64 @@ class SearchFeed:
             while len(self._cache) > CACHE_ENTRIES:
                 self._cache.popitem(last=False)
         return body
+
+    def page(self, query: str) -> tuple[int, bytes]:
+        """The HTML page of a search, with its HTTP status: 200 with the results (or only
+        the form, for an empty query), 400 with the reason for a query it refuses."""
+        query = " ".join(query.split())
+        site = self._site
+
+        def render(hits: Sequence[SearchHitView] = (), error: str = "") -> bytes:
+            return render_search(
+                self._templates,
+                site,
+                query=query,
+                action=site.url(PAGE_PATH),
+                feed=site.url(f"{SEARCH_PATH}?{urlencode({'q': query})}"),
+                max_chars=MAX_QUERY_CHARS,
+                hits=hits,
+                error=error,
+            )
+
+        if not query:
+            return 200, render()
+        try:
+            if len(query) > MAX_QUERY_CHARS:
+                raise QueryError(f"at most {MAX_QUERY_CHARS} characters")
+            parse_query(query)
+            hits = self._store.search(query, limit=self._results)
+        except QueryError as exc:
+            error = f"Ricerca non valida: {exc}"
+            return 400, render(error=error)
+        found = self._store.articles_by_ids(hit.id for hit in hits)
+        views = [
+            SearchHitView(
+                title=title_of(found[hit.id]),
+                href=article_link(found[hit.id], site.base_url, site.link),
+                published_iso=iso(hit.published, site),
+                published_text=italian_datetime(hit.published, site),
+                source=hit.source_name,
+                snippet=marked(hit.snippet),
+            )
+            for hit in hits
+            if hit.id in found
+        ]
+        return 200, render(views)
+
+
+def marked(snippet: str) -> Markup:
+    """A snippet as HTML: its text escaped, its matches in `<mark>`."""
+    out = Markup("")
+    bold = False
+    rest = snippet
+    while rest:
+        marker = SNIPPET_CLOSE if bold else SNIPPET_OPEN
+        part, found, rest = rest.partition(marker)
+        out += Markup("<mark>{}</mark>").format(part) if bold else escape(part)
+        if not found:
+            break
+        bold = not bold
+    return out
 
 
 def search_since(value: str | None, now: datetime | None = None) -> datetime | None:

@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rassegna.config import Settings
 from rassegna.errors import RassegnaError
+from rassegna.search import SearchFeed
 
 log = logging.getLogger("rassegna.server")
 
@@ -151,6 +152,7 @@ def create_app(
     hubs: Sequence[str] = (),
     base_url: str | None = None,
     search: Callable[[str], bytes] | None = None,
+    search_page: Callable[[str], tuple[int, bytes]] | None = None,
 ) -> Starlette:
     """An ASGI app serving `output_dir` as is (directories serve their index.html).
 
@@ -159,7 +161,8 @@ def create_app(
     serves the Prometheus text of `metrics` when given. `hubs` and `base_url` (the public
     URL of the output folder, `site.base_url`) add the WebSub `Link` header to feeds.
     `search` (a query → Atom bytes, raising ValueError for a query it refuses) answers
-    `GET /cerca?q=...`; without it the path is a file like any other.
+    `GET /cerca?q=...`; without it the path is a file like any other. `search_page` (a
+    query → HTTP status and HTML) answers `GET /ricerca?q=...` for people.
     """
     hub_list = tuple(hubs)
     root = output_dir.resolve()
@@ -233,6 +236,10 @@ def create_app(
         routes.append(Route("/metrics", metrics_page, methods=["GET"]))
     if search is not None:
         routes.append(Route("/cerca", _search_route(search, max_age), methods=["GET", "HEAD"]))
+    if search_page is not None:
+        routes.append(
+            Route("/ricerca", _search_page_route(search_page, max_age), methods=["GET", "HEAD"])
+        )
     routes.append(Route("/{path:path}", serve_file, methods=["GET", "HEAD"]))
     return Starlette(routes=routes, middleware=[Middleware(_NoSniff)])
 
@@ -266,6 +273,21 @@ def _search_route(
     return answer
 
 
+def _search_page_route(
+    page: Callable[[str], tuple[int, bytes]], max_age: int
+) -> Callable[[Request], Awaitable[Response]]:
+    async def answer(request: Request) -> Response:
+        query = request.query_params.get("q", "")[: SEARCH_MAX_CHARS + 1]
+        status, body = await run_in_threadpool(page, query)
+        headers = {"Cache-Control": f"public, max-age={min(max_age, 300)}"}
+        content = b"" if request.method == "HEAD" else body
+        return Response(
+            content, status_code=status, headers=headers, media_type="text/html; charset=utf-8"
+        )
+
+    return answer
+
+
 class _NoSniff:
     """`X-Content-Type-Options: nosniff` on every response, so a browser never runs a feed
     (or anything else served here) as a script or a page of another type."""
@@ -294,7 +316,8 @@ def app_for(
     search: Callable[[str], bytes] | None = None,
 ) -> Starlette:
     """The server app for a configuration (used by `rassegna serve` and the daemon);
-    `search` is `rassegna.operations.search_feed(...)` to answer `/cerca`."""
+    `search` is `rassegna.operations.search_feed(...)` to answer `/cerca` (and, being a
+    `SearchFeed`, `/ricerca` with its HTML page)."""
     return create_app(
         settings.output.dir,
         max_age=min(settings.scheduler.interval, 3600),
@@ -303,6 +326,7 @@ def app_for(
         hubs=settings.websub.hubs,
         base_url=settings.site.base_url,
         search=search,
+        search_page=search.page if isinstance(search, SearchFeed) else None,
     )
 
 

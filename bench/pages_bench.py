@@ -1,0 +1,156 @@
+"""Page builds: `pages_s_per_1000` and `pages_one_new_vs_full`.
+
+The filled stores give every article a URL of its own (remote-like); here a copy of each
+has them cleared, so every article is the newsroom's own and gets a page, and its page
+address set as the store mints it (`db.pages.base_path`, unique since every slug is).
+Builds run with `fsync=False`, as the feed benchmarks do.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import statistics
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from bench.build_bench import SITE
+from bench.context import Context
+from bench.stores import sqlite_url
+from bench.timing import Figure, at_most, stopwatch
+from db.pages import base_path
+from db.records import ArticleDraft
+from db.store import Store
+from feeds.sitebuild import build_pages
+
+PER_1000_STORE = 5000
+PER_1000_ROUNDS = 3
+ONE_NEW_ROUNDS = 5
+
+
+def own_articles_copy(source: Path, target: Path) -> Path:
+    """A copy of a filled store whose articles have no URL and have page addresses."""
+    shutil.copyfile(source, target)
+    connection = sqlite3.connect(target)
+    try:
+        rows = connection.execute("SELECT id, slug, published FROM articles").fetchall()
+        connection.executemany(
+            "UPDATE articles SET url = NULL, page_path = ? WHERE id = ?",
+            [
+                (base_path(slug, datetime.fromisoformat(published)), i)
+                for i, slug, published in rows
+            ],
+        )
+        connection.commit()
+    finally:
+        connection.close()
+    return target
+
+
+def _pages_written(report_written: list[str]) -> int:
+    return sum(1 for p in report_written if p.endswith("index.html"))
+
+
+def full_build(store: Store, out: Path) -> tuple[float, float, int]:
+    """Wall and CPU seconds of a first page build into the empty `out`, and pages written."""
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    before = time.process_time()
+    with stopwatch() as t:
+        report = build_pages(store, SITE, out, fsync=False)
+    return t[0], time.process_time() - before, _pages_written(report.written)
+
+
+def run_per_1000(
+    ctx: Context, articles: int = PER_1000_STORE, rounds: int = PER_1000_ROUNDS
+) -> Figure:
+    """`pages_s_per_1000`: a full page build (article pages, section pages, sitemaps) over
+    `articles` articles in 20 categories, in seconds per 1,000 pages written."""
+    path = own_articles_copy(ctx.stores.filled(articles), ctx.root / f"pages-{articles}.db")
+    store = Store.open(sqlite_url(path), migrate=False)
+    out = ctx.root / "pages-full"
+    seconds, cpu = [], []
+    pages = 0
+    try:
+        full_build(store, out)  # warm: page cache, imports, templates
+        for _ in range(rounds):
+            wall, used, pages = full_build(store, out)
+            seconds.append(wall)
+            cpu.append(used)
+        categories = len(store.categories())
+    finally:
+        store.close()
+        shutil.rmtree(out, ignore_errors=True)
+    median = statistics.median(seconds)
+    value = median / (pages / 1000)
+    return Figure(
+        name="pages_s_per_1000",
+        value=round(value, 4),
+        unit="s per 1000 pages",
+        baseline="none (absolute): issue 15 asks for 200,000 articles in under 5 minutes",
+        ratio=None,
+        target="< 1.5",
+        ok=value < 1.5,
+        details={
+            "store_articles": articles,
+            "categories": categories,
+            "pages_written": pages,
+            "build_s": round(median, 4),
+            "rounds_s": [round(x, 4) for x in seconds],
+            "cpu_s_per_1000_pages": round(statistics.median(cpu) / (pages / 1000), 4),
+        },
+    )
+
+
+def run_one_new(ctx: Context, articles: int | None = None, rounds: int = ONE_NEW_ROUNDS) -> Figure:
+    """`pages_one_new_vs_full`: after a full page build of a large store, one new article
+    is stored and the pages built again; that build's time over the full build's."""
+    count = articles or ctx.sizes.pages_store
+    path = own_articles_copy(ctx.stores.filled(count), ctx.root / f"pages-one-{count}.db")
+    store = Store.open(sqlite_url(path), migrate=False)
+    out = ctx.root / "pages-one"
+    incremental, rewritten = [], []
+    try:
+        full_s, _, pages = full_build(store, out)
+        source = 1  # the first source of the filled stores
+        category = store.categories()[0].name
+        newest = store.latest_articles(1)[0].published
+        for n in range(rounds):
+            draft = ArticleDraft(
+                guid=f"bench-new-{n}",
+                title=f"Notizia appena arrivata numero {n}",
+                summary="Una notizia nuova in un archivio grande.",
+                content_html="<p>Il testo della notizia nuova.</p>",
+                content_text="Il testo della notizia nuova.",
+                published=newest + timedelta(minutes=n + 1),
+                category=category,
+            )
+            store.upsert_articles(source, [draft])
+            with stopwatch() as t:
+                report = build_pages(store, SITE, out, fsync=False)
+            incremental.append(t[0])
+            rewritten.append(_pages_written(report.written))
+    finally:
+        store.close()
+        shutil.rmtree(out, ignore_errors=True)
+    median = statistics.median(incremental)
+    value = median / full_s
+    check = at_most(0.02)
+    return Figure(
+        name="pages_one_new_vs_full",
+        value=round(value, 4),
+        unit="ratio",
+        baseline=f"a full page build of the same {count:,} articles",
+        ratio=round(value, 4),
+        target=check[0],
+        ok=check[1](value),
+        details={
+            "store_articles": count,
+            "full_build_s": round(full_s, 3),
+            "full_pages_written": pages,
+            "one_new_s": round(median, 4),
+            "rounds_s": [round(x, 4) for x in incremental],
+            "pages_rewritten": rewritten,
+        },
+    )
