@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from db.records import SourceSpec
@@ -178,6 +178,7 @@ def _article(draw: st.DrawFn, words: list[str]) -> tuple[str, str, list[str]]:
     return title, summary, body
 
 
+@settings(deadline=None)  # each example writes a file: a busy disk is no failure
 @given(article=_article([*_WORDS, *_CP1252_ONLY]), newline=st.sampled_from(["\n", "\r\n"]))
 # charset-normalizer finds no encoding at all in these bytes.
 @example(article=("€ città", "€ € €", ["città città"]), newline="\n")
@@ -187,6 +188,7 @@ def test_any_cp1252_article_reads_back(
     _reads_back(article, "cp1252", newline, tmp_path_factory)
 
 
+@settings(deadline=None)
 @given(article=_article(_WORDS), newline=st.sampled_from(["\n", "\r\n"]))
 def test_any_latin1_article_reads_back(
     article: tuple[str, str, list[str]], newline: str, tmp_path_factory: pytest.TempPathFactory
@@ -194,6 +196,7 @@ def test_any_latin1_article_reads_back(
     _reads_back(article, "latin-1", newline, tmp_path_factory)
 
 
+@settings(deadline=None)
 @given(
     article=_article([*_WORDS, *_CP1252_ONLY, "Москва", "東京", "🙂"]),
     encoding=st.sampled_from(["utf-8", "utf-8-sig"]),

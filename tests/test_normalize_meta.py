@@ -10,6 +10,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from ingest.normalize import (
     auto_tags,
@@ -297,6 +299,71 @@ def test_auto_tags_phrases_with_particles() -> None:
 
 def test_auto_tags_elided_names() -> None:
     assert auto_tags("Le armi all'Ucraina e le scelte dell'Ucraina.") == ["Ucraina"]
+
+
+def test_auto_tags_name_a_person_once() -> None:
+    text = (
+        "Putin ha parlato per due ore. Il presidente russo Vladimir Putin ha poi ricevuto "
+        "Kim Jong Un nella capitale, e Kim ha promesso sostegno. Secondo Putin l'intesa durerà; "
+        "Kim tornerà a Pyongyang domani."
+    )
+    tags = auto_tags(text)
+    assert tags[:2] == ["Vladimir Putin", "Kim Jong Un"]  # the most mentioned, first seen first
+    assert "Putin" not in tags and "Kim" not in tags
+    assert "Pyongyang" in tags
+
+
+def test_auto_tags_a_surname_of_two_people_stays_itself() -> None:
+    # Which Kim is meant is not known: no guess.
+    text = "Kim Jong Un e la sorella Kim Yo Jong erano presenti. Kim ha parlato per primo."
+    assert sorted(auto_tags(text)) == ["Kim", "Kim Jong Un", "Kim Yo Jong"]
+
+
+def test_auto_tags_a_longer_part_of_a_name_is_the_name() -> None:
+    text = "Arriva Kim Jong Un in treno. Kim Jong ha salutato, e poi Kim ha parlato."
+    assert auto_tags(text) == ["Kim Jong Un"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Forza Italia chiede fondi. In Italia la spesa cresce, dice Forza Italia.",
+            ["Forza Italia", "Italia"],
+        ),
+        ("Il Sud Africa vota. In Africa si guarda al Sud Africa.", ["Sud Africa", "Africa"]),
+        ("La Corea del Nord minaccia. La Corea resta divisa.", ["Corea del Nord", "Corea"]),
+        ("Vince la AS Roma. A Roma si festeggia fino a tardi.", ["AS Roma", "Roma"]),
+        (
+            "Parla il Presidente Mattarella. A sera Mattarella firma la legge.",
+            ["Presidente Mattarella", "Mattarella"],
+        ),
+    ],
+    ids=["party", "country", "particle", "acronym", "title"],
+)
+def test_auto_tags_places_and_bodies_keep_their_short_name(text: str, expected: list[str]) -> None:
+    assert sorted(auto_tags(text)) == sorted(expected)
+
+
+# Made-up names (a consonant-vowel pattern ending in k, v, x or z) that no Italian word,
+# title or particle can be.
+_MADE_UP_NAME = st.from_regex(r"[BCDFGLMNPRSTV][aeiou][bcdfglmnprstv][aeiou][kvxz]", fullmatch=True)
+
+
+# Timing is test_auto_tags_is_fast's job: a busy machine must not fail this one.
+@settings(deadline=None)
+@given(first=_MADE_UP_NAME, last=_MADE_UP_NAME, short_first=st.booleans())
+def test_auto_tags_any_full_name_absorbs_its_short_mentions(
+    first: str, last: str, short_first: bool
+) -> None:
+    assume(first != last)
+    full = f"{first} {last}"
+    opening = f"Ieri sera {last} ha chiamato." if short_first else "Ieri sera nessuno ha chiamato."
+    text = (
+        f"{opening} Il ministro {full} ha parlato in aula. "
+        f"Poi {last} ha lasciato il palazzo, e {last} è partito per Bruxelles."
+    )
+    assert auto_tags(text) == [full, "Bruxelles"]
 
 
 def test_auto_tags_is_fast() -> None:
