@@ -75,6 +75,18 @@ def article_link(article: StoredArticle, base_url: str, site_link: str) -> str:
     return article.url or site_link
 
 
+def web_image_of(article: StoredArticle) -> str | None:
+    """The article's lead image URL when it is a web (http, https) URL, else None.
+
+    A relative image in a feed read from a file is resolved against that file's
+    `file://` URL: readers cannot fetch it, and it would publish a path of this server.
+    """
+    url = article.image_url
+    if url and url.startswith(("http://", "https://")):
+        return url
+    return None
+
+
 def authors_of(article: StoredArticle) -> list[str]:
     return [name for name in (one_line(a) for a in article.authors) if name]
 

@@ -18,6 +18,7 @@ from feeds.common import (
     summary_of,
     title_of,
     updated_of,
+    web_image_of,
 )
 from feeds.sections import KIND_SOURCE, FeedSpec
 from feeds.site import SiteInfo
@@ -54,8 +55,9 @@ def _item(site: SiteInfo, article: StoredArticle) -> dict[str, Any]:
     tags += [one_line(t.name) or t.slug for t in article.tags]
     if tags:
         item["tags"] = tags
-    if article.image_url:
-        item["image"] = article.image_url
+    image = web_image_of(article)
+    if image is not None:
+        item["image"] = image
     if article.also_on:
         # A JSON Feed extension (a key starting with "_"): every source carrying the story,
         # its own first, each with its page for it and its feed here.

@@ -58,6 +58,7 @@ from feeds.common import (
     summary_of,
     title_of,
     updated_of,
+    web_image_of,
 )
 from feeds.sections import FeedSpec
 from feeds.site import SiteInfo
@@ -113,13 +114,15 @@ class Enclosure:
 
 
 def enclosure_of(article: StoredArticle) -> Enclosure | None:
-    """The lead image as an enclosure, when its media type can be told from its URL."""
-    if not article.image_url:
+    """The lead image as an enclosure, when it is a web URL (`common.web_image_of`) and
+    its media type can be told from it."""
+    url = web_image_of(article)
+    if url is None:
         return None
-    guessed, _ = mimetypes.guess_type(article.image_url.split("?", 1)[0])
+    guessed, _ = mimetypes.guess_type(url.split("?", 1)[0])
     if guessed is None or not guessed.startswith("image/"):
         return None
-    return Enclosure(url=article.image_url, type=guessed)
+    return Enclosure(url=url, type=guessed)
 
 
 @dataclass(frozen=True, slots=True)

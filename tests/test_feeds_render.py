@@ -233,6 +233,19 @@ def test_an_image_of_unknown_type_is_no_enclosure() -> None:
     assert b"enclosure" not in rendered.rss and b"enclosure" not in rendered.atom
 
 
+@pytest.mark.parametrize(
+    "image_url", ["file:///srv/feed/media/foto.jpg", "/media/foto.jpg", "ftp://x.test/foto.jpg"]
+)
+def test_an_image_that_is_not_a_web_url_is_never_published(image_url: str) -> None:
+    # A relative image of a feed read from a file is resolved against its file:// URL:
+    # the W3C validator says "url must be a full URL", and it names a path of the server.
+    item = article(image_url=image_url)
+    rendered = render_xml(SITE, ROOT, [item])
+    assert b"enclosure" not in rendered.rss and b"enclosure" not in rendered.atom
+    [entry] = json.loads(render_json(SITE, ROOT, [item]))["items"]
+    assert "image" not in entry
+
+
 # -- trap 6: content(type='CDATA') -------------------------------------------------------
 
 
