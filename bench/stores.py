@@ -28,8 +28,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.corpus import CATEGORIES, TAGS, Corpus
+from db.labels import label_slug
 from db.search import index_text
-from db.store import Store, label_slug
+from db.store import Store
 from ingest import normalize
 
 SOURCES = ("Il Corriere di Prova", "Gazzetta Sintetica", "Eco del Benchmark", "Notizie Finte")

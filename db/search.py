@@ -47,16 +47,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from itertools import islice
-from typing import Any, cast
+from typing import Any
 
 import snowballstemmer
-from slugify import slugify
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
     Select,
-    Table,
     bindparam,
     column,
     delete,
@@ -70,8 +68,18 @@ from sqlalchemy import (
     update,
 )
 
-from db import models
+from db.labels import label_slug
 from db.records import SearchHit, StoredArticle, TopicDef, TopicInfo
+from db.tables import (
+    ARTICLE_TAGS,
+    ARTICLES,
+    CATEGORIES,
+    SOURCES,
+    TAGS,
+    TOPIC_ARTICLES,
+    TOPICS,
+    chunks,
+)
 
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 12
@@ -85,12 +93,6 @@ FTS_TABLE = "articles_fts"
 TOPIC_BACKFILL_LIMIT = 2000
 """Articles a new or edited topic is filled with (the newest): its feed shows far fewer."""
 
-_ARTICLES = cast(Table, models.Article.__table__)
-_SOURCES = cast(Table, models.Source.__table__)
-_CATEGORIES = cast(Table, models.Category.__table__)
-_TAGS = cast(Table, models.Tag.__table__)
-_ARTICLE_TAGS = models.article_tags
-_TOPIC_ARTICLES = models.topic_articles
 _FTS = table(FTS_TABLE, column("rowid"))
 
 
@@ -344,9 +346,8 @@ def index_articles(connection: Connection, rows: Sequence[IndexRow], *, replace:
     if connection.dialect.name != "sqlite" or not rows:
         return
     if replace:
-        ids = [r.article_id for r in rows]
-        for start in range(0, len(ids), 500):
-            connection.execute(delete(_FTS).where(_FTS.c.rowid.in_(ids[start : start + 500])))
+        for chunk in chunks([r.article_id for r in rows]):
+            connection.execute(delete(_FTS).where(_FTS.c.rowid.in_(chunk)))
     connection.execute(
         text(
             "INSERT INTO articles_fts(rowid, title, summary, body, authors, tags)"
@@ -382,14 +383,14 @@ class Filters:
 
 def matching(dialect: str, parsed: ParsedQuery, filters: Filters = Filters()) -> Select[Any]:
     """SELECT (id, published, rank) of the articles matching; lower rank is better."""
-    a = _ARTICLES.c
+    a = ARTICLES.c
     rank: ColumnElement[Any]
     if dialect == "sqlite":
         # Title counts most, then summary, tags, authors, body.
         rank = literal_column(f"bm25({FTS_TABLE}, 10.0, 4.0, 1.0, 2.0, 3.0)")
         statement = (
             select(a.id, a.published, rank.label("rank"))
-            .select_from(_FTS.join(_ARTICLES, a.id == _FTS.c.rowid))
+            .select_from(_FTS.join(ARTICLES, a.id == _FTS.c.rowid))
             .where(text(f"{FTS_TABLE} MATCH :fts_query").bindparams(fts_query=fts5_query(parsed)))
         )
     else:
@@ -402,20 +403,20 @@ def matching(dialect: str, parsed: ParsedQuery, filters: Filters = Filters()) ->
         statement = select(a.id, a.published, rank.label("rank")).where(vector.op("@@")(query))
     if filters.sources:
         statement = statement.where(
-            a.source_id.in_(select(_SOURCES.c.id).where(_SOURCES.c.slug.in_(filters.sources)))
+            a.source_id.in_(select(SOURCES.c.id).where(SOURCES.c.slug.in_(filters.sources)))
         )
     if filters.categories:
         statement = statement.where(
             a.category_id.in_(
-                select(_CATEGORIES.c.id).where(_CATEGORIES.c.slug.in_(filters.categories))
+                select(CATEGORIES.c.id).where(CATEGORIES.c.slug.in_(filters.categories))
             )
         )
     if filters.tags:
         statement = statement.where(
             exists(
-                select(_ARTICLE_TAGS.c.article_id)
-                .join(_TAGS, _TAGS.c.id == _ARTICLE_TAGS.c.tag_id)
-                .where(_ARTICLE_TAGS.c.article_id == a.id, _TAGS.c.slug.in_(filters.tags))
+                select(ARTICLE_TAGS.c.article_id)
+                .join(TAGS, TAGS.c.id == ARTICLE_TAGS.c.tag_id)
+                .where(ARTICLE_TAGS.c.article_id == a.id, TAGS.c.slug.in_(filters.tags))
             )
         )
     if filters.since is not None:
@@ -445,22 +446,22 @@ def _fts_filters(filters: Filters) -> list[ColumnElement[bool]]:
 
     `+rowid`: a plain `rowid IN (...)` makes SQLite run the FTS5 query once per id of the
     set (27 s for a source's 50,000 ids); the unary plus keeps it a filter on the scan."""
-    a = _ARTICLES.c
+    a = ARTICLES.c
     rowid: ColumnElement[Any] = literal_column(f"+{FTS_TABLE}.rowid")
     sets: list[Select[Any]] = []
     if filters.sources:
-        sources = select(_SOURCES.c.id).where(_SOURCES.c.slug.in_(filters.sources))
+        sources = select(SOURCES.c.id).where(SOURCES.c.slug.in_(filters.sources))
         sets.append(select(a.id).where(a.source_id.in_(sources)))
     if filters.categories:
-        categories = select(_CATEGORIES.c.id).where(_CATEGORIES.c.slug.in_(filters.categories))
+        categories = select(CATEGORIES.c.id).where(CATEGORIES.c.slug.in_(filters.categories))
         sets.append(select(a.id).where(a.category_id.in_(categories)))
     if filters.since is not None:
         sets.append(select(a.id).where(a.published >= filters.since))
     if filters.tags:
         sets.append(
-            select(_ARTICLE_TAGS.c.article_id)
-            .join(_TAGS, _TAGS.c.id == _ARTICLE_TAGS.c.tag_id)
-            .where(_TAGS.c.slug.in_(filters.tags))
+            select(ARTICLE_TAGS.c.article_id)
+            .join(TAGS, TAGS.c.id == ARTICLE_TAGS.c.tag_id)
+            .where(TAGS.c.slug.in_(filters.tags))
         )
     return [rowid.in_(ids) for ids in sets]
 
@@ -490,8 +491,8 @@ def _ranked_sqlite(
     )
     statement = (
         select(best.c.id, best.c.score)
-        .join(_ARTICLES, _ARTICLES.c.id == best.c.id)
-        .order_by(best.c.score, _ARTICLES.c.published.desc(), best.c.id.desc())
+        .join(ARTICLES, ARTICLES.c.id == best.c.id)
+        .order_by(best.c.score, ARTICLES.c.published.desc(), best.c.id.desc())
     )
     return [(int(row[0]), float(row[1])) for row in connection.execute(statement)]
 
@@ -504,7 +505,7 @@ def ranked(
     if connection.dialect.name == "sqlite":
         return _ranked_sqlite(connection, parsed, filters, limit)
     statement = matching(connection.dialect.name, parsed, filters)
-    statement = statement.order_by(literal_column("rank"), _ARTICLES.c.published.desc())
+    statement = statement.order_by(literal_column("rank"), ARTICLES.c.published.desc())
     return [
         (int(row[0]), float(row[2])) for row in connection.execute(statement.limit(limit)).all()
     ]
@@ -565,9 +566,8 @@ def match_topics(
     ids = sorted(set(article_ids))
     if not topics or not ids:
         return changed
-    ta = _TOPIC_ARTICLES.c
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    ta = TOPIC_ARTICLES.c
+    for chunk in chunks(ids):
         before: set[tuple[str, int]] = set(
             connection.execute(select(ta.topic_slug, ta.article_id).where(ta.article_id.in_(chunk)))
         )
@@ -578,8 +578,8 @@ def match_topics(
         published: dict[int, object] = {
             int(article_id): raw
             for article_id, raw in connection.execute(
-                select(_ARTICLES.c.id, literal_column("articles.published")).where(
-                    _ARTICLES.c.id.in_(chunk)
+                select(ARTICLES.c.id, literal_column("articles.published")).where(
+                    ARTICLES.c.id.in_(chunk)
                 )
             )
         }
@@ -588,21 +588,21 @@ def match_topics(
         for topic in topics:
             statement = matching(
                 connection.dialect.name, topic.parsed, topic.filters
-            ).with_only_columns(_ARTICLES.c.id)
+            ).with_only_columns(ARTICLES.c.id)
             if sqlite:
                 # FTS5 takes a rowid range into its index walk (without it each topic query
                 # read its words' postings for the whole store, once per chunk); the ids in
                 # the range that are not in the chunk are dropped below.
                 statement = statement.where(_FTS.c.rowid.between(chunk[0], chunk[-1]))
             else:
-                statement = statement.where(_ARTICLES.c.id.in_(chunk))
+                statement = statement.where(ARTICLES.c.id.in_(chunk))
             for (article_id,) in connection.execute(statement):
                 if int(article_id) in published:
                     after[(topic.slug, int(article_id))] = published[int(article_id)]
         gone = before - set(after)
         for slug, article_id in gone:
             connection.execute(
-                delete(_TOPIC_ARTICLES).where(ta.topic_slug == slug, ta.article_id == article_id)
+                delete(TOPIC_ARTICLES).where(ta.topic_slug == slug, ta.article_id == article_id)
             )
         new = [
             (slug, article_id, when)
@@ -617,10 +617,10 @@ def match_topics(
 
 def backfill_topic(connection: Connection, topic: StoredTopic) -> int:
     """Fill a new or edited topic with its newest matches; returns how many."""
-    ta = _TOPIC_ARTICLES.c
-    connection.execute(delete(_TOPIC_ARTICLES).where(ta.topic_slug == topic.slug))
+    ta = TOPIC_ARTICLES.c
+    connection.execute(delete(TOPIC_ARTICLES).where(ta.topic_slug == topic.slug))
     statement = matching(connection.dialect.name, topic.parsed, topic.filters)
-    statement = statement.order_by(_ARTICLES.c.published.desc(), _ARTICLES.c.id.desc())
+    statement = statement.order_by(ARTICLES.c.published.desc(), ARTICLES.c.id.desc())
     rows = [
         {"topic_slug": topic.slug, "article_id": article_id, "published": published}
         for article_id, published, *_rank in connection.execute(
@@ -628,7 +628,7 @@ def backfill_topic(connection: Connection, topic: StoredTopic) -> int:
         )
     ]
     if rows:
-        connection.execute(insert(_TOPIC_ARTICLES), rows)
+        connection.execute(insert(TOPIC_ARTICLES), rows)
     return len(rows)
 
 
@@ -690,7 +690,6 @@ def snippet(value: str, parsed: ParsedQuery, *, width: int = 32) -> str:
 
 # -- store entry points (called by `db.store.Store`) ---------------------------------------
 
-_TOPICS = cast(Table, models.Topic.__table__)
 Loader = Callable[[Connection, Sequence[int]], dict[int, StoredArticle]]
 
 
@@ -735,19 +734,14 @@ def _definition(topic: TopicDef) -> dict[str, Any]:
     return {
         "query": topic.query,
         "exclude": list(topic.exclude),
-        "sources": sorted({label(s) for s in topic.sources}),
-        "categories": sorted({label(c) for c in topic.categories}),
-        "tags": sorted({label(t) for t in topic.tags}),
+        "sources": sorted({label_slug(s) for s in topic.sources}),
+        "categories": sorted({label_slug(c) for c in topic.categories}),
+        "tags": sorted({label_slug(t) for t in topic.tags}),
     }
 
 
-def label(name: str) -> str:
-    """A source, category or tag name as its slug (the same rule as the store's)."""
-    return slugify(name, lowercase=True, replacements=[["'", "-"], ["’", "-"]]) or "senza-nome"
-
-
 def sync_topics(connection: Connection, topics: Sequence[TopicDef]) -> list[str]:
-    t = _TOPICS.c
+    t = TOPICS.c
     stored = {
         row.slug: tuple(row[1:])
         for row in connection.execute(select(t.slug, t.name, t.title, t.description, t.digest))
@@ -755,7 +749,7 @@ def sync_topics(connection: Connection, topics: Sequence[TopicDef]) -> list[str]
     wanted = {topic.slug: topic for topic in topics}
     gone = [slug for slug in stored if slug not in wanted]
     if gone:
-        connection.execute(delete(_TOPICS).where(t.slug.in_(gone)))
+        connection.execute(delete(TOPICS).where(t.slug.in_(gone)))
     filled = []
     for topic in topics:
         definition = _definition(topic)
@@ -769,12 +763,12 @@ def sync_topics(connection: Connection, topics: Sequence[TopicDef]) -> list[str]
         }
         before = stored.get(topic.slug)
         if before is None:
-            connection.execute(insert(_TOPICS).values(slug=topic.slug, **values))
+            connection.execute(insert(TOPICS).values(slug=topic.slug, **values))
         else:
             # Nothing written when nothing changed (a build must not take a write lock
             # for nothing); members are recomputed only when the definition changed.
             if before != (topic.name, topic.title, topic.description, digest):
-                connection.execute(update(_TOPICS).where(t.slug == topic.slug).values(**values))
+                connection.execute(update(TOPICS).where(t.slug == topic.slug).values(**values))
             if before[3] == digest:
                 continue
         backfill_topic(connection, stored_topic(topic.slug, values["definition"]))
@@ -783,14 +777,14 @@ def sync_topics(connection: Connection, topics: Sequence[TopicDef]) -> list[str]
 
 
 def topic_infos(connection: Connection) -> list[TopicInfo]:
-    t = _TOPICS.c
+    t = TOPICS.c
     query = select(t.slug, t.name, t.title, t.description).order_by(t.slug)
     return [TopicInfo(*row) for row in connection.execute(query)]
 
 
 def load_topics(connection: Connection) -> list[StoredTopic]:
     """Every stored topic, parsed (parsing is cached by definition)."""
-    t = _TOPICS.c
+    t = TOPICS.c
     return [
         stored_topic(slug, definition)
         for slug, definition in connection.execute(select(t.slug, t.definition))

@@ -25,7 +25,8 @@ from db.records import (
     FileFingerprint,
     SourceSpec,
 )
-from db.store import EditCap, Store
+from db.store import Store
+from db.upsert_plan import EditCap
 from ingest.article import DraftRules, to_draft
 from ingest.errors import BadArticle, IngestError
 from ingest.feed import MAX_ENTRIES_PER_FETCH, ParsedFeed, parse_feed

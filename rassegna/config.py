@@ -421,9 +421,9 @@ def _check_sources(settings: Settings, path: Path) -> None:
 
 def topic_slug(topic: TopicConfig) -> str:
     """The folder of a topic feed: `tema/<slug>/`."""
-    from db.search import label
+    from db.labels import label_slug
 
-    return topic.slug or label(topic.name)
+    return topic.slug or label_slug(topic.name)
 
 
 def _check_topics(settings: Settings, path: Path) -> None:

@@ -7,7 +7,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from db.records import SourceSpec
-from db.store import JITTER_CAP, Store, jittered
+from db.schedule import JITTER_CAP, jittered
+from db.store import Store
 
 T0 = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 

@@ -19,7 +19,8 @@ from db.dedup import lead_similarity, normalized_title, title_key
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.records import ArticleDraft, SourceSpec, StoredArticle
-from db.store import EditCap, Store
+from db.store import Store
+from db.upsert_plan import EditCap
 from feeds.build import build_feeds
 from feeds.site import SiteInfo
 from ingest.fetch import Fetcher

@@ -12,7 +12,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from db.records import SourceSpec, SourceState
-from db.store import BACKOFF_CAP, JITTER_CAP, JITTER_SHARE, Store, backoff_seconds
+from db.schedule import BACKOFF_CAP, JITTER_CAP, JITTER_SHARE, backoff_seconds
+from db.store import Store
 from ingest.fetch import Fetcher
 from ingest.pipeline import IngestReport
 from ingest.remote import RemoteOptions, ingest_remote_source

@@ -1,0 +1,139 @@
+"""Listings: which categories, sources, tags and authors have articles, how many each
+section holds, and cheap counters of the whole store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, Select, func, or_, select
+
+from db.records import Label
+from db.tables import (
+    ARTICLE_AUTHORS,
+    ARTICLE_TAGS,
+    ARTICLES,
+    AUTHORS,
+    CATEGORIES,
+    LINKS,
+    SOURCES,
+    TAGS,
+    TOPIC_ARTICLES,
+)
+
+
+def _grouped_counts() -> tuple[tuple[str, Select[Any]], ...]:
+    """(section filter, SELECT slug, count) of every kind of section."""
+    a = ARTICLES.c
+    return (
+        (
+            "category",
+            select(CATEGORIES.c.slug, func.count(a.id))
+            .join(ARTICLES, a.category_id == CATEGORIES.c.id)
+            .group_by(CATEGORIES.c.slug),
+        ),
+        (
+            "source",
+            select(SOURCES.c.slug, func.count(a.id))
+            .join(ARTICLES, a.source_id == SOURCES.c.id)
+            .group_by(SOURCES.c.slug),
+        ),
+        (
+            "tag",
+            select(TAGS.c.slug, func.count(ARTICLE_TAGS.c.article_id))
+            .join(ARTICLE_TAGS, ARTICLE_TAGS.c.tag_id == TAGS.c.id)
+            .group_by(TAGS.c.slug),
+        ),
+        (
+            "topic",
+            select(TOPIC_ARTICLES.c.topic_slug, func.count()).group_by(TOPIC_ARTICLES.c.topic_slug),
+        ),
+        (
+            "author",
+            select(AUTHORS.c.slug, func.count(ARTICLE_AUTHORS.c.article_id))
+            .join(ARTICLE_AUTHORS, ARTICLE_AUTHORS.c.author_id == AUTHORS.c.id)
+            .group_by(AUTHORS.c.slug),
+        ),
+    )
+
+
+def section_counts(engine: Engine, *, authors: bool = True) -> dict[tuple[str, str], int]:
+    """How many articles the store and each of its sections hold, in six grouped COUNTs.
+
+    Keyed by the `latest_articles` filter and its slug: `("category", slug)`,
+    `("source", slug)`, `("tag", slug)`, `("topic", slug)`, `("author", slug)`, and
+    `("", "")` for the whole store (authors only when `authors`: a build without
+    author feeds need not scan their table). Far cheaper than reading any article: a
+    build tells from it which archive pages exist.
+    """
+    counts: dict[tuple[str, str], int] = {}
+    with engine.connect() as connection:
+        counts[("", "")] = int(connection.scalar(select(func.count(ARTICLES.c.id))) or 0)
+        for key, query in _grouped_counts():
+            if key == "author" and not authors:
+                continue
+            for slug, count in connection.execute(query):
+                counts[(key, str(slug))] = int(count)
+    return counts
+
+
+def _labels(engine: Engine, query: Select[Any]) -> list[Label]:
+    # Core rows, not ORM objects: every build asks, and a session cost more than the query.
+    with engine.connect() as connection:
+        return [Label(name, slug) for name, slug in connection.execute(query)]
+
+
+def categories(engine: Engine) -> list[Label]:
+    """Categories that have at least one article, by slug."""
+    used = select(ARTICLES.c.id).where(ARTICLES.c.category_id == CATEGORIES.c.id).exists()
+    query = select(CATEGORIES.c.name, CATEGORIES.c.slug).where(used).order_by(CATEGORIES.c.slug)
+    return _labels(engine, query)
+
+
+def sources_with_articles(engine: Engine) -> list[Label]:
+    """Sources with at least one article, their own or linked (a story another source
+    brought first is listed in both sources' feeds), by slug."""
+    own = select(ARTICLES.c.id).where(ARTICLES.c.source_id == SOURCES.c.id).exists()
+    linked = select(LINKS.c.guid).where(LINKS.c.source_id == SOURCES.c.id).exists()
+    query = select(SOURCES.c.name, SOURCES.c.slug).where(or_(own, linked)).order_by(SOURCES.c.slug)
+    return _labels(engine, query)
+
+
+def tags(engine: Engine, min_articles: int = 1) -> list[Label]:
+    """Tags used by at least `min_articles` articles, by slug.
+
+    Every build asks (`feeds.sections.plan_feeds`): a probe of
+    `ix_article_tags_tag_published` per tag that stops at its `min_articles`-th row,
+    instead of counting every tag's rows (a GROUP BY over all of `article_tags`).
+    """
+    used = (
+        select(ARTICLE_TAGS.c.article_id)
+        .where(ARTICLE_TAGS.c.tag_id == TAGS.c.id)
+        .limit(1)
+        .offset(max(min_articles, 1) - 1)
+        .exists()
+    )
+    return _labels(engine, select(TAGS.c.name, TAGS.c.slug).where(used).order_by(TAGS.c.slug))
+
+
+def authors(engine: Engine, min_articles: int = 1) -> list[Label]:
+    """Authors signing at least `min_articles` articles, by slug (for author feeds)."""
+    query = (
+        select(AUTHORS.c.name, AUTHORS.c.slug)
+        .join(ARTICLE_AUTHORS, ARTICLE_AUTHORS.c.author_id == AUTHORS.c.id)
+        .group_by(AUTHORS.c.id, AUTHORS.c.name, AUTHORS.c.slug)
+        .having(func.count() >= min_articles)
+        .order_by(AUTHORS.c.slug)
+    )
+    return _labels(engine, query)
+
+
+def article_count(engine: Engine) -> int:
+    """How many articles the store holds."""
+    with engine.connect() as connection:
+        return int(connection.scalar(select(func.count()).select_from(ARTICLES)) or 0)
+
+
+def latest_article_id(engine: Engine) -> int:
+    """The highest article id (0 when empty): a cheap "something new arrived" stamp."""
+    with engine.connect() as connection:
+        return int(connection.scalar(select(func.max(ARTICLES.c.id))) or 0)

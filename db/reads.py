@@ -1,0 +1,270 @@
+"""Reads for the feeds: stored articles as `StoredArticle` records, the newest of a
+section, by ids, and page by page through a section's history (keyset reads).
+
+Every read picks ids first (index walks, the same as the change stamps of `db.stamps`)
+and then loads those articles with `load_articles`, straight from rows to records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    bindparam,
+    select,
+    tuple_,
+)
+
+from db.records import Label, SourceRef, StoredArticle
+from db.stamps import latest_ids
+from db.tables import (
+    ARTICLE_AUTHORS,
+    ARTICLE_TAGS,
+    ARTICLES,
+    AUTHORS,
+    CATEGORIES,
+    LINKS,
+    SOURCES,
+    TAGS,
+    TOPIC_ARTICLES,
+    chunks,
+)
+from db.types import UTCDateTime
+
+Key = tuple[datetime, int]
+"""(published, id) of an article: where a keyset read starts."""
+
+_ARTICLE_READ = (
+    select(
+        ARTICLES.c.id,
+        ARTICLES.c.uid,
+        SOURCES.c.name.label("source_name"),
+        SOURCES.c.slug.label("source_slug"),
+        ARTICLES.c.guid,
+        ARTICLES.c.title,
+        ARTICLES.c.summary,
+        ARTICLES.c.content_html,
+        ARTICLES.c.content_text,
+        ARTICLES.c.published,
+        ARTICLES.c.updated,
+        ARTICLES.c.ingested,
+        ARTICLES.c.url,
+        ARTICLES.c.authors,
+        CATEGORIES.c.name.label("category_name"),
+        CATEGORIES.c.slug.label("category_slug"),
+        ARTICLES.c.language,
+        ARTICLES.c.slug,
+        ARTICLES.c.image_url,
+        ARTICLES.c.linked_sources,
+        ARTICLES.c.page_path,
+    )
+    .join(SOURCES, SOURCES.c.id == ARTICLES.c.source_id)
+    .outerjoin(CATEGORIES, CATEGORIES.c.id == ARTICLES.c.category_id)
+)
+_TAG_READ = (
+    select(ARTICLE_TAGS.c.article_id, TAGS.c.name, TAGS.c.slug)
+    .join(TAGS, TAGS.c.id == ARTICLE_TAGS.c.tag_id)
+    .order_by(ARTICLE_TAGS.c.article_id, TAGS.c.slug)
+)
+_ALSO_READ = (
+    select(LINKS.c.article_id, SOURCES.c.name, SOURCES.c.slug, LINKS.c.url)
+    .join(SOURCES, SOURCES.c.id == LINKS.c.source_id)
+    .order_by(LINKS.c.article_id, SOURCES.c.slug)
+)
+
+
+def _section_ids() -> dict[str, tuple[Select[Any], ColumnElement[Any], ColumnElement[Any]]]:
+    """By section filter: the SELECT of its article ids (slug bound as `slug`), and the
+    (published, id) columns its index is ordered by."""
+    a, at, ta, aa = ARTICLES.c, ARTICLE_TAGS.c, TOPIC_ARTICLES.c, ARTICLE_AUTHORS.c
+    slug: BindParameter[str] = bindparam("slug")
+    return {
+        "": (select(a.id), a.published, a.id),
+        "category": (
+            select(a.id)
+            .join(CATEGORIES, CATEGORIES.c.id == a.category_id)
+            .where(CATEGORIES.c.slug == slug),
+            a.published,
+            a.id,
+        ),
+        "source": (
+            select(a.id).join(SOURCES, SOURCES.c.id == a.source_id).where(SOURCES.c.slug == slug),
+            a.published,
+            a.id,
+        ),
+        "tag": (
+            select(at.article_id).where(
+                at.tag_id == select(TAGS.c.id).where(TAGS.c.slug == slug).scalar_subquery()
+            ),
+            at.published,
+            at.article_id,
+        ),
+        "topic": (select(ta.article_id).where(ta.topic_slug == slug), ta.published, ta.article_id),
+        "author": (
+            select(aa.article_id).where(
+                aa.author_id == select(AUTHORS.c.id).where(AUTHORS.c.slug == slug).scalar_subquery()
+            ),
+            aa.published,
+            aa.article_id,
+        ),
+    }
+
+
+def _paged_statements() -> dict[tuple[str, str], Select[Any]]:
+    """Ids of one section in (published, id) order, by (filter, mode).
+
+    Modes: `offset` (oldest first, skipping `offset`), `after` (oldest first, after a
+    (published, id) key) and `before` (newest first, before a key). The same index walks
+    as the stamps (`db.stamps`): `ix_articles_published`, `ix_articles_category_published`,
+    `ix_articles_source_published`, and for a tag `ix_article_tags_tag_published` (whose
+    `published` copies the article's; likewise `ix_topic_articles_topic_published` and
+    `ix_article_authors_author_published`); a key is a range start on the index, so a keyset
+    read costs the same at any depth. Built once: constructing statements costs more than
+    running these.
+    """
+    key = tuple_(bindparam("key_published", type_=UTCDateTime()), bindparam("key_id"))
+    statements: dict[tuple[str, str], Select[Any]] = {}
+    for section, (base, published, ident) in _section_ids().items():
+        row = tuple_(published, ident)
+        ascending = (published.asc(), ident.asc())
+        descending = (published.desc(), ident.desc())
+        for mode, query, order in (
+            ("offset", base, ascending),
+            ("after", base.where(row > key), ascending),
+            ("before", base.where(row < key), descending),
+        ):
+            statements[(section, mode)] = (
+                query.order_by(*order).limit(bindparam("limit")).offset(bindparam("offset"))
+            )
+    return statements
+
+
+_PAGED_IDS = _paged_statements()
+
+
+def _also_on(connection: Connection, rows: Sequence[Any]) -> dict[int, tuple[SourceRef, ...]]:
+    """The other sources carrying these article rows, read only for those that have any
+    (`linked_sources`), so a build over unlinked articles costs no extra query."""
+    linked = [row.id for row in rows if row.linked_sources]
+    found: dict[int, list[SourceRef]] = {}
+    if linked:
+        for article_id, name, slug, url in connection.execute(
+            _ALSO_READ.where(LINKS.c.article_id.in_(linked))
+        ):
+            found.setdefault(article_id, []).append(SourceRef(name, slug, url))
+    return {article_id: tuple(refs) for article_id, refs in found.items()}
+
+
+def _record(row: Any, tags: Sequence[Label], also: tuple[SourceRef, ...]) -> StoredArticle:
+    return StoredArticle(
+        id=row.id,
+        uid=row.uid,
+        source_name=row.source_name,
+        source_slug=row.source_slug,
+        guid=row.guid,
+        title=row.title,
+        summary=row.summary,
+        content_html=row.content_html,
+        content_text=row.content_text,
+        published=row.published,
+        updated=row.updated,
+        ingested=row.ingested,
+        url=row.url,
+        authors=tuple(row.authors or ()),
+        category=(
+            Label(row.category_name, row.category_slug) if row.category_slug is not None else None
+        ),
+        tags=tuple(tags),
+        language=row.language,
+        slug=row.slug,
+        image_url=row.image_url,
+        also_on=also,
+        page_path=row.page_path or "",
+    )
+
+
+def load_articles(connection: Connection, ids: Sequence[int]) -> dict[int, StoredArticle]:
+    """Articles by id, two queries per chunk of ids (three when some were linked from
+    other sources), straight from rows to records (Core: the ORM's identity map and
+    lazy-load machinery cost more than the rows themselves)."""
+    found: dict[int, StoredArticle] = {}
+    for chunk in chunks(ids):
+        tags: dict[int, list[Label]] = {}
+        for article_id, name, slug in connection.execute(
+            _TAG_READ.where(ARTICLE_TAGS.c.article_id.in_(chunk))
+        ):
+            tags.setdefault(article_id, []).append(Label(name, slug))
+        rows = connection.execute(_ARTICLE_READ.where(ARTICLES.c.id.in_(chunk))).all()
+        also = _also_on(connection, rows)
+        for row in rows:
+            found[row.id] = _record(row, tags.get(row.id, ()), also.get(row.id, ()))
+    return found
+
+
+def latest_articles(
+    engine: Engine,
+    limit: int,
+    *,
+    category: str | None = None,
+    source: str | None = None,
+    tag: str | None = None,
+    topic: str | None = None,
+    author: str | None = None,
+) -> list[StoredArticle]:
+    """The newest `limit` articles, optionally of one category, source, tag, topic or
+    author (by slug; the last one given wins).
+
+    Order is published descending with the id as tie-break, so it is stable.
+    """
+    with engine.connect() as connection:
+        ids = latest_ids(
+            connection,
+            limit,
+            category=category,
+            source=source,
+            tag=tag,
+            topic=topic,
+            author=author,
+        )
+        found = load_articles(connection, ids)
+    return [found[i] for i in ids if i in found]
+
+
+def articles_by_ids(engine: Engine, ids: Iterable[int]) -> dict[int, StoredArticle]:
+    """The stored articles with these ids (those that still exist), by id.
+
+    For a build that already knows each feed's ids from its stamps: every article is
+    in several feeds (root, category, source, tags), so loading the union once and
+    slicing it per feed reads each article once instead of four or five times.
+    """
+    wanted = list(dict.fromkeys(ids))
+    with engine.connect() as connection:
+        return load_articles(connection, wanted)
+
+
+def paged(
+    engine: Engine,
+    mode: str,
+    limit: int,
+    offset: int,
+    key: Key | None,
+    section: tuple[str, str | None],
+) -> list[StoredArticle]:
+    """One page of a section's articles (`_paged_statements` says what `mode` means)."""
+    kind, slug = section
+    params: dict[str, object] = {"limit": limit, "offset": offset}
+    if slug is not None:
+        params["slug"] = slug
+    if key is not None:
+        params["key_published"], params["key_id"] = key
+    with engine.connect() as connection:
+        ids = [row[0] for row in connection.execute(_PAGED_IDS[(kind, mode)], params)]
+        found = load_articles(connection, ids)
+    return [found[i] for i in ids if i in found]

@@ -1,0 +1,253 @@
+"""Scheduling decisions for sources, as pure functions: no database, no clock.
+
+Given what the store knows of a source (`SourceSchedule`) and how a fetch ended, each
+decision returns a `FetchRecord`: the columns of the source's row to write and when it is
+due next. `db.sources` reads the row, asks here, and writes the record with one UPDATE.
+
+The rules: a success resets the error count and polls again after the interval (or the
+server's longer lower bound, capped); network and server errors back off exponentially
+up to a cap, never disabling the source, and a network error does not count when most
+remote sources are failing the same way (the fault is then probably ours); Retry-After
+postpones (capped) without counting as an error; 410 marks the source gone; a permanent
+redirect is adopted only after it was seen on consecutive fetches. Every regular poll
+comes a little late by a reproducible jitter, so sources with the same interval drift
+apart instead of all firing in the same second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
+from typing import Any
+
+from db.records import FetchKind, FetchOutcome, FetchState
+
+BACKOFF_CAP = 24 * 3600
+"""No transient error ever delays a source by more than a day: it recovers by itself."""
+RETRY_AFTER_CAP = 7 * 24 * 3600
+"""The longest a server's Retry-After may postpone a source."""
+MIN_INTERVAL_CAP = 24 * 3600
+"""The longest lower bound on the polling interval a server or feed may impose."""
+REDIRECT_CONFIRMATIONS = 3
+"""A 301/308 target must be seen on this many consecutive fetches before it is adopted."""
+GONE_DUE = datetime(9999, 1, 1, tzinfo=UTC)
+"""`next_due` of a gone source: schedulers that only read `next_due` never pick it."""
+NETWORK_DOWN_WINDOW = timedelta(hours=2)
+"""How far back the fetches of other sources tell whether our network is down."""
+NETWORK_DOWN_MIN_SOURCES = 3
+"""Fewer recently fetched remote sources than this cannot tell a network outage."""
+REMOTE_KINDS = ("feed", "page")
+JITTER_SHARE = 0.1
+JITTER_CAP = 120
+"""A regular poll comes up to `JITTER_SHARE` of the interval (at most `JITTER_CAP`
+seconds) late."""
+BACKOFF_JITTER = 0.2
+"""A backoff delay is up to this share shorter, so sources that failed together part."""
+
+_RELEASED = MappingProxyType({"claimed_by": None, "lease_until": None})
+"""Every record ends the claim its fetch ran under."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSchedule:
+    """What the scheduling decisions need to know of one source's row."""
+
+    source_id: int
+    url: str  # where fetches go now: the adopted redirect target, else the configured URL
+    interval_seconds: int
+    consecutive_errors: int = 0
+    min_interval_seconds: int | None = None
+    redirect_target: str | None = None
+    redirect_streak: int = 0
+    url_history: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, state: FetchState) -> SourceSchedule:
+        """The schedule of a source as a fetch started from it. It lacks the redirect
+        streak and URL history, so it serves only outcomes with no redirect to confirm
+        (`confirms_no_redirect`)."""
+        return cls(
+            source_id=state.source_id,
+            url=state.url,
+            interval_seconds=state.interval_seconds,
+            consecutive_errors=state.consecutive_errors,
+            min_interval_seconds=state.min_interval_seconds,
+            redirect_target=state.redirect_target,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FetchRecord:
+    """What to write to one source's row after a fetch: `values` by column name (the
+    columns not named stay as they are), `next_due` among them."""
+
+    values: Mapping[str, Any]
+
+    @property
+    def next_due(self) -> datetime:
+        due = self.values["next_due"]
+        assert isinstance(due, datetime)
+        return due
+
+
+def backoff_seconds(interval: int, errors: int, salt: int = 0) -> int:
+    """Delay before retrying after `errors` consecutive transient errors.
+
+    Doubles from the source's own interval and is capped at `BACKOFF_CAP`. The jitter
+    comes from a hash of `salt` and `errors`, not from a random generator: it is
+    reproducible in tests yet spreads sources that failed together apart.
+    """
+    if errors <= 0:
+        return interval
+    base = min(BACKOFF_CAP, interval * 2 ** min(errors, 32))
+    digest = hashlib.sha256(f"{salt}:{errors}".encode()).digest()
+    jitter = digest[0] / 255 * BACKOFF_JITTER
+    return max(interval, int(base * (1 - jitter)))
+
+
+def jittered(interval: int, salt: int, when: datetime) -> int:
+    """`interval` plus a jitter that is reproducible (a hash of the source and the time)."""
+    digest = hashlib.sha256(f"{salt}:{int(when.timestamp())}".encode()).digest()
+    spread = min(interval * JITTER_SHARE, JITTER_CAP)
+    return interval + int(digest[0] / 255 * spread)
+
+
+def confirms_no_redirect(state: FetchState, outcome: FetchOutcome) -> bool:
+    """Whether this outcome is a success that needs nothing of the row beyond `state`
+    (no redirect to count): the common case, and every 304."""
+    return outcome.kind in (FetchKind.OK, FetchKind.NOT_MODIFIED) and (
+        outcome.permanent_redirect in (None, state.url)
+    )
+
+
+def counts_network_check(outcome: FetchOutcome) -> bool:
+    """Whether deciding this outcome needs `network_seems_down` (a network error the
+    fetcher left for the store to judge)."""
+    return outcome.kind is FetchKind.NETWORK and outcome.count_error is None
+
+
+def network_seems_down(recent: Mapping[int, str | None], source_id: int) -> bool:
+    """Whether most remote sources fetched lately (`recent`: their last outcome by id),
+    this one included as a network failure, failed at the network level."""
+    outcomes = dict(recent)
+    outcomes[source_id] = FetchKind.NETWORK.value
+    if len(outcomes) < NETWORK_DOWN_MIN_SOURCES:
+        return False
+    failing = sum(1 for o in outcomes.values() if o == FetchKind.NETWORK.value)
+    return failing * 2 > len(outcomes)
+
+
+def redirect_values(source: SourceSchedule, target: str | None) -> dict[str, Any]:
+    """The redirect columns after a success that was (or was not) permanently
+    redirected to `target`: counted, and adopted once seen `REDIRECT_CONFIRMATIONS`
+    times in a row."""
+    if target is None or target == source.url:
+        if source.redirect_target is None and not source.redirect_streak:
+            return {}
+        return {"redirect_target": None, "redirect_streak": 0}
+    streak = source.redirect_streak + 1 if source.redirect_target == target else 1
+    if streak < REDIRECT_CONFIRMATIONS:
+        return {"redirect_target": target, "redirect_streak": streak}
+    history = list(source.url_history)
+    if source.url not in history:
+        history.append(source.url)
+    return {
+        "url_history": history,
+        "fetch_url": target,
+        "redirect_target": None,
+        "redirect_streak": 0,
+    }
+
+
+def _validators(outcome: FetchOutcome) -> dict[str, Any]:
+    """A 200 replaces both validators (even with None); a 304 only the ones it carries."""
+    if not outcome.new_validators:
+        return {}
+    if outcome.kind is FetchKind.OK:
+        return {"etag": outcome.etag, "last_modified": outcome.last_modified}
+    values: dict[str, Any] = {}
+    if outcome.etag:
+        values["etag"] = outcome.etag
+    if outcome.last_modified:
+        values["last_modified"] = outcome.last_modified
+    return values
+
+
+def _success(source: SourceSchedule, outcome: FetchOutcome, when: datetime) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        **redirect_values(source, outcome.permanent_redirect),
+        "last_success": when,
+        "last_error": None,
+        "consecutive_errors": 0,
+        "retry_after": None,
+    }
+    if outcome.kind is FetchKind.OK:
+        values["bozo"] = outcome.bozo
+    floor = source.min_interval_seconds or 0
+    if outcome.min_interval is not None:
+        floor = min(outcome.min_interval, MIN_INTERVAL_CAP)
+        values["min_interval_seconds"] = floor
+    wait = max(source.interval_seconds, floor)
+    values["next_due"] = when + timedelta(seconds=jittered(wait, source.source_id, when))
+    return values
+
+
+def _failure(
+    source: SourceSchedule, outcome: FetchOutcome, when: datetime, network_down: bool
+) -> dict[str, Any]:
+    values: dict[str, Any] = {"last_error": outcome.error}
+    interval = source.interval_seconds
+    if outcome.kind is FetchKind.GONE:
+        values.update(gone=True, next_due=GONE_DUE)
+    elif outcome.kind is FetchKind.THROTTLED:
+        until = outcome.retry_after or when
+        until = min(until, when + timedelta(seconds=RETRY_AFTER_CAP))
+        values.update(retry_after=until, next_due=max(until, when + timedelta(seconds=interval)))
+    else:
+        count = outcome.count_error
+        if count is None:
+            count = not (outcome.kind is FetchKind.NETWORK and network_down)
+        errors = source.consecutive_errors + (1 if count else 0)
+        delay = backoff_seconds(interval, errors, source.source_id)
+        values.update(consecutive_errors=errors, next_due=when + timedelta(seconds=delay))
+    return values
+
+
+def decide_fetch(
+    source: SourceSchedule,
+    outcome: FetchOutcome,
+    when: datetime,
+    *,
+    network_down: bool = False,
+) -> FetchRecord:
+    """What one fetch of a remote source changes in its row, the next poll included.
+
+    `network_down` (`network_seems_down`) matters only when `counts_network_check`.
+    The claim on the source ends with the record.
+    """
+    values: dict[str, Any] = {
+        "last_fetch": when,
+        "last_status": outcome.status,
+        "last_outcome": outcome.kind.value,
+        **_validators(outcome),
+    }
+    if outcome.kind in (FetchKind.OK, FetchKind.NOT_MODIFIED):
+        values.update(_success(source, outcome, when))
+    else:
+        values.update(_failure(source, outcome, when, network_down))
+    return FetchRecord({**values, **_RELEASED})
+
+
+def decide_local_fetch(source: SourceSchedule, error: str | None, when: datetime) -> FetchRecord:
+    """What one read of a local (files) source changes in its row: its outcome, an error
+    count, and the next poll one jittered interval later whatever happened."""
+    values: dict[str, Any] = {"last_fetch": when}
+    if error is None:
+        values.update(last_success=when, last_error=None, consecutive_errors=0)
+    else:
+        values.update(last_error=error, consecutive_errors=source.consecutive_errors + 1)
+    due = when + timedelta(seconds=jittered(source.interval_seconds, source.source_id, when))
+    return FetchRecord({**values, "next_due": due, **_RELEASED})

@@ -1,0 +1,285 @@
+"""Sources and their fetch state: creating and updating them from the configuration,
+what the next fetch needs, and recording how a fetch ended.
+
+Recording an outcome reads what `db.schedule` needs of the row (nothing at all for a
+plain success, whose `FetchState` the fetch started from says everything), lets it
+decide, and writes its `FetchRecord` with one UPDATE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Update, bindparam, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from db import models, schedule
+from db.labels import label_slug
+from db.records import FetchOutcome, FetchState, SourceSpec, SourceState
+from db.schedule import FetchRecord, SourceSchedule
+from db.tables import SOURCES, now, rowcount
+
+# The columns a fetch needs, read with Core (no ORM identity map): one row per poll.
+_FETCH_STATE = select(
+    SOURCES.c.id,
+    SOURCES.c.kind,
+    SOURCES.c.location,
+    SOURCES.c.category,
+    SOURCES.c.interval_seconds,
+    SOURCES.c.fetch_url,
+    SOURCES.c.etag,
+    SOURCES.c.last_modified,
+    SOURCES.c.gone,
+    SOURCES.c.consecutive_errors,
+    SOURCES.c.min_interval_seconds,
+    SOURCES.c.redirect_target,
+)
+# Built once: SQLAlchemy then skips building and keying the statement on every poll.
+_FETCH_BY_ID = _FETCH_STATE.where(SOURCES.c.id == bindparam("id"))
+_FETCH_BY_NAME = _FETCH_STATE.where(SOURCES.c.name == bindparam("name"))
+_SCHEDULE_BY_ID = select(
+    SOURCES.c.id,
+    SOURCES.c.location,
+    SOURCES.c.fetch_url,
+    SOURCES.c.interval_seconds,
+    SOURCES.c.consecutive_errors,
+    SOURCES.c.min_interval_seconds,
+    SOURCES.c.redirect_target,
+    SOURCES.c.redirect_streak,
+    SOURCES.c.url_history,
+).where(SOURCES.c.id == bindparam("id"))
+
+
+def ensure_source(sessions: sessionmaker[Session], spec: SourceSpec) -> int:
+    """Create the source or update its settings; returns its id.
+
+    Several daemons starting together may create the same source at once: the one
+    that loses the race finds the winner's row on its second try.
+    """
+    try:
+        return _ensure_source(sessions, spec)
+    except IntegrityError:
+        return _ensure_source(sessions, spec)
+
+
+def _ensure_source(sessions: sessionmaker[Session], spec: SourceSpec) -> int:
+    with sessions.begin() as session:
+        source = session.scalar(select(models.Source).where(models.Source.name == spec.name))
+        if source is None:
+            source = models.Source(
+                name=spec.name,
+                slug=_free_source_slug(session, label_slug(spec.name)),
+                kind=spec.kind,
+                location=spec.location,
+                category=spec.category,
+                interval_seconds=spec.interval_seconds,
+                created_at=now(),
+                consecutive_errors=0,
+            )
+            session.add(source)
+            session.flush()
+        else:
+            if source.location != spec.location:
+                _restart(source)
+            source.kind = spec.kind
+            source.location = spec.location
+            source.category = spec.category
+            source.interval_seconds = spec.interval_seconds
+        return source.id
+
+
+def _restart(source: models.Source) -> None:
+    """A new configured URL is a new start: the gone flag, the adopted redirect and the
+    validators all belonged to the old one."""
+    if source.location and source.location not in (source.url_history or []):
+        source.url_history = [*(source.url_history or []), source.location]
+    source.fetch_url = None
+    source.gone = False
+    source.redirect_target = None
+    source.redirect_streak = 0
+    source.etag = None
+    source.last_modified = None
+    if source.next_due == schedule.GONE_DUE:
+        source.next_due = None
+
+
+def _free_source_slug(session: Session, base: str) -> str:
+    slug, n = base, 1
+    while session.scalar(select(models.Source.id).where(models.Source.slug == slug)):
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def next_due(engine: Engine, names: Sequence[str]) -> datetime | None:
+    """When the first of these sources is due next (one indexed query)."""
+    s = SOURCES.c
+    with engine.connect() as connection:
+        return connection.execute(
+            select(func.min(s.next_due)).where(s.name.in_(list(names)), s.gone.is_(False))
+        ).scalar()
+
+
+def source_states(engine: Engine) -> list[SourceState]:
+    """Every source and what its last fetches did, by name (for `rassegna sources`)."""
+    a = models.Article
+    counts = select(a.source_id, func.count().label("n")).group_by(a.source_id).subquery()
+    query = (
+        select(SOURCES, func.coalesce(counts.c.n, 0).label("article_count"))
+        .outerjoin(counts, counts.c.source_id == SOURCES.c.id)
+        .order_by(SOURCES.c.name)
+    )
+    with engine.connect() as connection:
+        return [
+            SourceState(
+                name=s.name,
+                slug=s.slug,
+                kind=s.kind,
+                location=s.location,
+                category=s.category,
+                article_count=int(s.article_count),
+                last_fetch=s.last_fetch,
+                last_success=s.last_success,
+                last_error=s.last_error,
+                consecutive_errors=s.consecutive_errors,
+                next_due=s.next_due,
+                gone=bool(s.gone),
+                bozo=s.bozo,
+                last_status=s.last_status,
+                last_outcome=s.last_outcome,
+                retry_after=s.retry_after,
+                fetch_url=s.fetch_url,
+                url_history=tuple(s.url_history or ()),
+            )
+            for s in connection.execute(query)
+        ]
+
+
+def _fetch_state(row: Any) -> FetchState:
+    return FetchState(
+        source_id=row.id,
+        url=row.fetch_url or row.location,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        gone=bool(row.gone),
+        consecutive_errors=row.consecutive_errors or 0,
+        interval_seconds=row.interval_seconds,
+        min_interval_seconds=row.min_interval_seconds,
+        redirect_target=row.redirect_target,
+    )
+
+
+def fetch_state(engine: Engine, source_id: int) -> FetchState:
+    """The URL and validators the next fetch of a remote source uses."""
+    with engine.connect() as connection:
+        row = connection.execute(_FETCH_BY_ID, {"id": source_id}).one()
+    return _fetch_state(row)
+
+
+def prepare_fetch(engine: Engine, sessions: sessionmaker[Session], spec: SourceSpec) -> FetchState:
+    """`ensure_source` and `fetch_state` in one read when the source is already stored
+    as `spec` says (every poll but the first): a poll that ends in 304 then costs
+    this read and the one write of `record_fetch_outcome`."""
+    with engine.connect() as connection:
+        row = connection.execute(_FETCH_BY_NAME, {"name": spec.name}).first()
+    if row is not None and (
+        row.kind,
+        row.location,
+        row.category,
+        row.interval_seconds,
+    ) == (spec.kind, spec.location, spec.category, spec.interval_seconds):
+        return _fetch_state(row)
+    return fetch_state(engine, ensure_source(sessions, spec))
+
+
+def _read_schedule(connection: Connection, source_id: int) -> SourceSchedule:
+    row = connection.execute(_SCHEDULE_BY_ID, {"id": source_id}).one()
+    return SourceSchedule(
+        source_id=row.id,
+        url=row.fetch_url or row.location,
+        interval_seconds=row.interval_seconds,
+        consecutive_errors=row.consecutive_errors or 0,
+        min_interval_seconds=row.min_interval_seconds,
+        redirect_target=row.redirect_target,
+        redirect_streak=row.redirect_streak or 0,
+        url_history=tuple(row.url_history or ()),
+    )
+
+
+def _recent_outcomes(connection: Connection, when: datetime) -> dict[int, str | None]:
+    """The last outcome of every live remote source fetched within the network window."""
+    s = SOURCES.c
+    rows = connection.execute(
+        select(s.id, s.last_outcome).where(
+            s.kind.in_(schedule.REMOTE_KINDS),
+            s.gone.is_(False),
+            s.last_fetch >= when - schedule.NETWORK_DOWN_WINDOW,
+        )
+    )
+    return {source_id: outcome for source_id, outcome in rows}
+
+
+@lru_cache(maxsize=64)
+def _update_statement(columns: tuple[str, ...]) -> Update:
+    """The UPDATE of one source setting these columns: a handful of variants, each built
+    once (SQLAlchemy then skips building and keying it on every poll)."""
+    return (
+        update(SOURCES)
+        .where(SOURCES.c.id == bindparam("id_"))
+        .values({c: bindparam(f"v_{c}", type_=SOURCES.c[c].type) for c in columns})
+    )
+
+
+def _write(connection: Connection, source_id: int, record: FetchRecord) -> int:
+    """Write `record` to the source's row; returns the rows written (0: no such source)."""
+    columns = tuple(sorted(record.values))
+    params = {f"v_{c}": record.values[c] for c in columns}
+    params["id_"] = source_id
+    return rowcount(connection.execute(_update_statement(columns), params))
+
+
+def record_fetch(
+    engine: Engine, source_id: int, *, error: str | None, when: datetime | None = None
+) -> None:
+    """Note the outcome of one read of a local source and when it is due next."""
+    when = when or now()
+    with engine.begin() as connection:
+        source = _read_schedule(connection, source_id)
+        _write(connection, source_id, schedule.decide_local_fetch(source, error, when))
+
+
+def record_fetch_outcome(
+    engine: Engine,
+    source_id: int,
+    outcome: FetchOutcome,
+    *,
+    when: datetime | None = None,
+    state: FetchState | None = None,
+) -> datetime:
+    """Note how one fetch of a remote source ended and schedule the next; returns it.
+
+    The rules are `db.schedule`'s. `state`, the `FetchState` this fetch started from,
+    lets a success with no redirect to confirm (the common case, and every 304) be one
+    UPDATE without a read.
+    """
+    when = when or now()
+    with engine.begin() as connection:
+        if (
+            state is not None
+            and state.source_id == source_id
+            and schedule.confirms_no_redirect(state, outcome)
+        ):
+            record = schedule.decide_fetch(SourceSchedule.of(state), outcome, when)
+            if _write(connection, source_id, record):
+                return record.next_due
+        source = _read_schedule(connection, source_id)
+        down = schedule.counts_network_check(outcome) and schedule.network_seems_down(
+            _recent_outcomes(connection, when), source_id
+        )
+        record = schedule.decide_fetch(source, outcome, when, network_down=down)
+        _write(connection, source_id, record)
+    return record.next_due

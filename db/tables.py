@@ -1,0 +1,58 @@
+"""Core table handles and batching helpers shared by the store's modules.
+
+The store reads and writes through SQLAlchemy Core on these `Table` objects (the ORM's
+identity map and unit of work cost more than the SQL for the batches it runs); every
+module of `db` takes its handles from here instead of declaring its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+from db import models
+
+ARTICLES = cast(Table, models.Article.__table__)
+CATEGORIES = cast(Table, models.Category.__table__)
+TAGS = cast(Table, models.Tag.__table__)
+SOURCES = cast(Table, models.Source.__table__)
+FINGERPRINTS = cast(Table, models.FileFingerprint.__table__)
+AUTHORS = cast(Table, models.Author.__table__)
+LINKS = cast(Table, models.ArticleLink.__table__)
+TOPICS = cast(Table, models.Topic.__table__)
+ARTICLE_TAGS = models.article_tags
+ARTICLE_AUTHORS = models.article_authors
+TOPIC_ARTICLES = models.topic_articles
+
+CHUNK = 500
+"""Values per `IN (...)`: well under SQLite's and PostgreSQL's bound-parameter limits."""
+
+T = TypeVar("T")
+
+
+def chunks(values: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
+    """`values` in consecutive slices of at most `size`, for `IN (...)` lists."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def dialect_insert(connection: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """`INSERT` in the connection's dialect, for its `ON CONFLICT` clauses (both supported
+    databases have the same ones, under the same names)."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def now() -> datetime:
+    """The store's clock when a caller gives none: aware, UTC."""
+    return datetime.now(UTC)
+
+
+def rowcount(result: Any) -> int:
+    """Rows a DML statement touched (0 when the driver cannot tell)."""
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,331 @@
+"""Storing a batch of article drafts: insert the new ones, update the changed ones,
+leave identical ones untouched, with their labels, slugs, search index entries and
+topic memberships, in one transaction.
+
+What to write is decided by `db.upsert_plan`; this module reads the stored versions it
+needs and writes the plan with Core statements, a handful per batch whatever its size
+(one read of the batch's stored versions, one per label table, one multi-row insert of
+the new articles, one executemany update of the changed ones, and their tag rows): the
+ORM's unit of work cost more than the SQL itself.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Engine, bindparam, delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from db import dedup, pages, search
+from db.labels import author_labels, ids_by_slug, label_ids, label_slug
+from db.records import ArticleDraft, UpsertSummary
+from db.tables import (
+    ARTICLE_AUTHORS,
+    ARTICLE_TAGS,
+    ARTICLES,
+    AUTHORS,
+    CATEGORIES,
+    TAGS,
+    chunks,
+    now,
+)
+from db.upsert_plan import EditCap, Plan, StoredVersion, plan_upserts
+
+UPSERT_ATTEMPTS = 3
+"""Tries of a batch that collides with a concurrent writer of the same new article."""
+SLUG_PROBE = 50
+"""Numbered forms of a taken slug (`slug-2`, `slug-3`...) probed per query."""
+
+
+def upsert_articles(
+    engine: Engine,
+    source_id: int,
+    drafts: Sequence[ArticleDraft],
+    *,
+    cap: EditCap | None = None,
+    when: datetime | None = None,
+) -> UpsertSummary:
+    """Insert new drafts, update changed ones, leave identical ones untouched.
+
+    With `cap` (remote sources), a draft whose hash changed but whose reader-visible
+    content did not (`db.dedup.visible_digest`) is left untouched, and an article
+    takes at most `cap.edits` edits per `cap.window` (see `EditCap`). `when` is the
+    clock of the ingest (default: the real one). An edited article keeps its `uid`,
+    `published` and slug; its `updated` moves forward. The whole batch is one
+    transaction: it is stored entirely or not at all.
+
+    Two writers storing the same new article at once (two daemons, a CLI ingest
+    beside the daemon) collide on the unique (source, guid): the loser's transaction
+    is rolled back whole and run again, and then finds the winner's row as stored.
+    """
+    for attempt in range(UPSERT_ATTEMPTS):
+        try:
+            return _upsert_once(engine, source_id, drafts, cap, when or now())
+        except IntegrityError:
+            if attempt == UPSERT_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _upsert_once(
+    engine: Engine,
+    source_id: int,
+    drafts: Sequence[ArticleDraft],
+    cap: EditCap | None,
+    when: datetime,
+) -> UpsertSummary:
+    summary = UpsertSummary()
+    if not drafts:
+        return summary
+    with engine.begin() as connection:
+        existing = _stored_versions(connection, source_id, drafts)
+        plans = plan_upserts(drafts, existing, when, summary, cap)
+        if not plans:
+            return summary
+        categories = label_ids(
+            connection,
+            CATEGORIES,
+            [p.draft.category for p in plans if p.draft.category is not None],
+        )
+        labels = _Labels.of(connection, plans)
+        new = [p for p in plans if p.article_id is None]
+        changed = [p for p in plans if p.article_id is not None]
+        if new:
+            _insert(connection, source_id, new, categories, when)
+        if changed:
+            _update(connection, changed, categories)
+        labels.write(connection, plans)
+        summary.article_ids = [p.article_id for p in plans if p.article_id is not None]
+        # Same transaction: an article is never stored without its index entry and
+        # its topic memberships (see `db.search`).
+        _after_write(connection, plans, summary, replace=bool(changed))
+    return summary
+
+
+def _stored_versions(
+    connection: Connection, source_id: int, drafts: Sequence[ArticleDraft]
+) -> dict[str, StoredVersion]:
+    """The stored versions of the drafts' guids, by guid."""
+    a = ARTICLES.c
+    existing: dict[str, StoredVersion] = {}
+    for chunk in chunks(list(dict.fromkeys(d.guid for d in drafts))):
+        query = select(
+            a.guid,
+            a.id,
+            a.content_hash,
+            a.published,
+            a.updated,
+            a.visible_hash,
+            a.edit_count,
+            a.edit_window_start,
+        ).where(a.source_id == source_id, a.guid.in_(chunk))
+        for guid, *version in connection.execute(query):
+            existing[guid] = StoredVersion(*version)
+    return existing
+
+
+def _insert(
+    connection: Connection,
+    source_id: int,
+    new: Sequence[Plan],
+    categories: dict[str, int],
+    when: datetime,
+) -> None:
+    """Insert the new articles, minting their `uid`, unique slug and page address; sets
+    their ids."""
+    a = ARTICLES.c
+    slugs = _unique_slugs(connection, new, categories, source_id)
+    page_paths = pages.mint_page_paths(
+        connection, [(slug, p.published) for p, slug in zip(new, slugs, strict=True)]
+    )
+    rows = [
+        {
+            **_article_values(p, categories),
+            "slug": slug,
+            "uid": f"urn:uuid:{uuid.uuid4()}",
+            "source_id": source_id,
+            "guid": p.draft.guid,
+            "published": p.published,
+            "ingested": when,
+            "page_path": page_path,
+        }
+        for p, slug, page_path in zip(new, slugs, page_paths, strict=True)
+    ]
+    inserted = connection.execute(
+        ARTICLES.insert().returning(a.id, a.guid, sort_by_parameter_order=True), rows
+    )
+    for plan, row in zip(new, inserted, strict=True):
+        plan.article_id = row.id
+
+
+def _update(connection: Connection, changed: Sequence[Plan], categories: dict[str, int]) -> None:
+    """Update the changed articles and drop their label rows (`_Labels.write` writes
+    them anew)."""
+    connection.execute(
+        update(ARTICLES).where(ARTICLES.c.id == bindparam("b_id")),
+        # The slug was minted once, at first storage, like a permalink: an edited title
+        # does not move it.
+        [{**_article_values(p, categories, slug=False), "b_id": p.article_id} for p in changed],
+    )
+    for chunk in chunks([p.article_id for p in changed]):
+        connection.execute(delete(ARTICLE_TAGS).where(ARTICLE_TAGS.c.article_id.in_(chunk)))
+        connection.execute(delete(ARTICLE_AUTHORS).where(ARTICLE_AUTHORS.c.article_id.in_(chunk)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Labels:
+    """The tag and author ids of a batch's plans (created where new), and each plan's
+    authors as {slug: name}."""
+
+    tags: dict[str, int]
+    authors: dict[str, int]
+    signed: list[dict[str, str]]
+
+    @classmethod
+    def of(cls, connection: Connection, plans: Sequence[Plan]) -> _Labels:
+        tags = label_ids(connection, TAGS, [t for p in plans for t in p.draft.tags])
+        signed = [author_labels(p.draft.authors) for p in plans]
+        spelled: dict[str, str] = {}  # a new author is named as first met
+        for labels in signed:
+            for author_slug, name in labels.items():
+                spelled.setdefault(author_slug, name)
+        return cls(tags, ids_by_slug(connection, AUTHORS, spelled), signed)
+
+    def write(self, connection: Connection, plans: Sequence[Plan]) -> None:
+        """The tag and author rows of the written articles."""
+        links = [
+            {"article_id": p.article_id, "tag_id": tag_id, "published": p.published}
+            for p in plans
+            for tag_id in dict.fromkeys(self.tags[label_slug(t)] for t in p.draft.tags if t.strip())
+        ]
+        if links:
+            connection.execute(ARTICLE_TAGS.insert(), links)
+        bylines = [
+            {"article_id": p.article_id, "author_id": self.authors[slug], "published": p.published}
+            for p, labels in zip(plans, self.signed, strict=True)
+            for slug in labels
+        ]
+        if bylines:
+            connection.execute(ARTICLE_AUTHORS.insert(), bylines)
+
+
+def _after_write(
+    connection: Connection, plans: Sequence[Plan], summary: UpsertSummary, *, replace: bool
+) -> None:
+    """Index what an upsert wrote and match it against the topics."""
+    search.index_articles(
+        connection,
+        [
+            search.IndexRow(
+                article_id=p.article_id,
+                title=p.draft.title,
+                summary=p.draft.summary,
+                body=p.draft.content_text,
+                authors=p.draft.authors,
+                tags=p.draft.tags,
+            )
+            for p in plans
+            if p.article_id is not None
+        ],
+        replace=replace,
+    )
+    topics = search.load_topics(connection)
+    if topics:
+        summary.changed_topics |= search.match_topics(connection, topics, summary.article_ids)
+        summary.changed_sections |= {f"tema/{slug}" for slug in summary.changed_topics}
+
+
+def _category_id(draft: ArticleDraft, categories: dict[str, int]) -> int | None:
+    category = draft.category
+    return categories[label_slug(category)] if category is not None and category.strip() else None
+
+
+def _unique_slugs(
+    connection: Connection, plans: Sequence[Plan], categories: dict[str, int], source_id: int
+) -> list[str]:
+    """A slug for each new article, unique within its section (its category, else its
+    source): a taken `slug` becomes `slug-2`, `slug-3`..."""
+    keys = [_category_id(p.draft, categories) for p in plans]
+    taken: dict[int | None, set[str]] = {}
+    for key in dict.fromkeys(keys):
+        bases = {
+            p.draft.slug for p, k in zip(plans, keys, strict=True) if k == key and p.draft.slug
+        }
+        taken[key] = _taken_slugs(connection, key, source_id, bases)
+    slugs = []
+    for plan, key in zip(plans, keys, strict=True):
+        base = slug = plan.draft.slug
+        number = 1
+        while slug and slug in taken[key]:
+            number += 1
+            slug = f"{base}-{number}"
+        taken[key].add(slug)
+        slugs.append(slug)
+    return slugs
+
+
+def _taken_slugs(
+    connection: Connection, category_id: int | None, source_id: int, bases: set[str]
+) -> set[str]:
+    """Which of `bases`, and of their numbered forms, a section already uses.
+
+    Equality probes on the (section, slug) indexes: one query for the bases, and for the
+    bases that are taken one more for their next `SLUG_PROBE` numbered forms (rarely
+    more)."""
+    a = ARTICLES.c
+    section: ColumnElement[bool] = (
+        a.category_id == category_id
+        if category_id is not None
+        else (a.category_id.is_(None) & (a.source_id == source_id))
+    )
+
+    def probe(candidates: Iterable[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in chunks(sorted(candidates)):
+            query = select(a.slug).where(section, a.slug.in_(chunk))
+            found |= set(connection.execute(query).scalars())
+        return found
+
+    found = probe(bases)
+    pending, start = set(found), 2
+    while pending:
+        numbered = probe(f"{b}-{n}" for b in pending for n in range(start, start + SLUG_PROBE))
+        found |= numbered
+        # A base whose whole window is taken needs the next window.
+        pending = {
+            b
+            for b in pending
+            if all(f"{b}-{n}" in numbered for n in range(start, start + SLUG_PROBE))
+        }
+        start += SLUG_PROBE
+    return found
+
+
+def _article_values(plan: Plan, categories: dict[str, int], *, slug: bool = True) -> dict[str, Any]:
+    """The columns an insert and an update of this plan both write (an update keeps the
+    stored slug)."""
+    draft = plan.draft
+    values = {
+        "url": draft.url,
+        "title": draft.title,
+        "summary": draft.summary,
+        "content_html": draft.content_html,
+        "content_text": draft.content_text,
+        "authors": list(draft.authors),
+        "category_id": _category_id(draft, categories),
+        "updated": plan.updated,
+        "language": draft.language,
+        "image_url": draft.image_url,
+        "content_hash": plan.digest,
+        "title_key": dedup.title_key(draft.title),
+        "visible_hash": dedup.visible_digest(draft),
+        "edit_count": plan.edit_count,
+        "edit_window_start": plan.edit_window_start,
+    }
+    if slug:
+        values["slug"] = draft.slug
+    return values
