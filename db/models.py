@@ -127,7 +127,7 @@ class Article(Base):
         Index("ix_articles_published", "published", "id"),
         Index("ix_articles_category_published", "category_id", "published", "id"),
         Index("ix_articles_source_published", "source_id", "published", "id"),
-        # Minting a unique slug probes the taken ones of a section (db.store._unique_slugs).
+        # Minting a unique slug probes the taken ones of a section (`db.upsert._unique_slugs`).
         Index("ix_articles_category_slug", "category_id", "slug"),
         Index("ix_articles_source_slug", "source_id", "slug"),
         # Candidates for a cross-source duplicate by title within a window (revision 0008).

@@ -149,7 +149,7 @@ class UpsertSummary:
     article_ids: list[int] = field(default_factory=list)
     changed_topics: set[str] = field(default_factory=set)
     # Of the `same`: drafts whose hash changed but not what a reader sees (churn), and
-    # real edits held back by the per-article cap (`db.store.EditCap`).
+    # real edits held back by the per-article cap (`db.upsert_plan.EditCap`).
     churn: int = 0
     deferred: int = 0
 
