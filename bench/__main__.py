@@ -70,6 +70,12 @@ def _feed(ctx: Context) -> list[Figure]:
     return feed_bench.run(ctx)
 
 
+def _rules(ctx: Context) -> list[Figure]:
+    from bench import rules_bench
+
+    return rules_bench.run(ctx)
+
+
 def _big_feed(ctx: Context) -> list[Figure]:
     from bench import feed_bench
 
@@ -134,6 +140,7 @@ FAMILIES: dict[str, tuple[Family, tuple[str, ...]]] = {
     "build_growth": (_build_growth, ("build_growth",)),
     "ingest_growth": (_ingest_growth, ("ingest_growth",)),
     "feed": (_feed, ("feed_ingest_vs_feedparser",)),
+    "rules_overhead": (_rules, ("rules_overhead",)),
     "big_feed": (_big_feed, ("big_feed_peak_mb",)),
     "search_ms_1m": (_search, ("search_ms_1m",)),
     "daemon": (_daemon, ("daemon_rss_mb",)),

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -172,6 +173,8 @@ class Article(Base):
     # The article's page address, minted at first storage and never changed (revision
     # 0010, `db.pages`).
     page_path: Mapped[str | None] = mapped_column(String(300))
+    # Taken out of every feed by `rassegna rules apply`, not deleted (revision 0012).
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     source: Mapped[Source] = relationship(back_populates="articles")
     category: Mapped[Category | None] = relationship()
@@ -237,3 +240,18 @@ topic_articles = Table(
     Index("ix_topic_articles_topic_published", "topic_slug", "published", "article_id"),
     Index("ix_topic_articles_article", "article_id"),
 )
+
+
+class BlockedEntry(Base):
+    """An entry a keep/block rule kept out of the store (revision 0012), remembered so the
+    next poll does not count it as new again."""
+
+    __tablename__ = "blocked_entries"
+
+    source_id: Mapped[int] = mapped_column(
+        ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True
+    )
+    guid: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    title: Mapped[str] = mapped_column(Text, default="", server_default="")
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    blocked_at: Mapped[datetime] = mapped_column(UTCDateTime)

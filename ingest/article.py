@@ -18,6 +18,8 @@ from db.records import ArticleDraft
 from ingest import normalize
 from ingest.errors import BadArticle
 from ingest.raw import RawArticle
+from ingest.rewrite import Rewriter
+from ingest.rules import SourceRules
 
 MAX_TITLE_CHARS = 1000
 EARLIEST_DATE = datetime(1900, 1, 1, tzinfo=UTC)
@@ -33,10 +35,15 @@ class DraftRules:
     `category_synonyms` maps a category as sources spell it to our section
     (`Mondo` → `Esteri`), so one section has one feed; names are compared by slug.
     `auto_tags` adds proper-noun tags found in the body to the source's own tags.
+    `rewrite` (`[[rewrite]]`) cleans the body before anything else; `filters`
+    (`[[rules]]`) are the keep/block rules of the source, applied by the pipelines to
+    each draft.
     """
 
     category_synonyms: Mapping[str, str] = field(default_factory=dict)
     auto_tags: bool = False
+    rewrite: Rewriter | None = None
+    filters: SourceRules | None = None
 
 
 def to_draft(
@@ -51,6 +58,8 @@ def to_draft(
     `default_category` (the source's) applies when the article names none.
     """
     rules = rules or DEFAULT_RULES
+    if rules.rewrite:
+        rules.rewrite.apply(raw)
     zone = ZoneInfo(timezone)
     plain_body = raw.body_text or ""
     # A usable declared language wins over detection.

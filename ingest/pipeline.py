@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
+from db.blocked import BlockedEntry
 from db.records import ArticleDraft, FileFingerprint, SourceSpec, UpsertSummary
 from db.store import Store
 from ingest.article import DraftRules, to_draft
@@ -23,6 +25,7 @@ from ingest.files import (
     read_article,
     scan_folder,
 )
+from ingest.screening import record_blocked, screen
 
 log = logging.getLogger("rassegna.ingest")
 
@@ -52,6 +55,7 @@ class IngestReport:
     changed: int = 0
     same: int = 0
     unchanged_files: int = 0
+    blocked: int = 0  # entries keep/block rules kept out for the first time
     problems: list[Problem] = field(default_factory=list)
     changed_sections: set[str] = field(default_factory=set)
     error: str | None = None
@@ -103,26 +107,33 @@ def ingest_files_source(
     total = len(files)
     drafts: list[ArticleDraft] = []
     prints: list[FileFingerprint] = []
+    # Blocked files keep no fingerprint: they are read again (and screened again, with
+    # the rules of the day) at each scan, but remembered, so counted once.
+    blocked: list[BlockedEntry] = []
     for done, found in enumerate(files, start=1):
         previous = known.get(found.guid)
         if previous and (previous.mtime_ns, previous.size) == (found.mtime_ns, found.size):
             report.unchanged_files += 1
         else:
-            _read_one(found, previous, timezone, report, drafts, prints, spec, rules)
+            _read_one(found, previous, timezone, report, drafts, prints, spec, rules, blocked)
         if len(drafts) >= BATCH_SIZE:
             _flush(store, source_id, drafts, prints, report)
         if progress is not None:
             progress(done, total)
     _flush(store, source_id, drafts, prints, report)
+    if blocked:
+        now = datetime.now(UTC)
+        report.blocked += record_blocked(store, source_id, spec.name, blocked, now)
     error = f"{len(report.problems)} files skipped" if report.problems else None
     store.record_fetch(source_id, error=error)
     log.info(
-        'source "%s": %d new, %d changed, %d unchanged, %d skipped',
+        'source "%s": %d new, %d changed, %d unchanged, %d skipped, %d blocked',
         spec.name,
         report.new,
         report.changed,
         report.same + report.unchanged_files,
         len(report.problems),
+        report.blocked,
     )
     return report
 
@@ -136,6 +147,7 @@ def _read_one(
     prints: list[FileFingerprint],
     spec: SourceSpec,
     rules: DraftRules | None,
+    blocked: list[BlockedEntry],
 ) -> None:
     try:
         # A Path only for the files that are read (see `FoundFile`).
@@ -152,10 +164,15 @@ def _read_one(
         return
     try:
         raw = read_article(found, data)
-        drafts.append(to_draft(raw, timezone=timezone, default_category=spec.category, rules=rules))
+        draft = to_draft(raw, timezone=timezone, default_category=spec.category, rules=rules)
     except BadArticle as exc:
         _skip(report, spec.name, found.path, exc.reason)
         return
+    kept_out = screen(draft, rules, datetime.now(UTC))
+    if kept_out is not None:
+        blocked.append(kept_out)
+        return
+    drafts.append(draft)
     prints.append(fingerprint)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from db.blocked import BlockedEntry
 from db.dedup import lead_of
 from db.records import (
     ArticleDraft,
@@ -35,6 +36,7 @@ from ingest.files import content_digest
 from ingest.page import extract_article, find_article_links
 from ingest.pipeline import IngestReport, Problem
 from ingest.raw import RawArticle
+from ingest.screening import record_blocked, screen
 from ingest.urls import canonical_url
 
 log = logging.getLogger("rassegna.ingest")
@@ -70,6 +72,7 @@ class Collected:
     bozo: str | None = None
     min_interval: int | None = None
     title: str | None = None
+    blocked: list[BlockedEntry] = field(default_factory=list)  # kept out by [[rules]]
 
 
 DraftHook = Callable[[ArticleDraft], None]
@@ -91,11 +94,15 @@ def _drafts(
         if raw.fallback_date is None:
             raw.fallback_date = now
         try:
-            collected.drafts.append(
-                to_draft(raw, timezone=timezone, default_category=category, rules=rules)
-            )
+            draft = to_draft(raw, timezone=timezone, default_category=category, rules=rules)
         except BadArticle as exc:
             collected.problems.append(Problem(raw.origin, exc.reason))
+            continue
+        blocked = screen(draft, rules, now)
+        if blocked is None:
+            collected.drafts.append(draft)
+        else:
+            collected.blocked.append(blocked)
 
 
 def collect_feed(
@@ -208,6 +215,8 @@ def store_drafts(
     - an edit that changes nothing a reader sees is not stored, and an article takes at
       most `EDIT_CAP` edits a day (the rest wait for a later fetch).
     """
+    if collected.blocked:
+        report.blocked += record_blocked(store, source_id, source_name, collected.blocked, now)
     drafts = collected.drafts
     if not drafts:
         return
@@ -382,12 +391,13 @@ def _log_report(name: str, report: IngestReport) -> None:
     for problem in report.problems:
         log.warning('source "%s": skipped %s', name, problem)
     log.info(
-        'source "%s": %d new, %d changed, %d unchanged, %d skipped',
+        'source "%s": %d new, %d changed, %d unchanged, %d skipped, %d blocked',
         name,
         report.new,
         report.changed,
         report.same,
         len(report.problems),
+        report.blocked,
     )
 
 

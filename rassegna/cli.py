@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from db.blocked import blocked_counts
 from db.engine import display_url
 from db.errors import StoreError
 from db.migrate import current_revision, head_revision, upgrade
@@ -468,6 +469,7 @@ def sources(
     settings = _settings(ctx)
     with _store(ctx, settings) as store:
         states = {s.name: s for s in _guard(ctx, store.source_states)}
+        blocked = _guard(ctx, lambda: blocked_counts(store.engine))
     rows: list[dict[str, Any]] = []
     for source in settings.sources:
         state = states.get(source.name)
@@ -480,6 +482,7 @@ def sources(
                 "interval": format_duration(settings.interval_of(source)),
                 "enabled": source.enabled,
                 "articles": state.article_count if state else 0,
+                "blocked": blocked.get(source.name, 0),
                 "last_fetch": _iso(state.last_fetch if state else None),
                 "last_error": state.last_error if state else None,
                 "consecutive_errors": state.consecutive_errors if state else 0,
@@ -494,12 +497,15 @@ def sources(
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    table = Table("name", "kind", "articles", "interval", "last fetch", "next due", "error")
+    table = Table(
+        "name", "kind", "articles", "blocked", "interval", "last fetch", "next due", "error"
+    )
     for row in rows:
         table.add_row(
             row["name"],
             row["kind"],
             str(row["articles"]),
+            str(row["blocked"]),
             row["interval"],
             row["last_fetch"] or "never",
             "never (gone)" if row["gone"] else row["next_due"] or "now",
@@ -589,12 +595,17 @@ def check(ctx: typer.Context) -> None:
     """
     path = _guard(ctx, lambda: find_config(_options(ctx).config))
     settings = _settings(ctx)
+    from rassegna.rules_cli import keep_rule_warnings
+
     with _store(ctx, settings) as store:
         _guard(ctx, store.ping)
         revision = current_revision(store.engine)
+        warnings = _guard(ctx, lambda: keep_rule_warnings(settings, store))
     typer.echo(f"{path}: configuration is valid ({len(settings.sources)} sources)")
     typer.echo(f"database {display_url(settings.database_url)}: reachable, schema {revision}")
     typer.echo(f"output folder: {settings.output.dir}")
+    for warning in warnings:
+        typer.echo(f"warning: {warning}")
 
 
 @db_app.command("upgrade")
@@ -614,6 +625,17 @@ def db_upgrade(ctx: typer.Context) -> None:
         typer.echo(f"database {where}: already at schema {after} (newest {head_revision()})")
     else:
         typer.echo(f"database {where}: upgraded from {before or 'empty'} to {after}")
+
+
+def _add_groups() -> None:
+    """Command groups kept in modules of their own (they import this module's helpers
+    inside their commands)."""
+    from rassegna.rules_cli import rules_app
+
+    app.add_typer(rules_app, name="rules")
+
+
+_add_groups()
 
 
 def main() -> None:

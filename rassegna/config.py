@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -251,6 +252,99 @@ class TopicConfig(_Section):
         return value
 
 
+def _rule_pattern(value: str | None) -> str | None:
+    from ingest.rules import RuleError, compile_pattern
+
+    if value is not None:
+        try:
+            compile_pattern(value)
+        except RuleError as exc:
+            raise ValueError(str(exc)) from exc
+    return value
+
+
+RulePattern = Annotated[str | None, AfterValidator(_rule_pattern)]
+
+
+class RuleConfig(_Section):
+    """`[[rules]]`: keep or block entries (see `ingest.rules`); every condition given
+    must hold. Patterns are regular expressions, case- and accent-insensitive."""
+
+    action: Literal["block", "keep"]
+    name: str = ""
+    sources: list[str] | None = None  # absent: every source
+    title: RulePattern = None
+    url: RulePattern = None
+    text: RulePattern = None
+    author: RulePattern = None
+    tag: RulePattern = None
+    category: RulePattern = None
+    language: Annotated[list[str], BeforeValidator(_hub_list)] = []
+    older_than: Duration | None = None
+
+    @model_validator(mode="after")
+    def _some_condition(self) -> RuleConfig:
+        if not self.patterns() and not self.language and self.older_than is None:
+            raise ValueError(
+                "a rule needs at least one condition: title, url, text, author, tag,"
+                " category, language or older_than"
+            )
+        return self
+
+    def patterns(self) -> dict[str, str]:
+        from ingest.rules import PATTERN_FIELDS
+
+        found = {name: getattr(self, name) for name in PATTERN_FIELDS}
+        return {name: value for name, value in found.items() if value is not None}
+
+
+class ReplaceConfig(_Section):
+    """One `replace = [{ pattern = "...", with = "..." }]` of a `[[rewrite]]` table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    pattern: str = Field(min_length=1)
+    replacement: str = Field(default="", alias="with")
+
+    @field_validator("pattern")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        from ingest.rewrite import RewriteError, compile_replace
+
+        try:
+            compile_replace(value)
+        except RewriteError as exc:
+            raise ValueError(str(exc)) from exc
+        return value
+
+
+class RewriteConfig(_Section):
+    """`[[rewrite]]`: clean the body of a source's entries before they are stored."""
+
+    name: str = ""
+    sources: list[str] | None = None  # absent: every source
+    remove: list[str] = []  # CSS selectors
+    replace: list[ReplaceConfig] = []
+
+    @field_validator("remove")
+    @classmethod
+    def _selectors(cls, value: list[str]) -> list[str]:
+        from ingest.rewrite import RewriteError, compile_selector
+
+        for selector in value:
+            try:
+                compile_selector(selector)
+            except RewriteError as exc:
+                raise ValueError(str(exc)) from exc
+        return value
+
+    @model_validator(mode="after")
+    def _something(self) -> RewriteConfig:
+        if not self.remove and not self.replace:
+            raise ValueError("a rewrite needs remove or replace")
+        return self
+
+
 class Settings(_Section):
     site: SiteConfig = SiteConfig()
     state: StateConfig = StateConfig()
@@ -263,6 +357,8 @@ class Settings(_Section):
     websub: WebSubConfig = WebSubConfig()
     sources: list[SourceConfig] = []
     topics: list[TopicConfig] = []
+    rules: list[RuleConfig] = []
+    rewrite: list[RewriteConfig] = []
     # Where the settings came from, for messages; not a key of the file.
     origin: str = Field(default="(defaults)", exclude=True)
 
@@ -310,6 +406,7 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
     settings = _resolve_paths(settings, path.parent)
     _check_sources(settings, path)
     _check_topics(settings, path)
+    _check_rule_sources(settings, path)
     return settings
 
 
@@ -321,7 +418,7 @@ def _apply_environment(
     sections = {
         name
         for name, f in Settings.model_fields.items()
-        if name not in ("sources", "topics", "origin")
+        if name not in ("sources", "topics", "rules", "rewrite", "origin")
     }
     for variable, value in sorted(environ.items()):
         if not variable.startswith(ENV_PREFIX) or "__" not in variable:
@@ -436,3 +533,17 @@ def _check_topics(settings: Settings, path: Path) -> None:
                 f" topics[{seen[slug]}]"
             )
         seen[slug] = index
+
+
+def _check_rule_sources(settings: Settings, path: Path) -> None:
+    """Every source a rule or rewrite names is a configured one (a typo would silently
+    make it apply to nothing)."""
+    known = {s.name for s in settings.sources}
+    named: list[tuple[str, int, list[str] | None]] = [
+        *(("rules", i, r.sources) for i, r in enumerate(settings.rules)),
+        *(("rewrite", i, r.sources) for i, r in enumerate(settings.rewrite)),
+    ]
+    for kind, index, sources in named:
+        for name in sources or ():
+            if name not in known:
+                raise ConfigError(f'{path}: {kind}[{index}].sources: no source named "{name}"')

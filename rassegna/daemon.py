@@ -32,6 +32,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
+from db.blocked import blocked_counts
 from db.errors import StoreError
 from db.store import Store
 from feeds.build import shown_article_ids
@@ -287,6 +288,7 @@ class Daemon:
         self.metrics.fetches.labels("error" if report.error else "ok").inc()
         self.metrics.articles.labels("new").inc(report.new)
         self.metrics.articles.labels("changed").inc(report.changed)
+        self.metrics.articles.labels("blocked").inc(report.blocked)
         return report
 
     @contextmanager
@@ -365,7 +367,9 @@ class Daemon:
             # Per-source gauges come from a query over every source and its articles:
             # refreshed at most once a minute, not on every (frequent, cheap) tick.
             if self._observed_at is None or time.monotonic() - self._observed_at >= 60:
-                self.metrics.observe_sources(self.store.source_states())
+                self.metrics.observe_sources(
+                    self.store.source_states(), blocked_counts(self.store.engine)
+                )
                 self._observed_at = time.monotonic()
         except (StoreError, RassegnaError) as exc:
             log.error("tick failed: %s", exc.message)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -19,7 +19,7 @@ class Metrics:
         )
         self.articles = Counter(
             "rassegna_articles_ingested",
-            "Articles stored, by what happened to them.",
+            "Articles stored, by what happened to them (blocked: kept out by a rule).",
             ["change"],
             registry=self.registry,
         )
@@ -48,11 +48,22 @@ class Metrics:
             registry=self.registry,
         )
 
-    def observe_sources(self, states: Iterable[SourceState]) -> None:
+        self.blocked = Gauge(
+            "rassegna_source_blocked_entries",
+            "Entries keep/block rules kept out of the store, per source.",
+            ["source"],
+            registry=self.registry,
+        )
+
+    def observe_sources(
+        self, states: Iterable[SourceState], blocked: Mapping[str, int] | None = None
+    ) -> None:
         for state in states:
             if state.last_success is not None:
                 self.last_success.labels(state.name).set(state.last_success.timestamp())
             self.consecutive_errors.labels(state.name).set(state.consecutive_errors)
+            if blocked is not None:
+                self.blocked.labels(state.name).set(blocked.get(state.name, 0))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -57,10 +57,17 @@ def site_info(settings: Settings) -> SiteInfo:
     )
 
 
-def draft_rules(settings: Settings) -> DraftRules:
+def draft_rules(settings: Settings, source: str | None = None) -> DraftRules:
+    """Normalization choices, with the rewrite and keep/block rules of `source` (a
+    source name; None for ad-hoc paths and URLs, which only rules for every source
+    reach)."""
+    from rassegna.rulesets import source_rewriter, source_rules
+
     return DraftRules(
         category_synonyms=dict(settings.normalize.categories),
         auto_tags=settings.normalize.auto_tags,
+        rewrite=source_rewriter(settings, source),
+        filters=source_rules(settings, source),
     )
 
 
@@ -111,7 +118,7 @@ def remote_options(settings: Settings, source: SourceConfig | None = None) -> Re
         )
     return RemoteOptions(
         timezone=settings.site.timezone,
-        rules=draft_rules(settings),
+        rules=draft_rules(settings, source.name),
         strip_tracking=settings.ingest.strip_tracking,
         user_agent=source.user_agent,
         urls=tuple(source.urls),
@@ -149,7 +156,7 @@ def ingest_source(
             spec,
             timezone=settings.site.timezone,
             progress=progress,
-            rules=draft_rules(settings),
+            rules=draft_rules(settings, source.name),
         )
     except IngestError as exc:
         log.error("%s", exc.message)
@@ -180,7 +187,7 @@ def ingest_path(
                     store,
                     source_spec(settings, source),
                     timezone=settings.site.timezone,
-                    rules=draft_rules(settings),
+                    rules=draft_rules(settings, source.name),
                     only=target,
                     progress=progress,
                 )

@@ -1,0 +1,109 @@
+"""`rules_overhead`: a 1,000-item feed ingested with 50 keep/block rules vs with none.
+
+The rules are the kind people write (words of the title, text, authors, tags, category,
+URL, languages, ages), none matching the bench's articles, so every rule is tried on
+every entry and every entry is still stored: the figure is the rules' own cost.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.context import Context
+from bench.corpus import rss_document
+from bench.stores import remove_db, sqlite_url
+from bench.timing import Figure, at_most, interleaved, ratio_figure, stopwatch
+from db.records import SourceSpec
+from db.store import Store
+from ingest.article import DraftRules
+from ingest.fetch import Fetcher, FetchPolicy
+from ingest.remote import RemoteOptions, ingest_remote_source
+from ingest.rules import Rule, RuleSet, make_rule
+
+NOW = datetime(2024, 6, 2, 12, 0, tzinfo=UTC)
+SOURCE = "Feed di prova"
+RULE_COUNT = 50
+_WORDS = [
+    "oroscopo",
+    "lotteria",
+    "gratta e vinci",
+    "calciomercato",
+    "fantacalcio",
+    "gossip",
+    "televendita",
+    "sponsorizzato",
+    "pubbliredazionale",
+    "meteo di domani",
+]
+
+
+def fifty_rules() -> RuleSet:
+    """50 rules over every kind of condition, none of which matches the bench corpus."""
+    rules: list[Rule] = []
+    fields = ["title", "text", "author", "tag", "category", "url"]
+    for n in range(RULE_COUNT - 5):
+        field = fields[n % len(fields)]
+        word = _WORDS[n % len(_WORDS)]
+        pattern = rf"\b{word}\b" if field != "url" else f"/{word.replace(' ', '-')}/"
+        sources = [SOURCE] if n % 3 == 0 else None
+        rules.append(make_rule(f"rules[{n}]", "block", sources=sources, patterns={field: pattern}))
+    rules.append(make_rule("rules[45]", "block", languages=["en", "de"]))
+    rules.append(make_rule("rules[46]", "block", older_than=timedelta(days=3650 * 3)))
+    rules.append(
+        make_rule("rules[47]", "block", patterns={"title": "città", "text": "ristoranti stellati"})
+    )
+    # Keep rules of another source: looked up, never applied to this one.
+    for n in (48, 49):
+        rules.append(
+            make_rule(f"rules[{n}]", "keep", sources=["Altra fonte"], patterns={"title": "x"})
+        )
+    return RuleSet(tuple(rules))
+
+
+def ingest_with(db: Path, feed: Path, rules: DraftRules | None) -> tuple[float, int]:
+    store = Store.open(sqlite_url(db), migrate=False)
+    spec = SourceSpec(name=SOURCE, kind="feed", location=str(feed), category="Cronaca")
+    options = RemoteOptions(timezone="Europe/Rome", rules=rules)
+    try:
+        with Fetcher(FetchPolicy(user_agent="rassegna-bench")) as fetcher, stopwatch() as t:
+            report = ingest_remote_source(store, spec, fetcher, options=options, now=NOW)
+    finally:
+        store.close()
+    if report.error or report.problems:
+        raise RuntimeError(f"bench feed ingest failed: {report.error} {report.problems[:3]}")
+    return t[0], report.new
+
+
+def run(ctx: Context) -> list[Figure]:
+    count = ctx.sizes.feed_items
+    data = rss_document(ctx.corpus, count)
+    feed = ctx.root / "feed-rules.xml"
+    feed.write_bytes(data)
+    with_rules = DraftRules(filters=fifty_rules().for_source(SOURCE))
+    stored: list[int] = []
+
+    def measure(rules: DraftRules | None) -> float:
+        db = ctx.templates.fresh_copy("feed")
+        try:
+            seconds, new = ingest_with(db, feed, rules)
+        finally:
+            remove_db(db)
+        stored.append(new)
+        return seconds
+
+    measure(with_rules)  # warm-up (imports, regex compilation, page cache)
+    rounds = interleaved(
+        [lambda: measure(with_rules), lambda: measure(None)], max(ctx.sizes.feed_rounds, 3)
+    )
+    if any(n != count for n in stored):
+        raise RuntimeError(f"the feed ingest stored {stored} articles, expected {count}")
+    return [
+        ratio_figure(
+            "rules_overhead",
+            rounds,
+            baseline="the same feed ingest without rules",
+            target=at_most(1.1),
+            details={"items": count, "rules": RULE_COUNT},
+        )
+    ]

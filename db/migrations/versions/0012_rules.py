@@ -1,0 +1,48 @@
+"""Keep and block rules: entries a block rule kept out, and articles hidden by a rule.
+
+`blocked_entries` remembers, per source and guid, each entry the rules kept out of the
+store, so the next poll does not count it as new again (and `rassegna sources` can say
+how many a source had). `articles.hidden` marks articles that `rassegna rules apply` took
+out of every feed without deleting them (`rules apply --undo` puts them back).
+
+Revision ID: 0012
+Revises: 0010
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0012"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "blocked_entries",
+        sa.Column(
+            "source_id",
+            sa.Integer(),
+            sa.ForeignKey("sources.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("guid", sa.String(length=1000), primary_key=True),
+        sa.Column("title", sa.Text(), nullable=False, server_default=""),
+        sa.Column("reason", sa.Text(), nullable=False, server_default=""),
+        sa.Column("blocked_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    # A plain ADD COLUMN (no batch): on SQLite a batch may rebuild the table, and
+    # dropping the old `articles` would cascade to its tags, authors and topics.
+    op.add_column(
+        "articles",
+        sa.Column("hidden", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+
+
+def downgrade() -> None:
+    op.execute("ALTER TABLE articles DROP COLUMN hidden")  # SQLite 3.35+, PostgreSQL
+    op.drop_table("blocked_entries")

@@ -1,0 +1,157 @@
+"""`rassegna rules ...`: what the keep/block rules say of stored articles (`rules test`),
+and the check that a keep rule does not empty a source (`rassegna check`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from db.blocked import article_ids, hidden_among
+from db.records import StoredArticle
+from db.store import Store
+from ingest.rules import Decision, RuleSet, Subject
+from rassegna.config import Settings
+from rassegna.durations import parse_duration
+
+rules_app = typer.Typer(help="Keep/block rules: test them, apply them to stored articles.")
+
+CHUNK = 500
+CHECK_WINDOW = timedelta(days=30)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A stored article and what the rules say of it."""
+
+    article: StoredArticle
+    decision: Decision
+    hidden: bool
+
+
+def verdicts(
+    store: Store,
+    rules: RuleSet,
+    *,
+    since: datetime | None,
+    source: str | None = None,
+    now: datetime | None = None,
+) -> Iterator[Verdict]:
+    """Every stored article published since `since` (of `source`), newest first, with
+    the decision of the rules of its source."""
+    now = now or datetime.now(UTC)
+    ids = article_ids(store.engine, since=since, source=source)
+    by_source: dict[str, Any] = {}
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        found = store.articles_by_ids(chunk)
+        hidden = hidden_among(store.engine, chunk)
+        for article_id in chunk:
+            article = found.get(article_id)
+            if article is None:
+                continue
+            applicable = by_source.get(article.source_name)
+            if applicable is None:
+                applicable = by_source[article.source_name] = rules.for_source(article.source_name)
+            decision = applicable.decide(Subject.of_stored(article), now)
+            yield Verdict(article, decision, article_id in hidden)
+
+
+def keep_rule_warnings(settings: Settings, store: Store, now: datetime | None = None) -> list[str]:
+    """One sentence per source whose keep rules would have blocked every one of its
+    articles of the last 30 days (a wrong keep rule silently empties a feed)."""
+    from rassegna.rulesets import rule_set
+
+    now = now or datetime.now(UTC)
+    rules = rule_set(settings)
+    warnings: list[str] = []
+    for source in settings.sources:
+        if not rules.for_source(source.name).keep:
+            continue
+        seen = blocked = 0
+        for verdict in verdicts(store, rules, since=now - CHECK_WINDOW, source=source.name):
+            seen += 1
+            blocked += verdict.decision.blocked
+        if seen and blocked == seen:
+            warnings.append(
+                f'source "{source.name}": its keep rules would have blocked all of its {seen}'
+                " articles of the last 30 days; check them with `rassegna rules test"
+                f' --source "{source.name}" --since 30d`'
+            )
+    return warnings
+
+
+def _since(value: str | None, option: str) -> datetime | None:
+    from rassegna.cli import _fail
+
+    if value is None:
+        return None
+    try:
+        return datetime.now(UTC) - timedelta(seconds=parse_duration(value))
+    except ValueError as exc:
+        _fail(f"{option}: {exc}", code=2)
+
+
+SinceOption = Annotated[
+    str | None,
+    typer.Option("--since", help="Only articles published within this duration (7d, 12h)."),
+]
+
+
+@rules_app.command("test")
+def rules_test(
+    ctx: typer.Context,
+    source: Annotated[str | None, typer.Option(help="Only this source (name or slug).")] = None,
+    since: SinceOption = "7d",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Show, for each stored article, whether the rules would keep or block it, and which
+    rule decides. Nothing is changed.
+
+    Example: rassegna rules test --source "Il Giornale di Esempio" --since 7d
+    """
+    from rassegna.cli import _guard, _settings, _store
+    from rassegna.rulesets import rule_set
+
+    settings = _settings(ctx)
+    after = _since(since, "--since")
+    with _store(ctx, settings) as store:
+        found = _guard(
+            ctx, lambda: list(verdicts(store, rule_set(settings), since=after, source=source))
+        )
+    if as_json:
+        rows = [
+            {
+                "id": v.article.id,
+                "source": v.article.source_name,
+                "title": v.article.title,
+                "url": v.article.url,
+                "published": v.article.published.isoformat(),
+                "action": v.decision.action,
+                "rule": v.decision.rule,
+                "reason": v.decision.reason,
+                "hidden": v.hidden,
+            }
+            for v in found
+        ]
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table("published", "source", "action", "why", "title")
+    for v in found:
+        table.add_row(
+            v.article.published.strftime("%Y-%m-%d %H:%M"),
+            v.article.source_name,
+            ("[red]block[/]" if v.decision.blocked else "keep") + (" (hidden)" if v.hidden else ""),
+            v.decision.reason,
+            v.article.title,
+        )
+    console = Console()
+    console.print(table)
+    blocked = sum(v.decision.blocked for v in found)
+    console.print(f"{len(found)} articles: {len(found) - blocked} kept, {blocked} blocked")

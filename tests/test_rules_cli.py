@@ -1,0 +1,167 @@
+"""`rassegna rules test`, `rules apply` (and `--undo`) and the keep-rule warning of
+`rassegna check`, run as real subprocesses on SQLite and PostgreSQL; the published feed is
+read back to see hidden articles leave it and come back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+import feedparser
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.conftest import pg_schema, run_cli, write_config
+
+TITLES = [
+    "Oroscopo della settimana: le stelle di dicembre",
+    "La giunta approva il bilancio della città",
+    "Nuove piste ciclabili in periferia",
+]
+
+
+def _feed(now: datetime) -> str:
+    items = "".join(
+        f"<item><title>{title}</title><link>https://esempio.it/a/{n}</link>"
+        f"<guid>https://esempio.it/a/{n}</guid>"
+        f"<pubDate>{format_datetime(now - timedelta(days=n + 1))}</pubDate>"
+        f"<description>&lt;p&gt;Testo dell'articolo numero {n}, scritto per la prova."
+        "&lt;/p&gt;</description></item>"
+        for n, title in enumerate(TITLES)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        "<title>Prova</title><link>https://esempio.it/</link><description>x</description>"
+        f"{items}</channel></rss>"
+    )
+
+
+BASE = """
+[site]
+base_url = "http://127.0.0.1:8080/"
+
+[output]
+dir = "public"
+
+[state]
+dir = "state"
+
+[[sources]]
+name = "Notizie"
+kind = "feed"
+path = "feed.xml"
+"""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """Environment for the subprocesses: nothing (SQLite in the state folder) or a fresh
+    PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    with pg_schema(request.getfixturevalue("pg_url")) as url:
+        yield {"RASSEGNA_DATABASE__URL": url}
+
+
+def _cli(config: Path, env: dict[str, str], *args: str) -> str:
+    result = run_cli("--config", str(config), *args, env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def _published_titles(folder: Path) -> set[str]:
+    parsed = feedparser.parse((folder / "public" / "rss.xml").read_bytes())
+    return {entry.title for entry in parsed.entries}
+
+
+def _hidden(config: Path, env: dict[str, str]) -> int:
+    url = env.get("RASSEGNA_DATABASE__URL") or f"sqlite:///{config.parent / 'state/rassegna.db'}"
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return int(
+                connection.execute(text("SELECT count(*) FROM articles WHERE hidden")).one()[0]
+            )
+    finally:
+        engine.dispose()
+
+
+def test_rules_test(tmp_path: Path, database: dict[str, str]) -> None:
+    (tmp_path / "feed.xml").write_text(_feed(datetime.now(UTC)), "utf-8")
+    config = write_config(tmp_path, BASE)
+    _cli(config, database, "ingest", "--all")
+    assert _published_titles(tmp_path) == set(TITLES)
+
+    write_config(
+        tmp_path,
+        BASE
+        + """
+[[rules]]
+name = "niente oroscopo"
+action = "block"
+title = "oroscopo"
+
+[[rules]]
+action = "block"
+text = "articolo numero 2"
+older_than = "1d"
+""",
+    )
+    rows = json.loads(_cli(config, database, "rules", "test", "--json"))
+    by_title = {row["title"]: row for row in rows}
+    assert set(by_title) == set(TITLES)
+    assert by_title[TITLES[0]]["action"] == "block"
+    assert by_title[TITLES[0]]["rule"] == 'rules[0] "niente oroscopo"'
+    assert by_title[TITLES[1]] | {"id": 0, "published": "", "url": ""} == {
+        "id": 0,
+        "published": "",
+        "url": "",
+        "source": "Notizie",
+        "title": TITLES[1],
+        "action": "keep",
+        "rule": None,
+        "reason": "no rule applies",
+        "hidden": False,
+    }
+    assert by_title[TITLES[2]]["reason"] == "blocked by rules[1]"
+    # --since narrows the articles looked at.
+    recent = json.loads(_cli(config, database, "rules", "test", "--json", "--since", "36h"))
+    assert [row["title"] for row in recent] == [TITLES[0]]
+    table = _cli(config, database, "rules", "test", "--source", "notizie")
+    assert "3 articles: 1 kept, 2 blocked" in table
+    assert _hidden(config, database) == 0  # test changes nothing
+
+
+def test_check_warns_when_keep_rules_block_every_recent_article(
+    tmp_path: Path, database: dict[str, str]
+) -> None:
+    (tmp_path / "feed.xml").write_text(_feed(datetime.now(UTC)), "utf-8")
+    config = write_config(tmp_path, BASE)
+    _cli(config, database, "ingest", "--all")
+    assert "warning" not in _cli(config, database, "check")
+    write_config(
+        tmp_path,
+        BASE + '\n[[rules]]\naction = "keep"\nsources = ["Notizie"]\ntitle = "citta"\n',
+    )
+    assert "warning" not in _cli(config, database, "check")  # "città" is kept
+    write_config(
+        tmp_path,
+        BASE + '\n[[rules]]\naction = "keep"\nsources = ["Notizie"]\ntitle = "calcio"\n',
+    )
+    out = _cli(config, database, "check")
+    assert (
+        'warning: source "Notizie": its keep rules would have blocked all of its 3 articles'
+        " of the last 30 days" in out
+    )
+
+
+def test_bad_since_is_bad_usage(tmp_path: Path) -> None:
+    (tmp_path / "feed.xml").write_text(_feed(datetime.now(UTC)), "utf-8")
+    config = write_config(tmp_path, BASE)
+    result = run_cli("--config", str(config), "rules", "test", "--since", "presto")
+    assert result.returncode == 2
+    assert "--since" in result.stderr
