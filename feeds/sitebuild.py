@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from db.pages import PageLabels, PageStamp
+from db.records import StoredArticle
 from db.stamps import Stamp
 from db.store import Store
 from feeds.build import BuildReport, BuildState, Publisher, remove_stale
@@ -232,6 +233,24 @@ def _render_articles(
         publisher.publish(((page.path, data),), page.fingerprint)
 
 
+class _ArticleCache:
+    """Articles loaded for section pages, kept across sections (an article is listed in
+    its category, source and tag sections), at most `LIMIT`, the oldest loaded going first."""
+
+    LIMIT = 5000
+
+    def __init__(self) -> None:
+        self._kept: dict[int, StoredArticle] = {}
+
+    def get(self, store: Store, ids: Sequence[int]) -> dict[int, StoredArticle]:
+        missing = [i for i in dict.fromkeys(ids) if i not in self._kept]
+        if missing:
+            self._kept.update(store.articles_by_ids(missing))
+            while len(self._kept) > self.LIMIT:
+                del self._kept[next(iter(self._kept))]
+        return {i: self._kept[i] for i in ids if i in self._kept}
+
+
 def _publish_sections(
     store: Store,
     site: SiteInfo,
@@ -247,6 +266,7 @@ def _publish_sections(
     """Every section's pages; returns each section's pages as (number, stamps)."""
     size, depth = site.section_page_size, site.section_pages
     listed: list[tuple[FeedSpec, list[tuple[int, list[Stamp]]]]] = []
+    cache = _ArticleCache()
     with store.stamp_reader() as reader:
         all_stamps = {
             spec.folder: reader.latest(size * depth, **spec.query())
@@ -271,7 +291,7 @@ def _publish_sections(
                 todo.append((number, chunk, path, fingerprint))
         if not todo:
             continue
-        loaded = store.articles_by_ids(i for _, chunk, _, _ in todo for i, _, _ in chunk)
+        loaded = cache.get(store, [i for _, chunk, _, _ in todo for i, _, _ in chunk])
         for number, chunk, path, fingerprint in todo:
             articles = [loaded[i] for i, _, _ in chunk if i in loaded]
             data = render_section(templates, site, sections, spec, number, count, articles)
