@@ -19,7 +19,7 @@ from sqlalchemy import MetaData
 
 from db.engine import make_engine
 from db.migrate import upgrade
-from db.records import ArticleDraft, SourceSpec, StoredArticle
+from db.records import ArticleDraft, SourceSpec, StoredArticle, TopicDef
 from db.store import Store
 from feeds.build import BuildReport, build_feeds
 from feeds.pages import italian_datetime
@@ -553,3 +553,26 @@ def test_templates_can_be_replaced_by_name(filled: Store, out: Path, tmp_path: P
     assert len(pages) == len(list(out.rglob("index.html")))
     assert "font-family: serif" in _page_file(out, _articles(filled)["ponte.md"]).read_text("utf-8")
     assert _build(filled, out, site).written == []
+
+
+def test_other_sources_and_topics_appear_on_the_page(filled: Store, out: Path) -> None:
+    _build(filled, out)
+    mercato = _articles(filled)["mercato.md"]
+    before = _page_file(out, mercato).read_bytes()
+    radio = filled.ensure_source(SourceSpec(name="Radio Valle", kind="feed", location="r"))
+    filled.link_article(radio, "r-1", mercato.id, NOW, url="https://radio.example.it/mercato")
+    filled.sync_topics([TopicDef(slug="mercati", name="Mercati", query="mercato")])
+    report = _build(filled, out)
+    # A new source of the story and a new topic change the page, and only such pages.
+    assert f"{mercato.page_path}/index.html" in report.written
+    assert f"{_articles(filled)['teatro.md'].page_path}/index.html" not in report.written
+    after = _page_file(out, mercato).read_bytes()
+    assert after != before
+    page = html.fromstring(after)
+    also = xp(page, "//p[starts-with(., 'Anche su')]/a")
+    assert [(a.text, a.get("href")) for a in also] == [
+        ("Radio Valle", "https://radio.example.it/mercato")
+    ]
+    topics = xp(page, "//footer[@class='labels']//a[contains(@href, '/tema/')]")
+    assert [(a.text, a.get("href")) for a in topics] == [("Mercati", f"{BASE}tema/mercati/")]
+    assert (out / "tema/mercati/index.html").is_file()
