@@ -50,7 +50,7 @@ STATE_FILE = ".rassegna-build.json"
 INDEX = "index.html"
 OPML = "opml.xml"
 # Bump whenever rendering changes, so the next build re-renders every feed.
-RENDER_VERSION = "7"
+RENDER_VERSION = "8"
 # The fingerprint of archive pages: they are never rendered again once written.
 ARCHIVE_FP = "archive"
 

@@ -17,9 +17,14 @@ from lxml import html as lxml_html
 
 from db.records import StoredArticle
 
-# XML 1.0 forbids these code points (lxml refuses them outright) and lone surrogates
-# cannot even be encoded as UTF-8, so they are dropped from everything we publish.
-_NOT_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+# Dropped from everything we publish: the code points XML 1.0 forbids (lxml refuses them
+# outright), lone surrogates (they cannot even be encoded as UTF-8), and DEL, the C1
+# controls and the Unicode noncharacters, which XML carries but HTML parsers reject (the
+# W3C feed validator reports "Invalid HTML" or "bad characters" for them). None is text.
+_NONCHARACTERS = "\ufdd0-\ufdef" + "".join(
+    f"{chr(plane + 0xFFFE)}{chr(plane + 0xFFFF)}" for plane in range(0, 0x110000, 0x10000)
+)
+_NOT_XML_CHARS = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff{_NONCHARACTERS}]")
 _SPACES = re.compile(r"\s+")
 
 # An empty feed still needs a date (Atom `updated` is required); a fixed one keeps its
@@ -31,7 +36,7 @@ SUMMARY_CHARS = 280
 
 
 def clean_text(text: str) -> str:
-    """`text` without the characters XML 1.0 cannot carry."""
+    """`text` without the characters XML 1.0 cannot carry, nor controls and noncharacters."""
     return _NOT_XML_CHARS.sub("", text)
 
 

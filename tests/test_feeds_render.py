@@ -346,6 +346,28 @@ def test_control_characters_are_dropped() -> None:
     assert json.loads(render_json(SITE, ROOT, [item]))["items"][0]["content_html"] == "<p>ab</p>"
 
 
+def test_del_c1_controls_and_noncharacters_are_dropped() -> None:
+    # XML carries them, but HTML parsers reject them (the W3C validator: "Invalid HTML",
+    # "bad characters"); ingest never stores them, older or hand-written rows may.
+    odd = "\x7f\x85\x9f\ufdd0\ufffe\U0001fffe\U0010ffff"
+    item = article(
+        title=f"Nota{odd} bene",
+        summary=f"Il{odd} sommario",
+        content_html=f"<p>a{odd}b</p>",
+        authors=(f"Anna{odd} Rossi",),
+    )
+    rendered = render_xml(SITE, ROOT, [item])
+    document = json.loads(render_json(SITE, ROOT, [item]))
+    for data in (
+        rendered.rss.decode(),
+        rendered.atom.decode(),
+        json.dumps(document, ensure_ascii=False),
+    ):
+        assert not any(c in data for c in odd)
+    assert document["items"][0]["content_html"] == "<p>ab</p>"
+    assert document["items"][0]["title"] == "Nota bene"
+
+
 # -- any text at all ---------------------------------------------------------------------
 
 _text = st.text(max_size=80)
