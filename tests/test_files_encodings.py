@@ -166,8 +166,7 @@ _CP1252_ONLY = ("€", "“sì”", "l’anno", "–", "…", "‘Òrso’", "Œ
 
 
 def _lines(words: list[str]) -> st.SearchStrategy[str]:
-    line = st.lists(st.sampled_from(words), min_size=2, max_size=12).map(" ".join)
-    return line
+    return st.lists(st.sampled_from(words), min_size=2, max_size=12).map(" ".join)
 
 
 @st.composite
