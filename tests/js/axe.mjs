@@ -34,10 +34,12 @@ const { values, positionals: urls } = parseArgs({
 const widths = values.widths.split(",").map(Number);
 const schemes = values.schemes.split(",");
 
-// A name for the screenshot file from the URL's path: "categoria-cronaca-pagina-2".
+// A name for the screenshot file from the URL's path and query: "categoria-cronaca-pagina-2",
+// "ricerca-q-lago".
 function shotName(url, width, scheme) {
-  const path = new URL(url).pathname.replace(/^\/+|\/+$/g, "").replace(/[^A-Za-z0-9.]+/g, "-");
-  return `${path || "home"}-${width}-${scheme}.png`;
+  const { pathname, search } = new URL(url);
+  const name = (pathname + search).replace(/[^A-Za-z0-9.]+/g, "-").replace(/^-+|-+$/g, "");
+  return `${name || "home"}-${width}-${scheme}.png`;
 }
 
 // Chromium's own notice that XSLT is going away: browser UI laid over the page, not ours.
