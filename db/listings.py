@@ -18,39 +18,50 @@ from db.tables import (
     SOURCES,
     TAGS,
     TOPIC_ARTICLES,
+    VISIBLE,
 )
 
 
 def _grouped_counts() -> tuple[tuple[str, Select[Any]], ...]:
-    """(section filter, SELECT slug, count) of every kind of section."""
+    """(section filter, SELECT slug, count) of every kind of section; hidden articles
+    are not counted (archive pages are numbered from these counts)."""
     a = ARTICLES.c
     return (
         (
             "category",
             select(CATEGORIES.c.slug, func.count(a.id))
             .join(ARTICLES, a.category_id == CATEGORIES.c.id)
+            .where(VISIBLE)
             .group_by(CATEGORIES.c.slug),
         ),
         (
             "source",
             select(SOURCES.c.slug, func.count(a.id))
             .join(ARTICLES, a.source_id == SOURCES.c.id)
+            .where(VISIBLE)
             .group_by(SOURCES.c.slug),
         ),
         (
             "tag",
             select(TAGS.c.slug, func.count(ARTICLE_TAGS.c.article_id))
             .join(ARTICLE_TAGS, ARTICLE_TAGS.c.tag_id == TAGS.c.id)
+            .join(ARTICLES, a.id == ARTICLE_TAGS.c.article_id)
+            .where(VISIBLE)
             .group_by(TAGS.c.slug),
         ),
         (
             "topic",
-            select(TOPIC_ARTICLES.c.topic_slug, func.count()).group_by(TOPIC_ARTICLES.c.topic_slug),
+            select(TOPIC_ARTICLES.c.topic_slug, func.count())
+            .join(ARTICLES, a.id == TOPIC_ARTICLES.c.article_id)
+            .where(VISIBLE)
+            .group_by(TOPIC_ARTICLES.c.topic_slug),
         ),
         (
             "author",
             select(AUTHORS.c.slug, func.count(ARTICLE_AUTHORS.c.article_id))
             .join(ARTICLE_AUTHORS, ARTICLE_AUTHORS.c.author_id == AUTHORS.c.id)
+            .join(ARTICLES, a.id == ARTICLE_AUTHORS.c.article_id)
+            .where(VISIBLE)
             .group_by(AUTHORS.c.slug),
         ),
     )
@@ -67,7 +78,8 @@ def section_counts(engine: Engine, *, authors: bool = True) -> dict[tuple[str, s
     """
     counts: dict[tuple[str, str], int] = {}
     with engine.connect() as connection:
-        counts[("", "")] = int(connection.scalar(select(func.count(ARTICLES.c.id))) or 0)
+        visible = select(func.count(ARTICLES.c.id)).where(VISIBLE)
+        counts[("", "")] = int(connection.scalar(visible) or 0)
         for key, query in _grouped_counts():
             if key == "author" and not authors:
                 continue
@@ -84,7 +96,7 @@ def _labels(engine: Engine, query: Select[Any]) -> list[Label]:
 
 def categories(engine: Engine) -> list[Label]:
     """Categories that have at least one article, by slug."""
-    used = select(ARTICLES.c.id).where(ARTICLES.c.category_id == CATEGORIES.c.id).exists()
+    used = select(ARTICLES.c.id).where(ARTICLES.c.category_id == CATEGORIES.c.id, VISIBLE).exists()
     query = select(CATEGORIES.c.name, CATEGORIES.c.slug).where(used).order_by(CATEGORIES.c.slug)
     return _labels(engine, query)
 
@@ -92,7 +104,7 @@ def categories(engine: Engine) -> list[Label]:
 def sources_with_articles(engine: Engine) -> list[Label]:
     """Sources with at least one article, their own or linked (a story another source
     brought first is listed in both sources' feeds), by slug."""
-    own = select(ARTICLES.c.id).where(ARTICLES.c.source_id == SOURCES.c.id).exists()
+    own = select(ARTICLES.c.id).where(ARTICLES.c.source_id == SOURCES.c.id, VISIBLE).exists()
     linked = select(LINKS.c.guid).where(LINKS.c.source_id == SOURCES.c.id).exists()
     query = select(SOURCES.c.name, SOURCES.c.slug).where(or_(own, linked)).order_by(SOURCES.c.slug)
     return _labels(engine, query)
@@ -107,7 +119,8 @@ def tags(engine: Engine, min_articles: int = 1) -> list[Label]:
     """
     used = (
         select(ARTICLE_TAGS.c.article_id)
-        .where(ARTICLE_TAGS.c.tag_id == TAGS.c.id)
+        .join(ARTICLES, ARTICLES.c.id == ARTICLE_TAGS.c.article_id)
+        .where(ARTICLE_TAGS.c.tag_id == TAGS.c.id, VISIBLE)
         .limit(1)
         .offset(max(min_articles, 1) - 1)
         .exists()
@@ -120,6 +133,8 @@ def authors(engine: Engine, min_articles: int = 1) -> list[Label]:
     query = (
         select(AUTHORS.c.name, AUTHORS.c.slug)
         .join(ARTICLE_AUTHORS, ARTICLE_AUTHORS.c.author_id == AUTHORS.c.id)
+        .join(ARTICLES, ARTICLES.c.id == ARTICLE_AUTHORS.c.article_id)
+        .where(VISIBLE)
         .group_by(AUTHORS.c.id, AUTHORS.c.name, AUTHORS.c.slug)
         .having(func.count() >= min_articles)
         .order_by(AUTHORS.c.slug)

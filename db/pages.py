@@ -20,6 +20,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, select
 
 from db import models
+from db.tables import VISIBLE
 
 ARTICLES_FOLDER = "articoli"
 # An article whose title gave no slug still needs a folder name.
@@ -115,7 +116,8 @@ _STAMP_READ = select(
     _ARTICLES.c.linked_sources,
     _ARTICLES.c.category_id,
     _ARTICLES.c.source_id,
-).order_by(_ARTICLES.c.published, _ARTICLES.c.id)
+).where(VISIBLE)  # a hidden article has no page until it is shown again (same address)
+_STAMP_READ = _STAMP_READ.order_by(_ARTICLES.c.published, _ARTICLES.c.id)
 
 
 def page_stamps(connection: Connection) -> list[PageStamp]:

@@ -34,6 +34,7 @@ from db.tables import (
     SOURCES,
     TAGS,
     TOPIC_ARTICLES,
+    VISIBLE,
     chunks,
 )
 from db.types import UTCDateTime
@@ -82,34 +83,49 @@ _ALSO_READ = (
 
 def _section_ids() -> dict[str, tuple[Select[Any], ColumnElement[Any], ColumnElement[Any]]]:
     """By section filter: the SELECT of its article ids (slug bound as `slug`), and the
-    (published, id) columns its index is ordered by."""
+    (published, id) columns its index is ordered by. Hidden articles are skipped."""
     a, at, ta, aa = ARTICLES.c, ARTICLE_TAGS.c, TOPIC_ARTICLES.c, ARTICLE_AUTHORS.c
     slug: BindParameter[str] = bindparam("slug")
     return {
-        "": (select(a.id), a.published, a.id),
+        "": (select(a.id).where(VISIBLE), a.published, a.id),
         "category": (
             select(a.id)
             .join(CATEGORIES, CATEGORIES.c.id == a.category_id)
-            .where(CATEGORIES.c.slug == slug),
+            .where(CATEGORIES.c.slug == slug, VISIBLE),
             a.published,
             a.id,
         ),
         "source": (
-            select(a.id).join(SOURCES, SOURCES.c.id == a.source_id).where(SOURCES.c.slug == slug),
+            select(a.id)
+            .join(SOURCES, SOURCES.c.id == a.source_id)
+            .where(SOURCES.c.slug == slug, VISIBLE),
             a.published,
             a.id,
         ),
         "tag": (
-            select(at.article_id).where(
-                at.tag_id == select(TAGS.c.id).where(TAGS.c.slug == slug).scalar_subquery()
+            select(at.article_id)
+            .join(ARTICLES, a.id == at.article_id)
+            .where(
+                at.tag_id == select(TAGS.c.id).where(TAGS.c.slug == slug).scalar_subquery(),
+                VISIBLE,
             ),
             at.published,
             at.article_id,
         ),
-        "topic": (select(ta.article_id).where(ta.topic_slug == slug), ta.published, ta.article_id),
+        "topic": (
+            select(ta.article_id)
+            .join(ARTICLES, a.id == ta.article_id)
+            .where(ta.topic_slug == slug, VISIBLE),
+            ta.published,
+            ta.article_id,
+        ),
         "author": (
-            select(aa.article_id).where(
-                aa.author_id == select(AUTHORS.c.id).where(AUTHORS.c.slug == slug).scalar_subquery()
+            select(aa.article_id)
+            .join(ARTICLES, a.id == aa.article_id)
+            .where(
+                aa.author_id
+                == select(AUTHORS.c.id).where(AUTHORS.c.slug == slug).scalar_subquery(),
+                VISIBLE,
             ),
             aa.published,
             aa.article_id,

@@ -78,6 +78,7 @@ from db.tables import (
     TAGS,
     TOPIC_ARTICLES,
     TOPICS,
+    VISIBLE,
     chunks,
 )
 
@@ -489,9 +490,12 @@ def _ranked_sqlite(
         .limit(limit)
         .subquery("best")
     )
+    # Hidden articles (`rassegna rules apply`) leave here, after ranking: few are ever
+    # hidden, and a condition inside the FTS5 walk would read `articles` per match.
     statement = (
         select(best.c.id, best.c.score)
         .join(ARTICLES, ARTICLES.c.id == best.c.id)
+        .where(VISIBLE)
         .order_by(best.c.score, ARTICLES.c.published.desc(), best.c.id.desc())
     )
     return [(int(row[0]), float(row[1])) for row in connection.execute(statement)]
@@ -504,7 +508,7 @@ def ranked(
     (on SQLite among the newest RANK_NEWEST matches: see there)."""
     if connection.dialect.name == "sqlite":
         return _ranked_sqlite(connection, parsed, filters, limit)
-    statement = matching(connection.dialect.name, parsed, filters)
+    statement = matching(connection.dialect.name, parsed, filters).where(VISIBLE)
     statement = statement.order_by(literal_column("rank"), ARTICLES.c.published.desc())
     return [
         (int(row[0]), float(row[2])) for row in connection.execute(statement.limit(limit)).all()

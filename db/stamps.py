@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import InstrumentedAttribute
 
 from db import models
+from db.tables import VISIBLE
 
 Stamp = tuple[int, str, str]
 
@@ -53,9 +54,10 @@ def _filtered(
     and, for a tag, `ix_article_tags_tag_published` (the article's `published` is copied
     into `article_tags` so that the walk happens there, not over every article of the tag
     followed by a sort). A tag feed orders by the copies, which equal the originals.
+    Hidden articles (`VISIBLE`) are skipped by every one.
     """
     order = (_A.published.desc(), _A.id.desc())
-    base = select(*columns)
+    base = select(*columns).where(VISIBLE)
     return {
         None: base.order_by(*order).limit(_LIMIT),
         "category": base.join(models.Category, models.Category.id == _A.category_id)
@@ -67,7 +69,8 @@ def _filtered(
         .select_from(_AT)
         .join(_A, _A.id == _AT.c.article_id)
         .where(
-            _AT.c.tag_id == select(models.Tag.id).where(models.Tag.slug == _SLUG).scalar_subquery()
+            _AT.c.tag_id == select(models.Tag.id).where(models.Tag.slug == _SLUG).scalar_subquery(),
+            VISIBLE,
         )
         .order_by(_AT.c.published.desc(), _AT.c.article_id.desc())
         .limit(_LIMIT),
@@ -75,7 +78,7 @@ def _filtered(
         "topic": select(*columns)
         .select_from(_TA)
         .join(_A, _A.id == _TA.c.article_id)
-        .where(_TA.c.topic_slug == _SLUG)
+        .where(_TA.c.topic_slug == _SLUG, VISIBLE)
         .order_by(_TA.c.published.desc(), _TA.c.article_id.desc())
         .limit(_LIMIT),
         # An author feed walks `ix_article_authors_author_published` (revision 0007).
@@ -84,7 +87,8 @@ def _filtered(
         .join(_A, _A.id == _AA.c.article_id)
         .where(
             _AA.c.author_id
-            == select(models.Author.id).where(models.Author.slug == _SLUG).scalar_subquery()
+            == select(models.Author.id).where(models.Author.slug == _SLUG).scalar_subquery(),
+            VISIBLE,
         )
         .order_by(_AA.c.published.desc(), _AA.c.article_id.desc())
         .limit(_LIMIT),
@@ -104,12 +108,12 @@ def _source_feed(
     source_id = select(models.Source.id).where(models.Source.slug == _SLUG).scalar_subquery()
     order = (_A.published.desc(), _A.id.desc())
     keys = (_A.published.label("k_published"), _A.id.label("k_id"))
-    own = select(*columns, *keys).where(_A.source_id == source_id)
+    own = select(*columns, *keys).where(_A.source_id == source_id, VISIBLE)
     linked = (
         select(*columns, *keys)
         .select_from(_AL)
         .join(_A, _A.id == _AL.c.article_id)
-        .where(_AL.c.source_id == source_id)
+        .where(_AL.c.source_id == source_id, VISIBLE)
     )
     both = union_all(
         *(select(q.order_by(*order).limit(_LIMIT).subquery()) for q in (own, linked))

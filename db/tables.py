@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import ColumnElement, Connection, Table, false
 from sqlalchemy.dialects import postgresql, sqlite
 
 from db import models
@@ -27,6 +27,9 @@ TOPICS = cast(Table, models.Topic.__table__)
 ARTICLE_TAGS = models.article_tags
 ARTICLE_AUTHORS = models.article_authors
 TOPIC_ARTICLES = models.topic_articles
+
+VISIBLE: ColumnElement[bool] = ARTICLES.c.hidden == false()
+"""Articles every feed, listing and search shows: not hidden by `rassegna rules apply`."""
 
 CHUNK = 500
 """Values per `IN (...)`: well under SQLite's and PostgreSQL's bound-parameter limits."""

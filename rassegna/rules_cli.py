@@ -1,5 +1,6 @@
 """`rassegna rules ...`: what the keep/block rules say of stored articles (`rules test`),
-and the check that a keep rule does not empty a source (`rassegna check`)."""
+hiding the stored articles they block (`rules apply`, `--undo`), and the check that a keep
+rule does not empty a source (`rassegna check`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from db.blocked import article_ids, hidden_among
+from db.blocked import article_ids, hidden_among, hidden_ids, set_hidden
 from db.records import StoredArticle
 from db.store import Store
 from ingest.rules import Decision, RuleSet, Subject
@@ -155,3 +156,46 @@ def rules_test(
     console.print(table)
     blocked = sum(v.decision.blocked for v in found)
     console.print(f"{len(found)} articles: {len(found) - blocked} kept, {blocked} blocked")
+
+
+@rules_app.command("apply")
+def rules_apply(
+    ctx: typer.Context,
+    since: SinceOption = "30d",
+    undo: Annotated[bool, typer.Option("--undo", help="Show every hidden article again.")] = False,
+) -> None:
+    """Hide the stored articles the rules block from every feed (they are not deleted),
+    then rebuild the feeds; --undo shows every hidden article again.
+
+    Example: rassegna rules apply --since 30d
+    """
+    from rassegna.cli import _guard, _settings, _store
+    from rassegna.operations import build
+    from rassegna.rulesets import rule_set
+
+    settings = _settings(ctx)
+    after = _since(since, "--since")
+    with _store(ctx, settings) as store:
+        if undo:
+            changed = _guard(ctx, lambda: set_hidden(store.engine, hidden_ids(store.engine), False))
+            typer.echo(f"{changed} articles shown again")
+        else:
+            blocked = _guard(
+                ctx,
+                lambda: [
+                    v.article.id
+                    for v in verdicts(store, rule_set(settings), since=after)
+                    if v.decision.blocked
+                ],
+            )
+            changed = _guard(ctx, lambda: set_hidden(store.engine, blocked, True))
+            already = len(blocked) - changed
+            typer.echo(
+                f"{changed} articles hidden"
+                + (f" ({already} more were already hidden)" if already else "")
+            )
+        report = _guard(ctx, lambda: build(settings, store))
+    typer.echo(
+        f"{settings.output.dir}: {len(report.written)} files written,"
+        f" {len(report.unchanged)} unchanged"
+    )

@@ -90,7 +90,7 @@ def _hidden(config: Path, env: dict[str, str]) -> int:
         engine.dispose()
 
 
-def test_rules_test(tmp_path: Path, database: dict[str, str]) -> None:
+def test_rules_test_apply_and_undo(tmp_path: Path, database: dict[str, str]) -> None:
     (tmp_path / "feed.xml").write_text(_feed(datetime.now(UTC)), "utf-8")
     config = write_config(tmp_path, BASE)
     _cli(config, database, "ingest", "--all")
@@ -134,6 +134,18 @@ older_than = "1d"
     table = _cli(config, database, "rules", "test", "--source", "notizie")
     assert "3 articles: 1 kept, 2 blocked" in table
     assert _hidden(config, database) == 0  # test changes nothing
+
+    out = _cli(config, database, "rules", "apply")
+    assert "2 articles hidden" in out
+    assert _hidden(config, database) == 2
+    assert _published_titles(tmp_path) == {TITLES[1]}
+    rows = json.loads(_cli(config, database, "rules", "test", "--json"))
+    assert sorted(row["hidden"] for row in rows) == [False, True, True]
+
+    out = _cli(config, database, "rules", "apply", "--undo")
+    assert "2 articles shown again" in out
+    assert _hidden(config, database) == 0
+    assert _published_titles(tmp_path) == set(TITLES)
 
 
 def test_check_warns_when_keep_rules_block_every_recent_article(
