@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from db.store import Store
-from feeds.publish import publish_file
+from feeds.sitebuild import build_pages
 from tests.conftest import free_port, wait_for_http
 from tests.nginx_site import find_nginx, nginx_command
-from tests.published import publish
+from tests.published import publish, site
 
 NGINX = find_nginx()
 pytestmark = pytest.mark.skipif(
@@ -24,11 +24,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-SECTION_PAGE = (
-    "<!DOCTYPE html><html lang=it><title>Cronaca</title><p>"
-    + "Le notizie di cronaca, più o meno recenti. " * 40
-    + "</p>"
-).encode()
+# Excerpt pages for the (remote) test articles, and short section pages, so that the build
+# writes article pages and paging too.
+PAGES = {"remote_pages": "excerpt", "section_page_size": 3}
 
 
 @pytest.fixture
@@ -37,9 +35,8 @@ def nginx(tmp_path: Path, store: Store) -> Iterator[tuple[str, Path]]:
     port = free_port()
     base = f"http://127.0.0.1:{port}/"
     out = tmp_path / "public"
-    publish(store, out, base)
-    # A section page, written as the build writes pages (with its gzip twin).
-    publish_file(out, "categoria/cronaca/index.html", SECTION_PAGE, fsync=False)
+    feeds = publish(store, out, base, **PAGES)
+    build_pages(store, site(base, **PAGES), out, specs=feeds.feeds, fsync=False)
     (out / ".segreto").write_text("no", encoding="utf-8")
     command = nginx_command(
         NGINX, tmp_path / "nginx", out, port, http_extra=f"access_log {tmp_path}/nginx/access.log;"
@@ -72,6 +69,9 @@ def nginx(tmp_path: Path, store: Store) -> Iterator[tuple[str, Path]]:
         ("feed.xsl", "application/xslt+xml; charset=utf-8"),
         ("", "text/html; charset=utf-8"),
         ("categoria/cronaca/", "text/html; charset=utf-8"),
+        ("sitemap.xml", "application/xml; charset=utf-8"),
+        ("sitemap-news.xml", "application/xml; charset=utf-8"),
+        ("robots.txt", "text/plain; charset=utf-8"),
     ],
 )
 def test_content_types(nginx: tuple[str, Path], path: str, content_type: str) -> None:
@@ -129,41 +129,47 @@ def test_conditional_get_answers_304(nginx: tuple[str, Path], encoding: str) -> 
         )
 
 
+def page_folders(out: Path) -> list[str]:
+    """A section page, its second page and an article page of the build, as folder paths."""
+    article = next(out.glob("articoli/*/*/*/index.html")).parent
+    return [
+        "categoria/cronaca/",
+        "categoria/cronaca/pagina/2/",
+        article.relative_to(out).as_posix() + "/",
+    ]
+
+
 def test_folder_url_serves_its_index_page(nginx: tuple[str, Path]) -> None:
     base, out = nginx
-    page = out / "categoria" / "cronaca" / "index.html"
-    with (
-        httpx.Client(headers={"Accept-Encoding": "gzip"}) as client,
-        client.stream("GET", base + "categoria/cronaca/") as response,
-    ):
-        raw = b"".join(response.iter_raw())
-    assert response.status_code == 200
-    assert response.headers["content-type"] == "text/html; charset=utf-8"
-    assert response.headers["content-encoding"] == "gzip"
-    assert response.headers["vary"] == "Accept-Encoding"
-    assert raw == page.with_name("index.html.gz").read_bytes()
-    assert gzip.decompress(raw) == page.read_bytes()
-    with httpx.Client(headers={"Accept-Encoding": "identity"}) as client:
-        plain = client.get(base + "categoria/cronaca/")
-        assert plain.content == page.read_bytes() and "content-encoding" not in plain.headers
-        assert plain.headers["last-modified"] == response.headers["last-modified"]
-        etag = plain.headers["etag"]
-        assert (
-            client.get(base + "categoria/cronaca/", headers={"If-None-Match": etag}).status_code
-            == 304
-        )
-        since = plain.headers["last-modified"]
-        assert (
-            client.get(
-                base + "categoria/cronaca/", headers={"If-Modified-Since": since}
-            ).status_code
-            == 304
-        )
-        redirect = client.get(base + "categoria/cronaca")
-        assert redirect.status_code == 301
-        assert redirect.headers["location"] == base + "categoria/cronaca/"
-        # A folder without index.html is not listed.
-        assert client.get(base + "categoria/").status_code in (403, 404)
+    for folder in page_folders(out):
+        page = out / folder / "index.html"
+        with (
+            httpx.Client(headers={"Accept-Encoding": "gzip"}) as client,
+            client.stream("GET", base + folder) as response,
+        ):
+            raw = b"".join(response.iter_raw())
+        assert response.status_code == 200, folder
+        assert response.headers["content-type"] == "text/html; charset=utf-8"
+        assert response.headers["content-encoding"] == "gzip"
+        assert response.headers["vary"] == "Accept-Encoding"
+        assert raw == page.with_name("index.html.gz").read_bytes()
+        assert gzip.decompress(raw) == page.read_bytes()
+        with httpx.Client(headers={"Accept-Encoding": "identity"}) as client:
+            plain = client.get(base + folder)
+            assert plain.content == page.read_bytes() and "content-encoding" not in plain.headers
+            assert plain.headers["last-modified"] == response.headers["last-modified"]
+            assert plain.headers["cache-control"] == "max-age=600"
+            etag = plain.headers["etag"]
+            assert client.get(base + folder, headers={"If-None-Match": etag}).status_code == 304
+            since = plain.headers["last-modified"]
+            assert (
+                client.get(base + folder, headers={"If-Modified-Since": since}).status_code == 304
+            )
+            redirect = client.get(base + folder.rstrip("/"))
+            assert redirect.status_code == 301
+            assert redirect.headers["location"] == base + folder
+    # A folder without index.html is not listed.
+    assert httpx.get(base + "categoria/").status_code in (403, 404)
 
 
 def test_dotfiles_are_not_served(nginx: tuple[str, Path]) -> None:
