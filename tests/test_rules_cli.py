@@ -177,3 +177,16 @@ def test_bad_since_is_bad_usage(tmp_path: Path) -> None:
     result = run_cli("--config", str(config), "rules", "test", "--since", "presto")
     assert result.returncode == 2
     assert "--since" in result.stderr
+
+
+def test_sources_shows_blocked_counts(tmp_path: Path) -> None:
+    (tmp_path / "feed.xml").write_text(_feed(datetime.now(UTC)), "utf-8")
+    config = write_config(tmp_path, BASE + '\n[[rules]]\naction = "block"\ntitle = "oroscopo"\n')
+    first = run_cli("--config", str(config), "ingest", "--all")
+    assert first.returncode == 0, first.stderr
+    assert '"Oroscopo della settimana: le stelle di dicembre" not stored, blocked by rules[0]' in (
+        first.stderr
+    )
+    [row] = json.loads(_cli(config, {}, "sources", "--json"))
+    assert (row["articles"], row["blocked"]) == (2, 1)
+    assert "blocked" in _cli(config, {}, "sources")
