@@ -130,6 +130,12 @@ def _pages_one_new(ctx: Context) -> list[Figure]:
     return [pages_bench.run_one_new(ctx)]
 
 
+def _full_text(ctx: Context) -> list[Figure]:
+    from bench import fulltext_bench
+
+    return fulltext_bench.run(ctx.corpus)
+
+
 # Order matters: build_growth reads the big store before ingest_growth and the daemon add
 # articles to it.
 FAMILIES: dict[str, tuple[Family, tuple[str, ...]]] = {
@@ -150,6 +156,7 @@ FAMILIES: dict[str, tuple[Family, tuple[str, ...]]] = {
     "scale_out_polls_per_s": (_scale_out, ("scale_out_polls_per_s",)),
     "pages": (_pages, ("pages_s_per_1000",)),
     "pages_one_new": (_pages_one_new, ("pages_one_new_vs_full",)),
+    "full_text_vs_trafilatura": (_full_text, ("full_text_vs_trafilatura",)),
 }
 
 

@@ -175,6 +175,9 @@ class Article(Base):
     page_path: Mapped[str | None] = mapped_column(String(300))
     # Taken out of every feed by `rassegna rules apply`, not deleted (revision 0012).
     hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Where the stored text came from (revision 0011): "feed", or "page" when it was
+    # extracted from the article's web page (full text).
+    text_source: Mapped[str] = mapped_column(String(8), default="feed", server_default="feed")
 
     source: Mapped[Source] = relationship(back_populates="articles")
     category: Mapped[Category | None] = relationship()
@@ -255,3 +258,24 @@ class BlockedEntry(Base):
     title: Mapped[str] = mapped_column(Text, default="", server_default="")
     reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     blocked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FetchedPage(Base):
+    """An article page fetched for the full text of a feed entry (revision 0011): what it
+    yielded, and the validators and entry fingerprint that decide whether it is fetched
+    again (only when the entry was edited or its link changed)."""
+
+    __tablename__ = "fetched_pages"
+    __table_args__ = (UniqueConstraint("source_id", "url_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    url_key: Mapped[str] = mapped_column(String(64))  # sha256 of the URL
+    url: Mapped[str] = mapped_column(Text)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    content_html: Mapped[str] = mapped_column(Text, default="")
+    method: Mapped[str] = mapped_column(Text, default="")  # extractor, or why it failed
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)

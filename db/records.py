@@ -40,6 +40,7 @@ class ArticleDraft:
     language: str | None = None
     slug: str = ""
     image_url: str | None = None
+    text_source: str = "feed"  # "page" when the text was extracted from the article page
 
 
 class UpsertOutcome(enum.Enum):

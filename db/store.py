@@ -22,6 +22,7 @@ from sqlalchemy.orm import sessionmaker
 
 from db import (
     claims,
+    fetched_pages,
     fingerprints,
     identity,
     leases,
@@ -34,6 +35,7 @@ from db import (
 )
 from db.engine import display_url, make_engine
 from db.errors import StoreError
+from db.fetched_pages import PageRecord
 from db.labels import author_labels, label_slug
 from db.migrate import upgrade
 from db.records import (
@@ -400,6 +402,20 @@ class Store:
         membership changed. `upsert_articles` already does this for what it writes."""
         with self.engine.begin() as connection:
             return search.match_topics(connection, search.load_topics(connection), article_ids)
+
+    # -- article pages fetched for full text (db.fetched_pages) -----------------------------
+
+    def fetched_pages(self, source_id: int, urls: Sequence[str]) -> dict[str, PageRecord]:
+        """What the article pages at these URLs gave when last fetched, by URL."""
+        return fetched_pages.known_pages(self.engine, source_id, urls)
+
+    def save_fetched_pages(self, source_id: int, records: Sequence[PageRecord]) -> None:
+        """Remember what these article pages gave (replacing what was known)."""
+        fetched_pages.save_pages(self.engine, source_id, records)
+
+    def fetched_page_counts(self) -> dict[str, tuple[int, int]]:
+        """(pages that gave the full text, pages that did not) per source name."""
+        return fetched_pages.page_counts(self.engine)
 
     # -- maintenance (db.maintenance) -------------------------------------------------------
 

@@ -320,6 +320,7 @@ def _article_values(plan: Plan, categories: dict[str, int], *, slug: bool = True
         "updated": plan.updated,
         "language": draft.language,
         "image_url": draft.image_url,
+        "text_source": draft.text_source,
         "content_hash": plan.digest,
         "title_key": dedup.title_key(draft.title),
         "visible_hash": dedup.visible_digest(draft),

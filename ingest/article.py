@@ -118,6 +118,7 @@ def to_draft(
         language=language,
         slug=normalize.make_slug(title),
         image_url=raw.image_url.strip() if raw.image_url else None,
+        text_source=raw.text_source,
     )
 
 

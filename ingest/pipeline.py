@@ -59,6 +59,8 @@ class IngestReport:
     problems: list[Problem] = field(default_factory=list)
     changed_sections: set[str] = field(default_factory=set)
     error: str | None = None
+    full_text_ok: int = 0  # article pages whose text replaced a truncated feed's
+    full_text_failed: int = 0  # article pages that failed or gave less than the feed
 
     @property
     def stored(self) -> int:

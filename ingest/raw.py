@@ -30,3 +30,4 @@ class RawArticle:
     tags: list[str] = field(default_factory=list)
     language: str | None = None
     image_url: str | None = None
+    text_source: str = "feed"  # "page" once the article page's text replaced the feed's

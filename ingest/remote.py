@@ -33,6 +33,7 @@ from ingest.errors import BadArticle, IngestError
 from ingest.feed import MAX_ENTRIES_PER_FETCH, ParsedFeed, parse_feed
 from ingest.fetch import Fetcher, FetchError, Response
 from ingest.files import content_digest
+from ingest.fulltext import FullTextOptions, fill_full_text
 from ingest.page import extract_article, find_article_links
 from ingest.pipeline import IngestReport, Problem
 from ingest.raw import RawArticle
@@ -60,6 +61,7 @@ class RemoteOptions:
     max_articles: int = 30  # new article pages fetched per run from an index
     duplicate_window: timedelta = DUPLICATE_WINDOW
     strip_tracking: bool = True  # config [ingest] strip_tracking
+    full_text: FullTextOptions = field(default_factory=FullTextOptions)  # truncated feeds
 
 
 @dataclass(slots=True)
@@ -455,6 +457,19 @@ def _ingest_feed(
             response.url,
             parsed.bozo,
         )
+    if options.full_text.mode != "off":
+        tally = fill_full_text(
+            store,
+            source_id,
+            parsed.entries,
+            fetcher,
+            options.full_text,
+            now=now,
+            source_name=spec.name,
+            user_agent=options.user_agent,
+        )
+        report.full_text_ok += tally.ok
+        report.full_text_failed += tally.failed
     store_feed(
         store,
         source_id,

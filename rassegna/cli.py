@@ -334,10 +334,19 @@ def preview(
         str, typer.Argument(help="An article file (.txt or .md), or a feed or page URL.")
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    full_text: Annotated[
+        bool,
+        typer.Option(
+            "--full-text",
+            help="For a feed URL: fetch each entry's article page, as full_text = true would.",
+        ),
+    ] = False,
 ) -> None:
     """Show an article as it will be published (every field normalized), without storing it.
 
     A URL shows every article it would give: a feed's entries, or the page's article.
+    With --full-text, each entry also shows where its text would come from (text_source)
+    and which extractor or site rule found it.
 
     Examples:
 
@@ -348,7 +357,11 @@ def preview(
     from rassegna.preview import preview_file, preview_url
 
     settings = _settings(ctx)
-    if _is_url(target):
+    if full_text and _is_url(target):
+        from rassegna.fulltext import preview_full_text
+
+        articles = _guard(ctx, lambda: preview_full_text(settings, target))
+    elif _is_url(target):
         articles = _guard(ctx, lambda: preview_url(settings, target))
     else:
         articles = [_guard(ctx, lambda: preview_file(settings, Path(target)))]
@@ -470,6 +483,7 @@ def sources(
     with _store(ctx, settings) as store:
         states = {s.name: s for s in _guard(ctx, store.source_states)}
         blocked = _guard(ctx, lambda: blocked_counts(store.engine))
+        fetched = _guard(ctx, store.fetched_page_counts)
     rows: list[dict[str, Any]] = []
     for source in settings.sources:
         state = states.get(source.name)
@@ -492,6 +506,9 @@ def sources(
                 "bozo": state.bozo if state else None,
                 "fetch_url": state.fetch_url if state else None,
                 "retry_after": _iso(state.retry_after if state else None),
+                "full_text": source.full_text,
+                "full_text_ok": fetched.get(source.name, (0, 0))[0],
+                "full_text_failed": fetched.get(source.name, (0, 0))[1],
             }
         )
     if as_json:

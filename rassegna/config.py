@@ -168,6 +168,11 @@ class IngestConfig(_Section):
     # utm_*, fbclid, gclid, mc_cid... leave article URLs, entry ids and content links
     # before identity is decided (ingest.tracking).
     strip_tracking: bool = True
+    # Full text of truncated feeds: a folder of site rules (FiveFilters ftr-site-config
+    # files, one per host) beside those rassegna ships, and the article pages fetched per
+    # poll of one source at most (the rest on later polls, newest first).
+    site_rules: Path | None = None
+    full_text_per_poll: int = Field(default=10, ge=1, le=1000)
 
 
 class NormalizeConfig(_Section):
@@ -191,6 +196,14 @@ class SourceConfig(_Section):
     user_agent: str | None = None
     urls: list[str] = []
     link_pattern: str | None = None
+    # Feed sources: fetch each entry's article page for its whole text (true), only for
+    # entries under full_text_min_words words or equal to their summary ("auto"), or not.
+    # content_selector (CSS) finds the body where no site rule does; strip_selectors
+    # (CSS) are removed from the page first.
+    full_text: bool | Literal["auto"] = False
+    full_text_min_words: int = Field(default=120, ge=1)
+    content_selector: str | None = None
+    strip_selectors: list[str] = []
 
     @model_validator(mode="after")
     def _location(self) -> SourceConfig:
@@ -204,6 +217,18 @@ class SourceConfig(_Section):
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f'"{url}" is not an http(s) URL')
         return self
+
+    @field_validator("content_selector", "strip_selectors")
+    @classmethod
+    def _css(cls, value: str | list[str] | None) -> str | list[str] | None:
+        from ingest.extract import SelectorError, Selectors
+
+        for selector in [value] if isinstance(value, str) else value or []:
+            try:
+                Selectors(content=selector).compiled()
+            except SelectorError as exc:
+                raise ValueError(f'"{selector}" is {exc}') from exc
+        return value
 
     @field_validator("link_pattern")
     @classmethod
@@ -404,6 +429,13 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
     except ValidationError as exc:
         raise ConfigError(_describe(exc, path, env_keys)) from exc
     settings = _resolve_paths(settings, path.parent)
+    if settings.ingest.site_rules is not None:
+        rules = settings.ingest.site_rules.expanduser()
+        rules = rules if rules.is_absolute() else (path.parent / rules).resolve()
+        settings = settings.model_copy(
+            update={"ingest": settings.ingest.model_copy(update={"site_rules": rules})}
+        )
+    _check_site_rules(settings)
     _check_sources(settings, path)
     _check_topics(settings, path)
     _check_rule_sources(settings, path)
@@ -514,6 +546,16 @@ def _check_sources(settings: Settings, path: Path) -> None:
         if source.kind == "files" and source.path is not None and not source.path.is_dir():
             what = "is not a folder" if source.path.exists() else "does not exist"
             raise ConfigError(f'{path}: sources[{index}].path: "{source.path}" {what}')
+
+
+def _check_site_rules(settings: Settings) -> None:
+    """A site rule file that does not parse is an error naming the file and line."""
+    from ingest.siterules import SiteRuleError, load_site_rules
+
+    try:
+        load_site_rules(settings.ingest.site_rules)
+    except SiteRuleError as exc:
+        raise ConfigError(exc.message) from exc
 
 
 def topic_slug(topic: TopicConfig) -> str:

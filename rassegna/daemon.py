@@ -289,6 +289,8 @@ class Daemon:
         self.metrics.articles.labels("new").inc(report.new)
         self.metrics.articles.labels("changed").inc(report.changed)
         self.metrics.articles.labels("blocked").inc(report.blocked)
+        self.metrics.full_text.labels("ok").inc(report.full_text_ok)
+        self.metrics.full_text.labels("failed").inc(report.full_text_failed)
         return report
 
     @contextmanager

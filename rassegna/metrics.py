@@ -23,6 +23,12 @@ class Metrics:
             ["change"],
             registry=self.registry,
         )
+        self.full_text = Counter(
+            "rassegna_full_text_pages",
+            "Article pages fetched for the full text of truncated feeds, by outcome.",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.builds = Counter(
             "rassegna_feed_builds", "Feed builds run by the daemon.", registry=self.registry
         )

@@ -29,6 +29,7 @@ from ingest.remote import (
 )
 from rassegna.config import Settings, SourceConfig, topic_slug
 from rassegna.errors import RassegnaError
+from rassegna.fulltext import full_text_options
 
 log = logging.getLogger("rassegna")
 
@@ -123,6 +124,7 @@ def remote_options(settings: Settings, source: SourceConfig | None = None) -> Re
         user_agent=source.user_agent,
         urls=tuple(source.urls),
         link_pattern=source.link_pattern,
+        full_text=full_text_options(settings, source),
     )
 
 

@@ -1,6 +1,7 @@
 """`rassegna rules ...`: what the keep/block rules say of stored articles (`rules test`),
-hiding the stored articles they block (`rules apply`, `--undo`), and the check that a keep
-rule does not empty a source (`rassegna check`)."""
+hiding the stored articles they block (`rules apply`, `--undo`), the check that a keep rule
+does not empty a source (`rassegna check`), and the site rule in force for a host
+(`rules site`, full text of truncated feeds)."""
 
 from __future__ import annotations
 
@@ -199,3 +200,28 @@ def rules_apply(
         f"{settings.output.dir}: {len(report.written)} files written,"
         f" {len(report.unchanged)} unchanged"
     )
+
+
+@rules_app.command("site")
+def rules_site(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Argument(help="A host, such as www.esempio.it, or a URL.")],
+) -> None:
+    """Print the site rule in force for a host (rassegna's or [ingest] site_rules'), in
+    the FiveFilters format, with the file it comes from; exit 1 when there is none.
+
+    Example: rassegna rules site www.esempio.it
+    """
+    from urllib.parse import urlsplit
+
+    from rassegna.cli import _fail, _guard, _settings
+    from rassegna.fulltext import rule_for_host
+
+    settings = _settings(ctx)
+    name = host.strip().lower()
+    if "://" in name:
+        name = urlsplit(name).hostname or ""
+    rule = _guard(ctx, lambda: rule_for_host(settings, name))
+    if rule is None:
+        _fail(f"no site rule for {name}: its pages go to content_selector, then trafilatura")
+    typer.echo(rule.describe())

@@ -1,0 +1,111 @@
+"""The article pages fetched for the full text of feed entries (not the site's own article
+pages, `db.pages`): one row per source and URL, read before a poll (what is already known)
+and written after it."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import Engine, Table, and_, delete, func, insert, select
+
+from db.models import FetchedPage, Source
+
+_PAGES = cast(Table, FetchedPage.__table__)
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class PageRecord:
+    """What one article page yielded (`ok`), or why it did not (`method`)."""
+
+    url: str
+    entry_hash: str
+    ok: bool
+    content_html: str
+    method: str
+    fetched_at: datetime
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+def url_key(url: str) -> str:
+    return hashlib.sha256(url.encode("utf-8")).hexdigest()
+
+
+def known_pages(engine: Engine, source_id: int, urls: Sequence[str]) -> dict[str, PageRecord]:
+    """The stored pages of these URLs, by URL."""
+    keys = list(dict.fromkeys(url_key(u) for u in urls))
+    found: dict[str, PageRecord] = {}
+    with engine.connect() as connection:
+        for start in range(0, len(keys), _CHUNK):
+            rows = connection.execute(
+                select(_PAGES).where(
+                    and_(
+                        _PAGES.c.source_id == source_id,
+                        _PAGES.c.url_key.in_(keys[start : start + _CHUNK]),
+                    )
+                )
+            )
+            for row in rows:
+                found[row.url] = PageRecord(
+                    url=row.url,
+                    entry_hash=row.entry_hash,
+                    ok=row.ok,
+                    content_html=row.content_html,
+                    method=row.method,
+                    fetched_at=row.fetched_at,
+                    etag=row.etag,
+                    last_modified=row.last_modified,
+                )
+    return found
+
+
+def save_pages(engine: Engine, source_id: int, pages: Iterable[PageRecord]) -> None:
+    """Insert or replace the rows of these pages."""
+    rows = [
+        {
+            "source_id": source_id,
+            "url_key": url_key(p.url),
+            "url": p.url,
+            "entry_hash": p.entry_hash,
+            "etag": p.etag,
+            "last_modified": p.last_modified,
+            "ok": p.ok,
+            "content_html": p.content_html,
+            "method": p.method,
+            "fetched_at": p.fetched_at,
+        }
+        for p in pages
+    ]
+    if not rows:
+        return
+    with engine.begin() as connection:
+        connection.execute(
+            delete(_PAGES).where(
+                and_(
+                    _PAGES.c.source_id == source_id,
+                    _PAGES.c.url_key.in_([r["url_key"] for r in rows]),
+                )
+            )
+        )
+        connection.execute(insert(_PAGES), rows)
+
+
+def page_counts(engine: Engine) -> dict[str, tuple[int, int]]:
+    """(pages that gave the full text, pages that did not) per source name."""
+    sources = cast(Table, Source.__table__)
+    counts: dict[str, tuple[int, int]] = {}
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(sources.c.name, _PAGES.c.ok, func.count())
+            .join(sources, sources.c.id == _PAGES.c.source_id)
+            .group_by(sources.c.name, _PAGES.c.ok)
+        )
+        for name, ok, count in rows:
+            good, bad = counts.get(name, (0, 0))
+            counts[name] = (good + count, bad) if ok else (good, bad + count)
+    return counts

@@ -1,0 +1,277 @@
+"""Full text for truncated feeds: the entries of a feed source whose text is a teaser get
+the text of their article page (`full_text = true`, or `"auto"` for entries under
+`min_words` words or whose text is only their summary).
+
+Polite and bounded: pages go through the feed's own `Fetcher` (limits, address guard on
+every hop, per-host spacing shared with feed polls); at most `per_poll` pages a poll,
+newest entries first, the rest on later polls; a page is fetched once and remembered by
+URL with its validators (`db.fetched_pages`), and fetched again only when its entry was edited or
+its link changed. A page that fails, or yields less text than the feed, leaves the entry
+with the feed's text. The feed's own summary stays the summary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+from urllib.parse import urlsplit
+
+from db.fetched_pages import PageRecord
+from db.store import Store
+from ingest import normalize
+from ingest.extract import Extraction, Selectors, extract_page, word_count
+from ingest.fetch import Fetcher, FetchError
+from ingest.raw import RawArticle
+from ingest.siterules import SiteRule, SiteRules
+
+log = logging.getLogger("rassegna.ingest.fulltext")
+
+Mode = Literal["off", "on", "auto"]
+MIN_WORDS = 120
+PER_POLL = 10
+
+
+@dataclass(frozen=True, slots=True)
+class FullTextOptions:
+    """A feed source's full-text settings (config `full_text` and neighbours)."""
+
+    mode: Mode = "off"
+    min_words: int = MIN_WORDS
+    per_poll: int = PER_POLL
+    selectors: Selectors = field(default_factory=Selectors)
+    rules: SiteRules = field(default_factory=SiteRules)
+
+
+@dataclass(slots=True)
+class FullTextTally:
+    """What the full-text step of one poll did."""
+
+    ok: int = 0  # entries that got their page's text this poll (fetched or remembered)
+    failed: int = 0  # pages fetched this poll that did not give it
+    fetched: int = 0
+    deferred: int = 0  # entries left for a later poll (per-poll limit)
+
+
+@dataclass(frozen=True, slots=True)
+class PagePreview:
+    """What the full-text step would do with one entry (for `rassegna preview`)."""
+
+    url: str
+    wanted: bool
+    text_source: str
+    method: str
+    words: int
+    rule: str | None
+
+
+def feed_words(raw: RawArticle) -> int:
+    return word_count(raw.body_html or "") if raw.body_html else len((raw.body_text or "").split())
+
+
+def wants_page(raw: RawArticle, options: FullTextOptions) -> bool:
+    """Whether this entry's article page is worth fetching."""
+    if options.mode == "off" or not raw.url or not raw.url.startswith(("http://", "https://")):
+        return False
+    if options.mode == "on":
+        return True
+    text = " ".join(normalize.html_to_text(raw.body_html or "").split())
+    summary = " ".join(raw.summary.split())
+    return len(text.split()) < options.min_words or (bool(summary) and text == summary)
+
+
+def entry_hash(raw: RawArticle) -> str:
+    """The fingerprint of what the feed says of an entry: an edit fetches the page again."""
+    payload = "\n".join([raw.url or "", raw.title, raw.summary, raw.body_html or ""])
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _newest_first(raw: RawArticle) -> float:
+    when = raw.published if isinstance(raw.published, datetime) else None
+    if when is None:
+        return float("-inf")
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+class _Pages:
+    """Fetches the pages of one article through the shared fetcher."""
+
+    def __init__(self, fetcher: Fetcher, user_agent: str | None, now: datetime) -> None:
+        self._fetcher = fetcher
+        self._user_agent = user_agent
+        self._now = now
+
+    def more(self, url: str) -> tuple[bytes, str, str | None] | None:
+        try:
+            response = self._fetcher.fetch(url, now=self._now, user_agent=self._user_agent)
+        except FetchError as exc:
+            log.info("full text: %s", exc.message)
+            return None
+        return response.body, response.url, response.charset
+
+
+def _apply(raw: RawArticle, html: str) -> None:
+    """The page's text becomes the body; the feed's text stays as the summary."""
+    if not raw.summary.strip():
+        raw.summary = " ".join(normalize.html_to_text(raw.body_html or "").split())
+    raw.body_html = html
+    raw.body_text = None
+    raw.text_source = "page"
+
+
+def fetch_and_extract(
+    raw: RawArticle,
+    options: FullTextOptions,
+    fetcher: Fetcher,
+    *,
+    now: datetime,
+    user_agent: str | None = None,
+    previous: PageRecord | None = None,
+) -> tuple[PageRecord, SiteRule | None]:
+    """Fetch and extract one entry's page: the record to remember (ok or why not)."""
+    url = raw.url or ""
+    fingerprint = entry_hash(raw)
+    pages = _Pages(fetcher, user_agent, now)
+    try:
+        response = fetcher.fetch(
+            url,
+            etag=previous.etag if previous and previous.ok else None,
+            last_modified=previous.last_modified if previous and previous.ok else None,
+            now=now,
+            user_agent=user_agent,
+        )
+    except FetchError as exc:
+        reason = exc.message.removeprefix(f"{url}: ")
+        return PageRecord(url, fingerprint, False, "", reason, now), None
+    if response.not_modified and previous is not None and previous.ok:
+        kept = PageRecord(
+            url,
+            fingerprint,
+            True,
+            previous.content_html,
+            previous.method,
+            now,
+            previous.etag,
+            previous.last_modified,
+        )
+        return kept, None
+    if response.content_type and "html" not in response.content_type:
+        reason = f"not a web page ({response.content_type})"
+        return PageRecord(url, fingerprint, False, "", reason, now), None
+    host = urlsplit(response.url).hostname or ""
+    found: Extraction | None
+    found, rule = extract_page(
+        response.body,
+        url=response.url,
+        charset=response.charset,
+        rules=options.rules,
+        selectors=options.selectors,
+        fetch=pages.more,
+        host=host,
+    )
+    if found is None or not found.words:
+        return PageRecord(url, fingerprint, False, "", "no article text found", now), rule
+    have = feed_words(raw)
+    if found.words <= have:
+        reason = f"less text than the feed ({found.words} words, the feed has {have})"
+        return PageRecord(url, fingerprint, False, "", reason, now), rule
+    record = PageRecord(
+        url,
+        fingerprint,
+        True,
+        found.html,
+        found.method,
+        now,
+        response.etag,
+        response.last_modified,
+    )
+    return record, rule
+
+
+def fill_full_text(
+    store: Store,
+    source_id: int,
+    entries: Sequence[RawArticle],
+    fetcher: Fetcher,
+    options: FullTextOptions,
+    *,
+    now: datetime,
+    source_name: str,
+    user_agent: str | None = None,
+) -> FullTextTally:
+    """Give the entries that want it their article page's text, in place."""
+    tally = FullTextTally()
+    wanted = [raw for raw in entries if wants_page(raw, options)]
+    if not wanted:
+        return tally
+    known = store.fetched_pages(source_id, [raw.url or "" for raw in wanted])
+    to_fetch: list[RawArticle] = []
+    for raw in wanted:
+        record = known.get(raw.url or "")
+        if record is not None and record.entry_hash == entry_hash(raw):
+            if record.ok:
+                _apply(raw, record.content_html)
+            continue  # remembered: a failed page is not fetched again for the same entry
+        to_fetch.append(raw)
+    to_fetch.sort(key=_newest_first, reverse=True)
+    tally.deferred = max(0, len(to_fetch) - options.per_poll)
+    saved: list[PageRecord] = []
+    for raw in to_fetch[: options.per_poll]:
+        record, _rule = fetch_and_extract(
+            raw, options, fetcher, now=now, user_agent=user_agent, previous=known.get(raw.url or "")
+        )
+        tally.fetched += 1
+        saved.append(record)
+        if record.ok:
+            tally.ok += 1
+            log.info(
+                'source "%s": full text of %s from the page (%s, %d words)',
+                source_name,
+                raw.url,
+                record.method,
+                word_count(record.content_html),
+            )
+            _apply(raw, record.content_html)
+        else:
+            tally.failed += 1
+            log.warning(
+                'source "%s": full text of %s: kept the feed text: %s',
+                source_name,
+                raw.url,
+                record.method,
+            )
+    store.save_fetched_pages(source_id, saved)
+    if tally.deferred:
+        log.info(
+            'source "%s": %d article pages left for a later poll (at most %d a poll)',
+            source_name,
+            tally.deferred,
+            options.per_poll,
+        )
+    return tally
+
+
+def preview_entry(
+    raw: RawArticle, options: FullTextOptions, fetcher: Fetcher, *, now: datetime
+) -> PagePreview:
+    """What the full-text step would store for one entry, without remembering anything."""
+    url = raw.url or ""
+    if not wants_page(raw, options):
+        return PagePreview(url, False, "feed", "", feed_words(raw), None)
+    record, rule = fetch_and_extract(raw, options, fetcher, now=now)
+    if record.ok:
+        _apply(raw, record.content_html)
+        return PagePreview(
+            url,
+            True,
+            "page",
+            record.method,
+            word_count(record.content_html),
+            rule.path if rule else None,
+        )
+    return PagePreview(
+        url, True, "feed", record.method, feed_words(raw), rule.path if rule else None
+    )

@@ -1,0 +1,118 @@
+"""Full text settings from the configuration, and the `rules site` and `preview
+--full-text` views of them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ingest.article import to_draft
+from ingest.errors import BadArticle, IngestError
+from ingest.extract import Selectors
+from ingest.feed import parse_feed
+from ingest.fetch import Fetcher, FetchError
+from ingest.fulltext import FullTextOptions, Mode, PagePreview, preview_entry
+from ingest.raw import RawArticle
+from ingest.siterules import SiteRule, SiteRules, load_site_rules
+from rassegna.config import Settings, SourceConfig
+from rassegna.errors import RassegnaError
+
+
+def site_rules(settings: Settings) -> SiteRules:
+    """The rules in force: rassegna's, then `[ingest] site_rules` (checked at load)."""
+    return load_site_rules(settings.ingest.site_rules)
+
+
+def mode_of(value: bool | str) -> Mode:
+    if value == "auto":
+        return "auto"
+    return "on" if value is True else "off"
+
+
+def full_text_options(
+    settings: Settings,
+    source: SourceConfig | None,
+    *,
+    mode: Mode | None = None,
+    rules: SiteRules | None = None,
+) -> FullTextOptions:
+    """The options of one source (`mode` overrides its `full_text`, for `preview`)."""
+    chosen = mode or (mode_of(source.full_text) if source is not None else "off")
+    if chosen == "off":
+        return FullTextOptions()
+    return FullTextOptions(
+        mode=chosen,
+        min_words=source.full_text_min_words if source is not None else 120,
+        per_poll=settings.ingest.full_text_per_poll,
+        selectors=Selectors(
+            content=source.content_selector if source is not None else None,
+            strip=tuple(source.strip_selectors) if source is not None else (),
+        ),
+        rules=rules if rules is not None else site_rules(settings),
+    )
+
+
+def rule_for_host(settings: Settings, host: str) -> SiteRule | None:
+    return site_rules(settings).for_host(host)
+
+
+def preview_pages(
+    raws: list[RawArticle],
+    options: FullTextOptions,
+    fetcher: Fetcher,
+    *,
+    now: datetime | None = None,
+) -> list[PagePreview]:
+    """For each entry, what full text would be stored (changes `raws` in place)."""
+    now = now or datetime.now(UTC)
+    return [preview_entry(raw, options, fetcher, now=now) for raw in raws]
+
+
+def preview_full_text(settings: Settings, url: str) -> list[dict[str, Any]]:
+    """`rassegna preview URL --full-text`: each entry of the feed at `url` as it would be
+    stored with full text on, with where its text came from and which rule found it."""
+    # Imported here: rassegna.operations builds its remote options with this module.
+    from rassegna.operations import draft_rules, make_fetcher
+    from rassegna.preview import draft_fields
+
+    source = next((s for s in settings.sources if s.url == url), None)
+    options = full_text_options(settings, source, mode="on")
+    now = datetime.now(UTC)
+    with make_fetcher(settings) as fetcher:
+        try:
+            response = fetcher.fetch(url, now=now)
+        except FetchError as exc:
+            raise RassegnaError(exc.message) from exc
+        try:
+            parsed = parse_feed(
+                response.body,
+                url=response.url,
+                http_charset=response.charset,
+                content_type=response.content_type,
+                now=now,
+                timezone=settings.site.timezone,
+            )
+        except IngestError as exc:
+            raise RassegnaError(exc.message) from exc
+        shown: list[dict[str, Any]] = []
+        for raw in parsed.entries:
+            page = preview_entry(raw, options, fetcher, now=now)
+            if raw.fallback_date is None:
+                raw.fallback_date = now
+            try:
+                draft = to_draft(
+                    raw,
+                    timezone=settings.site.timezone,
+                    default_category=source.category if source else None,
+                    rules=draft_rules(settings),
+                )
+            except BadArticle as exc:
+                shown.append({"url": raw.url, "skipped": exc.reason})
+                continue
+            fields = draft_fields(settings, draft)
+            fields["text_source"] = page.text_source
+            fields["full_text"] = page.method or "not wanted"
+            fields["site_rule"] = page.rule
+            fields["words"] = page.words
+            shown.append(fields)
+    return shown

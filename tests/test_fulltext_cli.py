@@ -1,0 +1,95 @@
+"""The full-text commands as real subprocesses: `check` on a broken site rule, `rules site`,
+`preview --full-text`, and `ingest` then `sources --json` with the full-text counts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from pytest_httpserver import HTTPServer
+
+from tests.conftest import run_cli, write_config
+from tests.remote_helpers import rss
+
+DATA = Path(__file__).resolve().parent / "data" / "fulltext"
+
+
+def config(tmp_path: Path, feed_url: str = "", *, rules: str = "regole") -> Path:
+    source = (
+        f'\n[[sources]]\nname = "Gazzetta"\nkind = "feed"\nurl = "{feed_url}"\n'
+        'full_text = "auto"\ncontent_selector = "div.testo"\nstrip_selectors = [".banner"]\n'
+        if feed_url
+        else ""
+    )
+    return write_config(
+        tmp_path,
+        f'[site]\ntitle = "Prova"\n\n[state]\ndir = "var"\n\n[output]\ndir = "var/public"\n\n'
+        f'[ingest]\nallow_private_networks = true\nhost_delay = 0\nsite_rules = "{rules}"\n'
+        + source,
+    )
+
+
+def test_check_names_the_broken_rule_file_and_line(tmp_path: Path) -> None:
+    shutil.copytree(DATA / "rules", tmp_path / "regole")
+    (tmp_path / "regole" / "rotto.example.txt").write_text(
+        "# una regola\nbody: //div[@class='testo'\n", encoding="utf-8"
+    )
+    result = run_cli("--config", str(config(tmp_path)), "check")
+    assert result.returncode == 1
+    assert "rotto.example.txt, line 2: not a valid XPath" in result.stderr
+    assert result.stderr.count("error:") == 1
+
+
+def test_rules_site_prints_the_rule_in_force(tmp_path: Path) -> None:
+    shutil.copytree(DATA / "rules", tmp_path / "regole")
+    path = str(config(tmp_path))
+    result = run_cli("--config", path, "rules", "site", "localhost")
+    assert result.returncode == 0, result.stderr
+    assert "localhost.txt" in result.stdout
+    assert "body: //div[@itemprop='articleBody']" in result.stdout
+    shipped = run_cli("--config", path, "rules", "site", "https://gatti.wordpress.com/x")
+    assert shipped.returncode == 0 and ".wordpress.com.txt" in shipped.stdout
+    missing = run_cli("--config", path, "rules", "site", "www.esempio.it")
+    assert missing.returncode == 1 and "no site rule for www.esempio.it" in missing.stderr
+
+
+def test_preview_ingest_and_sources(tmp_path: Path, httpserver: HTTPServer) -> None:
+    shutil.copytree(DATA / "rules", tmp_path / "regole")
+    port = httpserver.port
+    httpserver.expect_request("/ponte").respond_with_data(
+        (DATA / "cronaca-ponte.html").read_bytes(), content_type="text/html; charset=utf-8"
+    )
+    httpserver.expect_request("/cuoio").respond_with_data(
+        (DATA / "economia-selettore.html").read_bytes(), content_type="text/html; charset=utf-8"
+    )
+    httpserver.expect_request("/rotta").respond_with_data(b"\x00\x01", content_type="text/html")
+    feed = rss(
+        f"<item><title>Ponte</title><link>http://localhost:{port}/ponte</link>"
+        "<description>In breve.</description></item>",
+        f"<item><title>Cuoio</title><link>http://127.0.0.1:{port}/cuoio</link>"
+        "<description>In breve.</description></item>",
+        f"<item><title>Rotta</title><link>http://127.0.0.1:{port}/rotta</link>"
+        "<description>In breve.</description></item>",
+    )
+    httpserver.expect_request("/feed.xml").respond_with_data(
+        feed, content_type="application/rss+xml"
+    )
+    feed_url = httpserver.url_for("/feed.xml")
+    path = str(config(tmp_path, feed_url))
+
+    shown = run_cli("--config", path, "preview", feed_url, "--full-text", "--json")
+    assert shown.returncode == 0, shown.stderr
+    entries = {e["title"]: e for e in json.loads(shown.stdout)}
+    assert entries["Ponte"]["text_source"] == "page"
+    assert entries["Ponte"]["site_rule"].endswith("localhost.txt")
+    assert "pile centrali" in entries["Ponte"]["content_text"]
+    assert entries["Cuoio"]["full_text"] == "selector"
+    assert entries["Rotta"]["text_source"] == "feed"
+
+    ingested = run_cli("--config", path, "ingest", "Gazzetta")
+    assert ingested.returncode == 0, ingested.stderr
+    assert "full text of" in ingested.stderr  # one log line per article
+    listed = run_cli("--config", path, "sources", "--json")
+    (row,) = json.loads(listed.stdout)
+    assert (row["full_text"], row["full_text_ok"], row["full_text_failed"]) == ("auto", 2, 1)
