@@ -56,6 +56,8 @@ class Site:
             "/sport/virtus-rimonta?pagina=2": page("sport-pagina2.html"),
             "/economia/cuoio": page("economia-selettore.html"),
             "/cultura/teatro": page("cultura-trafilatura.html"),
+            "/inchieste/acqua": page("inchiesta-anteprima.html"),
+            "/inchieste/acqua?versione=integrale": page("inchiesta-integrale.html"),
         }
         self.feed = b""
         self.conditional: list[str | None] = []
@@ -64,6 +66,7 @@ class Site:
         for path in ("/cronaca/ponte-riaperto", "/sport/virtus-rimonta", "/economia/cuoio"):
             server.expect_request(path).respond_with_handler(self.serve_page)
         server.expect_request("/cultura/teatro").respond_with_handler(self.serve_page)
+        server.expect_request("/inchieste/acqua").respond_with_handler(self.serve_page)
 
     def serve_feed(self, request: Request) -> Response:
         self.times.append(("/feed.xml", time.monotonic()))
@@ -190,6 +193,16 @@ def test_truncated_feed_gets_the_full_text(site: Site, store: Store) -> None:
     assert site.hits == hits
     assert again.new == 0 and again.changed == 0 and again.same == 4
     assert stored(store) == articles
+
+
+def test_single_page_link_reads_the_whole_article(site: Site, store: Store) -> None:
+    site.feed = rss(item("Acqua, la rete perde", site.local("/inchieste/acqua"), hours=1))
+    report = ingest(store, site.server.url_for("/feed.xml"), options())
+    assert report.full_text_ok == 1
+    text, _, source, _ = stored(store)["Acqua, la rete perde"]
+    assert source == "page" and "sensori che segnalano le perdite" in text
+    assert "Leggi l'inchiesta completa" not in text and "Pubblicità" not in text
+    assert site.hits == {"/inchieste/acqua": 1, "/inchieste/acqua?versione=integrale": 1}
 
 
 def test_auto_fetches_only_short_entries(site: Site, store: Store) -> None:
