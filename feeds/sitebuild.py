@@ -77,36 +77,50 @@ def _digest(*parts: object) -> str:
     return digest.hexdigest()
 
 
-def _stamp_key(stamp: PageStamp | None) -> tuple[object, ...] | None:
+def _stamp_key(stamp: PageStamp | None) -> str:
+    """What of an article its own page and its neighbours' links show, as a string."""
     if stamp is None:
-        return None
-    return (stamp.id, stamp.content_hash, stamp.updated.isoformat(), stamp.linked_sources)
+        return "-"
+    return f"{stamp.id}|{stamp.content_hash}|{stamp.updated.isoformat()}|{stamp.linked_sources}"
 
 
 @dataclass(frozen=True, slots=True)
 class _ArticlePage:
     stamp: PageStamp
-    previous: PageStamp | None
-    following: PageStamp | None
+    previous: int | None  # the ids of its neighbours in its chain
+    following: int | None
     topics: tuple[str, ...]
     path: str
     fingerprint: str
 
 
-def _chains(
-    stamps: Sequence[PageStamp],
-) -> Iterator[tuple[PageStamp | None, PageStamp, PageStamp | None]]:
-    """(previous, article, next) in its chain (category, else source), for every article;
-    `stamps` are oldest first."""
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """An article in its chain (category, else source): its key (`_stamp_key`), and the
+    ids and keys of the previous and next article."""
+
+    stamp: PageStamp
+    key: str
+    previous: int | None
+    previous_key: str
+    following: int | None
+    following_key: str
+
+
+def _chains(stamps: Sequence[PageStamp]) -> Iterator[_Place]:
+    """Every article's `_Place`; `stamps` are oldest first. Each key is made once: this runs
+    over the whole store at every build."""
     chains: dict[tuple[str, int], list[PageStamp]] = {}
     for stamp in stamps:
         key = ("c", stamp.category_id) if stamp.category_id is not None else ("s", stamp.source_id)
         chains.setdefault(key, []).append(stamp)
     for chain in chains.values():
+        keys = ["-", *(_stamp_key(s) for s in chain), "-"]
+        ids: list[int | None] = [None, *(s.id for s in chain), None]
         for index, stamp in enumerate(chain):
-            previous = chain[index - 1] if index > 0 else None
-            following = chain[index + 1] if index + 1 < len(chain) else None
-            yield previous, stamp, following
+            yield _Place(
+                stamp, keys[index + 1], ids[index], keys[index], ids[index + 2], keys[index + 2]
+            )
 
 
 def _plan_articles(
@@ -119,24 +133,31 @@ def _plan_articles(
     linked_tags = sections.linked_keys(KIND_TAG)
     linked_authors = sections.linked_keys(KIND_AUTHOR)
     pages = []
-    for previous, stamp, following in _chains(stamps):
+    for place in _chains(stamps):
+        stamp = place.stamp
         if not has_page(stamp, site):
             continue
-        tags = tuple(t for t in labels.tags.get(stamp.id, ()) if t in linked_tags)
-        authors = tuple(a for a in labels.authors.get(stamp.id, ()) if a in linked_authors)
+        tags = ",".join(t for t in labels.tags.get(stamp.id, ()) if t in linked_tags)
+        authors = ",".join(a for a in labels.authors.get(stamp.id, ()) if a in linked_authors)
         topics = labels.topics.get(stamp.id, ())
-        fingerprint = _digest(
-            base,
-            _stamp_key(stamp),
-            stamp.page_path,
-            _stamp_key(previous),
-            _stamp_key(following),
-            tags,
-            authors,
-            topics,
+        # One cheap hash of one string: this runs for every article at every build.
+        text = "\x00".join(
+            (
+                base,
+                place.key,
+                stamp.page_path,
+                place.previous_key,
+                place.following_key,
+                tags,
+                authors,
+                ",".join(topics),
+            )
         )
+        fingerprint = hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
         path = f"{stamp.page_path}/{INDEX}"
-        pages.append(_ArticlePage(stamp, previous, following, topics, path, fingerprint))
+        pages.append(
+            _ArticlePage(stamp, place.previous, place.following, topics, path, fingerprint)
+        )
     return pages
 
 
@@ -213,14 +234,14 @@ def _render_articles(
     wanted = []
     for page in batch:
         wanted.append(page.stamp.id)
-        wanted += [s.id for s in (page.previous, page.following) if s is not None]
+        wanted += [i for i in (page.previous, page.following) if i is not None]
     loaded = store.articles_by_ids(wanted)
     for page in batch:
         article = loaded.get(page.stamp.id)
         if article is None:
             continue  # deleted since the stamps were read: the next build drops its page
-        previous = loaded.get(page.previous.id) if page.previous else None
-        following = loaded.get(page.following.id) if page.following else None
+        previous = loaded.get(page.previous) if page.previous is not None else None
+        following = loaded.get(page.following) if page.following is not None else None
         data = render_article(
             templates,
             site,
@@ -341,7 +362,8 @@ def _publish_sitemaps(
                 _w3c(max(stamp.updated, stamp.published), site),
             )
         )
-    fingerprint = _digest(PAGES_VERSION, site, max_urls, entries)
+    listing = "\n".join(f"{e.loc} {e.lastmod}" for e in entries)
+    fingerprint = _digest(PAGES_VERSION, site, max_urls, listing)
     parts = -(-len(entries) // max_urls)
     paths = [SITEMAP] + ([part_name(n) for n in range(1, parts + 1)] if parts > 1 else [])
     _publish_set(

@@ -437,6 +437,7 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
         )
     _check_site_rules(settings)
     _check_sources(settings, path)
+    _check_templates(settings, path)
     _check_topics(settings, path)
     _check_rule_sources(settings, path)
     return settings
@@ -532,6 +533,13 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
             "sources": sources,
         }
     )
+
+
+def _check_templates(settings: Settings, path: Path) -> None:
+    folder = settings.output.templates
+    if folder is not None and not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise ConfigError(f'{path}: output.templates: "{folder}" {what}')
 
 
 def _check_sources(settings: Settings, path: Path) -> None:

@@ -181,3 +181,17 @@ def test_normalize_section(folder: Path) -> None:
     assert off.normalize.auto_tags is False
     shipped = load_settings(REPO / "config" / "rassegna.toml", environ={})
     assert shipped.normalize.categories["Mondo"] == "Esteri"
+
+
+def test_page_settings(folder: Path) -> None:
+    (folder / "modelli").mkdir()
+    body = MINIMAL + '\n[output]\ntemplates = "modelli"\nremote_pages = "excerpt"\n'
+    settings = load_settings(write_config(folder, body), environ={})
+    assert settings.output.templates == folder / "modelli"
+    assert settings.output.remote_pages == "excerpt"
+    message = _error(folder, body.replace('"modelli"', '"mancano"'))
+    assert message == (
+        f'{folder / "rassegna.toml"}: output.templates: "{folder / "mancano"}" does not exist'
+    )
+    message = _error(folder, body.replace('"excerpt"', '"tutto"'))
+    assert message.startswith(f'{folder / "rassegna.toml"}: output.remote_pages: "tutto"')

@@ -539,6 +539,12 @@ def test_pages_of_deleted_articles_are_removed(filled: Store, out: Path) -> None
     assert not (out / teatro.page_path).exists()
     assert foreign.read_text("utf-8") == "non nostro"
     assert (out / PAGES_STATE).is_file()
+    # The only article of a category goes: its section page and folder go too.
+    assert (out / "categoria/scuola/index.html").is_file()
+    assert filled.delete_source_articles(source, ["scuole.md"]) == 1
+    report = _build(filled, out)
+    assert "categoria/scuola/index.html" in report.removed
+    assert not (out / "categoria" / "scuola").exists()
 
 
 def test_templates_can_be_replaced_by_name(filled: Store, out: Path, tmp_path: Path) -> None:
