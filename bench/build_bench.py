@@ -205,9 +205,7 @@ def run(ctx: Context) -> list[Figure]:
     store = Store.open(sqlite_url(small), migrate=False)
     try:
         specs = plan_feeds(store, SITE)
-        items = [
-            (spec, store.latest_articles(SITE.items_per_feed, **spec.query())) for spec in specs
-        ]
+        items = [(spec, store.latest_articles(SITE.items_per_feed, spec.section)) for spec in specs]
         full = _Outputs(ctx.root, "build-full")
         steady = ctx.root / "build-steady"
         first = build_feeds(store, SITE, steady, fsync=False)  # also warms caches and imports

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Select, func, or_, select
 
-from db.records import Label
+from db.records import Label, Section, SectionKind
 from db.tables import (
     ARTICLE_AUTHORS,
     ARTICLE_TAGS,
@@ -22,8 +22,8 @@ from db.tables import (
 )
 
 
-def _grouped_counts() -> tuple[tuple[str, Select[Any]], ...]:
-    """(section filter, SELECT slug, count) of every kind of section; hidden articles
+def _grouped_counts() -> tuple[tuple[SectionKind, Select[Any]], ...]:
+    """(section kind, SELECT slug, count) of every kind of section; hidden articles
     are not counted (archive pages are numbered from these counts)."""
     a = ARTICLES.c
     return (
@@ -67,24 +67,21 @@ def _grouped_counts() -> tuple[tuple[str, Select[Any]], ...]:
     )
 
 
-def section_counts(engine: Engine, *, authors: bool = True) -> dict[tuple[str, str], int]:
-    """How many articles the store and each of its sections hold, in six grouped COUNTs.
-
-    Keyed by the `latest_articles` filter and its slug: `("category", slug)`,
-    `("source", slug)`, `("tag", slug)`, `("topic", slug)`, `("author", slug)`, and
-    `("", "")` for the whole store (authors only when `authors`: a build without
-    author feeds need not scan their table). Far cheaper than reading any article: a
-    build tells from it which archive pages exist.
+def section_counts(engine: Engine, *, authors: bool = True) -> dict[Section | None, int]:
+    """How many articles the store (key None) and each of its sections hold, in six
+    grouped COUNTs (authors only when `authors`: a build without author feeds need not
+    scan their table). Far cheaper than reading any article: a build tells from it
+    which archive pages exist.
     """
-    counts: dict[tuple[str, str], int] = {}
+    counts: dict[Section | None, int] = {}
     with engine.connect() as connection:
         visible = select(func.count(ARTICLES.c.id)).where(VISIBLE)
-        counts[("", "")] = int(connection.scalar(visible) or 0)
-        for key, query in _grouped_counts():
-            if key == "author" and not authors:
+        counts[None] = int(connection.scalar(visible) or 0)
+        for kind, query in _grouped_counts():
+            if kind == "author" and not authors:
                 continue
             for slug, count in connection.execute(query):
-                counts[(key, str(slug))] = int(count)
+                counts[Section(kind, str(slug))] = int(count)
     return counts
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import (
     tuple_,
 )
 
-from db.records import Label, SourceRef, StoredArticle
+from db.records import Label, Section, SectionKind, SourceRef, StoredArticle
 from db.stamps import latest_ids
 from db.tables import (
     ARTICLE_AUTHORS,
@@ -81,13 +81,16 @@ _ALSO_READ = (
 )
 
 
-def _section_ids() -> dict[str, tuple[Select[Any], ColumnElement[Any], ColumnElement[Any]]]:
-    """By section filter: the SELECT of its article ids (slug bound as `slug`), and the
-    (published, id) columns its index is ordered by. Hidden articles are skipped."""
+def _section_ids() -> dict[
+    SectionKind | None, tuple[Select[Any], ColumnElement[Any], ColumnElement[Any]]
+]:
+    """By section kind (None: the whole store): the SELECT of its article ids (slug
+    bound as `slug`), and the (published, id) columns its index is ordered by. Hidden
+    articles are skipped."""
     a, at, ta, aa = ARTICLES.c, ARTICLE_TAGS.c, TOPIC_ARTICLES.c, ARTICLE_AUTHORS.c
     slug: BindParameter[str] = bindparam("slug")
     return {
-        "": (select(a.id).where(VISIBLE), a.published, a.id),
+        None: (select(a.id).where(VISIBLE), a.published, a.id),
         "category": (
             select(a.id)
             .join(CATEGORIES, CATEGORIES.c.id == a.category_id)
@@ -133,8 +136,8 @@ def _section_ids() -> dict[str, tuple[Select[Any], ColumnElement[Any], ColumnEle
     }
 
 
-def _paged_statements() -> dict[tuple[str, str], Select[Any]]:
-    """Ids of one section in (published, id) order, by (filter, mode).
+def _paged_statements() -> dict[tuple[SectionKind | None, str], Select[Any]]:
+    """Ids of one section in (published, id) order, by (section kind, mode).
 
     Modes: `offset` (oldest first, skipping `offset`), `after` (oldest first, after a
     (published, id) key) and `before` (newest first, before a key). The same index walks
@@ -146,7 +149,7 @@ def _paged_statements() -> dict[tuple[str, str], Select[Any]]:
     running these.
     """
     key = tuple_(bindparam("key_published", type_=UTCDateTime()), bindparam("key_id"))
-    statements: dict[tuple[str, str], Select[Any]] = {}
+    statements: dict[tuple[SectionKind | None, str], Select[Any]] = {}
     for section, (base, published, ident) in _section_ids().items():
         row = tuple_(published, ident)
         ascending = (published.asc(), ident.asc())
@@ -225,30 +228,14 @@ def load_articles(connection: Connection, ids: Sequence[int]) -> dict[int, Store
 
 
 def latest_articles(
-    engine: Engine,
-    limit: int,
-    *,
-    category: str | None = None,
-    source: str | None = None,
-    tag: str | None = None,
-    topic: str | None = None,
-    author: str | None = None,
+    engine: Engine, limit: int, section: Section | None = None
 ) -> list[StoredArticle]:
-    """The newest `limit` articles, optionally of one category, source, tag, topic or
-    author (by slug; the last one given wins).
+    """The newest `limit` articles, of one section or of the whole store.
 
     Order is published descending with the id as tie-break, so it is stable.
     """
     with engine.connect() as connection:
-        ids = latest_ids(
-            connection,
-            limit,
-            category=category,
-            source=source,
-            tag=tag,
-            topic=topic,
-            author=author,
-        )
+        ids = latest_ids(connection, limit, section)
         found = load_articles(connection, ids)
     return [found[i] for i in ids if i in found]
 
@@ -269,17 +256,18 @@ def paged(
     engine: Engine,
     mode: str,
     limit: int,
-    offset: int,
-    key: Key | None,
-    section: tuple[str, str | None],
+    section: Section | None,
+    *,
+    offset: int = 0,
+    key: Key | None = None,
 ) -> list[StoredArticle]:
     """One page of a section's articles (`_paged_statements` says what `mode` means)."""
-    kind, slug = section
     params: dict[str, object] = {"limit": limit, "offset": offset}
-    if slug is not None:
-        params["slug"] = slug
+    if section is not None:
+        params["slug"] = section.slug
     if key is not None:
         params["key_published"], params["key_id"] = key
+    kind = None if section is None else section.kind
     with engine.connect() as connection:
         ids = [row[0] for row in connection.execute(_PAGED_IDS[(kind, mode)], params)]
         found = load_articles(connection, ids)

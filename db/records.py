@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,20 @@ class UpsertOutcome(enum.Enum):
     NEW = "new"
     CHANGED = "changed"
     SAME = "same"
+
+
+SectionKind = Literal["category", "source", "tag", "topic", "author"]
+SECTION_KINDS: tuple[SectionKind, ...] = ("category", "source", "tag", "topic", "author")
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One section of the store: the articles of one category, source, tag, topic or
+    author, named by its slug. Reads take `None` for the whole store; where a section
+    is published is the feeds' business, not the store's."""
+
+    kind: SectionKind
+    slug: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +159,8 @@ class UpsertSummary:
     new: int = 0
     changed: int = 0
     same: int = 0
-    changed_sections: set[str] = field(default_factory=set)
+    # The categories and topics whose articles this batch changed.
+    changed_sections: set[Section] = field(default_factory=set)
     # Ids of the articles this batch inserted or changed (for topic matching and callers
     # that follow up on them), and the topic feeds whose membership changed.
     article_ids: list[int] = field(default_factory=list)

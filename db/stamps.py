@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import InstrumentedAttribute
 
 from db import models
+from db.records import Section, SectionKind
 from db.tables import VISIBLE
 
 Stamp = tuple[int, str, str]
@@ -45,7 +46,7 @@ _SLUG: BindParameter[str] = bindparam("slug")
 
 def _filtered(
     columns: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
-) -> dict[str | None, Select[Any]]:
+) -> dict[SectionKind | None, Select[Any]]:
     """The selections of a feed (all, one category, source, tag, topic or author) of
     `columns`.
 
@@ -136,57 +137,19 @@ _STAMPS = _filtered(
 _IDS = _filtered((_A.id,))
 
 
-def section_filter(
-    category: str | None,
-    source: str | None,
-    tag: str | None,
-    topic: str | None = None,
-    author: str | None = None,
-) -> tuple[str, str | None]:
-    """The one section filter given (the last, like `latest_articles`), or ("", None)."""
-    chosen: tuple[str, str | None] = ("", None)
-    filters = (
-        ("category", category),
-        ("source", source),
-        ("tag", tag),
-        ("topic", topic),
-        ("author", author),
-    )
-    for key, value in filters:
-        if value is not None:
-            chosen = (key, value)
-    return chosen
-
-
 def _choose(
-    statements: dict[str | None, Select[Any]],
-    limit: int,
-    category: str | None,
-    source: str | None,
-    tag: str | None,
-    topic: str | None = None,
-    author: str | None = None,
+    statements: dict[SectionKind | None, Select[Any]], limit: int, section: Section | None
 ) -> tuple[Select[Any], dict[str, object]]:
     params: dict[str, object] = {"limit": limit}
-    key, slug = section_filter(category, source, tag, topic, author)
-    if slug is None:
+    if section is None:
         return statements[None], params
-    params["slug"] = slug
-    return statements[key], params
+    params["slug"] = section.slug
+    return statements[section.kind], params
 
 
-def latest_ids(
-    connection: Connection,
-    limit: int,
-    *,
-    category: str | None = None,
-    source: str | None = None,
-    tag: str | None = None,
-    topic: str | None = None,
-    author: str | None = None,
-) -> list[int]:
+def latest_ids(connection: Connection, limit: int, section: Section | None = None) -> list[int]:
     """Ids of the articles `Store.latest_articles` returns, in its order."""
-    statement, params = _choose(_IDS, limit, category, source, tag, topic, author)
+    statement, params = _choose(_IDS, limit, section)
     return [row[0] for row in connection.execute(statement, params)]
 
 
@@ -196,18 +159,9 @@ class StampReader:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    def latest(
-        self,
-        limit: int,
-        *,
-        category: str | None = None,
-        source: str | None = None,
-        tag: str | None = None,
-        topic: str | None = None,
-        author: str | None = None,
-    ) -> list[Stamp]:
-        """Stamps of the articles `Store.latest_articles` would return (one filter at most)."""
-        statement, params = _choose(_STAMPS, limit, category, source, tag, topic, author)
+    def latest(self, limit: int, section: Section | None = None) -> list[Stamp]:
+        """Stamps of the articles `Store.latest_articles` would return."""
+        statement, params = _choose(_STAMPS, limit, section)
         # `all()` fetches every row in one DBAPI `fetchall`: iterating the result fetched
         # them one `fetchone` at a time, most of a no-change build's time.
         rows = self._connection.execute(statement, params).all()

@@ -46,6 +46,7 @@ from db.records import (
     KnownArticle,
     Label,
     SearchHit,
+    Section,
     SourceSpec,
     SourceState,
     StoredArticle,
@@ -54,7 +55,7 @@ from db.records import (
     UpsertSummary,
 )
 from db.schedule import BACKOFF_CAP, JITTER_CAP, JITTER_SHARE, backoff_seconds, jittered
-from db.stamps import StampReader, section_filter, stamp_reader
+from db.stamps import StampReader, stamp_reader
 from db.upsert import upsert_articles
 from db.upsert_plan import EditCap, content_hash
 
@@ -270,26 +271,9 @@ class Store:
         with self.engine.connect() as connection:
             return pages.page_stamps(connection), pages.page_labels(connection)
 
-    def latest_articles(
-        self,
-        limit: int,
-        *,
-        category: str | None = None,
-        source: str | None = None,
-        tag: str | None = None,
-        topic: str | None = None,
-        author: str | None = None,
-    ) -> list[StoredArticle]:
-        """The newest `limit` articles, optionally of one section (by slug)."""
-        return reads.latest_articles(
-            self.engine,
-            limit,
-            category=category,
-            source=source,
-            tag=tag,
-            topic=topic,
-            author=author,
-        )
+    def latest_articles(self, limit: int, section: Section | None = None) -> list[StoredArticle]:
+        """The newest `limit` articles, of one section or of the whole store."""
+        return reads.latest_articles(self.engine, limit, section)
 
     def articles_by_ids(self, ids: Iterable[int]) -> dict[int, StoredArticle]:
         """The stored articles with these ids (those that still exist), by id."""
@@ -298,44 +282,30 @@ class Store:
     def oldest_articles(
         self,
         limit: int,
+        section: Section | None = None,
         *,
         offset: int = 0,
         after: reads.Key | None = None,
-        category: str | None = None,
-        source: str | None = None,
-        tag: str | None = None,
-        topic: str | None = None,
-        author: str | None = None,
     ) -> list[StoredArticle]:
-        """`limit` articles oldest first (published, then id), optionally of one section.
+        """`limit` articles oldest first (published, then id), of one section or all.
 
         `offset` skips that many from the oldest; `after` = (published, id) of the last
         article a previous call returned starts right after it instead (a keyset read,
         the same cost at any depth). For feed archives, written one page at a time.
         """
         mode = "offset" if after is None else "after"
-        section = section_filter(category, source, tag, topic, author)
-        return reads.paged(self.engine, mode, limit, offset, after, section)
+        return reads.paged(self.engine, mode, limit, section, offset=offset, key=after)
 
     def articles_before(
-        self,
-        limit: int,
-        before: reads.Key,
-        *,
-        category: str | None = None,
-        source: str | None = None,
-        tag: str | None = None,
-        topic: str | None = None,
-        author: str | None = None,
+        self, limit: int, before: reads.Key, section: Section | None = None
     ) -> list[StoredArticle]:
         """The `limit` articles just older than `before` = (published, id), newest first."""
-        section = section_filter(category, source, tag, topic, author)
-        return reads.paged(self.engine, "before", limit, 0, before, section)
+        return reads.paged(self.engine, "before", limit, section, key=before)
 
     # -- listings (db.listings) -------------------------------------------------------------
 
-    def section_counts(self, *, authors: bool = True) -> dict[tuple[str, str], int]:
-        """How many articles the store and each of its sections hold."""
+    def section_counts(self, *, authors: bool = True) -> dict[Section | None, int]:
+        """How many articles the store (key None) and each of its sections hold."""
         return listings.section_counts(self.engine, authors=authors)
 
     def categories(self) -> list[Label]:

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from db import dedup, pages, search
 from db.labels import author_labels, ids_by_slug, label_ids, label_slug
-from db.records import ArticleDraft, UpsertSummary
+from db.records import ArticleDraft, Section, UpsertSummary
 from db.tables import (
     ARTICLE_AUTHORS,
     ARTICLE_TAGS,
@@ -236,7 +236,7 @@ def _after_write(
     topics = search.load_topics(connection)
     if topics:
         summary.changed_topics |= search.match_topics(connection, topics, summary.article_ids)
-        summary.changed_sections |= {f"tema/{slug}" for slug in summary.changed_topics}
+        summary.changed_sections |= {Section("topic", slug) for slug in summary.changed_topics}
 
 
 def _category_id(draft: ArticleDraft, categories: dict[str, int]) -> int | None:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from db import dedup
 from db.labels import label_slug
-from db.records import ArticleDraft, UpsertOutcome, UpsertSummary
+from db.records import ArticleDraft, Section, UpsertOutcome, UpsertSummary
 
 
 def content_hash(draft: ArticleDraft) -> str:
@@ -133,7 +133,7 @@ def plan_upserts(
             _advance(plan, draft, digest, now)
             summary.add(UpsertOutcome.CHANGED)
         if draft.category is not None and draft.category.strip():
-            summary.changed_sections.add(f"categoria/{label_slug(draft.category)}")
+            summary.changed_sections.add(Section("category", label_slug(draft.category)))
     return list(plans.values())
 
 

@@ -24,26 +24,10 @@ memory nor renders all of it at once; the other pages follow in the next builds.
 from __future__ import annotations
 
 from db.store import Store
-from feeds.sections import (
-    KIND_AUTHOR,
-    KIND_CATEGORY,
-    KIND_ROOT,
-    KIND_SOURCE,
-    KIND_TAG,
-    KIND_TOPIC,
-)
+from feeds.sections import KIND_OF_SECTION, KIND_ROOT
 
 SectionKey = tuple[str, str]  # (kind, slug); the root feed is (KIND_ROOT, "")
 
-# `Store.section_counts` keys sections by the `latest_articles` filter they use.
-_KINDS = {
-    "": KIND_ROOT,
-    "category": KIND_CATEGORY,
-    "source": KIND_SOURCE,
-    "tag": KIND_TAG,
-    "topic": KIND_TOPIC,
-    "author": KIND_AUTHOR,
-}
 DEFAULT_MAX_PAGES = 200
 """Archive pages one build writes at most: the first build over a large history spreads
 its archives over several builds instead of rendering thousands of pages in one go."""
@@ -56,9 +40,8 @@ def feed_sizes(store: Store, *, authors: bool = True) -> dict[SectionKey, int]:
     archive pages exist without loading any article.
     """
     return {
-        (_KINDS[key], slug): count
-        for (key, slug), count in store.section_counts(authors=authors).items()
-        if key in _KINDS
+        (KIND_ROOT, "") if section is None else (KIND_OF_SECTION[section.kind], section.slug): count
+        for section, count in store.section_counts(authors=authors).items()
     }
 
 

@@ -269,7 +269,7 @@ def _stamp_feeds(
             total = sizes.get((spec.kind, spec.slug), 0)
             pages = full_pages(total, page_size)
             shown = shown_items(site.limit(spec.kind), total, page_size)
-            stamps = reader.latest(shown, **spec.query())
+            stamps = reader.latest(shown, spec.section)
             fingerprint = feed_fingerprint(site, spec, stamps, pages)
             planned.append(_Planned(spec, fingerprint, shown, total, pages, stamps))
         index_stamps = reader.latest(site.index_articles)
@@ -477,11 +477,10 @@ def _write_page_of(
     None if the store changed under the build and the page came out short (it is left
     for the next build, with the feed's older ones)."""
     spec, page_size = plan.spec, site.archive_page_size
-    query = spec.query()
     if previous is not None and previous[0] == page + 1:
-        chunk = store.articles_before(page_size, previous[1], **query)
+        chunk = store.articles_before(page_size, previous[1], spec.section)
     else:
-        chunk = store.oldest_articles(page_size, offset=(page - 1) * page_size, after=None, **query)
+        chunk = store.oldest_articles(page_size, spec.section, offset=(page - 1) * page_size)
         chunk.reverse()  # newest first, like every feed
     if len(chunk) != page_size:
         # Articles were deleted since they were counted; a wrong page would be wrong for

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from db.records import Label, TopicInfo
+from db.records import Label, Section, SectionKind, TopicInfo
 from db.store import Store
 from feeds.errors import FeedError
 from feeds.site import SiteInfo
@@ -20,6 +20,16 @@ KIND_SOURCE = "fonte"
 KIND_TAG = "tag"
 KIND_TOPIC = "tema"  # configured topic feeds (`[[topics]]`), see `db.search`
 KIND_AUTHOR = "autore"  # `output.author_feeds`, for authors with enough articles
+
+SECTION_OF_KIND: dict[str, SectionKind] = {
+    KIND_CATEGORY: "category",
+    KIND_SOURCE: "source",
+    KIND_TAG: "tag",
+    KIND_TOPIC: "topic",
+    KIND_AUTHOR: "author",
+}
+"""The store's section kind behind each feed folder kind."""
+KIND_OF_SECTION = {section: kind for kind, section in SECTION_OF_KIND.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,19 +66,11 @@ class FeedSpec:
     def paths(self) -> tuple[str, str, str]:
         return (self.rss_path, self.atom_path, self.json_path)
 
-    def query(self) -> dict[str, str]:
-        """The `Store.latest_articles` filter selecting this feed's articles."""
-        if self.kind == KIND_CATEGORY:
-            return {"category": self.slug}
-        if self.kind == KIND_SOURCE:
-            return {"source": self.slug}
-        if self.kind == KIND_TAG:
-            return {"tag": self.slug}
-        if self.kind == KIND_TOPIC:
-            return {"topic": self.slug}
-        if self.kind == KIND_AUTHOR:
-            return {"author": self.slug}
-        return {}
+    @property
+    def section(self) -> Section | None:
+        """The store's section this feed shows (None: the root feed, the whole store)."""
+        kind = SECTION_OF_KIND.get(self.kind)
+        return None if kind is None else Section(kind, self.slug)
 
 
 def root_spec(site: SiteInfo) -> FeedSpec:

@@ -290,7 +290,7 @@ def _publish_sections(
     cache = _ArticleCache()
     with store.stamp_reader() as reader:
         all_stamps = {
-            spec.folder: reader.latest(size * depth, **spec.query())
+            spec.folder: reader.latest(size * depth, spec.section)
             for spec in specs
             if spec.kind != KIND_ROOT
         }

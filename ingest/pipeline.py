@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from db.blocked import BlockedEntry
-from db.records import ArticleDraft, FileFingerprint, SourceSpec, UpsertSummary
+from db.records import ArticleDraft, FileFingerprint, Section, SourceSpec, UpsertSummary
 from db.store import Store
 from ingest.article import DraftRules, to_draft
 from ingest.errors import BadArticle, IngestError
@@ -57,7 +57,7 @@ class IngestReport:
     unchanged_files: int = 0
     blocked: int = 0  # entries keep/block rules kept out for the first time
     problems: list[Problem] = field(default_factory=list)
-    changed_sections: set[str] = field(default_factory=set)
+    changed_sections: set[Section] = field(default_factory=set)
     error: str | None = None
     full_text_ok: int = 0  # article pages whose text replaced a truncated feed's
     full_text_failed: int = 0  # article pages that failed or gave less than the feed

@@ -27,7 +27,7 @@ from db.blocked import blocked_counts
 from db.engine import display_url
 from db.errors import StoreError
 from db.migrate import current_revision, head_revision, upgrade
-from db.records import ArticleDraft
+from db.records import ArticleDraft, Section
 from db.store import Store
 from feeds.errors import FeedError
 from ingest.errors import IngestError
@@ -545,7 +545,15 @@ def articles(
     """
     settings = _settings(ctx)
     with _store(ctx, settings) as store:
-        latest = _guard(ctx, lambda: store.latest_articles(limit, category=category, source=source))
+        # Both given: the source, the narrower of the two, wins.
+        section = (
+            Section("source", source)
+            if source is not None
+            else Section("category", category)
+            if category is not None
+            else None
+        )
+        latest = _guard(ctx, lambda: store.latest_articles(limit, section))
     if as_json:
         payload = []
         for article in latest:

@@ -18,7 +18,7 @@ from sqlalchemy import MetaData
 
 from db.engine import make_engine
 from db.migrate import current_revision, upgrade
-from db.records import ArticleDraft, SourceSpec, TopicDef
+from db.records import ArticleDraft, Section, SourceSpec, TopicDef
 from db.store import Store
 from feeds.build import STATE_FILE, BuildReport, build_feeds
 from feeds.site import SiteInfo
@@ -229,7 +229,7 @@ def test_author_feeds_are_byte_stable_and_follow_edits(any_store: Store, tmp_pat
     assert "autore/lucia-bianchi/atom.xml" in report.removed
     assert not (first / "autore" / "lucia-bianchi").exists()
     assert [a.slug for a in any_store.authors(1)][:1] == ["lucia-bianchi"]
-    assert len(any_store.latest_articles(10, author="lucia-bianchi")) == 2
+    assert len(any_store.latest_articles(10, Section("author", "lucia-bianchi"))) == 2
 
 
 def test_topic_feeds_have_archives_like_sections(
@@ -239,14 +239,14 @@ def test_topic_feeds_have_archives_like_sections(
     fill(any_store, range(1, 12))  # 11 matches: 2 full pages of 4, 3 in the feed only
     out = tmp_path / "public"
     build(any_store, out)
-    every = {a.uid for a in any_store.latest_articles(100, topic="consiglio")}
+    every = {a.uid for a in any_store.latest_articles(100, Section("topic", "consiglio"))}
     assert len(every) == 11
     for page in (1, 2):
         assert (out / f"tema/consiglio/archivio/{page}/atom.xml").is_file()
     assert not (out / "tema/consiglio/archivio/3").exists()
     atom_ids, rss_ids, json_ids = walk(out, "tema/consiglio", schema)
     assert set(atom_ids) == set(rss_ids) == set(json_ids) == every
-    oldest = any_store.latest_articles(100, topic="consiglio")[-1].uid
+    oldest = any_store.latest_articles(100, Section("topic", "consiglio"))[-1].uid
     assert atom_ids[-1] == json_ids[-1] == oldest
     archived = etree.parse(str(out / "tema/consiglio/archivio/2/atom.xml"))
     assert len(xpath(archived, "/a:feed/fh:archive")) == 1
@@ -303,9 +303,15 @@ def test_upgrade_to_0007_back_fills_the_authors(bare_url: str) -> None:
             (BIANCHI, "lucia-bianchi"),
             (ROSSI, "mario-rossi"),
         ]
-        assert [a.guid for a in store.latest_articles(10, author="mario-rossi")] == ["g1", "g0"]
-        assert [a.guid for a in store.latest_articles(10, author="lucia-bianchi")] == ["g3", "g1"]
-        assert store.section_counts()[("author", "lucia-bianchi")] == 2
+        assert [a.guid for a in store.latest_articles(10, Section("author", "mario-rossi"))] == [
+            "g1",
+            "g0",
+        ]
+        assert [a.guid for a in store.latest_articles(10, Section("author", "lucia-bianchi"))] == [
+            "g3",
+            "g1",
+        ]
+        assert store.section_counts()[Section("author", "lucia-bianchi")] == 2
     finally:
         store.close()
 

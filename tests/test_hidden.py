@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from db.blocked import hidden_ids, set_hidden
-from db.records import ArticleDraft, SourceSpec, TopicDef
+from db.records import ArticleDraft, Section, SourceSpec, TopicDef
 from db.store import Store
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -31,17 +31,21 @@ def _draft(n: int, title: str) -> ArticleDraft:
 def _everything(store: Store) -> dict[str, object]:
     """What each kind of read returns, by titles or slugs."""
     with store.stamp_reader() as reader:
-        stamps = len(reader.latest(10, tag="quartieri"))
+        stamps = len(reader.latest(10, Section("tag", "quartieri")))
     return {
         "root": [a.title for a in store.latest_articles(10)],
-        "category": [a.title for a in store.latest_articles(10, category="cronaca")],
-        "source": [a.title for a in store.latest_articles(10, source="fonte")],
-        "tag": [a.title for a in store.latest_articles(10, tag="quartieri")],
-        "author": [a.title for a in store.latest_articles(10, author="giulia-ferraris")],
-        "topic": [a.title for a in store.latest_articles(10, topic="mercati")],
-        "oldest_tag": [a.title for a in store.oldest_articles(10, tag="quartieri")],
-        "oldest_topic": [a.title for a in store.oldest_articles(10, topic="mercati")],
-        "counts": {k: v for k, v in store.section_counts().items() if k[0] != "source"},
+        "category": [a.title for a in store.latest_articles(10, Section("category", "cronaca"))],
+        "source": [a.title for a in store.latest_articles(10, Section("source", "fonte"))],
+        "tag": [a.title for a in store.latest_articles(10, Section("tag", "quartieri"))],
+        "author": [
+            a.title for a in store.latest_articles(10, Section("author", "giulia-ferraris"))
+        ],
+        "topic": [a.title for a in store.latest_articles(10, Section("topic", "mercati"))],
+        "oldest_tag": [a.title for a in store.oldest_articles(10, Section("tag", "quartieri"))],
+        "oldest_topic": [a.title for a in store.oldest_articles(10, Section("topic", "mercati"))],
+        "counts": {
+            k: v for k, v in store.section_counts().items() if k is None or k.kind != "source"
+        },
         "categories": [c.slug for c in store.categories()],
         "tags": [t.slug for t in store.tags(min_articles=2)],
         "authors": [a.slug for a in store.authors(min_articles=2)],

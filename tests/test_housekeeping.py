@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from db.records import ArticleDraft, SourceSpec
+from db.records import ArticleDraft, Section, SourceSpec
 from db.store import Store
 from rassegna.config import load_settings
 from rassegna.daemon import Daemon
@@ -58,7 +58,7 @@ path = "vuota"
         remaining = {a.guid for a in store.latest_articles(100)}
         assert deleted == 5
         assert remaining == {f"a{n}" for n in range(10)} | {"a99"}
-        assert [a.guid for a in store.latest_articles(10, category="meteo")] == ["a99"]
+        assert [a.guid for a in store.latest_articles(10, Section("category", "meteo"))] == ["a99"]
         # Nothing more to do the next night.
         assert Daemon(settings, store).housekeeping(now=NOW) == 0
     finally:

@@ -12,7 +12,7 @@ from sqlalchemy import MetaData, inspect, text
 from db.engine import make_engine
 from db.errors import StoreError
 from db.migrate import current_revision, head_revision, upgrade
-from db.records import ArticleDraft, FileFingerprint, SourceSpec
+from db.records import ArticleDraft, FileFingerprint, Section, SourceSpec
 from db.store import Store
 from tests.old_rows import insert_old_source
 
@@ -101,12 +101,14 @@ def test_latest_order_and_filters(any_store: Store) -> None:
         ],
     )
     any_store.upsert_articles(other, [draft("gol", category="Sport", tags=())])
-    guids = [a.guid for a in any_store.latest_articles(10, source="cronaca-locale")]
+    guids = [a.guid for a in any_store.latest_articles(10, Section("source", "cronaca-locale"))]
     assert guids[0] == "nuovo" and guids[-1] == "vecchio"
     # Same published time: the later id comes first, every time.
     assert guids[1:3] == ["pari-2", "pari-1"]
-    assert [a.guid for a in any_store.latest_articles(10, category="attualita")] == ["nuovo"]
-    assert [a.guid for a in any_store.latest_articles(10, tag="citta")] == ["nuovo"]
+    assert [a.guid for a in any_store.latest_articles(10, Section("category", "attualita"))] == [
+        "nuovo"
+    ]
+    assert [a.guid for a in any_store.latest_articles(10, Section("tag", "citta"))] == ["nuovo"]
     assert [a.guid for a in any_store.latest_articles(2)] == ["nuovo", "gol"]
     assert [c.slug for c in any_store.categories()] == ["attualita", "cronaca", "sport"]
     assert [s.slug for s in any_store.sources_with_articles()] == [
@@ -252,18 +254,18 @@ def test_upgrade_from_0002_back_fills_tag_dates(bare_url: str) -> None:
             assert mismatched == 0
             assert connection.execute(text("SELECT count(*) FROM article_tags")).scalar() == 6
         expected = sorted(range(1, 6), key=lambda n: ((n * 7) % 5, n), reverse=True)
-        assert [a.guid for a in store.latest_articles(10, tag="citta")] == [
+        assert [a.guid for a in store.latest_articles(10, Section("tag", "citta"))] == [
             f"g{n}" for n in expected
         ]
         with store.stamp_reader() as reader:
-            assert [s[0] for s in reader.latest(3, tag="citta")] == [
+            assert [s[0] for s in reader.latest(3, Section("tag", "citta"))] == [
                 ids[f"g{n}"] for n in expected[:3]
             ]
-        assert [a.guid for a in store.latest_articles(10, tag="sport")] == ["g2"]
+        assert [a.guid for a in store.latest_articles(10, Section("tag", "sport"))] == ["g2"]
         # Articles stored after the upgrade carry their date into their tag rows too.
         later = draft("nuovo", published=T0 + timedelta(days=1), tags=("Città",))
         store.upsert_articles(source_id, [later])
-        assert store.latest_articles(1, tag="citta")[0].guid == "nuovo"
+        assert store.latest_articles(1, Section("tag", "citta"))[0].guid == "nuovo"
     finally:
         store.close()
 
@@ -273,9 +275,9 @@ def test_tag_rows_follow_edits(any_store: Store) -> None:
     sid = source(any_store)
     any_store.upsert_articles(sid, [draft("a", tags=("Uno", "Due")), draft("b", tags=("Uno",))])
     any_store.upsert_articles(sid, [draft("a", tags=("Tre",), summary="Rivisto")])
-    assert [a.guid for a in any_store.latest_articles(10, tag="uno")] == ["b"]
-    assert [a.guid for a in any_store.latest_articles(10, tag="due")] == []
-    (edited,) = any_store.latest_articles(10, tag="tre")
+    assert [a.guid for a in any_store.latest_articles(10, Section("tag", "uno"))] == ["b"]
+    assert [a.guid for a in any_store.latest_articles(10, Section("tag", "due"))] == []
+    (edited,) = any_store.latest_articles(10, Section("tag", "tre"))
     assert edited.guid == "a" and [t.slug for t in edited.tags] == ["tre"]
     with any_store.engine.connect() as connection:
         dates = connection.execute(text("SELECT published FROM article_tags")).scalars().all()
@@ -298,7 +300,7 @@ def test_repeated_guid_and_slug_in_one_batch(any_store: Store) -> None:
     (article,) = any_store.latest_articles(10)
     assert article.title == "Seconda versione"
     assert [t.slug for t in article.tags] == ["citta"]
-    assert summary.changed_sections == {"categoria/cronaca"}
+    assert summary.changed_sections == {Section("category", "cronaca")}
 
 
 def test_find_duplicates_batched(any_store: Store) -> None:

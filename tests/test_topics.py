@@ -11,7 +11,7 @@ import httpx
 import pytest
 from lxml import etree
 
-from db.records import SourceSpec, TopicDef
+from db.records import Section, SourceSpec, TopicDef
 from db.store import Store
 from rassegna.config import load_settings
 from rassegna.operations import build, ingest_source, search_feed
@@ -49,24 +49,37 @@ def test_membership_follows_new_changed_and_edited_topics(any_store: Store) -> N
     any_store.upsert_articles(source, [draft("vecchio", "Il consiglio comunale vota")])
     topic = TopicDef("comune", "Comune", "consiglio comunale", exclude=("sport",))
     assert any_store.sync_topics([topic]) == ["comune"]  # back-filled once
-    assert [a.guid for a in any_store.latest_articles(10, topic="comune")] == ["vecchio"]
+    assert [a.guid for a in any_store.latest_articles(10, Section("topic", "comune"))] == [
+        "vecchio"
+    ]
     assert any_store.sync_topics([topic]) == []  # unchanged: nothing to do
     summary = any_store.upsert_articles(
         source,
         [draft("nuovo", "Il consiglio comunale approva"), draft("altro", "Meteo di domani")],
     )
-    assert summary.changed_topics == {"comune"} and "tema/comune" in summary.changed_sections
-    assert {a.guid for a in any_store.latest_articles(10, topic="comune")} == {"vecchio", "nuovo"}
+    assert (
+        summary.changed_topics == {"comune"}
+        and Section("topic", "comune") in summary.changed_sections
+    )
+    assert {a.guid for a in any_store.latest_articles(10, Section("topic", "comune"))} == {
+        "vecchio",
+        "nuovo",
+    }
     # An edit that brings in an excluded word takes the article out.
     summary = any_store.upsert_articles(
         source, [draft("nuovo", "Il consiglio comunale approva", "Parla di sport.")]
     )
     assert summary.changed_topics == {"comune"}
-    assert [a.guid for a in any_store.latest_articles(10, topic="comune")] == ["vecchio"]
+    assert [a.guid for a in any_store.latest_articles(10, Section("topic", "comune"))] == [
+        "vecchio"
+    ]
     assert any_store.upsert_articles(source, [draft("meteo", "Pioggia")]).changed_topics == set()
     edited = TopicDef("comune", "Comune", "pioggia OR meteo")
     assert any_store.sync_topics([edited]) == ["comune"]
-    assert {a.guid for a in any_store.latest_articles(10, topic="comune")} == {"altro", "meteo"}
+    assert {a.guid for a in any_store.latest_articles(10, Section("topic", "comune"))} == {
+        "altro",
+        "meteo",
+    }
     assert any_store.sync_topics([]) == []
     assert any_store.topics() == []
 
