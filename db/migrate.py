@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from db.engine import display_url
-from db.errors import StoreError
+from db.errors import StoreError, reason_of
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 MIGRATE_LOCK = 0x7261_7373_6567_6E61  # "rassegna": the advisory lock key of migrations
@@ -80,8 +80,7 @@ def _upgrade(engine: Engine, revision: str) -> tuple[str | None, str | None]:
             command.upgrade(config, revision)
         return before, current_revision(engine)
     except SQLAlchemyError as exc:
-        reason = str(exc.orig if hasattr(exc, "orig") and exc.orig else exc).strip()
-        reason = reason.splitlines()[0] if reason else type(exc).__name__
+        reason = reason_of(exc)
         raise StoreError(
             f"database {display_url(str(engine.url))}: cannot open or migrate it: {reason}"
         ) from exc

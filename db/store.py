@@ -12,9 +12,12 @@ dataclasses from `db.records`, so callers never hold ORM rows or sessions.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
-from contextlib import AbstractContextManager
+import functools
+import inspect
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -34,7 +37,7 @@ from db import (
     sources,
 )
 from db.engine import display_url, make_engine
-from db.errors import StoreError
+from db.errors import StoreError, reason_of, translated
 from db.fetched_pages import PageRecord
 from db.labels import author_labels, label_slug
 from db.migrate import upgrade
@@ -73,11 +76,48 @@ __all__ = [
 ]
 
 
+_T = TypeVar("_T")
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+_Class = TypeVar("_Class", bound=type)
+
+
+def _translating(method: _Method) -> _Method:
+    """`method` with SQLAlchemy's and the driver's errors raised as `DatabaseError`."""
+
+    @functools.wraps(method)
+    def call(self: Store, *args: Any, **kwargs: Any) -> Any:
+        with translated(self.database):
+            return method(self, *args, **kwargs)
+
+    return cast(_Method, call)
+
+
+def _errors_translated(cls: _Class) -> _Class:
+    """Wrap every public method of `cls` with `_translating`."""
+    for name, member in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.isfunction(member):
+            setattr(cls, name, _translating(member))
+    return cls
+
+
+@contextmanager
+def _translated_block(database: str, manager: AbstractContextManager[_T]) -> Iterator[_T]:
+    """`manager`, with the errors of entering, leaving and the block translated."""
+    with translated(database), manager as value:
+        yield value
+
+
+@_errors_translated
 class Store:
-    """The article store on one database."""
+    """The article store on one database.
+
+    No SQLAlchemy or driver exception leaves it: they are raised as `DatabaseError`
+    (a `StoreError`) naming the database.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.database = display_url(str(engine.url))  # as messages show it: no password
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
@@ -97,9 +137,8 @@ class Store:
             with self.engine.connect() as connection:
                 connection.exec_driver_sql("SELECT 1")
         except OperationalError as exc:
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise StoreError(
-                f"database {display_url(str(self.engine.url))} is not reachable: {reason}"
+                f"database {self.database} is not reachable: {reason_of(exc)}"
             ) from exc
 
     # -- sources and their fetch state (db.sources, db.schedule) --------------------------
@@ -174,7 +213,7 @@ class Store:
 
     def exclusive(self, name: str) -> AbstractContextManager[None]:
         """Hold a database-wide lock named `name` (see `db.claims.exclusive`)."""
-        return claims.exclusive(self.engine, name)
+        return _translated_block(self.database, claims.exclusive(self.engine, name))
 
     # -- identity, links and duplicates (db.identity) ---------------------------------------
 
@@ -263,7 +302,7 @@ class Store:
 
     def stamp_reader(self) -> AbstractContextManager[StampReader]:
         """Cheap (id, content hash, updated) reads of what each feed holds, on one connection."""
-        return stamp_reader(self.engine)
+        return _translated_block(self.database, stamp_reader(self.engine))
 
     def page_stamps(self) -> tuple[list[pages.PageStamp], pages.PageLabels]:
         """Every article's page stamp (oldest first) and its labels (`db.pages`), read on

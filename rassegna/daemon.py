@@ -30,7 +30,6 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy.exc import SQLAlchemyError
 
 from db.blocked import blocked_counts
 from db.errors import StoreError
@@ -374,11 +373,8 @@ class Daemon:
                 )
                 self._observed_at = time.monotonic()
         except (StoreError, RassegnaError) as exc:
+            # A database that went away (a restart) is reconnected by the next tick.
             log.error("tick failed: %s", exc.message)
-        except SQLAlchemyError as exc:
-            # The database went away (a restart): the next tick reconnects and retries.
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-            log.error("tick failed, database unreachable: %s", reason[0] if reason else exc)
         except Exception:
             log.exception("tick failed")
         finally:
@@ -413,8 +409,8 @@ class Daemon:
     def _housekeeping_job(self) -> None:
         try:
             self.housekeeping()
-        except (StoreError, SQLAlchemyError) as exc:
-            log.error("housekeeping failed: %s", getattr(exc, "message", exc))
+        except StoreError as exc:
+            log.error("housekeeping failed: %s", exc.message)
 
     def tick_seconds(self) -> int:
         intervals = [self.settings.interval_of(s) for s in self.settings.sources] or [
@@ -428,7 +424,7 @@ class Daemon:
         sources = [s for s in self.settings.sources if s.enabled]
         try:
             due = self.store.next_due([s.name for s in sources]) if sources else None
-        except (StoreError, SQLAlchemyError):
+        except StoreError:
             return f"{len(sources)} sources, database unreachable"
         if due is not None:
             wait = max(0, int((due - datetime.now(UTC)).total_seconds()))
@@ -565,9 +561,8 @@ class Daemon:
             return self.store.renew_claims(
                 self.owner, held, lease_seconds=self.settings.scheduler.lease
             )
-        except (StoreError, SQLAlchemyError) as exc:
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-            log.warning("could not renew %d claims: %s", len(held), reason[0] if reason else exc)
+        except StoreError as exc:
+            log.warning("could not renew %d claims: %s", len(held), exc.message)
             return []
 
     def _heartbeat_loop(self, stop: threading.Event) -> None:
@@ -580,12 +575,8 @@ class Daemon:
         """Give our claims back at shutdown; if the database is away they simply expire."""
         try:
             self.store.release_claims(self.owner)
-        except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-            log.warning(
-                "could not release claims (%s); they expire with their lease",
-                reason[0] if reason else exc,
-            )
+        except StoreError as exc:
+            log.warning("could not release claims (%s); they expire with their lease", exc.message)
 
     def _start_server(self) -> BackgroundServer | None:
         server_config = self.settings.server
