@@ -21,18 +21,78 @@ Revises: 0003
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
+from collections.abc import Iterable
 
+import snowballstemmer
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.exc import DBAPIError
 
-from db.search import PG_CONFIG, IndexRow, index_articles
-
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
+
+PG_CONFIG = "rassegna_italian"
+
+# -- the text analysis of this revision's SQLite back-fill ---------------------------------
+# A frozen copy of `db.search`'s analysis as this revision shipped it (its definition, not
+# its cached fast paths), so a later change of the live code cannot change what upgrading
+# an old database writes. The store reads and writes the index with the live analysis.
+
+_WORD = re.compile(r"[^\W_]+")
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'"})
+_ELIDED = frozenset(
+    (
+        *("l", "un", "dell", "all", "dall", "nell", "sull", "coll", "pell", "tra"),
+        *("quell", "quest", "bell", "sant", "buon", "nessun", "gl", "degl", "agl"),
+        *("dagl", "negl", "sugl", "anch", "senz", "com", "dov", "cos", "ch", "qual"),
+        *("d", "c", "m", "t", "s", "v", "n"),
+    )
+)
+_ELISION = re.compile(r"\b([^\W\d_]{1,6})'(?=[^\W\d_])")
+
+
+def _fold(value: str) -> str:
+    """Apostrophes made plain, case folded, compatibility-decomposed, marks dropped."""
+    decomposed = unicodedata.normalize("NFKD", value.translate(_APOSTROPHES).casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _index_text(value: str, stemmer: snowballstemmer.stemmer) -> str:
+    """The stems of a text, as the index holds them: folded, elided articles dropped."""
+    folded = _ELISION.sub(lambda m: " " if m.group(1) in _ELIDED else m.group(0), _fold(value))
+    return " ".join(str(stemmer.stemWord(word)) for word in _WORD.findall(folded))
+
+
+def _index_rows(
+    connection: sa.Connection, rows: Iterable[tuple[int, str, str, str, list[str], list[str]]]
+) -> None:
+    """Write the FTS5 entries of (id, title, summary, body, authors, tags)."""
+    stemmer = snowballstemmer.stemmer("italian")
+    values = [
+        {
+            "rowid": article_id,
+            "title": _index_text(title, stemmer),
+            "summary": _index_text(summary, stemmer),
+            "body": _index_text(body, stemmer),
+            "authors": _index_text(" ".join(authors), stemmer),
+            "tags": _index_text(" ".join(tags), stemmer),
+        }
+        for article_id, title, summary, body, authors, tags in rows
+    ]
+    if values:
+        connection.execute(
+            sa.text(
+                "INSERT INTO articles_fts(rowid, title, summary, body, authors, tags)"
+                " VALUES (:rowid, :title, :summary, :body, :authors, :tags)"
+            ),
+            values,
+        )
+
 
 _PG_VECTOR = """
 CREATE OR REPLACE FUNCTION rassegna_articles_search_vector() RETURNS trigger
@@ -130,20 +190,19 @@ def _sqlite_upgrade(connection: sa.Connection) -> None:
             {"low": ids[0], "high": ids[-1]},
         ):
             tags.setdefault(article_id, []).append(name)
-        index_articles(
+        _index_rows(
             connection,
             [
-                IndexRow(
-                    article_id=row[0],
-                    title=row[1] or "",
-                    summary=row[2] or "",
-                    body=row[3] or "",
-                    authors=json.loads(row[4]) if row[4] else [],
-                    tags=tags.get(row[0], []),
+                (
+                    row[0],
+                    row[1] or "",
+                    row[2] or "",
+                    row[3] or "",
+                    json.loads(row[4]) if row[4] else [],
+                    tags.get(row[0], []),
                 )
                 for row in rows
             ],
-            replace=False,
         )
         last = ids[-1]
 

@@ -16,12 +16,12 @@ Revises: 0006
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-
-from db.store import author_labels
+from slugify import slugify
 
 revision = "0007"
 down_revision = "0006"
@@ -29,6 +29,25 @@ branch_labels = None
 depends_on = None
 
 _CHUNK = 2000
+_NAME_LENGTH = 200
+
+
+# A frozen copy of the author rule this revision shipped (`db.labels.author_labels` and
+# its slug rule), so a later change of the live code cannot change what upgrading an old
+# database writes.
+def _slug(name: str) -> str:
+    return slugify(name, lowercase=True, replacements=[["'", "-"], ["’", "-"]]) or "senza-nome"
+
+
+def author_labels(names: Iterable[str]) -> dict[str, str]:
+    """The authors of one article as {slug: name}, in order, blank and repeated ones
+    dropped."""
+    labels: dict[str, str] = {}
+    for name in names:
+        clean = " ".join(name.split())[:_NAME_LENGTH]
+        if clean:
+            labels.setdefault(_slug(clean)[:_NAME_LENGTH].strip("-") or "senza-nome", clean)
+    return labels
 
 
 def upgrade() -> None:

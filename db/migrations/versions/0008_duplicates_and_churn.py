@@ -15,10 +15,11 @@ Create Date: 2026-11-29
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import sqlalchemy as sa
 from alembic import op
-
-from db.dedup import title_key
 
 revision = "0008"
 down_revision = "0007"
@@ -26,6 +27,41 @@ branch_labels = None
 depends_on = None
 
 _BATCH = 1000
+
+# -- the title key this revision shipped ----------------------------------------------------
+# A frozen copy of `db.dedup.title_key`, so a later change of the live code cannot change
+# what upgrading an old database writes.
+
+_TITLE_KEY_CHARS = 200
+_NOT_WORD = re.compile(r"[^\w]+")
+_SUFFIX = re.compile(r"\s+[-|–—]\s+(?P<tail>[^-|–—]{1,60})$")
+_SUFFIX_WORDS = 4
+_STOPWORDS = frozenset(
+    """il lo la i gli le l un uno una di a da in con su per tra fra e ed o od che del dello
+    della dei degli delle dell al allo alla ai agli alle all dal dallo dalla dai dagli dalle
+    dall nel nello nella nei negli nelle nell sul sullo sulla sui sugli sulle sull col coi d
+    non si ci ne""".split()  # noqa: SIM905 - a word list reads better as words
+)
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _NOT_WORD.sub(" ", bare.replace("_", " ")).strip()
+
+
+def title_key(title: str) -> str:
+    """A title's significant words (publisher suffix and Italian stopwords set aside),
+    sorted and deduplicated."""
+    title = title.strip()
+    match = _SUFFIX.search(title)
+    if match and len(match.group("tail").split()) <= _SUFFIX_WORDS:
+        head = title[: match.start()]
+        if len(_fold(head).split()) >= 3:
+            title = head
+    words = _fold(title).split()
+    significant = sorted({w for w in words if w not in _STOPWORDS})
+    return " ".join(significant or words)[:_TITLE_KEY_CHARS]
 
 
 def upgrade() -> None:
