@@ -24,6 +24,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from db import (
+    blocked,
     claims,
     fetched_pages,
     fingerprints,
@@ -152,6 +153,10 @@ class Store:
     ) -> None:
         """Note the outcome of one read of a local source and when it is due next."""
         sources.record_fetch(self.engine, source_id, error=error, when=when)
+
+    def blocked_counts(self) -> dict[str, int]:
+        """How many entries the keep/block rules kept out, by source name (`db.blocked`)."""
+        return blocked.blocked_counts(self.engine)
 
     def next_due(self, names: Sequence[str]) -> datetime | None:
         """When the first of these sources is due next."""

@@ -23,7 +23,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from db.blocked import blocked_counts
 from db.engine import display_url
 from db.errors import StoreError
 from db.migrate import current_revision, head_revision, upgrade
@@ -482,7 +481,7 @@ def sources(
     settings = _settings(ctx)
     with _store(ctx, settings) as store:
         states = {s.name: s for s in _guard(ctx, store.source_states)}
-        blocked = _guard(ctx, lambda: blocked_counts(store.engine))
+        blocked = _guard(ctx, store.blocked_counts)
         fetched = _guard(ctx, store.fetched_page_counts)
     rows: list[dict[str, Any]] = []
     for source in settings.sources:

@@ -31,7 +31,6 @@ from zoneinfo import ZoneInfo
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from db.blocked import blocked_counts
 from db.errors import StoreError
 from db.store import Store
 from feeds.build import shown_article_ids
@@ -369,7 +368,7 @@ class Daemon:
             # refreshed at most once a minute, not on every (frequent, cheap) tick.
             if self._observed_at is None or time.monotonic() - self._observed_at >= 60:
                 self.metrics.observe_sources(
-                    self.store.source_states(), blocked_counts(self.store.engine)
+                    self.store.source_states(), self.store.blocked_counts()
                 )
                 self._observed_at = time.monotonic()
         except (StoreError, RassegnaError) as exc:
