@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
@@ -272,12 +272,22 @@ def list_item(site: SiteInfo, sections: Sections, article: StoredArticle) -> Lis
     )
 
 
-def has_page(article: StoredArticle | Any, site: SiteInfo) -> bool:
+class Addressed(Protocol):
+    """What tells whether an article has a page: a stored article or its page stamp."""
+
+    @property
+    def url(self) -> str | None: ...
+
+    @property
+    def page_path(self) -> str: ...
+
+
+def has_page(article: Addressed, site: SiteInfo) -> bool:
     """Whether an article gets a page of its own here: always without a URL of its own,
     and with one only when `remote_pages` is "excerpt"."""
     if not article.page_path:
         return False
-    own = bool(article.url and str(article.url).startswith(("http://", "https://")))
+    own = bool(article.url and article.url.startswith(("http://", "https://")))
     return not own or site.remote_pages == "excerpt"
 
 
