@@ -142,7 +142,15 @@ FAMILIES: dict[str, tuple[Family, tuple[str, ...]]] = {
     "normalize": (_normalize, ("normalize_vs_ftfy",)),
     "ingest": (_ingest, ("ingest_files_per_s", "ingest_vs_raw_insert")),
     "reingest": (_reingest, ("reingest_unchanged_vs_stat",)),
-    "build": (_build, ("build_vs_feedgen", "build_nochange_vs_full", "build_s_per_1000_items")),
+    "build": (
+        _build,
+        (
+            "build_vs_feedgen",
+            "render_vs_feedgen",
+            "build_nochange_vs_full",
+            "build_s_per_1000_items",
+        ),
+    ),
     "build_growth": (_build_growth, ("build_growth",)),
     "ingest_growth": (_ingest_growth, ("ingest_growth",)),
     "feed": (_feed, ("feed_ingest_vs_feedparser",)),
