@@ -15,16 +15,16 @@ from pathlib import Path
 from db.blocked import BlockedEntry
 from db.records import ArticleDraft, FileFingerprint, Section, SourceSpec, UpsertSummary
 from db.store import Store
-from ingest.article import DraftRules, to_draft
-from ingest.errors import BadArticle, IngestError
+from ingest.article import DraftRules
+from ingest.errors import IngestError
 from ingest.files import (
     FoundFile,
     content_digest,
     is_utf8_name,
     printable_path,
-    read_article,
     scan_folder,
 )
+from ingest.pool import DraftPool, normalize_files
 from ingest.screening import record_blocked, screen
 
 log = logging.getLogger("rassegna.ingest")
@@ -86,8 +86,11 @@ def ingest_files_source(
     only: Path | None = None,
     progress: Progress | None = None,
     rules: DraftRules | None = None,
+    pool: DraftPool | None = None,
 ) -> IngestReport:
-    """Ingest the folder of a files source (or just the file or subfolder `only` in it)."""
+    """Ingest the folder of a files source (or just the file or subfolder `only` in it).
+
+    With a `pool`, big batches of files are parsed and normalized on its workers."""
     report = IngestReport(source=spec.name)
     root = Path(spec.location) if root is None else root
     if not root.is_dir():
@@ -112,16 +115,21 @@ def ingest_files_source(
     # Blocked files keep no fingerprint: they are read again (and screened again, with
     # the rules of the day) at each scan, but remembered, so counted once.
     blocked: list[BlockedEntry] = []
+    # Files read, waiting to be parsed and normalized together (on the pool if any).
+    pending: list[tuple[FoundFile, FileFingerprint, bytes]] = []
+    batch = _Batch(spec, timezone, rules, pool, report, drafts, prints, blocked)
     for done, found in enumerate(files, start=1):
         previous = known.get(found.guid)
         if previous and (previous.mtime_ns, previous.size) == (found.mtime_ns, found.size):
             report.unchanged_files += 1
         else:
-            _read_one(found, previous, timezone, report, drafts, prints, spec, rules, blocked)
-        if len(drafts) >= BATCH_SIZE:
+            _read_one(found, previous, report, prints, spec, pending)
+        if len(pending) >= BATCH_SIZE:
+            batch.normalize(pending)
             _flush(store, source_id, drafts, prints, report)
         if progress is not None:
             progress(done, total)
+    batch.normalize(pending)
     _flush(store, source_id, drafts, prints, report)
     if blocked:
         now = datetime.now(UTC)
@@ -143,13 +151,10 @@ def ingest_files_source(
 def _read_one(
     found: FoundFile,
     previous: FileFingerprint | None,
-    timezone: str,
     report: IngestReport,
-    drafts: list[ArticleDraft],
     prints: list[FileFingerprint],
     spec: SourceSpec,
-    rules: DraftRules | None,
-    blocked: list[BlockedEntry],
+    pending: list[tuple[FoundFile, FileFingerprint, bytes]],
 ) -> None:
     try:
         # A Path only for the files that are read (see `FoundFile`).
@@ -164,18 +169,43 @@ def _read_one(
         report.unchanged_files += 1
         prints.append(fingerprint)
         return
-    try:
-        raw = read_article(found, data)
-        draft = to_draft(raw, timezone=timezone, default_category=spec.category, rules=rules)
-    except BadArticle as exc:
-        _skip(report, spec.name, found.path, exc.reason)
-        return
-    kept_out = screen(draft, rules, datetime.now(UTC))
-    if kept_out is not None:
-        blocked.append(kept_out)
-        return
-    drafts.append(draft)
-    prints.append(fingerprint)
+    pending.append((found, fingerprint, data))
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Parses and normalizes the files read so far, keeping their order."""
+
+    spec: SourceSpec
+    timezone: str
+    rules: DraftRules | None
+    pool: DraftPool | None
+    report: IngestReport
+    drafts: list[ArticleDraft]
+    prints: list[FileFingerprint]
+    blocked: list[BlockedEntry]
+
+    def normalize(self, pending: list[tuple[FoundFile, FileFingerprint, bytes]]) -> None:
+        files = [(found, data) for found, _, data in pending]
+        category, rules = self.spec.category, self.rules
+        if self.pool is None:
+            outcomes = normalize_files(files, self.timezone, category, rules)
+        else:
+            outcomes = self.pool.normalize_files(
+                files, timezone=self.timezone, category=category, rules=rules
+            )
+        now = datetime.now(UTC)
+        for (found, fingerprint, _), outcome in zip(pending, outcomes, strict=True):
+            if outcome.draft is None:
+                _skip(self.report, self.spec.name, found.path, outcome.problem or "unreadable")
+                continue
+            kept_out = screen(outcome.draft, rules, now)
+            if kept_out is not None:
+                self.blocked.append(kept_out)
+                continue
+            self.drafts.append(outcome.draft)
+            self.prints.append(fingerprint)
+        pending.clear()
 
 
 def _skip(report: IngestReport, source_name: str, path: str | Path, reason: str) -> None:

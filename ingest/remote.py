@@ -28,7 +28,7 @@ from db.records import (
 )
 from db.store import Store
 from db.upsert_plan import EditCap
-from ingest.article import DraftRules, to_draft
+from ingest.article import DraftRules
 from ingest.errors import BadArticle, IngestError
 from ingest.feed import MAX_ENTRIES_PER_FETCH, ParsedFeed, parse_feed
 from ingest.fetch import Fetcher, FetchError, Response
@@ -36,6 +36,7 @@ from ingest.files import content_digest
 from ingest.fulltext import FullTextOptions, fill_full_text
 from ingest.page import extract_article, find_article_links
 from ingest.pipeline import IngestReport, Problem
+from ingest.pool import DraftPool, normalize_batch
 from ingest.raw import RawArticle
 from ingest.screening import record_blocked, screen
 from ingest.urls import canonical_url
@@ -62,6 +63,7 @@ class RemoteOptions:
     duplicate_window: timedelta = DUPLICATE_WINDOW
     strip_tracking: bool = True  # config [ingest] strip_tracking
     full_text: FullTextOptions = field(default_factory=FullTextOptions)  # truncated feeds
+    pool: DraftPool | None = None  # workers for big batches of entries (ingest.pool)
 
 
 @dataclass(slots=True)
@@ -91,14 +93,19 @@ def _drafts(
     timezone: str,
     category: str | None,
     rules: DraftRules | None = None,
+    pool: DraftPool | None = None,
 ) -> None:
     for raw in raws:
         if raw.fallback_date is None:
             raw.fallback_date = now
-        try:
-            draft = to_draft(raw, timezone=timezone, default_category=category, rules=rules)
-        except BadArticle as exc:
-            collected.problems.append(Problem(raw.origin, exc.reason))
+    if pool is None:
+        outcomes = normalize_batch(raws, timezone, category, rules)
+    else:
+        outcomes = pool.normalize(raws, timezone=timezone, category=category, rules=rules)
+    for raw, outcome in zip(raws, outcomes, strict=True):
+        draft = outcome.draft
+        if draft is None:
+            collected.problems.append(Problem(raw.origin, outcome.problem or "unreadable"))
             continue
         blocked = screen(draft, rules, now)
         if blocked is None:
@@ -303,8 +310,10 @@ def store_feed(
     source_name: str,
     duplicate_window: timedelta = DUPLICATE_WINDOW,
     rules: DraftRules | None = None,
+    pool: DraftPool | None = None,
 ) -> None:
-    """Normalize and store the entries of a parsed feed `BATCH_SIZE` at a time.
+    """Normalize and store the entries of a parsed feed `BATCH_SIZE` at a time (big
+    batches on the workers of `pool`, if any).
 
     Equivalent to `collect_feed` + `store_drafts`, but a batch's entries are released
     once stored, so a big feed never holds every entry and every draft at once. Later
@@ -318,7 +327,15 @@ def store_feed(
         batch = entries[:BATCH_SIZE]
         del entries[:BATCH_SIZE]
         collected = Collected(undated=parsed.undated)
-        _drafts(batch, collected, now=now, timezone=timezone, category=category, rules=rules)
+        _drafts(
+            batch,
+            collected,
+            now=now,
+            timezone=timezone,
+            category=category,
+            rules=rules,
+            pool=pool,
+        )
         del batch
         report.problems.extend(collected.problems)
         store_drafts(
@@ -481,6 +498,7 @@ def _ingest_feed(
         source_name=spec.name,
         duplicate_window=options.duplicate_window,
         rules=options.rules,
+        pool=options.pool,
     )
     hints = [h for h in (response.min_interval, parsed.min_interval) if h]
     return dataclasses.replace(
@@ -635,6 +653,7 @@ def _ingest_local_feed(
             category=spec.category,
             source_name=spec.name,
             rules=options.rules,
+            pool=options.pool,
         )
     else:
         report.unchanged_files += 1

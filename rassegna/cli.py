@@ -267,7 +267,14 @@ def ingest(
     urls = [n for n in names if _is_url(n)]
     if dry_run and (len(urls) != len(names) or all_sources):
         _fail("--dry-run works with URLs only", code=2)
-    from rassegna.operations import build, ingest_path, ingest_source, ingest_url, select_sources
+    from rassegna.operations import (
+        build,
+        draft_pool,
+        ingest_path,
+        ingest_source,
+        ingest_url,
+        select_sources,
+    )
 
     settings = _settings(ctx)
     console = Console(highlight=False)
@@ -293,21 +300,26 @@ def ingest(
             for problem in report.problems:
                 console.print(f"    skipped {problem}", highlight=False, markup=False)
         return
-    with _store(ctx, settings) as store, _progress(not _options(ctx).quiet) as progress:
+    with (
+        _store(ctx, settings) as store,
+        _progress(not _options(ctx).quiet) as progress,
+        draft_pool(settings) as pool,
+    ):
         paths = [n for n in names if _looks_like_path(n)]
         for url in urls:
             reports.append(_guard(ctx, partial(ingest_url, settings, store, url)))
         for path in paths:
             hook = progress(path) if progress else None
-            reports.append(_guard(ctx, partial(ingest_path, settings, store, Path(path), hook)))
+            reports.append(
+                _guard(ctx, partial(ingest_path, settings, store, Path(path), hook, pool))
+            )
         named = [n for n in names if n not in paths and n not in urls]
         sources = (
             _guard(ctx, lambda: select_sources(settings, named)) if named or all_sources else []
         )
         for source in sources:
-            reports.append(
-                ingest_source(settings, store, source, progress(source.name) if progress else None)
-            )
+            hook = progress(source.name) if progress else None
+            reports.append(ingest_source(settings, store, source, hook, pool=pool))
         if build_after and any(r.stored for r in reports):
             built = _guard(ctx, lambda: build(settings, store))
             log.info(

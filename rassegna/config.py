@@ -173,6 +173,8 @@ class IngestConfig(_Section):
     # poll of one source at most (the rest on later polls, newest first).
     site_rules: Path | None = None
     full_text_per_poll: int = Field(default=10, ge=1, le=1000)
+    # Worker processes normalizing big batches (ingest.pool); unset: one per core, 1: none.
+    processes: int | None = Field(default=None, ge=1, le=64)
 
 
 class NormalizeConfig(_Section):

@@ -37,6 +37,7 @@ from feeds.build import shown_article_ids
 from feeds.errors import FeedError
 from ingest.fetch import Fetcher
 from ingest.pipeline import IngestReport
+from ingest.pool import DraftPool
 from rassegna.config import Settings, SourceConfig, load_settings
 from rassegna.errors import RassegnaError
 from rassegna.lock import DaemonLock
@@ -44,6 +45,7 @@ from rassegna.metrics import Metrics
 from rassegna.notify import Notifier
 from rassegna.operations import (
     build,
+    draft_pool,
     ingest_source,
     make_fetcher,
     search_feed,
@@ -195,6 +197,7 @@ class Daemon:
         self._overruns = TickOverruns()
         # One HTTP client for all workers, so per-host politeness holds across them.
         self._fetcher: Fetcher | None = None
+        self._drafts: DraftPool | None = None  # normalizer workers, while running
         # The ingest workers, kept for the whole run (not a new pool per batch).
         self._pool: ThreadPoolExecutor | None = None
         self._pool_size = 0
@@ -282,7 +285,9 @@ class Daemon:
     def _ingest_one(self, settings: Settings, source: SourceConfig) -> IngestReport | None:
         if self._stop.is_set():  # shutting down: start nothing new
             return None
-        report = ingest_source(settings, self.store, source, fetcher=self._fetcher)
+        report = ingest_source(
+            settings, self.store, source, fetcher=self._fetcher, pool=self._drafts
+        )
         self.metrics.fetches.labels("error" if report.error else "ok").inc()
         self.metrics.articles.labels("new").inc(report.new)
         self.metrics.articles.labels("changed").inc(report.changed)
@@ -469,8 +474,8 @@ class Daemon:
 
     def run(self, *, once: bool = False) -> CycleReport | None:
         """One full cycle with `once`; otherwise tick until SIGINT or SIGTERM."""
-        with make_fetcher(self.settings) as fetcher:
-            self._fetcher = fetcher
+        with make_fetcher(self.settings) as fetcher, draft_pool(self.settings) as drafts:
+            self._fetcher, self._drafts = fetcher, drafts
             try:
                 if once:
                     return self.cycle(everything=True, force_build=True)
@@ -486,7 +491,7 @@ class Daemon:
                         self._pool = None
                         self._release_claims()
             finally:
-                self._fetcher = None
+                self._fetcher, self._drafts = None, None
         return None
 
     def _run_forever(self) -> None:

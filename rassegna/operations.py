@@ -20,6 +20,7 @@ from ingest.feed import looks_like_feed
 from ingest.fetch import Fetcher, FetchError, FetchPolicy, Response
 from ingest.page import find_feed_links
 from ingest.pipeline import IngestReport, Progress, ingest_files_source
+from ingest.pool import DraftPool
 from ingest.remote import (
     Collected,
     RemoteOptions,
@@ -110,12 +111,15 @@ def make_fetcher(settings: Settings) -> Fetcher:
     )
 
 
-def remote_options(settings: Settings, source: SourceConfig | None = None) -> RemoteOptions:
+def remote_options(
+    settings: Settings, source: SourceConfig | None = None, pool: DraftPool | None = None
+) -> RemoteOptions:
     if source is None:
         return RemoteOptions(
             timezone=settings.site.timezone,
             rules=draft_rules(settings),
             strip_tracking=settings.ingest.strip_tracking,
+            pool=pool,
         )
     return RemoteOptions(
         timezone=settings.site.timezone,
@@ -125,7 +129,13 @@ def remote_options(settings: Settings, source: SourceConfig | None = None) -> Re
         urls=tuple(source.urls),
         link_pattern=source.link_pattern,
         full_text=full_text_options(settings, source),
+        pool=pool,
     )
+
+
+def draft_pool(settings: Settings) -> DraftPool:
+    """The normalizer workers of `[ingest] processes`; one per process, closed with it."""
+    return DraftPool(settings.ingest.processes)
 
 
 def ingest_source(
@@ -136,22 +146,23 @@ def ingest_source(
     *,
     fetcher: Fetcher | None = None,
     now: datetime | None = None,
+    pool: DraftPool | None = None,
 ) -> IngestReport:
     """Ingest one configured source; a failure is reported, never raised.
 
     Remote sources use `fetcher` (the daemon passes its shared one; without it a
-    short-lived one is made for this call).
+    short-lived one is made for this call). Big batches are normalized on `pool`.
     """
     spec = source_spec(settings, source)
     try:
         if source.kind in ("feed", "page"):
             if fetcher is not None:
                 return ingest_remote_source(
-                    store, spec, fetcher, options=remote_options(settings, source), now=now
+                    store, spec, fetcher, options=remote_options(settings, source, pool), now=now
                 )
             with make_fetcher(settings) as own:
                 return ingest_remote_source(
-                    store, spec, own, options=remote_options(settings, source), now=now
+                    store, spec, own, options=remote_options(settings, source, pool), now=now
                 )
         return ingest_files_source(
             store,
@@ -159,6 +170,7 @@ def ingest_source(
             timezone=settings.site.timezone,
             progress=progress,
             rules=draft_rules(settings, source.name),
+            pool=pool,
         )
     except IngestError as exc:
         log.error("%s", exc.message)
@@ -169,7 +181,11 @@ def ingest_source(
 
 
 def ingest_path(
-    settings: Settings, store: Store, path: Path, progress: Progress | None = None
+    settings: Settings,
+    store: Store,
+    path: Path,
+    progress: Progress | None = None,
+    pool: DraftPool | None = None,
 ) -> IngestReport:
     """Ingest an ad-hoc file or folder.
 
@@ -192,6 +208,7 @@ def ingest_path(
                     rules=draft_rules(settings, source.name),
                     only=target,
                     progress=progress,
+                    pool=pool,
                 )
     root = target if target.is_dir() else target.parent
     spec = SourceSpec(
@@ -207,6 +224,7 @@ def ingest_path(
         rules=draft_rules(settings),
         only=target if target.is_file() else None,
         progress=progress,
+        pool=pool,
     )
 
 

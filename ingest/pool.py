@@ -1,0 +1,236 @@
+"""Normalization of big batches (raw article to draft) on every core.
+
+`to_draft` is a pure function of its arguments, so a batch of raw articles can be
+normalized in worker processes and the drafts handed back, in the batch's order, to the
+one thread that stores them. Small batches stay in the calling process: sending the
+articles to a worker and the drafts back costs more than it saves below `min_batch`.
+
+The pool is created once, on the first batch big enough, and reused until `close`; its
+workers import the normalizers and run one article through them before the first task.
+A worker that dies (killed, out of memory) breaks the whole executor: the batch is sent
+again to a fresh pool once, and normalized in this process if that fails too, so a
+crash costs time, never an article.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import TypeVar
+
+from db.records import ArticleDraft
+from ingest.article import DraftRules, to_draft
+from ingest.errors import BadArticle
+from ingest.files import FoundFile, read_article
+from ingest.raw import RawArticle
+
+log = logging.getLogger("rassegna.ingest")
+
+# Below this many articles a batch is normalized in the calling process.
+MIN_BATCH = 64
+# Articles per task sent to a worker: large enough that pickling is a small share of it,
+# small enough that both workers stay busy until the end of the batch.
+CHUNK = 32
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """The outcome of one raw article: its draft, or why it cannot be stored."""
+
+    draft: ArticleDraft | None
+    problem: str | None = None
+
+
+Job = Callable[[Sequence[T], str, str | None, DraftRules | None], list["Normalized"]]
+
+
+def default_processes() -> int:
+    """The number of cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def normalize_batch(
+    raws: Sequence[RawArticle],
+    timezone: str,
+    category: str | None,
+    rules: DraftRules | None,
+) -> list[Normalized]:
+    """Drafts of `raws` in their order, each with its own BadArticle reason if any."""
+    out: list[Normalized] = []
+    for raw in raws:
+        try:
+            out.append(
+                Normalized(to_draft(raw, timezone=timezone, default_category=category, rules=rules))
+            )
+        except BadArticle as exc:
+            out.append(Normalized(None, exc.reason))
+    return out
+
+
+def normalize_files(
+    files: Sequence[tuple[FoundFile, bytes]],
+    timezone: str,
+    category: str | None,
+    rules: DraftRules | None,
+) -> list[Normalized]:
+    """Drafts of article files (their scan entry and bytes), in their order."""
+    out: list[Normalized] = []
+    for found, data in files:
+        try:
+            raw = read_article(found, data)
+            out.append(
+                Normalized(to_draft(raw, timezone=timezone, default_category=category, rules=rules))
+            )
+        except BadArticle as exc:
+            out.append(Normalized(None, exc.reason))
+    return out
+
+
+_WARM_UP = RawArticle(
+    guid="warm-up",
+    origin="warm-up",
+    title="Il sindaco inaugura la nuova biblioteca",
+    published="2026-01-15T10:00:00+01:00",
+    body_text="La biblioteca comunale riapre dopo i lavori: più sale e orari più lunghi.",
+)
+
+
+def _start_worker() -> None:
+    # Ctrl-C reaches the whole process group: the parent decides when to stop, and
+    # shuts the pool down itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Load the language model and the other lazy parts before the first real task.
+    normalize_batch([_WARM_UP], "Europe/Rome", None, None)
+
+
+class DraftPool:
+    """Worker processes for `normalize_batch`; one per process, passed to the pipelines.
+
+    With `processes` 1 every batch is normalized in the calling process. Use as a context
+    manager (or call `close`) so the workers end with their owner.
+    """
+
+    def __init__(self, processes: int | None = None, *, min_batch: int = MIN_BATCH) -> None:
+        self.processes = default_processes() if processes is None else max(1, processes)
+        self.min_batch = min_batch
+        self._executor: ProcessPoolExecutor | None = None
+        # The daemon's ingest threads share one pool: creating and discarding it is guarded.
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> DraftPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def enabled(self) -> bool:
+        return self.processes > 1
+
+    def worker_pids(self) -> list[int]:
+        """The process ids of the running workers (none before the first big batch)."""
+        if self._executor is None:
+            return []
+        processes = getattr(self._executor, "_processes", None) or {}
+        return list(processes)
+
+    def normalize(
+        self,
+        raws: Sequence[RawArticle],
+        *,
+        timezone: str,
+        category: str | None,
+        rules: DraftRules | None,
+    ) -> list[Normalized]:
+        """`normalize_batch(raws, ...)`, on the workers when the batch is big enough."""
+        return self._run(normalize_batch, raws, timezone, category, rules)
+
+    def normalize_files(
+        self,
+        files: Sequence[tuple[FoundFile, bytes]],
+        *,
+        timezone: str,
+        category: str | None,
+        rules: DraftRules | None,
+    ) -> list[Normalized]:
+        """`normalize_files(files, ...)`, on the workers when the batch is big enough."""
+        return self._run(normalize_files, files, timezone, category, rules)
+
+    def _run(
+        self,
+        job: Job[T],
+        items: Sequence[T],
+        timezone: str,
+        category: str | None,
+        rules: DraftRules | None,
+    ) -> list[Normalized]:
+        if not self.enabled or len(items) < self.min_batch:
+            return job(items, timezone, category, rules)
+        for attempt in (1, 2):
+            try:
+                return self._pooled(job, items, timezone, category, rules)
+            except BrokenProcessPool:
+                log.warning(
+                    "normalizer pool: a worker died (attempt %d of 2 for a batch of %d)",
+                    attempt,
+                    len(items),
+                )
+                self._discard()
+        log.warning("normalizer pool: normalizing a batch of %d in process", len(items))
+        return job(items, timezone, category, rules)
+
+    def _pooled(
+        self,
+        job: Job[T],
+        items: Sequence[T],
+        timezone: str,
+        category: str | None,
+        rules: DraftRules | None,
+    ) -> list[Normalized]:
+        executor = self._ensure()
+        chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+        futures = [executor.submit(job, chunk, timezone, category, rules) for chunk in chunks]
+        out: list[Normalized] = []
+        for future in futures:
+            out.extend(future.result())
+        return out
+
+    def _ensure(self) -> ProcessPoolExecutor:
+        with self._lock:
+            return self._ensure_locked()
+
+    def _ensure_locked(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            # forkserver: the workers do not inherit the owner's threads (scheduler,
+            # server) nor its open database connections, as a plain fork would.
+            context = multiprocessing.get_context("forkserver")
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.processes, mp_context=context, initializer=_start_worker
+            )
+        return self._executor
+
+    def _discard(self) -> None:
+        with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
+
+    def close(self) -> None:
+        """End the workers (waiting for the task they run)."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,163 @@
+"""The normalizer pool: the same stored rows as one process, and nothing lost to a crash."""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from db.records import SourceSpec
+from db.store import Store
+from ingest.pipeline import ingest_files_source
+from ingest.pool import DraftPool
+
+WORDS = [
+    "il",
+    "sindaco",
+    "della",
+    "città",
+    "ha",
+    "presentato",
+    "perché",
+    "così",
+    "la",
+    "giunta",
+    "regionale",
+    "ciò",
+    "nonostante",
+    "l'assessore",
+    "università",
+    "qualità",
+    "dell'aria",
+    "perche'",
+    "citta'",
+    "più",
+    "già",
+    "è",
+    "stato",
+]
+
+
+def spec(folder: Path) -> SourceSpec:
+    return SourceSpec(name="Prova", kind="files", location=str(folder), category="Cronaca")
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[DraftPool]:
+    # Every batch on the workers, however small, so short generated folders use them.
+    with DraftPool(2, min_batch=1) as shared:
+        yield shared
+
+
+sentence = st.lists(st.sampled_from(WORDS), min_size=3, max_size=14).map(
+    lambda words: " ".join(words).capitalize() + "."
+)
+article = st.tuples(
+    st.sampled_from(["txt", "md", "empty"]),
+    sentence,
+    st.lists(sentence, min_size=1, max_size=4),
+)
+
+
+def write_folder(folder: Path, articles: list[tuple[str, str, list[str]]]) -> None:
+    folder.mkdir()
+    for n, (kind, title, paragraphs) in enumerate(articles):
+        if kind == "empty":
+            (folder / f"{n:03d}.txt").write_bytes(b"")
+        elif kind == "md":
+            text = f'---\ntitle: "{title}"\ntags: [comune]\n---\n' + "\n\n".join(paragraphs)
+            (folder / f"{n:03d}.md").write_text(text + "\n", encoding="utf-8")
+        else:
+            text = title + "\n" + paragraphs[0] + "\n\n" + "\n".join(paragraphs)
+            (folder / f"{n:03d}.txt").write_text(text + "\n", encoding="utf-8")
+        os.utime(
+            folder / f"{n:03d}.{'md' if kind == 'md' else 'txt'}",
+            ns=(1, 1_700_000_000_000_000_000 + n * 10**9),
+        )
+
+
+def stored(store: Store) -> list[object]:
+    return [
+        (
+            a.guid,
+            a.title,
+            a.summary,
+            a.content_html,
+            a.content_text,
+            a.language,
+            a.slug,
+            a.published,
+            a.category,
+            a.tags,
+            a.authors,
+        )
+        for a in store.latest_articles(1000)
+    ]
+
+
+@settings(
+    max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(article, min_size=1, max_size=40))
+def test_pool_stores_the_same_rows_as_one_process(
+    pool: DraftPool, articles: list[tuple[str, str, list[str]]]
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "articoli"
+        write_folder(folder, articles)
+        results = []
+        for which, used in (("one", None), ("pool", pool)):
+            store = Store.open(f"sqlite:///{tmp}/{which}.db")
+            try:
+                report = ingest_files_source(store, spec(folder), pool=used)
+                results.append((report.new, sorted(str(p) for p in report.problems), stored(store)))
+            finally:
+                store.close()
+        assert results[0] == results[1]
+        assert results[0][0] == sum(1 for kind, _, _ in articles if kind != "empty")
+    assert pool.worker_pids()
+
+
+def test_a_killed_worker_loses_no_article(
+    tmp_path: Path, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "articoli"
+    articles = [
+        ("txt", f"Il sindaco parla {n} volte.", ["La giunta decide così."]) for n in range(120)
+    ]
+    write_folder(folder, articles)
+    with DraftPool(2, min_batch=1) as pool:
+        pool.normalize([], timezone="Europe/Rome", category=None, rules=None)  # nothing: no pool
+        assert pool.worker_pids() == []
+        # Start the workers with one real batch, then kill one of them.
+        ingest_files_source(store, spec(folder), only=folder / "000.txt", pool=pool)
+        victim = pool.worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(victim, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        report = ingest_files_source(store, spec(folder), pool=pool)
+        assert victim not in pool.worker_pids()
+    assert (report.problems, report.new, report.unchanged_files) == ([], 119, 1)
+    assert len(store.latest_articles(1000)) == 120
+    assert "a worker died" in caplog.text
+
+
+def test_one_process_starts_no_worker(tmp_path: Path, store: Store) -> None:
+    folder = tmp_path / "articoli"
+    write_folder(folder, [("md", "Titolo della prova.", ["Il sindaco della città."])] * 70)
+    with DraftPool(1) as pool:
+        report = ingest_files_source(store, spec(folder), pool=pool)
+        assert pool.worker_pids() == []
+    assert report.new == 70
