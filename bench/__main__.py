@@ -229,6 +229,7 @@ def main() -> int:
                 ]
             figures.extend(found)
             console.print(f"{time.perf_counter() - t0:.1f}s")
+        ctx.pool.close()
     total = time.perf_counter() - started
     run = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

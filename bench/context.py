@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bench.corpus import Corpus, write_files
 from bench.stores import StoreCache, Templates
+from ingest.pool import DraftPool
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,9 @@ class Context:
         self.templates = Templates(root)
         self.stores = StoreCache(self.templates, self.corpus)
         self._folders: dict[tuple[str, int], Path] = {}
+        # The normalizer workers of the ingest figures, started by the first big batch,
+        # as `rassegna ingest` and the daemon start theirs.
+        self.pool = DraftPool()
 
     def files_folder(self, name: str, count: int) -> Path:
         """A folder of `count` generated article files (made once per run)."""

@@ -23,19 +23,24 @@ from bench.timing import Figure, at_most, interleaved, ratio_figure, stopwatch
 from db.records import SourceSpec
 from db.store import Store
 from ingest.fetch import Fetcher, FetchPolicy
+from ingest.pool import DraftPool
 from ingest.remote import RemoteOptions, collect_feed, ingest_remote_source
 
 NOW = datetime(2024, 6, 2, 12, 0, tzinfo=UTC)
 
 
-def ingest_feed_file(db: Path, feed: Path) -> tuple[float, int]:
+def ingest_feed_file(db: Path, feed: Path, pool: DraftPool | None = None) -> tuple[float, int]:
     """Seconds of one ingest of the feed file into the store at `db`, and articles stored."""
     store = Store.open(sqlite_url(db), migrate=False)
     spec = SourceSpec(name="Feed di prova", kind="feed", location=str(feed), category="Cronaca")
     try:
         with Fetcher(FetchPolicy(user_agent="rassegna-bench")) as fetcher, stopwatch() as t:
             report = ingest_remote_source(
-                store, spec, fetcher, options=RemoteOptions(timezone="Europe/Rome"), now=NOW
+                store,
+                spec,
+                fetcher,
+                options=RemoteOptions(timezone="Europe/Rome", pool=pool),
+                now=NOW,
             )
     finally:
         store.close()
@@ -54,7 +59,7 @@ def run(ctx: Context) -> list[Figure]:
     def subject() -> float:
         db = ctx.templates.fresh_copy("feed")
         try:
-            seconds, new = ingest_feed_file(db, feed)
+            seconds, new = ingest_feed_file(db, feed, ctx.pool)
         finally:
             remove_db(db)
         stored.append(new)

@@ -24,6 +24,7 @@ from db.store import Store
 from ingest.article import to_draft
 from ingest.files import FoundFile, read_article
 from ingest.pipeline import ingest_files_source
+from ingest.pool import DraftPool
 
 TIMEZONE = "Europe/Rome"
 # Tables the pipeline writes for a files ingest, in foreign-key order. The baseline writes
@@ -51,12 +52,14 @@ def _spec(name: str, folder: Path) -> SourceSpec:
     return SourceSpec(name=name, kind="files", location=str(folder), category="Cronaca")
 
 
-def _ingest_once(db: Path, folder: Path, name: str = "Archivio locale") -> float:
+def _ingest_once(
+    db: Path, folder: Path, name: str = "Archivio locale", pool: DraftPool | None = None
+) -> float:
     """Seconds of one full pipeline ingest of `folder` into the store at `db`."""
     store = Store.open(sqlite_url(db), migrate=False)
     try:
         with stopwatch() as t:
-            report = ingest_files_source(store, _spec(name, folder), timezone=TIMEZONE)
+            report = ingest_files_source(store, _spec(name, folder), timezone=TIMEZONE, pool=pool)
     finally:
         store.close()
     if report.problems or report.error:
@@ -145,7 +148,7 @@ def run_new_files(ctx: Context) -> list[Figure]:
     files = _all_files(folder)
     # One ingest first: warms the page cache and imports, and gives the rows to insert.
     first = ctx.templates.fresh_copy("ingest-first")
-    _ingest_once(first, folder)
+    _ingest_once(first, folder, pool=ctx.pool)  # also starts the pool's workers
     dump = _dump_rows(first)
     remove_db(first)
 
@@ -168,7 +171,7 @@ def run_new_files(ctx: Context) -> list[Figure]:
 
     rounds = interleaved(
         [
-            measure(lambda db: _ingest_once(db, folder)),
+            measure(lambda db: _ingest_once(db, folder, pool=ctx.pool)),
             measure(lambda db: _raw_insert(db, files, dump)),
             lambda: _parse_normalize(folder, files),
             floor_once,
