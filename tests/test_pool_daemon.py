@@ -1,0 +1,118 @@
+"""The daemon with normalizer workers: memory of the whole process tree, and SIGTERM while
+the workers normalize its first cycle."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import write_config
+
+# systemd's TimeoutStopSec is 90 s by default; a stop must come well within it even on a
+# loaded test machine.
+STOP_TIMEOUT = 45
+RSS_LIMIT_MB = 200
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        tree.setdefault(int(fields[1]), []).append(int(entry))
+    return tree
+
+
+def descendants(pid: int) -> list[int]:
+    tree = _children()
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        kids = tree.get(todo.pop(), [])
+        found.extend(kids)
+        todo.extend(kids)
+    return found
+
+
+def rss_mb(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status", encoding="ascii") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def test_sigterm_during_a_pooled_first_cycle(tmp_path: Path) -> None:
+    folder = tmp_path / "articoli"
+    folder.mkdir()
+    for n in range(600):
+        (folder / f"{n:04d}.txt").write_text(
+            f"Il consiglio comunale approva la delibera numero {n}\n"
+            "La giunta ha presentato il piano per la città.\n\n"
+            + "Il sindaco ha spiegato perché la decisione è così importante. " * 20
+            + "\n",
+            encoding="utf-8",
+        )
+    config = write_config(
+        tmp_path,
+        """
+[site]
+title = "Prova"
+base_url = "http://127.0.0.1:8080/"
+
+[server]
+enabled = false
+
+[ingest]
+processes = 2
+
+[[sources]]
+name = "Archivio"
+kind = "files"
+path = "articoli"
+""",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RASSEGNA_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rassegna", "--config", str(config), "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        # The forkserver and its two workers appear once the first big batch is sent.
+        deadline = time.monotonic() + 120
+        while len(descendants(process.pid)) < 3:
+            assert process.poll() is None, process.communicate()[0]
+            assert time.monotonic() < deadline, "no normalizer worker started"
+            time.sleep(0.05)
+        tree = [process.pid, *descendants(process.pid)]
+        # Shared pages count once per process here: an upper bound of what the tree uses.
+        assert rss_mb(tree) <= RSS_LIMIT_MB
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=STOP_TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    assert process.returncode == 0, output
+    assert "Traceback" not in output
+    deadline = time.monotonic() + 10
+    while any(os.path.exists(f"/proc/{pid}") for pid in tree[1:]):
+        assert time.monotonic() < deadline, "a normalizer worker outlived the daemon"
+        time.sleep(0.1)
