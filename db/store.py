@@ -5,8 +5,8 @@ It opens the engine and delegates each job to the module that owns it: `db.sourc
 (claims, leases, locks), `db.identity` (which stored article an entry is, links, duplicates),
 `db.fingerprints` (files sources), `db.upsert` (storing drafts, planned by
 `db.upsert_plan`), `db.reads` (articles for the feeds), `db.stamps` (their change
-stamps), `db.listings` (labels and counts), `db.search` (search and topics) and
-`db.maintenance`. Every method opens and closes its own connection and returns
+stamps), `db.listings` (labels and counts), `db.search` and `db.topics` (search and
+topic feeds) and `db.maintenance`. Every method opens and closes its own connection and returns
 dataclasses from `db.records`, so callers never hold ORM rows or sessions.
 """
 
@@ -60,6 +60,7 @@ from db.records import (
 )
 from db.schedule import BACKOFF_CAP, JITTER_CAP, JITTER_SHARE, backoff_seconds, jittered
 from db.stamps import StampReader, stamp_reader
+from db.topics import load_topics, match_topics, sync_topics, topic_infos
 from db.upsert import upsert_articles
 from db.upsert_plan import EditCap, content_hash
 
@@ -376,7 +377,7 @@ class Store:
         """The highest article id (0 when empty): a cheap "something new arrived" stamp."""
         return listings.latest_article_id(self.engine)
 
-    # -- search and topics (db.search) ------------------------------------------------------
+    # -- search and topics (db.search, db.topics) -------------------------------------------
 
     def search(
         self,
@@ -404,18 +405,18 @@ class Store:
         """Make the stored topics those configured; returns the slugs back-filled (new or
         edited definitions). Unchanged topics cost one read."""
         with self.engine.begin() as connection:
-            return search.sync_topics(connection, topics)
+            return sync_topics(connection, topics)
 
     def topics(self) -> list[TopicInfo]:
         """The stored (configured) topics, by slug."""
         with self.engine.connect() as connection:
-            return search.topic_infos(connection)
+            return topic_infos(connection)
 
     def match_topics(self, article_ids: Sequence[int]) -> set[str]:
         """Re-evaluate these articles against every stored topic; returns the topics whose
         membership changed. `upsert_articles` already does this for what it writes."""
         with self.engine.begin() as connection:
-            return search.match_topics(connection, search.load_topics(connection), article_ids)
+            return match_topics(connection, load_topics(connection), article_ids)
 
     # -- article pages fetched for full text (db.fetched_pages) -----------------------------
 

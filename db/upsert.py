@@ -33,6 +33,7 @@ from db.tables import (
     chunks,
     now,
 )
+from db.topics import load_topics, match_topics
 from db.upsert_plan import EditCap, Plan, StoredVersion, plan_upserts
 
 UPSERT_ATTEMPTS = 3
@@ -233,9 +234,9 @@ def _after_write(
         ],
         replace=replace,
     )
-    topics = search.load_topics(connection)
+    topics = load_topics(connection)
     if topics:
-        summary.changed_topics |= search.match_topics(connection, topics, summary.article_ids)
+        summary.changed_topics |= match_topics(connection, topics, summary.article_ids)
         summary.changed_sections |= {Section("topic", slug) for slug in summary.changed_topics}
 
 

@@ -14,26 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from db import search
+from db.analysis import _APOSTROPHES, _WORD, _drop_elisions, analyze, fold, index_text, stem, words
+from db.query import MAX_QUERY_CHARS, MAX_TERMS, ParsedQuery, QueryError, parse_query, tsquery_text
 from db.records import ArticleDraft, SourceSpec
-from db.search import (
-    _APOSTROPHES,
-    _WORD,
-    MAX_QUERY_CHARS,
-    MAX_TERMS,
-    SNIPPET_OPEN,
-    ParsedQuery,
-    QueryError,
-    _drop_elisions,
-    analyze,
-    fold,
-    fts5_query,
-    index_text,
-    parse_query,
-    snippet,
-    stem,
-    tsquery_text,
-    words,
-)
+from db.search import SNIPPET_OPEN, fts5_query, snippet
 from db.store import Store
 from tests.conftest import run_cli, write_config
 
