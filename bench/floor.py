@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from db.search import index_text
+from db.analysis import index_text
 from ingest import normalize
 from ingest.article import sanitize_html
 from ingest.feed import _feedparser

@@ -24,8 +24,8 @@ from bench.context import Context
 from bench.ingest_bench import _ingest_once
 from bench.stores import remove_db, sqlite_url
 from bench.timing import Figure, at_most, interleaved, ratio_figure, stopwatch
+from db.query import fts5_query, parse_query
 from db.records import TopicDef
-from db.search import fts5_query, parse_query
 from db.store import Store
 
 SEARCH_ROUNDS = 5

@@ -28,8 +28,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.corpus import CATEGORIES, TAGS, Corpus
+from db.analysis import index_text
 from db.labels import label_slug
-from db.search import index_text
 from db.store import Store
 from ingest import normalize
 

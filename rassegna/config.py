@@ -263,7 +263,7 @@ class TopicConfig(_Section):
     @field_validator("query")
     @classmethod
     def _parses(cls, value: str) -> str:
-        from db.search import QueryError, parse_query
+        from db.query import QueryError, parse_query
 
         try:
             parse_query(value)

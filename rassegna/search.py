@@ -23,8 +23,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from db.query import MAX_QUERY_CHARS, QueryError, parse_query
 from db.records import SearchHit
-from db.search import MAX_QUERY_CHARS, SNIPPET_CLOSE, SNIPPET_OPEN, QueryError, parse_query
+from db.search import SNIPPET_CLOSE, SNIPPET_OPEN
 from db.store import Store
 from feeds.common import article_link, title_of
 from feeds.pages import SearchHitView, Templates, iso, italian_datetime, render_search
