@@ -54,11 +54,18 @@ class VnuMessage:
         return f"{self.file}:{self.line}:{self.column}: {self.message} [{self.extract.strip()}]"
 
 
+def _require_tools() -> None:
+    reason = missing_tools()
+    if reason is not None:
+        raise RuntimeError(f"cannot run the conformance tools: {reason}")
+
+
 def vnu_errors(paths: Iterable[Path]) -> list[VnuMessage]:
     """Every error the Nu HTML Checker finds in the HTML files `paths` (one Java run)."""
     files = [str(p) for p in paths]
     if not files:
         return []
+    _require_tools()
     done = subprocess.run(
         ["java", "-jar", str(VNU_JAR), "--errors-only", "--format", "json", *files],
         capture_output=True,
@@ -137,7 +144,8 @@ def axe_check(
     WCAG 2.1 AA, and save a full-page screenshot per view in `screenshots` (named after the
     URL's path, the width and the scheme). With `dom`, each URL's first view also gives
     its rendered document (after XSLT, for a feed) as `html`."""
-    assert CHROMIUM is not None
+    _require_tools()
+    assert CHROMIUM is not None  # for mypy: _require_tools checked it
     command = [
         "node",
         str(AXE_SCRIPT),
