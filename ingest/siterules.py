@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 
@@ -265,7 +265,3 @@ def load_site_rules(folder: Path | None = None, *, shipped: bool = True) -> Site
     if folder is not None:
         by_host.update((rule.host, rule) for rule in _read_folder(folder))
     return SiteRules(by_host)
-
-
-def with_host(rule: SiteRule, host: str) -> SiteRule:
-    return replace(rule, host=host)
