@@ -152,6 +152,7 @@ def test_notify_watchdog_drop_in_reload_and_stop(running: Running) -> None:
     assert 'rassegna_fetches_total{outcome="ok"}' in metrics
     assert "rassegna_tick_duration_seconds_count" in metrics
     assert 'rassegna_source_consecutive_errors{source="Articoli di prova"} 0.0' in metrics
+    assert 'rassegna_source_blocked_entries{source="Articoli di prova"} 0.0' in metrics
     found = feedparser.parse(httpx.get(running.base + "cerca", params={"q": "nevicata"}).content)
     assert found.bozo == 0
     assert [e.title for e in found.entries] == ["Nevicata in collina, scuole chiuse a Montalto"]

@@ -156,3 +156,15 @@ def test_a_files_source_obeys_the_rules(any_store: Store, tmp_path: Path) -> Non
     assert (again.new, again.blocked) == (0, 0)
     assert [a.title for a in any_store.latest_articles(10)] == ["La giunta si riunisce"]
     assert blocked_counts(any_store.engine) == {"Comunicati": 1}
+
+
+def test_metrics_count_blocked_entries_per_source(
+    httpserver: HTTPServer, store: Store, tmp_path: Path
+) -> None:
+    from rassegna.metrics import Metrics
+
+    httpserver.expect_request("/feed.xml").respond_with_data(FEED)
+    poll(store, httpserver.url_for("/feed.xml"), settings(tmp_path, RULES), T0)
+    metrics = Metrics()
+    metrics.observe_sources(store.source_states(), blocked_counts(store.engine))
+    assert 'rassegna_source_blocked_entries{source="Notizie"} 2.0' in metrics.render().decode()
