@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import lxml.etree
 import lxml.html
@@ -36,6 +37,11 @@ def compile_selector(selector: str) -> CSSSelector:
         raise RewriteError(f'"{selector}" is not a CSS selector: {exc}') from exc
 
 
+# Rewrites hold selectors as text: compiled selectors cannot be pickled, and the rules
+# travel to the normalizer pool's worker processes (`ingest.pool`).
+_compiled_selector = lru_cache(maxsize=1024)(compile_selector)
+
+
 def compile_replace(pattern: str) -> re.Pattern[str]:
     try:
         return re.compile(pattern)
@@ -45,10 +51,11 @@ def compile_replace(pattern: str) -> re.Pattern[str]:
 
 @dataclass(frozen=True, slots=True)
 class Rewrite:
-    """One `[[rewrite]]` table, compiled; `sources` None means every source."""
+    """One `[[rewrite]]` table: CSS selectors (as text, checked by `compile_selector`),
+    compiled replacements; `sources` None means every source."""
 
     label: str
-    remove: tuple[CSSSelector, ...] = ()
+    remove: tuple[str, ...] = ()
     replace: tuple[tuple[re.Pattern[str], str], ...] = ()
     sources: frozenset[str] | None = None
 
@@ -71,7 +78,7 @@ class Rewriter:
 
     def apply(self, raw: RawArticle) -> None:
         """Rewrite `raw`'s body in place."""
-        selectors = [s for r in self.rewrites for s in r.remove]
+        selectors = [_compiled_selector(s) for r in self.rewrites for s in r.remove]
         replacements = [pair for r in self.rewrites for pair in r.replace]
         if raw.body_html is not None:
             raw.body_html = rewrite_html(raw.body_html, selectors, replacements)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ingest.rewrite import Rewrite, Rewriter, compile_replace, compile_selector
+from ingest.rewrite import Rewrite, Rewriter, compile_replace
 from ingest.rules import Rule, RuleSet, SourceRules, make_rule
 from rassegna.config import RewriteConfig, RuleConfig, Settings
 
@@ -41,7 +41,7 @@ def source_rules(settings: Settings, source: str | None) -> SourceRules | None:
 def compile_rewrite(index: int, table: RewriteConfig) -> Rewrite:
     return Rewrite(
         label=f"rewrite[{index}]",
-        remove=tuple(compile_selector(s) for s in table.remove),
+        remove=tuple(table.remove),  # checked when the configuration loaded
         replace=tuple((compile_replace(r.pattern), r.replacement) for r in table.replace),
         sources=frozenset(table.sources) if table.sources is not None else None,
     )

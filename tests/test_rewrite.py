@@ -41,7 +41,7 @@ def test_nothing_to_do_leaves_the_fragment_as_is() -> None:
 
 def test_a_rewriter_applies_only_its_sources_tables() -> None:
     everywhere = Rewrite("rewrite[0]", replace=((re.compile("Riproduzione riservata"), ""),))
-    mine = Rewrite("rewrite[1]", remove=(compile_selector("aside"),), sources=frozenset({"A"}))
+    mine = Rewrite("rewrite[1]", remove=("aside",), sources=frozenset({"A"}))
     raw = RawArticle(guid="g", title="t", origin="o", body_html=BODY)
     Rewriter.for_source([everywhere, mine], "B").apply(raw)
     assert raw.body_html is not None and "Leggi anche" in raw.body_html
@@ -55,3 +55,24 @@ def test_a_rewriter_applies_only_its_sources_tables() -> None:
 def test_bad_selector() -> None:
     with pytest.raises(RewriteError, match='"p:::x" is not a CSS selector'):
         compile_selector("p:::x")
+
+
+def test_rules_travel_to_worker_processes() -> None:
+    """The normalizer pool pickles `DraftRules`; rewrites and rules must survive it."""
+    import pickle
+    from datetime import UTC, datetime
+
+    from ingest.article import DraftRules
+    from ingest.rules import RuleSet, Subject, make_rule
+
+    rewrite = Rewrite("rewrite[0]", remove=(".leggi-anche",), replace=((re.compile("ANSA"), ""),))
+    rules = RuleSet((make_rule("rules[0]", "block", patterns={"title": "oroscopo"}),))
+    original = DraftRules(rewrite=Rewriter((rewrite,)), filters=rules.for_source("A"))
+    copy = pickle.loads(pickle.dumps(original))
+    raw = RawArticle(guid="g", title="t", origin="o", body_html=BODY)
+    assert copy.rewrite is not None and copy.filters is not None
+    copy.rewrite.apply(raw)
+    assert raw.body_html is not None and "Leggi anche" not in raw.body_html
+    now = datetime(2026, 12, 6, tzinfo=UTC)
+    subject = Subject("Oroscopo", "", "", (), (), "", "it", now)
+    assert copy.filters.decide(subject, now).reason == "blocked by rules[0]"

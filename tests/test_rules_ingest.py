@@ -168,3 +168,31 @@ def test_metrics_count_blocked_entries_per_source(
     metrics = Metrics()
     metrics.observe_sources(store.source_states(), blocked_counts(store.engine))
     assert 'rassegna_source_blocked_entries{source="Notizie"} 2.0' in metrics.render().decode()
+
+
+def test_rules_and_rewrites_on_the_normalizer_pool(store: Store, tmp_path: Path) -> None:
+    """Batches big enough for the worker processes get the same rules and rewrites."""
+    from ingest.pool import DraftPool
+
+    config = settings(tmp_path, RULES.replace('sources = ["Notizie"]\nremove', "remove"))
+    folder = tmp_path / "comunicati"
+    for n in range(8):
+        (folder / f"oroscopo-{n}.md").write_text(
+            f"---\ntitle: Oroscopo numero {n}\n---\n\nLe stelle del giorno.\n", "utf-8"
+        )
+    for n in range(8):
+        (folder / f"giunta-{n}.md").write_text(
+            f"---\ntitle: Seduta di giunta {n}\n---\n\nIl bilancio (ANSA) passa.\n\n"
+            '<div class="leggi-anche">Leggi anche: altro</div>\n',
+            "utf-8",
+        )
+    spec = SourceSpec(name="Comunicati", kind="files", location=str(folder), interval_seconds=60)
+    with DraftPool(2, min_batch=4) as pool:
+        report = ingest_files_source(
+            store, spec, rules=draft_rules(config, "Comunicati"), pool=pool
+        )
+        assert pool.worker_pids(), "the batch did not go to the workers"
+    assert (report.new, report.blocked, report.problems) == (8, 8, [])
+    texts = [a.content_text for a in store.latest_articles(20)]
+    assert len(texts) == 8
+    assert all("(ANSA)" not in t and "Leggi anche" not in t for t in texts), texts
