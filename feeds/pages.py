@@ -44,6 +44,7 @@ from feeds.common import (
     summary_of,
     title_of,
     updated_of,
+    web_image_of,
 )
 from feeds.render import ATOM_TYPE, JSON_TYPE, RSS_TYPE
 from feeds.sections import (
@@ -396,8 +397,10 @@ def render_article(
         "mainEntityOfPage": {"@type": "WebPage", "@id": canonical},
         "url": canonical,
     }
-    if article.image_url:
-        json_ld["image"] = [article.image_url]
+    # Only a web image is published: a file:// image names a path of this server.
+    image = web_image_of(article)
+    if image:
+        json_ld["image"] = [image]
     if category is not None:
         json_ld["articleSection"] = category.text
     view = ArticleView(
@@ -413,7 +416,7 @@ def render_article(
         category=category,
         tags=tags,
         topics=topic_links,
-        image=article.image_url,
+        image=image,
         image_alt=f"Immagine dell'articolo: {title}",
         body=body,
         original=original,

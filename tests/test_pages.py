@@ -582,3 +582,26 @@ def test_other_sources_and_topics_appear_on_the_page(filled: Store, out: Path) -
     topics = xp(page, "//footer[@class='labels']//a[contains(@href, '/tema/')]")
     assert [(a.text, a.get("href")) for a in topics] == [("Mercati", f"{BASE}tema/mercati/")]
     assert (out / "tema/mercati/index.html").is_file()
+
+
+@pytest.mark.parametrize("image", ["file:///srv/rassegna/entrata/foto.jpg", "foto/ponte.jpg"])
+def test_an_image_that_is_not_a_web_url_is_not_published(
+    store: Store, out: Path, image: str
+) -> None:
+    source = store.ensure_source(REDAZIONE)
+    store.upsert_articles(source, [_draft("diga.md", "La diga chiude", 3, image_url=image)])
+    _build(store, out)
+    diga = _articles(store)["diga.md"]
+    assert diga.image_url == image
+    text = _page_file(out, diga).read_text("utf-8")
+    page = html.fromstring(text)
+    assert _meta(page, "og:image") == []
+    assert _meta(page, "twitter:image") == []
+    assert _meta(page, "twitter:card") == ["summary"]
+    assert xp(page, "//img") == []
+    (script,) = xp(page, "//script[@type='application/ld+json']/text()")
+    assert "image" not in json.loads(script)
+    # Not anywhere else either: the sitemaps and the other pages.
+    for written in out.rglob("*"):
+        if written.is_file():
+            assert image not in written.read_text("utf-8", errors="replace"), written
