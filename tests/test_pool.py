@@ -15,8 +15,10 @@ from hypothesis import strategies as st
 
 from db.records import SourceSpec
 from db.store import Store
+from ingest.fetch import Fetcher, FetchPolicy
 from ingest.pipeline import ingest_files_source
 from ingest.pool import DraftPool
+from ingest.remote import RemoteOptions, ingest_remote_source
 
 WORDS = [
     "il",
@@ -161,3 +163,39 @@ def test_one_process_starts_no_worker(tmp_path: Path, store: Store) -> None:
         report = ingest_files_source(store, spec(folder), pool=pool)
         assert pool.worker_pids() == []
     assert report.new == 70
+
+
+def _rss(count: int) -> bytes:
+    items = "".join(
+        f"<item><title>Il consiglio approva la delibera {n}</title>"
+        f"<link>https://www.esempio.it/articoli/{n}</link><guid>voce-{n}</guid>"
+        f"<pubDate>Tue, 02 Jun 2026 {n % 24:02d}:00:00 +0200</pubDate>"
+        "<category>Cronaca</category>"
+        f"<description>&lt;p&gt;La giunta ha presentato perch&amp;eacute; il piano {n} "
+        "&amp;egrave; cos&amp;igrave; importante per la citt&amp;agrave;.&lt;/p&gt;</description>"
+        "</item>"
+        for n in range(count)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        f"<title>Prova</title><link>https://www.esempio.it/</link>{items}</channel></rss>"
+    ).encode()
+
+
+def test_feed_entries_on_the_pool_store_the_same_rows(tmp_path: Path, pool: DraftPool) -> None:
+    feed = tmp_path / "feed.xml"
+    feed.write_bytes(_rss(150))
+    source = SourceSpec(name="Feed", kind="feed", location=str(feed), category="Cronaca")
+    results = []
+    for which, used in (("one", None), ("pool", pool)):
+        store = Store.open(f"sqlite:///{tmp_path}/{which}.db")
+        try:
+            with Fetcher(FetchPolicy(user_agent="rassegna-test")) as fetcher:
+                report = ingest_remote_source(
+                    store, source, fetcher, options=RemoteOptions(pool=used)
+                )
+            results.append((report.new, report.problems, stored(store)))
+        finally:
+            store.close()
+    assert results[0][0] == 150
+    assert results[0] == results[1]
