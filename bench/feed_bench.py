@@ -93,7 +93,7 @@ def run(ctx: Context) -> list[Figure]:
             "feed_ingest_vs_feedparser",
             rounds,
             baseline="feedparser.parse of the same bytes (in memory)",
-            target=at_most(1.5),
+            target=at_most(1.46),
             details={
                 "items": count,
                 "feed_bytes": len(data),

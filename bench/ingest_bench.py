@@ -197,7 +197,7 @@ def run_new_files(ctx: Context) -> list[Figure]:
         },
     )
     per_s = count / rounds.median(0)
-    text, check = at_least(500)
+    text, check = at_least(1600)
     rate_fig = Figure(
         name="ingest_files_per_s",
         value=round(per_s, 1),
