@@ -27,25 +27,34 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.orm import InstrumentedAttribute
 
-from db import models
 from db.records import Section, SectionKind
-from db.tables import VISIBLE
+from db.tables import (
+    ARTICLE_AUTHORS,
+    ARTICLE_TAGS,
+    ARTICLES,
+    AUTHORS,
+    CATEGORIES,
+    LINKS,
+    SOURCES,
+    TAGS,
+    TOPIC_ARTICLES,
+    VISIBLE,
+)
 
 Stamp = tuple[int, str, str]
 
-_A = models.Article
-_AT = models.article_tags
-_TA = models.topic_articles
-_AL = models.ArticleLink.__table__
-_AA = models.article_authors
+_A = ARTICLES
+_AT = ARTICLE_TAGS
+_TA = TOPIC_ARTICLES
+_AL = LINKS
+_AA = ARTICLE_AUTHORS
 _LIMIT: BindParameter[int] = bindparam("limit")
 _SLUG: BindParameter[str] = bindparam("slug")
 
 
 def _filtered(
-    columns: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
+    columns: Sequence[ColumnElement[Any]],
 ) -> dict[SectionKind | None, Select[Any]]:
     """The selections of a feed (all, one category, source, tag, topic or author) of
     `columns`.
@@ -57,20 +66,20 @@ def _filtered(
     followed by a sort). A tag feed orders by the copies, which equal the originals.
     Hidden articles (`VISIBLE`) are skipped by every one.
     """
-    order = (_A.published.desc(), _A.id.desc())
+    order = (_A.c.published.desc(), _A.c.id.desc())
     base = select(*columns).where(VISIBLE)
     return {
         None: base.order_by(*order).limit(_LIMIT),
-        "category": base.join(models.Category, models.Category.id == _A.category_id)
-        .where(models.Category.slug == _SLUG)
+        "category": base.join(CATEGORIES, CATEGORIES.c.id == _A.c.category_id)
+        .where(CATEGORIES.c.slug == _SLUG)
         .order_by(*order)
         .limit(_LIMIT),
         "source": _source_feed(columns),
         "tag": select(*columns)
         .select_from(_AT)
-        .join(_A, _A.id == _AT.c.article_id)
+        .join(_A, _A.c.id == _AT.c.article_id)
         .where(
-            _AT.c.tag_id == select(models.Tag.id).where(models.Tag.slug == _SLUG).scalar_subquery(),
+            _AT.c.tag_id == select(TAGS.c.id).where(TAGS.c.slug == _SLUG).scalar_subquery(),
             VISIBLE,
         )
         .order_by(_AT.c.published.desc(), _AT.c.article_id.desc())
@@ -78,17 +87,17 @@ def _filtered(
         # A topic feed walks `ix_topic_articles_topic_published` the same way (revision 0004).
         "topic": select(*columns)
         .select_from(_TA)
-        .join(_A, _A.id == _TA.c.article_id)
+        .join(_A, _A.c.id == _TA.c.article_id)
         .where(_TA.c.topic_slug == _SLUG, VISIBLE)
         .order_by(_TA.c.published.desc(), _TA.c.article_id.desc())
         .limit(_LIMIT),
         # An author feed walks `ix_article_authors_author_published` (revision 0007).
         "author": select(*columns)
         .select_from(_AA)
-        .join(_A, _A.id == _AA.c.article_id)
+        .join(_A, _A.c.id == _AA.c.article_id)
         .where(
             _AA.c.author_id
-            == select(models.Author.id).where(models.Author.slug == _SLUG).scalar_subquery(),
+            == select(AUTHORS.c.id).where(AUTHORS.c.slug == _SLUG).scalar_subquery(),
             VISIBLE,
         )
         .order_by(_AA.c.published.desc(), _AA.c.article_id.desc())
@@ -97,7 +106,7 @@ def _filtered(
 
 
 def _source_feed(
-    columns: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
+    columns: Sequence[ColumnElement[Any]],
 ) -> Select[Any]:
     """A source's feed: its own articles and those of other sources it also brought
     (`article_links`, cross-source duplicates), newest first.
@@ -106,14 +115,14 @@ def _source_feed(
     source's links, few by nature), merged and cut to `limit`: one OR condition instead
     would make both databases read every article of the source and sort them.
     """
-    source_id = select(models.Source.id).where(models.Source.slug == _SLUG).scalar_subquery()
-    order = (_A.published.desc(), _A.id.desc())
-    keys = (_A.published.label("k_published"), _A.id.label("k_id"))
-    own = select(*columns, *keys).where(_A.source_id == source_id, VISIBLE)
+    source_id = select(SOURCES.c.id).where(SOURCES.c.slug == _SLUG).scalar_subquery()
+    order = (_A.c.published.desc(), _A.c.id.desc())
+    keys = (_A.c.published.label("k_published"), _A.c.id.label("k_id"))
+    own = select(*columns, *keys).where(_A.c.source_id == source_id, VISIBLE)
     linked = (
         select(*columns, *keys)
         .select_from(_AL)
-        .join(_A, _A.id == _AL.c.article_id)
+        .join(_A, _A.c.id == _AL.c.article_id)
         .where(_AL.c.source_id == source_id, VISIBLE)
     )
     both = union_all(
@@ -129,12 +138,12 @@ def _source_feed(
 # than running them.
 _STAMPS = _filtered(
     (
-        _A.id,
-        _A.content_hash + "+" + cast(_A.linked_sources, String),
-        cast(_A.updated, String),
+        _A.c.id,
+        _A.c.content_hash + "+" + cast(_A.c.linked_sources, String),
+        cast(_A.c.updated, String),
     )
 )
-_IDS = _filtered((_A.id,))
+_IDS = _filtered((_A.c.id,))
 
 
 def _choose(

@@ -35,6 +35,7 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
+from db import schedule
 from db.records import FetchKind
 
 CONNECT_TIMEOUT = 10.0
@@ -44,7 +45,7 @@ MAX_REDIRECTS = 5
 # category feeds (often ten or more on one host) are spaced out, never fetched in a burst,
 # while 1,000 sources on 100 hosts still fit in a few seconds.
 HOST_DELAY = 0.25
-RETRY_AFTER_CAP = timedelta(days=7)
+RETRY_AFTER_CAP = timedelta(seconds=schedule.RETRY_AFTER_CAP)
 PERMANENT_REDIRECTS = frozenset({301, 308})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 ACCEPT = (

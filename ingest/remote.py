@@ -353,7 +353,8 @@ def store_feed(
 # -- the pipeline --------------------------------------------------------------------------
 
 
-def _is_url(location: str) -> bool:
+def is_url(location: str) -> bool:
+    """Whether a source location or command-line target is an HTTP(S) URL (else a path)."""
     return location.startswith(("http://", "https://"))
 
 
@@ -380,7 +381,7 @@ def ingest_remote_source(
         )
         log.warning("%s", report.error)
         return report
-    if spec.kind == "feed" and not _is_url(spec.location):
+    if spec.kind == "feed" and not is_url(spec.location):
         return _ingest_local_feed(store, spec, source_id, report, options, now)
     outcome: FetchOutcome
     try:

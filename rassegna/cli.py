@@ -30,6 +30,7 @@ from db.records import ArticleDraft, Section
 from db.store import Store
 from feeds.errors import FeedError
 from ingest.errors import IngestError
+from ingest.remote import is_url
 from rassegna import __version__
 from rassegna.config import Settings, find_config, load_settings
 from rassegna.durations import format_duration
@@ -176,10 +177,6 @@ def main_options(
     ctx.obj = Options(config=config, verbose=verbose, quiet=quiet)
 
 
-def _is_url(target: str) -> bool:
-    return target.startswith(("http://", "https://"))
-
-
 def _print_draft(console: Console, draft: ArticleDraft) -> None:
     """One article a dry run would store: date, title, link, and a few details."""
     console.print(
@@ -201,7 +198,7 @@ def _print_draft(console: Console, draft: ArticleDraft) -> None:
 
 
 def _looks_like_path(target: str) -> bool:
-    if _is_url(target):
+    if is_url(target):
         return False
     return (
         "/" in target
@@ -264,7 +261,7 @@ def ingest(
         _fail("name one or more sources, a path, or use --all (see rassegna ingest --help)", code=2)
     if names and all_sources:
         _fail("give source names or --all, not both", code=2)
-    urls = [n for n in names if _is_url(n)]
+    urls = [n for n in names if is_url(n)]
     if dry_run and (len(urls) != len(names) or all_sources):
         _fail("--dry-run works with URLs only", code=2)
     from rassegna.operations import (
@@ -368,16 +365,16 @@ def preview(
     from rassegna.preview import preview_file, preview_url
 
     settings = _settings(ctx)
-    if full_text and _is_url(target):
+    if full_text and is_url(target):
         from rassegna.fulltext import preview_full_text
 
         articles = _guard(ctx, lambda: preview_full_text(settings, target))
-    elif _is_url(target):
+    elif is_url(target):
         articles = _guard(ctx, lambda: preview_url(settings, target))
     else:
         articles = [_guard(ctx, lambda: preview_file(settings, Path(target)))]
     if as_json:
-        shown: object = articles if _is_url(target) else articles[0]
+        shown: object = articles if is_url(target) else articles[0]
         typer.echo(json.dumps(shown, ensure_ascii=False, indent=2))
         return
     console = Console(highlight=False)
