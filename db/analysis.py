@@ -69,8 +69,8 @@ def fold(value: str) -> str:
     """Lower case without diacritics (`Città` → `citta`), apostrophes made plain: the same
     as `fold_char` on every character (`tests/test_search.py` checks both).
 
-    The index is written at ingest for every article, and normalizing whole texts cost
-    ~2.5 ms per article. Italian text is nearly all ASCII, so the ASCII stretches are
+    The index is written at ingest for every article, and normalizing whole texts was a
+    large share of ingesting one. Italian text is nearly all ASCII, so the ASCII stretches are
     lowered by `str.lower` (ASCII case folding is lowering) and only the runs of other
     characters go through the table, each character's folding computed once."""
     if value.isascii():

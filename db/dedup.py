@@ -1,6 +1,6 @@
 """Telling the same story apart from a different one, and a real edit from hash churn.
 
-Pure functions (no database), used by `db.store` and by revision 0007's back-fill.
+Pure functions (no database), used by `db.identity` and `db.upsert`.
 
 Cross-source duplicates. Two entries from different sources are the same story when
 their canonical URLs are equal, or when, published within the duplicate window:
@@ -35,8 +35,8 @@ from db.records import ArticleDraft
 LEAD_CHARS = 300
 LEAD_THRESHOLD = 0.5
 """Minimum Jaccard index of the leads' word 3-shingles for a title match to be a
-duplicate. The same lead lightly edited (a word or two changed in ~50) scores 0.7-0.9;
-two different leads under one title score near 0."""
+duplicate: the same lead with a word or two edited scores well above it, two different
+leads under one title near zero."""
 MIN_LEAD_WORDS = 8
 SHINGLE = 3
 TITLE_KEY_CHARS = 200

@@ -184,16 +184,14 @@ def matching(dialect: str, parsed: ParsedQuery, filters: Filters = Filters()) ->
 RANK_NEWEST = 2000
 """On SQLite, a search ranks at most this many matches: the newest stored (highest ids).
 
-A choice, not an accident: bm25 costs a few microseconds per match (it reads each
-match's column sizes and positions), so ranking every match of a word that is in half
-the archive (`sindaco`: 130,000 of 200,000 articles) took half a second, and a subject
-with 5,000 matches 15-40 ms. A query with fewer matches is ranked whole; a more common
-one is ranked among its newest RANK_NEWEST matches, which is where a reader of a press
-review looks anyway (`since`, a source or a category narrow the set first, so older
-articles stay reachable). bm25 still has a fixed cost per query that this does not
-bound: it counts the articles holding each term, a walk of the term's whole list (10-50
-ms for a word or phrase in most of the archive, like `del` or `"giunta comunale"`).
-PostgreSQL ranks every match."""
+A choice, not an accident: bm25 has a cost per match (it reads each match's column
+sizes and positions), so ranking every match of a word found in most of the archive
+grows with the archive. A query with fewer matches is ranked whole; a more common one is
+ranked among its newest RANK_NEWEST matches, which is where a reader of a press review
+looks anyway (`since`, a source or a category narrow the set first, so older articles
+stay reachable). bm25 still has a fixed cost per query that this does not bound: it
+counts the articles holding each term, a walk of the term's whole list (`bench/README.md`
+has the figures). PostgreSQL ranks every match."""
 
 
 def _fts_filters(filters: Filters) -> list[ColumnElement[bool]]:
@@ -202,7 +200,8 @@ def _fts_filters(filters: Filters) -> list[ColumnElement[bool]]:
     `published` would walk its overflow pages, per match).
 
     `+rowid`: a plain `rowid IN (...)` makes SQLite run the FTS5 query once per id of the
-    set (27 s for a source's 50,000 ids); the unary plus keeps it a filter on the scan."""
+    set, which a large source makes unusable; the unary plus keeps it a filter on the
+    scan."""
     a = ARTICLES.c
     rowid: ColumnElement[Any] = literal_column(f"+{FTS_TABLE}.rowid")
     sets: list[Select[Any]] = []

@@ -65,7 +65,7 @@ _INSERT_MEMBERSHIPS = {
 
 def _insert_memberships(connection: Connection, rows: list[tuple[str, int, object]]) -> None:
     """The driver's own executemany: `published` goes back exactly as it was read, and
-    SQLAlchemy's per-row parameter handling cost more than SQLite's insert (30,000 rows)."""
+    SQLAlchemy's per-row parameter handling costs more than SQLite's insert."""
     connection.exec_driver_sql(_INSERT_MEMBERSHIPS[connection.dialect.paramstyle], rows)
 
 
@@ -85,8 +85,8 @@ def match_topics(
         )
         # Ids only from each topic's query: no rank to compute (bm25 per match on SQLite)
         # and no date to convert per membership. The dates are read once per chunk as the
-        # driver gives them and written back as they are (50 topics over 1,000 articles
-        # made 30,000 memberships, and converting each date both ways cost a fifth of it).
+        # driver gives them and written back as they are: many topics over a batch make
+        # many memberships, and converting each date both ways was a large share of it.
         published: dict[int, object] = {
             int(article_id): raw
             for article_id, raw in connection.execute(
