@@ -16,8 +16,9 @@ from functools import lru_cache
 
 import snowballstemmer
 
-_WORD = re.compile(r"[^\W_]+")
-_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'"})
+WORD = re.compile(r"[^\W_]+")
+"""A word: a run of letters and digits."""
+APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'"})
 # Words that elide before a vowel (l'anno, dell'Ucraina, quest'anno, c'è, un'altra):
 # dropped when written with an apostrophe, so `l'Ucraina` is the word `Ucraina`.
 _ELIDED = frozenset(
@@ -40,7 +41,7 @@ punctuation fit many times over; rarer scripts are folded anew each time, never 
 def fold_char(char: str) -> str:
     """The definition of folding, one character: apostrophes made plain, case folded,
     compatibility-decomposed (NFKD), combining marks dropped."""
-    decomposed = unicodedata.normalize("NFKD", char.translate(_APOSTROPHES).casefold())
+    decomposed = unicodedata.normalize("NFKD", char.translate(APOSTROPHES).casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
@@ -81,7 +82,8 @@ def fold(value: str) -> str:
     return "".join(pieces)
 
 
-def _drop_elisions(folded: str) -> str:
+def drop_elisions(folded: str) -> str:
+    """A folded text with its elided articles (`l'`, `dell'`, `un'`...) taken off."""
     return _ELISION.sub(lambda m: " " if m.group(1) in _ELIDED else m.group(0), folded)
 
 
@@ -94,7 +96,7 @@ def stem(word: str) -> str:
 
 def words(value: str) -> list[str]:
     """The folded words of a text, elided articles dropped, not stemmed."""
-    return _WORD.findall(_drop_elisions(fold(value)))
+    return WORD.findall(drop_elisions(fold(value)))
 
 
 def analyze(value: str) -> list[str]:
@@ -108,7 +110,7 @@ CHUNK_CACHE = 32_768
 
 @lru_cache(maxsize=CHUNK_CACHE)
 def _chunk_index(chunk: str) -> str:
-    return " ".join(stem(w) for w in _WORD.findall(_drop_elisions(chunk)))
+    return " ".join(stem(w) for w in WORD.findall(drop_elisions(chunk)))
 
 
 def index_text(value: str) -> str:

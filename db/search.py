@@ -52,7 +52,7 @@ from sqlalchemy import (
     text,
 )
 
-from db.analysis import _WORD, index_text, stem, words
+from db.analysis import WORD, index_text, stem, words
 from db.query import MAX_QUERY_CHARS, ParsedQuery, QueryError, fts5_query, parse_query, tsquery_text
 from db.records import SearchHit, StoredArticle
 from db.tables import (
@@ -288,7 +288,7 @@ def snippet(value: str, parsed: ParsedQuery, *, width: int = 32) -> str:
     # A snippet is cut from a whole article, often with no match in it at all (a title
     # match): the distinct words are analysed once each (`findall` and a set, in C), and
     # the text is walked only up to the end of the window.
-    distinct = set(_WORD.findall(value))
+    distinct = set(WORD.findall(value))
     if prefixes:
         hits = {
             token
@@ -297,7 +297,7 @@ def snippet(value: str, parsed: ParsedQuery, *, width: int = 32) -> str:
         }
     else:  # the common case, as set operations in C
         hits = {token for token in distinct if not stems.isdisjoint(_token_stems(token))}
-    tokens = _WORD.finditer(value)
+    tokens = WORD.finditer(value)
     before: deque[re.Match[str]] = deque(maxlen=width // 4)
     window: list[re.Match[str]] = []
     skipped = 0  # words left out before the window

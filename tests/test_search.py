@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from db import search
-from db.analysis import _APOSTROPHES, _WORD, _drop_elisions, analyze, fold, index_text, stem, words
+from db.analysis import APOSTROPHES, WORD, analyze, drop_elisions, fold, index_text, stem, words
 from db.query import MAX_QUERY_CHARS, MAX_TERMS, ParsedQuery, QueryError, parse_query, tsquery_text
 from db.records import ArticleDraft, SourceSpec
 from db.search import SNIPPET_OPEN, fts5_query, snippet
@@ -243,7 +243,7 @@ def test_cli_search_errors_are_one_sentence(tmp_path: Path, shared: Path) -> Non
 def folded_by_definition(value: str) -> str:
     """`fold` as first written (NFKD of the whole text, then a generator over it): the
     meaning the table-driven `fold` must keep, or stored index text would stop matching."""
-    decomposed = unicodedata.normalize("NFKD", value.translate(_APOSTROPHES).casefold())
+    decomposed = unicodedata.normalize("NFKD", value.translate(APOSTROPHES).casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
@@ -294,7 +294,7 @@ def test_sqlite_ranks_the_newest_matches_and_filters_before_the_bound(
 def index_text_by_definition(value: str) -> str:
     """The index text as first written: fold, drop elisions, words, stems, joined."""
     folded = folded_by_definition(value)
-    return " ".join(stem(w) for w in _WORD.findall(_drop_elisions(folded)))
+    return " ".join(stem(w) for w in WORD.findall(drop_elisions(folded)))
 
 
 _ITALIAN_ISH = "abcdeilnorstuzàèéìòùÀÈ _-'’`´\u00a0\u2009\n\t.,;:!?«»0123456789ß"
@@ -330,7 +330,7 @@ def snippet_by_definition(value: str, parsed: ParsedQuery, width: int = 32) -> s
     """`snippet` as first written (every token analysed, the whole text walked)."""
     stems = {s for term in parsed.positive if not term.prefix for s in term.stems}
     prefixes = tuple(s for term in parsed.positive if term.prefix for s in term.stems)
-    tokens = list(_WORD.finditer(value))
+    tokens = list(WORD.finditer(value))
     if not tokens:
         return ""
 
