@@ -34,6 +34,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from db.query import MAX_QUERY_CHARS
 from rassegna.config import Settings
 from rassegna.errors import RassegnaError
 from rassegna.search import SearchFeed
@@ -244,9 +245,6 @@ def create_app(
     return Starlette(routes=routes, middleware=[Middleware(_NoSniff)])
 
 
-SEARCH_MAX_CHARS = 200
-
-
 def _search_route(
     search: Callable[[str], bytes], max_age: int
 ) -> Callable[[Request], Awaitable[Response]]:
@@ -255,9 +253,9 @@ def _search_route(
         # Checked before any work: the length cap is what keeps a request cheap.
         if not query:
             return PlainTextResponse("Missing search: use /cerca?q=words\n", status_code=400)
-        if len(query) > SEARCH_MAX_CHARS:
+        if len(query) > MAX_QUERY_CHARS:
             return PlainTextResponse(
-                f"Search too long: at most {SEARCH_MAX_CHARS} characters\n", status_code=400
+                f"Search too long: at most {MAX_QUERY_CHARS} characters\n", status_code=400
             )
         try:
             body = await run_in_threadpool(search, query)
@@ -277,7 +275,7 @@ def _search_page_route(
     page: Callable[[str], tuple[int, bytes]], max_age: int
 ) -> Callable[[Request], Awaitable[Response]]:
     async def answer(request: Request) -> Response:
-        query = request.query_params.get("q", "")[: SEARCH_MAX_CHARS + 1]
+        query = request.query_params.get("q", "")[: MAX_QUERY_CHARS + 1]
         status, body = await run_in_threadpool(page, query)
         headers = {"Cache-Control": f"public, max-age={min(max_age, 300)}"}
         content = b"" if request.method == "HEAD" else body
