@@ -89,6 +89,8 @@ class Source(Base):
     # only after the lease ran out (the first one died or hung).
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Made by an ad-hoc `rassegna ingest PATH|URL`, not by the configuration (revision 0013).
+    ad_hoc: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     articles: Mapped[list[Article]] = relationship(back_populates="source")
 

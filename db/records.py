@@ -17,6 +17,7 @@ class SourceSpec:
     location: str  # folder path or URL
     category: str | None = None
     interval_seconds: int = 600
+    ad_hoc: bool = False  # made by an ad-hoc ingest, not by the configuration
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +141,7 @@ class SourceState:
     retry_after: datetime | None = None
     fetch_url: str | None = None
     url_history: tuple[str, ...] = ()
+    ad_hoc: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ _FETCH_STATE = select(
     SOURCES.c.consecutive_errors,
     SOURCES.c.min_interval_seconds,
     SOURCES.c.redirect_target,
+    SOURCES.c.ad_hoc,
 )
 # Built once: SQLAlchemy then skips building and keying the statement on every poll.
 _FETCH_BY_ID = _FETCH_STATE.where(SOURCES.c.id == bindparam("id"))
@@ -79,6 +80,7 @@ def _ensure_source(sessions: sessionmaker[Session], spec: SourceSpec) -> int:
                 interval_seconds=spec.interval_seconds,
                 created_at=now(),
                 consecutive_errors=0,
+                ad_hoc=spec.ad_hoc,
             )
             session.add(source)
             session.flush()
@@ -89,6 +91,7 @@ def _ensure_source(sessions: sessionmaker[Session], spec: SourceSpec) -> int:
             source.location = spec.location
             source.category = spec.category
             source.interval_seconds = spec.interval_seconds
+            source.ad_hoc = spec.ad_hoc  # its latest use says what it is
         return source.id
 
 
@@ -154,6 +157,7 @@ def source_states(engine: Engine) -> list[SourceState]:
                 retry_after=s.retry_after,
                 fetch_url=s.fetch_url,
                 url_history=tuple(s.url_history or ()),
+                ad_hoc=bool(s.ad_hoc),
             )
             for s in connection.execute(query)
         ]
@@ -191,7 +195,8 @@ def prepare_fetch(engine: Engine, sessions: sessionmaker[Session], spec: SourceS
         row.location,
         row.category,
         row.interval_seconds,
-    ) == (spec.kind, spec.location, spec.category, spec.interval_seconds):
+        row.ad_hoc,
+    ) == (spec.kind, spec.location, spec.category, spec.interval_seconds, spec.ad_hoc):
         return _fetch_state(row)
     return fetch_state(engine, ensure_source(sessions, spec))
 

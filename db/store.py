@@ -35,6 +35,7 @@ from db import (
     pages,
     reads,
     search,
+    source_removal,
     sources,
 )
 from db.engine import display_url, make_engine
@@ -212,6 +213,10 @@ class Store:
     ) -> list[str]:
         """Renew `owner`'s leases on `names` (see `db.leases.renew_claims`)."""
         return leases.renew_claims(self.engine, owner, names, lease_seconds=lease_seconds, now=now)
+
+    def remove_source(self, name: str, *, with_articles: bool) -> int | None:
+        """Delete a source (see `db.source_removal.remove_source`)."""
+        return source_removal.remove_source(self.engine, name, with_articles=with_articles)
 
     def release_claims(self, owner: str) -> int:
         """Give back every claim of `owner`; returns how many."""

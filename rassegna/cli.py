@@ -20,13 +20,15 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from db.engine import display_url
 from db.errors import StoreError
 from db.migrate import current_revision, head_revision, upgrade
-from db.records import ArticleDraft, Section
+from db.records import ArticleDraft, Section, SourceState
+from db.source_removal import SourceNotEmptyError
 from db.store import Store
 from feeds.errors import FeedError
 from ingest.errors import IngestError
@@ -61,6 +63,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+sources_app = typer.Typer()
+app.add_typer(sources_app, name="sources")
 
 USER_ERRORS = (RassegnaError, StoreError, IngestError, FeedError)
 
@@ -80,7 +84,7 @@ def _options(ctx: typer.Context) -> Options:
 
 def _fail(message: str, *, code: int = 1) -> NoReturn:
     Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"[bold red]error:[/] {message}", markup=True
+        f"[bold red]error:[/] {escape(message)}", markup=True
     )
     raise typer.Exit(code)
 
@@ -243,6 +247,18 @@ def ingest(
         bool,
         typer.Option("--dry-run", help="With a URL: print what would be stored, store nothing."),
     ] = False,
+    source_name: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            help=(
+                "With one path or URL: the source it goes to; a configured or earlier"
+                " ad-hoc source keeps its identity, a new name makes an ad-hoc source"
+                " (by default the folder's own name, or a feed's URL)."
+            ),
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Ingest sources now and store their articles.
 
@@ -254,6 +270,8 @@ def ingest(
 
       rassegna ingest ./articoli/nuovo.md
 
+      rassegna ingest ~/comunicati --source "Comunicati stampa"
+
       rassegna ingest https://www.esempio.it/feed/ --dry-run
     """
     names = targets or []
@@ -264,6 +282,9 @@ def ingest(
     urls = [n for n in names if is_url(n)]
     if dry_run and (len(urls) != len(names) or all_sources):
         _fail("--dry-run works with URLs only", code=2)
+    paths = [n for n in names if _looks_like_path(n)]
+    if source_name is not None and (len(names) != 1 or len(paths) + len(urls) != 1):
+        _fail("--source goes with exactly one path or URL", code=2)
     from rassegna.operations import (
         build,
         draft_pool,
@@ -302,13 +323,25 @@ def ingest(
         _progress(not _options(ctx).quiet) as progress,
         draft_pool(settings) as pool,
     ):
-        paths = [n for n in names if _looks_like_path(n)]
         for url in urls:
-            reports.append(_guard(ctx, partial(ingest_url, settings, store, url)))
+            reports.append(
+                _guard(ctx, partial(ingest_url, settings, store, url, source_name=source_name))
+            )
         for path in paths:
             hook = progress(path) if progress else None
             reports.append(
-                _guard(ctx, partial(ingest_path, settings, store, Path(path), hook, pool))
+                _guard(
+                    ctx,
+                    partial(
+                        ingest_path,
+                        settings,
+                        store,
+                        Path(path),
+                        hook,
+                        pool,
+                        source_name=source_name,
+                    ),
+                )
             )
         named = [n for n in names if n not in paths and n not in urls]
         sources = (
@@ -478,15 +511,22 @@ def _iso(value: datetime | None) -> str:
     return value.isoformat(timespec="seconds") if value else ""
 
 
-@app.command()
+@sources_app.callback(invoke_without_command=True)
 def sources(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """Show each configured source and the state of its last fetch.
+    """Show each source and the state of its last fetch: the configured ones, then the
+    ad-hoc ones (from `rassegna ingest PATH|URL`) and those no longer configured.
 
-    Example: rassegna sources --json
+    Examples:
+
+      rassegna sources --json
+
+      rassegna sources remove comunicati --articles
     """
+    if ctx.invoked_subcommand is not None:
+        return
     settings = _settings(ctx)
     with _store(ctx, settings) as store:
         states = {s.name: s for s in _guard(ctx, store.source_states)}
@@ -494,49 +534,131 @@ def sources(
         fetched = _guard(ctx, store.fetched_page_counts)
     rows: list[dict[str, Any]] = []
     for source in settings.sources:
-        state = states.get(source.name)
+        state = states.pop(source.name, None)
         rows.append(
             {
                 "name": source.name,
+                "origin": "configured",
                 "kind": source.kind,
                 "location": source.location,
                 "category": source.category,
                 "interval": format_duration(settings.interval_of(source)),
                 "enabled": source.enabled,
-                "articles": state.article_count if state else 0,
+                **_state_fields(state),
                 "blocked": blocked.get(source.name, 0),
-                "last_fetch": _iso(state.last_fetch if state else None),
-                "last_error": state.last_error if state else None,
-                "consecutive_errors": state.consecutive_errors if state else 0,
-                "next_due": _iso(state.next_due if state else None),
-                "gone": state.gone if state else False,
-                "last_status": state.last_status if state else None,
-                "bozo": state.bozo if state else None,
-                "fetch_url": state.fetch_url if state else None,
-                "retry_after": _iso(state.retry_after if state else None),
                 "full_text": source.full_text,
                 "full_text_ok": fetched.get(source.name, (0, 0))[0],
                 "full_text_failed": fetched.get(source.name, (0, 0))[1],
+            }
+        )
+    for state in states.values():  # in the store only: ad hoc, or dropped from the config
+        rows.append(
+            {
+                "name": state.name,
+                "origin": "ad-hoc" if state.ad_hoc else "dropped",
+                "kind": state.kind,
+                "location": state.location,
+                "category": state.category,
+                "interval": None,
+                "enabled": False,
+                **_state_fields(state),
+                "blocked": blocked.get(state.name, 0),
+                "full_text": False,
+                "full_text_ok": fetched.get(state.name, (0, 0))[0],
+                "full_text_failed": fetched.get(state.name, (0, 0))[1],
             }
         )
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     table = Table(
-        "name", "kind", "articles", "blocked", "interval", "last fetch", "next due", "error"
+        "name",
+        "kind",
+        "articles",
+        "blocked",
+        "interval",
+        "last fetch",
+        "next due",
+        "error",
     )
     for row in rows:
+        if row["origin"] != "configured":  # never polled: say what it is instead
+            due = f"{row['origin']}, not polled"
+        else:
+            due = "never (gone)" if row["gone"] else row["next_due"] or "now"
         table.add_row(
             row["name"],
             row["kind"],
             str(row["articles"]),
             str(row["blocked"]),
-            row["interval"],
+            row["interval"] or "",
             row["last_fetch"] or "never",
-            "never (gone)" if row["gone"] else row["next_due"] or "now",
+            due,
             row["last_error"] or (f"malformed feed: {row['bozo']}" if row["bozo"] else ""),
         )
     Console().print(table)
+
+
+def _state_fields(state: SourceState | None) -> dict[str, Any]:
+    """What the store knows of a source's fetches (nothing yet: never fetched)."""
+    return {
+        "articles": state.article_count if state else 0,
+        "last_fetch": _iso(state.last_fetch if state else None),
+        "last_error": state.last_error if state else None,
+        "consecutive_errors": state.consecutive_errors if state else 0,
+        "next_due": _iso(state.next_due if state else None),
+        "gone": state.gone if state else False,
+        "last_status": state.last_status if state else None,
+        "bozo": state.bozo if state else None,
+        "fetch_url": state.fetch_url if state else None,
+        "retry_after": _iso(state.retry_after if state else None),
+    }
+
+
+@sources_app.command("remove")
+def sources_remove(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The source's name, as `rassegna sources` shows it.")],
+    with_articles: Annotated[
+        bool,
+        typer.Option(
+            "--articles", help="Delete its articles too (a source holding some needs it)."
+        ),
+    ] = False,
+) -> None:
+    """Remove an ad-hoc source, or one no longer configured, then rebuild the feeds.
+
+    A configured source is refused: take it out of the configuration first. A source
+    holding articles is removed only with --articles, which deletes them.
+
+    Example: rassegna sources remove comunicati --articles
+    """
+    from rassegna.operations import build
+
+    settings = _settings(ctx)
+    if settings.source(name) is not None:
+        _fail(
+            f'source "{name}" is configured in {settings.origin}: remove its [[sources]]'
+            " table there first"
+        )
+    with _store(ctx, settings) as store:
+
+        def remove() -> int | None:
+            try:
+                return store.remove_source(name, with_articles=with_articles)
+            except SourceNotEmptyError as exc:
+                raise RassegnaError(
+                    f"{exc.message}; add --articles to delete them with it"
+                ) from exc
+
+        deleted = _guard(ctx, remove)
+        if deleted is None:
+            _fail(f'no source named "{name}" in {display_url(settings.database_url)}')
+        built = _guard(ctx, lambda: build(settings, store))
+    typer.echo(
+        f'source "{name}" removed with {deleted} articles; {settings.output.dir}:'
+        f" {len(built.written)} files written, {len(built.removed)} removed"
+    )
 
 
 @app.command()

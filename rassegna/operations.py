@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from db.records import ArticleDraft, SourceSpec, TopicDef
+from db.records import ArticleDraft, SourceSpec, SourceState, TopicDef
 from db.store import Store
 from feeds.build import BuildReport, build_feeds
 from feeds.site import SiteInfo
@@ -186,46 +186,104 @@ def ingest_path(
     path: Path,
     progress: Progress | None = None,
     pool: DraftPool | None = None,
+    *,
+    source_name: str | None = None,
 ) -> IngestReport:
     """Ingest an ad-hoc file or folder.
 
     A path inside a configured files source is ingested as part of that source, so its
-    articles keep the same identity as on a scheduled run.
+    articles keep the same identity as on a scheduled run. Any other path goes to the
+    ad-hoc source `source_name`, by default named after the folder itself (never its
+    path, which would be published as the source's name). An existing ad-hoc source
+    keeps its identity: a path inside its folder keeps the guids a whole-folder ingest
+    gives; with `source_name` a folder elsewhere takes its place (a folder moved).
     """
     target = path.resolve()
     if not target.exists():
         raise RassegnaError(f"{path}: no such file or folder")
     if target.is_file() and target.suffix not in (".txt", ".md"):
         raise RassegnaError(f"{path}: not an article file (expected .txt or .md)")
-    for source in settings.sources:
-        if source.kind == "files" and source.path is not None:
-            root = source.path.resolve()
-            if target == root or root in target.parents:
-                return ingest_files_source(
-                    store,
-                    source_spec(settings, source),
-                    timezone=settings.site.timezone,
-                    rules=draft_rules(settings, source.name),
-                    only=target,
-                    progress=progress,
-                    pool=pool,
-                )
+    configured = _configured_files_source(settings, target, source_name)
+    if configured is not None:
+        return ingest_files_source(
+            store,
+            source_spec(settings, configured),
+            timezone=settings.site.timezone,
+            rules=draft_rules(settings, configured.name),
+            only=target,
+            progress=progress,
+            pool=pool,
+        )
     root = target if target.is_dir() else target.parent
+    name = source_name or root.name
+    if not name:
+        raise RassegnaError(
+            f"{path}: the folder has no name of its own; name the source with --source"
+        )
+    if settings.source(name) is not None:  # a configured source of another kind or folder
+        raise RassegnaError(
+            f'"{name}", the folder\'s name, is a configured source in {settings.origin}; '
+            "name this one with --source"
+        )
+    stored = _stored_source(store, name)
+    if stored is not None and stored.kind != "files":
+        raise RassegnaError(
+            f'source "{name}" is a {stored.kind} source, not a folder; name this one with --source'
+        )
+    if stored is not None:
+        previous = Path(stored.location)
+        if target == previous or previous in target.parents:
+            root = previous
+        elif source_name is None:
+            raise RassegnaError(
+                f'a source named "{name}" already reads another folder ({previous}); '
+                "name this one with --source"
+            )
+    if source_name is None:
+        log.info(
+            '%s: ingested as the ad-hoc source "%s", the folder\'s name (--source NAME names it)',
+            path,
+            name,
+        )
     spec = SourceSpec(
-        name=str(root),
+        name=name,
         kind="files",
         location=str(root),
         interval_seconds=settings.scheduler.interval,
+        ad_hoc=True,
     )
     return ingest_files_source(
         store,
         spec,
         timezone=settings.site.timezone,
         rules=draft_rules(settings),
-        only=target if target.is_file() else None,
+        only=target if target != root else None,
         progress=progress,
         pool=pool,
     )
+
+
+def _configured_files_source(
+    settings: Settings, target: Path, source_name: str | None
+) -> SourceConfig | None:
+    """The configured files source whose folder holds `target` (the one named
+    `source_name`, if given; a configured name that cannot hold it is an error)."""
+    for source in settings.sources:
+        if source.kind == "files" and source.path is not None:
+            root = source.path.resolve()
+            inside = target == root or root in target.parents
+            if inside and source_name in (None, source.name):
+                return source
+    if source_name is not None and settings.source(source_name) is not None:
+        raise RassegnaError(
+            f'source "{source_name}" is configured in {settings.origin} and does not read '
+            f"{target}; ingest it by name, or choose another name for --source"
+        )
+    return None
+
+
+def _stored_source(store: Store, name: str) -> SourceState | None:
+    return next((s for s in store.source_states() if s.name == name), None)
 
 
 def _discover(fetcher: Fetcher, url: str, now: datetime) -> tuple[str, Response]:
@@ -249,9 +307,11 @@ def ingest_url(
     dry_run: bool = False,
     on_draft: Callable[[ArticleDraft], None] | None = None,
     now: datetime | None = None,
+    source_name: str | None = None,
 ) -> IngestReport:
     """Ingest an ad-hoc URL: a configured source's URL ingests that source; a feed, or a
-    page advertising a feed, is ingested as a feed; any other page as one article.
+    page advertising a feed, is ingested as a feed; any other page as one article. The
+    ad-hoc source is named `source_name`, by default after the feed's (or page's) URL.
 
     With `dry_run` nothing is stored: each draft goes to `on_draft` instead.
     """
@@ -259,7 +319,17 @@ def ingest_url(
     if not dry_run and store is not None:
         for source in settings.sources:
             if source.url == url and source.kind in ("feed", "page"):
+                if source_name not in (None, source.name):
+                    raise RassegnaError(
+                        f'{url} is the source "{source.name}" in {settings.origin}; '
+                        "ingest it without --source"
+                    )
                 return ingest_source(settings, store, source, now=now)
+        if source_name is not None and settings.source(source_name) is not None:
+            raise RassegnaError(
+                f'source "{source_name}" is configured in {settings.origin} with another '
+                "address; choose another name for --source"
+            )
     with make_fetcher(settings) as fetcher:
         try:
             kind, response = _discover(fetcher, url, now)
@@ -274,11 +344,18 @@ def ingest_url(
                 if on_draft is not None:
                     on_draft(draft)
             return report
+        name = source_name or (response.url if kind == "feed" else url)
+        stored = _stored_source(store, name) if source_name else None
+        if stored is not None and stored.kind == "files":
+            raise RassegnaError(
+                f'source "{name}" is a folder, not a feed or page; choose another name for --source'
+            )
         spec = SourceSpec(
-            name=response.url if kind == "feed" else url,
+            name=name,
             kind=kind,
             location=response.url,
             interval_seconds=settings.scheduler.interval,
+            ad_hoc=True,
         )
         return ingest_remote_source(
             store, spec, fetcher, options=remote_options(settings), now=now, prefetched=response
