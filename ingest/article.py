@@ -71,7 +71,8 @@ def to_draft(
         if raw.body_html is not None:
             plain_body = normalize.extract_html_text(raw.body_html)
         language = normalize.detect_language(plain_body or raw.title)
-    title = _untagged(normalize.normalize_title(raw.title, language=language))[:MAX_TITLE_CHARS]
+    # normalize_title leaves plain text: readers often render <title> as HTML.
+    title = normalize.normalize_title(raw.title, language=language)[:MAX_TITLE_CHARS]
     if not title:
         raise BadArticle("its title is empty once cleaned")
     if raw.body_html is not None:
@@ -123,17 +124,6 @@ def to_draft(
 
 
 DEFAULT_RULES = DraftRules()
-
-
-# A title is plain text, but RSS readers often render <title> as HTML: text that reads as
-# a tag (left over from `<plaintext>`, `<xmp>` or double escaping) is dropped.
-_TAG_LIKE_RE = re.compile(r"<[A-Za-z/!?][^<>]*(?:>|$)")
-
-
-def _untagged(title: str) -> str:
-    if "<" not in title:
-        return title
-    return " ".join(_TAG_LIKE_RE.sub(" ", title).split())
 
 
 def plausible_date(value: datetime | None, now: datetime | None = None) -> datetime | None:

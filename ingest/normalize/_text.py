@@ -596,14 +596,59 @@ def normalize_text(text: str, *, language: str | None = "it") -> str:
 
 
 def normalize_title(text: str, *, language: str | None = "it") -> str:
-    """Normalize a title: like :func:`normalize_text`, on one line."""
+    """Normalize a title: like :func:`normalize_text`, on one line, and plain text
+    (:func:`_plain_title`)."""
+    italian = _is_italian(language)
+    return _guarded(lambda t: _clean_title(t, italian=italian), text)
+
+
+def normalize_summary(text: str, *, language: str | None = "it") -> str:
+    """Normalize a summary (standfirst): one line, like a title (markup is left to the
+    caller, who knows whether the field was HTML)."""
     italian = _is_italian(language)
     return _guarded(lambda t: _clean(t, one_line=True, italian=italian), text)
 
 
-def normalize_summary(text: str, *, language: str | None = "it") -> str:
-    """Normalize a summary (standfirst): one line, like a title."""
-    return normalize_title(text, language=language)
+# A title is plain text, yet feeds escape it twice (``Bollette &amp;amp; tariffe``) or
+# leave markup in it (``<b>Allerta</b> meteo``), and readers and validators then show or
+# flag that markup. An entity behind any number of ``amp;`` prefixes is one escaped
+# character, decoded in a single pass; a tag is anything ``<`` + letter, ``/``, ``!`` or
+# ``?`` up to ``>``, the next ``<`` or the end, so no tag start is left while ``a < b``
+# and ``3<4`` keep their ``<``.
+_ESCAPED_ENTITY_RE: Final = re.compile(
+    r"&(?:amp;)*(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
+)
+_TITLE_TAG_RE: Final = re.compile(r"<[A-Za-z/!?][^<>]*(?:>|(?=<)|$)")
+# Decoding can spell a new entity (``&#38;lt;`` gives ``&lt;``): a few more passes, never
+# an unbounded number on hostile input.
+_TITLE_PASSES: Final = 4
+
+
+def _clean_title(text: str, *, italian: bool) -> str:
+    """T1-T15 on one line, then markup out; the rules run again on what that changed,
+    since the two can reveal work for each other (an invisible character inside ``<b>``
+    hides the tag until T5 removes it; a removed tag leaves two spaces)."""
+    text = _clean(text, one_line=True, italian=italian)
+    for _ in range(2):
+        plain = _plain_title(text)
+        if plain == text:
+            break
+        text = _clean(plain, one_line=True, italian=italian)
+    return text
+
+
+def _plain_title(text: str) -> str:
+    """A title's text with HTML entities decoded (however often escaped) and tags removed
+    (each becomes a space, so words on either side stay apart)."""
+    for _ in range(_TITLE_PASSES):
+        if "&" not in text and "<" not in text:
+            break
+        plain = _ESCAPED_ENTITY_RE.sub(lambda m: html.unescape(f"&{m.group(1)};"), text)
+        plain = _TITLE_TAG_RE.sub(" ", plain)
+        if plain == text:
+            break
+        text = plain
+    return text
 
 
 # ------------------------------------------------------------------------------ T3 HTML
