@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -85,6 +86,8 @@ class Source(Base):
     last_outcome: Mapped[str | None] = mapped_column(String(20))
     retry_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
     min_interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    # `interval = "auto"` (revision 0014): the interval follows how often it publishes.
+    interval_auto: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # A claim on the source by one daemon until `lease_until`; another daemon may take it
     # only after the lease ran out (the first one died or hung).
     claimed_by: Mapped[str | None] = mapped_column(String(200))
@@ -281,3 +284,36 @@ class FetchedPage(Base):
     content_html: Mapped[str] = mapped_column(Text, default="")
     method: Mapped[str] = mapped_column(Text, default="")  # extractor, or why it failed
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Counter(Base):
+    """What happened to one source in one hour (`span` "h") or one day (`span` "d")
+    (revision 0014): articles stored and fetches by outcome, added to as they happen so
+    the status page never counts articles; rows older than `db.counters.KEEP` go."""
+
+    __tablename__ = "counters"
+    __table_args__ = (Index("ix_counters_span_bucket", "span", "bucket"),)
+
+    source_id: Mapped[int] = mapped_column(
+        ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True
+    )
+    span: Mapped[str] = mapped_column(String(1), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    stored: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    fetch_new: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    fetch_same: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    fetch_error: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class Build(Base):
+    """One build of the feeds and pages (revision 0014), for the status page."""
+
+    __tablename__ = "builds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    seconds: Mapped[float] = mapped_column(Float)
+    written: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    removed: Mapped[int] = mapped_column(Integer, default=0)
+    feeds: Mapped[int] = mapped_column(Integer, default=0)

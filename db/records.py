@@ -142,6 +142,12 @@ class SourceState:
     fetch_url: str | None = None
     url_history: tuple[str, ...] = ()
     ad_hoc: bool = False
+    # The polling interval: configured (or 0 for `interval = "auto"`, see `db.schedule`)
+    # and the server's or feed's lower bound on it.
+    id: int = 0
+    interval_seconds: int = 0
+    min_interval_seconds: int | None = None
+    interval_auto: bool = False
 
 
 @dataclass(frozen=True, slots=True)

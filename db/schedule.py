@@ -251,3 +251,48 @@ def decide_local_fetch(source: SourceSchedule, error: str | None, when: datetime
         values.update(last_error=error, consecutive_errors=source.consecutive_errors + 1)
     due = when + timedelta(seconds=jittered(source.interval_seconds, source.source_id, when))
     return FetchRecord({**values, "next_due": due, **_RELEASED})
+
+
+WEEK = 7 * 24 * 3600
+"""The window over which an adaptive source's entries are counted."""
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalChoice:
+    """The polling interval in force for a source and where it comes from:
+    "configured", "adaptive" (`interval = "auto"`) or "server" (the server's or feed's
+    lower bound: Cache-Control max-age, Expires, RSS ttl, sy:updatePeriod)."""
+
+    seconds: int
+    reason: str
+
+
+def adaptive_interval(entries_last_week: int, min_seconds: int, max_seconds: int) -> int:
+    """Seven days divided by the entries seen in the last seven days, clamped to
+    [`min_seconds`, `max_seconds`]; a source that published nothing waits the maximum."""
+    if entries_last_week <= 0:
+        return max_seconds
+    return max(min_seconds, min(max_seconds, WEEK // entries_last_week))
+
+
+def interval_in_force(
+    configured: int,
+    server_floor: int | None,
+    *,
+    auto: bool = False,
+    entries_last_week: int = 0,
+    min_seconds: int = 300,
+    max_seconds: int = MIN_INTERVAL_CAP,
+) -> IntervalChoice:
+    """The interval to wait after a successful poll: the configured or adaptive one,
+    never shorter than what the server asks (itself bounded by `max_seconds`)."""
+    if auto:
+        choice = IntervalChoice(
+            adaptive_interval(entries_last_week, min_seconds, max_seconds), "adaptive"
+        )
+    else:
+        choice = IntervalChoice(configured, "configured")
+    floor = min(server_floor or 0, max_seconds)
+    if floor > choice.seconds:
+        return IntervalChoice(floor, "server")
+    return choice

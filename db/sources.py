@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, Update, bindparam, func, select, upda
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import models, schedule
+from db import counters, models, schedule
 from db.labels import label_slug
 from db.records import FetchOutcome, FetchState, SourceSpec, SourceState
 from db.schedule import FetchRecord, SourceSchedule
@@ -158,6 +158,10 @@ def source_states(engine: Engine) -> list[SourceState]:
                 fetch_url=s.fetch_url,
                 url_history=tuple(s.url_history or ()),
                 ad_hoc=bool(s.ad_hoc),
+                id=s.id,
+                interval_seconds=s.interval_seconds,
+                min_interval_seconds=s.min_interval_seconds,
+                interval_auto=bool(s.interval_auto),
             )
             for s in connection.execute(query)
         ]
@@ -255,6 +259,7 @@ def record_fetch(
     with engine.begin() as connection:
         source = _read_schedule(connection, source_id)
         _write(connection, source_id, schedule.decide_local_fetch(source, error, when))
+        counters.add(connection, source_id, when, **{"fetch_error" if error else "fetch_new": 1})
 
 
 def record_fetch_outcome(
@@ -280,6 +285,7 @@ def record_fetch_outcome(
         ):
             record = schedule.decide_fetch(SourceSchedule.of(state), outcome, when)
             if _write(connection, source_id, record):
+                _count(connection, source_id, outcome, when)
                 return record.next_due
         source = _read_schedule(connection, source_id)
         down = schedule.counts_network_check(outcome) and schedule.network_seems_down(
@@ -287,4 +293,10 @@ def record_fetch_outcome(
         )
         record = schedule.decide_fetch(source, outcome, when, network_down=down)
         _write(connection, source_id, record)
+        _count(connection, source_id, outcome, when)
     return record.next_due
+
+
+def _count(connection: Connection, source_id: int, outcome: FetchOutcome, when: datetime) -> None:
+    """Add the fetch to the source's counters (`db.counters`), in the same transaction."""
+    counters.add(connection, source_id, when, **{counters.fetch_column(outcome.kind.value): 1})

@@ -16,7 +16,7 @@ import functools
 import inspect
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine
@@ -27,6 +27,7 @@ from db import (
     blocked,
     claims,
     fetched_pages,
+    counters,
     fingerprints,
     identity,
     leases,
@@ -456,5 +457,21 @@ class Store:
         return maintenance.delete_source_articles(self.engine, source_id, guids)
 
     def optimize(self) -> None:
-        """Routine maintenance: SQLite's `PRAGMA optimize` (PostgreSQL has autovacuum)."""
+        """Routine maintenance: old activity counters go, then SQLite's `PRAGMA optimize`
+        (PostgreSQL has autovacuum)."""
+        counters.prune(self.engine, datetime.now(UTC))
         maintenance.optimize(self.engine)
+
+    # -- activity counters and builds, for the status page (db.counters) -------------------
+
+    def counter_rows(self, span: str, since: datetime) -> list[counters.CounterRow]:
+        """Every source's hour (`counters.HOUR`) or day rows from `since` on."""
+        return counters.rows(self.engine, span, since)
+
+    def record_build(self, build: counters.BuildRecord) -> None:
+        """Remember one build of the feeds and pages."""
+        counters.record_build(self.engine, build)
+
+    def last_builds(self, limit: int = 10) -> Sequence[counters.BuildRecord]:
+        """The newest builds, newest first."""
+        return counters.last_builds(self.engine, limit)

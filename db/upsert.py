@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from db import dedup, pages, search
+from db import counters, dedup, pages, search
 from db.labels import author_labels, ids_by_slug, label_ids, label_slug
 from db.records import ArticleDraft, Section, UpsertSummary
 from db.tables import (
@@ -97,6 +97,7 @@ def _upsert_once(
         changed = [p for p in plans if p.article_id is not None]
         if new:
             _insert(connection, source_id, new, categories, when)
+            counters.add(connection, source_id, when, stored=len(new))
         if changed:
             _update(connection, changed, categories)
         labels.write(connection, plans)

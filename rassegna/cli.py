@@ -460,6 +460,7 @@ def serve(
     """
     from rassegna.operations import search_feed
     from rassegna.server import app_for, serve_forever
+    from rassegna.status import StatusPage
 
     settings = _settings(ctx)
     bind_host = host or settings.server.host
@@ -470,10 +471,12 @@ def serve(
     try:
         store = _open_store(settings)
     except StoreError as exc:
-        log.warning("%s; /cerca is off", exc.message)
+        log.warning("%s; /cerca and /stato are off", exc.message)
     try:
         search = search_feed(settings, store) if store is not None else None
-        _guard(ctx, lambda: serve_forever(app_for(settings, search=search), bind_host, bind_port))
+        status = StatusPage(settings, store) if store is not None else None
+        served = app_for(settings, search=search, status=status)
+        _guard(ctx, lambda: serve_forever(served, bind_host, bind_port))
     finally:
         if store is not None:
             store.close()

@@ -156,6 +156,8 @@ class ServerConfig(_Section):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    # `GET /stato`, the operator's status page (error texts and source URLs: not public).
+    status: bool = True
 
 
 class IngestConfig(_Section):

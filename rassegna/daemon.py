@@ -587,12 +587,14 @@ class Daemon:
         if not server_config.enabled:
             return None
         from rassegna.server import BackgroundServer, app_for
+        from rassegna.status import StatusPage
 
         app = app_for(
             self.settings,
             health=self.health,
             metrics=self.metrics.render,
             search=search_feed(self.settings, self.store),
+            status=StatusPage(self.settings, self.store),
         )
         server = BackgroundServer(app, server_config.host, server_config.port)
         server.start()

@@ -4,10 +4,12 @@ ad-hoc path, build the feeds. Settings are passed in; nothing is global."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from db.counters import BuildRecord
 from db.records import ArticleDraft, SourceSpec, SourceState, TopicDef
 from db.store import Store
 from feeds.build import BuildReport, build_feeds
@@ -425,6 +427,8 @@ def search_feed(settings: Settings, store: Store) -> Callable[[str], bytes]:
 def build(settings: Settings, store: Store) -> BuildReport:
     """Regenerate every feed and page in the output folder (unchanged files are left alone), then
     ping the WebSub hubs about the feeds that changed (a hub's failure is only logged)."""
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
     sync_topics(settings, store)
     site = site_info(settings)
     report = build_feeds(store, site, settings.output.dir)
@@ -432,6 +436,16 @@ def build(settings: Settings, store: Store) -> BuildReport:
     report.written += pages.written
     report.unchanged += pages.unchanged
     report.removed += pages.removed
+    store.record_build(
+        BuildRecord(
+            started=started,
+            seconds=time.perf_counter() - clock,
+            written=len(report.written),
+            unchanged=len(report.unchanged),
+            removed=len(report.removed),
+            feeds=len(report.feeds),
+        )
+    )
     if site.hubs:
         announce(site, report)
     return report

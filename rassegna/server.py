@@ -38,6 +38,7 @@ from db.query import MAX_QUERY_CHARS
 from rassegna.config import Settings
 from rassegna.errors import RassegnaError
 from rassegna.search import SearchFeed
+from rassegna.status_route import status_route
 
 log = logging.getLogger("rassegna.server")
 
@@ -154,6 +155,7 @@ def create_app(
     base_url: str | None = None,
     search: Callable[[str], bytes] | None = None,
     search_page: Callable[[str], tuple[int, bytes]] | None = None,
+    status: Callable[[], bytes] | None = None,
 ) -> Starlette:
     """An ASGI app serving `output_dir` as is (directories serve their index.html).
 
@@ -163,7 +165,8 @@ def create_app(
     URL of the output folder, `site.base_url`) add the WebSub `Link` header to feeds.
     `search` (a query → Atom bytes, raising ValueError for a query it refuses) answers
     `GET /cerca?q=...`; without it the path is a file like any other. `search_page` (a
-    query → HTTP status and HTML) answers `GET /ricerca?q=...` for people.
+    query → HTTP status and HTML) answers `GET /ricerca?q=...` for people. `status`
+    (`rassegna.status.StatusPage`) answers `GET /stato`, never cached.
     """
     hub_list = tuple(hubs)
     root = output_dir.resolve()
@@ -241,6 +244,8 @@ def create_app(
         routes.append(
             Route("/ricerca", _search_page_route(search_page, max_age), methods=["GET", "HEAD"])
         )
+    if status is not None:
+        routes.append(Route("/stato", status_route(status), methods=["GET", "HEAD"]))
     routes.append(Route("/{path:path}", serve_file, methods=["GET", "HEAD"]))
     return Starlette(routes=routes, middleware=[Middleware(_NoSniff)])
 
@@ -312,6 +317,7 @@ def app_for(
     health: HealthCheck | None = None,
     metrics: Callable[[], bytes] | None = None,
     search: Callable[[str], bytes] | None = None,
+    status: Callable[[], bytes] | None = None,
 ) -> Starlette:
     """The server app for a configuration (used by `rassegna serve` and the daemon);
     `search` is `rassegna.operations.search_feed(...)` to answer `/cerca` (and, being a
@@ -325,6 +331,7 @@ def app_for(
         base_url=settings.site.base_url,
         search=search,
         search_page=search.page if isinstance(search, SearchFeed) else None,
+        status=status if settings.server.status else None,
     )
 
 

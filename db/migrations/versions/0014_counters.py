@@ -1,0 +1,66 @@
+"""Counters for the status page, builds, and adaptive polling.
+
+`counters` holds, per source and hour or day, the articles stored and the fetches by
+outcome, so the status page reads a few hundred rows instead of counting articles.
+`builds` remembers each build's time and size. `sources.interval_auto` marks a source
+whose interval follows how often it publishes (`interval = "auto"`).
+
+Revision ID: 0014
+Revises: 0012
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from db.types import UTCDateTime
+
+revision = "0014"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "counters",
+        sa.Column(
+            "source_id",
+            sa.Integer(),
+            sa.ForeignKey("sources.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("span", sa.String(length=1), primary_key=True),
+        sa.Column("bucket", UTCDateTime(), primary_key=True),
+        sa.Column("stored", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("fetch_new", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("fetch_same", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("fetch_error", sa.Integer(), nullable=False, server_default="0"),
+    )
+    op.create_index("ix_counters_span_bucket", "counters", ["span", "bucket"])
+    op.create_table(
+        "builds",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("started", UTCDateTime(), nullable=False),
+        sa.Column("seconds", sa.Float(), nullable=False),
+        sa.Column("written", sa.Integer(), nullable=False),
+        sa.Column("unchanged", sa.Integer(), nullable=False),
+        sa.Column("removed", sa.Integer(), nullable=False),
+        sa.Column("feeds", sa.Integer(), nullable=False),
+    )
+    op.create_index("ix_builds_started", "builds", ["started"])
+    # A plain ADD COLUMN (no batch): on SQLite a batch may rebuild the table.
+    op.add_column(
+        "sources",
+        sa.Column("interval_auto", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+
+
+def downgrade() -> None:
+    op.execute("ALTER TABLE sources DROP COLUMN interval_auto")  # SQLite 3.35+, PostgreSQL
+    op.drop_index("ix_builds_started", table_name="builds")
+    op.drop_table("builds")
+    op.drop_index("ix_counters_span_bucket", table_name="counters")
+    op.drop_table("counters")

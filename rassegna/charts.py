@@ -1,0 +1,121 @@
+"""Small SVG charts drawn on the server for the status page, and unicode sparklines for
+the terminal.
+
+Every chart is an inline `<svg role="img">` with a `<title>` that says what it shows and
+its values, so a screen reader reads the numbers; colours come from CSS classes of the
+page (`c-new`, `c-same`, `c-error`, `c-bar`, `c-line`), so one chart suits light and dark
+schemes. The plotted values are repeated in `data-values` for scripts and tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from markupsafe import Markup
+
+SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def _trusted(svg: str) -> Markup:
+    """Mark drawn SVG as safe HTML: every text put in it went through `escape`, the rest
+    is numbers and fixed markup."""
+    return Markup(svg)  # noqa: S704
+
+
+def _values_attr(values: Sequence[int]) -> str:
+    return ",".join(str(v) for v in values)
+
+
+def sparkline(values: Sequence[int], title: str, *, width: int = 120, height: int = 28) -> Markup:
+    """A line of `values` (left oldest) with a dot on the last one."""
+    top = max(values, default=0) or 1
+    n = max(len(values) - 1, 1)
+    points = [
+        (round(i * (width - 4) / n + 2, 1), round(height - 3 - v * (height - 6) / top, 1))
+        for i, v in enumerate(values)
+    ]
+    path = " ".join(f"{x},{y}" for x, y in points)
+    last = points[-1] if points else (2.0, float(height - 3))
+    return _trusted(
+        f'<svg class="chart spark" role="img" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" data-values="{_values_attr(values)}">'
+        f"<title>{escape(title)}</title>"
+        f'<polyline class="c-line" fill="none" stroke-width="1.5" points="{path}"/>'
+        f'<circle class="c-dot" cx="{last[0]}" cy="{last[1]}" r="2"/></svg>'
+    )
+
+
+def outcome_bars(
+    outcomes: Sequence[tuple[int, int, int]], title: str, *, width: int = 120, height: int = 28
+) -> Markup:
+    """Stacked bars of fetch outcomes per hour: (new content, 304, error), left oldest."""
+    top = max((sum(o) for o in outcomes), default=0) or 1
+    step = width / max(len(outcomes), 1)
+    bar = max(step - 1, 1)
+    parts: list[str] = []
+    for i, counts in enumerate(outcomes):
+        y = float(height)
+        for cls, count in zip(("c-new", "c-same", "c-error"), counts, strict=True):
+            if not count:
+                continue
+            h = count * (height - 2) / top
+            y -= h
+            parts.append(
+                f'<rect class="{cls}" x="{i * step:.1f}" y="{y:.1f}" '
+                f'width="{bar:.1f}" height="{h:.1f}"/>'
+            )
+    flat = ",".join("/".join(str(c) for c in o) for o in outcomes)
+    return _trusted(
+        f'<svg class="chart outcomes" role="img" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" data-values="{flat}">'
+        f"<title>{escape(title)}</title>"
+        f'<line class="c-axis" x1="0" y1="{height - 0.5}" x2="{width}" y2="{height - 0.5}"/>'
+        + "".join(parts)
+        + "</svg>"
+    )
+
+
+def bar_chart(
+    values: Sequence[int],
+    title: str,
+    labels: Sequence[tuple[int, str]] = (),
+    *,
+    width: int = 672,
+    height: int = 140,
+) -> Markup:
+    """Bars of `values` (left oldest) with a few x-axis `labels` (index, text) below and
+    the highest value marked on the left."""
+    plot = height - 18
+    top = max(values, default=0) or 1
+    step = width / max(len(values), 1)
+    bar = max(step - 0.5, 0.5)
+    parts = [
+        f'<rect class="c-bar" x="{i * step:.2f}" y="{plot - v * (plot - 12) / top:.1f}" '
+        f'width="{bar:.2f}" height="{v * (plot - 12) / top:.1f}"/>'
+        for i, v in enumerate(values)
+        if v
+    ]
+    ticks = [
+        f'<text class="c-text" x="{i * step:.1f}" y="{height - 4}">{escape(text)}</text>'
+        for i, text in labels
+    ]
+    return _trusted(
+        f'<svg class="chart bars" role="img" viewBox="0 0 {width} {height}" '
+        f'data-values="{_values_attr(values)}">'
+        f"<title>{escape(title)}</title>"
+        f'<text class="c-text" x="0" y="10">max {top}</text>'
+        f'<line class="c-axis" x1="0" y1="{plot + 0.5}" x2="{width}" y2="{plot + 0.5}"/>'
+        + "".join(parts)
+        + "".join(ticks)
+        + "</svg>"
+    )
+
+
+def text_sparkline(values: Sequence[int]) -> str:
+    """`values` as unicode blocks, one character each, scaled to the highest."""
+    top = max(values, default=0)
+    if top <= 0:
+        return SPARK_BLOCKS[0] * len(values)
+    last = len(SPARK_BLOCKS) - 1
+    return "".join(SPARK_BLOCKS[min(last, round(v * last / top))] for v in values)

@@ -1,0 +1,182 @@
+"""The activity counters (db.counters) and the operator's status page (/stato)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from lxml import html
+from sqlalchemy import func, select
+
+from db import counters
+from db.records import FetchKind, FetchOutcome, SourceSpec
+from db.store import Store
+from db.tables import ARTICLES
+from db.upsert import upsert_articles
+from rassegna.config import load_settings
+from rassegna.server import BackgroundServer, app_for
+from rassegna.status import StatusPage, collect
+from tests.conftest import free_port, write_config
+from tests.test_search import draft
+
+CONFIG = """
+[site]
+title = "Prova"
+base_url = "http://127.0.0.1:8080/"
+
+[database]
+url = "{db}"
+
+[server]
+status = {status}
+
+[output]
+dir = "{out}"
+
+[[sources]]
+name = "Buona"
+kind = "feed"
+url = "http://127.0.0.1:9/buona.xml"
+
+[[sources]]
+name = "Guasta"
+kind = "feed"
+url = "http://127.0.0.1:9/guasta.xml"
+"""
+
+
+def _stored_per_day(store: Store, source_id: int) -> dict[datetime, int]:
+    """Articles of a source by UTC day of storing, counted in the articles table."""
+    with store.engine.connect() as connection:
+        rows = connection.execute(
+            select(ARTICLES.c.ingested).where(ARTICLES.c.source_id == source_id)
+        ).scalars()
+        days: dict[datetime, int] = {}
+        for ingested in rows:
+            day = counters.day_of(ingested)
+            days[day] = days.get(day, 0) + 1
+        return days
+
+
+def test_counters_add_up_what_the_store_holds(any_store: Store) -> None:
+    now = datetime.now(UTC)
+    source = any_store.ensure_source(SourceSpec("Agenzia", "feed", "http://127.0.0.1:9/a"))
+    upsert_articles(
+        any_store.engine,
+        source,
+        [draft(f"ieri{i}", f"Notizia di ieri {i}") for i in range(3)],
+        when=now - timedelta(days=1),
+    )
+    upsert_articles(
+        any_store.engine, source, [draft(f"oggi{i}", f"Notizia {i}") for i in range(2)], when=now
+    )
+    # The same drafts again store nothing and count nothing.
+    upsert_articles(
+        any_store.engine, source, [draft(f"oggi{i}", f"Notizia {i}") for i in range(2)], when=now
+    )
+    for kind in (FetchKind.OK, FetchKind.NOT_MODIFIED, FetchKind.NOT_MODIFIED, FetchKind.ERROR):
+        any_store.record_fetch_outcome(source, FetchOutcome(kind=kind, error="x"), when=now)
+    days = any_store.counter_rows(counters.DAY, now - timedelta(days=3))
+    assert {r.bucket: r.stored for r in days if r.stored} == _stored_per_day(any_store, source)
+    hour = [r for r in any_store.counter_rows(counters.HOUR, counters.hour_of(now))]
+    assert [(r.stored, r.fetch_new, r.fetch_same, r.fetch_error) for r in hour] == [(2, 1, 2, 1)]
+    with any_store.engine.connect() as connection:
+        count = connection.execute(select(func.count()).select_from(counters.COUNTERS)).scalar()
+    # Rows older than 90 days go with the upkeep; recent ones stay.
+    upsert_articles(
+        any_store.engine, source, [draft("vecchia", "Vecchia")], when=now - timedelta(days=91)
+    )
+    counters.prune(any_store.engine, now)
+    with any_store.engine.connect() as connection:
+        after = connection.execute(select(func.count()).select_from(counters.COUNTERS)).scalar()
+    assert after == count
+
+
+def _settings(tmp_path: Path, *, status: bool = True) -> Path:
+    return write_config(
+        tmp_path,
+        CONFIG.format(
+            db=f"sqlite:///{tmp_path / 'r.db'}",
+            status=str(status).lower(),
+            out=tmp_path / "public",
+        ),
+    )
+
+
+@pytest.fixture
+def page_store(tmp_path: Path) -> Store:
+    settings = load_settings(_settings(tmp_path))
+    store = Store.open(settings.database_url)
+    now = datetime.now(UTC)
+    good = store.ensure_source(SourceSpec("Buona", "feed", "http://127.0.0.1:9/buona.xml"))
+    bad = store.ensure_source(SourceSpec("Guasta", "feed", "http://127.0.0.1:9/guasta.xml"))
+    for days_ago, n in ((0, 2), (1, 4), (5, 1)):
+        drafts = [draft(f"d{days_ago}-{i}", f"Articolo {days_ago} {i}") for i in range(n)]
+        upsert_articles(store.engine, good, drafts, when=now - timedelta(days=days_ago))
+    store.record_fetch_outcome(good, FetchOutcome(kind=FetchKind.OK), when=now)
+    store.record_fetch_outcome(
+        bad, FetchOutcome(kind=FetchKind.ERROR, status=500, error="HTTP 500 dal server"), when=now
+    )
+    return store
+
+
+def test_status_page_lists_failing_sources_first(tmp_path: Path, page_store: Store) -> None:
+    settings = load_settings(_settings(tmp_path))
+    port = free_port()
+    server = BackgroundServer(
+        app_for(settings, status=StatusPage(settings, page_store)), "127.0.0.1", port
+    )
+    server.start()
+    try:
+        answer = httpx.get(f"http://127.0.0.1:{port}/stato")
+    finally:
+        server.stop()
+        page_store.close()
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "text/html; charset=utf-8"
+    assert answer.headers["cache-control"] == "no-store"
+    page = html.fromstring(answer.content)
+    rows = page.xpath("//table[@class='sources']/tbody/tr")
+    assert [r.xpath("string(td[1]/strong)") for r in rows] == ["Guasta", "Buona"]
+    assert rows[0].xpath("string(.//p[@class='error'])") == "HTTP 500 dal server"
+    assert rows[0].xpath("string(.//span[contains(@class,'state')])") == "in backoff"
+    # The sparkline plots, day by day, the articles the store holds.
+    spark = rows[1].xpath(".//svg[contains(@class,'spark')]")[0]
+    values = [int(v) for v in spark.get("data-values").split(",")]
+    assert len(values) == 30
+    assert values[-1] == 2 and values[-2] == 4 and values[-6] == 1 and sum(values) == 7
+    assert spark.xpath("string(title)").endswith(", ".join(str(v) for v in values))
+    bars = page.xpath("//svg[contains(@class,'bars')]")[0]
+    assert sum(int(v) for v in bars.get("data-values").split(",")) >= 2
+
+
+def test_status_values_match_store(tmp_path: Path, page_store: Store) -> None:
+    settings = load_settings(_settings(tmp_path))
+    report = collect(settings, page_store)
+    good = next(s for s in report.sources if s.name == "Buona")
+    today = counters.day_of(report.generated)
+    with page_store.engine.connect() as connection:
+        source_id = connection.execute(select(ARTICLES.c.source_id).limit(1)).scalar_one()
+    per_day = _stored_per_day(page_store, source_id)
+    expected = [per_day.get(today - timedelta(days=29 - i), 0) for i in range(30)]
+    assert list(good.per_day) == expected
+    assert good.articles == 7
+    assert good.outcomes[-1] == (1, 0, 0)
+    page_store.close()
+
+
+def test_status_can_be_turned_off(tmp_path: Path, page_store: Store) -> None:
+    settings = load_settings(_settings(tmp_path, status=False))
+    port = free_port()
+    server = BackgroundServer(
+        app_for(settings, status=StatusPage(settings, page_store)), "127.0.0.1", port
+    )
+    server.start()
+    try:
+        answer = httpx.get(f"http://127.0.0.1:{port}/stato")
+    finally:
+        server.stop()
+        page_store.close()
+    assert answer.status_code == 404
