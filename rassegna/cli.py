@@ -665,6 +665,25 @@ def sources_remove(
 
 
 @app.command()
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Summarize what every source is doing, failing ones first, and how much arrives
+    (the /stato page in the terminal).
+
+    Example: rassegna status --json
+    """
+    from rassegna.status import collect
+    from rassegna.status_cli import print_status
+
+    settings = _settings(ctx)
+    with _store(ctx, settings) as store:
+        report = _guard(ctx, lambda: collect(settings, store))
+    print_status(report, json_output=as_json, console=Console(highlight=False))
+
+
+@app.command()
 def articles(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many.")] = 20,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -137,18 +139,18 @@ def test_status_page_lists_failing_sources_first(tmp_path: Path, page_store: Sto
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "text/html; charset=utf-8"
     assert answer.headers["cache-control"] == "no-store"
-    page = html.fromstring(answer.content)
-    rows = page.xpath("//table[@class='sources']/tbody/tr")
+    page: Any = html.fromstring(answer.content)
+    rows: list[Any] = page.xpath("//table[@class='sources']/tbody/tr")
     assert [r.xpath("string(td[1]/strong)") for r in rows] == ["Guasta", "Buona"]
     assert rows[0].xpath("string(.//p[@class='error'])") == "HTTP 500 dal server"
     assert rows[0].xpath("string(.//span[contains(@class,'state')])") == "in backoff"
     # The sparkline plots, day by day, the articles the store holds.
-    spark = rows[1].xpath(".//svg[contains(@class,'spark')]")[0]
+    spark: Any = rows[1].xpath(".//svg[contains(@class,'spark')]")[0]
     values = [int(v) for v in spark.get("data-values").split(",")]
     assert len(values) == 30
     assert values[-1] == 2 and values[-2] == 4 and values[-6] == 1 and sum(values) == 7
     assert spark.xpath("string(title)").endswith(", ".join(str(v) for v in values))
-    bars = page.xpath("//svg[contains(@class,'bars')]")[0]
+    bars: Any = page.xpath("//svg[contains(@class,'bars')]")[0]
     assert sum(int(v) for v in bars.get("data-values").split(",")) >= 2
 
 
@@ -180,3 +182,55 @@ def test_status_can_be_turned_off(tmp_path: Path, page_store: Store) -> None:
         server.stop()
         page_store.close()
     assert answer.status_code == 404
+
+
+def test_status_page_conforms(tmp_path: Path, page_store: Store) -> None:
+    """Nu HTML Checker: no error; axe-core: no WCAG 2.1 AA violation at 1280 and 390 px in
+    light and dark schemes. The screenshots land in $RASSEGNA_SHOTS when it is set."""
+    import os
+
+    from tests.conformance import axe_check, missing_tools, vnu_errors_in
+
+    missing = missing_tools()
+    if missing is not None:
+        pytest.skip(missing)
+    settings = load_settings(_settings(tmp_path))
+    port = free_port()
+    server = BackgroundServer(
+        app_for(settings, status=StatusPage(settings, page_store)), "127.0.0.1", port
+    )
+    server.start()
+    shots = Path(os.environ.get("RASSEGNA_SHOTS", tmp_path / "shots"))
+    try:
+        url = f"http://127.0.0.1:{port}/stato"
+        body = httpx.get(url).text
+        results = axe_check([url], screenshots=shots)
+    finally:
+        server.stop()
+        page_store.close()
+    assert [str(m) for m in vnu_errors_in({"stato": body})] == []
+    assert [line for r in results for line in r.describe()] == []
+    assert {(r.width, r.scheme) for r in results if r.status == 200} == {
+        (1280, "light"),
+        (1280, "dark"),
+        (390, "light"),
+        (390, "dark"),
+    }
+
+
+def test_status_command(tmp_path: Path, page_store: Store) -> None:
+    from tests.conftest import run_cli
+
+    page_store.close()
+    config = _settings(tmp_path)
+    done = run_cli("--config", str(config), "status", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert [s["name"] for s in report["sources"]] == ["Guasta", "Buona"]
+    assert report["sources"][0]["last_error"] == "HTTP 500 dal server"
+    assert sum(report["sources"][1]["per_day"]) == 7
+    table = run_cli("--config", str(config), "status", env={"COLUMNS": "200"})
+    assert table.returncode == 0, table.stderr
+    assert "HTTP 500 dal server" in table.stdout
+    assert "in backoff" in table.stdout
+    assert "█" in table.stdout  # the day with the most articles

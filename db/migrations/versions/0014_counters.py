@@ -6,7 +6,7 @@ outcome, so the status page reads a few hundred rows instead of counting article
 whose interval follows how often it publishes (`interval = "auto"`).
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0011
 Create Date: 2026-12-06
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from db.types import UTCDateTime
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
