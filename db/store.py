@@ -26,8 +26,8 @@ from sqlalchemy.orm import sessionmaker
 from db import (
     blocked,
     claims,
-    fetched_pages,
     counters,
+    fetched_pages,
     fingerprints,
     identity,
     leases,
