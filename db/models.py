@@ -88,6 +88,14 @@ class Source(Base):
     min_interval_seconds: Mapped[int | None] = mapped_column(Integer)
     # `interval = "auto"` (revision 0014): the interval follows how often it publishes.
     interval_auto: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Its bounds (`scheduler.min_interval`, `max_interval`); the upper one also bounds
+    # the wait a server may ask for. None: the defaults of `db.schedule`.
+    interval_min: Mapped[int | None] = mapped_column(Integer)
+    interval_max: Mapped[int | None] = mapped_column(Integer)
+    # The interval the last successful poll chose (`db.schedule.interval_in_force`) and
+    # why: "configured", "adaptive" or "server".
+    interval_used: Mapped[int | None] = mapped_column(Integer)
+    interval_reason: Mapped[str | None] = mapped_column(String(20))
     # A claim on the source by one daemon until `lease_until`; another daemon may take it
     # only after the lease ran out (the first one died or hung).
     claimed_by: Mapped[str | None] = mapped_column(String(200))

@@ -18,6 +18,11 @@ class SourceSpec:
     category: str | None = None
     interval_seconds: int = 600
     ad_hoc: bool = False  # made by an ad-hoc ingest, not by the configuration
+    # `interval = "auto"`, and the bounds of the adaptive interval (`interval_max` also
+    # bounds the wait a server may ask for).
+    interval_auto: bool = False
+    interval_min: int = 300
+    interval_max: int = 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +153,10 @@ class SourceState:
     interval_seconds: int = 0
     min_interval_seconds: int | None = None
     interval_auto: bool = False
+    interval_min: int = 300
+    interval_max: int = 24 * 3600
+    interval_used: int | None = None
+    interval_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +222,9 @@ class FetchState:
     # row again (the claim holds it, so nobody else changes these meanwhile).
     min_interval_seconds: int | None = None
     redirect_target: str | None = None
+    interval_auto: bool = False
+    interval_min: int = 300
+    interval_max: int = 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)

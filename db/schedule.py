@@ -4,8 +4,10 @@ Given what the store knows of a source (`SourceSchedule`) and how a fetch ended,
 decision returns a `FetchRecord`: the columns of the source's row to write and when it is
 due next. `db.sources` reads the row, asks here, and writes the record with one UPDATE.
 
-The rules: a success resets the error count and polls again after the interval (or the
-server's longer lower bound, capped); network and server errors back off exponentially
+The rules: a success resets the error count and polls again after the interval in force
+(`interval_in_force`: the configured one, or for `interval = "auto"` seven days divided by
+the entries of the last seven days, clamped; never shorter than the server's or feed's
+own lower bound, itself capped); network and server errors back off exponentially
 up to a cap, never disabling the source, and a network error does not count when most
 remote sources are failing the same way (the fault is then probably ours); Retry-After
 postpones (capped) without counting as an error; 410 marks the source gone; a permanent
@@ -63,9 +65,26 @@ class SourceSchedule:
     redirect_target: str | None = None
     redirect_streak: int = 0
     url_history: tuple[str, ...] = ()
+    # `interval = "auto"`: the interval follows `entries_last_week` (`adaptive_interval`)
+    # within [`interval_min`, `interval_max`]; `interval_max` bounds a server's wait too.
+    interval_auto: bool = False
+    interval_min: int = 300
+    interval_max: int = MIN_INTERVAL_CAP
+    entries_last_week: int = 0
+
+    def interval(self, server_floor: int | None) -> IntervalChoice:
+        """The interval in force after a successful poll, and where it comes from."""
+        return interval_in_force(
+            self.interval_seconds,
+            server_floor,
+            auto=self.interval_auto,
+            entries_last_week=self.entries_last_week,
+            min_seconds=self.interval_min,
+            max_seconds=self.interval_max,
+        )
 
     @classmethod
-    def of(cls, state: FetchState) -> SourceSchedule:
+    def of(cls, state: FetchState, entries_last_week: int = 0) -> SourceSchedule:
         """The schedule of a source as a fetch started from it. It lacks the redirect
         streak and URL history, so it serves only outcomes with no redirect to confirm
         (`confirms_no_redirect`)."""
@@ -76,6 +95,10 @@ class SourceSchedule:
             consecutive_errors=state.consecutive_errors,
             min_interval_seconds=state.min_interval_seconds,
             redirect_target=state.redirect_target,
+            interval_auto=state.interval_auto,
+            interval_min=state.interval_min,
+            interval_max=state.interval_max,
+            entries_last_week=entries_last_week,
         )
 
 
@@ -190,8 +213,9 @@ def _success(source: SourceSchedule, outcome: FetchOutcome, when: datetime) -> d
     if outcome.min_interval is not None:
         floor = min(outcome.min_interval, MIN_INTERVAL_CAP)
         values["min_interval_seconds"] = floor
-    wait = max(source.interval_seconds, floor)
-    values["next_due"] = when + timedelta(seconds=jittered(wait, source.source_id, when))
+    choice = source.interval(floor)
+    values.update(interval_used=choice.seconds, interval_reason=choice.reason)
+    values["next_due"] = when + timedelta(seconds=jittered(choice.seconds, source.source_id, when))
     return values
 
 
@@ -204,7 +228,9 @@ def _failure(
         values.update(gone=True, next_due=GONE_DUE)
     elif outcome.kind is FetchKind.THROTTLED:
         until = outcome.retry_after or when
-        until = min(until, when + timedelta(seconds=RETRY_AFTER_CAP))
+        # Bounded like every other wait a server asks for (`scheduler.max_interval`).
+        cap = min(RETRY_AFTER_CAP, source.interval_max)
+        until = min(until, when + timedelta(seconds=cap))
         values.update(retry_after=until, next_due=max(until, when + timedelta(seconds=interval)))
     else:
         count = outcome.count_error
@@ -249,7 +275,9 @@ def decide_local_fetch(source: SourceSchedule, error: str | None, when: datetime
         values.update(last_success=when, last_error=None, consecutive_errors=0)
     else:
         values.update(last_error=error, consecutive_errors=source.consecutive_errors + 1)
-    due = when + timedelta(seconds=jittered(source.interval_seconds, source.source_id, when))
+    choice = source.interval(None)
+    values.update(interval_used=choice.seconds, interval_reason=choice.reason)
+    due = when + timedelta(seconds=jittered(choice.seconds, source.source_id, when))
     return FetchRecord({**values, "next_due": due, **_RELEASED})
 
 

@@ -9,7 +9,8 @@ decide, and writes its `FetchRecord` with one UPDATE.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -21,7 +22,7 @@ from db import counters, models, schedule
 from db.labels import label_slug
 from db.records import FetchOutcome, FetchState, SourceSpec, SourceState
 from db.schedule import FetchRecord, SourceSchedule
-from db.tables import SOURCES, now, rowcount
+from db.tables import ARTICLES, SOURCES, now, rowcount
 
 # The columns a fetch needs, read with Core (no ORM identity map): one row per poll.
 _FETCH_STATE = select(
@@ -38,6 +39,9 @@ _FETCH_STATE = select(
     SOURCES.c.min_interval_seconds,
     SOURCES.c.redirect_target,
     SOURCES.c.ad_hoc,
+    SOURCES.c.interval_auto,
+    SOURCES.c.interval_min,
+    SOURCES.c.interval_max,
 )
 # Built once: SQLAlchemy then skips building and keying the statement on every poll.
 _FETCH_BY_ID = _FETCH_STATE.where(SOURCES.c.id == bindparam("id"))
@@ -52,6 +56,9 @@ _SCHEDULE_BY_ID = select(
     SOURCES.c.redirect_target,
     SOURCES.c.redirect_streak,
     SOURCES.c.url_history,
+    SOURCES.c.interval_auto,
+    SOURCES.c.interval_min,
+    SOURCES.c.interval_max,
 ).where(SOURCES.c.id == bindparam("id"))
 
 
@@ -78,6 +85,9 @@ def _ensure_source(sessions: sessionmaker[Session], spec: SourceSpec) -> int:
                 location=spec.location,
                 category=spec.category,
                 interval_seconds=spec.interval_seconds,
+                interval_auto=spec.interval_auto,
+                interval_min=spec.interval_min,
+                interval_max=spec.interval_max,
                 created_at=now(),
                 consecutive_errors=0,
                 ad_hoc=spec.ad_hoc,
@@ -92,6 +102,9 @@ def _ensure_source(sessions: sessionmaker[Session], spec: SourceSpec) -> int:
             source.category = spec.category
             source.interval_seconds = spec.interval_seconds
             source.ad_hoc = spec.ad_hoc  # its latest use says what it is
+            source.interval_auto = spec.interval_auto
+            source.interval_min = spec.interval_min
+            source.interval_max = spec.interval_max
         return source.id
 
 
@@ -161,7 +174,9 @@ def source_states(engine: Engine) -> list[SourceState]:
                 id=s.id,
                 interval_seconds=s.interval_seconds,
                 min_interval_seconds=s.min_interval_seconds,
-                interval_auto=bool(s.interval_auto),
+                interval_used=s.interval_used,
+                interval_reason=s.interval_reason,
+                **_bounds(s),
             )
             for s in connection.execute(query)
         ]
@@ -178,7 +193,31 @@ def _fetch_state(row: Any) -> FetchState:
         interval_seconds=row.interval_seconds,
         min_interval_seconds=row.min_interval_seconds,
         redirect_target=row.redirect_target,
+        **_bounds(row),
     )
+
+
+def _bounds(row: Any) -> dict[str, Any]:
+    """The adaptive interval's settings of a source row (defaults where unset)."""
+    values: dict[str, Any] = {"interval_auto": bool(row.interval_auto)}
+    if row.interval_min is not None:
+        values["interval_min"] = row.interval_min
+    if row.interval_max is not None:
+        values["interval_max"] = row.interval_max
+    return values
+
+
+def entries_last_week(connection: Connection, source_id: int, when: datetime) -> int:
+    """Articles of the source published in the seven days before `when` (an index range
+    on (source, published)), what an adaptive interval follows."""
+    a = ARTICLES.c
+    since = when - timedelta(seconds=schedule.WEEK)
+    count = connection.execute(
+        select(func.count()).where(
+            a.source_id == source_id, a.published > since, a.published <= when
+        )
+    ).scalar()
+    return int(count or 0)
 
 
 def fetch_state(engine: Engine, source_id: int) -> FetchState:
@@ -200,7 +239,19 @@ def prepare_fetch(engine: Engine, sessions: sessionmaker[Session], spec: SourceS
         row.category,
         row.interval_seconds,
         row.ad_hoc,
-    ) == (spec.kind, spec.location, spec.category, spec.interval_seconds, spec.ad_hoc):
+        bool(row.interval_auto),
+        row.interval_min,
+        row.interval_max,
+    ) == (
+        spec.kind,
+        spec.location,
+        spec.category,
+        spec.interval_seconds,
+        spec.ad_hoc,
+        spec.interval_auto,
+        spec.interval_min,
+        spec.interval_max,
+    ):
         return _fetch_state(row)
     return fetch_state(engine, ensure_source(sessions, spec))
 
@@ -216,6 +267,7 @@ def _read_schedule(connection: Connection, source_id: int) -> SourceSchedule:
         redirect_target=row.redirect_target,
         redirect_streak=row.redirect_streak or 0,
         url_history=tuple(row.url_history or ()),
+        **_bounds(row),
     )
 
 
@@ -258,6 +310,10 @@ def record_fetch(
     when = when or now()
     with engine.begin() as connection:
         source = _read_schedule(connection, source_id)
+        if source.interval_auto:
+            source = replace(
+                source, entries_last_week=entries_last_week(connection, source_id, when)
+            )
         _write(connection, source_id, schedule.decide_local_fetch(source, error, when))
         counters.add(connection, source_id, when, **{"fetch_error" if error else "fetch_new": 1})
 
@@ -283,11 +339,16 @@ def record_fetch_outcome(
             and state.source_id == source_id
             and schedule.confirms_no_redirect(state, outcome)
         ):
-            record = schedule.decide_fetch(SourceSchedule.of(state), outcome, when)
+            entries = entries_last_week(connection, source_id, when) if state.interval_auto else 0
+            record = schedule.decide_fetch(SourceSchedule.of(state, entries), outcome, when)
             if _write(connection, source_id, record):
                 _count(connection, source_id, outcome, when)
                 return record.next_due
         source = _read_schedule(connection, source_id)
+        if source.interval_auto:
+            source = replace(
+                source, entries_last_week=entries_last_week(connection, source_id, when)
+            )
         down = schedule.counts_network_check(outcome) and schedule.network_seems_down(
             _recent_outcomes(connection, when), source_id
         )

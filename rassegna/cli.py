@@ -530,6 +530,8 @@ def sources(
     """
     if ctx.invoked_subcommand is not None:
         return
+    from rassegna.status import interval_of
+
     settings = _settings(ctx)
     with _store(ctx, settings) as store:
         states = {s.name: s for s in _guard(ctx, store.source_states)}
@@ -545,7 +547,12 @@ def sources(
                 "kind": source.kind,
                 "location": source.location,
                 "category": source.category,
-                "interval": format_duration(settings.interval_of(source)),
+                "interval": format_duration(
+                    interval_of(state).seconds if state else settings.interval_of(source)
+                ),
+                "interval_reason": interval_of(state).reason
+                if state
+                else ("adaptive" if settings.is_adaptive(source) else "configured"),
                 "enabled": source.enabled,
                 **_state_fields(state),
                 "blocked": blocked.get(source.name, 0),
@@ -563,6 +570,7 @@ def sources(
                 "location": state.location,
                 "category": state.category,
                 "interval": None,
+                "interval_reason": None,
                 "enabled": False,
                 **_state_fields(state),
                 "blocked": blocked.get(state.name, 0),
@@ -594,7 +602,7 @@ def sources(
             row["kind"],
             str(row["articles"]),
             str(row["blocked"]),
-            row["interval"] or "",
+            f"{row['interval']} ({row['interval_reason']})" if row["interval"] else "",
             row["last_fetch"] or "never",
             due,
             row["last_error"] or (f"malformed feed: {row['bozo']}" if row["bozo"] else ""),

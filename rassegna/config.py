@@ -143,13 +143,44 @@ class WebSubConfig(_Section):
         return value
 
 
+AUTO = "auto"
+
+
+def _take_auto(data: object) -> object:
+    """`interval = "auto"` becomes `interval_auto = true` with no fixed interval."""
+    interval = data.get("interval") if isinstance(data, dict) else None
+    if isinstance(data, dict) and isinstance(interval, str) and interval.strip().lower() == AUTO:
+        data = {k: v for k, v in data.items() if k != "interval"}
+        data["interval_auto"] = True
+    return data
+
+
 class SchedulerConfig(_Section):
     interval: Duration = 600
+    # `interval = "auto"`: every source without its own interval polls as often as it
+    # publishes (db.schedule.adaptive_interval); `interval` then stays the default base
+    # of backoff and of the feeds' ttl.
+    interval_auto: bool = False
+    # The bounds of an adaptive interval; `max_interval` also bounds how long a server
+    # may ask us to wait (Cache-Control, Expires, ttl, sy:updatePeriod).
+    min_interval: Duration = 300
+    max_interval: Duration = 24 * 3600
     workers: int = Field(default=4, ge=1, le=64)
     # How long a daemon's claim on a source lasts without renewal: a living daemon renews
     # the claims it still works on every third of it, so a dead daemon's sources are
     # taken over by the others soon after this, and a slow fetch keeps its source.
     lease: Duration = 20
+
+    @model_validator(mode="before")
+    @classmethod
+    def _auto(cls, data: object) -> object:
+        return _take_auto(data)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> SchedulerConfig:
+        if self.min_interval > self.max_interval:
+            raise ValueError("min_interval is longer than max_interval")
+        return self
 
 
 class ServerConfig(_Section):
@@ -192,6 +223,7 @@ class SourceConfig(_Section):
     path: Path | None = None
     url: str | None = None
     interval: Duration | None = None
+    interval_auto: bool = False  # `interval = "auto"` (see SchedulerConfig)
     category: str | None = None
     enabled: bool = True
     # Remote sources: a User-Agent for this source only; more article URLs of a page
@@ -208,6 +240,11 @@ class SourceConfig(_Section):
     full_text_min_words: int = Field(default=120, ge=1)
     content_selector: str | None = None
     strip_selectors: list[str] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _auto(cls, data: object) -> object:
+        return _take_auto(data)
 
     @model_validator(mode="after")
     def _location(self) -> SourceConfig:
@@ -397,6 +434,10 @@ class Settings(_Section):
 
     def interval_of(self, source: SourceConfig) -> int:
         return source.interval or self.scheduler.interval
+
+    def is_adaptive(self, source: SourceConfig) -> bool:
+        """Whether the source's interval follows how often it publishes."""
+        return source.interval_auto or (source.interval is None and self.scheduler.interval_auto)
 
     def source(self, name: str) -> SourceConfig | None:
         return next((s for s in self.sources if s.name == name), None)

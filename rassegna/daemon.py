@@ -417,9 +417,13 @@ class Daemon:
             log.error("housekeeping failed: %s", exc.message)
 
     def tick_seconds(self) -> int:
-        intervals = [self.settings.interval_of(s) for s in self.settings.sources] or [
-            self.settings.scheduler.interval
-        ]
+        # An adaptive source may be due as soon as `scheduler.min_interval` after a poll.
+        intervals = [
+            self.settings.scheduler.min_interval
+            if self.settings.is_adaptive(s)
+            else self.settings.interval_of(s)
+            for s in self.settings.sources
+        ] or [self.settings.scheduler.interval]
         # A quarter of the shortest interval: a source is picked up soon after it is due,
         # not a whole interval late.
         return max(1, min(min(intervals) // 4, MAX_TICK_SECONDS))

@@ -82,6 +82,9 @@ def source_spec(settings: Settings, source: SourceConfig) -> SourceSpec:
         location=source.location,
         category=source.category,
         interval_seconds=settings.interval_of(source),
+        interval_auto=settings.is_adaptive(source),
+        interval_min=settings.scheduler.min_interval,
+        interval_max=settings.scheduler.max_interval,
     )
 
 

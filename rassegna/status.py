@@ -25,7 +25,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from db import counters
 from db.counters import BuildRecord, CounterRow
 from db.records import SourceState
-from db.schedule import interval_in_force
+from db.schedule import IntervalChoice, interval_in_force
 from db.store import Store
 from rassegna import charts
 from rassegna.config import Settings
@@ -103,6 +103,20 @@ def state_of(source: SourceState, enabled: bool, now: datetime) -> str:
     if source.consecutive_errors > 0:
         return "backoff"
     return "ok"
+
+
+def interval_of(source: SourceState) -> IntervalChoice:
+    """The interval the source's last poll chose and why; before any poll, the one its
+    settings give with nothing known of the server or of how often it publishes."""
+    if source.interval_used is not None and source.interval_reason:
+        return IntervalChoice(source.interval_used, source.interval_reason)
+    return interval_in_force(
+        source.interval_seconds,
+        source.min_interval_seconds,
+        auto=source.interval_auto,
+        min_seconds=source.interval_min,
+        max_seconds=source.interval_max,
+    )
 
 
 def walk_output(root: Path) -> OutputUsage:
@@ -183,22 +197,12 @@ def collect(
         slot = int((row.bucket - week_start) / timedelta(hours=1))
         if 0 <= slot < WEEK_HOURS:
             per_hour[slot] += row.stored
-    week_ago = today - timedelta(days=6)
     configured = {s.name: s for s in settings.sources}
-    sched = settings.scheduler
     statuses: list[SourceStatus] = []
     for source in store.source_states():
         config = configured.get(source.name)
         day_rows = days.get(source.id, [None] * DAYS)
-        entries_week = sum(r.stored for r in day_rows if r is not None and r.bucket >= week_ago)
-        choice = interval_in_force(
-            source.interval_seconds,
-            source.min_interval_seconds,
-            auto=source.interval_auto,
-            entries_last_week=entries_week,
-            min_seconds=getattr(sched, "min_interval", 300),
-            max_seconds=getattr(sched, "max_interval", 24 * 3600),
-        )
+        choice = interval_of(source)
         reason = choice.reason
         if source.retry_after is not None and source.retry_after > now:
             reason = "retry-after"

@@ -3,7 +3,9 @@
 `counters` holds, per source and hour or day, the articles stored and the fetches by
 outcome, so the status page reads a few hundred rows instead of counting articles.
 `builds` remembers each build's time and size. `sources.interval_auto` marks a source
-whose interval follows how often it publishes (`interval = "auto"`).
+whose interval follows how often it publishes (`interval = "auto"`), within
+`interval_min` and `interval_max`; `interval_used` and `interval_reason` say which
+interval the last poll chose and why (configured, adaptive, the server's).
 
 Revision ID: 0014
 Revises: 0011
@@ -56,10 +58,21 @@ def upgrade() -> None:
         "sources",
         sa.Column("interval_auto", sa.Boolean(), nullable=False, server_default=sa.false()),
     )
+    op.add_column("sources", sa.Column("interval_min", sa.Integer(), nullable=True))
+    op.add_column("sources", sa.Column("interval_max", sa.Integer(), nullable=True))
+    op.add_column("sources", sa.Column("interval_used", sa.Integer(), nullable=True))
+    op.add_column("sources", sa.Column("interval_reason", sa.String(length=20), nullable=True))
 
 
 def downgrade() -> None:
-    op.execute("ALTER TABLE sources DROP COLUMN interval_auto")  # SQLite 3.35+, PostgreSQL
+    for column in (
+        "interval_reason",
+        "interval_used",
+        "interval_max",
+        "interval_min",
+        "interval_auto",
+    ):
+        op.execute(f"ALTER TABLE sources DROP COLUMN {column}")  # SQLite 3.35+, PostgreSQL
     op.drop_index("ix_builds_started", table_name="builds")
     op.drop_table("builds")
     op.drop_index("ix_counters_span_bucket", table_name="counters")
