@@ -136,6 +136,12 @@ def _full_text(ctx: Context) -> list[Figure]:
     return fulltext_bench.run(ctx.corpus)
 
 
+def _status(ctx: Context) -> list[Figure]:
+    from bench import status_bench
+
+    return status_bench.run(ctx)
+
+
 # Order matters: build_growth reads the big store before ingest_growth and the daemon add
 # articles to it.
 FAMILIES: dict[str, tuple[Family, tuple[str, ...]]] = {
@@ -165,6 +171,7 @@ FAMILIES: dict[str, tuple[Family, tuple[str, ...]]] = {
     "pages": (_pages, ("pages_s_per_1000",)),
     "pages_one_new": (_pages_one_new, ("pages_one_new_vs_full",)),
     "full_text_vs_trafilatura": (_full_text, ("full_text_vs_trafilatura",)),
+    "status_page_ms": (_status, ("status_page_ms",)),
 }
 
 

@@ -2,7 +2,8 @@
 
 Each source has a row per hour (span "h") and per day (span "d") in which it stored
 articles or was fetched: articles stored, fetches that brought new content (200), that
-found nothing new (304) and that failed. They are added to in the transaction that
+found nothing new (304) and that failed; `counter_totals` adds up the articles of all
+sources per hour and day. They are added to in the transaction that
 records the event, so the status page reads at most a few rows per source and never
 counts articles. Rows older than `KEEP` are pruned with the database's upkeep.
 """
@@ -14,33 +15,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Connection, Engine, Table, delete, func, insert, select
+from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 
 from db import models
 from db.tables import dialect_insert, rowcount
 
 COUNTERS = cast(Table, models.Counter.__table__)
+TOTALS = cast(Table, models.CounterTotal.__table__)
 BUILDS = cast(Table, models.Build.__table__)
 
 HOUR = "h"
 DAY = "d"
+TOTAL = "t"
+"""A source's one row (bucket 0) of articles held now: added to on store, taken from on
+delete, never pruned."""
 KEEP = timedelta(days=90)
 """How long counter rows are kept."""
 BUILDS_KEPT = 200
 """How many build records are kept."""
 FETCH_COLUMNS = ("fetch_new", "fetch_same", "fetch_error")
-
-
-@dataclass(frozen=True, slots=True)
-class CounterRow:
-    """One source's counts in one hour or day (`bucket` is its start, UTC)."""
-
-    source_id: int
-    bucket: datetime
-    stored: int = 0
-    fetch_new: int = 0
-    fetch_same: int = 0
-    fetch_error: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,21 +48,28 @@ class BuildRecord:
     feeds: int
 
 
-def hour_of(when: datetime) -> datetime:
-    """The start of the UTC hour holding `when`."""
-    return when.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+def hour_of(when: datetime) -> int:
+    """The UTC hour holding `when`, counted from the Unix epoch (a bucket of span "h")."""
+    return int(when.timestamp()) // 3600
 
 
-def day_of(when: datetime) -> datetime:
-    """The start of the UTC day holding `when`."""
-    return hour_of(when).replace(hour=0)
+def day_of(when: datetime) -> int:
+    """The UTC day holding `when`, counted from the Unix epoch (a bucket of span "d")."""
+    return int(when.timestamp()) // 86400
+
+
+def bucket_start(span: str, bucket: int) -> datetime:
+    """When a bucket begins."""
+    return datetime.fromtimestamp(bucket * (3600 if span == HOUR else 86400), UTC)
 
 
 def add(connection: Connection, source_id: int, when: datetime, **counts: int) -> None:
-    """Add `counts` (column name → amount) to the source's hour and day of `when`."""
+    """Add `counts` (column name → amount) to the source's hour and day of `when`; the
+    articles stored go to its total and to the all-sources totals too."""
     values = {k: v for k, v in counts.items() if v}
     if not values:
         return
+    stored = values.get("stored", 0)
     for span, bucket in ((HOUR, hour_of(when)), (DAY, day_of(when))):
         statement = dialect_insert(connection, COUNTERS).values(
             source_id=source_id, span=span, bucket=bucket, **values
@@ -80,6 +80,50 @@ def add(connection: Connection, source_id: int, when: datetime, **counts: int) -
                 set_={k: COUNTERS.c[k] + statement.excluded[k] for k in values},
             )
         )
+        if stored:
+            total = dialect_insert(connection, TOTALS).values(
+                span=span, bucket=bucket, stored=stored
+            )
+            connection.execute(
+                total.on_conflict_do_update(
+                    index_elements=["span", "bucket"],
+                    set_={"stored": TOTALS.c.stored + total.excluded.stored},
+                )
+            )
+    if stored:
+        _bump_total(connection, source_id, stored)
+
+
+def _bump_total(connection: Connection, source_id: int, amount: int) -> None:
+    statement = dialect_insert(connection, COUNTERS).values(
+        source_id=source_id, span=TOTAL, bucket=0, stored=amount
+    )
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["source_id", "span", "bucket"],
+            set_={"stored": COUNTERS.c.stored + statement.excluded.stored},
+        )
+    )
+
+
+def forget(connection: Connection, removed: dict[int, int]) -> None:
+    """Take deleted articles (count by source id) off their sources' totals."""
+    c = COUNTERS.c
+    for source_id, amount in removed.items():
+        if amount:
+            connection.execute(
+                update(COUNTERS)
+                .where(c.source_id == source_id, c.span == TOTAL, c.bucket == 0)
+                .values(stored=c.stored - amount)
+            )
+
+
+def article_counts(engine: Engine) -> dict[int, int]:
+    """Articles each source holds now, by source id (its `TOTAL` row)."""
+    c = COUNTERS.c
+    query = select(c.source_id, c.stored).where(c.span == TOTAL)
+    with engine.connect() as connection:
+        return {int(i): int(n) for i, n in connection.execute(query)}
 
 
 def fetch_column(kind: str) -> str:
@@ -91,34 +135,43 @@ def fetch_column(kind: str) -> str:
     return "fetch_error"
 
 
-def rows(engine: Engine, span: str, since: datetime) -> list[CounterRow]:
-    """Every source's counter rows of `span` from `since` on (an index range)."""
+CounterTuple = tuple[int, int, int, int, int, int]
+"""A counter row as read in bulk: source id, bucket, stored, new, 304, error."""
+
+
+def rows(engine: Engine, span: str, since: int) -> list[CounterTuple]:
+    """Every source's counter rows of `span` from bucket `since` on: one range of a
+    covering index, plain integer tuples (a page reads thousands)."""
     c = COUNTERS.c
     query = select(c.source_id, c.bucket, c.stored, c.fetch_new, c.fetch_same, c.fetch_error).where(
         c.span == span, c.bucket >= since
     )
     with engine.connect() as connection:
-        return [
-            CounterRow(r.source_id, r.bucket, r.stored, r.fetch_new, r.fetch_same, r.fetch_error)
-            for r in connection.execute(query)
-        ]
+        return cast(list[CounterTuple], connection.execute(query).all())
 
 
-def stored_since(connection: Connection, source_id: int, since: datetime) -> int:
-    """Articles the source stored in the days from `since` on (day rows)."""
-    c = COUNTERS.c
-    total = connection.execute(
-        select(func.coalesce(func.sum(c.stored), 0)).where(
-            c.source_id == source_id, c.span == DAY, c.bucket >= day_of(since)
-        )
-    ).scalar()
-    return int(total or 0)
+def stored_per_bucket(engine: Engine, span: str, since: int) -> dict[int, int]:
+    """Articles all sources stored, by bucket of `span` from `since` on."""
+    t = TOTALS.c
+    query = select(t.bucket, t.stored).where(t.span == span, t.bucket >= since)
+    with engine.connect() as connection:
+        return {int(b): int(n) for b, n in connection.execute(query)}
 
 
 def prune(engine: Engine, now: datetime) -> int:
     """Drop counter rows older than `KEEP` and all but the last `BUILDS_KEPT` builds."""
+    c = COUNTERS.c
+    old_hours = (c.span == HOUR) & (c.bucket < hour_of(now - KEEP))
+    old_days = (c.span == DAY) & (c.bucket < day_of(now - KEEP))
     with engine.begin() as connection:
-        gone = rowcount(connection.execute(delete(COUNTERS).where(COUNTERS.c.bucket < now - KEEP)))
+        gone = rowcount(connection.execute(delete(COUNTERS).where(old_hours | old_days)))
+        t = TOTALS.c
+        connection.execute(
+            delete(TOTALS).where(
+                ((t.span == HOUR) & (t.bucket < hour_of(now - KEEP)))
+                | ((t.span == DAY) & (t.bucket < day_of(now - KEEP)))
+            )
+        )
         cutoff = connection.execute(
             select(BUILDS.c.id).order_by(BUILDS.c.id.desc()).offset(BUILDS_KEPT).limit(1)
         ).scalar()

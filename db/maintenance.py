@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, Engine, delete, func, or_, select
 
+from db import counters
 from db.tables import ARTICLES, chunks, rowcount
 
 
@@ -25,6 +26,7 @@ def prune(
     a = ARTICLES.c
     ranked = select(
         a.id,
+        a.source_id,
         a.published,
         func.row_number()
         .over(partition_by=a.source_id, order_by=(a.published.desc(), a.id.desc()))
@@ -40,13 +42,16 @@ def prune(
     protected = set(protect)
     deleted = 0
     with engine.begin() as connection:
-        doomed = [
-            i
-            for i in connection.execute(select(ranked.c.id).where(or_(*conditions))).scalars()
-            if i not in protected
-        ]
+        found = connection.execute(select(ranked.c.id, ranked.c.source_id).where(or_(*conditions)))
+        doomed = [(i, source) for i, source in found if i not in protected]
         for chunk in chunks(doomed):
-            deleted += rowcount(connection.execute(delete(ARTICLES).where(a.id.in_(chunk))))
+            ids = [i for i, _source in chunk]
+            deleted += rowcount(connection.execute(delete(ARTICLES).where(a.id.in_(ids))))
+        # The sources' article totals (`db.counters`) follow in the same transaction.
+        removed: dict[int, int] = {}
+        for _i, source in doomed:
+            removed[source] = removed.get(source, 0) + 1
+        counters.forget(connection, removed)
     return deleted
 
 
@@ -57,11 +62,13 @@ def delete_source_articles(engine: Engine, source_id: int, guids: Iterable[str])
         return 0
     a = ARTICLES.c
     with engine.begin() as connection:
-        return rowcount(
+        gone = rowcount(
             connection.execute(
                 delete(ARTICLES).where(a.source_id == source_id, a.guid.in_(guid_list))
             )
         )
+        counters.forget(connection, {source_id: gone})
+        return gone
 
 
 def optimize(engine: Engine) -> None:

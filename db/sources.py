@@ -140,10 +140,18 @@ def next_due(engine: Engine, names: Sequence[str]) -> datetime | None:
         ).scalar()
 
 
-def source_states(engine: Engine) -> list[SourceState]:
-    """Every source and what its last fetches did, by name (for `rassegna sources`)."""
+def source_states(engine: Engine, *, exact_counts: bool = True) -> list[SourceState]:
+    """Every source and what its last fetches did, by name (for `rassegna sources`).
+
+    Article counts are counted, or with `exact_counts` off read from the sources' totals
+    in `db.counters` (kept with every store and delete: no scan of the articles)."""
     a = models.Article
-    counts = select(a.source_id, func.count().label("n")).group_by(a.source_id).subquery()
+    c = counters.COUNTERS.c
+    counts = (
+        select(a.source_id, func.count().label("n")).group_by(a.source_id).subquery()
+        if exact_counts
+        else select(c.source_id, c.stored.label("n")).where(c.span == counters.TOTAL).subquery()
+    )
     query = (
         select(SOURCES, func.coalesce(counts.c.n, 0).label("article_count"))
         .outerjoin(counts, counts.c.source_id == SOURCES.c.id)

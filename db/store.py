@@ -165,9 +165,10 @@ class Store:
         """When the first of these sources is due next."""
         return sources.next_due(self.engine, names)
 
-    def source_states(self) -> list[SourceState]:
-        """Every source and what its last fetches did, by name."""
-        return sources.source_states(self.engine)
+    def source_states(self, *, exact_counts: bool = True) -> list[SourceState]:
+        """Every source and what its last fetches did, by name; article counts from the
+        sources' kept totals instead of counted with `exact_counts` off."""
+        return sources.source_states(self.engine, exact_counts=exact_counts)
 
     def fetch_state(self, source_id: int) -> FetchState:
         """The URL and validators the next fetch of a remote source uses."""
@@ -464,9 +465,13 @@ class Store:
 
     # -- activity counters and builds, for the status page (db.counters) -------------------
 
-    def counter_rows(self, span: str, since: datetime) -> list[counters.CounterRow]:
-        """Every source's hour (`counters.HOUR`) or day rows from `since` on."""
+    def counter_rows(self, span: str, since: int) -> list[counters.CounterTuple]:
+        """Every source's hour (`counters.HOUR`) or day rows from bucket `since` on."""
         return counters.rows(self.engine, span, since)
+
+    def stored_per_bucket(self, span: str, since: int) -> dict[int, int]:
+        """Articles all sources stored, by hour or day bucket from `since` on."""
+        return counters.stored_per_bucket(self.engine, span, since)
 
     def record_build(self, build: counters.BuildRecord) -> None:
         """Remember one build of the feeds and pages."""

@@ -31,12 +31,10 @@ def sparkline(values: Sequence[int], title: str, *, width: int = 120, height: in
     """A line of `values` (left oldest) with a dot on the last one."""
     top = max(values, default=0) or 1
     n = max(len(values) - 1, 1)
-    points = [
-        (round(i * (width - 4) / n + 2, 1), round(height - 3 - v * (height - 6) / top, 1))
-        for i, v in enumerate(values)
-    ]
+    x_step, y_scale = (width - 4) / n, (height - 6) / top
+    points = [(int(i * x_step) + 2, int(height - 3 - v * y_scale)) for i, v in enumerate(values)]
     path = " ".join(f"{x},{y}" for x, y in points)
-    last = points[-1] if points else (2.0, float(height - 3))
+    last = points[-1] if points else (2, height - 3)
     return _trusted(
         f'<svg class="chart spark" role="img" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" data-values="{_values_attr(values)}">'
@@ -49,30 +47,32 @@ def sparkline(values: Sequence[int], title: str, *, width: int = 120, height: in
 def outcome_bars(
     outcomes: Sequence[tuple[int, int, int]], title: str, *, width: int = 120, height: int = 28
 ) -> Markup:
-    """Stacked bars of fetch outcomes per hour: (new content, 304, error), left oldest."""
+    """Stacked bars of fetch outcomes per hour: (new content, 304, error), left oldest;
+    one path per outcome, in whole pixels."""
     top = max((sum(o) for o in outcomes), default=0) or 1
-    step = width / max(len(outcomes), 1)
+    step = max(width // max(len(outcomes), 1), 1)
     bar = max(step - 1, 1)
-    parts: list[str] = []
+    scale = (height - 2) / top
+    paths: tuple[list[str], list[str], list[str]] = ([], [], [])
     for i, counts in enumerate(outcomes):
-        y = float(height)
-        for cls, count in zip(("c-new", "c-same", "c-error"), counts, strict=True):
-            if not count:
-                continue
-            h = count * (height - 2) / top
-            y -= h
-            parts.append(
-                f'<rect class="{cls}" x="{i * step:.1f}" y="{y:.1f}" '
-                f'width="{bar:.1f}" height="{h:.1f}"/>'
-            )
-    flat = ",".join("/".join(str(c) for c in o) for o in outcomes)
+        y = height
+        for which, count in enumerate(counts):
+            if count:
+                h = max(round(count * scale), 1)
+                y -= h
+                paths[which].append(f"M{i * step} {y}h{bar}v{h}h-{bar}z")
+    flat = ",".join(f"{a}/{b}/{c}" for a, b, c in outcomes)
+    drawn = "".join(
+        f'<path class="{cls}" d="{"".join(d)}"/>'
+        for cls, d in zip(("c-new", "c-same", "c-error"), paths, strict=True)
+        if d
+    )
     return _trusted(
         f'<svg class="chart outcomes" role="img" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" data-values="{flat}">'
         f"<title>{escape(title)}</title>"
         f'<line class="c-axis" x1="0" y1="{height - 0.5}" x2="{width}" y2="{height - 0.5}"/>'
-        + "".join(parts)
-        + "</svg>"
+        f"{drawn}</svg>"
     )
 
 

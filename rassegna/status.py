@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import get_month_names
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from db import counters
-from db.counters import BuildRecord, CounterRow
+from db.counters import BuildRecord, CounterTuple
 from db.records import SourceState
 from db.schedule import IntervalChoice, interval_in_force
 from db.store import Store
@@ -33,6 +33,7 @@ from rassegna.config import Settings
 DAYS = 30
 HOURS = 24
 WEEK_HOURS = 7 * 24
+_EMPTY: CounterTuple = (0, 0, 0, 0, 0, 0)
 DISK_TTL = 300.0
 """Seconds a walk of the output folder stays good: with many pages it is the slow part."""
 
@@ -163,15 +164,16 @@ class OutputMeter:
             return self._usage
 
 
-def _series(
-    rows: Sequence[CounterRow], start: datetime, step: timedelta, n: int
-) -> dict[int, list[CounterRow | None]]:
-    """Each source's rows placed in `n` slots of `step` from `start`."""
-    out: dict[int, list[CounterRow | None]] = {}
+def _series(rows: Sequence[CounterTuple], start: int, n: int) -> dict[int, list[CounterTuple]]:
+    """Each source's rows placed in `n` slots from bucket `start` (`_EMPTY` where none)."""
+    out: dict[int, list[CounterTuple]] = {}
     for row in rows:
-        slot = int((row.bucket - start) / step)
+        slot = row[1] - start
         if 0 <= slot < n:
-            out.setdefault(row.source_id, [None] * n)[slot] = row
+            series = out.get(row[0])
+            if series is None:
+                series = out[row[0]] = [_EMPTY] * n
+            series[slot] = row
     return out
 
 
@@ -184,24 +186,19 @@ def collect(
 ) -> StatusReport:
     """The status of every stored source, failing ones first, and the totals."""
     now = now or datetime.now(UTC)
-    today = counters.day_of(now)
-    this_hour = counters.hour_of(now)
-    day_start = today - timedelta(days=DAYS - 1)
-    week_start = this_hour - timedelta(hours=WEEK_HOURS - 1)
-    hour_start = this_hour - timedelta(hours=HOURS - 1)
-    days = _series(store.counter_rows(counters.DAY, day_start), day_start, timedelta(days=1), DAYS)
-    hour_rows = store.counter_rows(counters.HOUR, week_start)
-    hours = _series(hour_rows, hour_start - timedelta(hours=0), timedelta(hours=1), HOURS)
-    per_hour = [0] * WEEK_HOURS
-    for row in hour_rows:
-        slot = int((row.bucket - week_start) / timedelta(hours=1))
-        if 0 <= slot < WEEK_HOURS:
-            per_hour[slot] += row.stored
+    day_start = counters.day_of(now) - (DAYS - 1)
+    hour_start = counters.hour_of(now) - (HOURS - 1)
+    week_start = counters.hour_of(now) - (WEEK_HOURS - 1)
+    days = _series(store.counter_rows(counters.DAY, day_start), day_start, DAYS)
+    hours = _series(store.counter_rows(counters.HOUR, hour_start), hour_start, HOURS)
+    stored = store.stored_per_bucket(counters.HOUR, week_start)
+    per_hour = [stored.get(week_start + i, 0) for i in range(WEEK_HOURS)]
     configured = {s.name: s for s in settings.sources}
     statuses: list[SourceStatus] = []
-    for source in store.source_states():
+    no_days, no_hours = [_EMPTY] * DAYS, [_EMPTY] * HOURS
+    for source in store.source_states(exact_counts=False):
         config = configured.get(source.name)
-        day_rows = days.get(source.id, [None] * DAYS)
+        day_rows = days.get(source.id, no_days)
         choice = interval_of(source)
         reason = choice.reason
         if source.retry_after is not None and source.retry_after > now:
@@ -218,11 +215,8 @@ def collect(
                 interval_seconds=choice.seconds,
                 interval_reason=reason,
                 articles=source.article_count,
-                per_day=tuple(r.stored if r is not None else 0 for r in day_rows),
-                outcomes=tuple(
-                    (r.fetch_new, r.fetch_same, r.fetch_error) if r is not None else (0, 0, 0)
-                    for r in hours.get(source.id, [None] * HOURS)
-                ),
+                per_day=tuple(r[2] for r in day_rows),
+                outcomes=tuple((r[3], r[4], r[5]) for r in hours.get(source.id, no_hours)),
             )
         )
     statuses.sort(key=lambda s: (STATE_ORDER[s.state], s.name.casefold()))
@@ -281,6 +275,9 @@ class StatusPage:
         self.store = store
         self.meter = OutputMeter(settings.output.dir)
         self.zone = ZoneInfo(settings.site.timezone)
+        # Italian month abbreviations, looked up once (Babel per date costs more than
+        # the rest of a row).
+        self.months = dict(get_month_names("abbreviated", locale="it_IT"))
         self.env = Environment(
             loader=PackageLoader("rassegna", "templates"),
             autoescape=select_autoescape(default=True),
@@ -298,7 +295,7 @@ class StatusPage:
         if moment.year >= 9999:
             return "mai più"
         local = moment.astimezone(self.zone)
-        return str(format_datetime(local, "d MMM y, HH:mm", locale="it_IT"))
+        return f"{local.day} {self.months[local.month]} {local.year}, {local:%H:%M}"
 
     def __call__(self) -> bytes:
         report = collect(self.settings, self.store, meter=self.meter)

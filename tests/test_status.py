@@ -49,13 +49,13 @@ url = "http://127.0.0.1:9/guasta.xml"
 """
 
 
-def _stored_per_day(store: Store, source_id: int) -> dict[datetime, int]:
+def _stored_per_day(store: Store, source_id: int) -> dict[int, int]:
     """Articles of a source by UTC day of storing, counted in the articles table."""
     with store.engine.connect() as connection:
         rows = connection.execute(
             select(ARTICLES.c.ingested).where(ARTICLES.c.source_id == source_id)
         ).scalars()
-        days: dict[datetime, int] = {}
+        days: dict[int, int] = {}
         for ingested in rows:
             day = counters.day_of(ingested)
             days[day] = days.get(day, 0) + 1
@@ -80,10 +80,12 @@ def test_counters_add_up_what_the_store_holds(any_store: Store) -> None:
     )
     for kind in (FetchKind.OK, FetchKind.NOT_MODIFIED, FetchKind.NOT_MODIFIED, FetchKind.ERROR):
         any_store.record_fetch_outcome(source, FetchOutcome(kind=kind, error="x"), when=now)
-    days = any_store.counter_rows(counters.DAY, now - timedelta(days=3))
-    assert {r.bucket: r.stored for r in days if r.stored} == _stored_per_day(any_store, source)
-    hour = [r for r in any_store.counter_rows(counters.HOUR, counters.hour_of(now))]
-    assert [(r.stored, r.fetch_new, r.fetch_same, r.fetch_error) for r in hour] == [(2, 1, 2, 1)]
+    days = any_store.counter_rows(counters.DAY, counters.day_of(now) - 3)
+    assert {r[1]: r[2] for r in days if r[2]} == _stored_per_day(any_store, source)
+    hour = any_store.counter_rows(counters.HOUR, counters.hour_of(now))
+    assert [r[2:] for r in hour] == [(2, 1, 2, 1)]
+    totals = any_store.stored_per_bucket(counters.DAY, counters.day_of(now) - 3)
+    assert totals == _stored_per_day(any_store, source)
     with any_store.engine.connect() as connection:
         count = connection.execute(select(func.count()).select_from(counters.COUNTERS)).scalar()
     # Rows older than 90 days go with the upkeep; recent ones stay.
@@ -94,6 +96,14 @@ def test_counters_add_up_what_the_store_holds(any_store: Store) -> None:
     with any_store.engine.connect() as connection:
         after = connection.execute(select(func.count()).select_from(counters.COUNTERS)).scalar()
     assert after == count
+    # The source's total follows stores and deletes: it is what the articles table holds.
+    assert counters.article_counts(any_store.engine) == {source: 6}
+    assert any_store.delete_source_articles(source, ["oggi0", "assente"]) == 1
+    any_store.prune(keep_per_source=2)
+    with any_store.engine.connect() as connection:
+        held = connection.execute(select(func.count()).select_from(ARTICLES)).scalar()
+    assert held == 2 and counters.article_counts(any_store.engine) == {source: 2}
+    assert [s.article_count for s in any_store.source_states(exact_counts=False)] == [2]
 
 
 def _settings(tmp_path: Path, *, status: bool = True) -> Path:
@@ -162,7 +172,7 @@ def test_status_values_match_store(tmp_path: Path, page_store: Store) -> None:
     with page_store.engine.connect() as connection:
         source_id = connection.execute(select(ARTICLES.c.source_id).limit(1)).scalar_one()
     per_day = _stored_per_day(page_store, source_id)
-    expected = [per_day.get(today - timedelta(days=29 - i), 0) for i in range(30)]
+    expected = [per_day.get(today - (29 - i), 0) for i in range(30)]
     assert list(good.per_day) == expected
     assert good.articles == 7
     assert good.outcomes[-1] == (1, 0, 0)

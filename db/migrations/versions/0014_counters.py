@@ -1,7 +1,8 @@
 """Counters for the status page, builds, and adaptive polling.
 
 `counters` holds, per source and hour or day, the articles stored and the fetches by
-outcome, so the status page reads a few hundred rows instead of counting articles.
+outcome, so the status page reads a few rows per source instead of counting articles;
+`counter_totals` the articles of all sources per hour or day.
 `builds` remembers each build's time and size. `sources.interval_auto` marks a source
 whose interval follows how often it publishes (`interval = "auto"`), within
 `interval_min` and `interval_max`; `interval_used` and `interval_reason` say which
@@ -35,13 +36,30 @@ def upgrade() -> None:
             primary_key=True,
         ),
         sa.Column("span", sa.String(length=1), primary_key=True),
-        sa.Column("bucket", UTCDateTime(), primary_key=True),
+        sa.Column("bucket", sa.Integer(), primary_key=True, autoincrement=False),
         sa.Column("stored", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("fetch_new", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("fetch_same", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("fetch_error", sa.Integer(), nullable=False, server_default="0"),
     )
-    op.create_index("ix_counters_span_bucket", "counters", ["span", "bucket"])
+    op.create_index(
+        "ix_counters_span_bucket",
+        "counters",
+        ["span", "bucket", "source_id", "stored", "fetch_new", "fetch_same", "fetch_error"],
+    )
+    # Each source's total of articles held now (span "t"), counted once here and kept
+    # up to date by every store and delete from then on.
+    op.execute(
+        "INSERT INTO counters (source_id, span, bucket, stored, fetch_new, fetch_same,"
+        " fetch_error) SELECT source_id, 't', 0, count(*), 0, 0, 0 FROM articles"
+        " GROUP BY source_id"
+    )
+    op.create_table(
+        "counter_totals",
+        sa.Column("span", sa.String(length=1), primary_key=True),
+        sa.Column("bucket", sa.Integer(), primary_key=True, autoincrement=False),
+        sa.Column("stored", sa.Integer(), nullable=False, server_default="0"),
+    )
     op.create_table(
         "builds",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -75,5 +93,6 @@ def downgrade() -> None:
         op.execute(f"ALTER TABLE sources DROP COLUMN {column}")  # SQLite 3.35+, PostgreSQL
     op.drop_index("ix_builds_started", table_name="builds")
     op.drop_table("builds")
+    op.drop_table("counter_totals")
     op.drop_index("ix_counters_span_bucket", table_name="counters")
     op.drop_table("counters")
