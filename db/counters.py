@@ -202,5 +202,5 @@ def last_builds(engine: Engine, limit: int = 10) -> Sequence[BuildRecord]:
     with engine.connect() as connection:
         return [
             BuildRecord(r.started, r.seconds, r.written, r.unchanged, r.removed, r.feeds)
-            for r in connection.execute(query.order_by(b.id.desc()).limit(limit))
+            for r in connection.execute(query.order_by(b.started.desc(), b.id.desc()).limit(limit))
         ]
