@@ -9,7 +9,7 @@ whose interval follows how often it publishes (`interval = "auto"`), within
 interval the last poll chose and why (configured, adaptive, the server's).
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 Create Date: 2026-12-06
 """
 
@@ -21,7 +21,7 @@ from alembic import op
 from db.types import UTCDateTime
 
 revision = "0014"
-down_revision = "0011"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
