@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Connection
 
 from db.store import Store
 
@@ -62,6 +63,24 @@ def pg_url() -> str:
     return url
 
 
+def _keep_unaccent_in_public(connection: Connection) -> None:
+    """Install `unaccent` in `public` before any test schema exists.
+
+    An extension belongs to one schema, and the migrations install it in the first schema of
+    the search path: a test's own. Dropping that schema with CASCADE would drop the
+    extension and the search configuration of every other schema using it, so a test
+    running beside another (two suites on one server) would fail at random.
+    """
+    where = connection.exec_driver_sql(
+        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n"
+        " ON n.oid = e.extnamespace WHERE e.extname = 'unaccent'"
+    ).scalar()
+    if where is None:
+        connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS unaccent SCHEMA public")
+    elif where != "public":
+        connection.exec_driver_sql("ALTER EXTENSION unaccent SET SCHEMA public")
+
+
 @contextmanager
 def pg_schema(pg_url: str) -> Iterator[str]:
     """The URL of a fresh, empty PostgreSQL schema of its own, dropped afterwards."""
@@ -73,6 +92,7 @@ def pg_schema(pg_url: str) -> Iterator[str]:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(pg_url, pool_pre_ping=True)  # survives a server restart
     with admin.begin() as connection:
+        _keep_unaccent_in_public(connection)
         connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
     url = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"})
     try:
