@@ -55,6 +55,30 @@ RENDER_VERSION = "8"
 ARCHIVE_FP = "archive"
 
 
+# The file names of a feed, in every feed folder (sections, archives).
+_FEED_FILES = frozenset({"rss.xml", "atom.xml", "feed.json"})
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenCounts:
+    """How many files a build wrote, by kind: feeds, HTML pages, and the rest (sitemaps,
+    OPML, robots.txt, stylesheets)."""
+
+    feeds: int
+    pages: int
+    other: int
+
+    @property
+    def total(self) -> int:
+        return self.feeds + self.pages + self.other
+
+    def __str__(self) -> str:
+        return (
+            f"{self.total} files written"
+            f" ({self.feeds} feeds, {self.pages} pages, {self.other} other)"
+        )
+
+
 @dataclass(slots=True)
 class BuildReport:
     """What a build did: output-relative paths written and left unchanged, and the feeds."""
@@ -71,6 +95,13 @@ class BuildReport:
         """Feeds with at least one file rewritten (those a WebSub hub should hear about)."""
         written = set(self.written)
         return [f for f in self.feeds if any(p in written for p in f.paths)]
+
+    def written_counts(self) -> WrittenCounts:
+        """The written files counted by kind (a feed file by its name, a page by `.html`)."""
+        names = [path.rsplit("/", 1)[-1] for path in self.written]
+        feeds = sum(1 for name in names if name in _FEED_FILES)
+        pages = sum(1 for name in names if name.endswith(".html"))
+        return WrittenCounts(feeds, pages, len(names) - feeds - pages)
 
 
 def feed_fingerprint(

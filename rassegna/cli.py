@@ -352,9 +352,7 @@ def ingest(
             reports.append(ingest_source(settings, store, source, hook, pool=pool))
         if build_after and any(r.stored for r in reports):
             built = _guard(ctx, lambda: build(settings, store))
-            log.info(
-                "feeds: %d files written, %d unchanged", len(built.written), len(built.unchanged)
-            )
+            log.info("build: %s, %d unchanged", built.written_counts(), len(built.unchanged))
     for report in reports:
         _print_report(console, report)
     skipped = sum(len(r.problems) for r in reports)
@@ -441,8 +439,7 @@ def build_command(ctx: typer.Context) -> None:
     with _store(ctx, settings) as store:
         report = _guard(ctx, lambda: build(settings, store))
     typer.echo(
-        f"{settings.output.dir}: {len(report.written)} files written,"
-        f" {len(report.unchanged)} unchanged"
+        f"{settings.output.dir}: {report.written_counts()}, {len(report.unchanged)} unchanged"
     )
 
 

@@ -33,7 +33,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from db.errors import StoreError
 from db.store import Store
-from feeds.build import shown_article_ids
+from feeds.build import WrittenCounts, shown_article_ids
 from feeds.errors import FeedError
 from ingest.fetch import Fetcher
 from ingest.pipeline import IngestReport
@@ -160,6 +160,7 @@ class CycleReport:
     reports: list[IngestReport] = field(default_factory=list)
     built: bool = False
     written: int = 0
+    written_counts: WrittenCounts = field(default_factory=lambda: WrittenCounts(0, 0, 0))
 
     @property
     def errors(self) -> int:
@@ -266,6 +267,7 @@ class Daemon:
                         built = build(settings, self.store)
                     report.built = True
                     report.written = len(built.written)
+                    report.written_counts = built.written_counts()
                     self._archive_pending = built.archive_pages_pending
                     self.metrics.builds.inc()
                     self.metrics.files_written.inc(report.written)
@@ -273,12 +275,12 @@ class Daemon:
                     log.error("%s", exc.message)
             if sources:
                 log.info(
-                    "cycle: %d sources, %d new, %d changed, %d errors, %d feed files written",
+                    "cycle: %d sources, %d new, %d changed, %d errors, %s",
                     len(sources),
                     sum(r.new for r in report.reports),
                     sum(r.changed for r in report.reports),
                     report.errors,
-                    report.written,
+                    report.written_counts,
                 )
             return report
 

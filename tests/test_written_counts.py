@@ -1,0 +1,65 @@
+"""A build says what it wrote by kind (feeds, pages, the rest), and the daemon logs that."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from db.store import Store
+from feeds.build import build_feeds
+from feeds.sitebuild import build_pages
+from tests.conftest import REPO, run_cli
+from tests.test_pages import NOW, SITE, _fill
+
+
+def _on_disk(out: Path) -> dict[str, int]:
+    names = [p.name for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    names = [n for n in names if not n.endswith(".gz")]
+    feeds = sum(1 for n in names if n in {"rss.xml", "atom.xml", "feed.json"})
+    pages = sum(1 for n in names if n.endswith(".html"))
+    return {"feeds": feeds, "pages": pages, "other": len(names) - feeds - pages}
+
+
+def test_a_first_build_counts_every_file_it_wrote_by_kind(store: Store, tmp_path: Path) -> None:
+    _fill(store)
+    out = tmp_path / "public"
+    report = build_feeds(store, SITE, out, fsync=False)
+    pages = build_pages(store, SITE, out, specs=report.feeds, fsync=False, now=NOW)
+    report.written += pages.written
+    counts = report.written_counts()
+    disk = _on_disk(out)
+    assert (counts.feeds, counts.pages, counts.other) == (
+        disk["feeds"],
+        disk["pages"],
+        disk["other"],
+    )
+    assert counts.feeds > 0 and counts.pages > 0 and counts.other > 0
+    assert counts.total == len(report.written)
+    assert str(counts) == (
+        f"{counts.total} files written"
+        f" ({counts.feeds} feeds, {counts.pages} pages, {counts.other} other)"
+    )
+
+
+def test_the_daemon_cycle_line_counts_feeds_and_pages_apart(tmp_path: Path) -> None:
+    result = run_cli(
+        "--config",
+        str(REPO / "config" / "rassegna.toml"),
+        "run",
+        "--once",
+        env={
+            "RASSEGNA_STATE__DIR": str(tmp_path / "var"),
+            "RASSEGNA_OUTPUT__DIR": str(tmp_path / "out"),
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    logged = result.stderr + result.stdout
+    found = re.search(
+        r"cycle: .* (\d+) files written \((\d+) feeds, (\d+) pages, (\d+) other\)", logged
+    )
+    assert found, logged
+    total, feeds, pages, other = (int(n) for n in found.groups())
+    assert total == feeds + pages + other
+    disk = _on_disk(tmp_path / "out")
+    assert (feeds, pages, other) == (disk["feeds"], disk["pages"], disk["other"])
+    assert "feed files written" not in logged
