@@ -527,13 +527,28 @@ def sources(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from rassegna.status import interval_of
-
     settings = _settings(ctx)
     with _store(ctx, settings) as store:
         states = {s.name: s for s in _guard(ctx, store.source_states)}
         blocked = _guard(ctx, store.blocked_counts)
         fetched = _guard(ctx, store.fetched_page_counts)
+    rows = _source_rows(settings, states, blocked, fetched)
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        _print_sources(rows)
+
+
+def _source_rows(
+    settings: Settings,
+    states: dict[str, SourceState],
+    blocked: dict[str, int],
+    fetched: dict[str, tuple[int, int]],
+) -> list[dict[str, Any]]:
+    """One row per source: the configured ones in their order, then those only the store
+    knows (ad hoc, or dropped from the configuration)."""
+    from rassegna.status import interval_of
+
     rows: list[dict[str, Any]] = []
     for source in settings.sources:
         state = states.pop(source.name, None)
@@ -558,7 +573,7 @@ def sources(
                 "full_text_failed": fetched.get(source.name, (0, 0))[1],
             }
         )
-    for state in states.values():  # in the store only: ad hoc, or dropped from the config
+    for state in states.values():
         rows.append(
             {
                 "name": state.name,
@@ -576,9 +591,10 @@ def sources(
                 "full_text_failed": fetched.get(state.name, (0, 0))[1],
             }
         )
-    if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-        return
+    return rows
+
+
+def _print_sources(rows: list[dict[str, Any]]) -> None:
     table = Table(
         "name",
         "kind",

@@ -185,6 +185,45 @@ def ingest_source(
         return report
 
 
+def _ad_hoc_folder(
+    settings: Settings, store: Store, path: Path, target: Path, source_name: str | None
+) -> tuple[str, Path]:
+    """The ad-hoc source's name and folder for `target`, or the one-sentence reason why
+    its name would clash with another source."""
+    root = target if target.is_dir() else target.parent
+    name = source_name or root.name
+    if not name:
+        raise RassegnaError(
+            f"{path}: the folder has no name of its own; name the source with --source"
+        )
+    if settings.source(name) is not None:  # a configured source of another kind or folder
+        raise RassegnaError(
+            f'"{name}", the folder\'s name, is a configured source in {settings.origin}; '
+            "name this one with --source"
+        )
+    stored = _stored_source(store, name)
+    if stored is not None and stored.kind != "files":
+        raise RassegnaError(
+            f'source "{name}" is a {stored.kind} source, not a folder; name this one with --source'
+        )
+    if stored is not None:
+        previous = Path(stored.location)
+        if target == previous or previous in target.parents:
+            root = previous
+        elif source_name is None:
+            raise RassegnaError(
+                f'a source named "{name}" already reads another folder ({previous}); '
+                "name this one with --source"
+            )
+    if source_name is None:
+        log.info(
+            '%s: ingested as the ad-hoc source "%s", the folder\'s name (--source NAME names it)',
+            path,
+            name,
+        )
+    return name, root
+
+
 def ingest_path(
     settings: Settings,
     store: Store,
@@ -219,37 +258,7 @@ def ingest_path(
             progress=progress,
             pool=pool,
         )
-    root = target if target.is_dir() else target.parent
-    name = source_name or root.name
-    if not name:
-        raise RassegnaError(
-            f"{path}: the folder has no name of its own; name the source with --source"
-        )
-    if settings.source(name) is not None:  # a configured source of another kind or folder
-        raise RassegnaError(
-            f'"{name}", the folder\'s name, is a configured source in {settings.origin}; '
-            "name this one with --source"
-        )
-    stored = _stored_source(store, name)
-    if stored is not None and stored.kind != "files":
-        raise RassegnaError(
-            f'source "{name}" is a {stored.kind} source, not a folder; name this one with --source'
-        )
-    if stored is not None:
-        previous = Path(stored.location)
-        if target == previous or previous in target.parents:
-            root = previous
-        elif source_name is None:
-            raise RassegnaError(
-                f'a source named "{name}" already reads another folder ({previous}); '
-                "name this one with --source"
-            )
-    if source_name is None:
-        log.info(
-            '%s: ingested as the ad-hoc source "%s", the folder\'s name (--source NAME names it)',
-            path,
-            name,
-        )
+    name, root = _ad_hoc_folder(settings, store, path, target, source_name)
     spec = SourceSpec(
         name=name,
         kind="files",
