@@ -66,14 +66,20 @@ def page_url(base_url: str, page_path: str) -> str:
     return base_url.rstrip("/") + "/" + page_path.strip("/") + "/"
 
 
+def is_web_url(url: str | None) -> bool:
+    """Whether `url` is one a reader can follow (http or https): a `file://` URL or a
+    relative one would name a path of this server, or nothing at all."""
+    return bool(url and url.startswith(("http://", "https://")))
+
+
 def has_own_url(article: StoredArticle) -> bool:
-    return bool(article.url and article.url.startswith(("http://", "https://")))
+    return is_web_url(article.url)
 
 
 def article_link(article: StoredArticle, base_url: str, site_link: str) -> str:
     """Where a feed item or a list leads: the article's own URL, else its page here (the
     site's page only for a row that has no address, which the store never leaves)."""
-    if article.url and has_own_url(article):
+    if article.url and is_web_url(article.url):
         return article.url
     if article.page_path:
         return page_url(base_url, article.page_path)
@@ -86,10 +92,7 @@ def web_image_of(article: StoredArticle) -> str | None:
     A relative image in a feed read from a file is resolved against that file's
     `file://` URL: readers cannot fetch it, and it would publish a path of this server.
     """
-    url = article.image_url
-    if url and url.startswith(("http://", "https://")):
-        return url
-    return None
+    return article.image_url if is_web_url(article.image_url) else None
 
 
 def authors_of(article: StoredArticle) -> list[str]:
@@ -292,7 +295,7 @@ def also_on_html(article: StoredArticle) -> str:
     names = []
     for ref in article.also_on:
         name = escape(one_line(ref.name) or ref.slug, quote=False)
-        if ref.url and ref.url.startswith(("http://", "https://")):
+        if ref.url and is_web_url(ref.url):
             names.append(f'<a href="{escape(ref.url)}">{name}</a>')
         else:
             names.append(name)

@@ -37,6 +37,7 @@ from feeds.common import (
     article_link,
     authors_of,
     has_own_url,
+    is_web_url,
     local,
     one_line,
     page_url,
@@ -288,8 +289,7 @@ def has_page(article: Addressed, site: SiteInfo) -> bool:
     and with one only when `remote_pages` is "excerpt"."""
     if not article.page_path:
         return False
-    own = bool(article.url and article.url.startswith(("http://", "https://")))
-    return not own or site.remote_pages == "excerpt"
+    return not is_web_url(article.url) or site.remote_pages == "excerpt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,7 +372,7 @@ def render_article(
     also_on = tuple(
         Link(
             one_line(ref.name) or ref.slug,
-            ref.url if ref.url and ref.url.startswith(("http://", "https://")) else None,
+            ref.url if is_web_url(ref.url) else None,
         )
         for ref in article.also_on
     )

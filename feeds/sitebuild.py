@@ -34,7 +34,7 @@ from db.records import StoredArticle
 from db.stamps import Stamp
 from db.store import Store
 from feeds.build import BuildReport, BuildState, Publisher, remove_stale
-from feeds.common import local, page_url, title_of
+from feeds.common import is_web_url, local, page_url, title_of
 from feeds.pages import (
     INDEX,
     Sections,
@@ -339,11 +339,7 @@ def _publish_sitemaps(
 ) -> None:
     """`sitemap.xml` (and its parts), `sitemap-news.xml` and `robots.txt`."""
     # Excerpt pages of remote articles are `noindex`: never in a sitemap.
-    indexed = [
-        s
-        for s in stamps
-        if has_page(s, site) and not (s.url or "").startswith(("http://", "https://"))
-    ]
+    indexed = [s for s in stamps if has_page(s, site) and not is_web_url(s.url)]
     newest = max((max(s.updated, s.published) for s in stamps), default=None)
     entries = []
     if newest is not None:
