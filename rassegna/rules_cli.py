@@ -18,6 +18,7 @@ from rich.table import Table
 from db.blocked import article_ids, hidden_among, hidden_ids, set_hidden
 from db.records import StoredArticle
 from db.store import Store
+from feeds.archive import drop_pages, stale_pages
 from ingest.rules import Decision, RuleSet, Subject
 from rassegna.config import Settings
 from rassegna.durations import parse_duration
@@ -178,8 +179,12 @@ def rules_apply(
     after = _since(since, "--since")
     with _store(ctx, settings) as store:
         if undo:
-            changed = _guard(ctx, lambda: set_hidden(store.engine, hidden_ids(store.engine), False))
+            shown = _guard(ctx, lambda: hidden_ids(store.engine))
+            changed = _guard(ctx, lambda: set_hidden(store.engine, shown, False))
             typer.echo(f"{changed} articles shown again")
+            moved = store.articles_by_ids(shown).values()
+            oldest = min((a.published for a in moved), default=None)
+            stale = stale_pages(settings.output.dir, since=oldest) if shown else []
         else:
             blocked = _guard(
                 ctx,
@@ -195,6 +200,12 @@ def rules_apply(
                 f"{changed} articles hidden"
                 + (f" ({already} more were already hidden)" if already else "")
             )
+            uids = {a.uid for a in store.articles_by_ids(blocked).values()}
+            stale = stale_pages(settings.output.dir, uids=uids) if uids else []
+        if stale:
+            # Archive pages are never rewritten by a build: the ones that list a hidden
+            # article (and every later page of the same feed) go, and are written again.
+            typer.echo(f"{drop_pages(stale)} archive pages to write again")
         report = _guard(ctx, lambda: build(settings, store))
     typer.echo(
         f"{settings.output.dir}: {len(report.written)} files written,"

@@ -5,7 +5,9 @@ The query language and the databases' side are in `db.search`; this module only 
 results. `/cerca?q=...` is a feed a reader can subscribe to (as WordPress's `?s=...&feed=`):
 its answers are cached, keyed by the query and the newest article id, so a poll that
 repeats a query while nothing arrived costs one `max(id)` read, and a new article (the only
-thing that can add a result) makes the next poll search again. `/ricerca?q=...` shows the
+thing that can add a result) makes the next poll search again. A cached answer holding an
+article hidden since (`rassegna rules apply`) is searched again too: hidden articles are
+in no feed. `/ricerca?q=...` shows the
 same results as an HTML page (the site's templates) with a search form, for people.
 """
 
@@ -23,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from db.blocked import hidden_among
 from db.query import MAX_QUERY_CHARS, QueryError, parse_query
 from db.records import SearchHit
 from db.search import SNIPPET_CLOSE, SNIPPET_OPEN
@@ -115,7 +118,8 @@ class SearchFeed:
         self._store = store
         self._site = site
         self._results = results
-        self._cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        # (query, newest id) -> (the Atom document, the ids of the articles it lists)
+        self._cache: OrderedDict[tuple[str, int], tuple[bytes, list[int]]] = OrderedDict()
         self._lock = threading.Lock()
         self._entries = EntryCache(site)
         self._templates = Templates(site)
@@ -127,9 +131,11 @@ class SearchFeed:
         parse_query(query)  # refuse a bad query before touching the index
         key = (query, self._store.latest_article_id())
         with self._lock:
-            if key in self._cache:
+            cached = self._cache.get(key)
+            if cached is not None:
                 self._cache.move_to_end(key)
-                return self._cache[key]
+        if cached is not None and not hidden_among(self._store.engine, cached[1]):
+            return cached[0]
         hits = self._store.search(query, limit=self._results)
         found = self._store.articles_by_ids(hit.id for hit in hits)
         articles = [found[hit.id] for hit in hits if hit.id in found]
@@ -144,7 +150,7 @@ class SearchFeed:
         )
         with self._lock:
             body = render_xml(self._site, spec, articles, self._entries).atom
-            self._cache[key] = body
+            self._cache[key] = (body, [a.id for a in articles])
             while len(self._cache) > CACHE_ENTRIES:
                 self._cache.popitem(last=False)
         return body

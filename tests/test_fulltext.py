@@ -7,10 +7,13 @@ text; the per-poll limit; an edited entry fetches its page again."""
 from __future__ import annotations
 
 import itertools
+import socket
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpcore
 import pytest
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
@@ -348,3 +351,60 @@ def test_article_on_a_private_address_is_refused(site: Site, store: Store) -> No
     with store.engine.connect() as connection:
         reason = connection.execute(select(models.FetchedPage.method)).scalar_one()
     assert "refused" in reason and "allow_private_networks" in reason
+
+
+PUBLIC_HOST = "notizie.esempio.it"
+PUBLIC_ADDRESS = "151.101.2.10"  # a public address, reached here through loopback
+
+
+@pytest.fixture
+def public_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`notizie.esempio.it` resolves to a public address, and connections to it land on
+    loopback: the public internet, which cannot run here, is the only thing faked (the
+    resolver and the socket layer), so the address guard sees a public first hop."""
+    real_resolve = socket.getaddrinfo
+    real_connect = httpcore.SyncBackend.connect_tcp
+
+    def resolve(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == PUBLIC_HOST:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (PUBLIC_ADDRESS, port))]
+        return real_resolve(host, port, *args, **kwargs)
+
+    def connect(self: Any, host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+        return real_connect(
+            self, "127.0.0.1" if host == PUBLIC_ADDRESS else host, port, *args, **kwargs
+        )
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    monkeypatch.setattr(httpcore.SyncBackend, "connect_tcp", connect)
+
+
+@pytest.mark.usefixtures("public_host")
+def test_public_article_link_redirecting_to_loopback_keeps_the_feed_text(
+    site: Site, store: Store
+) -> None:
+    """The article link's first hop is a public host; its redirect to 127.0.0.1 is
+    refused by the guard on the second hop, and the entry keeps its feed text."""
+    site.server.expect_request("/salto").respond_with_data(
+        "", status=302, headers={"Location": site.numeric("/cronaca/ponte-riaperto")}
+    )
+    _failing_feed(site, f"http://{PUBLIC_HOST}:{site.server.port}/salto")
+    with Fetcher(policy()) as open_fetcher:
+        feed = open_fetcher.fetch(site.server.url_for("/feed.xml"), now=T0)
+    spec = SourceSpec(
+        name="Gazzetta",
+        kind="feed",
+        location=site.server.url_for("/feed.xml"),
+        interval_seconds=600,
+    )
+    with Fetcher(policy(allow_private_networks=False)) as guarded:
+        report = ingest_remote_source(
+            store, spec, guarded, options=options(), now=T0, prefetched=feed
+        )
+    _assert_feed_text_kept(store, report)
+    # The public first hop was fetched; the private second never was.
+    assert [e[0].path for e in site.server.log if e[0].path != "/feed.xml"] == ["/salto"]
+    assert site.hits == {}
+    with store.engine.connect() as connection:
+        reason = connection.execute(select(models.FetchedPage.method)).scalar_one()
+    assert "127.0.0.1 resolves to 127.0.0.1" in reason and "allow_private_networks" in reason

@@ -1,13 +1,22 @@
 """Hidden articles (`rassegna rules apply`): every read the feeds, pages, listings and
-search make skips them, on SQLite and PostgreSQL, and showing them again restores all."""
+search make skips them, on SQLite and PostgreSQL, and showing them again restores all;
+written archive pages and the `/cerca` cache lose them too."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import feedparser
 
 from db.blocked import hidden_ids, set_hidden
-from db.records import ArticleDraft, Section, SourceSpec, TopicDef
+from db.records import ArticleDraft, Section, SourceSpec, StoredArticle, TopicDef
 from db.store import Store
+from feeds.archive import drop_pages, stale_pages
+from feeds.build import build_feeds
+from feeds.site import SiteInfo
+from rassegna.search import SearchFeed
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
@@ -87,3 +96,83 @@ def test_hidden_articles_leave_every_read_and_come_back(any_store: Store) -> Non
     assert hidden_ids(any_store.engine) == [hidden]
     assert set_hidden(any_store.engine, hidden_ids(any_store.engine), False) == 1
     assert _everything(any_store) == before
+
+
+# -- archives and the /cerca cache -------------------------------------------------------
+
+ARCHIVED = SiteInfo(
+    title="Rassegna d'archivio",
+    link="https://rassegna.example.it/",
+    base_url="http://127.0.0.1:8080/",
+    items_per_feed=3,
+    archive_page_size=3,
+)
+
+
+def _archives(out: Path) -> dict[str, list[str]]:
+    """Every archive page's item ids, by the page's folder."""
+    return {
+        str(path.parent.relative_to(out)): [
+            item["id"] for item in json.loads(path.read_text("utf-8"))["items"]
+        ]
+        for path in sorted(out.rglob("archivio/*/feed.json"))
+    }
+
+
+def _stored_with_archives(store: Store, out: Path) -> list[StoredArticle]:
+    source = store.ensure_source(
+        SourceSpec(name="Fonte", kind="files", location="/tmp/fonte", interval_seconds=60)
+    )
+    store.upsert_articles(
+        source, [_draft(n, f"Il mercato numero {n} riapre") for n in range(1, 13)]
+    )
+    build_feeds(store, ARCHIVED, out, fsync=False)
+    return sorted(store.latest_articles(20), key=lambda a: a.published)
+
+
+def test_archive_pages_lose_a_hidden_article_and_get_it_back(store: Store, tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    articles = _stored_with_archives(store, out)
+    before = _archives(out)
+    assert before["archivio/2"] == [a.uid for a in reversed(articles[3:6])]
+    untouched = (out / "archivio/1/rss.xml").stat().st_mtime_ns
+    fifth = articles[4]
+
+    assert set_hidden(store.engine, [fifth.id], True) == 1
+    stale = stale_pages(out, uids={fifth.uid})
+    # In every feed the page holding it and every later one: the items after it moved.
+    assert {str(p.relative_to(out)) for p in stale} >= {"archivio/2", "archivio/3", "archivio/4"}
+    assert "archivio/1" not in {str(p.relative_to(out)) for p in stale}
+    assert drop_pages(stale) == len(stale)
+    build_feeds(store, ARCHIVED, out, fsync=False)
+    after = _archives(out)
+    assert not [page for page, ids in after.items() if fifth.uid in ids]
+    fresh = tmp_path / "fresh"
+    build_feeds(store, ARCHIVED, fresh, fsync=False)
+    assert after == _archives(fresh)  # as if the article had never been there
+    assert (out / "archivio/1/rss.xml").stat().st_mtime_ns == untouched
+    assert "archivio/4" not in after  # 11 visible articles fill 3 pages of 3
+
+    assert set_hidden(store.engine, [fifth.id], False) == 1
+    assert drop_pages(stale_pages(out, since=fifth.published)) > 0
+    build_feeds(store, ARCHIVED, out, fsync=False)
+    assert _archives(out) == before
+
+
+def test_search_feed_drops_a_cached_answer_that_lists_a_hidden_article(store: Store) -> None:
+    source = store.ensure_source(
+        SourceSpec(name="Fonte", kind="files", location="/tmp/fonte", interval_seconds=60)
+    )
+    store.upsert_articles(
+        source, [_draft(1, "Il mercato coperto riapre"), _draft(2, "Il mercato rionale chiude")]
+    )
+    search = SearchFeed(store, ARCHIVED)
+
+    def titles() -> list[str]:
+        parsed = feedparser.parse(search("mercato"))
+        return sorted(entry.title for entry in parsed.entries)
+
+    assert titles() == ["Il mercato coperto riapre", "Il mercato rionale chiude"]
+    [newest] = store.latest_articles(1)
+    set_hidden(store.engine, [newest.id], True)
+    assert titles() == ["Il mercato coperto riapre"]

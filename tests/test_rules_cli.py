@@ -45,6 +45,7 @@ base_url = "http://127.0.0.1:8080/"
 
 [output]
 dir = "public"
+archive_page_size = 1
 
 [state]
 dir = "state"
@@ -76,6 +77,16 @@ def _cli(config: Path, env: dict[str, str], *args: str) -> str:
 def _published_titles(folder: Path) -> set[str]:
     parsed = feedparser.parse((folder / "public" / "rss.xml").read_bytes())
     return {entry.title for entry in parsed.entries}
+
+
+def _archived_titles(folder: Path) -> list[str]:
+    """The titles of the root feed's archive pages, oldest page first."""
+    pages = sorted(
+        (folder / "public" / "archivio").glob("*/feed.json"), key=lambda p: int(p.parent.name)
+    )
+    return [
+        item["title"] for page in pages for item in json.loads(page.read_text("utf-8"))["items"]
+    ]
 
 
 def _hidden(config: Path, env: dict[str, str]) -> int:
@@ -139,6 +150,7 @@ older_than = "1d"
     assert "2 articles hidden" in out
     assert _hidden(config, database) == 2
     assert _published_titles(tmp_path) == {TITLES[1]}
+    assert _archived_titles(tmp_path) == [TITLES[1]]  # written archive pages lose them too
     rows = json.loads(_cli(config, database, "rules", "test", "--json"))
     assert sorted(row["hidden"] for row in rows) == [False, True, True]
 
@@ -146,6 +158,7 @@ older_than = "1d"
     assert "2 articles shown again" in out
     assert _hidden(config, database) == 0
     assert _published_titles(tmp_path) == set(TITLES)
+    assert sorted(_archived_titles(tmp_path)) == sorted(TITLES)
 
 
 def test_check_warns_when_keep_rules_block_every_recent_article(
