@@ -30,7 +30,7 @@ from typing import Any
 from db.analysis import index_text
 from ingest import normalize
 from ingest.article import sanitize_html
-from ingest.feed import _feedparser
+from ingest.feed import feedparser_parse
 from ingest.files import FoundFile, read_article
 from ingest.raw import RawArticle
 
@@ -106,7 +106,7 @@ def feed_floor(data: bytes) -> Parts:
     parts: Parts = {}
 
     def read_parse() -> list[Fields]:
-        document = _feedparser(data)
+        document = feedparser_parse(data)
         fields = []
         for entry in document.entries:
             contents = entry.get("content") or []

@@ -52,10 +52,11 @@ def _spec(name: str, folder: Path) -> SourceSpec:
     return SourceSpec(name=name, kind="files", location=str(folder), category="Cronaca")
 
 
-def _ingest_once(
+def ingest_once(
     db: Path, folder: Path, name: str = "Archivio locale", pool: DraftPool | None = None
 ) -> float:
-    """Seconds of one full pipeline ingest of `folder` into the store at `db`."""
+    """Seconds of one full pipeline ingest of `folder` into the store at `db` (the search
+    bench times its ingests with it too)."""
     store = Store.open(sqlite_url(db), migrate=False)
     try:
         with stopwatch() as t:
@@ -148,7 +149,7 @@ def run_new_files(ctx: Context) -> list[Figure]:
     files = _all_files(folder)
     # One ingest first: warms the page cache and imports, and gives the rows to insert.
     first = ctx.templates.fresh_copy("ingest-first")
-    _ingest_once(first, folder, pool=ctx.pool)  # also starts the pool's workers
+    ingest_once(first, folder, pool=ctx.pool)  # also starts the pool's workers
     dump = _dump_rows(first)
     remove_db(first)
 
@@ -171,7 +172,7 @@ def run_new_files(ctx: Context) -> list[Figure]:
 
     rounds = interleaved(
         [
-            measure(lambda db: _ingest_once(db, folder, pool=ctx.pool)),
+            measure(lambda db: ingest_once(db, folder, pool=ctx.pool)),
             measure(lambda db: _raw_insert(db, files, dump)),
             lambda: _parse_normalize(folder, files),
             floor_once,
@@ -221,11 +222,11 @@ def run_reingest(ctx: Context) -> list[Figure]:
     folder = ctx.files_folder("reingest", count)
     db = ctx.templates.fresh_copy("reingest")
     with stopwatch() as t:
-        _ingest_once(db, folder)
+        ingest_once(db, folder)
     first_ingest_s = t[0]
 
     rounds = interleaved(
-        [lambda: _ingest_once(db, folder), lambda: _timed_walk(folder, count)],
+        [lambda: ingest_once(db, folder), lambda: _timed_walk(folder, count)],
         ctx.sizes.reingest_rounds,
     )
     remove_db(db)
@@ -262,12 +263,12 @@ def run_growth(ctx: Context) -> list[Figure]:
     def into_big() -> float:
         # A new source each round, so that all of its articles are new to the store.
         rounds_done[0] += 1
-        return _ingest_once(big, folder, name=f"Nuova fonte {rounds_done[0]}")
+        return ingest_once(big, folder, name=f"Nuova fonte {rounds_done[0]}")
 
     def into_empty() -> float:
         db = ctx.templates.fresh_copy("growth-empty")
         try:
-            return _ingest_once(db, folder)
+            return ingest_once(db, folder)
         finally:
             remove_db(db)
 

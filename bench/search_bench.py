@@ -21,7 +21,7 @@ import statistics
 from collections.abc import Callable
 
 from bench.context import Context
-from bench.ingest_bench import _ingest_once
+from bench.ingest_bench import ingest_once
 from bench.stores import remove_db, sqlite_url
 from bench.timing import Figure, at_most, interleaved, ratio_figure, stopwatch
 from db.query import fts5_query, parse_query
@@ -192,7 +192,7 @@ def run_topics(ctx: Context) -> list[Figure]:
                         store.sync_topics(TOPICS)
                     finally:
                         store.close()
-                return _ingest_once(db, folder)
+                return ingest_once(db, folder)
             finally:
                 remove_db(db)
 
@@ -205,7 +205,7 @@ def run_topics(ctx: Context) -> list[Figure]:
         store.sync_topics(TOPICS)
     finally:
         store.close()
-    _ingest_once(db, folder)
+    ingest_once(db, folder)
     connection = sqlite3.connect(db)
     try:
         members = connection.execute("SELECT count(*) FROM topic_articles").fetchone()[0]

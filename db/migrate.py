@@ -28,6 +28,12 @@ def _config() -> Config:
     return config
 
 
+def revisions() -> list[str]:
+    """Every revision of the schema, oldest first."""
+    script = ScriptDirectory.from_config(_config())
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
+
+
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(_config()).get_current_head()
 

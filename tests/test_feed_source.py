@@ -595,7 +595,7 @@ def test_chunking_refuses_what_it_cannot_read_exactly() -> None:
     now = datetime(2024, 6, 2, 12, tzinfo=UTC)
 
     def streamed(xml: bytes) -> bool:
-        found = feed._stream_xml_feed(xml, url="https://esempio.it/f", now=now, timezone="UTC")
+        found = feed.stream_xml_feed(xml, url="https://esempio.it/f", now=now, timezone="UTC")
         return found is not None
 
     assert streamed(_big_rss(3))
@@ -665,13 +665,13 @@ def test_the_streaming_route_never_hands_dropped_items_to_feedparser(
     monkeypatch.setattr(feed, "MAX_ENTRIES_PER_FETCH", 5)
     monkeypatch.setattr(feed, "STREAM_CHUNK_ITEMS", 2)
     seen: list[int] = []
-    real = feed._feedparser
+    real = feed.feedparser_parse
 
     def counting(xml: bytes) -> object:
         seen.append(xml.count(b"<item>"))
         return real(xml)
 
-    monkeypatch.setattr(feed, "_feedparser", counting)
+    monkeypatch.setattr(feed, "feedparser_parse", counting)
     # Small in bytes but with more items than the cap: streamed all the same.
     parsed = feed.parse_feed(_big_rss(300), url="https://esempio.it/feed.xml", now=T0)
     assert len(parsed.entries) == 5 and parsed.dropped == 295

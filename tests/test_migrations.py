@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, MetaData, inspect, select, text
 
 from db.engine import make_engine
-from db.migrate import _config, head_revision, upgrade
+from db.migrate import head_revision, revisions, upgrade
 from tests.conftest import pg_schema
 from tests.old_rows import insert_old_source
 
@@ -45,12 +44,6 @@ FTS_TITLES = [
     "il sindac vot affluenz alle elezion comunal il post",
     "derby la stracittadin di domen",
 ]
-
-
-def revisions() -> list[str]:
-    """Every revision, oldest first."""
-    script = ScriptDirectory.from_config(_config())
-    return [r.revision for r in reversed(list(script.walk_revisions()))]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

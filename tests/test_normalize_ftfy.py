@@ -15,8 +15,14 @@ from ftfy.badness import MOJIBAKE_CATEGORIES, is_bad
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.normalize import declared_language, normalize_text
-from ingest.normalize._text import _BADNESS_GATE, _FTFY_CONFIG, _fix_mojibake, _is_bad
+from ingest.normalize import (
+    BADNESS_GATE,
+    FTFY_CONFIG,
+    declared_language,
+    fix_mojibake,
+    is_bad_segment,
+    normalize_text,
+)
 
 # Characters ftfy's rules look at: its badness classes (ranges written as endpoints),
 # mojibake lead bytes, curly quotes, ligatures, width forms, controls, plus plain Italian.
@@ -32,19 +38,19 @@ _LINES = st.lists(st.sampled_from(_FTFY_CHARS), max_size=40).map("".join)
 @given(_LINES)
 def test_fix_mojibake_equals_ftfy_fix_text(text: str) -> None:
     text = unicodedata.normalize("NFC", text)  # what the layout step hands it
-    assert _fix_mojibake(text) == ftfy.fix_text(text, _FTFY_CONFIG)
+    assert fix_mojibake(text) == ftfy.fix_text(text, FTFY_CONFIG)
 
 
 @settings(max_examples=1000, deadline=None)
 @given(_LINES)
 def test_badness_gate_never_hides_a_bad_line(text: str) -> None:
-    assert _is_bad(text) == is_bad(text)
+    assert is_bad_segment(text) == is_bad(text)
 
 
 def test_badness_gate_is_active_and_skips_plain_italian() -> None:
-    assert _BADNESS_GATE is not None
-    assert _BADNESS_GATE.search("Perché la città è più bella, però già così") is None
-    assert _BADNESS_GATE.search("perchÃ© la cittÃ ") is not None
+    assert BADNESS_GATE is not None
+    assert BADNESS_GATE.search("Perché la città è più bella, però già così") is None
+    assert BADNESS_GATE.search("perchÃ© la cittÃ ") is not None
 
 
 def test_mojibake_paragraph_fixed_and_quoted_one_straightened() -> None:

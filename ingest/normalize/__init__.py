@@ -19,22 +19,30 @@ from ingest.normalize._meta import (
     unique_slug,
 )
 from ingest.normalize._text import (
+    BADNESS_GATE,
+    FTFY_CONFIG,
     decode_bytes,
     extract_html_text,
+    fix_mojibake,
     html_to_text,
+    is_bad_segment,
     normalize_summary,
     normalize_text,
     normalize_title,
 )
 
 __all__ = [
+    "BADNESS_GATE",
+    "FTFY_CONFIG",
     "auto_tags",
     "canonical_category",
     "declared_language",
     "decode_bytes",
     "detect_language",
     "extract_html_text",
+    "fix_mojibake",
     "html_to_text",
+    "is_bad_segment",
     "make_slug",
     "normalize_authors",
     "normalize_summary",

@@ -3,6 +3,9 @@
 Every function here is pure, never raises on any ``str`` input and uses only regexes
 that run in linear time (possessive quantifiers, look-behind anchored starts), so a
 hostile 100 KB field cannot stall the ingest pipeline.
+
+The shortcuts around ftfy (``fix_mojibake``, ``is_bad_segment``, ``BADNESS_GATE``,
+``FTFY_CONFIG``) are public so that tests can hold them equal to ftfy's own answers.
 """
 
 from __future__ import annotations
@@ -117,7 +120,7 @@ _SUSPICIOUS_RE: Final = re.compile(
 )
 # T3 is the HTML parser's job: ftfy must not unescape entities in plain text, or a
 # double-escaped ``&amp;agrave;`` would change again on a second pass (not idempotent).
-_FTFY_CONFIG: Final = ftfy.TextFixerConfig(unescape_html=False, explain=False)
+FTFY_CONFIG: Final = ftfy.TextFixerConfig(unescape_html=False, explain=False)
 # ``ftfy.fix_text`` fixes each line (up to and including its ``\n``) on its own, and a
 # line is left exactly as it is unless ftfy's encoding fixer finds it bad
 # (``ftfy.badness.is_bad``) or it holds a character one of its other fixers replaces:
@@ -203,12 +206,12 @@ def _badness_gate() -> re.Pattern[str] | None:
         return None
 
 
-_BADNESS_GATE: Final = _badness_gate()
+BADNESS_GATE: Final = _badness_gate()
 
 
-def _is_bad(segment: str) -> bool:
+def is_bad_segment(segment: str) -> bool:
     """``ftfy.badness.is_bad(segment)``, without its search when no match is possible."""
-    if segment.isascii() or (_BADNESS_GATE is not None and not _BADNESS_GATE.search(segment)):
+    if segment.isascii() or (BADNESS_GATE is not None and not BADNESS_GATE.search(segment)):
         return False
     return is_bad(segment)
 
@@ -493,8 +496,8 @@ def _clean(text: str, *, one_line: bool, italian: bool) -> str:
     return result
 
 
-def _fix_mojibake(text: str) -> str:
-    """``ftfy.fix_text(text, _FTFY_CONFIG)`` for NFC text (as ``_layout`` leaves it),
+def fix_mojibake(text: str) -> str:
+    """``ftfy.fix_text(text, FTFY_CONFIG)`` for NFC text (as ``_layout`` leaves it),
     calling ftfy only on the lines it would change."""
     lines = text.split("\n")
     last = len(lines) - 1
@@ -505,16 +508,16 @@ def _fix_mojibake(text: str) -> str:
 
 
 def _fix_mojibake_line(segment: str) -> str:
-    """``ftfy.fix_text(segment, _FTFY_CONFIG)`` for one NFC line (see _FTFY_OTHERS_RE)."""
-    if _FTFY_OTHERS_RE.search(segment) is None and not _is_bad(segment):
+    """``ftfy.fix_text(segment, FTFY_CONFIG)`` for one NFC line (see _FTFY_OTHERS_RE)."""
+    if _FTFY_OTHERS_RE.search(segment) is None and not is_bad_segment(segment):
         if _FTFY_QUOTES_RE.search(segment) is None:
             return segment  # no fixer of ftfy would change it
         # ftfy's first round changes only the quotes (then NFC); a second round changes
         # nothing more unless the straightened line looks bad: then ftfy decides.
         straight = unicodedata.normalize("NFC", uncurl_quotes(segment))
-        if not _is_bad(straight):
+        if not is_bad_segment(straight):
             return straight
-    return ftfy.fix_text(segment, _FTFY_CONFIG)
+    return ftfy.fix_text(segment, FTFY_CONFIG)
 
 
 def _clean_once(text: str, *, one_line: bool, italian: bool) -> str:
@@ -527,7 +530,7 @@ def _clean_once(text: str, *, one_line: bool, italian: bool) -> str:
     # ftfy reads ``Ã`` + space differently from ``Ã`` + newline, so fixing mojibake before
     # lines are joined would let a second pass find more to fix (not idempotent).
     if _SUSPICIOUS_RE.search(text):
-        fixed = _fix_mojibake(text)
+        fixed = fix_mojibake(text)
         if fixed != text:
             special = special or _LAYOUT_SPECIAL_RE.search(fixed) is not None
             text = _layout(fixed, special=special, one_line=one_line)
