@@ -187,6 +187,21 @@ def run_cli(
     )
 
 
+def run_once(folder: Path) -> subprocess.CompletedProcess[str]:
+    """`rassegna run --once` with the default config, its state in `folder/var` and its
+    output in `folder/out`."""
+    return run_cli(
+        "--config",
+        str(REPO / "config" / "rassegna.toml"),
+        "run",
+        "--once",
+        env={
+            "RASSEGNA_STATE__DIR": str(folder / "var"),
+            "RASSEGNA_OUTPUT__DIR": str(folder / "out"),
+        },
+    )
+
+
 @pytest.fixture
 def site_config(tmp_path: Path, data_dir: Path) -> Path:
     """A config in tmp_path with one files source holding copies of tests/data/articoli."""

@@ -15,7 +15,7 @@ import feedparser
 import httpx
 import pytest
 
-from tests.conftest import REPO, free_port, run_cli, wait_for_http
+from tests.conftest import REPO, free_port, run_once, wait_for_http
 
 
 @pytest.fixture
@@ -100,16 +100,7 @@ def test_stops_cleanly(daemon: tuple[subprocess.Popen[str], str], signum: int) -
 
 
 def test_run_once_exits(tmp_path: Path) -> None:
-    result = run_cli(
-        "--config",
-        str(REPO / "config" / "rassegna.toml"),
-        "run",
-        "--once",
-        env={
-            "RASSEGNA_STATE__DIR": str(tmp_path / "var"),
-            "RASSEGNA_OUTPUT__DIR": str(tmp_path / "out"),
-        },
-    )
+    result = run_once(tmp_path)
     assert result.returncode == 0, result.stderr
     feed = feedparser.parse((tmp_path / "out" / "atom.xml").read_bytes())
     assert feed.bozo == 0 and len(feed.entries) >= 6

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 from db.store import Store
 from feeds.build import build_feeds
 from feeds.sitebuild import build_pages
-from tests.conftest import REPO, run_cli
-from tests.test_pages import NOW, SITE, _fill
+from tests.conftest import run_once
+from tests.published import fill, site
 
 
 def _on_disk(out: Path) -> dict[str, int]:
@@ -21,10 +22,12 @@ def _on_disk(out: Path) -> dict[str, int]:
 
 
 def test_a_first_build_counts_every_file_it_wrote_by_kind(store: Store, tmp_path: Path) -> None:
-    _fill(store)
+    fill(store)
     out = tmp_path / "public"
-    report = build_feeds(store, SITE, out, fsync=False)
-    pages = build_pages(store, SITE, out, specs=report.feeds, fsync=False, now=NOW)
+    now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    settings = site("https://notizie.example.it/")
+    report = build_feeds(store, settings, out, fsync=False)
+    pages = build_pages(store, settings, out, specs=report.feeds, fsync=False, now=now)
     report.written += pages.written
     counts = report.written_counts()
     disk = _on_disk(out)
@@ -42,16 +45,7 @@ def test_a_first_build_counts_every_file_it_wrote_by_kind(store: Store, tmp_path
 
 
 def test_the_daemon_cycle_line_counts_feeds_and_pages_apart(tmp_path: Path) -> None:
-    result = run_cli(
-        "--config",
-        str(REPO / "config" / "rassegna.toml"),
-        "run",
-        "--once",
-        env={
-            "RASSEGNA_STATE__DIR": str(tmp_path / "var"),
-            "RASSEGNA_OUTPUT__DIR": str(tmp_path / "out"),
-        },
-    )
+    result = run_once(tmp_path)
     assert result.returncode == 0, result.stderr
     logged = result.stderr + result.stdout
     found = re.search(
