@@ -7,16 +7,14 @@ Functions take an Engine and return plain values, like the rest of `db`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, Table, and_, exists, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, and_, exists, func, select, update
 
 from db import models
-
-CHUNK = 500
+from db.tables import BLOCKED, chunks, dialect_insert, rowcount
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,17 +26,6 @@ class BlockedEntry:
     reason: str
 
 
-def _table() -> Table:
-    table = models.BlockedEntry.__table__
-    assert isinstance(table, Table)
-    return table
-
-
-def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
-
-
 def remember_blocked(
     engine: Engine, source_id: int, entries: Sequence[BlockedEntry], when: datetime
 ) -> list[BlockedEntry]:
@@ -46,11 +33,11 @@ def remember_blocked(
     (the ones to count and log)."""
     if not entries:
         return []
-    table = _table()
+    table = BLOCKED
     unique = {e.guid: e for e in entries}
     with engine.begin() as connection:
         known: set[str] = set()
-        for chunk in _chunks(list(unique)):
+        for chunk in chunks(list(unique)):
             known.update(
                 connection.execute(
                     select(table.c.guid).where(
@@ -60,14 +47,9 @@ def remember_blocked(
             )
         fresh = [e for guid, e in unique.items() if guid not in known]
         if fresh:
-            insert = (
-                postgresql.insert(table)
-                if connection.dialect.name == "postgresql"
-                else sqlite.insert(table)
-            )
             # Another writer may have remembered the same entry meanwhile: no error.
             connection.execute(
-                insert.on_conflict_do_nothing(),
+                dialect_insert(connection, table).on_conflict_do_nothing(),
                 [
                     {
                         "source_id": source_id,
@@ -84,9 +66,9 @@ def remember_blocked(
 
 def forget_blocked(engine: Engine, source_id: int, guids: Sequence[str]) -> None:
     """Entries now stored (a rule changed) are no longer counted as blocked."""
-    table = _table()
+    table = BLOCKED
     with engine.begin() as connection:
-        for chunk in _chunks(list(guids)):
+        for chunk in chunks(list(guids)):
             connection.execute(
                 table.delete().where(table.c.source_id == source_id, table.c.guid.in_(chunk))
             )
@@ -115,16 +97,13 @@ def set_hidden(engine: Engine, article_ids: Sequence[int], hidden: bool) -> int:
     article = models.Article
     changed = 0
     with engine.begin() as connection:
-        for start in range(0, len(article_ids), CHUNK):
+        for chunk in chunks(article_ids):
             result = connection.execute(
                 update(article)
-                .where(
-                    article.id.in_(list(article_ids[start : start + CHUNK])),
-                    article.hidden != hidden,
-                )
+                .where(article.id.in_(list(chunk)), article.hidden != hidden)
                 .values(hidden=hidden)
             )
-            changed += result.rowcount
+            changed += rowcount(result)
     return changed
 
 
@@ -157,12 +136,11 @@ def hidden_among(engine: Engine, ids: Sequence[int]) -> set[int]:
     """Which of `ids` are hidden."""
     found: set[int] = set()
     with engine.connect() as connection:
-        for start in range(0, len(ids), CHUNK):
-            chunk = list(ids[start : start + CHUNK])
+        for chunk in chunks(ids):
             found.update(
                 connection.execute(
                     select(models.Article.id).where(
-                        models.Article.id.in_(chunk), models.Article.hidden
+                        models.Article.id.in_(list(chunk)), models.Article.hidden
                     )
                 ).scalars()
             )

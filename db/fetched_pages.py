@@ -8,14 +8,11 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import Engine, Table, and_, delete, func, insert, select
+from sqlalchemy import Engine, and_, delete, func, insert, select
 
-from db.models import FetchedPage, Source
-
-_PAGES = cast(Table, FetchedPage.__table__)
-_CHUNK = 500
+from db.tables import FETCHED_PAGES as _PAGES
+from db.tables import SOURCES, chunks
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +38,10 @@ def known_pages(engine: Engine, source_id: int, urls: Sequence[str]) -> dict[str
     keys = list(dict.fromkeys(url_key(u) for u in urls))
     found: dict[str, PageRecord] = {}
     with engine.connect() as connection:
-        for start in range(0, len(keys), _CHUNK):
+        for chunk in chunks(keys):
             rows = connection.execute(
                 select(_PAGES).where(
-                    and_(
-                        _PAGES.c.source_id == source_id,
-                        _PAGES.c.url_key.in_(keys[start : start + _CHUNK]),
-                    )
+                    and_(_PAGES.c.source_id == source_id, _PAGES.c.url_key.in_(chunk))
                 )
             )
             for row in rows:
@@ -97,7 +91,7 @@ def save_pages(engine: Engine, source_id: int, pages: Iterable[PageRecord]) -> N
 
 def page_counts(engine: Engine) -> dict[str, tuple[int, int]]:
     """(pages that gave the full text, pages that did not) per source name."""
-    sources = cast(Table, Source.__table__)
+    sources = SOURCES
     counts: dict[str, tuple[int, int]] = {}
     with engine.connect() as connection:
         rows = connection.execute(

@@ -15,23 +15,28 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, select
 
-from db import models
-from db.tables import VISIBLE
+from db.tables import (
+    ARTICLE_AUTHORS,
+    ARTICLE_TAGS,
+    ARTICLES,
+    AUTHORS,
+    TAGS,
+    TOPIC_ARTICLES,
+    VISIBLE,
+    chunks,
+)
 
 ARTICLES_FOLDER = "articoli"
 # An article whose title gave no slug still needs a folder name.
 FALLBACK_SLUG = "articolo"
 # Probed together when a base address is taken (more windows follow when all are).
 _PROBE = 20
-_CHUNK = 500
 _UNSAFE = re.compile(r"[^a-z0-9-]+")
 _MAX_SLUG = 120
-
-_ARTICLES = cast(Table, models.Article.__table__)
 
 
 def base_path(slug: str, published: datetime) -> str:
@@ -42,16 +47,11 @@ def base_path(slug: str, published: datetime) -> str:
     return f"{ARTICLES_FOLDER}/{published.year:04d}/{published.month:02d}/{safe}"
 
 
-def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
-
-
 def _probe(connection: Connection, candidates: Iterable[str]) -> set[str]:
     """Which of `candidates` are taken (equality probes on the unique index)."""
     found: set[str] = set()
-    column = _ARTICLES.c.page_path
-    for chunk in _chunks(sorted(set(candidates))):
+    column = ARTICLES.c.page_path
+    for chunk in chunks(sorted(set(candidates))):
         found |= set(connection.execute(select(column).where(column.in_(chunk))).scalars())
     return found
 
@@ -107,17 +107,17 @@ class PageStamp:
 
 
 _STAMP_READ = select(
-    _ARTICLES.c.id,
-    _ARTICLES.c.page_path,
-    _ARTICLES.c.url,
-    _ARTICLES.c.published,
-    _ARTICLES.c.content_hash,
-    _ARTICLES.c.updated,
-    _ARTICLES.c.linked_sources,
-    _ARTICLES.c.category_id,
-    _ARTICLES.c.source_id,
+    ARTICLES.c.id,
+    ARTICLES.c.page_path,
+    ARTICLES.c.url,
+    ARTICLES.c.published,
+    ARTICLES.c.content_hash,
+    ARTICLES.c.updated,
+    ARTICLES.c.linked_sources,
+    ARTICLES.c.category_id,
+    ARTICLES.c.source_id,
 ).where(VISIBLE)  # a hidden article has no page until it is shown again (same address)
-_STAMP_READ = _STAMP_READ.order_by(_ARTICLES.c.published, _ARTICLES.c.id)
+_STAMP_READ = _STAMP_READ.order_by(ARTICLES.c.published, ARTICLES.c.id)
 
 
 def page_stamps(connection: Connection) -> list[PageStamp]:
@@ -138,14 +138,6 @@ def page_stamps(connection: Connection) -> list[PageStamp]:
     ]
 
 
-def backfill_rows(rows: Iterable[Any]) -> list[tuple[int, str]]:
-    """Addresses for rows of (id, slug, published) stored before addresses existed, in
-    the order given (oldest id first keeps the plain address)."""
-    listed = list(rows)
-    paths = unique_paths([base_path(r[1] or "", r[2]) for r in listed], set())
-    return [(r[0], path) for r, path in zip(listed, paths, strict=True)]
-
-
 @dataclass(frozen=True, slots=True)
 class PageLabels:
     """The tag, author and topic slugs of every article, for the links of its page."""
@@ -164,20 +156,19 @@ def _grouped(connection: Connection, query: Any) -> dict[int, tuple[str, ...]]:
 
 def page_labels(connection: Connection) -> PageLabels:
     """Every article's tag, author and topic slugs (three index reads, no article row)."""
-    at, aa, ta = models.article_tags.c, models.article_authors.c, models.topic_articles.c
-    tags, authors = models.Tag, models.Author
+    at, aa, ta = ARTICLE_TAGS.c, ARTICLE_AUTHORS.c, TOPIC_ARTICLES.c
     return PageLabels(
         tags=_grouped(
             connection,
-            select(at.article_id, tags.slug)
-            .join(tags, tags.id == at.tag_id)
-            .order_by(at.article_id, tags.slug),
+            select(at.article_id, TAGS.c.slug)
+            .join(TAGS, TAGS.c.id == at.tag_id)
+            .order_by(at.article_id, TAGS.c.slug),
         ),
         authors=_grouped(
             connection,
-            select(aa.article_id, authors.slug)
-            .join(authors, authors.id == aa.author_id)
-            .order_by(aa.article_id, authors.slug),
+            select(aa.article_id, AUTHORS.c.slug)
+            .join(AUTHORS, AUTHORS.c.id == aa.author_id)
+            .order_by(aa.article_id, AUTHORS.c.slug),
         ),
         topics=_grouped(
             connection, select(ta.article_id, ta.topic_slug).order_by(ta.article_id, ta.topic_slug)

@@ -132,7 +132,7 @@ def _source_feed(
     return select(*wanted).order_by(both.c.k_published.desc(), both.c.k_id.desc()).limit(_LIMIT)
 
 
-# `updated` as text: only compared, and skipping the datetime conversion halves the time.
+# `updated` as text: only compared, so the datetime conversion of every row is skipped.
 # `linked_sources` joins the content hash: a feed naming an article's other sources
 # changes when one is linked. Statements are built once: constructing them costs more
 # than running them.

@@ -12,10 +12,14 @@ Create Date: 2026-12-06
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
-from db.pages import backfill_rows
 from db.types import UTCDateTime
 
 revision = "0010"
@@ -24,6 +28,42 @@ branch_labels = None
 depends_on = None
 
 _BATCH = 1000
+
+# -- the page address this revision shipped -------------------------------------------------
+# A frozen copy of `db.pages.backfill_rows` and what it calls, so a later change of the
+# live code cannot change what upgrading an old database writes.
+
+_FOLDER = "articoli"
+_FALLBACK_SLUG = "articolo"
+_UNSAFE = re.compile(r"[^a-z0-9-]+")
+_MAX_SLUG = 120
+
+
+def _base_path(slug: str, published: datetime) -> str:
+    if published.tzinfo is not None:
+        published = published.astimezone(UTC)
+    safe = _UNSAFE.sub("-", slug.lower()).strip("-")[:_MAX_SLUG].strip("-") or _FALLBACK_SLUG
+    return f"{_FOLDER}/{published.year:04d}/{published.month:02d}/{safe}"
+
+
+def _unique_paths(bases: Sequence[str]) -> list[str]:
+    taken: set[str] = set()
+    paths = []
+    for base in bases:
+        path, number = base, 1
+        while path in taken:
+            number += 1
+            path = f"{base}-{number}"
+        taken.add(path)
+        paths.append(path)
+    return paths
+
+
+def backfill_rows(rows: Sequence[Any]) -> list[tuple[int, str]]:
+    """Addresses for rows of (id, slug, published), oldest id first keeping the plain
+    address."""
+    paths = _unique_paths([_base_path(r[1] or "", r[2]) for r in rows])
+    return [(r[0], path) for r, path in zip(rows, paths, strict=True)]
 
 
 def upgrade() -> None:
