@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from lxml import etree
 from sqlalchemy.engine import Connection
 
 from db.store import Store
@@ -41,6 +42,18 @@ def shared() -> Path:
 @pytest.fixture
 def data_dir() -> Path:
     return DATA
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    """The output folder a test builds into (not created yet)."""
+    return tmp_path / "public"
+
+
+@pytest.fixture
+def atom_schema(shared: Path) -> etree.RelaxNG:
+    """The Atom 1.0 RELAX NG schema of the shared folder."""
+    return etree.RelaxNG(etree.parse(str(shared / "schemas" / "atom.rng")))
 
 
 @pytest.fixture

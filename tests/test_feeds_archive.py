@@ -11,14 +11,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import feedparser
-import pytest
 from lxml import etree
 
 from db.records import ArticleDraft, SourceSpec
 from db.store import Store
-from feeds.build import STATE_FILE, BuildReport, build_feeds
+from feeds.build import STATE_FILE, build_feeds
 from feeds.site import SiteInfo
+from tests import factories, reading
+from tests.factories import build, snapshot
+from tests.reading import parsed, xpath
 
 BASE = "http://127.0.0.1:8080/"
 SITE = SiteInfo(
@@ -30,23 +31,21 @@ SITE = SiteInfo(
 )
 SOURCE = SourceSpec(name="Cronache del Lago", kind="files", location="/tmp/lago")
 OTHER = SourceSpec(name="Eco della Valle", kind="files", location="/tmp/valle")
-ATOM = {"a": "http://www.w3.org/2005/Atom", "fh": "http://purl.org/syndication/history/1.0"}
 START = datetime(2025, 1, 1, 8, tzinfo=UTC)
 
 
-def draft(n: int, **fields: object) -> ArticleDraft:
-    base: dict[str, object] = {
+def draft(n: int, **fields: Any) -> ArticleDraft:
+    values: dict[str, Any] = {
         "guid": f"articolo-{n:03}.txt",
         "title": f"Notizia numero {n}: perché è già così",
+        "body": f"Testo {n} con accenti: è, à, ù.",
         "summary": f"Riassunto {n}, città e università.",
-        "content_html": f"<p>Testo {n} con accenti: è, à, ù.</p>",
-        "content_text": f"Testo {n} con accenti: è, à, ù.",
         "published": START + timedelta(hours=n),
         "url": f"https://lago.example.it/notizie/{n}",
         "category": "Cronaca" if n % 2 else "Sport",
     }
-    base.update(fields)
-    return ArticleDraft(**base)  # type: ignore[arg-type]
+    values.update(fields)
+    return factories.draft(**values)
 
 
 def fill(store: Store, numbers: range, spec: SourceSpec = SOURCE) -> int:
@@ -55,71 +54,23 @@ def fill(store: Store, numbers: range, spec: SourceSpec = SOURCE) -> int:
     return source_id
 
 
-def build(store: Store, out: Path, site: SiteInfo = SITE) -> BuildReport:
-    return build_feeds(store, site, out, fsync=False)
-
-
-def snapshot(out: Path) -> dict[str, tuple[bytes, int]]:
-    return {
-        str(p.relative_to(out)): (p.read_bytes(), p.stat().st_mtime_ns)
-        for p in out.rglob("*")
-        if p.is_file() and p.name != STATE_FILE
-    }
-
-
-def xpath(node: Any, expr: str) -> list[Any]:
-    found = node.xpath(expr, namespaces=ATOM)
-    assert isinstance(found, list)
-    return found
+def walk_atom(out: Path, start: Path, schema: etree.RelaxNG) -> tuple[list[str], list[Path]]:
+    return reading.walk_atom(out, BASE, start, schema)
 
 
 def local_path(out: Path, url: str) -> Path:
-    assert url.startswith(BASE), url
-    return out / url.removeprefix(BASE)
-
-
-def parsed(path: Path) -> feedparser.FeedParserDict:
-    result = feedparser.parse(path.read_bytes())
-    assert result.bozo == 0, f"{path}: {result.get('bozo_exception')}"
-    return result
-
-
-@pytest.fixture
-def out(tmp_path: Path) -> Path:
-    return tmp_path / "public"
-
-
-@pytest.fixture
-def schema(shared: Path) -> etree.RelaxNG:
-    return etree.RelaxNG(etree.parse(str(shared / "schemas" / "atom.rng")))
-
-
-def walk_atom(out: Path, start: Path, schema: etree.RelaxNG) -> tuple[list[str], list[Path]]:
-    """Follow prev-archive from `start` to the end: every entry id met, and the documents."""
-    ids: list[str] = []
-    seen: list[Path] = []
-    path: Path | None = start
-    while path is not None:
-        assert path not in seen, "prev-archive loops"
-        seen.append(path)
-        tree = etree.parse(str(path))
-        assert schema.validate(tree), f"{path}: {schema.error_log}"
-        parsed(path)
-        ids += xpath(tree, "/a:feed/a:entry/a:id/text()")
-        prev = xpath(tree, "/a:feed/a:link[@rel='prev-archive']/@href")
-        path = local_path(out, prev[0]) if prev else None
-    return ids, seen
+    return reading.local_path(out, BASE, url)
 
 
 def test_walking_prev_archive_reaches_every_article_in_every_format(
-    store: Store, out: Path, schema: etree.RelaxNG
+    store: Store, out: Path, atom_schema: etree.RelaxNG
 ) -> None:
     fill(store, range(1, 24))  # 23 articles: 4 full pages of 5, 3 more in the feed only
-    build(store, out)
+    build(store, out, SITE)
     every = {a.uid for a in store.latest_articles(100)}
     oldest = store.latest_articles(100)[-1].uid
 
-    ids, documents = walk_atom(out, out / "atom.xml", schema)
+    ids, documents = walk_atom(out, out / "atom.xml", atom_schema)
     assert set(ids) == every
     assert ids[-1] == oldest  # the walk ends at the very first article
     assert [str(d.relative_to(out)) for d in documents] == [
@@ -143,39 +94,28 @@ def test_walking_prev_archive_reaches_every_article_in_every_format(
     assert not xpath(etree.parse(str(out / "atom.xml")), "//fh:archive")
 
     # RSS: atom:link rel="prev-archive" to RSS documents, <fh:archive/> in the channel.
-    rss_ids: list[str] = []
-    path: Path | None = out / "rss.xml"
-    while path is not None:
-        tree = etree.parse(str(path))
-        parsed(path)
-        rss_ids += xpath(tree, "/rss/channel/item/guid/text()")
-        is_archive = bool(xpath(tree, "/rss/channel/fh:archive"))
-        assert is_archive == (path != out / "rss.xml")
-        prev = xpath(tree, "/rss/channel/a:link[@rel='prev-archive']/@href")
-        path = local_path(out, prev[0]) if prev else None
+    rss_ids, rss_documents = reading.walk_rss(out, BASE, out / "rss.xml")
+    for document in rss_documents:
+        is_archive = bool(xpath(etree.parse(str(document)), "/rss/channel/fh:archive"))
+        assert is_archive == (document != out / "rss.xml")
     assert set(rss_ids) == every
 
     # JSON Feed: next_url to the older page, down to page 1 which has none.
-    json_ids: list[str] = []
-    json_path: Path | None = out / "feed.json"
-    while json_path is not None:
-        document = json.loads(json_path.read_bytes())
-        json_ids += [item["id"] for item in document["items"]]
-        json_path = local_path(out, document["next_url"]) if "next_url" in document else None
+    json_ids = reading.walk_json(out, BASE, out / "feed.json")
     assert set(json_ids) == every
     assert json_ids[-1] == oldest
 
 
 def test_archive_pages_are_written_once_and_never_change(
-    store: Store, out: Path, schema: etree.RelaxNG
+    store: Store, out: Path, atom_schema: etree.RelaxNG
 ) -> None:
     fill(store, range(1, 13))  # 12: pages 1 and 2 full
-    build(store, out)
+    build(store, out, SITE)
     pages = {k: v for k, v in snapshot(out).items() if k.startswith("archivio/")}
     assert {k.split("/")[1] for k in pages} == {"1", "2"}
 
     fill(store, range(13, 19))  # 18: page 3 fills up
-    report = build(store, out)
+    report = build(store, out, SITE)
     after = snapshot(out)
     for name, before in pages.items():
         assert after[name] == before, f"{name} changed"
@@ -184,23 +124,23 @@ def test_archive_pages_are_written_once_and_never_change(
     )
     assert not (out / "archivio/4").exists()
     # Page 2's next-archive, fixed from the start, now leads somewhere.
-    ids, _ = walk_atom(out, out / "archivio/3/atom.xml", schema)
+    ids, _ = walk_atom(out, out / "archivio/3/atom.xml", atom_schema)
     assert len(ids) == 15
 
     # Editing an archived article leaves its page as it was (immutable), and a build
     # with nothing new touches nothing.
     source_id = store.ensure_source(SOURCE)
     store.upsert_articles(source_id, [draft(2, title="Titolo corretto dopo")])
-    build(store, out)
+    build(store, out, SITE)
     assert snapshot(out)["archivio/1/atom.xml"] == after["archivio/1/atom.xml"]
     steady = snapshot(out)
-    assert build(store, out).written == []
+    assert build(store, out, SITE).written == []
     assert snapshot(out) == steady
 
 
 def test_section_feeds_have_their_own_archives(store: Store, out: Path) -> None:
     fill(store, range(1, 23))  # 11 odd (Cronaca), 11 even (Sport)
-    build(store, out)
+    build(store, out, SITE)
     for section in ("categoria/cronaca", "categoria/sport", "fonte/cronache-del-lago"):
         assert (out / section / "archivio/1/atom.xml").exists()
     assert (out / "categoria/cronaca/archivio/2/rss.xml").exists()
@@ -229,7 +169,7 @@ def test_a_page_larger_than_the_feed_leaves_no_gap(store: Store, out: Path) -> N
 
 def test_gzip_twins_match_their_files_and_stay_put(store: Store, out: Path) -> None:
     fill(store, range(1, 8))
-    build(store, out)
+    build(store, out, SITE)
     published = [p for p in out.rglob("*") if p.is_file() and p.suffix != ".gz"]
     published = [p for p in published if p.name != STATE_FILE]
     assert published
@@ -240,10 +180,10 @@ def test_gzip_twins_match_their_files_and_stay_put(store: Store, out: Path) -> N
         assert twin.read_bytes()[4:8] == b"\0\0\0\0"  # no timestamp in the header
     before = snapshot(out)
     (out / STATE_FILE).unlink()  # rendering again must give the same .gz bytes too
-    assert build(store, out).written == []
+    assert build(store, out, SITE).written == []
     assert snapshot(out) == before
     (out / "rss.xml.gz").unlink()
-    build(store, out)
+    build(store, out, SITE)
     assert (out / "rss.xml.gz").read_bytes() == before["rss.xml.gz"][0]
 
 
@@ -262,7 +202,7 @@ def test_relative_urls_in_content_become_absolute_in_every_format(store: Store, 
             draft(2, content_html=content, url=None),  # no URL of its own: the site's
         ],
     )
-    build(store, out)
+    build(store, out, SITE)
     expected = {
         "https://lago.example.it/notizie/1": [
             "https://lago.example.it/archivio/2024",
@@ -314,20 +254,20 @@ def test_feeds_that_are_gone_are_removed_but_foreign_files_stay(store: Store, ou
     fill(store, range(1, 4))
     other_id = store.ensure_source(OTHER)
     store.upsert_articles(other_id, [draft(50, guid="valle.txt", category="Montagna")])
-    build(store, out)
+    build(store, out, SITE)
     assert (out / "categoria/montagna/rss.xml.gz").exists()
     assert (out / "fonte/eco-della-valle/atom.xml").exists()
     (out / "fonte/eco-della-valle/LEGGIMI.txt").write_text("di qualcun altro", encoding="utf-8")
 
     store.delete_source_articles(other_id, ["valle.txt"])
-    report = build(store, out)
+    report = build(store, out, SITE)
     assert not (out / "categoria/montagna").exists()
     assert "categoria/montagna/rss.xml" in report.removed
     assert sorted(p.name for p in (out / "fonte/eco-della-valle").iterdir()) == ["LEGGIMI.txt"]
     assert (out / "categoria/cronaca/rss.xml").exists()
     opml = (out / "opml.xml").read_text("utf-8")
     assert "montagna" not in opml
-    assert build(store, out).removed == []
+    assert build(store, out, SITE).removed == []
 
 
 # -- bounded archive building ---------------------------------------------------------------
@@ -390,7 +330,7 @@ def test_archive_memory_does_not_grow_with_the_history(tmp_path: Path) -> None:
 
 
 def test_capped_archives_appear_over_successive_builds(
-    store: Store, out: Path, schema: etree.RelaxNG
+    store: Store, out: Path, atom_schema: etree.RelaxNG
 ) -> None:
     fill(store, range(1, 601))  # root and source: 12 pages of 50; each category: 6
     every = {a.uid for a in store.latest_articles(1000)}
@@ -421,7 +361,7 @@ def test_capped_archives_appear_over_successive_builds(
     assert pending == 0
     assert len(archive_pages(out)) == 36
 
-    ids, documents = walk_atom(out, out / "atom.xml", schema)
+    ids, documents = walk_atom(out, out / "atom.xml", atom_schema)
     assert set(ids) == every
     assert ids[-1] == oldest
     assert len(documents) == 13

@@ -11,8 +11,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import feedparser
-import pytest
 from lxml import etree
 from sqlalchemy import MetaData
 
@@ -20,12 +18,14 @@ from db.engine import make_engine
 from db.migrate import current_revision, upgrade
 from db.records import ArticleDraft, Section, SourceSpec, TopicDef
 from db.store import Store
-from feeds.build import STATE_FILE, BuildReport, build_feeds
 from feeds.site import SiteInfo
 from rassegna.config import load_settings
 from rassegna.operations import site_info
+from tests import factories, reading
 from tests.conftest import write_config
+from tests.factories import build, contents
 from tests.old_rows import insert_old_source
+from tests.reading import parsed, xpath
 
 BASE = "http://127.0.0.1:8080/"
 SITE = SiteInfo(
@@ -38,11 +38,6 @@ SITE = SiteInfo(
     min_author_articles=3,
 )
 SOURCE = SourceSpec(name="Cronache del Lago", kind="files", location="/tmp/lago")
-ATOM = {
-    "a": "http://www.w3.org/2005/Atom",
-    "fh": "http://purl.org/syndication/history/1.0",
-    "dc": "http://purl.org/dc/elements/1.1/",
-}
 START = datetime(2025, 3, 1, 8, tzinfo=UTC)
 ROSSI = "Mario Rossi"
 BIANCHI = "Lucia Bianchi"
@@ -60,20 +55,19 @@ def authors_of(n: int) -> tuple[str, ...]:
     return tuple(names)
 
 
-def draft(n: int, **fields: object) -> ArticleDraft:
-    base: dict[str, object] = {
+def draft(n: int, **fields: Any) -> ArticleDraft:
+    values: dict[str, Any] = {
         "guid": f"firma-{n:03}.txt",
         "title": f"Notizia firmata {n}: è già così",
+        "body": f"Testo {n} del consiglio comunale: è, à, ù.",
         "summary": f"Riassunto {n}, città e università.",
-        "content_html": f"<p>Testo {n} del consiglio comunale: è, à, ù.</p>",
-        "content_text": f"Testo {n} del consiglio comunale: è, à, ù.",
         "published": START + timedelta(hours=n),
         "url": f"https://lago.example.it/firme/{n}",
         "category": "Cronaca",
         "authors": authors_of(n),
     }
-    base.update(fields)
-    return ArticleDraft(**base)  # type: ignore[arg-type]
+    values.update(fields)
+    return factories.draft(**values)
 
 
 def fill(store: Store, numbers: range) -> int:
@@ -82,76 +76,17 @@ def fill(store: Store, numbers: range) -> int:
     return source_id
 
 
-def build(store: Store, out: Path, site: SiteInfo = SITE) -> BuildReport:
-    return build_feeds(store, site, out, fsync=False)
-
-
-def files(out: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(out)): p.read_bytes()
-        for p in sorted(out.rglob("*"))
-        if p.is_file() and p.name != STATE_FILE
-    }
-
-
-def xpath(node: Any, expr: str) -> list[Any]:
-    found = node.xpath(expr, namespaces=ATOM)
-    assert isinstance(found, list)
-    return found
-
-
-def parsed(path: Path) -> feedparser.FeedParserDict:
-    result = feedparser.parse(path.read_bytes())
-    assert result.bozo == 0, f"{path}: {result.get('bozo_exception')}"
-    return result
-
-
-def local_path(out: Path, url: str) -> Path:
-    assert url.startswith(BASE), url
-    return out / url.removeprefix(BASE)
-
-
-@pytest.fixture
-def schema(shared: Path) -> etree.RelaxNG:
-    return etree.RelaxNG(etree.parse(str(shared / "schemas" / "atom.rng")))
-
-
 def walk(out: Path, folder: str, schema: etree.RelaxNG) -> tuple[list[str], list[str], list[str]]:
     """Follow a feed's history in all three formats from its subscription documents: the
     entry ids met by Atom `prev-archive`, RSS `atom:link rel="prev-archive"` and JSON Feed
     `next_url`, each document validated on the way."""
-    atom_ids: list[str] = []
-    path: Path | None = out / folder / "atom.xml"
-    seen: set[Path] = set()
-    while path is not None:
-        assert path not in seen, "prev-archive loops"
-        seen.add(path)
-        tree = etree.parse(str(path))
-        assert schema.validate(tree), f"{path}: {schema.error_log}"
-        parsed(path)
-        atom_ids += xpath(tree, "/a:feed/a:entry/a:id/text()")
-        prev = xpath(tree, "/a:feed/a:link[@rel='prev-archive']/@href")
-        path = local_path(out, prev[0]) if prev else None
-    rss_ids: list[str] = []
-    path = out / folder / "rss.xml"
-    while path is not None:
-        tree = etree.parse(str(path))
-        parsed(path)
-        rss_ids += xpath(tree, "/rss/channel/item/guid/text()")
-        prev = xpath(tree, "/rss/channel/a:link[@rel='prev-archive']/@href")
-        path = local_path(out, prev[0]) if prev else None
-    json_ids: list[str] = []
-    path = out / folder / "feed.json"
-    while path is not None:
-        document = json.loads(path.read_bytes())
-        assert document["version"] == "https://jsonfeed.org/version/1.1"
-        json_ids += [item["id"] for item in document["items"]]
-        path = local_path(out, document["next_url"]) if "next_url" in document else None
-    return atom_ids, rss_ids, json_ids
+    atom_ids, _ = reading.walk_atom(out, BASE, out / folder / "atom.xml", schema)
+    rss_ids, _ = reading.walk_rss(out, BASE, out / folder / "rss.xml")
+    return atom_ids, rss_ids, reading.walk_json(out, BASE, out / folder / "feed.json")
 
 
 def test_author_feeds_only_when_configured_and_over_the_threshold(
-    any_store: Store, tmp_path: Path, schema: etree.RelaxNG
+    any_store: Store, tmp_path: Path, atom_schema: etree.RelaxNG
 ) -> None:
     fill(any_store, range(1, 15))  # Rossi 14 articles, Bianchi 4, Verdi 2
     assert [a.slug for a in any_store.authors(3)] == ["lucia-bianchi", "mario-rossi"]
@@ -167,7 +102,7 @@ def test_author_feeds_only_when_configured_and_over_the_threshold(
     assert b"autore/" not in (off / "opml.xml").read_bytes()
 
     out = tmp_path / "public"
-    report = build(any_store, out)
+    report = build(any_store, out, SITE)
     assert sorted(s.folder for s in report.feeds if s.kind == "autore") == [
         "autore/lucia-bianchi",
         "autore/mario-rossi",
@@ -178,7 +113,7 @@ def test_author_feeds_only_when_configured_and_over_the_threshold(
         for filename in ("rss.xml", "atom.xml", "feed.json", "atom.xml.gz"):
             assert (folder / filename).is_file(), f"{slug}/{filename}"
         atom = etree.parse(str(folder / "atom.xml"))
-        assert schema.validate(atom), schema.error_log
+        assert atom_schema.validate(atom), atom_schema.error_log
         assert xpath(atom, "/a:feed/a:link[@rel='self']/@href") == [f"{BASE}autore/{slug}/atom.xml"]
         assert name in xpath(atom, "/a:feed/a:title/text()")[0]
         # Every entry of the feed is signed by that author, in every format.
@@ -194,7 +129,7 @@ def test_author_feeds_only_when_configured_and_over_the_threshold(
             for i in document["items"]
         )
         # The whole history is reachable through the archives.
-        atom_ids, rss_ids, json_ids = walk(out, f"autore/{slug}", schema)
+        atom_ids, rss_ids, json_ids = walk(out, f"autore/{slug}", atom_schema)
         assert len(set(atom_ids)) == len(set(rss_ids)) == len(set(json_ids)) == count
 
     # Listed for people and for feed readers.
@@ -211,16 +146,16 @@ def test_author_feeds_only_when_configured_and_over_the_threshold(
 def test_author_feeds_are_byte_stable_and_follow_edits(any_store: Store, tmp_path: Path) -> None:
     source_id = fill(any_store, range(1, 10))
     first, second = tmp_path / "a", tmp_path / "b"
-    build(any_store, first)
-    assert build(any_store, first).written == []  # nothing changed: nothing rewritten
-    build(any_store, second)
-    assert files(first) == files(second)  # same store, same bytes
+    build(any_store, first, SITE)
+    assert build(any_store, first, SITE).written == []  # nothing changed: nothing rewritten
+    build(any_store, second, SITE)
+    assert contents(first) == contents(second)  # same store, same bytes
 
     # Verdi signs a third article: his feed appears. Article 9 loses Bianchi's byline:
     # with two articles left (3 and 6) she falls under the threshold and her feed goes.
     assert (first / "autore" / "lucia-bianchi" / "atom.xml").is_file()
     any_store.upsert_articles(source_id, [draft(12, authors=(RARE,)), draft(9, authors=(ROSSI,))])
-    report = build(any_store, first)
+    report = build(any_store, first, SITE)
     assert "autore/niccolo-verdi/atom.xml" in report.written
     verdi = parsed(first / "autore" / "niccolo-verdi" / "rss.xml")
     assert [e.link for e in verdi.entries] == [
@@ -233,18 +168,18 @@ def test_author_feeds_are_byte_stable_and_follow_edits(any_store: Store, tmp_pat
 
 
 def test_topic_feeds_have_archives_like_sections(
-    any_store: Store, tmp_path: Path, schema: etree.RelaxNG
+    any_store: Store, tmp_path: Path, atom_schema: etree.RelaxNG
 ) -> None:
     any_store.sync_topics([TopicDef("consiglio", "Consiglio comunale", "consiglio comunale")])
     fill(any_store, range(1, 12))  # 11 matches: 2 full pages of 4, 3 in the feed only
     out = tmp_path / "public"
-    build(any_store, out)
+    build(any_store, out, SITE)
     every = {a.uid for a in any_store.latest_articles(100, Section("topic", "consiglio"))}
     assert len(every) == 11
     for page in (1, 2):
         assert (out / f"tema/consiglio/archivio/{page}/atom.xml").is_file()
     assert not (out / "tema/consiglio/archivio/3").exists()
-    atom_ids, rss_ids, json_ids = walk(out, "tema/consiglio", schema)
+    atom_ids, rss_ids, json_ids = walk(out, "tema/consiglio", atom_schema)
     assert set(atom_ids) == set(rss_ids) == set(json_ids) == every
     oldest = any_store.latest_articles(100, Section("topic", "consiglio"))[-1].uid
     assert atom_ids[-1] == json_ids[-1] == oldest

@@ -12,15 +12,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import feedparser
 import pytest
 from lxml import etree, html
 
 from db.records import ArticleDraft, SourceSpec
 from db.store import Store
-from feeds.build import STATE_FILE, BuildReport, build_feeds
+from feeds.build import STATE_FILE
 from feeds.errors import FeedError
 from feeds.site import SiteInfo
+from tests import factories, reading
+from tests.factories import build, snapshot
+from tests.reading import xpath
 
 BASE = "http://127.0.0.1:8080/"
 SITE = SiteInfo(
@@ -39,17 +41,15 @@ def _when(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2025, 3, day, hour, minute, tzinfo=UTC)
 
 
-def _draft(guid: str, title: str, **fields: object) -> ArticleDraft:
-    base: dict[str, object] = {
-        "guid": guid,
-        "title": title,
+def _draft(guid: str, title: str, **fields: Any) -> ArticleDraft:
+    values: dict[str, Any] = {
         "summary": f"In breve: {title.lower()}.",
-        "content_html": f"<p>{title}: ecco perché se ne parla così tanto in città.</p>",
-        "content_text": f"{title}: ecco perché se ne parla così tanto in città.",
         "published": _when(28, 9),
     }
-    base.update(fields)
-    return ArticleDraft(**base)  # type: ignore[arg-type]
+    values.update(fields)
+    return factories.draft(
+        guid, title, f"{title}: ecco perché se ne parla così tanto in città.", **values
+    )
 
 
 GAZZETTA_DRAFTS = [
@@ -123,42 +123,12 @@ def filled(store: Store) -> Iterator[Store]:
     yield store
 
 
-@pytest.fixture
-def out(tmp_path: Path) -> Path:
-    return tmp_path / "public"
-
-
-def build(store: Store, out: Path, site: SiteInfo = SITE) -> BuildReport:
-    return build_feeds(store, site, out, fsync=False)
-
-
 def feed_files(out: Path, suffix: str) -> list[Path]:
     return sorted(p for p in out.rglob(f"*{suffix}") if not p.name.startswith("."))
 
 
-def snapshot(out: Path) -> dict[str, tuple[bytes, int]]:
-    return {
-        str(p.relative_to(out)): (p.read_bytes(), p.stat().st_mtime_ns)
-        for p in out.rglob("*")
-        if p.is_file() and p.name != STATE_FILE
-    }
-
-
-def nodes(node: etree._Element | etree._ElementTree, expr: str) -> list[Any]:
-    """An XPath node-set or string list, typed for mypy (lxml types every result shape)."""
-    found = node.xpath(expr, namespaces={"a": "http://www.w3.org/2005/Atom"})
-    assert isinstance(found, list)
-    return found
-
-
-def parse(path: Path) -> feedparser.FeedParserDict:
-    parsed = feedparser.parse(path.read_bytes())
-    assert parsed.bozo == 0, f"{path}: {parsed.get('bozo_exception')}"
-    return parsed
-
-
 def test_layout_follows_the_output_contract(filled: Store, out: Path) -> None:
-    report = build(filled, out)
+    report = build(filled, out, SITE)
     expected_folders = {
         "",
         "categoria/ambiente",
@@ -186,8 +156,8 @@ def test_layout_follows_the_output_contract(filled: Store, out: Path) -> None:
 
 
 def test_every_rss_file_reads_back_with_accents_links_and_guids(filled: Store, out: Path) -> None:
-    build(filled, out)
-    root = parse(out / "rss.xml")
+    build(filled, out, SITE)
+    root = reading.parsed(out / "rss.xml")
     assert root.version == "rss20"
     assert root.feed.title == SITE.title
     assert root.feed.link == SITE.link
@@ -214,46 +184,47 @@ def test_every_rss_file_reads_back_with_accents_links_and_guids(filled: Store, o
     assert "<author>" not in raw
     assert "<dc:creator>Marco Neri</dc:creator>" in raw
     for path in feed_files(out, "rss.xml"):
-        parsed = parse(path)
+        parsed = reading.parsed(path)
         assert parsed.version == "rss20"
         assert parsed.entries, path
 
 
-def test_every_atom_file_is_valid_rfc4287(filled: Store, out: Path, shared: Path) -> None:
-    build(filled, out)
-    schema = etree.RelaxNG(etree.parse(str(shared / "schemas" / "atom.rng")))
+def test_every_atom_file_is_valid_rfc4287(
+    filled: Store, out: Path, atom_schema: etree.RelaxNG
+) -> None:
+    build(filled, out, SITE)
     atom_files = feed_files(out, "atom.xml")
     assert len(atom_files) == 9
     for path in atom_files:
         document = etree.parse(str(path))
-        assert schema.validate(document), f"{path}: {schema.error_log}"
-        parsed = parse(path)
+        assert atom_schema.validate(document), f"{path}: {atom_schema.error_log}"
+        parsed = reading.parsed(path)
         assert parsed.version == "atom10"
         assert parsed.feed.language == "it"
         for entry in parsed.entries:
             assert entry.id.startswith("urn:uuid:")
             assert entry.author  # always present: the site title stands in
-    root = parse(out / "atom.xml")
+    root = reading.parsed(out / "atom.xml")
     assert {e.title for e in root.entries} == ALL_TITLES
     festa = next(e for e in root.entries if "festa" in e.title)
     assert festa.author == SITE.title
 
 
 def test_self_links_point_at_each_file(filled: Store, out: Path) -> None:
-    build(filled, out)
+    build(filled, out, SITE)
     for path in feed_files(out, ".xml"):
         if path.name == "opml.xml":
             continue
         url = BASE + str(path.relative_to(out))
         tree = etree.parse(str(path))
-        selfs = nodes(tree, "//a:link[@rel='self']/@href")
+        selfs = xpath(tree, "//a:link[@rel='self']/@href")
         assert selfs == [url]
     for path in feed_files(out, "feed.json"):
         assert json.loads(path.read_bytes())["feed_url"] == BASE + str(path.relative_to(out))
 
 
 def test_base_url_without_trailing_slash_gives_the_same_links(filled: Store, out: Path) -> None:
-    build(filled, out)
+    build(filled, out, SITE)
     other = out.parent / "other"
     build(filled, other, replace(SITE, base_url=BASE.rstrip("/")))
     assert (out / "categoria/cronaca/rss.xml").read_bytes() == (
@@ -262,34 +233,34 @@ def test_base_url_without_trailing_slash_gives_the_same_links(filled: Store, out
 
 
 def test_section_feeds_hold_only_their_articles_newest_first(filled: Store, out: Path) -> None:
-    build(filled, out)
-    cronaca = parse(out / "categoria/cronaca/rss.xml")
+    build(filled, out, SITE)
+    cronaca = reading.parsed(out / "categoria/cronaca/rss.xml")
     assert [e.title for e in cronaca.entries] == [
         "Più piste ciclabili in periferia: sarà davvero così?",
         "La città si prepara alla festa di primavera",
         "L'università apre un laboratorio sull'energia",
     ]
-    po = parse(out / "fonte/notizie-dal-po/atom.xml")
+    po = reading.parsed(out / "fonte/notizie-dal-po/atom.xml")
     assert {e.title for e in po.entries} == {d.title for d in PO_DRAFTS}
     uni = json.loads((out / "tag/universita/feed.json").read_bytes())
     assert [i["title"] for i in uni["items"]] == [
         "La città si prepara alla festa di primavera",
         "L'università apre un laboratorio sull'energia",
     ]
-    root = parse(out / "rss.xml")
+    root = reading.parsed(out / "rss.xml")
     dates = [e.published_parsed for e in root.entries]
     assert dates == sorted(dates, reverse=True)
 
 
 def test_items_per_feed_limits_every_feed(filled: Store, out: Path) -> None:
     build(filled, out, replace(SITE, items_per_feed=2))
-    assert len(parse(out / "rss.xml").entries) == 2
-    assert len(parse(out / "categoria/cronaca/atom.xml").entries) == 2
+    assert len(reading.parsed(out / "rss.xml").entries) == 2
+    assert len(reading.parsed(out / "categoria/cronaca/atom.xml").entries) == 2
     assert len(json.loads((out / "feed.json").read_bytes())["items"]) == 2
 
 
 def test_dates_are_rfc822_and_rfc3339_in_rome_across_dst(filled: Store, out: Path) -> None:
-    build(filled, out)
+    build(filled, out, SITE)
     rss = (out / "rss.xml").read_text("utf-8")
     # 28 March 08:00 UTC is 09:00 CET; 31 March 06:15 UTC is 08:15 CEST.
     assert "<pubDate>Fri, 28 Mar 2025 09:00:00 +0100</pubDate>" in rss
@@ -306,11 +277,11 @@ def test_dates_are_rfc822_and_rfc3339_in_rome_across_dst(filled: Store, out: Pat
 
 
 def test_feed_level_dates_come_from_the_newest_item(filled: Store, out: Path) -> None:
-    build(filled, out)
+    build(filled, out, SITE)
     newest = max(a.updated for a in filled.latest_articles(50))
-    atom = parse(out / "atom.xml")
+    atom = reading.parsed(out / "atom.xml")
     assert atom.feed.updated_parsed[:6] == newest.timetuple()[:6]
-    rss = parse(out / "rss.xml")
+    rss = reading.parsed(out / "rss.xml")
     assert rss.feed.updated_parsed[:6] == newest.timetuple()[:6]
     data = json.loads((out / "feed.json").read_bytes())
     assert max(i["date_modified"] for i in data["items"]).startswith(
@@ -319,7 +290,7 @@ def test_feed_level_dates_come_from_the_newest_item(filled: Store, out: Path) ->
 
 
 def test_json_feed_has_the_required_fields(filled: Store, out: Path) -> None:
-    build(filled, out)
+    build(filled, out, SITE)
     for path in feed_files(out, "feed.json"):
         data = json.loads(path.read_text("utf-8"))
         assert data["version"] == "https://jsonfeed.org/version/1.1"
@@ -344,9 +315,9 @@ def test_json_feed_has_the_required_fields(filled: Store, out: Path) -> None:
 
 
 def test_second_build_writes_nothing_and_moves_no_mtime(filled: Store, out: Path) -> None:
-    build(filled, out)
+    build(filled, out, SITE)
     before = snapshot(out)
-    report = build(filled, out)
+    report = build(filled, out, SITE)
     assert report.written == []
     # Every file and its .gz twin, untouched.
     assert len(report.unchanged) * 2 == len(before)
@@ -355,37 +326,37 @@ def test_second_build_writes_nothing_and_moves_no_mtime(filled: Store, out: Path
 
 def test_rendering_again_gives_identical_bytes(filled: Store, out: Path) -> None:
     """Without the fingerprints, every file is rendered again: same bytes, same mtimes."""
-    build(filled, out)
+    build(filled, out, SITE)
     before = snapshot(out)
     (out / STATE_FILE).unlink()
-    report = build(filled, out)
+    report = build(filled, out, SITE)
     assert report.written == []
     assert snapshot(out) == before
     other = out.parent / "elsewhere"
-    build(filled, other)
+    build(filled, other, SITE)
     assert {k: v[0] for k, v in snapshot(other).items()} == {k: v[0] for k, v in before.items()}
 
 
 def test_a_file_changed_by_hand_is_rendered_again(filled: Store, out: Path) -> None:
-    build(filled, out)
+    build(filled, out, SITE)
     original = (out / "atom.xml").read_bytes()
     (out / "atom.xml").write_bytes(b"broken")
     (out / "categoria/cronaca/rss.xml").unlink()
-    report = build(filled, out)
+    report = build(filled, out, SITE)
     assert set(report.written) == {"atom.xml", "categoria/cronaca/rss.xml"}
     assert (out / "atom.xml").read_bytes() == original
 
 
 def test_an_edited_article_changes_its_feeds_and_their_updated(store: Store, out: Path) -> None:
     ids = fill(store)
-    build(store, out)
+    build(store, out, SITE)
     before = snapshot(out)
-    old_updated = parse(out / "atom.xml").feed.updated
+    old_updated = reading.parsed(out / "atom.xml").feed.updated
     uid = next(a.uid for a in store.latest_articles(50) if a.guid == "treni.md")
 
     edited = replace(PO_DRAFTS[2], title="Treni regionali: orari nuovi già da lunedì")
     store.upsert_articles(ids[PO.name], [edited])
-    report = build(store, out)
+    report = build(store, out, SITE)
 
     # Treni is only in the root, Trasporti and its source feeds (no tag feed).
     assert set(report.written) == {
@@ -397,18 +368,20 @@ def test_an_edited_article_changes_its_feeds_and_their_updated(store: Store, out
         "index.html",
     }
     assert snapshot(out)["categoria/cronaca/rss.xml"] == before["categoria/cronaca/rss.xml"]
-    atom = parse(out / "atom.xml")
+    atom = reading.parsed(out / "atom.xml")
     assert atom.feed.updated != old_updated
     entry = next(e for e in atom.entries if e.id == uid)
     assert entry.title == "Treni regionali: orari nuovi già da lunedì"
     assert entry.updated == atom.feed.updated
-    rss = parse(out / "categoria/trasporti/rss.xml")
+    rss = reading.parsed(out / "categoria/trasporti/rss.xml")
     assert rss.entries[0].id == uid
     assert "orari nuovi già" in (out / "index.html").read_text("utf-8")
 
 
-def test_an_empty_store_gives_valid_stable_feeds(store: Store, out: Path, shared: Path) -> None:
-    report = build(store, out)
+def test_an_empty_store_gives_valid_stable_feeds(
+    store: Store, out: Path, atom_schema: etree.RelaxNG
+) -> None:
+    report = build(store, out, SITE)
     assert set(report.written) == {
         "rss.xml",
         "atom.xml",
@@ -417,30 +390,29 @@ def test_an_empty_store_gives_valid_stable_feeds(store: Store, out: Path, shared
         "opml.xml",
         "feed.xsl",
     }
-    assert parse(out / "rss.xml").entries == []
-    schema = etree.RelaxNG(etree.parse(str(shared / "schemas" / "atom.rng")))
-    assert schema.validate(etree.parse(str(out / "atom.xml"))), schema.error_log
+    assert reading.parsed(out / "rss.xml").entries == []
+    assert atom_schema.validate(etree.parse(str(out / "atom.xml"))), atom_schema.error_log
     assert json.loads((out / "feed.json").read_bytes())["items"] == []
     first = snapshot(out)
     (out / STATE_FILE).unlink()
-    assert build(store, out).written == []
+    assert build(store, out, SITE).written == []
     assert snapshot(out) == first
 
 
 def test_index_page_lists_feeds_and_latest_articles(filled: Store, out: Path) -> None:
-    build(filled, out)
+    build(filled, out, SITE)
     page = html.fromstring((out / "index.html").read_bytes())
     assert page.get("lang") == "it"
     alternates = {
         (link.get("type"), link.get("href"))
-        for link in nodes(page, "//head/link[@rel='alternate']")
+        for link in xpath(page, "//head/link[@rel='alternate']")
     }
     assert alternates == {
         ("application/rss+xml", BASE + "rss.xml"),
         ("application/atom+xml", BASE + "atom.xml"),
         ("application/feed+json", BASE + "feed.json"),
     }
-    hrefs = set(nodes(page, "//a/@href"))
+    hrefs = set(xpath(page, "//a/@href"))
     for folder in ("categoria/cronaca", "fonte/notizie-dal-po", "tag/universita"):
         for name in ("rss.xml", "atom.xml", "feed.json"):
             assert f"{BASE}{folder}/{name}" in hrefs
@@ -448,24 +420,24 @@ def test_index_page_lists_feeds_and_latest_articles(filled: Store, out: Path) ->
     assert "Ultimi articoli" in text
     assert "Un'estate più calda: ciò che dicono i dati" in text
     assert "31 marzo 2025, 08:15" in text
-    assert nodes(page, "//meta[@name='viewport']")
+    assert xpath(page, "//meta[@name='viewport']")
 
 
 def test_opml_lists_every_feed(filled: Store, out: Path) -> None:
-    report = build(filled, out)
+    report = build(filled, out, SITE)
     opml = etree.parse(str(out / "opml.xml"))
-    urls = set(nodes(opml, "//outline/@xmlUrl"))
+    urls = set(xpath(opml, "//outline/@xmlUrl"))
     assert urls == {BASE + f.rss_path for f in report.feeds}
-    assert all(o.get("type") == "rss" for o in nodes(opml, "//outline[@xmlUrl]"))
+    assert all(o.get("type") == "rss" for o in xpath(opml, "//outline[@xmlUrl]"))
 
 
 def test_an_unwritable_output_is_one_clear_sentence(filled: Store, out: Path) -> None:
-    build(filled, out)
+    build(filled, out, SITE)
     shutil.rmtree(out / "categoria")
     (out / "categoria").write_text("in the way")
     (out / STATE_FILE).unlink()
     with pytest.raises(FeedError) as caught:
-        build(filled, out)
+        build(filled, out, SITE)
     message = caught.value.message
     assert message.startswith(f"output.dir {out}: cannot write categoria/")
     assert message.endswith("Not a directory")
@@ -476,7 +448,7 @@ def test_an_output_folder_that_is_a_file_is_reported(filled: Store, tmp_path: Pa
     target = tmp_path / "file"
     target.write_text("x")
     with pytest.raises(FeedError, match=r"^output\.dir .*/file: cannot create the folder"):
-        build(filled, target)
+        build(filled, target, SITE)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
@@ -485,6 +457,6 @@ def test_a_read_only_output_folder_is_reported(filled: Store, out: Path) -> None
     out.chmod(0o555)
     try:
         with pytest.raises(FeedError, match="Permission denied"):
-            build(filled, out)
+            build(filled, out, SITE)
     finally:
         out.chmod(0o755)
