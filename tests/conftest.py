@@ -50,10 +50,14 @@ def out(tmp_path: Path) -> Path:
     return tmp_path / "public"
 
 
-@pytest.fixture
-def atom_schema(shared: Path) -> etree.RelaxNG:
-    """The Atom 1.0 RELAX NG schema of the shared folder."""
-    return etree.RelaxNG(etree.parse(str(shared / "schemas" / "atom.rng")))
+@pytest.fixture(scope="session")
+def atom_schema() -> etree.RelaxNG:
+    """The Atom 1.0 RELAX NG schema of the shared folder, read once per session (so that
+    hypothesis tests may use it too)."""
+    found = shared_dir()
+    if found is None:
+        pytest.skip("the shared/ folder is not present (set RASSEGNA_SHARED_DIR)")
+    return etree.RelaxNG(etree.parse(str(found / "schemas" / "atom.rng")))
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from db.records import Label, StoredArticle
+from db.records import Label
 from feeds.common import EMPTY_FEED_DATE
 from feeds.jsonfeed import render_json
 from feeds.render import EntryCache, render_xml, ttl_minutes, update_schedule
 from feeds.sections import KIND_CATEGORY, root_spec, section_spec
 from feeds.site import SiteInfo
+from tests.factories import stored_article as article
 
 SITE = SiteInfo(title="Rassegna", link="https://rassegna.example.it/", base_url="http://x.test")
 ROOT = root_spec(SITE)
@@ -41,30 +42,6 @@ RFC822 = re.compile(
 )
 
 
-def article(n: int = 1, **fields: object) -> StoredArticle:
-    published = datetime(2025, 6, 1, 8, 0, tzinfo=UTC) + timedelta(hours=n)
-    base: dict[str, object] = {
-        "id": n,
-        "uid": f"urn:uuid:00000000-0000-4000-8000-{n:012d}",
-        "source_name": "Gazzetta di Prova",
-        "source_slug": "gazzetta-di-prova",
-        "guid": f"articolo-{n}.txt",
-        "title": f"Articolo numero {n}: perché è così",
-        "summary": "Un riassunto breve, con ciò che conta.",
-        "content_html": "<p>Il testo <em>completo</em> dell'articolo.</p>",
-        "content_text": "Il testo completo dell'articolo.",
-        "published": published,
-        "updated": published + timedelta(minutes=5),
-        "ingested": published,
-        "url": f"https://gazzetta.example.it/{n}",
-        "authors": ("Giulia Bianchi",),
-        "category": Label("Cronaca", "cronaca"),
-        "tags": (Label("Università", "universita"),),
-    }
-    base.update(fields)
-    return StoredArticle(**base)  # type: ignore[arg-type]
-
-
 def nodes(node: etree._Element, expr: str) -> list[Any]:
     """An XPath node-set or string list, typed for mypy (lxml types every result shape)."""
     found = node.xpath(expr, namespaces=NS)
@@ -74,10 +51,6 @@ def nodes(node: etree._Element, expr: str) -> list[Any]:
 
 def rss_tree(data: bytes) -> etree._Element:
     return etree.fromstring(data)
-
-
-def atom_schema(shared: Path) -> etree.RelaxNG:
-    return etree.RelaxNG(etree.parse(str(shared / "schemas" / "atom.rng")))
 
 
 # -- trap 1: updated defaults to now() -------------------------------------------------
@@ -204,7 +177,7 @@ def test_syndication_elements_are_spelled_right_and_match_the_interval() -> None
 # -- trap 5: Atom enclosures ------------------------------------------------------------
 
 
-def test_lead_image_is_an_enclosure_in_both_formats(shared: Path) -> None:
+def test_lead_image_is_an_enclosure_in_both_formats(atom_schema: etree.RelaxNG) -> None:
     item = article(image_url="https://gazzetta.example.it/foto/piazza.jpg?w=800")
     rendered = render_xml(SITE, ROOT, [item])
     atom = etree.fromstring(rendered.atom)
@@ -216,7 +189,7 @@ def test_lead_image_is_an_enclosure_in_both_formats(shared: Path) -> None:
     assert enclosure.get("href") == item.image_url
     assert enclosure.get("type") == "image/jpeg"
     assert enclosure.get("length") == "0"
-    assert atom_schema(shared).validate(etree.ElementTree(atom))
+    assert atom_schema.validate(etree.ElementTree(atom))
     (rss_enclosure,) = rss_tree(rendered.rss).findall("channel/item/enclosure")
     assert dict(rss_enclosure.items()) == {
         "url": item.image_url,
@@ -249,7 +222,7 @@ def test_an_image_that_is_not_a_web_url_is_never_published(image_url: str) -> No
 # -- trap 6: content(type='CDATA') -------------------------------------------------------
 
 
-def test_content_is_html_typed_never_cdata(shared: Path) -> None:
+def test_content_is_html_typed_never_cdata(atom_schema: etree.RelaxNG) -> None:
     item = article(content_html="<p>Città &amp; campagna: <b>più</b> verde</p>")
     rendered = render_xml(SITE, ROOT, [item])
     atom = etree.fromstring(rendered.atom)
@@ -258,7 +231,7 @@ def test_content_is_html_typed_never_cdata(shared: Path) -> None:
     assert content.get("type") == "html"
     assert content.text == item.content_html
     assert b"CDATA" not in rendered.atom and b"CDATA" not in rendered.rss
-    assert atom_schema(shared).validate(etree.ElementTree(atom))
+    assert atom_schema.validate(etree.ElementTree(atom))
     encoded = rss_tree(rendered.rss).findtext("channel/item/content:encoded", namespaces=NS)
     assert encoded == item.content_html
 
@@ -383,7 +356,13 @@ _text = st.text(max_size=80)
     tag=_text,
 )
 def test_any_text_gives_feeds_readers_accept(
-    title: str, summary: str, content: str, authors: list[str], category: str, tag: str
+    atom_schema: etree.RelaxNG,
+    title: str,
+    summary: str,
+    content: str,
+    authors: list[str],
+    category: str,
+    tag: str,
 ) -> None:
     item = article(
         title=title,
@@ -401,25 +380,13 @@ def test_any_text_gives_feeds_readers_accept(
         assert parsed.bozo == 0, parsed.get("bozo_exception")
         assert len(parsed.entries) == 2
         assert parsed.entries[0].id == item.uid
-    assert _SCHEMA.validate(etree.fromstring(rendered.atom)), _SCHEMA.error_log
+    assert atom_schema.validate(etree.fromstring(rendered.atom)), atom_schema.error_log
     data = json.loads(render_json(SITE, spec, [item]).decode("utf-8"))
     assert data["items"][0]["id"] == item.uid
     assert data["items"][0]["title"]
 
 
-def _load_schema() -> etree.RelaxNG:
-    for candidate in (Path("/work/shared"), Path(__file__).resolve().parents[2] / "shared"):
-        rng = candidate / "schemas" / "atom.rng"
-        if rng.exists():
-            return etree.RelaxNG(etree.parse(str(rng)))
-    pytest.skip("shared/schemas/atom.rng is not present", allow_module_level=True)
-    raise AssertionError("unreachable")
-
-
-_SCHEMA = _load_schema()
-
-
-def test_entry_language_is_marked_only_when_it_differs(shared: Path) -> None:
+def test_entry_language_is_marked_only_when_it_differs(atom_schema: etree.RelaxNG) -> None:
     italian = article(1, language="it")
     english = article(2, language="en", title="Students' union meets the mayor")
     rendered = render_xml(SITE, ROOT, [english, italian])
@@ -427,7 +394,7 @@ def test_entry_language_is_marked_only_when_it_differs(shared: Path) -> None:
     entries = atom.findall("a:entry", NS)
     xml_lang = "{http://www.w3.org/XML/1998/namespace}lang"
     assert [e.get(xml_lang) for e in entries] == ["en", None]
-    assert atom_schema(shared).validate(etree.ElementTree(atom))
+    assert atom_schema.validate(etree.ElementTree(atom))
     items = rss_tree(rendered.rss).findall("channel/item")
     assert [i.findtext("dc:language", namespaces=NS) for i in items] == ["en", None]
     parsed = feedparser.parse(rendered.atom)

@@ -10,19 +10,18 @@ from db.store import Store
 from rassegna.config import load_settings
 from rassegna.daemon import Daemon
 from tests.conftest import write_config
+from tests.factories import draft
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 def _draft(n: int, days_old: int, category: str) -> ArticleDraft:
-    published = NOW - timedelta(days=days_old, minutes=n)
-    return ArticleDraft(
-        guid=f"a{n}",
-        title=f"Notizia numero {n} di {category}",
+    return draft(
+        f"a{n}",
+        f"Notizia numero {n} di {category}",
+        "Testo.",
         summary="Sommario.",
-        content_html="<p>Testo.</p>",
-        content_text="Testo.",
-        published=published,
+        published=NOW - timedelta(days=days_old, minutes=n),
         category=category,
     )
 

@@ -17,6 +17,8 @@ from db.store import Store
 from feeds.build import build_feeds
 from feeds.errors import FeedError
 from feeds.site import SiteInfo
+from tests import factories
+from tests.factories import contents
 from tests.reliability_helpers import assert_output_valid
 
 SITE = SiteInfo("Prova", "http://127.0.0.1/", "http://127.0.0.1/")
@@ -39,12 +41,11 @@ HOSTILE_NAMES = [
 
 
 def draft(n: int, *, category: str | None, tags: tuple[str, ...] = ()) -> ArticleDraft:
-    return ArticleDraft(
-        guid=f"g{n}",
-        title=f"Articolo {n}",
+    return factories.draft(
+        f"g{n}",
+        f"Articolo {n}",
+        f"Testo {n}.",
         summary="Sommario.",
-        content_html=f"<p>Testo {n}.</p>",
-        content_text=f"Testo {n}.",
         published=datetime(2026, 11, 2, 10, n % 60, tzinfo=UTC),
         category=category,
         tags=tags,
@@ -91,14 +92,6 @@ def _articles(store: Store, count: int, offset: int = 0) -> None:
     store.upsert_articles(source, [draft(offset + n, category="Cronaca") for n in range(count)])
 
 
-def _snapshot(out: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(out).as_posix(): p.read_bytes()
-        for p in out.rglob("*")
-        if p.is_file() and not p.name.startswith(".")
-    }
-
-
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
 def test_read_only_output_keeps_old_feeds_and_retries(store: Store, tmp_path: Path) -> None:
     _read_only_case(store, tmp_path)
@@ -108,7 +101,7 @@ def _read_only_case(store: Store, tmp_path: Path) -> None:
     out = tmp_path / "public"
     _articles(store, 3)
     build_feeds(store, SITE, out, fsync=False)
-    old = _snapshot(out)
+    old = contents(out)
     _articles(store, 2, offset=10)
     folders = [out, *[p for p in out.rglob("*") if p.is_dir()]]
     for folder in folders:
@@ -117,13 +110,13 @@ def _read_only_case(store: Store, tmp_path: Path) -> None:
         with pytest.raises(FeedError) as failure:
             build_feeds(store, SITE, out, fsync=False)
         assert str(out) in failure.value.message and "\n" not in failure.value.message
-        assert _snapshot(out) == old
+        assert contents(out) == old
         assert assert_output_valid(out) >= 6
     finally:
         for folder in folders:
             folder.chmod(0o755)
     build_feeds(store, SITE, out, fsync=False)
-    assert _snapshot(out) != old
+    assert contents(out) != old
     assert b"Articolo 11" in (out / "rss.xml").read_bytes()
 
 
@@ -151,7 +144,7 @@ def test_read_only_mount_keeps_old_feeds_and_retries(store: Store, tiny_disk: Pa
     out = tiny_disk / "public"
     _articles(store, 3)
     build_feeds(store, SITE, out, fsync=False)
-    old = _snapshot(out)
+    old = contents(out)
     _articles(store, 2, offset=10)
     subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)], check=True)
     try:
@@ -162,7 +155,7 @@ def test_read_only_mount_keeps_old_feeds_and_retries(store: Store, tiny_disk: Pa
             reason in failure.value.message
             for reason in ("Read-only file system", "Permission denied")
         )
-        assert _snapshot(out) == old
+        assert contents(out) == old
     finally:
         subprocess.run(["mount", "-o", "remount,rw", str(tiny_disk)], check=True)
     build_feeds(store, SITE, out, fsync=False)
@@ -174,17 +167,16 @@ def test_full_disk_keeps_old_feeds_and_retries(store: Store, tiny_disk: Path) ->
     out = tiny_disk / "public"
     _articles(store, 2)
     build_feeds(store, SITE, out, fsync=False)
-    old = _snapshot(out)
+    old = contents(out)
     assert assert_output_valid(out) >= 6
     # Many long articles: the new feeds no longer fit in 512 KiB.
     source = store.ensure_source(SourceSpec("Fonte", "files", "/nonexistent"))
     big = [
-        ArticleDraft(
-            guid=f"big{n}",
-            title=f"Articolo lungo {n}",
+        factories.draft(
+            f"big{n}",
+            f"Articolo lungo {n}",
+            "parola " * 2000,
             summary="Sommario.",
-            content_html="<p>" + "parola " * 2000 + "</p>",
-            content_text="parola " * 2000,
             published=datetime(2026, 11, 3, 10, n, tzinfo=UTC),
             category="Cronaca",
         )
@@ -198,7 +190,7 @@ def test_full_disk_keeps_old_feeds_and_retries(store: Store, tiny_disk: Path) ->
     # Each file is replaced atomically: the one that did not fit is still the old one,
     # others may already be new, and every one of them is whole.
     failed = message.split("cannot write ", 1)[1].split(":", 1)[0]
-    now = _snapshot(out)
+    now = contents(out)
     assert set(now) == set(old) and now[failed] == old[failed]
     assert assert_output_valid(out) >= 6
     assert not [p for p in out.rglob(".*.tmp")]  # no temporary file left behind

@@ -19,6 +19,7 @@ from feeds.site import SiteInfo
 from feeds.websub import announce, ping_hubs
 from rassegna.config import load_settings
 from rassegna.operations import build as build_operation
+from tests import factories
 from tests.conftest import free_port
 
 BASE = "https://feed.example.it/"
@@ -26,12 +27,11 @@ SOURCE = SourceSpec(name="Gazzetta", kind="files", location="/tmp/gazzetta")
 
 
 def draft(guid: str, title: str, category: str) -> ArticleDraft:
-    return ArticleDraft(
-        guid=guid,
-        title=title,
+    return factories.draft(
+        guid,
+        title,
+        title,
         summary="Riassunto.",
-        content_html=f"<p>{title}</p>",
-        content_text=title,
         published=datetime(2025, 5, 1, 9, tzinfo=UTC),
         category=category,
     )
