@@ -9,12 +9,14 @@ from decimal import Decimal
 
 from lxml import etree
 
-from db.records import ArticleDraft, SourceSpec
 from db.store import Store
 from feeds.common import atom_updated
 from feeds.jsonfeed import render_json
 from feeds.render import render_xml
-from tests.test_feeds_render import NS, ROOT, SITE, article, nodes
+from tests import factories
+from tests.factories import add_source
+from tests.factories import stored_article as article
+from tests.test_feeds_render import NS, ROOT, SITE, nodes
 
 T0 = datetime(2026, 10, 3, 7, 15, 42, tzinfo=UTC)
 
@@ -28,13 +30,11 @@ def _instant(text: str) -> Decimal:
 
 
 def test_the_store_keeps_microseconds(any_store: Store) -> None:
-    sid = any_store.ensure_source(SourceSpec(name="Redazione", kind="files", location="/tmp/r"))
-    draft = ArticleDraft(
-        guid="a.txt",
-        title="Il ponte riapre",
-        summary="",
-        content_html="<p>Testo</p>",
-        content_text="Testo",
+    sid = add_source(any_store, "Redazione")
+    draft = factories.draft(
+        "a.txt",
+        "Il ponte riapre",
+        "Testo",
         published=T0.replace(microsecond=649_678),
         updated=T0.replace(microsecond=912_001),
     )
