@@ -27,6 +27,10 @@ class PageRecord:
     fetched_at: datetime
     etag: str | None = None
     last_modified: str | None = None
+    tries: int = 1  # fetches of this page for the same entry, failed ones included
+    title: str | None = None  # found by a site rule's `title:` (`author:`, `date:`)
+    author: str | None = None
+    published: datetime | None = None
 
 
 def url_key(url: str) -> str:
@@ -54,6 +58,10 @@ def known_pages(engine: Engine, source_id: int, urls: Sequence[str]) -> dict[str
                     fetched_at=row.fetched_at,
                     etag=row.etag,
                     last_modified=row.last_modified,
+                    tries=row.tries,
+                    title=row.title,
+                    author=row.author,
+                    published=row.published,
                 )
     return found
 
@@ -72,6 +80,10 @@ def save_pages(engine: Engine, source_id: int, pages: Iterable[PageRecord]) -> N
             "content_html": p.content_html,
             "method": p.method,
             "fetched_at": p.fetched_at,
+            "tries": p.tries,
+            "title": p.title,
+            "author": p.author,
+            "published": p.published,
         }
         for p in pages
     ]

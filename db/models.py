@@ -292,6 +292,12 @@ class FetchedPage(Base):
     content_html: Mapped[str] = mapped_column(Text, default="")
     method: Mapped[str] = mapped_column(Text, default="")  # extractor, or why it failed
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Revision 0015: tries of a page that keeps failing (bounded), and what a site rule
+    # found besides the body.
+    tries: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    title: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text)
+    published: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Counter(Base):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import lxml.etree
 import lxml.html
@@ -60,7 +60,9 @@ class Extraction:
     method: str  # "rule <file>", "selector", "trafilatura"
     words: int
     pages: int = 1
-    author: str | None = None
+    author: str | None = None  # what the site rule's `author:` found (title, date: the same)
+    title: str | None = None
+    date: str | None = None  # as the page writes it; parsed by the caller, in its time zone
 
 
 def word_count(html_fragment: str) -> int:
@@ -178,6 +180,26 @@ def _cleaned(tree: lxml.html.HtmlElement) -> None:
     _drop([c for c in tree.iter(lxml.etree.Comment)])
 
 
+def _with_metadata(found: Extraction, tree: lxml.html.HtmlElement, rule: SiteRule) -> Extraction:
+    """`found` with what the rule's `title:`, `author:` and `date:` find on a page."""
+    return replace(
+        found,
+        title=_first_text(tree, rule.title),
+        author=_first_text(tree, rule.author),
+        date=_first_text(tree, rule.date),
+    )
+
+
+def with_rule_metadata(
+    found: Extraction, data: bytes, charset: str | None, rule: SiteRule
+) -> Extraction:
+    """`_with_metadata` for a page whose body another extractor found."""
+    if not (rule.title or rule.author or rule.date):
+        return found
+    tree = parse_page(data, charset, replacements=rule.replacements)
+    return _with_metadata(found, tree, rule) if tree is not None else found
+
+
 def by_rule(
     data: bytes,
     *,
@@ -198,7 +220,8 @@ def by_rule(
                 other = parse_page(fetched[0], fetched[2], replacements=rule.replacements)
                 if other is not None:
                     tree, url = other, fetched[1]
-    author = _first_text(tree, rule.author)
+    # Read before the page is stripped: a byline or a date often sits in a stripped box.
+    title, author, date = (_first_text(tree, x) for x in (rule.title, rule.author, rule.date))
     parts: list[str] = []
     seen = {url}
     pages = 0
@@ -225,7 +248,8 @@ def by_rule(
     if not parts:
         return None
     html = "".join(parts)
-    return Extraction(html, f"rule {rule.path}", word_count(html), pages, author)
+    words = word_count(html)
+    return Extraction(html, f"rule {rule.path}", words, pages, author, title, date)
 
 
 def by_selector(
@@ -285,6 +309,9 @@ def extract_page(
         if not rule.autodetect_on_failure:
             return None, rule
     found = by_selector(data, url=url, charset=charset, selectors=selectors)
-    if found is not None and found.words:
-        return found, rule
-    return by_trafilatura(data, url=url, charset=charset), rule
+    if found is None or not found.words:
+        found = by_trafilatura(data, url=url, charset=charset)
+    if found is not None and rule is not None:
+        # As FiveFilters: the rule's title, author and date hold whoever found the body.
+        found = with_rule_metadata(found, data, charset, rule)
+    return found, rule

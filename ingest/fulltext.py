@@ -7,32 +7,45 @@ every hop, per-host spacing shared with feed polls); at most `per_poll` pages a 
 newest entries first, the rest on later polls; a page is fetched once and remembered by
 URL with its validators (`db.fetched_pages`), and fetched again only when its entry was edited or
 its link changed. A page that fails, or yields less text than the feed, leaves the entry
-with the feed's text. The feed's own summary stays the summary.
+with the feed's text, and is tried again on later polls (at most `MAX_TRIES` times in all,
+spaced by `RETRY_AFTER`, within the same per-poll limit). The feed's own summary stays
+the summary.
+
+A site rule's `title:`, `author:` and `date:` fill what the entry lacks, as FiveFilters
+does: the title when the feed gave none (the one derived from the text is replaced), the
+authors when it named none, the date when it had none.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
 
 from db.fetched_pages import PageRecord
 from db.store import Store
 from ingest import normalize
+from ingest.article import plausible_date
 from ingest.extract import Extraction, Selectors, extract_page, word_count
 from ingest.fetch import Fetcher, FetchError
 from ingest.raw import RawArticle
 from ingest.siterules import SiteRule, SiteRules
+from ingest.untitled import title_from_html, title_from_link
 
 log = logging.getLogger("rassegna.ingest.fulltext")
 
 Mode = Literal["off", "on", "auto"]
 MIN_WORDS = 120
 PER_POLL = 10
+MAX_TRIES = 3
+"""Fetches of a page that keeps failing, for the same entry, the first one included."""
+RETRY_AFTER = (timedelta(hours=1), timedelta(hours=6))
+"""How long after its first failed try a page is tried again, and after its second."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +57,7 @@ class FullTextOptions:
     per_poll: int = PER_POLL
     selectors: Selectors = field(default_factory=Selectors)
     rules: SiteRules = field(default_factory=SiteRules)
+    timezone: str = "Europe/Rome"  # of dates a site rule finds without one
 
 
 @dataclass(slots=True)
@@ -53,6 +67,7 @@ class FullTextTally:
     ok: int = 0  # entries that got their page's text this poll (fetched or remembered)
     failed: int = 0  # pages fetched this poll that did not give it
     fetched: int = 0
+    retried: int = 0  # of `fetched`: pages that had failed before for the same entry
     deferred: int = 0  # entries left for a later poll (per-poll limit)
 
 
@@ -113,8 +128,26 @@ class _Pages:
         return response.body, response.url, response.charset
 
 
-def _apply(raw: RawArticle, html: str) -> None:
-    """The page's text becomes the body; the feed's text stays as the summary."""
+def _derived_title(raw: RawArticle) -> bool:
+    """Whether the entry's title is the one `ingest.feed` derives for an untitled entry."""
+    derived = (
+        title_from_html(raw.body_html or "")
+        or title_from_html(raw.summary)
+        or title_from_link(raw.url)
+    )
+    return not raw.title.strip() or raw.title == derived
+
+
+def _apply(raw: RawArticle, record: PageRecord) -> None:
+    """The page's text becomes the body; the feed's text stays as the summary; what the
+    site rule found fills what the entry lacks."""
+    if record.title and _derived_title(raw):
+        raw.title = record.title
+    if record.author and not raw.authors:
+        raw.authors = [record.author]
+    if record.published is not None and raw.published is None:
+        raw.published = record.published
+    html = record.content_html
     if not raw.summary.strip():
         raw.summary = " ".join(normalize.html_to_text(raw.body_html or "").split())
     raw.body_html = html
@@ -147,17 +180,7 @@ def fetch_and_extract(
         reason = exc.message.removeprefix(f"{url}: ")
         return PageRecord(url, fingerprint, False, "", reason, now), None
     if response.not_modified and previous is not None and previous.ok:
-        kept = PageRecord(
-            url,
-            fingerprint,
-            True,
-            previous.content_html,
-            previous.method,
-            now,
-            previous.etag,
-            previous.last_modified,
-        )
-        return kept, None
+        return dataclasses.replace(previous, entry_hash=fingerprint, fetched_at=now, tries=1), None
     if response.content_type and "html" not in response.content_type:
         reason = f"not a web page ({response.content_type})"
         return PageRecord(url, fingerprint, False, "", reason, now), None
@@ -187,8 +210,32 @@ def fetch_and_extract(
         now,
         response.etag,
         response.last_modified,
+        title=found.title,
+        author=found.author,
+        published=_page_date(found.date, now, options.timezone),
     )
     return record, rule
+
+
+def _page_date(text: str | None, now: datetime, timezone: str) -> datetime | None:
+    if not text:
+        return None
+    return plausible_date(normalize.parse_date(text, now=now, tz=timezone))
+
+
+def _retry_due(record: PageRecord, now: datetime) -> bool:
+    """Whether a page that failed for this same entry is tried again now."""
+    if record.ok or record.tries >= MAX_TRIES:
+        return False
+    wait = RETRY_AFTER[min(record.tries, len(RETRY_AFTER)) - 1]
+    return now - record.fetched_at >= wait
+
+
+def _counted(record: PageRecord, previous: PageRecord | None) -> PageRecord:
+    """`record` with its tries: one more than the previous failed try of the same entry."""
+    if previous is None or previous.ok or previous.entry_hash != record.entry_hash:
+        return record
+    return dataclasses.replace(record, tries=previous.tries + 1)
 
 
 def fill_full_text(
@@ -213,17 +260,22 @@ def fill_full_text(
         record = known.get(raw.url or "")
         if record is not None and record.entry_hash == entry_hash(raw):
             if record.ok:
-                _apply(raw, record.content_html)
-            continue  # remembered: a failed page is not fetched again for the same entry
+                _apply(raw, record)
+                continue
+            if not _retry_due(record, now):
+                continue  # failed: tried again later, a bounded number of times
         to_fetch.append(raw)
     to_fetch.sort(key=_newest_first, reverse=True)
     tally.deferred = max(0, len(to_fetch) - options.per_poll)
     saved: list[PageRecord] = []
     for raw in to_fetch[: options.per_poll]:
+        previous = known.get(raw.url or "")
         record, _rule = fetch_and_extract(
-            raw, options, fetcher, now=now, user_agent=user_agent, previous=known.get(raw.url or "")
+            raw, options, fetcher, now=now, user_agent=user_agent, previous=previous
         )
+        record = _counted(record, previous)
         tally.fetched += 1
+        tally.retried += record.tries > 1
         saved.append(record)
         if record.ok:
             tally.ok += 1
@@ -234,13 +286,15 @@ def fill_full_text(
                 record.method,
                 word_count(record.content_html),
             )
-            _apply(raw, record.content_html)
+            _apply(raw, record)
         else:
             tally.failed += 1
             log.warning(
-                'source "%s": full text of %s: kept the feed text: %s',
+                'source "%s": full text of %s: kept the feed text (try %d of %d): %s',
                 source_name,
                 raw.url,
+                record.tries,
+                MAX_TRIES,
                 record.method,
             )
     store.save_fetched_pages(source_id, saved)
@@ -263,7 +317,7 @@ def preview_entry(
         return PagePreview(url, False, "feed", "", feed_words(raw), None)
     record, rule = fetch_and_extract(raw, options, fetcher, now=now)
     if record.ok:
-        _apply(raw, record.content_html)
+        _apply(raw, record)
         return PagePreview(
             url,
             True,

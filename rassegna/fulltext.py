@@ -36,10 +36,12 @@ def full_text_options(
     mode: Mode | None = None,
     rules: SiteRules | None = None,
 ) -> FullTextOptions:
-    """The options of one source (`mode` overrides its `full_text`, for `preview`)."""
+    """The options of one source (`mode` overrides its `full_text`, for `preview`). A page
+    source fetches no article page for a feed, but finds its own articles' text with the
+    same site rules and selectors, so it gets them too."""
     chosen = mode or (mode_of(source.full_text) if source is not None else "off")
-    if chosen == "off":
-        return FullTextOptions()
+    if chosen == "off" and (source is None or source.kind != "page"):
+        return FullTextOptions(timezone=settings.site.timezone)
     return FullTextOptions(
         mode=chosen,
         min_words=source.full_text_min_words if source is not None else 120,
@@ -49,6 +51,7 @@ def full_text_options(
             strip=tuple(source.strip_selectors) if source is not None else (),
         ),
         rules=rules if rules is not None else site_rules(settings),
+        timezone=settings.site.timezone,
     )
 
 
