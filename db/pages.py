@@ -12,12 +12,23 @@ usually link there instead.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    ScalarSelect,
+    Select,
+    and_,
+    func,
+    or_,
+    select,
+)
 
 from db.tables import (
     ARTICLE_AUTHORS,
@@ -92,8 +103,8 @@ def mint_page_paths(connection: Connection, wanted: Sequence[tuple[str, datetime
 @dataclass(frozen=True, slots=True)
 class PageStamp:
     """What an article's page (and its neighbours' links to it) depends on, cheaply read
-    for every article: its version, its address and where it sits (its category, else its
-    source, in publication order)."""
+    for every article: its version, its address, its chain (`chain`: its category, else
+    its source) and the slugs of its tags, authors and topics."""
 
     id: int
     page_path: str
@@ -102,75 +113,126 @@ class PageStamp:
     content_hash: str
     updated: datetime
     linked_sources: int
-    category_id: int | None
-    source_id: int
+    chain: tuple[str, int]
+    tags: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
 
 
-_STAMP_READ = select(
-    ARTICLES.c.id,
-    ARTICLES.c.page_path,
-    ARTICLES.c.url,
-    ARTICLES.c.published,
-    ARTICLES.c.content_hash,
-    ARTICLES.c.updated,
-    ARTICLES.c.linked_sources,
-    ARTICLES.c.category_id,
-    ARTICLES.c.source_id,
-).where(VISIBLE)  # a hidden article has no page until it is shown again (same address)
-_STAMP_READ = _STAMP_READ.order_by(ARTICLES.c.published, ARTICLES.c.id)
+# Between the slugs of one article in one aggregated column: never part of a slug.
+_SEPARATOR = "\n"
+# Rows fetched per round trip while the stamps are streamed.
+_YIELD = 2000
 
 
-def page_stamps(connection: Connection) -> list[PageStamp]:
-    """Every article's `PageStamp`, oldest first (published, then id)."""
-    return [
-        PageStamp(
-            id=row.id,
-            page_path=row.page_path or "",
-            url=row.url,
-            published=row.published,
-            content_hash=row.content_hash,
-            updated=row.updated,
-            linked_sources=row.linked_sources,
-            category_id=row.category_id,
-            source_id=row.source_id,
-        )
-        for row in connection.execute(_STAMP_READ)
-    ]
+def _slugs(label: Any, *joined: ColumnElement[bool]) -> ScalarSelect[Any]:
+    """The slugs of one article's labels in one column (`label` is the slug column)."""
+    return select(func.aggregate_strings(label, _SEPARATOR)).where(*joined).scalar_subquery()
 
 
-@dataclass(frozen=True, slots=True)
-class PageLabels:
-    """The tag, author and topic slugs of every article, for the links of its page."""
-
-    tags: dict[int, tuple[str, ...]]
-    authors: dict[int, tuple[str, ...]]
-    topics: dict[int, tuple[str, ...]]
-
-
-def _grouped(connection: Connection, query: Any) -> dict[int, tuple[str, ...]]:
-    found: dict[int, list[str]] = {}
-    for article_id, slug in connection.execute(query):
-        found.setdefault(article_id, []).append(slug)
-    return {article_id: tuple(slugs) for article_id, slugs in found.items()}
-
-
-def page_labels(connection: Connection) -> PageLabels:
-    """Every article's tag, author and topic slugs (three index reads, no article row)."""
-    at, aa, ta = ARTICLE_TAGS.c, ARTICLE_AUTHORS.c, TOPIC_ARTICLES.c
-    return PageLabels(
-        tags=_grouped(
-            connection,
-            select(at.article_id, TAGS.c.slug)
-            .join(TAGS, TAGS.c.id == at.tag_id)
-            .order_by(at.article_id, TAGS.c.slug),
-        ),
-        authors=_grouped(
-            connection,
-            select(aa.article_id, AUTHORS.c.slug)
-            .join(AUTHORS, AUTHORS.c.id == aa.author_id)
-            .order_by(aa.article_id, AUTHORS.c.slug),
-        ),
-        topics=_grouped(
-            connection, select(ta.article_id, ta.topic_slug).order_by(ta.article_id, ta.topic_slug)
+def _own(column: Any) -> ColumnElement[bool]:
+    """Rows that may have a page without `remote_pages`: an address and no web URL (a
+    superset of `feeds.pages.has_page`; case-sensitive like `feeds.common.is_web_url`)."""
+    return and_(
+        ARTICLES.c.page_path.is_not(None),
+        ARTICLES.c.page_path != "",
+        or_(
+            column.is_(None),
+            and_(
+                func.substr(column, 1, 7) != "http://",
+                func.substr(column, 1, 8) != "https://",
+            ),
         ),
     )
+
+
+def _stamp_query(chain: Any, where: ColumnElement[bool]) -> Select[Any]:
+    a = ARTICLES.c
+    at, aa, ta = ARTICLE_TAGS, ARTICLE_AUTHORS, TOPIC_ARTICLES
+    return (
+        select(
+            a.id,
+            a.page_path,
+            a.url,
+            a.published,
+            a.content_hash,
+            a.updated,
+            a.linked_sources,
+            chain,
+            _slugs(TAGS.c.slug, at.c.article_id == a.id, TAGS.c.id == at.c.tag_id),
+            _slugs(AUTHORS.c.slug, aa.c.article_id == a.id, AUTHORS.c.id == aa.c.author_id),
+            _slugs(ta.c.topic_slug, ta.c.article_id == a.id),
+        )
+        .where(VISIBLE, where)  # a hidden article has no page until shown again
+        .order_by(chain, a.published, a.id)
+    )
+
+
+def _split(joined: str | None) -> tuple[str, ...]:
+    return tuple(sorted(joined.split(_SEPARATOR))) if joined else ()
+
+
+class PageReader:
+    """The reads of one page build, on one connection (`Store.page_reader`)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def stamps(self, *, own_only: bool) -> Iterator[PageStamp]:
+        """Every article's `PageStamp`, chain by chain (categories, then sources), oldest
+        first within a chain, streamed. With `own_only`, only the chains holding an
+        article that may have a page without `remote_pages` (`_own`)."""
+        a = ARTICLES.c
+        in_category = a.category_id.is_not(None)
+        categories: ColumnElement[bool] = in_category
+        sources: ColumnElement[bool] = a.category_id.is_(None)
+        if own_only:
+            owned = select(a.category_id).where(VISIBLE, _own(a.url), in_category)
+            categories = a.category_id.in_(owned.distinct().scalar_subquery())
+            owned_sources = select(a.source_id).where(VISIBLE, _own(a.url), a.category_id.is_(None))
+            sources = and_(sources, a.source_id.in_(owned_sources.distinct().scalar_subquery()))
+        for kind, chain, where in (("c", a.category_id, categories), ("s", a.source_id, sources)):
+            result = self._connection.execute(
+                _stamp_query(chain, where).execution_options(yield_per=_YIELD)
+            )
+            for rows in result.partitions():
+                for row in rows:
+                    yield PageStamp(
+                        id=row[0],
+                        page_path=row[1] or "",
+                        url=row[2],
+                        published=row[3],
+                        content_hash=row[4],
+                        updated=row[5],
+                        linked_sources=row[6],
+                        chain=(kind, row[7]),
+                        tags=_split(row[8]),
+                        authors=_split(row[9]),
+                        topics=_split(row[10]),
+                    )
+
+    def newest(self) -> datetime | None:
+        """The latest publication or update date of any shown article."""
+        a = ARTICLES.c
+        row = self._connection.execute(
+            select(func.max(a.published), func.max(a.updated)).where(VISIBLE)
+        ).one()
+        dates = [d for d in row if d is not None]
+        return max(dates) if dates else None
+
+    def dates(self, ids: Iterable[int]) -> dict[int, tuple[datetime, datetime]]:
+        """(published, updated) of each of `ids` that is shown."""
+        a = ARTICLES.c
+        found: dict[int, tuple[datetime, datetime]] = {}
+        for chunk in chunks(sorted(set(ids))):
+            query = select(a.id, a.published, a.updated).where(VISIBLE, a.id.in_(chunk))
+            for row in self._connection.execute(query):
+                found[row[0]] = (row[1], row[2])
+        return found
+
+
+@contextmanager
+def page_reader(engine: Engine) -> Iterator[PageReader]:
+    """A reader on one connection of `engine` (see `Store.page_reader`)."""
+    with engine.connect() as connection:
+        yield PageReader(connection)

@@ -317,11 +317,9 @@ class Store:
         """Cheap (id, content hash, updated) reads of what each feed holds, on one connection."""
         return _translated_block(self.database, stamp_reader(self.engine))
 
-    def page_stamps(self) -> tuple[list[pages.PageStamp], pages.PageLabels]:
-        """Every article's page stamp (oldest first) and its labels (`db.pages`), read on
-        one connection so they agree."""
-        with self.engine.connect() as connection:
-            return pages.page_stamps(connection), pages.page_labels(connection)
+    def page_reader(self) -> AbstractContextManager[pages.PageReader]:
+        """The reads of a page build (`db.pages`: streamed page stamps), on one connection."""
+        return _translated_block(self.database, pages.page_reader(self.engine))
 
     def latest_articles(self, limit: int, section: Section | None = None) -> list[StoredArticle]:
         """The newest `limit` articles, of one section or of the whole store."""

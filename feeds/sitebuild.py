@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from db.pages import PageLabels, PageStamp
+from db.pages import PageStamp
 from db.records import StoredArticle
 from db.stamps import Stamp
 from db.store import Store
@@ -86,7 +86,7 @@ def _stamp_key(stamp: PageStamp | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _ArticlePage:
-    stamp: PageStamp
+    id: int
     previous: int | None  # the ids of its neighbours in its chain
     following: int | None
     topics: tuple[str, ...]
@@ -107,58 +107,89 @@ class _Place:
     following_key: str
 
 
-def _chains(stamps: Sequence[PageStamp]) -> Iterator[_Place]:
-    """Every article's `_Place`; `stamps` are oldest first. Each key is made once: this runs
-    over the whole store at every build."""
-    chains: dict[tuple[str, int], list[PageStamp]] = {}
+def _chains(stamps: Iterable[PageStamp]) -> Iterator[_Place]:
+    """Every article's `_Place`; `stamps` come chain by chain, oldest first within one.
+    Each key is made once, and only the article before and after are held."""
+    current: tuple[PageStamp, str] | None = None
+    previous: int | None = None
+    previous_key = "-"
     for stamp in stamps:
-        key = ("c", stamp.category_id) if stamp.category_id is not None else ("s", stamp.source_id)
-        chains.setdefault(key, []).append(stamp)
-    for chain in chains.values():
-        keys = ["-", *(_stamp_key(s) for s in chain), "-"]
-        ids: list[int | None] = [None, *(s.id for s in chain), None]
-        for index, stamp in enumerate(chain):
-            yield _Place(
-                stamp, keys[index + 1], ids[index], keys[index], ids[index + 2], keys[index + 2]
-            )
+        key = _stamp_key(stamp)
+        if current is not None:
+            held, held_key = current
+            if held.chain == stamp.chain:
+                yield _Place(held, held_key, previous, previous_key, stamp.id, key)
+                previous, previous_key = held.id, held_key
+            else:
+                yield _Place(held, held_key, previous, previous_key, None, "-")
+                previous, previous_key = None, "-"
+        current = (stamp, key)
+    if current is not None:
+        yield _Place(current[0], current[1], previous, previous_key, None, "-")
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What one pass over the page stamps leaves for the rest of the build: the article
+    pages to render, and what the sitemaps list (pages in the sitemap as (address, last
+    change), and those of them in the news window)."""
+
+    stale: list[_ArticlePage] = field(default_factory=list)
+    indexed: list[tuple[str, datetime]] = field(default_factory=list)
+    recent: list[PageStamp] = field(default_factory=list)
+    newest: datetime | None = None
 
 
 def _plan_articles(
+    store: Store,
     site: SiteInfo,
     base: str,
-    stamps: Sequence[PageStamp],
-    labels: PageLabels,
     sections: Sections,
-) -> list[_ArticlePage]:
+    cutoff: datetime,
+    check: Callable[[str, str], bool],
+) -> _Plan:
+    """Stream the page stamps once: each page whose fingerprint `check` does not find
+    fresh is planned; the sitemaps' entries are gathered on the way."""
     linked_tags = sections.linked_keys(KIND_TAG)
     linked_authors = sections.linked_keys(KIND_AUTHOR)
-    pages = []
-    for place in _chains(stamps):
-        stamp = place.stamp
-        if not has_page(stamp, site):
-            continue
-        tags = ",".join(t for t in labels.tags.get(stamp.id, ()) if t in linked_tags)
-        authors = ",".join(a for a in labels.authors.get(stamp.id, ()) if a in linked_authors)
-        topics = labels.topics.get(stamp.id, ())
-        # One cheap hash of one string: this runs for every article at every build.
-        text = "\x00".join(
-            (
-                base,
-                place.key,
-                stamp.page_path,
-                place.previous_key,
-                place.following_key,
-                tags,
-                authors,
-                ",".join(topics),
+    plan = _Plan()
+    with store.page_reader() as reader:
+        # Without excerpt pages only chains holding a page matter (their remote
+        # articles are still its neighbours).
+        stamps = reader.stamps(own_only=site.remote_pages != "excerpt")
+        for place in _chains(stamps):
+            stamp = place.stamp
+            if not has_page(stamp, site):
+                continue
+            if not is_web_url(stamp.url):  # excerpt pages are `noindex`: no sitemap
+                plan.indexed.append((stamp.page_path, max(stamp.updated, stamp.published)))
+                if stamp.published >= cutoff:
+                    plan.recent.append(stamp)
+            tags = ",".join(t for t in stamp.tags if t in linked_tags)
+            authors = ",".join(a for a in stamp.authors if a in linked_authors)
+            # One cheap hash of one string: this runs for every article at every build.
+            text = "\x00".join(
+                (
+                    base,
+                    place.key,
+                    stamp.page_path,
+                    place.previous_key,
+                    place.following_key,
+                    tags,
+                    authors,
+                    ",".join(stamp.topics),
+                )
             )
-        )
-        fingerprint = hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
-        path = f"{stamp.page_path}/{INDEX}"
-        pages.append(
-            _ArticlePage(stamp, place.previous, place.following, topics, path, fingerprint)
-        )
-    return pages
+            fingerprint = hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
+            path = f"{stamp.page_path}/{INDEX}"
+            if not check(path, fingerprint):
+                plan.stale.append(
+                    _ArticlePage(
+                        stamp.id, place.previous, place.following, stamp.topics, path, fingerprint
+                    )
+                )
+        plan.newest = reader.newest()
+    return plan
 
 
 def build_pages(
@@ -185,37 +216,25 @@ def build_pages(
     templates = Templates(site)
     base = _digest(PAGES_VERSION, templates.fingerprint, site)
 
-    stamps, labels = store.page_stamps()
-    planned = _plan_articles(site, base, stamps, labels, sections)
-    by_id = {s.id: s for s in stamps}
+    def check(path: str, fingerprint: str) -> bool:
+        live.add(path)
+        if state.fresh_with_gzip(path, fingerprint):
+            report.unchanged.append(path)
+            return True
+        return False
+
+    plan = _plan_articles(store, site, base, sections, news_cutoff(when), check)
     with Publisher(out_dir, state, report, fsync=fsync) as publisher:
-        stale = []
-        for page in planned:
-            live.add(page.path)
-            if state.fresh_with_gzip(page.path, page.fingerprint):
-                report.unchanged.append(page.path)
-            else:
-                stale.append(page)
-        for start in range(0, len(stale), _BATCH):
+        for start in range(0, len(plan.stale), _BATCH):
             _render_articles(
-                store, site, templates, sections, stale[start : start + _BATCH], publisher
+                store, site, templates, sections, plan.stale[start : start + _BATCH], publisher
             )
 
         section_stamps = _publish_sections(
             store, site, templates, sections, specs, base, state, publisher, live, report
         )
         _publish_sitemaps(
-            store,
-            site,
-            stamps,
-            by_id,
-            section_stamps,
-            when,
-            sitemap_urls,
-            state,
-            publisher,
-            live,
-            report,
+            store, site, plan, section_stamps, sitemap_urls, state, publisher, live, report
         )
         publisher.finish()
     report.removed = remove_stale(out_dir, state, live)
@@ -233,11 +252,11 @@ def _render_articles(
 ) -> None:
     wanted = []
     for page in batch:
-        wanted.append(page.stamp.id)
+        wanted.append(page.id)
         wanted += [i for i in (page.previous, page.following) if i is not None]
     loaded = store.articles_by_ids(wanted)
     for page in batch:
-        article = loaded.get(page.stamp.id)
+        article = loaded.get(page.id)
         if article is None:
             continue  # deleted since the stamps were read: the next build drops its page
         previous = loaded.get(page.previous) if page.previous is not None else None
@@ -327,10 +346,8 @@ def _w3c(moment: datetime, site: SiteInfo) -> str:
 def _publish_sitemaps(
     store: Store,
     site: SiteInfo,
-    stamps: Sequence[PageStamp],
-    by_id: dict[int, PageStamp],
+    plan: _Plan,
     section_stamps: Sequence[tuple[FeedSpec, list[tuple[int, list[Stamp]]]]],
-    now: datetime,
     max_urls: int,
     state: BuildState,
     publisher: Publisher,
@@ -338,26 +355,22 @@ def _publish_sitemaps(
     report: BuildReport,
 ) -> None:
     """`sitemap.xml` (and its parts), `sitemap-news.xml` and `robots.txt`."""
-    # Excerpt pages of remote articles are `noindex`: never in a sitemap.
-    indexed = [s for s in stamps if has_page(s, site) and not is_web_url(s.url)]
-    newest = max((max(s.updated, s.published) for s in stamps), default=None)
     entries = []
-    if newest is not None:
-        entries.append(SitemapEntry(site.url(""), _w3c(newest, site)))
+    if plan.newest is not None:
+        entries.append(SitemapEntry(site.url(""), _w3c(plan.newest, site)))
+    listed = [i for _, pages in section_stamps for _, chunk in pages for i, _, _ in chunk]
+    with store.page_reader() as reader:
+        dates = reader.dates(listed)
     for spec, pages in section_stamps:
         for number, chunk in pages:
-            dates = [max(by_id[i].updated, by_id[i].published) for i, _, _ in chunk if i in by_id]
-            if dates:
+            changed = [max(dates[i]) for i, _, _ in chunk if i in dates]
+            if changed:
                 entries.append(
-                    SitemapEntry(section_page_url(site, spec, number), _w3c(max(dates), site))
+                    SitemapEntry(section_page_url(site, spec, number), _w3c(max(changed), site))
                 )
-    for stamp in sorted(indexed, key=lambda s: s.page_path):
-        entries.append(
-            SitemapEntry(
-                page_url(site.base_url, stamp.page_path),
-                _w3c(max(stamp.updated, stamp.published), site),
-            )
-        )
+    plan.indexed.sort()
+    for page_path, changed_at in plan.indexed:
+        entries.append(SitemapEntry(page_url(site.base_url, page_path), _w3c(changed_at, site)))
     listing = "\n".join(f"{e.loc} {e.lastmod}" for e in entries)
     fingerprint = _digest(PAGES_VERSION, site, max_urls, listing)
     parts = -(-len(entries) // max_urls)
@@ -372,12 +385,7 @@ def _publish_sitemaps(
         report,
     )
 
-    cutoff = news_cutoff(now)
-    recent = sorted(
-        (s for s in indexed if s.published >= cutoff),
-        key=lambda s: (s.published, s.id),
-        reverse=True,
-    )
+    recent = sorted(plan.recent, key=lambda s: (s.published, s.id), reverse=True)
     news_fp = _digest(PAGES_VERSION, site, [_stamp_key(s) for s in recent])
     live.add(NEWS_SITEMAP)
     if state.fresh_with_gzip(NEWS_SITEMAP, news_fp):

@@ -37,6 +37,11 @@ def _draft(n: int, title: str) -> ArticleDraft:
     )
 
 
+def _page_count(store: Store) -> int:
+    with store.page_reader() as reader:
+        return sum(1 for _ in reader.stamps(own_only=False))
+
+
 def _everything(store: Store) -> dict[str, object]:
     """What each kind of read returns, by titles or slugs."""
     with store.stamp_reader() as reader:
@@ -60,7 +65,7 @@ def _everything(store: Store) -> dict[str, object]:
         "authors": [a.slug for a in store.authors(min_articles=2)],
         "search": [h.title for h in store.search("mercato")],
         "stamps": stamps,
-        "pages": len(store.page_stamps()[0]),
+        "pages": _page_count(store),
     }
 
 
