@@ -53,6 +53,16 @@ class Selectors:
 
 
 @dataclass(frozen=True, slots=True)
+class PageFinder:
+    """How a page source finds its articles' text, as full text does for feeds: the site
+    rules, the source's selectors, and how to fetch an article's other pages."""
+
+    rules: SiteRules
+    selectors: Selectors
+    fetch: FetchPage
+
+
+@dataclass(frozen=True, slots=True)
 class Extraction:
     """The body found on a page, and how it was found."""
 

@@ -31,7 +31,7 @@ from db.fetched_pages import PageRecord
 from db.store import Store
 from ingest import normalize
 from ingest.article import plausible_date
-from ingest.extract import Extraction, Selectors, extract_page, word_count
+from ingest.extract import Extraction, FetchPage, Selectors, extract_page, word_count
 from ingest.fetch import Fetcher, FetchError
 from ingest.raw import RawArticle
 from ingest.siterules import SiteRule, SiteRules
@@ -126,6 +126,12 @@ class _Pages:
             log.info("full text: %s", exc.message)
             return None
         return response.body, response.url, response.charset
+
+
+def page_fetch(fetcher: Fetcher, user_agent: str | None, now: datetime) -> FetchPage:
+    """Fetch an article's other pages (`next_page_link`, `single_page_link`) through the
+    shared fetcher."""
+    return _Pages(fetcher, user_agent, now).more
 
 
 def _derived_title(raw: RawArticle) -> bool:

@@ -2,6 +2,11 @@
 title, author, description, lead image), plus the links of an index page and feed
 autodiscovery (`<link rel="alternate" type="application/rss+xml">`).
 
+With a `PageFinder`, the article's body is found as full text finds it for feeds
+(`ingest.extract`): the site rule for the page's host, then the source's
+`content_selector`, then trafilatura; the rule's `title:`, `author:` and `date:` win over
+what trafilatura reads from the page's metadata.
+
 Relative URLs are resolved against the page's `<base href>`, then its final URL.
 """
 
@@ -11,6 +16,7 @@ import json
 import re
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import lxml.etree
 import lxml.html
@@ -19,6 +25,7 @@ import trafilatura
 from ingest import normalize, tracking
 from ingest.charset import decode_document
 from ingest.errors import BadArticle
+from ingest.extract import Extraction, PageFinder, extract_page
 from ingest.raw import RawArticle
 from ingest.urls import canonical_url, clean_html, is_pixel, resolve, strip_tracking
 
@@ -130,10 +137,12 @@ def extract_article(
     now: datetime | None = None,
     timezone: str = "Europe/Rome",
     strip_tracking: bool = True,
+    finder: PageFinder | None = None,
 ) -> RawArticle:
     """Read one article page; raises BadArticle when no article text is found.
 
-    With `strip_tracking`, tracking parameters leave its URL and the links of its text."""
+    With `strip_tracking`, tracking parameters leave its URL and the links of its text;
+    with `finder`, the body is found by site rule, selector, then trafilatura."""
     keep = not strip_tracking
     text, _ = decode_document(data, http_charset)
     tree = _tree(text)
@@ -147,8 +156,13 @@ def extract_article(
             img.drop_tree()
     text = lxml.html.tostring(tree, encoding="unicode")
     document = trafilatura.bare_extraction(text, url=url, with_metadata=True)
-    body_html = trafilatura.extract(
-        text, url=url, output_format="html", include_links=True, include_images=True
+    found = _found(text, url, finder)
+    body_html = (
+        found.html
+        if found is not None
+        else trafilatura.extract(
+            text, url=url, output_format="html", include_links=True, include_images=True
+        )
     )
     if document is None or not body_html:
         raise BadArticle("no article text found on the page")
@@ -161,7 +175,7 @@ def extract_article(
     for href in tree.xpath('//link[@rel="canonical"]/@href'):
         canonical = resolve(str(href), base)
         break
-    published_text = _meta(tree, _DATE_META)
+    published_text = (found.date if found else None) or _meta(tree, _DATE_META)
     updated_text = _meta(tree, _UPDATED_META)
     if published_text is None:
         published_text, updated_text = _json_ld_dates(tree)
@@ -177,10 +191,10 @@ def extract_article(
     updated = normalize.parse_date(updated_text, now=now, tz=timezone) if updated_text else None
     link = canonical or url
     link = link if keep else tracking.strip_tracking(link)
-    title = str(meta.get("title") or "").strip()
+    title = ((found.title if found else None) or str(meta.get("title") or "")).strip()
     if not title:
         raise BadArticle("the page has no title")
-    author = str(meta.get("author") or "")
+    author = (found.author if found else None) or str(meta.get("author") or "")
     return RawArticle(
         guid=canonical_url(link, tracking=keep) or link,
         title=title,
@@ -195,6 +209,22 @@ def extract_article(
         language=str(meta.get("language") or "") or None,
         image_url=resolve(str(meta.get("image") or ""), base) or first_image,
     )
+
+
+def _found(text: str, url: str, finder: PageFinder | None) -> Extraction | None:
+    """The body by the finder's extraction order, or None (trafilatura alone, as before)."""
+    if finder is None:
+        return None
+    found, _rule = extract_page(
+        text.encode("utf-8"),
+        url=url,
+        charset="utf-8",
+        rules=finder.rules,
+        selectors=finder.selectors,
+        fetch=finder.fetch,
+        host=urlsplit(url).hostname or "",
+    )
+    return found if found is not None and found.words else None
 
 
 def _strip_html_wrapper(markup: str) -> str:

@@ -30,10 +30,11 @@ from db.store import Store
 from db.upsert_plan import EditCap
 from ingest.article import DraftRules
 from ingest.errors import BadArticle, IngestError
+from ingest.extract import PageFinder
 from ingest.feed import MAX_ENTRIES_PER_FETCH, ParsedFeed, parse_feed
 from ingest.fetch import Fetcher, FetchError, Response
 from ingest.files import content_digest
-from ingest.fulltext import FullTextOptions, fill_full_text
+from ingest.fulltext import FullTextOptions, fill_full_text, page_fetch
 from ingest.page import extract_article, find_article_links
 from ingest.pipeline import IngestReport, Problem
 from ingest.pool import DraftPool, normalize_batch
@@ -174,6 +175,7 @@ def collect_page(
     category: str | None = None,
     rules: DraftRules | None = None,
     strip_tracking: bool = True,
+    finder: PageFinder | None = None,
 ) -> Collected:
     """The draft of one article page."""
     collected = Collected()
@@ -185,6 +187,7 @@ def collect_page(
             now=now,
             timezone=timezone,
             strip_tracking=strip_tracking,
+            finder=finder,
         )
     except BadArticle as exc:
         collected.problems.append(Problem(response.url, exc.reason))
@@ -541,7 +544,7 @@ def _ingest_pages(
         urls = list(dict.fromkeys([state.url, *options.urls]))
         main = prefetched or fetcher.fetch(state.url, now=now, user_agent=options.user_agent)
         first_status = main.status
-        _collect_one(main, collected, options, now, spec)
+        _collect_one(main, collected, options, now, spec, fetcher)
         _fetch_articles(fetcher, urls[1:], collected, report, options, now, spec)
     report.problems.extend(collected.problems)
     store_drafts(
@@ -570,7 +573,10 @@ def _collect_one(
     options: RemoteOptions,
     now: datetime,
     spec: SourceSpec,
+    fetcher: Fetcher,
 ) -> None:
+    site = options.full_text  # a page source's site rules and selectors
+    finder = PageFinder(site.rules, site.selectors, page_fetch(fetcher, options.user_agent, now))
     one = collect_page(
         response,
         now=now,
@@ -578,6 +584,7 @@ def _collect_one(
         category=spec.category,
         rules=options.rules,
         strip_tracking=options.strip_tracking,
+        finder=finder,
     )
     collected.drafts.extend(one.drafts)
     collected.problems.extend(one.problems)
@@ -600,7 +607,7 @@ def _fetch_articles(
         except FetchError as exc:
             collected.problems.append(Problem(url, exc.message.removeprefix(f"{url}: ")))
             continue
-        _collect_one(response, collected, options, now, spec)
+        _collect_one(response, collected, options, now, spec, fetcher)
 
 
 def _ingest_local_feed(

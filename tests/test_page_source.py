@@ -1,10 +1,11 @@
 """Page sources and ad-hoc URLs over real loopback HTTP: article extraction with
-trafilatura, index pages with a link pattern, feed autodiscovery, and the CLI's
+trafilatura, or a site rule or the source's content_selector first, index pages with a link pattern, feed autodiscovery, and the CLI's
 `rassegna ingest URL [--dry-run]`."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,8 +14,11 @@ from pytest_httpserver import HTTPServer
 
 from db.records import SourceSpec
 from db.store import Store
+from ingest.extract import Selectors
 from ingest.fetch import Fetcher
+from ingest.fulltext import FullTextOptions
 from ingest.remote import RemoteOptions, ingest_remote_source
+from ingest.siterules import load_site_rules
 from tests.conftest import run_cli, write_config
 from tests.remote_helpers import feed_bytes, policy
 
@@ -179,3 +183,79 @@ user_agent = "Rassegna-Prova/9"
     assert "Quotidiano della Pianura: 2 new" in result.stdout
     request = httpserver.log[0][0]
     assert request.headers["User-Agent"] == "Rassegna-Prova/9"
+
+
+FULLTEXT = Path(__file__).resolve().parent / "data" / "fulltext"
+
+
+def _serve_fulltext_pages(httpserver: HTTPServer) -> None:
+    for path, name in (
+        ("/cronaca/ponte-riaperto", "cronaca-ponte.html"),
+        ("/sport/virtus-rimonta", "sport-pagina1.html"),
+        ("/economia/cuoio", "economia-selettore.html"),
+    ):
+        httpserver.expect_request(path, query_string="").respond_with_data(
+            (FULLTEXT / name).read_bytes(), content_type="text/html; charset=utf-8"
+        )
+    httpserver.expect_request("/sport/virtus-rimonta", query_string="pagina=2").respond_with_data(
+        (FULLTEXT / "sport-pagina2.html").read_bytes(), content_type="text/html; charset=utf-8"
+    )
+
+
+def test_page_source_uses_site_rules_then_its_selector(
+    httpserver: HTTPServer, store: Store
+) -> None:
+    """A page source finds its articles' text as full text does for feeds: the site rule
+    for the host (localhost here, with its title:, author:, date: and next_page_link:),
+    then the source's content_selector (127.0.0.1 has no rule)."""
+    _serve_fulltext_pages(httpserver)
+    port = httpserver.port
+    spec = SourceSpec(
+        name="Gazzetta", kind="page", location=f"http://localhost:{port}/cronaca/ponte-riaperto"
+    )
+    options = RemoteOptions(
+        urls=(
+            f"http://localhost:{port}/sport/virtus-rimonta",
+            f"http://127.0.0.1:{port}/economia/cuoio",
+        ),
+        full_text=FullTextOptions(
+            rules=load_site_rules(FULLTEXT / "rules"),
+            selectors=Selectors(content="div.testo", strip=(".box-social", ".banner")),
+        ),
+    )
+    with Fetcher(policy()) as fetcher:
+        report = ingest_remote_source(store, spec, fetcher, options=options, now=NOW)
+    assert report.error is None and report.new == 3, report
+    by_title = {a.title: a for a in store.latest_articles(5)}
+    ponte = by_title["Riaperto il ponte sull'Arno dopo otto mesi"]
+    assert ponte.authors == ("Marta Guidotti",)
+    assert ponte.published == datetime(2026, 11, 5, 8, 15, tzinfo=UTC)
+    assert "pile centrali" in ponte.content_text
+    for junk in ("Condividi", "Pubblicità", "Leggi anche", "Articoli correlati"):
+        assert junk not in ponte.content_text, junk
+    virtus = by_title["La lunga notte della Virtus: cronaca di una rimonta"]
+    assert "diciotto punti" in virtus.content_text
+    assert "tripla dall'angolo" in virtus.content_text.replace("’", "'")  # page 2
+    [cuoio] = [a for a in by_title.values() if "quattrocento nuovi contratti" in a.content_text]
+    assert "SPAZIO PUBBLICITARIO" not in cuoio.content_text
+    assert "LinkedIn" not in cuoio.content_text
+
+
+def test_configured_page_source_gets_the_site_rules(httpserver: HTTPServer, tmp_path: Path) -> None:
+    _serve_fulltext_pages(httpserver)
+    shutil.copytree(FULLTEXT / "rules", tmp_path / "regole")
+    config = config_for(
+        tmp_path,
+        f"""site_rules = "regole"
+
+[[sources]]
+name = "Gazzetta"
+kind = "page"
+url = "http://localhost:{httpserver.port}/sport/virtus-rimonta"
+""",
+    )
+    result = run_cli("--config", str(config), "ingest", "--all", "--no-build")
+    assert result.returncode == 0, result.stderr
+    listing = json.loads(run_cli("--config", str(config), "articles", "--json").stdout)
+    assert [a["title"] for a in listing] == ["La lunga notte della Virtus: cronaca di una rimonta"]
+    assert any(p.path == "/sport/virtus-rimonta" and p.query_string for p, _ in httpserver.log)
