@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import Engine, Select, func, or_, select
 
-from db.records import Label, Section, SectionKind
+from db.records import Label, Section
+from db.selection import grouped_counts
 from db.tables import (
     ARTICLE_AUTHORS,
     ARTICLE_TAGS,
@@ -17,54 +18,8 @@ from db.tables import (
     LINKS,
     SOURCES,
     TAGS,
-    TOPIC_ARTICLES,
     VISIBLE,
 )
-
-
-def _grouped_counts() -> tuple[tuple[SectionKind, Select[Any]], ...]:
-    """(section kind, SELECT slug, count) of every kind of section; hidden articles
-    are not counted (archive pages are numbered from these counts)."""
-    a = ARTICLES.c
-    return (
-        (
-            "category",
-            select(CATEGORIES.c.slug, func.count(a.id))
-            .join(ARTICLES, a.category_id == CATEGORIES.c.id)
-            .where(VISIBLE)
-            .group_by(CATEGORIES.c.slug),
-        ),
-        (
-            "source",
-            select(SOURCES.c.slug, func.count(a.id))
-            .join(ARTICLES, a.source_id == SOURCES.c.id)
-            .where(VISIBLE)
-            .group_by(SOURCES.c.slug),
-        ),
-        (
-            "tag",
-            select(TAGS.c.slug, func.count(ARTICLE_TAGS.c.article_id))
-            .join(ARTICLE_TAGS, ARTICLE_TAGS.c.tag_id == TAGS.c.id)
-            .join(ARTICLES, a.id == ARTICLE_TAGS.c.article_id)
-            .where(VISIBLE)
-            .group_by(TAGS.c.slug),
-        ),
-        (
-            "topic",
-            select(TOPIC_ARTICLES.c.topic_slug, func.count())
-            .join(ARTICLES, a.id == TOPIC_ARTICLES.c.article_id)
-            .where(VISIBLE)
-            .group_by(TOPIC_ARTICLES.c.topic_slug),
-        ),
-        (
-            "author",
-            select(AUTHORS.c.slug, func.count(ARTICLE_AUTHORS.c.article_id))
-            .join(ARTICLE_AUTHORS, ARTICLE_AUTHORS.c.author_id == AUTHORS.c.id)
-            .join(ARTICLES, a.id == ARTICLE_AUTHORS.c.article_id)
-            .where(VISIBLE)
-            .group_by(AUTHORS.c.slug),
-        ),
-    )
 
 
 def section_counts(engine: Engine, *, authors: bool = True) -> dict[Section | None, int]:
@@ -77,7 +32,7 @@ def section_counts(engine: Engine, *, authors: bool = True) -> dict[Section | No
     with engine.connect() as connection:
         visible = select(func.count(ARTICLES.c.id)).where(VISIBLE)
         counts[None] = int(connection.scalar(visible) or 0)
-        for kind, query in _grouped_counts():
+        for kind, query in grouped_counts():
             if kind == "author" and not authors:
                 continue
             for slug, count in connection.execute(query):

@@ -12,8 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    BindParameter,
-    ColumnElement,
     Connection,
     Engine,
     Select,
@@ -23,18 +21,15 @@ from sqlalchemy import (
 )
 
 from db.records import Label, Section, SectionKind, SourceRef, StoredArticle
+from db.selection import section_walks
 from db.stamps import latest_ids
 from db.tables import (
-    ARTICLE_AUTHORS,
     ARTICLE_TAGS,
     ARTICLES,
-    AUTHORS,
     CATEGORIES,
     LINKS,
     SOURCES,
     TAGS,
-    TOPIC_ARTICLES,
-    VISIBLE,
     chunks,
 )
 from db.types import UTCDateTime
@@ -81,61 +76,6 @@ _ALSO_READ = (
 )
 
 
-def _section_ids() -> dict[
-    SectionKind | None, tuple[Select[Any], ColumnElement[Any], ColumnElement[Any]]
-]:
-    """By section kind (None: the whole store): the SELECT of its article ids (slug
-    bound as `slug`), and the (published, id) columns its index is ordered by. Hidden
-    articles are skipped."""
-    a, at, ta, aa = ARTICLES.c, ARTICLE_TAGS.c, TOPIC_ARTICLES.c, ARTICLE_AUTHORS.c
-    slug: BindParameter[str] = bindparam("slug")
-    return {
-        None: (select(a.id).where(VISIBLE), a.published, a.id),
-        "category": (
-            select(a.id)
-            .join(CATEGORIES, CATEGORIES.c.id == a.category_id)
-            .where(CATEGORIES.c.slug == slug, VISIBLE),
-            a.published,
-            a.id,
-        ),
-        "source": (
-            select(a.id)
-            .join(SOURCES, SOURCES.c.id == a.source_id)
-            .where(SOURCES.c.slug == slug, VISIBLE),
-            a.published,
-            a.id,
-        ),
-        "tag": (
-            select(at.article_id)
-            .join(ARTICLES, a.id == at.article_id)
-            .where(
-                at.tag_id == select(TAGS.c.id).where(TAGS.c.slug == slug).scalar_subquery(),
-                VISIBLE,
-            ),
-            at.published,
-            at.article_id,
-        ),
-        "topic": (
-            select(ta.article_id)
-            .join(ARTICLES, a.id == ta.article_id)
-            .where(ta.topic_slug == slug, VISIBLE),
-            ta.published,
-            ta.article_id,
-        ),
-        "author": (
-            select(aa.article_id)
-            .join(ARTICLES, a.id == aa.article_id)
-            .where(
-                aa.author_id
-                == select(AUTHORS.c.id).where(AUTHORS.c.slug == slug).scalar_subquery(),
-                VISIBLE,
-            ),
-            aa.published,
-            aa.article_id,
-        ),
-    }
-
-
 def _paged_statements() -> dict[tuple[SectionKind | None, str], Select[Any]]:
     """Ids of one section in (published, id) order, by (section kind, mode).
 
@@ -150,7 +90,8 @@ def _paged_statements() -> dict[tuple[SectionKind | None, str], Select[Any]]:
     """
     key = tuple_(bindparam("key_published", type_=UTCDateTime()), bindparam("key_id"))
     statements: dict[tuple[SectionKind | None, str], Select[Any]] = {}
-    for section, (base, published, ident) in _section_ids().items():
+    for section, walk in section_walks((ARTICLES.c.id,)).items():
+        base, published, ident = walk.query, walk.published, walk.ident
         row = tuple_(published, ident)
         ascending = (published.asc(), ident.asc())
         descending = (published.desc(), ident.desc())

@@ -223,11 +223,11 @@ def _fts_filters(filters: Filters) -> list[ColumnElement[bool]]:
 
 
 def _ranked_sqlite(
-    connection: Connection, parsed: ParsedQuery, filters: Filters, limit: int
+    connection: Connection, parsed: ParsedQuery, filters: Filters, limit: int, rank_newest: int
 ) -> list[tuple[int, float]]:
     """Rank inside the FTS5 table, join only the best `limit` rows to `articles`.
 
-    The newest RANK_NEWEST matches (FTS5 walks its index by descending row id, no sort)
+    The newest `rank_newest` matches (FTS5 walks its index by descending row id, no sort)
     are scored by bm25, the best `limit` kept, ties broken by id; only those are joined
     to `articles`, for the `published` order among equal ranks."""
     score: ColumnElement[Any] = literal_column(f"bm25({FTS_TABLE}, 10.0, 4.0, 1.0, 2.0, 3.0)")
@@ -236,7 +236,7 @@ def _ranked_sqlite(
         .where(text(f"{FTS_TABLE} MATCH :fts_query").bindparams(fts_query=fts5_query(parsed)))
         .where(*_fts_filters(filters))
         .order_by(FTS.c.rowid.desc())
-        .limit(RANK_NEWEST)
+        .limit(rank_newest)
         .subquery("newest")
     )
     best = (
@@ -257,12 +257,16 @@ def _ranked_sqlite(
 
 
 def ranked(
-    connection: Connection, parsed: ParsedQuery, filters: Filters, limit: int
+    connection: Connection,
+    parsed: ParsedQuery,
+    filters: Filters,
+    limit: int,
+    rank_newest: int = RANK_NEWEST,
 ) -> list[tuple[int, float]]:
     """(id, rank) of the best `limit` matches, best first, newest first among equals
-    (on SQLite among the newest RANK_NEWEST matches: see there)."""
+    (on SQLite among the newest `rank_newest` matches: see `RANK_NEWEST`)."""
     if connection.dialect.name == "sqlite":
-        return _ranked_sqlite(connection, parsed, filters, limit)
+        return _ranked_sqlite(connection, parsed, filters, limit, rank_newest)
     statement = matching(connection.dialect.name, parsed, filters).where(VISIBLE)
     statement = statement.order_by(literal_column("rank"), ARTICLES.c.published.desc())
     return [
@@ -329,14 +333,25 @@ def snippet(value: str, parsed: ParsedQuery, *, width: int = 32) -> str:
 Loader = Callable[[Connection, Sequence[int]], dict[int, StoredArticle]]
 
 
+MAX_RESULTS = 500
+"""The most hits one search returns, whatever limit it asks for."""
+
+
 def run_search(
-    engine: Engine, query: str, filters: Filters, limit: int, load: Loader
+    engine: Engine,
+    query: str,
+    filters: Filters,
+    limit: int,
+    load: Loader,
+    *,
+    rank_newest: int = RANK_NEWEST,
 ) -> list[SearchHit]:
-    """Parse, rank, load the hits and cut their snippets."""
+    """Parse, rank (on SQLite among the newest `rank_newest` matches), load the hits and
+    cut their snippets."""
     parsed = parse_query(query)
-    limit = max(1, min(limit, 500))
+    limit = max(1, min(limit, MAX_RESULTS))
     with engine.connect() as connection:
-        ranks = ranked(connection, parsed, filters, limit)
+        ranks = ranked(connection, parsed, filters, limit, rank_newest)
         articles = load(connection, [article_id for article_id, _ in ranks])
     hits = []
     for article_id, rank in ranks:

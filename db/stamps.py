@@ -29,80 +29,26 @@ from sqlalchemy import (
 )
 
 from db.records import Section, SectionKind
-from db.tables import (
-    ARTICLE_AUTHORS,
-    ARTICLE_TAGS,
-    ARTICLES,
-    AUTHORS,
-    CATEGORIES,
-    LINKS,
-    SOURCES,
-    TAGS,
-    TOPIC_ARTICLES,
-    VISIBLE,
-)
+from db.selection import SLUG, section_walks
+from db.tables import ARTICLES, LINKS, SOURCES, VISIBLE
 
 Stamp = tuple[int, str, str]
 
 _A = ARTICLES
-_AT = ARTICLE_TAGS
-_TA = TOPIC_ARTICLES
-_AL = LINKS
-_AA = ARTICLE_AUTHORS
 _LIMIT: BindParameter[int] = bindparam("limit")
-_SLUG: BindParameter[str] = bindparam("slug")
 
 
 def _filtered(
     columns: Sequence[ColumnElement[Any]],
 ) -> dict[SectionKind | None, Select[Any]]:
     """The selections of a feed (all, one category, source, tag, topic or author) of
-    `columns`.
-
-    Every one is an index walk, newest first, that stops after `limit` rows: by
-    `ix_articles_published`, `ix_articles_category_published`, `ix_articles_source_published`
-    and, for a tag, `ix_article_tags_tag_published` (the article's `published` is copied
-    into `article_tags` so that the walk happens there, not over every article of the tag
-    followed by a sort). A tag feed orders by the copies, which equal the originals.
-    Hidden articles (`VISIBLE`) are skipped by every one.
-    """
-    order = (_A.c.published.desc(), _A.c.id.desc())
-    base = select(*columns).where(VISIBLE)
-    return {
-        None: base.order_by(*order).limit(_LIMIT),
-        "category": base.join(CATEGORIES, CATEGORIES.c.id == _A.c.category_id)
-        .where(CATEGORIES.c.slug == _SLUG)
-        .order_by(*order)
-        .limit(_LIMIT),
-        "source": _source_feed(columns),
-        "tag": select(*columns)
-        .select_from(_AT)
-        .join(_A, _A.c.id == _AT.c.article_id)
-        .where(
-            _AT.c.tag_id == select(TAGS.c.id).where(TAGS.c.slug == _SLUG).scalar_subquery(),
-            VISIBLE,
-        )
-        .order_by(_AT.c.published.desc(), _AT.c.article_id.desc())
-        .limit(_LIMIT),
-        # A topic feed walks `ix_topic_articles_topic_published` the same way (revision 0004).
-        "topic": select(*columns)
-        .select_from(_TA)
-        .join(_A, _A.c.id == _TA.c.article_id)
-        .where(_TA.c.topic_slug == _SLUG, VISIBLE)
-        .order_by(_TA.c.published.desc(), _TA.c.article_id.desc())
-        .limit(_LIMIT),
-        # An author feed walks `ix_article_authors_author_published` (revision 0007).
-        "author": select(*columns)
-        .select_from(_AA)
-        .join(_A, _A.c.id == _AA.c.article_id)
-        .where(
-            _AA.c.author_id
-            == select(AUTHORS.c.id).where(AUTHORS.c.slug == _SLUG).scalar_subquery(),
-            VISIBLE,
-        )
-        .order_by(_AA.c.published.desc(), _AA.c.article_id.desc())
-        .limit(_LIMIT),
+    `columns`: each section's walk (`db.selection`), newest first, stopping after `limit`
+    rows. A tag feed orders by the copies of `published`, which equal the originals."""
+    statements = {
+        kind: walk.newest_first().limit(_LIMIT) for kind, walk in section_walks(columns).items()
     }
+    statements["source"] = _source_feed(columns)
+    return statements
 
 
 def _source_feed(
@@ -115,18 +61,18 @@ def _source_feed(
     source's links, few by nature), merged and cut to `limit`: one OR condition instead
     would make both databases read every article of the source and sort them.
     """
-    source_id = select(SOURCES.c.id).where(SOURCES.c.slug == _SLUG).scalar_subquery()
-    order = (_A.c.published.desc(), _A.c.id.desc())
     keys = (_A.c.published.label("k_published"), _A.c.id.label("k_id"))
-    own = select(*columns, *keys).where(_A.c.source_id == source_id, VISIBLE)
+    own = section_walks((*columns, *keys))["source"]
+    source_id = select(SOURCES.c.id).where(SOURCES.c.slug == SLUG).scalar_subquery()
     linked = (
         select(*columns, *keys)
-        .select_from(_AL)
-        .join(_A, _A.c.id == _AL.c.article_id)
-        .where(_AL.c.source_id == source_id, VISIBLE)
+        .select_from(LINKS)
+        .join(_A, _A.c.id == LINKS.c.article_id)
+        .where(LINKS.c.source_id == source_id, VISIBLE)
     )
+    order = (_A.c.published.desc(), _A.c.id.desc())
     both = union_all(
-        *(select(q.order_by(*order).limit(_LIMIT).subquery()) for q in (own, linked))
+        *(select(q.order_by(*order).limit(_LIMIT).subquery()) for q in (own.query, linked))
     ).subquery()
     wanted = list(both.c)[: len(columns)]
     return select(*wanted).order_by(both.c.k_published.desc(), both.c.k_id.desc()).limit(_LIMIT)

@@ -39,11 +39,12 @@ from db import (
     source_removal,
     sources,
 )
+from db.blocked import BlockedEntry
 from db.engine import display_url, make_engine
 from db.errors import StoreError, reason_of, translated
 from db.fetched_pages import PageRecord
 from db.labels import author_labels, label_slug
-from db.migrate import upgrade
+from db.migrate import current_revision, upgrade
 from db.records import (
     ArticleDraft,
     FetchOutcome,
@@ -135,6 +136,14 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def schema_revision(self) -> str | None:
+        """The schema revision the database is at (None: no schema yet)."""
+        return current_revision(self.engine)
+
+    def upgrade(self) -> tuple[str | None, str | None]:
+        """Create the schema or bring it to the newest revision; (before, after)."""
+        return upgrade(self.engine)
+
     def ping(self) -> None:
         """Reach the database, or raise StoreError saying why not."""
         try:
@@ -160,6 +169,29 @@ class Store:
     def blocked_counts(self) -> dict[str, int]:
         """How many entries the keep/block rules kept out, by source name (`db.blocked`)."""
         return blocked.blocked_counts(self.engine)
+
+    def remember_blocked(
+        self, source_id: int, entries: Sequence[BlockedEntry], when: datetime
+    ) -> list[BlockedEntry]:
+        """Remember entries the rules kept out; returns those not remembered before."""
+        return blocked.remember_blocked(self.engine, source_id, entries, when)
+
+    def article_ids(self, *, since: datetime | None, source: str | None = None) -> list[int]:
+        """Articles published since `since` (all when None), of one source (name or slug)
+        or of all, hidden ones included, newest first."""
+        return blocked.article_ids(self.engine, since=since, source=source)
+
+    def hidden_ids(self) -> list[int]:
+        """Every article hidden by `rassegna rules apply`, oldest id first."""
+        return blocked.hidden_ids(self.engine)
+
+    def hidden_among(self, ids: Sequence[int]) -> set[int]:
+        """Which of `ids` are hidden."""
+        return blocked.hidden_among(self.engine, ids)
+
+    def set_hidden(self, ids: Sequence[int], hidden: bool) -> int:
+        """Hide (or show again) these articles in every feed; returns how many changed."""
+        return blocked.set_hidden(self.engine, ids, hidden)
 
     def next_due(self, names: Sequence[str]) -> datetime | None:
         """When the first of these sources is due next."""
@@ -392,8 +424,12 @@ class Store:
         category: str | None = None,
         since: datetime | None = None,
         limit: int = 20,
+        rank_newest: int = search.RANK_NEWEST,
     ) -> list[SearchHit]:
-        """Articles matching `query` (see `db.search`), best first; raises QueryError."""
+        """Articles matching `query` (see `db.search`), best first; raises QueryError.
+
+        On SQLite only the newest `rank_newest` matches are ranked (`search.RANK_NEWEST`
+        says why)."""
         return search.run_search(
             self.engine,
             query,
@@ -404,6 +440,7 @@ class Store:
             ),
             limit,
             reads.load_articles,
+            rank_newest=rank_newest,
         )
 
     def sync_topics(self, topics: Sequence[TopicDef]) -> list[str]:

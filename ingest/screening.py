@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from db.blocked import BlockedEntry, remember_blocked
+from db.blocked import BlockedEntry
 from db.records import ArticleDraft
 from db.store import Store
 from ingest.article import DraftRules
@@ -34,7 +34,7 @@ def record_blocked(
     now: datetime,
 ) -> int:
     """Remember `blocked`; returns how many were not blocked before (one log line each)."""
-    fresh = remember_blocked(store.engine, source_id, blocked, now)
+    fresh = store.remember_blocked(source_id, blocked, now)
     for entry in fresh:
         log.info('source "%s": "%s" not stored, %s', source_name, entry.title, entry.reason)
     return len(fresh)

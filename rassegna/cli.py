@@ -26,7 +26,7 @@ from rich.table import Table
 
 from db.engine import display_url
 from db.errors import StoreError
-from db.migrate import current_revision, head_revision, upgrade
+from db.migrate import head_revision
 from db.records import ArticleDraft, Section, SourceState
 from db.source_removal import SourceNotEmptyError
 from db.store import Store
@@ -797,7 +797,7 @@ def check(ctx: typer.Context) -> None:
 
     with _store(ctx, settings) as store:
         _guard(ctx, store.ping)
-        revision = current_revision(store.engine)
+        revision = _guard(ctx, store.schema_revision)
         warnings = _guard(ctx, lambda: keep_rule_warnings(settings, store))
     typer.echo(f"{path}: configuration is valid ({len(settings.sources)} sources)")
     typer.echo(f"database {display_url(settings.database_url)}: reachable, schema {revision}")
@@ -815,7 +815,7 @@ def db_upgrade(ctx: typer.Context) -> None:
     settings = _settings(ctx)
     engine_store = _guard(ctx, lambda: _open_store(settings, migrate=False))
     try:
-        before, after = _guard(ctx, lambda: upgrade(engine_store.engine))
+        before, after = _guard(ctx, engine_store.upgrade)
     finally:
         engine_store.close()
     where = display_url(settings.database_url)

@@ -15,9 +15,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from db.blocked import article_ids, hidden_among, hidden_ids, set_hidden
 from db.records import StoredArticle
 from db.store import Store
+from db.tables import chunks
 from feeds.archive import drop_pages, stale_pages
 from ingest.rules import Decision, RuleSet, Subject
 from rassegna.config import Settings
@@ -25,7 +25,6 @@ from rassegna.durations import parse_duration
 
 rules_app = typer.Typer(help="Keep/block rules: test them, apply them to stored articles.")
 
-CHUNK = 500
 CHECK_WINDOW = timedelta(days=30)
 
 
@@ -49,12 +48,11 @@ def verdicts(
     """Every stored article published since `since` (of `source`), newest first, with
     the decision of the rules of its source."""
     now = now or datetime.now(UTC)
-    ids = article_ids(store.engine, since=since, source=source)
+    ids = store.article_ids(since=since, source=source)
     by_source: dict[str, Any] = {}
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
+    for chunk in chunks(ids):
         found = store.articles_by_ids(chunk)
-        hidden = hidden_among(store.engine, chunk)
+        hidden = store.hidden_among(chunk)
         for article_id in chunk:
             article = found.get(article_id)
             if article is None:
@@ -179,8 +177,8 @@ def rules_apply(
     after = _since(since, "--since")
     with _store(ctx, settings) as store:
         if undo:
-            shown = _guard(ctx, lambda: hidden_ids(store.engine))
-            changed = _guard(ctx, lambda: set_hidden(store.engine, shown, False))
+            shown = _guard(ctx, store.hidden_ids)
+            changed = _guard(ctx, lambda: store.set_hidden(shown, False))
             typer.echo(f"{changed} articles shown again")
             moved = store.articles_by_ids(shown).values()
             oldest = min((a.published for a in moved), default=None)
@@ -194,7 +192,7 @@ def rules_apply(
                     if v.decision.blocked
                 ],
             )
-            changed = _guard(ctx, lambda: set_hidden(store.engine, blocked, True))
+            changed = _guard(ctx, lambda: store.set_hidden(blocked, True))
             already = len(blocked) - changed
             typer.echo(
                 f"{changed} articles hidden"

@@ -25,7 +25,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from db.blocked import hidden_among
 from db.query import MAX_QUERY_CHARS, QueryError, parse_query
 from db.records import SearchHit
 from db.search import SNIPPET_CLOSE, SNIPPET_OPEN
@@ -126,15 +125,13 @@ class SearchFeed:
 
     def __call__(self, query: str) -> bytes:
         query = " ".join(query.split())
-        if len(query) > MAX_QUERY_CHARS:
-            raise QueryError(f"the search is too long: at most {MAX_QUERY_CHARS} characters")
-        parse_query(query)  # refuse a bad query before touching the index
+        parse_query(query)  # refuse a bad query (too long, ...) before touching the index
         key = (query, self._store.latest_article_id())
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
-        if cached is not None and not hidden_among(self._store.engine, cached[1]):
+        if cached is not None and not self._store.hidden_among(cached[1]):
             return cached[0]
         hits = self._store.search(query, limit=self._results)
         found = self._store.articles_by_ids(hit.id for hit in hits)
@@ -176,8 +173,6 @@ class SearchFeed:
         if not query:
             return 200, render()
         try:
-            if len(query) > MAX_QUERY_CHARS:
-                raise QueryError(f"at most {MAX_QUERY_CHARS} characters")
             parse_query(query)
             hits = self._store.search(query, limit=self._results)
         except QueryError as exc:

@@ -13,7 +13,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from db import search
 from db.analysis import APOSTROPHES, WORD, analyze, drop_elisions, fold, index_text, stem, words
 from db.query import MAX_QUERY_CHARS, MAX_TERMS, ParsedQuery, QueryError, parse_query, tsquery_text
 from db.records import ArticleDraft, SourceSpec
@@ -270,12 +269,9 @@ def test_fold_equals_its_definition_on_every_code_point() -> None:
     assert fold("Città dell’Ucraina `Perché` ŉ") == "citta dell'ucraina 'perche' ʼn"
 
 
-def test_sqlite_ranks_the_newest_matches_and_filters_before_the_bound(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`RANK_NEWEST`: a very common word is ranked among its newest matches only; the
+def test_sqlite_ranks_the_newest_matches_and_filters_before_the_bound(store: Store) -> None:
+    """`rank_newest`: a very common word is ranked among its newest matches only; the
     filters choose which matches those are, so older articles stay reachable."""
-    monkeypatch.setattr(search, "RANK_NEWEST", 3)
     agenzia = store.ensure_source(SourceSpec("Agenzia", "files", "/tmp/agenzia"))
     archivio = store.ensure_source(SourceSpec("Archivio", "files", "/tmp/archivio"))
     # Stored oldest first: the best match (the word in its title) is the oldest.
@@ -284,11 +280,10 @@ def test_sqlite_ranks_the_newest_matches_and_filters_before_the_bound(
         agenzia,
         [draft(f"n{k}", f"Notizia {k}", f"Oggi anche il sindaco, giorno {k}.") for k in range(4)],
     )
-    newest = titles(store, "sindaco")
+    newest = titles(store, "sindaco", rank_newest=3)
     assert newest == {"Notizia 1", "Notizia 2", "Notizia 3"}  # 3 of 5 matches ranked
-    assert titles(store, "sindaco", source="archivio") == {"Il sindaco parla"}
-    monkeypatch.setattr(search, "RANK_NEWEST", 5000)
-    assert store.search("sindaco")[0].title == "Il sindaco parla"
+    assert titles(store, "sindaco", source="archivio", rank_newest=3) == {"Il sindaco parla"}
+    assert store.search("sindaco", rank_newest=5000)[0].title == "Il sindaco parla"
 
 
 def index_text_by_definition(value: str) -> str:
