@@ -15,7 +15,7 @@ import nh3
 from lxml import etree
 
 from db.records import ArticleDraft
-from ingest import normalize
+from ingest import DEFAULT_TIMEZONE, normalize
 from ingest.errors import BadArticle
 from ingest.raw import RawArticle
 from ingest.rewrite import Rewriter
@@ -49,7 +49,7 @@ class DraftRules:
 def to_draft(
     raw: RawArticle,
     *,
-    timezone: str = "Europe/Rome",
+    timezone: str = DEFAULT_TIMEZONE,
     default_category: str | None = None,
     rules: DraftRules | None = None,
 ) -> ArticleDraft:

@@ -33,7 +33,7 @@ from typing import Any
 import feedparser
 from lxml import etree
 
-from ingest import normalize
+from ingest import DEFAULT_TIMEZONE, normalize
 from ingest.article import plausible_date
 from ingest.charset import SNIFF_BYTES, as_utf8_xml, decode_document
 from ingest.errors import IngestError
@@ -111,7 +111,7 @@ def parse_feed(
     http_charset: str | None = None,
     content_type: str | None = None,
     now: datetime | None = None,
-    timezone: str = "Europe/Rome",
+    timezone: str = DEFAULT_TIMEZONE,
     strip_tracking: bool = True,
 ) -> ParsedFeed:
     """Parse a feed document fetched from `url` (the final URL, the base of relative

@@ -22,7 +22,7 @@ import lxml.etree
 import lxml.html
 import trafilatura
 
-from ingest import normalize, tracking
+from ingest import DEFAULT_TIMEZONE, normalize, tracking
 from ingest.charset import decode_document
 from ingest.errors import BadArticle
 from ingest.extract import Extraction, PageFinder, extract_page
@@ -135,7 +135,7 @@ def extract_article(
     url: str,
     http_charset: str | None = None,
     now: datetime | None = None,
-    timezone: str = "Europe/Rome",
+    timezone: str = DEFAULT_TIMEZONE,
     strip_tracking: bool = True,
     finder: PageFinder | None = None,
 ) -> RawArticle:

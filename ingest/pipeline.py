@@ -15,6 +15,7 @@ from pathlib import Path
 from db.blocked import BlockedEntry
 from db.records import ArticleDraft, FileFingerprint, Section, SourceSpec, UpsertSummary
 from db.store import Store
+from ingest import DEFAULT_TIMEZONE
 from ingest.article import DraftRules
 from ingest.errors import IngestError
 from ingest.files import (
@@ -81,7 +82,7 @@ def ingest_files_source(
     store: Store,
     spec: SourceSpec,
     *,
-    timezone: str = "Europe/Rome",
+    timezone: str = DEFAULT_TIMEZONE,
     root: Path | None = None,
     only: Path | None = None,
     progress: Progress | None = None,

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from db.records import ArticleDraft
+from ingest import DEFAULT_TIMEZONE
 from ingest.article import DraftRules, to_draft
 from ingest.errors import BadArticle
 from ingest.files import FoundFile, read_article
@@ -113,7 +114,7 @@ def _start_worker() -> None:
     # shuts the pool down itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Load the language model and the other lazy parts before the first real task.
-    normalize_batch([_WARM_UP], "Europe/Rome", None, None)
+    normalize_batch([_WARM_UP], DEFAULT_TIMEZONE, None, None)
 
 
 class DraftPool:

@@ -28,6 +28,7 @@ from db.records import (
 )
 from db.store import Store
 from db.upsert_plan import EditCap
+from ingest import DEFAULT_TIMEZONE
 from ingest.article import DraftRules
 from ingest.errors import BadArticle, IngestError
 from ingest.extract import PageFinder
@@ -55,7 +56,7 @@ LOCAL_FEED_KEY = "<feed>"
 class RemoteOptions:
     """Per-source settings of a remote source beyond its `SourceSpec`."""
 
-    timezone: str = "Europe/Rome"
+    timezone: str = DEFAULT_TIMEZONE
     rules: DraftRules | None = None  # site-wide normalization choices (config [normalize])
     user_agent: str | None = None
     urls: tuple[str, ...] = ()  # more article URLs of a page source

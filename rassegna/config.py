@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from ingest import DEFAULT_TIMEZONE
 from rassegna.durations import parse_duration
 from rassegna.errors import ConfigError
 
@@ -53,7 +54,7 @@ class SiteConfig(_Section):
     base_url: str = "http://127.0.0.1:8080/"
     description: str = "Notizie in italiano raccolte da rassegna"
     language: str = "it"
-    timezone: str = "Europe/Rome"
+    timezone: str = DEFAULT_TIMEZONE
 
     @field_validator("timezone")
     @classmethod

@@ -15,6 +15,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from ingest import DEFAULT_TIMEZONE
+
 _PREFIX_RE: Final = re.compile(
     r"^(?:(?:pubblicat[oa]|aggiornat[oa]|ultimo aggiornamento|ultima modifica|modificat[oa]"
     r"|data(?: di pubblicazione)?|published|updated|posted)(?: (?:il|alle|on|at|:))?:?\s*)+",
@@ -165,7 +167,9 @@ def _with_dateparser(text: str, now: datetime, zone: ZoneInfo, tz: str) -> datet
     return found if found.tzinfo is not None else found.replace(tzinfo=zone)
 
 
-def parse_date(text: str, now: datetime | None = None, tz: str = "Europe/Rome") -> datetime | None:
+def parse_date(
+    text: str, now: datetime | None = None, tz: str = DEFAULT_TIMEZONE
+) -> datetime | None:
     """Parse a publication date into an aware datetime in ``tz``, or None.
 
     ``now`` is the fetch time relative dates are counted from (default: the current
