@@ -12,8 +12,12 @@ line is `directive: value`; `#` starts a comment. Understood directives:
 - `single_page_link:` XPath of a link to the whole article on one page;
 - `next_page_link:` XPath of the link to the next page of an article split over several;
 - `prune:` yes/no (default yes): drop boxes of links and forms left inside the body;
-- `tidy:` yes/no: accepted for compatibility; lxml's parser already repairs markup;
-- `test_url:`, `test_contains:` a page to try the rule on, and text it must yield;
+- `tidy:` yes/no: FiveFilters runs HTML Tidy before its XPath; here every page, with or
+  without it, goes through lxml's (libxml2's) HTML parser, which does the same repairs
+  (unclosed elements closed, misnested ones and stray end tags fixed, the tree completed
+  with `html` and `body`), so `tidy: yes` changes nothing more;
+- `test_url:` a page to try the rule on (an http or https URL), each followed by the
+  `test_contains:` texts it must yield (`rassegna rules site HOST --test`);
 - `autodetect_on_failure:` yes/no (default yes): fall back to the next extractor;
 - `find_string:` / `replace_string:` pairs, and `replace_string(find): replacement`,
   applied to the page's HTML before parsing.
@@ -30,6 +34,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from lxml import etree
 
@@ -38,7 +43,7 @@ _LINE_RE = re.compile(r"^([a-z_]+)(?:\(([^)]*)\))?\s*:\s?(.*)$")
 _XPATH_KEYS = frozenset(
     {"body", "strip", "title", "author", "date", "single_page_link", "next_page_link"}
 )
-_LIST_KEYS = frozenset({"strip_id_or_class", "strip_image_src", "test_url", "test_contains"})
+_LIST_KEYS = frozenset({"strip_id_or_class", "strip_image_src"})
 _BOOL_KEYS = frozenset({"prune", "tidy", "autodetect_on_failure"})
 _IGNORED = frozenset(
     {
@@ -91,6 +96,7 @@ class SiteRule:
     next_page_link: tuple[str, ...] = ()
     test_url: tuple[str, ...] = ()
     test_contains: tuple[str, ...] = ()
+    tests: tuple[tuple[str, tuple[str, ...]], ...] = ()  # each test_url, its test_contains
     replacements: tuple[tuple[str, str], ...] = ()
     prune: bool = True
     tidy: bool = False
@@ -117,8 +123,9 @@ class SiteRule:
         lines.append(f"prune: {'yes' if self.prune else 'no'}")
         lines.append(f"tidy: {'yes' if self.tidy else 'no'}")
         lines.append(f"autodetect_on_failure: {'yes' if self.autodetect_on_failure else 'no'}")
-        lines.extend(f"test_url: {value}" for value in self.test_url)
-        lines.extend(f"test_contains: {value}" for value in self.test_contains)
+        for url, contains in self.tests:
+            lines.append(f"test_url: {url}")
+            lines.extend(f"test_contains: {value}" for value in contains)
         return "\n".join(lines)
 
 
@@ -138,6 +145,13 @@ def _yes(value: str, where: str) -> bool:
     raise SiteRuleError(f'{where}: "{value}" is not yes or no')
 
 
+def _test_url(value: str, where: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SiteRuleError(f'{where}: test_url is not an http or https URL: "{value}"')
+    return value
+
+
 def parse_rule(text: str, *, host: str, path: str) -> SiteRule:
     """A rule from the text of one file; raises SiteRuleError naming `path` and the line."""
     values: dict[str, list[str]] = {}
@@ -145,6 +159,7 @@ def parse_rule(text: str, *, host: str, path: str) -> SiteRule:
     replacements: list[tuple[str, str]] = []
     pending_find: list[str] = []
     ignored: list[str] = []
+    tests: list[tuple[str, list[str]]] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -164,6 +179,13 @@ def parse_rule(text: str, *, host: str, path: str) -> SiteRule:
         elif key in _LIST_KEYS:
             if value:
                 values.setdefault(key, []).append(value)
+        elif key == "test_url":
+            tests.append((_test_url(value, where), []))
+        elif key == "test_contains":
+            if not tests:
+                raise SiteRuleError(f"{where}: test_contains without a test_url before it")
+            if value:
+                tests[-1][1].append(value)
         elif key in _BOOL_KEYS:
             flags[key] = _yes(value, where)
         elif key == "find_string":
@@ -185,6 +207,9 @@ def parse_rule(text: str, *, host: str, path: str) -> SiteRule:
     return SiteRule(
         host=host,
         path=path,
+        test_url=tuple(url for url, _ in tests),
+        test_contains=tuple(value for _, contains in tests for value in contains),
+        tests=tuple((url, tuple(contains)) for url, contains in tests),
         replacements=tuple(replacements),
         ignored=tuple(dict.fromkeys(ignored)),
         **tuples,  # type: ignore[arg-type]

@@ -1,17 +1,19 @@
-"""Full text settings from the configuration, and the `rules site` and `preview
+"""Full text settings from the configuration, and the `rules site` (`--test`) and `preview
 --full-text` views of them."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ingest import normalize
 from ingest.article import to_draft
 from ingest.errors import BadArticle, IngestError
-from ingest.extract import Selectors
+from ingest.extract import Selectors, by_rule
 from ingest.feed import parse_feed
 from ingest.fetch import Fetcher, FetchError
-from ingest.fulltext import FullTextOptions, Mode, PagePreview, preview_entry
+from ingest.fulltext import FullTextOptions, Mode, PagePreview, page_fetch, preview_entry
 from ingest.raw import RawArticle
 from ingest.siterules import SiteRule, SiteRules, load_site_rules
 from rassegna.config import Settings, SourceConfig
@@ -57,6 +59,57 @@ def full_text_options(
 
 def rule_for_host(settings: Settings, host: str) -> SiteRule | None:
     return site_rules(settings).for_host(host)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleCheck:
+    """What a site rule made of one of its `test_url` pages."""
+
+    url: str
+    ok: bool
+    words: int
+    detail: str  # the extraction, or why the rule failed on the page
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.replace("’", "'").split())
+
+
+def check_one(
+    rule: SiteRule, url: str, contains: tuple[str, ...], fetcher: Fetcher, now: datetime
+) -> RuleCheck:
+    """Fetch one test page and extract it with the rule alone (no fallback)."""
+    try:
+        response = fetcher.fetch(url, now=now)
+    except FetchError as exc:
+        return RuleCheck(url, False, 0, exc.message.removeprefix(f"{url}: "))
+    if response.content_type and "html" not in response.content_type:
+        return RuleCheck(url, False, 0, f"not a web page ({response.content_type})")
+    found = by_rule(
+        response.body,
+        url=response.url,
+        charset=response.charset,
+        rule=rule,
+        fetch=page_fetch(fetcher, None, now),
+    )
+    if found is None or not found.words:
+        return RuleCheck(url, False, 0, "the rule's body finds no article text")
+    text = _plain(normalize.html_to_text(found.html))
+    missing = [c for c in contains if _plain(c) not in text]
+    if missing:
+        return RuleCheck(url, False, found.words, f'the text lacks "{missing[0]}" (test_contains)')
+    pages = f", {found.pages} pages" if found.pages > 1 else ""
+    return RuleCheck(url, True, found.words, f"{found.words} words{pages}")
+
+
+def check_site_rule(settings: Settings, rule: SiteRule) -> list[RuleCheck]:
+    """Each `test_url` of `rule` fetched through the configured client (limits, address
+    guard), and what the rule extracts from it."""
+    from rassegna.operations import make_fetcher  # it builds its options with this module
+
+    now = datetime.now(UTC)
+    with make_fetcher(settings) as fetcher:
+        return [check_one(rule, url, contains, fetcher, now) for url, contains in rule.tests]
 
 
 def preview_pages(

@@ -20,6 +20,7 @@ from db.store import Store
 from db.tables import chunks
 from feeds.archive import drop_pages, stale_pages
 from ingest.rules import Decision, RuleSet, Subject
+from ingest.siterules import SiteRule
 from rassegna.config import Settings
 from rassegna.durations import parse_duration
 
@@ -215,11 +216,19 @@ def rules_apply(
 def rules_site(
     ctx: typer.Context,
     host: Annotated[str, typer.Argument(help="A host, such as www.esempio.it, or a URL.")],
+    test: Annotated[
+        bool,
+        typer.Option(
+            "--test", help="Fetch the rule's test_url pages and say whether it finds a body."
+        ),
+    ] = False,
 ) -> None:
     """Print the site rule in force for a host (rassegna's or [ingest] site_rules'), in
-    the FiveFilters format, with the file it comes from; exit 1 when there is none.
+    the FiveFilters format, with the file it comes from; exit 1 when there is none. With
+    --test, fetch each test_url through the same client and address guard as every
+    fetch and report what the rule extracts; exit 1 when one fails.
 
-    Example: rassegna rules site www.esempio.it
+    Example: rassegna rules site www.esempio.it --test
     """
     from urllib.parse import urlsplit
 
@@ -234,3 +243,19 @@ def rules_site(
     if rule is None:
         _fail(f"no site rule for {name}: its pages go to content_selector, then trafilatura")
     typer.echo(rule.describe())
+    if test:
+        _test_rule(ctx, settings, rule)
+
+
+def _test_rule(ctx: typer.Context, settings: Settings, rule: SiteRule) -> None:
+    from rassegna.cli import _fail, _guard
+    from rassegna.fulltext import check_site_rule
+
+    if not rule.tests:
+        _fail(f"{rule.path}: the rule has no test_url to try")
+    checks = _guard(ctx, lambda: check_site_rule(settings, rule))
+    for check in checks:
+        typer.echo(f"{'ok' if check.ok else 'FAILED'}: {check.url}: {check.detail}")
+    failed = sum(not check.ok for check in checks)
+    if failed:
+        _fail(f"{rule.path}: {failed} of {len(checks)} test_url pages failed")

@@ -93,3 +93,77 @@ def test_preview_ingest_and_sources(tmp_path: Path, httpserver: HTTPServer) -> N
     listed = run_cli("--config", path, "sources", "--json")
     (row,) = json.loads(listed.stdout)
     assert (row["full_text"], row["full_text_ok"], row["full_text_failed"]) == ("auto", 2, 1)
+
+
+def test_check_refuses_a_test_url_that_is_not_http(tmp_path: Path) -> None:
+    shutil.copytree(DATA / "rules", tmp_path / "regole")
+    (tmp_path / "regole" / "esempio.it.txt").write_text(
+        "body: //article\n\ntest_url: file:///etc/passwd\n", encoding="utf-8"
+    )
+    result = run_cli("--config", str(config(tmp_path)), "check")
+    assert result.returncode == 1
+    assert 'esempio.it.txt, line 3: test_url is not an http or https URL: "file:///etc/passwd"' in (
+        " ".join(result.stderr.split())
+    )
+
+
+def _rule_with_tests(tmp_path: Path, port: int, *tests: str) -> None:
+    rule = (DATA / "rules" / "localhost.txt").read_text("utf-8")
+    rule = "\n".join(line for line in rule.splitlines() if not line.startswith("test_"))
+    (tmp_path / "regole").mkdir()
+    (tmp_path / "regole" / "localhost.txt").write_text(
+        rule + "\n" + "\n".join(tests).replace("PORT", str(port)) + "\n", encoding="utf-8"
+    )
+
+
+def test_rules_site_test_fetches_each_test_url(tmp_path: Path, httpserver: HTTPServer) -> None:
+    for path, name in (("/ponte", "cronaca-ponte.html"), ("/cuoio", "economia-selettore.html")):
+        httpserver.expect_request(path).respond_with_data(
+            (DATA / name).read_bytes(), content_type="text/html; charset=utf-8"
+        )
+    _rule_with_tests(
+        tmp_path,
+        httpserver.port,
+        "test_url: http://localhost:PORT/ponte",
+        "test_contains: Il ponte sull'Arno",
+        "test_contains: pile centrali",
+    )
+    path = str(config(tmp_path))
+    good = run_cli("--config", path, "rules", "site", "localhost", "--test")
+    assert good.returncode == 0, good.stderr
+    assert f"ok: http://localhost:{httpserver.port}/ponte: " in good.stdout
+    assert " words" in good.stdout
+
+    # A page the rule's body does not find, and text the page does not have.
+    shutil.rmtree(tmp_path / "regole")
+    _rule_with_tests(
+        tmp_path,
+        httpserver.port,
+        "test_url: http://localhost:PORT/ponte",
+        "test_contains: il viadotto crollato",
+        "test_url: http://localhost:PORT/cuoio",
+    )
+    bad = run_cli("--config", path, "rules", "site", "localhost", "--test")
+    assert bad.returncode == 1
+    assert "FAILED: http://localhost:" in bad.stdout
+    assert 'lacks "il viadotto crollato" (test_contains)' in bad.stdout
+    assert "/cuoio: the rule's body finds no article text" in bad.stdout
+    assert "2 of 2 test_url pages failed" in " ".join(bad.stderr.split())
+
+    # The same address guard as every fetch: nothing reaches a private address.
+    before = len(httpserver.log)
+    guarded = run_cli(
+        "--config",
+        path,
+        "rules",
+        "site",
+        "localhost",
+        "--test",
+        env={"RASSEGNA_INGEST__ALLOW_PRIVATE_NETWORKS": "false"},
+    )
+    assert guarded.returncode == 1
+    assert "refused" in guarded.stdout and "allow_private_networks" in guarded.stdout
+    assert len(httpserver.log) == before
+
+    no_tests = run_cli("--config", path, "rules", "site", "www.esempio.it", "--test")
+    assert no_tests.returncode == 1  # no rule at all

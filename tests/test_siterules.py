@@ -1,10 +1,12 @@
 """Site rules (FiveFilters ftr-site-config format): parsing, errors naming file and line,
-host lookup, the rules rassegna ships, and extraction by a rule on lxml."""
+host lookup, test_url and its test_contains, the rules rassegna ships, and extraction by
+a rule on lxml (which repairs markup as `tidy: yes` asks)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import lxml.html
 import pytest
 
 from ingest.extract import by_rule
@@ -58,6 +60,9 @@ def test_a_rule_parses_every_directive() -> None:
         ("\n\nfoo_bar: 1\n", 3, 'unknown directive "foo_bar"'),
         ("prune: forse\n", 1, "is not yes or no"),
         ("replace_string: x\n", 1, "without a find_string"),
+        ("body: //div\ntest_url: ftp://esempio.it/a\n", 2, "test_url is not an http or https URL"),
+        ("test_url: /relativo\n", 1, "test_url is not an http or https URL"),
+        ("body: //div\n\ntest_contains: ponte\n", 3, "test_contains without a test_url"),
     ],
 )
 def test_errors_name_the_file_and_line(text: str, line: int, words: str) -> None:
@@ -121,3 +126,56 @@ def test_shipped_wordpress_rule_extracts_a_post() -> None:
     assert found is not None and found.method == "rule (rassegna) .wordpress.com.txt"
     assert "neve per la prima volta" in found.html and "Poi ha cambiato idea" in found.html
     assert "Condividi" not in found.html and "Correlati" not in found.html
+
+
+def test_test_contains_belong_to_the_test_url_before_them() -> None:
+    text = (
+        "body: //article\n"
+        "test_url: https://www.esempio.it/a\ntest_contains: il ponte\ntest_contains: Arno\n"
+        "test_url: http://www.esempio.it/b\n"
+    )
+    rule = parse_rule(text, host="esempio.it", path="esempio.it.txt")
+    assert rule.tests == (
+        ("https://www.esempio.it/a", ("il ponte", "Arno")),
+        ("http://www.esempio.it/b", ()),
+    )
+    assert rule.test_url == ("https://www.esempio.it/a", "http://www.esempio.it/b")
+    assert parse_rule(rule.describe(), host="esempio.it", path="copia").tests == rule.tests
+
+
+BROKEN = """<html><head><title>Prova</title>
+<body><div class="barra">Condividi<div itemprop="articleBody"><p>Il consiglio comunale
+approva il bilancio<p>La seduta finisce a tarda sera, tra le proteste
+<b><i>dell'opposizione</b></i>
+</span><div class="adv-riquadro">Pubblicità</div>
+<p>Il sindaco annuncia nuovi cantieri per la primavera
+</div><div class="correlati"><a href="/x">Leggi anche</a></div>"""
+
+
+@pytest.mark.parametrize("tidy", ["yes", "no"])
+def test_tidy_markup_repairs_are_lxml_s_with_or_without_it(tidy: str) -> None:
+    """`tidy: yes` does nothing more than the parser does for every page: unclosed
+    paragraphs and divs, misnested and stray end tags, a missing `</head>` and `</html>`
+    are repaired, and the body XPath finds the article in the repaired tree."""
+    rule = parse_rule(
+        f"body: //div[@itemprop='articleBody']\nstrip_id_or_class: adv-\ntidy: {tidy}\n",
+        host="esempio.it",
+        path="esempio.it.txt",
+    )
+    assert rule.tidy is (tidy == "yes")
+    found = by_rule(
+        BROKEN.encode(),
+        url="https://esempio.it/a",
+        charset="utf-8",
+        rule=rule,
+        fetch=lambda _url: None,
+    )
+    assert found is not None
+    paragraphs = lxml.html.fragment_fromstring(found.html, create_parent="div").findall(".//p")
+    assert [" ".join(p.text_content().split()) for p in paragraphs] == [
+        "Il consiglio comunale approva il bilancio",
+        "La seduta finisce a tarda sera, tra le proteste dell'opposizione",
+        "Il sindaco annuncia nuovi cantieri per la primavera",
+    ]
+    assert "Pubblicità" not in found.html and "Leggi anche" not in found.html
+    assert "Condividi" not in found.html
