@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from db.fetched_pages import PageRecord
 from db.store import Store
-from ingest import normalize
+from ingest import DEFAULT_TIMEZONE, normalize
 from ingest.article import plausible_date
 from ingest.extract import Extraction, FetchPage, Selectors, extract_page, word_count
 from ingest.fetch import Fetcher, FetchError
@@ -57,7 +57,7 @@ class FullTextOptions:
     per_poll: int = PER_POLL
     selectors: Selectors = field(default_factory=Selectors)
     rules: SiteRules = field(default_factory=SiteRules)
-    timezone: str = "Europe/Rome"  # of dates a site rule finds without one
+    timezone: str = DEFAULT_TIMEZONE  # of dates a site rule finds without one
 
 
 @dataclass(slots=True)
