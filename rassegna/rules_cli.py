@@ -90,14 +90,14 @@ def keep_rule_warnings(settings: Settings, store: Store, now: datetime | None = 
 
 
 def _since(value: str | None, option: str) -> datetime | None:
-    from rassegna.cli import _fail
+    from rassegna.cli_common import fail
 
     if value is None:
         return None
     try:
         return datetime.now(UTC) - timedelta(seconds=parse_duration(value))
     except ValueError as exc:
-        _fail(f"{option}: {exc}", code=2)
+        fail(f"{option}: {exc}", code=2)
 
 
 SinceOption = Annotated[
@@ -118,13 +118,13 @@ def rules_test(
 
     Example: rassegna rules test --source "Il Giornale di Esempio" --since 7d
     """
-    from rassegna.cli import _guard, _settings, _store
+    from rassegna.cli_common import guard, settings_of, store_of
     from rassegna.rulesets import rule_set
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     after = _since(since, "--since")
-    with _store(ctx, settings) as store:
-        found = _guard(
+    with store_of(ctx, settings) as store:
+        found = guard(
             ctx, lambda: list(verdicts(store, rule_set(settings), since=after, source=source))
         )
     if as_json:
@@ -170,22 +170,22 @@ def rules_apply(
 
     Example: rassegna rules apply --since 30d
     """
-    from rassegna.cli import _guard, _settings, _store
+    from rassegna.cli_common import guard, settings_of, store_of
     from rassegna.operations import build
     from rassegna.rulesets import rule_set
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     after = _since(since, "--since")
-    with _store(ctx, settings) as store:
+    with store_of(ctx, settings) as store:
         if undo:
-            shown = _guard(ctx, store.hidden_ids)
-            changed = _guard(ctx, lambda: store.set_hidden(shown, False))
+            shown = guard(ctx, store.hidden_ids)
+            changed = guard(ctx, lambda: store.set_hidden(shown, False))
             typer.echo(f"{changed} articles shown again")
             moved = store.articles_by_ids(shown).values()
             oldest = min((a.published for a in moved), default=None)
             stale = stale_pages(settings.output.dir, since=oldest) if shown else []
         else:
-            blocked = _guard(
+            blocked = guard(
                 ctx,
                 lambda: [
                     v.article.id
@@ -193,7 +193,7 @@ def rules_apply(
                     if v.decision.blocked
                 ],
             )
-            changed = _guard(ctx, lambda: store.set_hidden(blocked, True))
+            changed = guard(ctx, lambda: store.set_hidden(blocked, True))
             already = len(blocked) - changed
             typer.echo(
                 f"{changed} articles hidden"
@@ -205,7 +205,7 @@ def rules_apply(
             # Archive pages are never rewritten by a build: the ones that list a hidden
             # article (and every later page of the same feed) go, and are written again.
             typer.echo(f"{drop_pages(stale)} archive pages to write again")
-        report = _guard(ctx, lambda: build(settings, store))
+        report = guard(ctx, lambda: build(settings, store))
     typer.echo(
         f"{settings.output.dir}: {len(report.written)} files written,"
         f" {len(report.unchanged)} unchanged"
@@ -232,30 +232,30 @@ def rules_site(
     """
     from urllib.parse import urlsplit
 
-    from rassegna.cli import _fail, _guard, _settings
+    from rassegna.cli_common import fail, guard, settings_of
     from rassegna.fulltext import rule_for_host
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     name = host.strip().lower()
     if "://" in name:
         name = urlsplit(name).hostname or ""
-    rule = _guard(ctx, lambda: rule_for_host(settings, name))
+    rule = guard(ctx, lambda: rule_for_host(settings, name))
     if rule is None:
-        _fail(f"no site rule for {name}: its pages go to content_selector, then trafilatura")
+        fail(f"no site rule for {name}: its pages go to content_selector, then trafilatura")
     typer.echo(rule.describe())
     if test:
         _test_rule(ctx, settings, rule)
 
 
 def _test_rule(ctx: typer.Context, settings: Settings, rule: SiteRule) -> None:
-    from rassegna.cli import _fail, _guard
+    from rassegna.cli_common import fail, guard
     from rassegna.fulltext import check_site_rule
 
     if not rule.tests:
-        _fail(f"{rule.path}: the rule has no test_url to try")
-    checks = _guard(ctx, lambda: check_site_rule(settings, rule))
+        fail(f"{rule.path}: the rule has no test_url to try")
+    checks = guard(ctx, lambda: check_site_rule(settings, rule))
     for check in checks:
         typer.echo(f"{'ok' if check.ok else 'FAILED'}: {check.url}: {check.detail}")
     failed = sum(not check.ok for check in checks)
     if failed:
-        _fail(f"{rule.path}: {failed} of {len(checks)} test_url pages failed")
+        fail(f"{rule.path}: {failed} of {len(checks)} test_url pages failed")
