@@ -67,7 +67,6 @@ class FullTextTally:
     ok: int = 0  # entries that got their page's text this poll (fetched or remembered)
     failed: int = 0  # pages fetched this poll that did not give it
     fetched: int = 0
-    retried: int = 0  # of `fetched`: pages that had failed before for the same entry
     deferred: int = 0  # entries left for a later poll (per-poll limit)
 
 
@@ -281,7 +280,6 @@ def fill_full_text(
         )
         record = _counted(record, previous)
         tally.fetched += 1
-        tally.retried += record.tries > 1
         saved.append(record)
         if record.ok:
             tally.ok += 1
