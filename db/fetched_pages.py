@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from sqlalchemy import Engine, and_, delete, func, insert, select
 
+from db.records import picked
 from db.tables import FETCHED_PAGES as _PAGES
 from db.tables import SOURCES, chunks
 
@@ -33,6 +34,10 @@ class PageRecord:
     published: datetime | None = None
 
 
+_FIELDS = tuple(f.name for f in fields(PageRecord))
+"""A page's record and its row hold the same values under the same names."""
+
+
 def url_key(url: str) -> str:
     return hashlib.sha256(url.encode("utf-8")).hexdigest()
 
@@ -49,43 +54,14 @@ def known_pages(engine: Engine, source_id: int, urls: Sequence[str]) -> dict[str
                 )
             )
             for row in rows:
-                found[row.url] = PageRecord(
-                    url=row.url,
-                    entry_hash=row.entry_hash,
-                    ok=row.ok,
-                    content_html=row.content_html,
-                    method=row.method,
-                    fetched_at=row.fetched_at,
-                    etag=row.etag,
-                    last_modified=row.last_modified,
-                    tries=row.tries,
-                    title=row.title,
-                    author=row.author,
-                    published=row.published,
-                )
+                found[row.url] = PageRecord(**picked(row, _FIELDS))
     return found
 
 
 def save_pages(engine: Engine, source_id: int, pages: Iterable[PageRecord]) -> None:
     """Insert or replace the rows of these pages."""
     rows = [
-        {
-            "source_id": source_id,
-            "url_key": url_key(p.url),
-            "url": p.url,
-            "entry_hash": p.entry_hash,
-            "etag": p.etag,
-            "last_modified": p.last_modified,
-            "ok": p.ok,
-            "content_html": p.content_html,
-            "method": p.method,
-            "fetched_at": p.fetched_at,
-            "tries": p.tries,
-            "title": p.title,
-            "author": p.author,
-            "published": p.published,
-        }
-        for p in pages
+        {"source_id": source_id, "url_key": url_key(p.url), **picked(p, _FIELDS)} for p in pages
     ]
     if not rows:
         return

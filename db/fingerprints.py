@@ -4,11 +4,15 @@ content hash), so an unchanged file is skipped without being read."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import fields
 
 from sqlalchemy import Engine, select
 
-from db.records import FileFingerprint
+from db.records import FileFingerprint, picked
 from db.tables import FINGERPRINTS, dialect_insert
+
+_FIELDS = tuple(f.name for f in fields(FileFingerprint))
+"""A fingerprint's record and its row hold the same values under the same names."""
 
 
 def file_fingerprints(engine: Engine, source_id: int) -> dict[str, FileFingerprint]:
@@ -28,16 +32,7 @@ def save_fingerprints(engine: Engine, source_id: int, prints: Iterable[FileFinge
     """Remember files whose article was stored (or that were unchanged)."""
     # The last fingerprint of a guid wins, as it would row by row; one statement per
     # guid also keeps PostgreSQL from seeing the same conflict twice in one command.
-    rows = {
-        fp.guid: {
-            "source_id": source_id,
-            "guid": fp.guid,
-            "mtime_ns": fp.mtime_ns,
-            "size": fp.size,
-            "content_hash": fp.content_hash,
-        }
-        for fp in prints
-    }
+    rows = {fp.guid: {"source_id": source_id, **picked(fp, _FIELDS)} for fp in prints}
     if not rows:
         return
     with engine.begin() as connection:

@@ -20,7 +20,7 @@ from sqlalchemy import (
     tuple_,
 )
 
-from db.records import Label, Section, SectionKind, SourceRef, StoredArticle
+from db.records import Label, Section, SectionKind, SourceRef, StoredArticle, picked
 from db.selection import section_walks
 from db.stamps import latest_ids
 from db.tables import (
@@ -37,27 +37,33 @@ from db.types import UTCDateTime
 Key = tuple[datetime, int]
 """(published, id) of an article: where a keyset read starts."""
 
+_OWN = (
+    "id",
+    "uid",
+    "guid",
+    "title",
+    "summary",
+    "content_html",
+    "content_text",
+    "published",
+    "updated",
+    "ingested",
+    "url",
+    "language",
+    "slug",
+    "image_url",
+)
+"""Columns of `articles` a `StoredArticle` takes over as they are, under the same names."""
+_SAME_NAMES = (*_OWN, "source_name", "source_slug")
+
 _ARTICLE_READ = (
     select(
-        ARTICLES.c.id,
-        ARTICLES.c.uid,
+        *(ARTICLES.c[name] for name in _OWN),
         SOURCES.c.name.label("source_name"),
         SOURCES.c.slug.label("source_slug"),
-        ARTICLES.c.guid,
-        ARTICLES.c.title,
-        ARTICLES.c.summary,
-        ARTICLES.c.content_html,
-        ARTICLES.c.content_text,
-        ARTICLES.c.published,
-        ARTICLES.c.updated,
-        ARTICLES.c.ingested,
-        ARTICLES.c.url,
         ARTICLES.c.authors,
         CATEGORIES.c.name.label("category_name"),
         CATEGORIES.c.slug.label("category_slug"),
-        ARTICLES.c.language,
-        ARTICLES.c.slug,
-        ARTICLES.c.image_url,
         ARTICLES.c.linked_sources,
         ARTICLES.c.page_path,
     )
@@ -123,28 +129,12 @@ def _also_on(connection: Connection, rows: Sequence[Any]) -> dict[int, tuple[Sou
 
 
 def _record(row: Any, tags: Sequence[Label], also: tuple[SourceRef, ...]) -> StoredArticle:
+    category = row.category_slug
     return StoredArticle(
-        id=row.id,
-        uid=row.uid,
-        source_name=row.source_name,
-        source_slug=row.source_slug,
-        guid=row.guid,
-        title=row.title,
-        summary=row.summary,
-        content_html=row.content_html,
-        content_text=row.content_text,
-        published=row.published,
-        updated=row.updated,
-        ingested=row.ingested,
-        url=row.url,
+        **picked(row, _SAME_NAMES),
         authors=tuple(row.authors or ()),
-        category=(
-            Label(row.category_name, row.category_slug) if row.category_slug is not None else None
-        ),
+        category=Label(row.category_name, category) if category is not None else None,
         tags=tuple(tags),
-        language=row.language,
-        slug=row.slug,
-        image_url=row.image_url,
         also_on=also,
         page_path=row.page_path or "",
     )

@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
+
+INTERVAL_MIN = 300
+"""The shortest an adaptive interval gets unless `[scheduler] min_interval` says otherwise."""
+INTERVAL_MAX = 24 * 3600
+"""The longest an adaptive interval gets, and the longest a server may make a source wait,
+unless `[scheduler] max_interval` says otherwise."""
+
+
+def picked(source: Any, names: Iterable[str]) -> dict[str, Any]:
+    """The attributes `names` of `source` (a row, a record) by name: the values a record
+    or a row with fields of the same names takes over unchanged."""
+    return {name: getattr(source, name) for name in names}
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,8 +34,8 @@ class SourceSpec:
     # `interval = "auto"`, and the bounds of the adaptive interval (`interval_max` also
     # bounds the wait a server may ask for).
     interval_auto: bool = False
-    interval_min: int = 300
-    interval_max: int = 24 * 3600
+    interval_min: int = INTERVAL_MIN
+    interval_max: int = INTERVAL_MAX
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,8 +166,8 @@ class SourceState:
     interval_seconds: int = 0
     min_interval_seconds: int | None = None
     interval_auto: bool = False
-    interval_min: int = 300
-    interval_max: int = 24 * 3600
+    interval_min: int = INTERVAL_MIN
+    interval_max: int = INTERVAL_MAX
     interval_used: int | None = None
     interval_reason: str | None = None
 
@@ -223,8 +236,8 @@ class FetchState:
     min_interval_seconds: int | None = None
     redirect_target: str | None = None
     interval_auto: bool = False
-    interval_min: int = 300
-    interval_max: int = 24 * 3600
+    interval_min: int = INTERVAL_MIN
+    interval_max: int = INTERVAL_MAX
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from db.records import FetchKind, FetchOutcome, FetchState
+from db.records import INTERVAL_MAX, INTERVAL_MIN, FetchKind, FetchOutcome, FetchState, picked
 
 BACKOFF_CAP = 24 * 3600
 """No transient error ever delays a source by more than a day: it recovers by itself."""
@@ -53,6 +53,20 @@ _RELEASED = MappingProxyType({"claimed_by": None, "lease_until": None})
 """Every record ends the claim its fetch ran under."""
 
 
+_FROM_FETCH = (
+    "source_id",
+    "url",
+    "interval_seconds",
+    "consecutive_errors",
+    "min_interval_seconds",
+    "redirect_target",
+    "interval_auto",
+    "interval_min",
+    "interval_max",
+)
+"""What a `SourceSchedule` takes over from the `FetchState` of a fetch."""
+
+
 @dataclass(frozen=True, slots=True)
 class SourceSchedule:
     """What the scheduling decisions need to know of one source's row."""
@@ -68,8 +82,8 @@ class SourceSchedule:
     # `interval = "auto"`: the interval follows `entries_last_week` (`adaptive_interval`)
     # within [`interval_min`, `interval_max`]; `interval_max` bounds a server's wait too.
     interval_auto: bool = False
-    interval_min: int = 300
-    interval_max: int = MIN_INTERVAL_CAP
+    interval_min: int = INTERVAL_MIN
+    interval_max: int = INTERVAL_MAX
     entries_last_week: int = 0
 
     def interval(self, server_floor: int | None) -> IntervalChoice:
@@ -88,18 +102,7 @@ class SourceSchedule:
         """The schedule of a source as a fetch started from it. It lacks the redirect
         streak and URL history, so it serves only outcomes with no redirect to confirm
         (`confirms_no_redirect`)."""
-        return cls(
-            source_id=state.source_id,
-            url=state.url,
-            interval_seconds=state.interval_seconds,
-            consecutive_errors=state.consecutive_errors,
-            min_interval_seconds=state.min_interval_seconds,
-            redirect_target=state.redirect_target,
-            interval_auto=state.interval_auto,
-            interval_min=state.interval_min,
-            interval_max=state.interval_max,
-            entries_last_week=entries_last_week,
-        )
+        return cls(**picked(state, _FROM_FETCH), entries_last_week=entries_last_week)
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,7 @@ from sqlalchemy import (
 
 from db.analysis import WORD, index_text, stem, words
 from db.query import MAX_QUERY_CHARS, ParsedQuery, QueryError, fts5_query, parse_query, tsquery_text
-from db.records import SearchHit, StoredArticle
+from db.records import SearchHit, StoredArticle, picked
 from db.tables import (
     ARTICLE_TAGS,
     ARTICLES,
@@ -333,6 +333,20 @@ def snippet(value: str, parsed: ParsedQuery, *, width: int = 32) -> str:
 Loader = Callable[[Connection, Sequence[int]], dict[int, StoredArticle]]
 
 
+_HIT_NAMES = (
+    "id",
+    "uid",
+    "title",
+    "url",
+    "source_name",
+    "source_slug",
+    "published",
+    "summary",
+    "category",
+    "tags",
+)
+"""What a `SearchHit` shows of its stored article, as it is."""
+
 MAX_RESULTS = 500
 """The most hits one search returns, whatever limit it asks for."""
 
@@ -363,18 +377,9 @@ def run_search(
             body = f"{body}\n{article.content_text}" if body else article.content_text
         hits.append(
             SearchHit(
-                id=article.id,
-                uid=article.uid,
-                title=article.title,
-                url=article.url,
-                source_name=article.source_name,
-                source_slug=article.source_slug,
-                published=article.published,
-                summary=article.summary,
+                **picked(article, _HIT_NAMES),
                 rank=rank,
                 snippet=snippet(body or article.title, parsed),
-                category=article.category,
-                tags=article.tags,
             )
         )
     return hits

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db import counters, models, schedule
 from db.labels import label_slug
-from db.records import FetchOutcome, FetchState, SourceSpec, SourceState
+from db.records import FetchOutcome, FetchState, SourceSpec, SourceState, picked
 from db.schedule import FetchRecord, SourceSchedule
 from db.tables import ARTICLES, SOURCES, now, rowcount
 
@@ -74,6 +74,19 @@ def ensure_source(sessions: sessionmaker[Session], spec: SourceSpec) -> int:
         return _ensure_source(sessions, spec)
 
 
+_SETTINGS = (
+    "kind",
+    "location",
+    "category",
+    "interval_seconds",
+    "interval_auto",
+    "interval_min",
+    "interval_max",
+    "ad_hoc",
+)
+"""What a `SourceSpec` sets on its source's row, when created and on every later use."""
+
+
 def _ensure_source(sessions: sessionmaker[Session], spec: SourceSpec) -> int:
     with sessions.begin() as session:
         source = session.scalar(select(models.Source).where(models.Source.name == spec.name))
@@ -81,30 +94,18 @@ def _ensure_source(sessions: sessionmaker[Session], spec: SourceSpec) -> int:
             source = models.Source(
                 name=spec.name,
                 slug=_free_source_slug(session, label_slug(spec.name)),
-                kind=spec.kind,
-                location=spec.location,
-                category=spec.category,
-                interval_seconds=spec.interval_seconds,
-                interval_auto=spec.interval_auto,
-                interval_min=spec.interval_min,
-                interval_max=spec.interval_max,
                 created_at=now(),
                 consecutive_errors=0,
-                ad_hoc=spec.ad_hoc,
+                **picked(spec, _SETTINGS),
             )
             session.add(source)
             session.flush()
         else:
             if source.location != spec.location:
                 _restart(source)
-            source.kind = spec.kind
-            source.location = spec.location
-            source.category = spec.category
-            source.interval_seconds = spec.interval_seconds
-            source.ad_hoc = spec.ad_hoc  # its latest use says what it is
-            source.interval_auto = spec.interval_auto
-            source.interval_min = spec.interval_min
-            source.interval_max = spec.interval_max
+            # Its latest use says what it is, `ad_hoc` included.
+            for name, value in picked(spec, _SETTINGS).items():
+                setattr(source, name, value)
         return source.id
 
 
@@ -140,6 +141,31 @@ def next_due(engine: Engine, names: Sequence[str]) -> datetime | None:
         ).scalar()
 
 
+_STATE_NAMES = (
+    "name",
+    "slug",
+    "kind",
+    "location",
+    "category",
+    "last_fetch",
+    "last_success",
+    "last_error",
+    "consecutive_errors",
+    "next_due",
+    "bozo",
+    "last_status",
+    "last_outcome",
+    "retry_after",
+    "fetch_url",
+    "id",
+    "interval_seconds",
+    "min_interval_seconds",
+    "interval_used",
+    "interval_reason",
+)
+"""Columns of `sources` a `SourceState` takes over as they are, under the same names."""
+
+
 def source_states(engine: Engine, *, exact_counts: bool = True) -> list[SourceState]:
     """Every source and what its last fetches did, by name (for `rassegna sources`).
 
@@ -160,30 +186,11 @@ def source_states(engine: Engine, *, exact_counts: bool = True) -> list[SourceSt
     with engine.connect() as connection:
         return [
             SourceState(
-                name=s.name,
-                slug=s.slug,
-                kind=s.kind,
-                location=s.location,
-                category=s.category,
+                **picked(s, _STATE_NAMES),
                 article_count=int(s.article_count),
-                last_fetch=s.last_fetch,
-                last_success=s.last_success,
-                last_error=s.last_error,
-                consecutive_errors=s.consecutive_errors,
-                next_due=s.next_due,
                 gone=bool(s.gone),
-                bozo=s.bozo,
-                last_status=s.last_status,
-                last_outcome=s.last_outcome,
-                retry_after=s.retry_after,
-                fetch_url=s.fetch_url,
                 url_history=tuple(s.url_history or ()),
                 ad_hoc=bool(s.ad_hoc),
-                id=s.id,
-                interval_seconds=s.interval_seconds,
-                min_interval_seconds=s.min_interval_seconds,
-                interval_used=s.interval_used,
-                interval_reason=s.interval_reason,
                 **_bounds(s),
             )
             for s in connection.execute(query)

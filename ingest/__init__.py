@@ -6,3 +6,9 @@ It may import `db` (to store) but never `feeds` or `rassegna`.
 DEFAULT_TIMEZONE = "Europe/Rome"
 """The zone of a date that names none, unless the configuration's `site.timezone` says
 otherwise: the one home of that default (`rassegna.config` reads it too)."""
+
+
+def is_url(location: str) -> bool:
+    """Whether a location (a source's, a link's, a command-line target) is an http(s) URL
+    we may fetch; anything else is a path or not ours to follow."""
+    return location.startswith(("http://", "https://"))

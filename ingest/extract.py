@@ -18,7 +18,7 @@ import lxml.html
 import trafilatura
 from lxml.cssselect import CSSSelector
 
-from ingest import normalize
+from ingest import is_url, normalize
 from ingest.charset import decode_document
 from ingest.siterules import SiteRule, SiteRules
 from ingest.urls import clean_html, resolve
@@ -112,7 +112,7 @@ def _first_link(tree: lxml.html.HtmlElement, expressions: Sequence[str], base: s
         for found in _xpath(tree, expression):
             href = found.get("href") if isinstance(found, lxml.html.HtmlElement) else str(found)
             url = resolve(str(href or ""), base)
-            if url and url.startswith(("http://", "https://")):
+            if url and is_url(url):
                 return url
     return None
 

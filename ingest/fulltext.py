@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from db.fetched_pages import PageRecord
 from db.store import Store
-from ingest import DEFAULT_TIMEZONE, normalize
+from ingest import DEFAULT_TIMEZONE, is_url, normalize
 from ingest.article import plausible_date
 from ingest.extract import Extraction, FetchPage, Selectors, extract_page, word_count
 from ingest.fetch import Fetcher, FetchError
@@ -88,7 +88,7 @@ def feed_words(raw: RawArticle) -> int:
 
 def wants_page(raw: RawArticle, options: FullTextOptions) -> bool:
     """Whether this entry's article page is worth fetching."""
-    if options.mode == "off" or not raw.url or not raw.url.startswith(("http://", "https://")):
+    if options.mode == "off" or not raw.url or not is_url(raw.url):
         return False
     if options.mode == "on":
         return True

@@ -22,7 +22,7 @@ import lxml.etree
 import lxml.html
 import trafilatura
 
-from ingest import DEFAULT_TIMEZONE, normalize, tracking
+from ingest import DEFAULT_TIMEZONE, is_url, normalize, tracking
 from ingest.charset import decode_document
 from ingest.errors import BadArticle
 from ingest.extract import Extraction, PageFinder, extract_page
@@ -97,7 +97,7 @@ def find_article_links(
     found: list[str] = []
     for href in tree.xpath("//a/@href"):
         url = resolve(str(href), base)
-        if not url or not url.startswith(("http://", "https://")):
+        if not url or not is_url(url):
             continue
         url = strip_tracking(url.split("#", 1)[0])
         if pattern.search(url) and url not in found:

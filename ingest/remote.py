@@ -28,7 +28,7 @@ from db.records import (
 )
 from db.store import Store
 from db.upsert_plan import EditCap
-from ingest import DEFAULT_TIMEZONE
+from ingest import DEFAULT_TIMEZONE, is_url
 from ingest.article import DraftRules
 from ingest.errors import BadArticle, IngestError
 from ingest.extract import PageFinder
@@ -355,11 +355,6 @@ def store_feed(
 
 
 # -- the pipeline --------------------------------------------------------------------------
-
-
-def is_url(location: str) -> bool:
-    """Whether a source location or command-line target is an HTTP(S) URL (else a path)."""
-    return location.startswith(("http://", "https://"))
 
 
 def ingest_remote_source(

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from db.records import ArticleDraft
-from ingest.remote import is_url
+from ingest import is_url
 from rassegna.cli_common import fail, guard, options_of, progress_bars, settings_of, store_of
 from rassegna.config import Settings
 

@@ -25,7 +25,8 @@ from pydantic import (
     model_validator,
 )
 
-from ingest import DEFAULT_TIMEZONE
+from db.records import INTERVAL_MAX, INTERVAL_MIN
+from ingest import DEFAULT_TIMEZONE, is_url
 from rassegna.durations import parse_duration
 from rassegna.errors import ConfigError
 
@@ -68,7 +69,7 @@ class SiteConfig(_Section):
     @field_validator("link", "base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
+        if not is_url(value):
             raise ValueError(f'"{value}" is not an http(s) URL')
         return value
 
@@ -139,7 +140,7 @@ class WebSubConfig(_Section):
     @classmethod
     def _http_urls(cls, value: list[str]) -> list[str]:
         for url in value:
-            if not url.startswith(("http://", "https://")):
+            if not is_url(url):
                 raise ValueError(f'"{url}" is not an http(s) URL')
         return value
 
@@ -164,8 +165,8 @@ class SchedulerConfig(_Section):
     interval_auto: bool = False
     # The bounds of an adaptive interval; `max_interval` also bounds how long a server
     # may ask us to wait (Cache-Control, Expires, ttl, sy:updatePeriod).
-    min_interval: Duration = 300
-    max_interval: Duration = 24 * 3600
+    min_interval: Duration = INTERVAL_MIN
+    max_interval: Duration = INTERVAL_MAX
     workers: int = Field(default=4, ge=1, le=64)
     # How long a daemon's claim on a source lasts without renewal: a living daemon renews
     # the claims it still works on every third of it, so a dead daemon's sources are
@@ -256,7 +257,7 @@ class SourceConfig(_Section):
         if self.kind == "page" and self.url is None:
             raise ValueError('a "page" source needs a url')
         for url in [self.url, *self.urls] if self.url is not None else self.urls:
-            if not url.startswith(("http://", "https://")):
+            if not is_url(url):
                 raise ValueError(f'"{url}" is not an http(s) URL')
         return self
 
