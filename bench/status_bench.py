@@ -20,9 +20,9 @@ from sqlalchemy import func, insert, select
 
 from bench.context import Context
 from bench.timing import Figure, interleaved, timed
-from db.counters import BUILDS, COUNTERS, DAY, HOUR, TOTAL, TOTALS, day_of, hour_of
+from db.counters import DAY, HOUR, TOTAL, day_of, hour_of
 from db.store import Store
-from db.tables import ARTICLES, SOURCES
+from db.tables import ARTICLES, BUILDS, COUNTER_TOTALS, COUNTERS, SOURCES
 from rassegna.config import load_settings
 from rassegna.status import StatusPage
 
@@ -151,7 +151,7 @@ def fill(store: Store, now: datetime) -> None:
             key = (str(row["span"]), int(row["bucket"]))
             totals[key] = totals.get(key, 0) + int(row["stored"])
         connection.execute(
-            insert(TOTALS),
+            insert(COUNTER_TOTALS),
             [{"span": span, "bucket": bucket, "stored": n} for (span, bucket), n in totals.items()],
         )
         connection.execute(

@@ -11,18 +11,15 @@ counts articles. Rows older than `KEEP` are pruned with the database's upkeep.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from db import models
-from db.tables import dialect_insert, rowcount
-
-COUNTERS = cast(Table, models.Counter.__table__)
-TOTALS = cast(Table, models.CounterTotal.__table__)
-BUILDS = cast(Table, models.Build.__table__)
+from db.records import picked
+from db.tables import BUILDS, COUNTERS, dialect_insert, rowcount
+from db.tables import COUNTER_TOTALS as TOTALS
 
 HOUR = "h"
 DAY = "d"
@@ -46,6 +43,10 @@ class BuildRecord:
     unchanged: int
     removed: int
     feeds: int
+
+
+_BUILD_FIELDS = tuple(f.name for f in fields(BuildRecord))
+"""A build's record and its row hold the same values under the same names."""
 
 
 def hour_of(when: datetime) -> int:
@@ -183,24 +184,15 @@ def prune(engine: Engine, now: datetime) -> int:
 def record_build(engine: Engine, build: BuildRecord) -> None:
     """Remember one build."""
     with engine.begin() as connection:
-        connection.execute(
-            insert(BUILDS).values(
-                started=build.started,
-                seconds=build.seconds,
-                written=build.written,
-                unchanged=build.unchanged,
-                removed=build.removed,
-                feeds=build.feeds,
-            )
-        )
+        connection.execute(insert(BUILDS).values(**picked(build, _BUILD_FIELDS)))
 
 
 def last_builds(engine: Engine, limit: int = 10) -> Sequence[BuildRecord]:
     """The newest builds, newest first."""
     b = BUILDS.c
-    query = select(b.started, b.seconds, b.written, b.unchanged, b.removed, b.feeds)
+    query = select(*(b[name] for name in _BUILD_FIELDS))
     with engine.connect() as connection:
         return [
-            BuildRecord(r.started, r.seconds, r.written, r.unchanged, r.removed, r.feeds)
+            BuildRecord(**picked(r, _BUILD_FIELDS))
             for r in connection.execute(query.order_by(b.started.desc(), b.id.desc()).limit(limit))
         ]

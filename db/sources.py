@@ -22,7 +22,7 @@ from db import counters, models, schedule
 from db.labels import label_slug
 from db.records import FetchOutcome, FetchState, SourceSpec, SourceState, picked
 from db.schedule import FetchRecord, SourceSchedule
-from db.tables import ARTICLES, SOURCES, now, rowcount
+from db.tables import ARTICLES, COUNTERS, SOURCES, now, rowcount
 
 # The columns a fetch needs, read with Core (no ORM identity map): one row per poll.
 _FETCH_STATE = select(
@@ -172,7 +172,7 @@ def source_states(engine: Engine, *, exact_counts: bool = True) -> list[SourceSt
     Article counts are counted, or with `exact_counts` off read from the sources' totals
     in `db.counters` (kept with every store and delete: no scan of the articles)."""
     a = models.Article
-    c = counters.COUNTERS.c
+    c = COUNTERS.c
     counts = (
         select(a.source_id, func.count().label("n")).group_by(a.source_id).subquery()
         if exact_counts

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from db import counters
 from db.records import FetchKind, FetchOutcome, SourceSpec
 from db.store import Store
-from db.tables import ARTICLES
+from db.tables import ARTICLES, COUNTERS
 from db.upsert import upsert_articles
 from rassegna.config import load_settings
 from rassegna.server import BackgroundServer, app_for
@@ -87,14 +87,14 @@ def test_counters_add_up_what_the_store_holds(any_store: Store) -> None:
     totals = any_store.stored_per_bucket(counters.DAY, counters.day_of(now) - 3)
     assert totals == _stored_per_day(any_store, source)
     with any_store.engine.connect() as connection:
-        count = connection.execute(select(func.count()).select_from(counters.COUNTERS)).scalar()
+        count = connection.execute(select(func.count()).select_from(COUNTERS)).scalar()
     # Rows older than 90 days go with the upkeep; recent ones stay.
     upsert_articles(
         any_store.engine, source, [draft("vecchia", "Vecchia")], when=now - timedelta(days=91)
     )
     counters.prune(any_store.engine, now)
     with any_store.engine.connect() as connection:
-        after = connection.execute(select(func.count()).select_from(counters.COUNTERS)).scalar()
+        after = connection.execute(select(func.count()).select_from(COUNTERS)).scalar()
     assert after == count
     # The source's total follows stores and deletes: it is what the articles table holds.
     assert counters.article_counts(any_store.engine) == {source: 6}
