@@ -22,7 +22,7 @@ from tests.old_rows import insert_old_source
 
 START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 BEFORE_BACKFILLS = "0003"
-"""The last revision before the back-fills with frozen rules (0004, 0007, 0008)."""
+"""The last revision before the back-fills with frozen rules (0004, 0007, 0008, 0010)."""
 OLD_ARTICLES = [
     # title, authors, tags
     ("Perché l'Università di Città alta chiude - ANSA", ["Niccolò D’Amico"], ["Scuola"]),
@@ -183,6 +183,9 @@ def test_old_rows_upgrade_to_the_same_data_one_revision_at_a_time_or_at_once(
             keys = connection.execute(text("SELECT title_key FROM articles ORDER BY id"))
             assert list(keys.scalars()) == TITLE_KEYS
         assert sorted((slug, name) for _, name, slug in data["authors"]) == AUTHORS
+        with at_once.connect() as connection:
+            paths = connection.execute(text("SELECT page_path FROM articles ORDER BY id"))
+            assert list(paths.scalars()) == [f"articoli/2026/03/articolo-{n}" for n in range(3)]
         assert len(data["article_authors"]) == 2 + 1  # a repeated spelling is one author
         with at_once.connect() as connection:
             if at_once.dialect.name == "sqlite":
