@@ -1,8 +1,8 @@
 """Article page addresses, and the reads the site's pages need.
 
 Every article gets a page address when it is first stored, `articoli/<yyyy>/<mm>/<slug>`
-(year and month of its publication in UTC, its slug), unique over the whole store: a
-taken address becomes `<slug>-2`, `<slug>-3`... The address is stored in
+(year and month of its publication in the site's time zone, its slug), unique over the
+whole store: a taken address becomes `<slug>-2`, `<slug>-3`... The address is stored in
 `articles.page_path` (revision 0010) and never changes afterwards, whatever edits follow,
 so a published page keeps its URL. Whether an address is used (a page written, feeds
 linking to it) is the publisher's choice (`feeds.pages`): articles with their own URL
@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
@@ -50,10 +51,12 @@ _UNSAFE = re.compile(r"[^a-z0-9-]+")
 _MAX_SLUG = 120
 
 
-def base_path(slug: str, published: datetime) -> str:
-    """The address an article gets when no other article holds it yet."""
-    if published.tzinfo is not None:
-        published = published.astimezone(UTC)
+def base_path(slug: str, published: datetime, timezone: str = "UTC") -> str:
+    """The address an article gets when no other article holds it yet: its month is the
+    one of `timezone` (the site's), as readers date the article."""
+    if published.tzinfo is None:
+        published = published.replace(tzinfo=UTC)  # the store's naive datetimes are UTC
+    published = published.astimezone(ZoneInfo(timezone))
     safe = _UNSAFE.sub("-", slug.lower()).strip("-")[:_MAX_SLUG].strip("-") or FALLBACK_SLUG
     return f"{ARTICLES_FOLDER}/{published.year:04d}/{published.month:02d}/{safe}"
 
@@ -81,11 +84,14 @@ def unique_paths(bases: Sequence[str], taken: set[str]) -> list[str]:
     return paths
 
 
-def mint_page_paths(connection: Connection, wanted: Sequence[tuple[str, datetime]]) -> list[str]:
+def mint_page_paths(
+    connection: Connection, wanted: Sequence[tuple[str, datetime]], timezone: str = "UTC"
+) -> list[str]:
     """A new, unique page address for each (slug, published) of articles being inserted
-    on `connection` (in its transaction). Two writers minting the same address at once
-    collide on the unique index; the store's upsert then runs again and probes anew."""
-    bases = [base_path(slug, published) for slug, published in wanted]
+    on `connection` (in its transaction), dated in `timezone`. Two writers minting the
+    same address at once collide on the unique index; the store's upsert then runs again
+    and probes anew."""
+    bases = [base_path(slug, published, timezone) for slug, published in wanted]
     taken = _probe(connection, bases)
     pending, start = set(bases) & taken, 2
     while pending:

@@ -120,18 +120,23 @@ class Store:
     (a `StoreError`) naming the database.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, page_timezone: str = "UTC") -> None:
         self.engine = engine
+        # The time zone of new page addresses' <yyyy>/<mm> (the site's, `db.pages`).
+        self.page_timezone = page_timezone
         self.database = display_url(str(engine.url))  # as messages show it: no password
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True, pool_size: int = 5) -> Store:
-        """Open the database at `url`, creating or upgrading its schema unless `migrate` is off."""
+    def open(
+        cls, url: str, *, migrate: bool = True, pool_size: int = 5, page_timezone: str = "UTC"
+    ) -> Store:
+        """Open the database at `url`, creating or upgrading its schema unless `migrate` is
+        off; new page addresses are dated in `page_timezone` (the site's)."""
         engine = make_engine(url, pool_size=pool_size)
         if migrate:
             upgrade(engine)
-        return cls(engine)
+        return cls(engine, page_timezone=page_timezone)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -341,7 +346,9 @@ class Store:
         now: datetime | None = None,
     ) -> UpsertSummary:
         """Insert new drafts, update changed ones, leave identical ones untouched."""
-        return upsert_articles(self.engine, source_id, drafts, cap=cap, when=now)
+        return upsert_articles(
+            self.engine, source_id, drafts, cap=cap, when=now, page_timezone=self.page_timezone
+        )
 
     # -- reads for the feeds (db.reads, db.stamps) ----------------------------------------------
 

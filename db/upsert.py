@@ -49,13 +49,15 @@ def upsert_articles(
     *,
     cap: EditCap | None = None,
     when: datetime | None = None,
+    page_timezone: str = "UTC",
 ) -> UpsertSummary:
     """Insert new drafts, update changed ones, leave identical ones untouched.
 
     With `cap` (remote sources), a draft whose hash changed but whose reader-visible
     content did not (`db.dedup.visible_digest`) is left untouched, and an article
     takes at most `cap.edits` edits per `cap.window` (see `EditCap`). `when` is the
-    clock of the ingest (default: the real one). An edited article keeps its `uid`,
+    clock of the ingest (default: the real one); new page addresses take their month in
+    `page_timezone` (`db.pages`). An edited article keeps its `uid`,
     `published` and slug; its `updated` moves forward. The whole batch is one
     transaction: it is stored entirely or not at all.
 
@@ -65,7 +67,7 @@ def upsert_articles(
     """
     for attempt in range(UPSERT_ATTEMPTS):
         try:
-            return _upsert_once(engine, source_id, drafts, cap, when or now())
+            return _upsert_once(engine, source_id, drafts, cap, when or now(), page_timezone)
         except IntegrityError:
             if attempt == UPSERT_ATTEMPTS - 1:
                 raise
@@ -78,6 +80,7 @@ def _upsert_once(
     drafts: Sequence[ArticleDraft],
     cap: EditCap | None,
     when: datetime,
+    page_timezone: str,
 ) -> UpsertSummary:
     summary = UpsertSummary()
     if not drafts:
@@ -96,7 +99,7 @@ def _upsert_once(
         new = [p for p in plans if p.article_id is None]
         changed = [p for p in plans if p.article_id is not None]
         if new:
-            _insert(connection, source_id, new, categories, when)
+            _insert(connection, source_id, new, categories, when, page_timezone)
             counters.add(connection, source_id, when, stored=len(new))
         if changed:
             _update(connection, changed, categories)
@@ -136,13 +139,16 @@ def _insert(
     new: Sequence[Plan],
     categories: dict[str, int],
     when: datetime,
+    page_timezone: str,
 ) -> None:
     """Insert the new articles, minting their `uid`, unique slug and page address; sets
     their ids."""
     a = ARTICLES.c
     slugs = _unique_slugs(connection, new, categories, source_id)
     page_paths = pages.mint_page_paths(
-        connection, [(slug, p.published) for p, slug in zip(new, slugs, strict=True)]
+        connection,
+        [(slug, p.published) for p, slug in zip(new, slugs, strict=True)],
+        page_timezone,
     )
     rows = [
         {

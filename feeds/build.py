@@ -172,8 +172,10 @@ class BuildState:
     def save(self, *, fsync: bool) -> None:
         if not self.dirty:
             return
+        # No indent: an indented dump runs json's pure-Python encoder, and a state holds
+        # an entry per page of the site.
         data = json.dumps(
-            {"version": self.version, "files": self.files}, sort_keys=True, indent=0
+            {"version": self.version, "files": self.files}, sort_keys=True, separators=(",", ":")
         ).encode()
         write_atomic(self.root, self.path.name, data, fsync=fsync)
 

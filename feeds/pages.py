@@ -1,10 +1,11 @@
-"""The site's HTML pages from Jinja2 templates: article, section, home and search pages.
+"""The site's HTML pages from Jinja2 templates: section, home and search pages, and what
+every page shares (`feeds.article_page` builds the article pages on it).
 
 Templates live in `feeds/templates/` (autoescaped); `SiteInfo.templates` names a folder
-whose files replace the built-in ones by name. This module turns stored articles into
-plain view objects (`Link`, `ArticleView`...) and hands them to the templates, so a
-template never needs our code and every value it prints is escaped, except the article
-body, which is the sanitized HTML the feeds publish (`feeds.common.published_html`).
+whose files replace the built-in ones by name. Stored articles become plain view objects
+(`Link`, `ListItem`...) handed to the templates, so a template never needs our code and
+every value it prints is escaped, except the article body, which is the sanitized HTML
+the feeds publish (`feeds.common.published_html`).
 Dates are Italian through Babel, in the site's time zone.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -32,20 +33,13 @@ from jinja2 import (
 from markupsafe import Markup
 
 from db.records import StoredArticle
-from db.store import label_slug
 from feeds.common import (
     article_link,
-    authors_of,
-    has_own_url,
     is_web_url,
     local,
     one_line,
-    page_url,
-    published_html,
     summary_of,
     title_of,
-    updated_of,
-    web_image_of,
 )
 from feeds.render import ATOM_TYPE, JSON_TYPE, RSS_TYPE
 from feeds.sections import (
@@ -71,7 +65,6 @@ INDEX = "index.html"
 PAGE_FOLDER = "pagina"
 _BUILTIN = Path(__file__).parent / "templates"
 _DATE_PATTERN = "d MMMM y, HH:mm"
-_WORDS_PER_MINUTE = 200
 _GROUPS = (
     (KIND_CATEGORY, "Categorie"),
     (KIND_SOURCE, "Fonti"),
@@ -186,6 +179,7 @@ class SiteView:
     nav: tuple[Link, ...] = ()
 
 
+@lru_cache(maxsize=8)
 def site_view(site: SiteInfo) -> SiteView:
     return SiteView(
         title=one_line(site.title),
@@ -229,22 +223,30 @@ class Sections:
         return {slug for k, slug in self.specs if k == kind}
 
 
-def _site_alternates(site: SiteInfo) -> list[Alternate]:
-    title = one_line(site.title)
-    return [
+@lru_cache(maxsize=4096)
+def name_of(text: str) -> str:
+    """`one_line` for names (site, categories, sources, tags): shown on many pages of a
+    build, so each is cleaned once."""
+    return one_line(text)
+
+
+@lru_cache(maxsize=8)
+def site_alternates(site: SiteInfo) -> tuple[Alternate, ...]:
+    title = name_of(site.title)
+    return (
         Alternate(RSS_TYPE, f"{title} (RSS)", site.url("rss.xml")),
         Alternate(ATOM_TYPE, f"{title} (Atom)", site.url("atom.xml")),
         Alternate(JSON_TYPE, f"{title} (JSON Feed)", site.url("feed.json")),
-    ]
+    )
 
 
-def _section_alternates(site: SiteInfo, spec: FeedSpec) -> list[Alternate]:
-    title = one_line(spec.title)
-    return [
+def section_alternates(site: SiteInfo, spec: FeedSpec) -> tuple[Alternate, ...]:
+    title = name_of(spec.title)
+    return (
         Alternate(RSS_TYPE, f"{title} (RSS)", site.url(spec.rss_path)),
         Alternate(ATOM_TYPE, f"{title} (Atom)", site.url(spec.atom_path)),
         Alternate(JSON_TYPE, f"{title} (JSON Feed)", site.url(spec.json_path)),
-    ]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +263,7 @@ class ListItem:
 def list_item(site: SiteInfo, sections: Sections, article: StoredArticle) -> ListItem:
     category = None
     if article.category is not None:
-        text = one_line(article.category.name) or article.category.slug
+        text = name_of(article.category.name) or article.category.slug
         category = sections.link(KIND_CATEGORY, article.category.slug, text)
     return ListItem(
         title=title_of(article),
@@ -269,7 +271,7 @@ def list_item(site: SiteInfo, sections: Sections, article: StoredArticle) -> Lis
         published_iso=iso(article.published, site),
         published_text=italian_datetime(article.published, site),
         category=category,
-        source=one_line(article.source_name),
+        source=name_of(article.source_name),
         summary=summary_of(article),
     )
 
@@ -293,152 +295,6 @@ def has_page(article: Addressed, site: SiteInfo) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class ArticleView:
-    title: str
-    standfirst: str
-    authors: tuple[Link, ...]
-    published_iso: str
-    published_text: str
-    updated_iso: str
-    updated_text: str  # empty when it shows the same as the publication
-    reading_minutes: int
-    source: Link
-    category: Link | None
-    tags: tuple[Link, ...]
-    topics: tuple[Link, ...]
-    image: str | None
-    image_alt: str
-    body: Markup
-    original: str | None
-    also_on: tuple[Link, ...]
-    previous: Link | None
-    next: Link | None
-    chain_label: str
-    language: str | None
-    json_ld: dict[str, Any] = field(default_factory=dict)
-
-
-def _neighbour(site: SiteInfo, article: StoredArticle | None) -> Link | None:
-    if article is None:
-        return None
-    return Link(title_of(article), article_link(article, site.base_url, site.link))
-
-
-def render_article(
-    templates: Templates,
-    site: SiteInfo,
-    sections: Sections,
-    article: StoredArticle,
-    *,
-    previous: StoredArticle | None = None,
-    following: StoredArticle | None = None,
-    topics: Sequence[str] = (),
-) -> bytes:
-    """The page of one article (or, for an article with its own URL, its excerpt page)."""
-    url = page_url(site.base_url, article.page_path)
-    original = article.url if has_own_url(article) else None
-    canonical = original or url
-    title = title_of(article)
-    description = summary_of(article)
-    published_text = italian_datetime(article.published, site)
-    updated = updated_of(article)
-    updated_text = italian_datetime(updated, site)
-    category = None
-    alternates = _site_alternates(site)
-    crumbs = [Link("Home", site.url(""))]
-    if article.category is not None:
-        name = one_line(article.category.name) or article.category.slug
-        category = sections.link(KIND_CATEGORY, article.category.slug, name)
-        spec = sections.specs.get((KIND_CATEGORY, article.category.slug))
-        if spec is not None:
-            alternates += _section_alternates(site, spec)
-        crumbs.append(category)
-    crumbs.append(Link(title))
-    source_name = one_line(article.source_name) or article.source_slug
-    authors = tuple(
-        sections.link(KIND_AUTHOR, label_slug(name), name) for name in authors_of(article)
-    )
-    tags = tuple(
-        sections.link(KIND_TAG, tag.slug, one_line(tag.name) or tag.slug) for tag in article.tags
-    )
-    topic_links = tuple(
-        Link(topic, section_page_url(site, sections.specs[(KIND_TOPIC, slug)]))
-        for slug in topics
-        if (topic := sections.name(KIND_TOPIC, slug)) is not None
-    )
-    words = len(article.content_text.split())
-    # Relative URLs resolve as in the feeds: against the article's URL, else the site.
-    body = Markup(published_html(article.content_html, article.url or site.link))  # noqa: S704
-    also_on = tuple(
-        Link(
-            one_line(ref.name) or ref.slug,
-            ref.url if is_web_url(ref.url) else None,
-        )
-        for ref in article.also_on
-    )
-    chain = (
-        f"della categoria {category.text}" if category is not None else f"della fonte {source_name}"
-    )
-    json_ld: dict[str, Any] = {
-        "@context": "https://schema.org",
-        "@type": "NewsArticle",
-        "headline": title,
-        "description": description,
-        "datePublished": iso(article.published, site),
-        "dateModified": iso(updated, site),
-        "author": [{"@type": "Person", "name": name} for name in authors_of(article)]
-        or [{"@type": "Organization", "name": one_line(site.author_name)}],
-        "publisher": {
-            "@type": "Organization",
-            "name": one_line(site.title),
-            "url": site.url(""),
-        },
-        "inLanguage": "it",
-        "mainEntityOfPage": {"@type": "WebPage", "@id": canonical},
-        "url": canonical,
-    }
-    # Only a web image is published: a file:// image names a path of this server.
-    image = web_image_of(article)
-    if image:
-        json_ld["image"] = [image]
-    if category is not None:
-        json_ld["articleSection"] = category.text
-    view = ArticleView(
-        title=title,
-        standfirst=one_line(article.summary),
-        authors=authors,
-        published_iso=iso(article.published, site),
-        published_text=published_text,
-        updated_iso=iso(updated, site),
-        updated_text=updated_text if updated_text != published_text else "",
-        reading_minutes=max(1, -(-words // _WORDS_PER_MINUTE)),
-        source=sections.link(KIND_SOURCE, article.source_slug, source_name),
-        category=category,
-        tags=tags,
-        topics=topic_links,
-        image=image,
-        image_alt=f"Immagine dell'articolo: {title}",
-        body=body,
-        original=original,
-        also_on=also_on,
-        previous=_neighbour(site, previous),
-        next=_neighbour(site, following),
-        chain_label=chain,
-        language=article.language if article.language not in (None, site.language) else None,
-        json_ld=json_ld,
-    )
-    page = PageView(
-        head_title=f"{title} – {one_line(site.title)}",
-        description=description,
-        canonical=canonical,
-        alternates=tuple(alternates),
-        breadcrumbs=tuple(crumbs),
-        noindex=original is not None,
-    )
-    return templates.render("article.html", site=site_view(site), page=page, article=view)
-
-
-@dataclass(frozen=True, slots=True)
 class SectionView:
     heading: str
     description: str
@@ -455,13 +311,12 @@ class SectionView:
 def render_section(
     templates: Templates,
     site: SiteInfo,
-    sections: Sections,
     spec: FeedSpec,
     number: int,
     pages: int,
-    articles: Sequence[StoredArticle],
+    items: Sequence[ListItem],
 ) -> bytes:
-    """Page `number` of `pages` listing a section's articles, newest first."""
+    """Page `number` of `pages` listing a section's articles (`list_item`), newest first."""
     urls = tuple(section_page_url(site, spec, n) for n in range(1, pages + 1))
     kind = _KIND_NAMES.get(spec.kind, "")
     name = one_line(spec.name)
@@ -477,7 +332,7 @@ def render_section(
         rss=site.url(spec.rss_path),
         atom=site.url(spec.atom_path),
         json=site.url(spec.json_path),
-        items=tuple(list_item(site, sections, a) for a in articles),
+        items=tuple(items),
         number=number,
         pages=urls,
         newer=urls[number - 2] if number > 1 else None,
@@ -485,10 +340,10 @@ def render_section(
     )
     suffix = f" (pagina {number})" if number > 1 else ""
     page = PageView(
-        head_title=f"{heading}{suffix} – {one_line(site.title)}",
+        head_title=f"{heading}{suffix} – {name_of(site.title)}",
         description=one_line(spec.description),
         canonical=urls[number - 1],
-        alternates=tuple(_section_alternates(site, spec) + _site_alternates(site)),
+        alternates=section_alternates(site, spec) + site_alternates(site),
         breadcrumbs=tuple(crumbs),
     )
     return templates.render("section.html", site=site_view(site), page=page, section=view)
@@ -547,7 +402,7 @@ def render_home(
         head_title=one_line(site.title),
         description=one_line(site.description),
         canonical=site.url(""),
-        alternates=tuple(_site_alternates(site)),
+        alternates=site_alternates(site),
     )
     return templates.render("home.html", site=site_view(site), page=page, home=view)
 

@@ -30,17 +30,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from db.pages import PageStamp
-from db.records import StoredArticle
 from db.stamps import Stamp
 from db.store import Store
+from feeds.article_page import render_article
 from feeds.build import BuildReport, BuildState, Publisher, remove_stale
 from feeds.common import is_web_url, local, page_url, title_of
 from feeds.pages import (
     INDEX,
+    ListItem,
     Sections,
     Templates,
     has_page,
-    render_article,
+    list_item,
     render_section,
     section_page_path,
     section_page_url,
@@ -273,19 +274,24 @@ def _render_articles(
         publisher.publish(((page.path, data),), page.fingerprint)
 
 
-class _ArticleCache:
-    """Articles loaded for section pages, kept across sections (an article is listed in
-    its category, source and tag sections), at most `LIMIT`, the oldest loaded going first."""
+class _ItemCache:
+    """Articles as section pages list them (`list_item`), kept across sections (an article
+    is listed in its category, source and tag sections), at most `LIMIT`, the oldest made
+    going first."""
 
     LIMIT = 5000
 
-    def __init__(self) -> None:
-        self._kept: dict[int, StoredArticle] = {}
+    def __init__(self, store: Store, site: SiteInfo, sections: Sections) -> None:
+        self._store = store
+        self._site = site
+        self._sections = sections
+        self._kept: dict[int, ListItem] = {}
 
-    def get(self, store: Store, ids: Sequence[int]) -> dict[int, StoredArticle]:
+    def get(self, ids: Sequence[int]) -> dict[int, ListItem]:
         missing = [i for i in dict.fromkeys(ids) if i not in self._kept]
         if missing:
-            self._kept.update(store.articles_by_ids(missing))
+            for i, article in self._store.articles_by_ids(missing).items():
+                self._kept[i] = list_item(self._site, self._sections, article)
             while len(self._kept) > self.LIMIT:
                 del self._kept[next(iter(self._kept))]
         return {i: self._kept[i] for i in ids if i in self._kept}
@@ -306,7 +312,7 @@ def _publish_sections(
     """Every section's pages; returns each section's pages as (number, stamps)."""
     size, depth = site.section_page_size, site.section_pages
     listed: list[tuple[FeedSpec, list[tuple[int, list[Stamp]]]]] = []
-    cache = _ArticleCache()
+    cache = _ItemCache(store, site, sections)
     with store.stamp_reader() as reader:
         all_stamps = {
             spec.folder: reader.latest(size * depth, spec.section)
@@ -331,10 +337,10 @@ def _publish_sections(
                 todo.append((number, chunk, path, fingerprint))
         if not todo:
             continue
-        loaded = cache.get(store, [i for _, chunk, _, _ in todo for i, _, _ in chunk])
+        loaded = cache.get([i for _, chunk, _, _ in todo for i, _, _ in chunk])
         for number, chunk, path, fingerprint in todo:
-            articles = [loaded[i] for i, _, _ in chunk if i in loaded]
-            data = render_section(templates, site, sections, spec, number, count, articles)
+            items = [loaded[i] for i, _, _ in chunk if i in loaded]
+            data = render_section(templates, site, spec, number, count, items)
             publisher.publish(((path, data),), fingerprint)
     return listed
 

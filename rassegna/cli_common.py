@@ -77,7 +77,12 @@ def settings_of(ctx: typer.Context) -> Settings:
 
 def open_store(settings: Settings, *, migrate: bool = True) -> Store:
     """Open the configured database, creating or upgrading its schema."""
-    return Store.open(settings.database_url, migrate=migrate, pool_size=settings.scheduler.workers)
+    return Store.open(
+        settings.database_url,
+        migrate=migrate,
+        pool_size=settings.scheduler.workers,
+        page_timezone=settings.site.timezone,
+    )
 
 
 @contextmanager

@@ -141,6 +141,24 @@ def test_addresses_are_minted_once_and_survive_edits(any_store: Store) -> None:
     assert edited.page_path == "articoli/2026/03/il-ponte-riapre"
 
 
+def test_an_address_takes_its_month_in_the_site_time_zone(sqlite_url: str) -> None:
+    # 23:30 UTC on 31 December is already 1 January in Rome: the reader's date.
+    late = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)
+    rome = Store.open(sqlite_url, page_timezone="Europe/Rome")
+    try:
+        source = rome.ensure_source(REDAZIONE)
+        rome.upsert_articles(source, [_draft("notte.md", "Capodanno in piazza", 0, published=late)])
+        # The same moment a month earlier (30 November, 23:30 UTC) is 1 December in Rome.
+        november = datetime(2026, 11, 30, 23, 30, tzinfo=UTC)
+        rome.upsert_articles(source, [_draft("fiera.md", "Fiera d'inverno", 0, published=november)])
+        stored = _articles(rome)
+    finally:
+        rome.close()
+    assert stored["notte.md"].page_path == "articoli/2027/01/capodanno-in-piazza"
+    assert stored["fiera.md"].page_path == "articoli/2026/12/fiera-d-inverno"
+    assert stored["notte.md"].published == late  # only the address moves, not the date
+
+
 def test_upgrade_back_fills_page_addresses(bare_url: str) -> None:
     engine = make_engine(bare_url)
     upgrade(engine, "0009")
