@@ -22,9 +22,10 @@ from bench.stores import remove_db, sqlite_url
 from bench.timing import Figure, at_most, interleaved, ratio_figure, stopwatch
 from db.records import SourceSpec
 from db.store import Store
+from ingest.collect import collect_feed
 from ingest.fetch import Fetcher, FetchPolicy
 from ingest.pool import DraftPool
-from ingest.remote import RemoteOptions, collect_feed, ingest_remote_source
+from ingest.remote import RemoteOptions, ingest_remote_source
 
 NOW = datetime(2024, 6, 2, 12, 0, tzinfo=UTC)
 

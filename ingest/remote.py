@@ -11,44 +11,31 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from db.blocked import BlockedEntry
-from db.dedup import lead_of
-from db.records import (
-    ArticleDraft,
-    FetchKind,
-    FetchOutcome,
-    FetchState,
-    FileFingerprint,
-    SourceSpec,
-)
+from db.records import FetchKind, FetchOutcome, FetchState, FileFingerprint, SourceSpec
 from db.store import Store
-from db.upsert_plan import EditCap
 from ingest import DEFAULT_TIMEZONE, is_url
 from ingest.article import DraftRules
-from ingest.errors import BadArticle, IngestError
+from ingest.collect import Collected, collect_page, log_dropped
+from ingest.errors import IngestError
 from ingest.extract import PageFinder
-from ingest.feed import MAX_ENTRIES_PER_FETCH, ParsedFeed, parse_feed
+from ingest.feed import parse_feed
+from ingest.feed_identity import ParsedFeed
 from ingest.fetch import Fetcher, FetchError, Response
 from ingest.files import content_digest
 from ingest.fulltext import FullTextOptions, fill_full_text, page_fetch
-from ingest.page import extract_article, find_article_links
+from ingest.page import find_article_links
 from ingest.pipeline import IngestReport, Problem
-from ingest.pool import DraftPool, normalize_batch
-from ingest.raw import RawArticle
-from ingest.screening import record_blocked, screen
+from ingest.pool import DraftPool
+from ingest.remote_store import DUPLICATE_WINDOW, store_drafts, store_feed
 from ingest.urls import canonical_url
 
 log = logging.getLogger("rassegna.ingest")
 
-BATCH_SIZE = 500
-DUPLICATE_WINDOW = timedelta(hours=36)
-EDIT_CAP = EditCap()
-"""Edits stored per remote article: at most 12 a day; markup-only churn is none."""
 LOCAL_FEED_KEY = "<feed>"
 
 
@@ -66,292 +53,6 @@ class RemoteOptions:
     strip_tracking: bool = True  # config [ingest] strip_tracking
     full_text: FullTextOptions = field(default_factory=FullTextOptions)  # truncated feeds
     pool: DraftPool | None = None  # workers for big batches of entries (ingest.pool)
-
-
-@dataclass(slots=True)
-class Collected:
-    """Drafts read from one fetch, before storing."""
-
-    drafts: list[ArticleDraft] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    undated: set[str] = field(default_factory=set)
-    bozo: str | None = None
-    min_interval: int | None = None
-    title: str | None = None
-    blocked: list[BlockedEntry] = field(default_factory=list)  # kept out by [[rules]]
-
-
-DraftHook = Callable[[ArticleDraft], None]
-
-
-# -- parsing (no store) --------------------------------------------------------------------
-
-
-def _drafts(
-    raws: Sequence[RawArticle],
-    collected: Collected,
-    *,
-    now: datetime,
-    timezone: str,
-    category: str | None,
-    rules: DraftRules | None = None,
-    pool: DraftPool | None = None,
-) -> None:
-    for raw in raws:
-        if raw.fallback_date is None:
-            raw.fallback_date = now
-    if pool is None:
-        outcomes = normalize_batch(raws, timezone, category, rules)
-    else:
-        outcomes = pool.normalize(raws, timezone=timezone, category=category, rules=rules)
-    for raw, outcome in zip(raws, outcomes, strict=True):
-        draft = outcome.draft
-        if draft is None:
-            collected.problems.append(Problem(raw.origin, outcome.problem or "unreadable"))
-            continue
-        blocked = screen(draft, rules, now)
-        if blocked is None:
-            collected.drafts.append(draft)
-        else:
-            collected.blocked.append(blocked)
-
-
-def collect_feed(
-    data: bytes,
-    *,
-    url: str,
-    charset: str | None = None,
-    content_type: str | None = None,
-    now: datetime,
-    timezone: str,
-    category: str | None = None,
-    rules: DraftRules | None = None,
-    strip_tracking: bool = True,
-) -> Collected:
-    """Drafts of every usable entry of a feed document."""
-    parsed = parse_feed(
-        data,
-        url=url,
-        http_charset=charset,
-        content_type=content_type,
-        now=now,
-        timezone=timezone,
-        strip_tracking=strip_tracking,
-    )
-    _log_dropped(url, url, parsed)
-    collected = Collected(
-        undated=parsed.undated,
-        bozo=parsed.bozo,
-        min_interval=parsed.min_interval,
-        title=parsed.title,
-    )
-    collected.problems.extend(_empty_entries(url, parsed))
-    _drafts(parsed.entries, collected, now=now, timezone=timezone, category=category, rules=rules)
-    return collected
-
-
-def _empty_entries(where: str, parsed: ParsedFeed) -> list[Problem]:
-    """One skipped article per entry with no title, no text and no link."""
-    return [Problem(where, "an entry has no title, no text and no link")] * parsed.empty
-
-
-def _log_dropped(source_name: str, url: str, parsed: ParsedFeed) -> None:
-    """One line per fetch when the feed held more entries than are read from it."""
-    if parsed.dropped:
-        log.warning(
-            'source "%s": %s: %d entries beyond the first %d of the feed were dropped'
-            " (cap per fetch)",
-            source_name,
-            url,
-            parsed.dropped,
-            MAX_ENTRIES_PER_FETCH,
-        )
-
-
-def collect_page(
-    response: Response,
-    *,
-    now: datetime,
-    timezone: str,
-    category: str | None = None,
-    rules: DraftRules | None = None,
-    strip_tracking: bool = True,
-    finder: PageFinder | None = None,
-) -> Collected:
-    """The draft of one article page."""
-    collected = Collected()
-    try:
-        raw = extract_article(
-            response.body,
-            url=response.url,
-            http_charset=response.charset,
-            now=now,
-            timezone=timezone,
-            strip_tracking=strip_tracking,
-            finder=finder,
-        )
-    except BadArticle as exc:
-        collected.problems.append(Problem(response.url, exc.reason))
-        return collected
-    if raw.published is None:
-        collected.undated.add(raw.guid)
-    _drafts([raw], collected, now=now, timezone=timezone, category=category, rules=rules)
-    return collected
-
-
-# -- storing -------------------------------------------------------------------------------
-
-
-def store_drafts(
-    store: Store,
-    source_id: int,
-    collected: Collected,
-    report: IngestReport,
-    *,
-    now: datetime,
-    source_name: str,
-    duplicate_window: timedelta = DUPLICATE_WINDOW,
-    document_guids: set[str] | None = None,
-) -> None:
-    """Upsert the drafts, keeping identities and first-seen dates stable.
-
-    `document_guids`, when the drafts are one part of a bigger document stored part by
-    part, is the guids of the whole document (and is updated in place): a guid another
-    part holds is never taken over by a moved entry.
-
-    - an entry whose guid is new but whose link is an article the source already has
-      (the publisher changed its guid scheme) updates that article;
-    - an entry without any date keeps the date it got when first seen;
-    - a new entry telling a story another source already brought (same URL, or a nearly
-      equal title and a similar lead within `duplicate_window`, see `db.dedup`) is linked
-      to that article instead of stored twice;
-    - an edit that changes nothing a reader sees is not stored, and an article takes at
-      most `EDIT_CAP` edits a day (the rest wait for a later fetch).
-    """
-    if collected.blocked:
-        report.blocked += record_blocked(store, source_id, source_name, collected.blocked, now)
-    drafts = collected.drafts
-    if not drafts:
-        return
-    guids = [d.guid for d in drafts]
-    linked = store.linked_guids(source_id, guids)
-    known = store.known_articles(source_id, guids, [d.url for d in drafts if d.url])
-    by_guid = {k.guid: k for k in known}
-    by_url = {k.url: k for k in known if k.url}
-    batch_guids = document_guids if document_guids is not None else set()
-    batch_guids.update(guids)
-    # First the identity of each draft; then, for the drafts new to this source, one
-    # batched duplicate look-up (the store does not change in between, so asking for all
-    # at once answers exactly what asking one by one would).
-    matched: list[tuple[ArticleDraft, bool]] = []
-    for draft in drafts:
-        if draft.guid in linked:
-            report.same += 1
-            continue
-        match = by_guid.get(draft.guid)
-        moved = by_url.get(draft.url) if match is None and draft.url else None
-        if moved is not None and moved.guid not in batch_guids:
-            log.info(
-                'source "%s": %s changed its guid from %s to %s; kept as the same article',
-                source_name,
-                draft.url,
-                moved.guid,
-                draft.guid,
-            )
-            draft = dataclasses.replace(draft, guid=moved.guid)
-            batch_guids.add(moved.guid)
-            match = moved
-        if draft.guid in collected.undated and match is not None:
-            draft = dataclasses.replace(draft, published=match.published)
-        matched.append((draft, match is None))
-    fresh = [draft for draft, is_new in matched if is_new]
-    duplicates = iter(
-        store.find_duplicates(
-            source_id,
-            [(d.url, d.title, d.published) for d in fresh],
-            window=duplicate_window,
-            leads=[lead_of(d.summary, d.content_text) for d in fresh],
-        )
-    )
-    ready: list[ArticleDraft] = []
-    for draft, is_new in matched:
-        duplicate = next(duplicates) if is_new else None
-        if duplicate is not None:
-            store.link_article(source_id, draft.guid, duplicate, now, url=draft.url)
-            log.info(
-                'source "%s": "%s" is already stored from another source; linked',
-                source_name,
-                draft.title,
-            )
-            report.same += 1
-            continue
-        ready.append(draft)
-    for start in range(0, len(ready), BATCH_SIZE):
-        summary = store.upsert_articles(
-            source_id, ready[start : start + BATCH_SIZE], cap=EDIT_CAP, now=now
-        )
-        report.merge(summary)
-        if summary.deferred:
-            log.info(
-                'source "%s": %d edits held back (at most %d per article per %s)',
-                source_name,
-                summary.deferred,
-                EDIT_CAP.edits,
-                EDIT_CAP.window,
-            )
-    store.mark_seen(source_id, [d.guid for d in ready], now)
-
-
-def store_feed(
-    store: Store,
-    source_id: int,
-    parsed: ParsedFeed,
-    report: IngestReport,
-    *,
-    now: datetime,
-    timezone: str,
-    category: str | None,
-    source_name: str,
-    duplicate_window: timedelta = DUPLICATE_WINDOW,
-    rules: DraftRules | None = None,
-    pool: DraftPool | None = None,
-) -> None:
-    """Normalize and store the entries of a parsed feed `BATCH_SIZE` at a time (big
-    batches on the workers of `pool`, if any).
-
-    Equivalent to `collect_feed` + `store_drafts`, but a batch's entries are released
-    once stored, so a big feed never holds every entry and every draft at once. Later
-    batches see what earlier ones stored exactly as `store_drafts` sees its own batch:
-    the guids of the whole document are known from the start.
-    """
-    entries = parsed.entries
-    document_guids = {raw.guid for raw in entries}
-    report.problems.extend(_empty_entries(source_name, parsed))
-    while entries:
-        batch = entries[:BATCH_SIZE]
-        del entries[:BATCH_SIZE]
-        collected = Collected(undated=parsed.undated)
-        _drafts(
-            batch,
-            collected,
-            now=now,
-            timezone=timezone,
-            category=category,
-            rules=rules,
-            pool=pool,
-        )
-        del batch
-        report.problems.extend(collected.problems)
-        store_drafts(
-            store,
-            source_id,
-            collected,
-            report,
-            now=now,
-            source_name=source_name,
-            duplicate_window=duplicate_window,
-            document_guids=document_guids,
-        )
 
 
 # -- the pipeline --------------------------------------------------------------------------
@@ -457,16 +158,15 @@ def _ingest_feed(
     )
     if response.not_modified:
         return base
-    parsed = parse_feed(
+    parsed = _parse(
         response.body,
-        url=response.url,
-        http_charset=response.charset,
+        response.url,
+        options,
+        now,
+        spec.name,
+        charset=response.charset,
         content_type=response.content_type,
-        now=now,
-        timezone=options.timezone,
-        strip_tracking=options.strip_tracking,
     )
-    _log_dropped(spec.name, response.url, parsed)
     if parsed.bozo:
         log.warning(
             'source "%s": %s: malformed feed (%s); ingested what could be read',
@@ -487,6 +187,48 @@ def _ingest_feed(
         )
         report.full_text_ok += tally.ok
         report.full_text_failed += tally.failed
+    _store_parsed(store, spec, source_id, parsed, report, options, now)
+    hints = [h for h in (response.min_interval, parsed.min_interval) if h]
+    return dataclasses.replace(
+        base,
+        kind=FetchKind.OK,
+        bozo=parsed.bozo,
+        min_interval=max(hints) if hints else None,
+    )
+
+
+def _parse(
+    data: bytes,
+    url: str,
+    options: RemoteOptions,
+    now: datetime,
+    source_name: str,
+    *,
+    charset: str | None = None,
+    content_type: str | None = None,
+) -> ParsedFeed:
+    parsed = parse_feed(
+        data,
+        url=url,
+        http_charset=charset,
+        content_type=content_type,
+        now=now,
+        timezone=options.timezone,
+        strip_tracking=options.strip_tracking,
+    )
+    log_dropped(source_name, url, parsed)
+    return parsed
+
+
+def _store_parsed(
+    store: Store,
+    spec: SourceSpec,
+    source_id: int,
+    parsed: ParsedFeed,
+    report: IngestReport,
+    options: RemoteOptions,
+    now: datetime,
+) -> None:
     store_feed(
         store,
         source_id,
@@ -499,13 +241,6 @@ def _ingest_feed(
         duplicate_window=options.duplicate_window,
         rules=options.rules,
         pool=options.pool,
-    )
-    hints = [h for h in (response.min_interval, parsed.min_interval) if h]
-    return dataclasses.replace(
-        base,
-        kind=FetchKind.OK,
-        bozo=parsed.bozo,
-        min_interval=max(hints) if hints else None,
     )
 
 
@@ -633,32 +368,14 @@ def _ingest_local_feed(
     fingerprint = FileFingerprint(LOCAL_FEED_KEY, st.st_mtime_ns, st.st_size, digest)
     if previous is None or previous.content_hash != digest:
         try:
-            parsed = parse_feed(
-                data,
-                url=path.resolve().as_uri(),
-                now=now,
-                timezone=options.timezone,
-                strip_tracking=options.strip_tracking,
-            )
+            parsed = _parse(data, path.resolve().as_uri(), options, now, spec.name)
         except IngestError as exc:
             report.error = f'source "{spec.name}": {exc.message}'
             store.record_fetch(source_id, error=report.error, when=now)
             log.error("%s", report.error)
             return report
         del data  # the entries are all that is needed from here on
-        _log_dropped(spec.name, str(path), parsed)
-        store_feed(
-            store,
-            source_id,
-            parsed,
-            report,
-            now=now,
-            timezone=options.timezone,
-            category=spec.category,
-            source_name=spec.name,
-            rules=options.rules,
-            pool=options.pool,
-        )
+        _store_parsed(store, spec, source_id, parsed, report, options, now)
     else:
         report.unchanged_files += 1
     store.save_fingerprints(source_id, [fingerprint])

@@ -17,19 +17,14 @@ from feeds.site import SiteInfo
 from feeds.sitebuild import build_pages
 from feeds.websub import announce
 from ingest.article import DraftRules
+from ingest.collect import Collected, collect_feed, collect_page
 from ingest.errors import IngestError
 from ingest.feed import looks_like_feed
 from ingest.fetch import Fetcher, FetchError, FetchPolicy, Response
 from ingest.page import find_feed_links
 from ingest.pipeline import IngestReport, Progress, ingest_files_source
 from ingest.pool import DraftPool
-from ingest.remote import (
-    Collected,
-    RemoteOptions,
-    collect_feed,
-    collect_page,
-    ingest_remote_source,
-)
+from ingest.remote import RemoteOptions, ingest_remote_source
 from rassegna.config import Settings, SourceConfig, topic_slug
 from rassegna.errors import RassegnaError
 from rassegna.fulltext import full_text_options

@@ -18,7 +18,7 @@ from werkzeug import Request, Response
 from db import models
 from db.records import SourceSpec, StoredArticle
 from db.store import Store
-from ingest import feed, remote
+from ingest import feed, remote_store
 from ingest.fetch import Fetcher
 from ingest.pipeline import IngestReport
 from ingest.remote import RemoteOptions, ingest_remote_source
@@ -626,7 +626,7 @@ def test_big_feed_is_stored_in_batches(
     second ingest of the edited file finds them all again."""
     monkeypatch.setattr(feed, "STREAM_MIN_BYTES", 0)
     monkeypatch.setattr(feed, "STREAM_CHUNK_ITEMS", 7)
-    monkeypatch.setattr(remote, "BATCH_SIZE", 10)
+    monkeypatch.setattr(remote_store, "BATCH_SIZE", 10)
     path = tmp_path / "grande.xml"
     path.write_bytes(_big_rss(45))
     spec = SourceSpec(name="Grande", kind="feed", location=str(path))

@@ -19,9 +19,10 @@ from db.records import SourceSpec
 from db.store import Store
 from feeds.build import build_feeds
 from feeds.site import SiteInfo
+from ingest.collect import collect_feed
 from ingest.errors import IngestError
 from ingest.pipeline import IngestReport
-from ingest.remote import collect_feed, store_drafts
+from ingest.remote_store import store_drafts
 from tests.reliability_helpers import assert_output_valid
 
 STRESS = bool(os.environ.get("RASSEGNA_STRESS"))

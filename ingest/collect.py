@@ -1,0 +1,171 @@
+"""Drafts from a feed document or an article page, before anything is stored: parse,
+normalize (big batches on the workers of a `DraftPool`), screen by the keep/block rules.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from db.blocked import BlockedEntry
+from db.records import ArticleDraft
+from ingest.article import DraftRules
+from ingest.errors import BadArticle
+from ingest.extract import PageFinder
+from ingest.feed import MAX_ENTRIES_PER_FETCH, parse_feed
+from ingest.feed_identity import ParsedFeed
+from ingest.fetch import Response
+from ingest.page import extract_article
+from ingest.pipeline import Problem
+from ingest.pool import DraftPool, Normalized, normalize_batch
+from ingest.raw import RawArticle
+from ingest.screening import screen
+
+log = logging.getLogger("rassegna.ingest")
+
+
+@dataclass(slots=True)
+class Collected:
+    """Drafts read from one fetch, before storing."""
+
+    drafts: list[ArticleDraft] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    undated: set[str] = field(default_factory=set)
+    bozo: str | None = None
+    min_interval: int | None = None
+    title: str | None = None
+    blocked: list[BlockedEntry] = field(default_factory=list)  # kept out by [[rules]]
+
+
+def prepare(raws: Sequence[RawArticle], now: datetime) -> None:
+    """Give entries without a date the time they were first seen as their fallback."""
+    for raw in raws:
+        if raw.fallback_date is None:
+            raw.fallback_date = now
+
+
+def sort_outcomes(
+    raws: Sequence[RawArticle],
+    outcomes: Sequence[Normalized],
+    collected: Collected,
+    *,
+    now: datetime,
+    rules: DraftRules | None,
+) -> None:
+    """File each normalized entry as a draft, a skipped article or a blocked entry."""
+    for raw, outcome in zip(raws, outcomes, strict=True):
+        draft = outcome.draft
+        if draft is None:
+            collected.problems.append(Problem(raw.origin, outcome.problem or "unreadable"))
+            continue
+        blocked = screen(draft, rules, now)
+        if blocked is None:
+            collected.drafts.append(draft)
+        else:
+            collected.blocked.append(blocked)
+
+
+def add_drafts(
+    raws: Sequence[RawArticle],
+    collected: Collected,
+    *,
+    now: datetime,
+    timezone: str,
+    category: str | None,
+    rules: DraftRules | None = None,
+    pool: DraftPool | None = None,
+) -> None:
+    """Normalize `raws` and file the outcomes in `collected`."""
+    prepare(raws, now)
+    if pool is None:
+        outcomes = normalize_batch(raws, timezone, category, rules)
+    else:
+        outcomes = pool.normalize(raws, timezone=timezone, category=category, rules=rules)
+    sort_outcomes(raws, outcomes, collected, now=now, rules=rules)
+
+
+def collect_feed(
+    data: bytes,
+    *,
+    url: str,
+    charset: str | None = None,
+    content_type: str | None = None,
+    now: datetime,
+    timezone: str,
+    category: str | None = None,
+    rules: DraftRules | None = None,
+    strip_tracking: bool = True,
+) -> Collected:
+    """Drafts of every usable entry of a feed document."""
+    parsed = parse_feed(
+        data,
+        url=url,
+        http_charset=charset,
+        content_type=content_type,
+        now=now,
+        timezone=timezone,
+        strip_tracking=strip_tracking,
+    )
+    log_dropped(url, url, parsed)
+    collected = Collected(
+        undated=parsed.undated,
+        bozo=parsed.bozo,
+        min_interval=parsed.min_interval,
+        title=parsed.title,
+    )
+    collected.problems.extend(empty_entries(url, parsed))
+    add_drafts(
+        parsed.entries, collected, now=now, timezone=timezone, category=category, rules=rules
+    )
+    return collected
+
+
+def empty_entries(where: str, parsed: ParsedFeed) -> list[Problem]:
+    """One skipped article per entry with no title, no text and no link."""
+    return [Problem(where, "an entry has no title, no text and no link")] * parsed.empty
+
+
+def log_dropped(source_name: str, url: str, parsed: ParsedFeed) -> None:
+    """One line per fetch when the feed held more entries than are read from it."""
+    if parsed.dropped:
+        log.warning(
+            'source "%s": %s: %d entries beyond the first %d of the feed were dropped'
+            " (cap per fetch)",
+            source_name,
+            url,
+            parsed.dropped,
+            MAX_ENTRIES_PER_FETCH,
+        )
+
+
+def collect_page(
+    response: Response,
+    *,
+    now: datetime,
+    timezone: str,
+    category: str | None = None,
+    rules: DraftRules | None = None,
+    strip_tracking: bool = True,
+    finder: PageFinder | None = None,
+) -> Collected:
+    """The draft of one article page."""
+    collected = Collected()
+    try:
+        raw = extract_article(
+            response.body,
+            url=response.url,
+            http_charset=response.charset,
+            now=now,
+            timezone=timezone,
+            strip_tracking=strip_tracking,
+            finder=finder,
+        )
+    except BadArticle as exc:
+        collected.problems.append(Problem(response.url, exc.reason))
+        return collected
+    if raw.published is None:
+        collected.undated.add(raw.guid)
+    add_drafts([raw], collected, now=now, timezone=timezone, category=category, rules=rules)
+    return collected
