@@ -12,8 +12,9 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import feedparser
@@ -24,6 +25,7 @@ from ingest.errors import IngestError
 from ingest.feed_entries import json_authors, json_entry, xml_entry
 from ingest.feed_identity import FeedEntry, ParsedFeed, identify
 from ingest.feed_stream import split_xml_feed
+from ingest.pool import DraftPool
 
 MAX_INTERVAL_HINT = 24 * 3600
 _SY_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 * 86400}
@@ -64,12 +66,14 @@ def parse_feed(
     now: datetime | None = None,
     timezone: str = DEFAULT_TIMEZONE,
     strip_tracking: bool = True,
+    pool: DraftPool | None = None,
 ) -> ParsedFeed:
     """Parse a feed document fetched from `url` (the final URL, the base of relative
     links); raises IngestError when nothing usable is in it.
 
     With `strip_tracking` (`[ingest] strip_tracking`), tracking parameters leave entry
-    ids, links and the links in the content before identities are decided."""
+    ids, links and the links in the content before identities are decided. With a
+    `pool`, the pieces of a big document are read on its workers."""
     keep = not strip_tracking
     now = now or datetime.now(UTC)
     if _worth_streaming(data) and not looks_like_json_feed(data, content_type):
@@ -78,7 +82,9 @@ def parse_feed(
             # `decode_document` would say "utf-8" and `as_utf8_xml` give these very bytes;
             # skipping the text saves two copies of a big document (its text is up to 4
             # bytes a character, more than the file).
-            streamed = stream_xml_feed(xml, url=url, now=now, timezone=timezone, keep=keep)
+            streamed = stream_xml_feed(
+                xml, url=url, now=now, timezone=timezone, keep=keep, pool=pool
+            )
             if streamed is not None:
                 streamed.encoding = "utf-8"
                 return streamed
@@ -87,7 +93,7 @@ def parse_feed(
         parsed = _parse_json_feed(text, url=url, now=now, timezone=timezone, keep=keep)
     else:
         text, encoding = decode_document(data, http_charset)
-        parsed = _parse_xml_feed(text, url=url, now=now, timezone=timezone, keep=keep)
+        parsed = _parse_xml_feed(text, url=url, now=now, timezone=timezone, keep=keep, pool=pool)
     parsed.encoding = encoding
     return parsed
 
@@ -96,12 +102,18 @@ def parse_feed(
 
 
 def _parse_xml_feed(
-    text: str, *, url: str, now: datetime, timezone: str, keep: bool = False
+    text: str,
+    *,
+    url: str,
+    now: datetime,
+    timezone: str,
+    keep: bool = False,
+    pool: DraftPool | None = None,
 ) -> ParsedFeed:
     xml = as_utf8_xml(text)
     del text  # the caller's copy is the last one: a big document is not held twice
     if _worth_streaming(xml):
-        streamed = stream_xml_feed(xml, url=url, now=now, timezone=timezone, keep=keep)
+        streamed = stream_xml_feed(xml, url=url, now=now, timezone=timezone, keep=keep, pool=pool)
         if streamed is not None:
             return streamed
     document = feedparser_parse(xml)
@@ -189,7 +201,13 @@ def _finish(
 
 
 def stream_xml_feed(
-    xml: bytes, *, url: str, now: datetime, timezone: str, keep: bool = False
+    xml: bytes,
+    *,
+    url: str,
+    now: datetime,
+    timezone: str,
+    keep: bool = False,
+    pool: DraftPool | None = None,
 ) -> ParsedFeed | None:
     """A big RSS 2.0 or Atom document read by feedparser `STREAM_CHUNK_ITEMS` items at a
     time (`ingest.feed_stream`); None when it is not one that can be read exactly like a
@@ -198,30 +216,37 @@ def stream_xml_feed(
     feedparser keeps the whole parsed document as a tree of dicts, ~7 times the size of
     the file, all at once; here only one chunk's tree lives at a time. Items past
     `MAX_ENTRIES_PER_FETCH` never reach feedparser. The caller's size limit on documents
-    (`ingest.max_bytes`) bounds the whole.
+    (`ingest.max_bytes`) bounds the whole. With a `pool`, its workers read the pieces
+    (feedparser's share of a feed ingest is the biggest single one), two or more at once.
     """
     split = split_xml_feed(xml, chunk_items=STREAM_CHUNK_ITEMS, limit=MAX_ENTRIES_PER_FETCH)
     if split is None:
         return None
+    task = partial(read_xml_chunks, url=url, now=now, timezone=timezone, keep=keep)
+    pieces = (
+        task(split.chunks) if pool is None else pool.run(task, split.chunks, chunk=1, min_batch=2)
+    )
     entries: list[FeedEntry] = []
     bozo: str | None = None
-    for chunk in split.chunks:
-        read, problem = read_xml_chunk(chunk, url=url, now=now, timezone=timezone, keep=keep)
+    for read, problem in pieces:
         entries.extend(read)
         bozo = bozo or problem
     header = feedparser_parse(split.shell)
     return _finish(entries, header, bozo or _bozo(header), url=url, dropped=split.dropped)
 
 
-def read_xml_chunk(
-    chunk: bytes, *, url: str, now: datetime, timezone: str, keep: bool
-) -> tuple[list[FeedEntry], str | None]:
-    """The entries of one cut-out piece of a feed, and why it is malformed, if it is."""
-    document = feedparser_parse(chunk)
-    entries = [
-        xml_entry(e, url=url, now=now, timezone=timezone, keep=keep) for e in document.entries
-    ]
-    return entries, _bozo(document)
+def read_xml_chunks(
+    chunks: Sequence[bytes], *, url: str, now: datetime, timezone: str, keep: bool
+) -> list[tuple[list[FeedEntry], str | None]]:
+    """The entries of each cut-out piece of a feed, and why it is malformed, if it is."""
+    out: list[tuple[list[FeedEntry], str | None]] = []
+    for chunk in chunks:
+        document = feedparser_parse(chunk)
+        entries = [
+            xml_entry(e, url=url, now=now, timezone=timezone, keep=keep) for e in document.entries
+        ]
+        out.append((entries, _bozo(document)))
+    return out
 
 
 def _interval_hint(feed_info: Mapping[str, Any]) -> int | None:

@@ -7,9 +7,10 @@ that disappeared or broke keeps its last good version in the store).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from db.blocked import BlockedEntry
@@ -25,12 +26,12 @@ from ingest.files import (
     printable_path,
     scan_folder,
 )
-from ingest.pool import DraftPool, normalize_files
+from ingest.pool import DraftPool, Normalized, normalize_files
 from ingest.screening import record_blocked, screen
 
 log = logging.getLogger("rassegna.ingest")
 
-BATCH_SIZE = 500
+BATCH_SIZE = 250
 
 Progress = Callable[[int, int], None]
 """Called with (done, total) as files are processed."""
@@ -110,28 +111,19 @@ def ingest_files_source(
         files = list(scan_folder(only or root, base=root, bad_names=bad_names))
     for name in sorted(bad_names):
         _skip(report, spec.name, name, "its name is not valid UTF-8; rename it to ingest it")
-    total = len(files)
     drafts: list[ArticleDraft] = []
     prints: list[FileFingerprint] = []
     # Blocked files keep no fingerprint: they are read again (and screened again, with
     # the rules of the day) at each scan, but remembered, so counted once.
     blocked: list[BlockedEntry] = []
-    # Files read, waiting to be parsed and normalized together (on the pool if any).
-    pending: list[tuple[FoundFile, FileFingerprint, bytes]] = []
-    batch = _Batch(spec, timezone, rules, pool, report, drafts, prints, blocked)
-    for done, found in enumerate(files, start=1):
-        previous = known.get(found.guid)
-        if previous and (previous.mtime_ns, previous.size) == (found.mtime_ns, found.size):
-            report.unchanged_files += 1
-        else:
-            _read_one(found, previous, report, prints, spec, pending)
-        if len(pending) >= BATCH_SIZE:
-            batch.normalize(pending)
-            _flush(store, source_id, drafts, prints, report)
-        if progress is not None:
-            progress(done, total)
-    batch.normalize(pending)
-    _flush(store, source_id, drafts, prints, report)
+    reader = _Reader(files, known, report, spec, prints, progress)
+    batch = _Batch(spec, timezone, rules, report, drafts, prints, blocked, reader.fingerprints)
+    # With a pool, the workers parse and normalize the next batches while this thread
+    # stores the current one.
+    for files_read, outcomes in _normalized(reader.batches(), pool, spec, timezone, rules):
+        batch.sort(files_read, outcomes)
+        _flush(store, source_id, drafts, prints, report)
+    _flush(store, source_id, drafts, prints, report)  # files touched but not edited
     if blocked:
         now = datetime.now(UTC)
         report.blocked += record_blocked(store, source_id, spec.name, blocked, now)
@@ -149,64 +141,99 @@ def ingest_files_source(
     return report
 
 
-def _read_one(
-    found: FoundFile,
-    previous: FileFingerprint | None,
-    report: IngestReport,
-    prints: list[FileFingerprint],
+@dataclass(slots=True)
+class _Reader:
+    """Reads the new and changed files of a scan, `BATCH_SIZE` at a time."""
+
+    files: list[FoundFile]
+    known: dict[str, FileFingerprint]
+    report: IngestReport
+    spec: SourceSpec
+    prints: list[FileFingerprint]
+    progress: Progress | None
+    fingerprints: dict[str, FileFingerprint] = field(default_factory=dict)  # by guid
+
+    def batches(self) -> Iterator[list[tuple[FoundFile, bytes]]]:
+        pending: list[tuple[FoundFile, bytes]] = []
+        total = len(self.files)
+        for done, found in enumerate(self.files, start=1):
+            previous = self.known.get(found.guid)
+            if previous and (previous.mtime_ns, previous.size) == (found.mtime_ns, found.size):
+                self.report.unchanged_files += 1
+            else:
+                self._read_one(found, previous, pending)
+            if len(pending) >= BATCH_SIZE:
+                yield pending
+                pending = []
+            if self.progress is not None:
+                self.progress(done, total)
+        if pending:
+            yield pending
+
+    def _read_one(
+        self,
+        found: FoundFile,
+        previous: FileFingerprint | None,
+        pending: list[tuple[FoundFile, bytes]],
+    ) -> None:
+        try:
+            # A Path only for the files that are read (see `FoundFile`).
+            data = Path(found.path).read_bytes()
+        except OSError as exc:
+            _skip(self.report, self.spec.name, found.path, f"cannot read it: {exc.strerror}")
+            return
+        digest = content_digest(data)
+        fingerprint = FileFingerprint(found.guid, found.mtime_ns, found.size, digest)
+        if previous is not None and previous.content_hash == digest:
+            # Touched but not edited: remember the new mtime so the next scan skips it.
+            self.report.unchanged_files += 1
+            self.prints.append(fingerprint)
+            return
+        self.fingerprints[found.guid] = fingerprint
+        pending.append((found, data))
+
+
+def _normalized(
+    batches: Iterator[list[tuple[FoundFile, bytes]]],
+    pool: DraftPool | None,
     spec: SourceSpec,
-    pending: list[tuple[FoundFile, FileFingerprint, bytes]],
-) -> None:
-    try:
-        # A Path only for the files that are read (see `FoundFile`).
-        data = Path(found.path).read_bytes()
-    except OSError as exc:
-        _skip(report, spec.name, found.path, f"cannot read it: {exc.strerror}")
-        return
-    digest = content_digest(data)
-    fingerprint = FileFingerprint(found.guid, found.mtime_ns, found.size, digest)
-    if previous is not None and previous.content_hash == digest:
-        # Touched but not edited: remember the new mtime so the next scan skips it.
-        report.unchanged_files += 1
-        prints.append(fingerprint)
-        return
-    pending.append((found, fingerprint, data))
+    timezone: str,
+    rules: DraftRules | None,
+) -> Iterator[tuple[Sequence[tuple[FoundFile, bytes]], list[Normalized]]]:
+    task = partial(normalize_files, timezone=timezone, category=spec.category, rules=rules)
+    if pool is None:
+        return ((files, task(files)) for files in batches)
+    return pool.stream(task, batches)
 
 
 @dataclass(slots=True)
 class _Batch:
-    """Parses and normalizes the files read so far, keeping their order."""
+    """Sorts the outcomes of parsed and normalized files, keeping their order."""
 
     spec: SourceSpec
     timezone: str
     rules: DraftRules | None
-    pool: DraftPool | None
     report: IngestReport
     drafts: list[ArticleDraft]
     prints: list[FileFingerprint]
     blocked: list[BlockedEntry]
+    fingerprints: dict[str, FileFingerprint]
 
-    def normalize(self, pending: list[tuple[FoundFile, FileFingerprint, bytes]]) -> None:
-        files = [(found, data) for found, _, data in pending]
-        category, rules = self.spec.category, self.rules
-        if self.pool is None:
-            outcomes = normalize_files(files, self.timezone, category, rules)
-        else:
-            outcomes = self.pool.normalize_files(
-                files, timezone=self.timezone, category=category, rules=rules
-            )
+    def sort(
+        self, files: Sequence[tuple[FoundFile, bytes]], outcomes: Sequence[Normalized]
+    ) -> None:
         now = datetime.now(UTC)
-        for (found, fingerprint, _), outcome in zip(pending, outcomes, strict=True):
+        for (found, _), outcome in zip(files, outcomes, strict=True):
+            fingerprint = self.fingerprints.pop(found.guid)
             if outcome.draft is None:
                 _skip(self.report, self.spec.name, found.path, outcome.problem or "unreadable")
                 continue
-            kept_out = screen(outcome.draft, rules, now)
+            kept_out = screen(outcome.draft, self.rules, now)
             if kept_out is not None:
                 self.blocked.append(kept_out)
                 continue
             self.drafts.append(outcome.draft)
             self.prints.append(fingerprint)
-        pending.clear()
 
 
 def _skip(report: IngestReport, source_name: str, path: str | Path, reason: str) -> None:

@@ -19,10 +19,12 @@ import multiprocessing
 import os
 import signal
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 from db.records import ArticleDraft
@@ -39,9 +41,13 @@ MIN_BATCH = 64
 # Articles per task sent to a worker: large enough that pickling is a small share of it,
 # small enough that both workers stay busy until the end of the batch.
 CHUNK = 32
+# Batches handed to the workers beyond the one the caller is storing: enough that the
+# workers never wait for the store, few enough to hold little in memory.
+AHEAD = 2
 
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +58,8 @@ class Normalized:
     problem: str | None = None
 
 
-Job = Callable[[Sequence[T], str, str | None, DraftRules | None], list["Normalized"]]
+Task = Callable[[Sequence[T]], list[R]]
+"""A pure function of a batch, one result per item, in order."""
 
 
 def default_processes() -> int:
@@ -117,10 +124,20 @@ def _start_worker() -> None:
     normalize_batch([_WARM_UP], DEFAULT_TIMEZONE, None, None)
 
 
-class DraftPool:
-    """Worker processes for `normalize_batch`; one per process, passed to the pipelines.
+@dataclass(frozen=True, slots=True)
+class _How:
+    """How one call splits its batches: items per task, and the least batch worth
+    sending to the workers."""
 
-    With `processes` 1 every batch is normalized in the calling process. Use as a context
+    chunk: int
+    min_batch: int
+
+
+class DraftPool:
+    """Worker processes for `normalize_batch` and other pure tasks over batches; one per
+    process, passed to the pipelines.
+
+    With `processes` 1 every batch is handled in the calling process. Use as a context
     manager (or call `close`) so the workers end with their owner.
     """
 
@@ -157,71 +174,101 @@ class DraftPool:
         rules: DraftRules | None,
     ) -> list[Normalized]:
         """`normalize_batch(raws, ...)`, on the workers when the batch is big enough."""
-        return self._run(normalize_batch, raws, timezone, category, rules)
+        task = partial(normalize_batch, timezone=timezone, category=category, rules=rules)
+        return self.run(task, raws)
 
-    def normalize_files(
+    def run(
         self,
-        files: Sequence[tuple[FoundFile, bytes]],
-        *,
-        timezone: str,
-        category: str | None,
-        rules: DraftRules | None,
-    ) -> list[Normalized]:
-        """`normalize_files(files, ...)`, on the workers when the batch is big enough."""
-        return self._run(normalize_files, files, timezone, category, rules)
-
-    def _run(
-        self,
-        job: Job[T],
+        task: Task[T, R],
         items: Sequence[T],
-        timezone: str,
-        category: str | None,
-        rules: DraftRules | None,
-    ) -> list[Normalized]:
-        if not self.enabled or len(items) < self.min_batch:
-            return job(items, timezone, category, rules)
+        *,
+        chunk: int = CHUNK,
+        min_batch: int | None = None,
+    ) -> list[R]:
+        """`task(items)`, its items sent `chunk` at a time to the workers when there are
+        at least `min_batch` of them (default: the pool's). `task` must be picklable (a
+        module's function, or a `functools.partial` of one)."""
+        return next(self.stream(task, [items], chunk=chunk, min_batch=min_batch))[1]
+
+    def stream(
+        self,
+        task: Task[T, R],
+        batches: Iterable[Sequence[T]],
+        *,
+        chunk: int = CHUNK,
+        ahead: int = AHEAD,
+        min_batch: int | None = None,
+    ) -> Iterator[tuple[Sequence[T], list[R]]]:
+        """Each batch with `task(batch)`, in order, while the workers already handle the
+        next `ahead` batches: the caller stores one batch as the next are normalized.
+
+        `batches` is read ahead too (a generator reading files runs that far ahead)."""
+        how = _How(chunk, self.min_batch if min_batch is None else min_batch)
+        waiting: deque[tuple[Sequence[T], list[Future[list[R]]] | None]] = deque()
+        for batch in batches:
+            waiting.append((batch, self._submit(task, batch, how)))
+            while len(waiting) > ahead:
+                yield self._collect(task, *waiting.popleft(), how)
+        while waiting:
+            yield self._collect(task, *waiting.popleft(), how)
+
+    def _pooled(self, batch: Sequence[object], how: _How) -> bool:
+        return self.enabled and len(batch) >= how.min_batch
+
+    def _submit(
+        self, task: Task[T, R], batch: Sequence[T], how: _How
+    ) -> list[Future[list[R]]] | None:
+        """The batch's chunks handed to the workers; None when it stays in this process
+        (small) or the workers could not take it (a broken pool, retried at `_collect`)."""
+        if not self._pooled(batch, how):
+            return None
+        try:
+            executor = self._ensure()
+            starts = range(0, len(batch), how.chunk)
+            return [executor.submit(task, batch[i : i + how.chunk]) for i in starts]
+        except BrokenProcessPool:
+            return None
+
+    def _collect(
+        self,
+        task: Task[T, R],
+        batch: Sequence[T],
+        futures: list[Future[list[R]]] | None,
+        how: _How,
+    ) -> tuple[Sequence[T], list[R]]:
+        if not self._pooled(batch, how):
+            return batch, task(batch)
         for attempt in (1, 2):
             try:
-                return self._pooled(job, items, timezone, category, rules)
+                if futures is None:
+                    futures = self._submit(task, batch, how)
+                if futures is not None:
+                    out: list[R] = []
+                    for future in futures:
+                        out.extend(future.result())
+                    return batch, out
             except BrokenProcessPool:
-                log.warning(
-                    "normalizer pool: a worker died (attempt %d of 2 for a batch of %d)",
-                    attempt,
-                    len(items),
-                )
-                self._discard()
-        log.warning("normalizer pool: normalizing a batch of %d in process", len(items))
-        return job(items, timezone, category, rules)
-
-    def _pooled(
-        self,
-        job: Job[T],
-        items: Sequence[T],
-        timezone: str,
-        category: str | None,
-        rules: DraftRules | None,
-    ) -> list[Normalized]:
-        executor = self._ensure()
-        chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
-        futures = [executor.submit(job, chunk, timezone, category, rules) for chunk in chunks]
-        out: list[Normalized] = []
-        for future in futures:
-            out.extend(future.result())
-        return out
+                pass
+            log.warning(
+                "normalizer pool: a worker died (attempt %d of 2 for a batch of %d)",
+                attempt,
+                len(batch),
+            )
+            self._discard()
+            futures = None
+        log.warning("normalizer pool: normalizing a batch of %d in process", len(batch))
+        return batch, task(batch)
 
     def _ensure(self) -> ProcessPoolExecutor:
         with self._lock:
-            return self._ensure_locked()
-
-    def _ensure_locked(self) -> ProcessPoolExecutor:
-        if self._executor is None:
-            # forkserver: the workers do not inherit the owner's threads (scheduler,
-            # server) nor its open database connections, as a plain fork would.
-            context = multiprocessing.get_context("forkserver")
-            self._executor = ProcessPoolExecutor(
-                max_workers=self.processes, mp_context=context, initializer=_start_worker
-            )
-        return self._executor
+            if self._executor is None:
+                # forkserver: the workers do not inherit the owner's threads (scheduler,
+                # server) nor its open database connections, as a plain fork would.
+                context = multiprocessing.get_context("forkserver")
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.processes, mp_context=context, initializer=_start_worker
+                )
+            return self._executor
 
     def _discard(self) -> None:
         with self._lock:

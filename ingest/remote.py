@@ -215,6 +215,7 @@ def _parse(
         now=now,
         timezone=options.timezone,
         strip_tracking=options.strip_tracking,
+        pool=options.pool,
     )
     log_dropped(source_name, url, parsed)
     return parsed

@@ -7,23 +7,25 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 
 from db.dedup import lead_of
 from db.records import ArticleDraft
 from db.store import Store
 from db.upsert_plan import EditCap
 from ingest.article import DraftRules
-from ingest.collect import Collected, add_drafts, empty_entries
+from ingest.collect import Collected, empty_entries, prepare, sort_outcomes
 from ingest.feed_identity import ParsedFeed
 from ingest.pipeline import IngestReport
-from ingest.pool import DraftPool
+from ingest.pool import DraftPool, normalize_batch
+from ingest.raw import RawArticle
 from ingest.screening import record_blocked
 
 log = logging.getLogger("rassegna.ingest")
 
-BATCH_SIZE = 500
+BATCH_SIZE = 200
 DUPLICATE_WINDOW = timedelta(hours=36)
 EDIT_CAP = EditCap()
 """Edits stored per remote article: at most 12 a day; markup-only churn is none."""
@@ -191,22 +193,15 @@ def store_feed(
     batches see what earlier ones stored exactly as `store_drafts` sees its own batch:
     the guids of the whole document are known from the start.
     """
-    entries = parsed.entries
-    document_guids = {raw.guid for raw in entries}
+    document_guids = {raw.guid for raw in parsed.entries}
     report.problems.extend(empty_entries(source_name, parsed))
-    while entries:
-        batch = entries[:BATCH_SIZE]
-        del entries[:BATCH_SIZE]
+    task = partial(normalize_batch, timezone=timezone, category=category, rules=rules)
+    batches = _batches(parsed.entries, now)
+    # With a pool, the workers normalize the next batches while this thread stores one.
+    normalized = pool.stream(task, batches) if pool is not None else ((b, task(b)) for b in batches)
+    for batch, outcomes in normalized:
         collected = Collected(undated=parsed.undated)
-        add_drafts(
-            batch,
-            collected,
-            now=now,
-            timezone=timezone,
-            category=category,
-            rules=rules,
-            pool=pool,
-        )
+        sort_outcomes(batch, outcomes, collected, now=now, rules=rules)
         del batch
         report.problems.extend(collected.problems)
         store_drafts(
@@ -219,3 +214,12 @@ def store_feed(
             duplicate_window=duplicate_window,
             document_guids=document_guids,
         )
+
+
+def _batches(entries: list[RawArticle], now: datetime) -> Iterator[list[RawArticle]]:
+    """`entries` `BATCH_SIZE` at a time, each batch taken out of the list as it goes."""
+    while entries:
+        batch = entries[:BATCH_SIZE]
+        del entries[:BATCH_SIZE]
+        prepare(batch, now)
+        yield batch

@@ -6,7 +6,8 @@ import os
 import signal
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from hypothesis import strategies as st
 
 from db.records import SourceSpec
 from db.store import Store
+from ingest import feed
+from ingest.feed import parse_feed
 from ingest.fetch import Fetcher, FetchPolicy
 from ingest.pipeline import ingest_files_source
 from ingest.pool import DraftPool
@@ -199,3 +202,32 @@ def test_feed_entries_on_the_pool_store_the_same_rows(tmp_path: Path, pool: Draf
             store.close()
     assert results[0][0] == 150
     assert results[0] == results[1]
+
+
+def test_a_big_feed_cut_into_pieces_reads_the_same_on_the_workers(
+    monkeypatch: pytest.MonkeyPatch, pool: DraftPool
+) -> None:
+    """The pieces of a big document, read by feedparser on the workers, give exactly the
+    entries, flags and channel data of the same pieces read here, and of a whole parse."""
+    data = _rss(230).replace(b"voce-7<", b"voce-3<")  # a repeated guid: identified by link
+    url, now = "https://www.esempio.it/feed.xml", datetime(2026, 6, 3, tzinfo=UTC)
+    whole = parse_feed(data, url=url, now=now)
+    monkeypatch.setattr(feed, "STREAM_MIN_BYTES", 0)
+    monkeypatch.setattr(feed, "STREAM_CHUNK_ITEMS", 9)
+    here = parse_feed(data, url=url, now=now)
+    there = parse_feed(data, url=url, now=now, pool=pool)
+    assert there == here == whole
+    assert there.identity == "link" and len(there.entries) == 230
+    assert pool.worker_pids()
+
+
+def test_stream_hands_back_every_batch_in_order(pool: DraftPool) -> None:
+    """Batches come back in their order, each with its own results."""
+    batches = [list(range(n, n + size)) for n, size in ((0, 40), (40, 3), (43, 70), (113, 1))]
+    got = list(pool.stream(_squares, iter(batches), chunk=7))
+    assert [b for b, _ in got] == batches
+    assert [r for _, r in got] == [[x * x for x in b] for b in batches]
+
+
+def _squares(numbers: Sequence[int]) -> list[int]:
+    return [n * n for n in numbers]
