@@ -76,8 +76,11 @@ class ArticleView:
 
 @dataclass(frozen=True, slots=True)
 class _Labels:
-    """The article's links to the sections it belongs to."""
+    """The article's title and description (each cleaned once: several parts of the page
+    show them) and its links to the sections it belongs to."""
 
+    title: str
+    description: str
     category: Link | None
     source: Link
     authors: tuple[Link, ...]
@@ -93,7 +96,11 @@ def _labels(
         name = name_of(article.category.name) or article.category.slug
         category = sections.link(KIND_CATEGORY, article.category.slug, name)
     source_name = name_of(article.source_name) or article.source_slug
+    standfirst = one_line(article.summary)
     return _Labels(
+        title=title_of(article),
+        # `summary_of`, without cleaning the summary twice.
+        description=standfirst or summary_of(article),
         category=category,
         source=sections.link(KIND_SOURCE, article.source_slug, source_name),
         authors=tuple(
@@ -117,8 +124,8 @@ def _json_ld(
     json_ld: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "NewsArticle",
-        "headline": title_of(article),
-        "description": summary_of(article),
+        "headline": labels.title,
+        "description": labels.description,
         "datePublished": iso(article.published, site),
         "dateModified": iso(updated_of(article), site),
         "author": [{"@type": "Person", "name": name} for name in authors_of(article)]
@@ -149,7 +156,7 @@ def _page_view(
     site: SiteInfo, sections: Sections, article: StoredArticle, labels: _Labels, canonical: str
 ) -> PageView:
     """The head and breadcrumbs: the site's feeds, then its category's."""
-    title = title_of(article)
+    title = labels.title
     alternates = site_alternates(site)
     crumbs = [Link("Home", site.url(""))]
     if article.category is not None and labels.category is not None:
@@ -160,7 +167,7 @@ def _page_view(
     crumbs.append(Link(title))
     return PageView(
         head_title=f"{title} – {name_of(site.title)}",
-        description=summary_of(article),
+        description=labels.description,
         canonical=canonical,
         alternates=alternates,
         breadcrumbs=tuple(crumbs),
@@ -180,8 +187,8 @@ def article_view(
     """What the article template shows of one article."""
     original = article.url if has_own_url(article) else None
     canonical = original or page_url(site.base_url, article.page_path)
-    title = title_of(article)
     labels = _labels(site, sections, article, topics)
+    title = labels.title
     published_text = italian_datetime(article.published, site)
     updated = updated_of(article)
     updated_text = italian_datetime(updated, site)

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from slugify import slugify
 
-from db.records import ArticleDraft, SourceSpec
+from db.records import ArticleDraft, SourceSpec, TopicDef
 from db.store import Store
 from feeds.build import build_feeds
 from feeds.sitebuild import build_pages
@@ -78,6 +78,14 @@ LOCAL_TITLES = (
     "Una mostra racconta i pescatori di un tempo",
 )
 NOW = datetime(2025, 4, 1, 12, tzinfo=UTC)
+# A configured topic, so `tema/<slug>/` pages (and their paging) are checked too; its
+# description carries an apostrophe and accents like the rest of the site.
+TOPIC = TopicDef(
+    slug="lungolago",
+    name="Vita sul lago",
+    query="lago",
+    description="Tutto ciò che succede sull'acqua e lungo le rive",
+)
 
 
 def png(width: int, height: int) -> bytes:
@@ -163,6 +171,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
     out = tmp / "public"
     store = Store.open(f"sqlite:///{tmp / 'r.db'}")
     try:
+        # Topics are matched as articles are stored: configured first, as the daemon does.
+        store.sync_topics([TOPIC])
         fill(store)
         store.upsert_articles(store.ensure_source(LOCAL_SOURCE), local_drafts(base))
         settings = site_settings(
@@ -243,7 +253,7 @@ def test_page_kinds_are_found(site: tuple[str, Path]) -> None:
     _, out = site
     kinds = page_types(out)
     assert kinds["index.html"] == "index.html"
-    for kind in ("categoria", "fonte", "tag", "autore"):
+    for kind in ("categoria", "fonte", "tag", "tema", "autore"):
         assert f"{kind}/*/index.html" in kinds
         assert f"{kind}/*/pagina/*/index.html" in kinds
     assert "articoli/*/*/*/index.html" in kinds
