@@ -18,7 +18,7 @@ from typing import cast
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from db.records import picked
-from db.tables import BUILDS, COUNTERS, dialect_insert, rowcount
+from db.tables import BUILDS, COUNTERS, chunks, dialect_insert, rowcount
 from db.tables import COUNTER_TOTALS as TOTALS
 
 HOUR = "h"
@@ -140,15 +140,24 @@ CounterTuple = tuple[int, int, int, int, int, int]
 """A counter row as read in bulk: source id, bucket, stored, new, 304, error."""
 
 
-def rows(engine: Engine, span: str, since: int) -> list[CounterTuple]:
-    """Every source's counter rows of `span` from bucket `since` on: one range of a
-    covering index, plain integer tuples (a page reads thousands)."""
+def rows(
+    engine: Engine, span: str, since: int, source_ids: Sequence[int] | None = None
+) -> list[CounterTuple]:
+    """Every source's (or only `source_ids`') counter rows of `span` from bucket `since`
+    on: ranges of a covering index, plain integer tuples (a page reads thousands)."""
     c = COUNTERS.c
     query = select(c.source_id, c.bucket, c.stored, c.fetch_new, c.fetch_same, c.fetch_error).where(
         c.span == span, c.bucket >= since
     )
+    # The driver's own tuples (`CursorResult.cursor`): for thousands of plain integer
+    # rows, building SQLAlchemy's Row objects costs more than the query itself.
     with engine.connect() as connection:
-        return cast(list[CounterTuple], connection.execute(query).all())
+        if source_ids is None:
+            return cast(list[CounterTuple], connection.execute(query).cursor.fetchall())
+        found: list[CounterTuple] = []
+        for chunk in chunks(sorted(source_ids)):
+            found.extend(connection.execute(query.where(c.source_id.in_(chunk))).cursor.fetchall())
+        return found
 
 
 def stored_per_bucket(engine: Engine, span: str, since: int) -> dict[int, int]:

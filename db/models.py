@@ -93,6 +93,9 @@ class Source(Base):
     last_outcome: Mapped[str | None] = mapped_column(String(20))
     retry_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
     min_interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    # What set it (revision 0016): "Cache-Control max-age=600", "Expires", "Retry-After",
+    # "RSS ttl" or "sy:updatePeriod".
+    min_interval_origin: Mapped[str | None] = mapped_column(String(60))
     # `interval = "auto"` (revision 0014): the interval follows how often it publishes.
     interval_auto: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Its bounds (`scheduler.min_interval`, `max_interval`); the upper one also bounds
@@ -100,7 +103,8 @@ class Source(Base):
     interval_min: Mapped[int | None] = mapped_column(Integer)
     interval_max: Mapped[int | None] = mapped_column(Integer)
     # The interval the last successful poll chose (`db.schedule.interval_in_force`) and
-    # why: "configured", "adaptive" or "server".
+    # why: "configured", "adaptive" or "server" (then `min_interval_origin` says which
+    # header or feed element).
     interval_used: Mapped[int | None] = mapped_column(Integer)
     interval_reason: Mapped[str | None] = mapped_column(String(20))
     # A claim on the source by one daemon until `lease_until`; another daemon may take it

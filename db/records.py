@@ -170,6 +170,7 @@ class SourceState:
     interval_max: int = INTERVAL_MAX
     interval_used: int | None = None
     interval_reason: str | None = None
+    min_interval_origin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +239,7 @@ class FetchState:
     interval_auto: bool = False
     interval_min: int = INTERVAL_MIN
     interval_max: int = INTERVAL_MAX
+    min_interval_origin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +249,8 @@ class FetchOutcome:
     `etag` / `last_modified` are stored exactly as received when `new_validators` is set
     (a 200 replaces both, even with None; a 304 replaces only the ones it carries).
     `permanent_redirect` is where a chain of only 301/308 led this time.
-    `min_interval` is the server's or feed's lower bound on the polling interval.
+    `min_interval` is the server's or feed's lower bound on the polling interval, and
+    `min_interval_origin` what said it ("Cache-Control max-age=600", "RSS ttl", ...).
     `count_error=None` lets the store decide whether a network error counts: not when
     most remote sources are failing the same way (the machine lost its network).
     """
@@ -263,6 +266,7 @@ class FetchOutcome:
     min_interval: int | None = None
     bozo: str | None = None
     count_error: bool | None = None
+    min_interval_origin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

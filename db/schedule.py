@@ -7,10 +7,12 @@ due next. `db.sources` reads the row, asks here, and writes the record with one 
 The rules: a success resets the error count and polls again after the interval in force
 (`interval_in_force`: the configured one, or for `interval = "auto"` seven days divided by
 the entries of the last seven days, clamped; never shorter than the server's or feed's
-own lower bound, itself capped); network and server errors back off exponentially
-up to a cap, never disabling the source, and a network error does not count when most
-remote sources are failing the same way (the fault is then probably ours); Retry-After
-postpones (capped) without counting as an error; 410 marks the source gone; a permanent
+own lower bound, itself capped: Cache-Control max-age, Expires or a Retry-After on a 200
+or 304, RSS ttl or sy:updatePeriod, the one in force named in `min_interval_origin`);
+network and server errors back off exponentially up to a cap, never disabling the
+source, and a network error does not count when most remote sources are failing the
+same way (the fault is then probably ours); a 429 or 503 with Retry-After postpones
+(capped) without counting as an error; 410 marks the source gone; a permanent
 redirect is adopted only after it was seen on consecutive fetches. Every regular poll
 comes a little late by a reproducible jitter, so sources with the same interval drift
 apart instead of all firing in the same second.
@@ -59,6 +61,7 @@ _FROM_FETCH = (
     "interval_seconds",
     "consecutive_errors",
     "min_interval_seconds",
+    "min_interval_origin",
     "redirect_target",
     "interval_auto",
     "interval_min",
@@ -76,6 +79,7 @@ class SourceSchedule:
     interval_seconds: int
     consecutive_errors: int = 0
     min_interval_seconds: int | None = None
+    min_interval_origin: str | None = None  # what set it: "Cache-Control max-age=600", ...
     redirect_target: str | None = None
     redirect_streak: int = 0
     url_history: tuple[str, ...] = ()
@@ -86,8 +90,9 @@ class SourceSchedule:
     interval_max: int = INTERVAL_MAX
     entries_last_week: int = 0
 
-    def interval(self, server_floor: int | None) -> IntervalChoice:
-        """The interval in force after a successful poll, and where it comes from."""
+    def interval(self, server_floor: int | None, origin: str | None = None) -> IntervalChoice:
+        """The interval in force after a successful poll, and where it comes from
+        (`origin`: what set the server's floor)."""
         return interval_in_force(
             self.interval_seconds,
             server_floor,
@@ -95,6 +100,7 @@ class SourceSchedule:
             entries_last_week=self.entries_last_week,
             min_seconds=self.interval_min,
             max_seconds=self.interval_max,
+            origin=origin,
         )
 
     @classmethod
@@ -213,10 +219,12 @@ def _success(source: SourceSchedule, outcome: FetchOutcome, when: datetime) -> d
     if outcome.kind is FetchKind.OK:
         values["bozo"] = outcome.bozo
     floor = source.min_interval_seconds or 0
+    origin = source.min_interval_origin
     if outcome.min_interval is not None:
         floor = min(outcome.min_interval, MIN_INTERVAL_CAP)
-        values["min_interval_seconds"] = floor
-    choice = source.interval(floor)
+        origin = outcome.min_interval_origin
+        values.update(min_interval_seconds=floor, min_interval_origin=origin)
+    choice = source.interval(floor, origin)
     values.update(interval_used=choice.seconds, interval_reason=choice.reason)
     values["next_due"] = when + timedelta(seconds=jittered(choice.seconds, source.source_id, when))
     return values
@@ -292,10 +300,20 @@ WEEK = 7 * 24 * 3600
 class IntervalChoice:
     """The polling interval in force for a source and where it comes from:
     "configured", "adaptive" (`interval = "auto"`) or "server" (the server's or feed's
-    lower bound: Cache-Control max-age, Expires, RSS ttl, sy:updatePeriod)."""
+    lower bound), with `origin` naming which header or element set that bound
+    ("Cache-Control max-age=600", "Expires", "Retry-After", "RSS ttl", "sy:updatePeriod")."""
 
     seconds: int
     reason: str
+    origin: str | None = None
+
+    @property
+    def why(self) -> str:
+        """The reason as shown to people: "server: Cache-Control max-age=600" when the
+        server's bound is in force and its origin known, else the reason."""
+        if self.reason == "server" and self.origin:
+            return f"server: {self.origin}"
+        return self.reason
 
 
 def adaptive_interval(entries_last_week: int, min_seconds: int, max_seconds: int) -> int:
@@ -314,9 +332,11 @@ def interval_in_force(
     entries_last_week: int = 0,
     min_seconds: int = 300,
     max_seconds: int = MIN_INTERVAL_CAP,
+    origin: str | None = None,
 ) -> IntervalChoice:
     """The interval to wait after a successful poll: the configured or adaptive one,
-    never shorter than what the server asks (itself bounded by `max_seconds`)."""
+    never shorter than what the server asks (itself bounded by `max_seconds`; `origin`
+    names what asked)."""
     if auto:
         choice = IntervalChoice(
             adaptive_interval(entries_last_week, min_seconds, max_seconds), "adaptive"
@@ -325,5 +345,5 @@ def interval_in_force(
         choice = IntervalChoice(configured, "configured")
     floor = min(server_floor or 0, max_seconds)
     if floor > choice.seconds:
-        return IntervalChoice(floor, "server")
+        return IntervalChoice(floor, "server", origin)
     return choice

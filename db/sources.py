@@ -37,6 +37,7 @@ _FETCH_STATE = select(
     SOURCES.c.gone,
     SOURCES.c.consecutive_errors,
     SOURCES.c.min_interval_seconds,
+    SOURCES.c.min_interval_origin,
     SOURCES.c.redirect_target,
     SOURCES.c.ad_hoc,
     SOURCES.c.interval_auto,
@@ -53,6 +54,7 @@ _SCHEDULE_BY_ID = select(
     SOURCES.c.interval_seconds,
     SOURCES.c.consecutive_errors,
     SOURCES.c.min_interval_seconds,
+    SOURCES.c.min_interval_origin,
     SOURCES.c.redirect_target,
     SOURCES.c.redirect_streak,
     SOURCES.c.url_history,
@@ -162,6 +164,7 @@ _STATE_NAMES = (
     "min_interval_seconds",
     "interval_used",
     "interval_reason",
+    "min_interval_origin",
 )
 """Columns of `sources` a `SourceState` takes over as they are, under the same names."""
 
@@ -207,6 +210,7 @@ def _fetch_state(row: Any) -> FetchState:
         consecutive_errors=row.consecutive_errors or 0,
         interval_seconds=row.interval_seconds,
         min_interval_seconds=row.min_interval_seconds,
+        min_interval_origin=row.min_interval_origin,
         redirect_target=row.redirect_target,
         **_bounds(row),
     )
@@ -279,6 +283,7 @@ def _read_schedule(connection: Connection, source_id: int) -> SourceSchedule:
         interval_seconds=row.interval_seconds,
         consecutive_errors=row.consecutive_errors or 0,
         min_interval_seconds=row.min_interval_seconds,
+        min_interval_origin=row.min_interval_origin,
         redirect_target=row.redirect_target,
         redirect_streak=row.redirect_streak or 0,
         url_history=tuple(row.url_history or ()),

@@ -507,9 +507,12 @@ class Store:
 
     # -- activity counters and builds, for the status page (db.counters) -------------------
 
-    def counter_rows(self, span: str, since: int) -> list[counters.CounterTuple]:
-        """Every source's hour (`counters.HOUR`) or day rows from bucket `since` on."""
-        return counters.rows(self.engine, span, since)
+    def counter_rows(
+        self, span: str, since: int, source_ids: Sequence[int] | None = None
+    ) -> list[counters.CounterTuple]:
+        """Every source's (or only `source_ids`') hour (`counters.HOUR`) or day rows from
+        bucket `since` on."""
+        return counters.rows(self.engine, span, since, source_ids)
 
     def stored_per_bucket(self, span: str, since: int) -> dict[int, int]:
         """Articles all sources stored, by hour or day bucket from `since` on."""

@@ -195,7 +195,9 @@ def _finish(
     parsed = identify(entries, url=url)
     parsed.title = str(feed_info.get("title") or "") or None
     parsed.bozo = bozo
-    parsed.min_interval = _interval_hint(feed_info)
+    hint = _interval_hint(feed_info)
+    if hint is not None:
+        parsed.min_interval, parsed.min_interval_origin = hint
     parsed.dropped = dropped
     return parsed
 
@@ -249,18 +251,22 @@ def read_xml_chunks(
     return out
 
 
-def _interval_hint(feed_info: Mapping[str, Any]) -> int | None:
-    """RSS <ttl> (minutes) or sy:updatePeriod / sy:updateFrequency, in seconds."""
-    hints: list[int] = []
+def _interval_hint(feed_info: Mapping[str, Any]) -> tuple[int, str] | None:
+    """RSS <ttl> (minutes) or sy:updatePeriod / sy:updateFrequency, in seconds (the longer
+    when both are there), and which element it is ("RSS ttl" or "sy:updatePeriod")."""
+    hints: list[tuple[int, str]] = []
     ttl = str(feed_info.get("ttl") or "").strip()
     if ttl.isdigit():
-        hints.append(int(ttl) * 60)
+        hints.append((int(ttl) * 60, "RSS ttl"))
     period = str(feed_info.get("sy_updateperiod") or "").strip().lower()
     if period in _SY_PERIODS:
         frequency = str(feed_info.get("sy_updatefrequency") or "1").strip()
         times = int(frequency) if frequency.isdigit() and int(frequency) > 0 else 1
-        hints.append(_SY_PERIODS[period] // times)
-    return min(max(hints), MAX_INTERVAL_HINT) if hints else None
+        hints.append((_SY_PERIODS[period] // times, "sy:updatePeriod"))
+    if not hints:
+        return None
+    seconds, origin = max(hints)
+    return min(seconds, MAX_INTERVAL_HINT), origin
 
 
 # -- JSON Feed -----------------------------------------------------------------------------

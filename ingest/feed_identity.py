@@ -44,6 +44,7 @@ class ParsedFeed:
     entries: list[RawArticle]
     bozo: str | None = None  # why the document was malformed, when it was
     min_interval: int | None = None  # from <ttl> or sy:updatePeriod, seconds
+    min_interval_origin: str | None = None  # which: "RSS ttl" or "sy:updatePeriod"
     identity: str = "guid"  # the rule that identified this document's entries
     undated: set[str] = field(default_factory=set)  # guids of entries with no usable date
     encoding: str = ""

@@ -100,7 +100,8 @@ class Response:
     etag: str | None
     last_modified: str | None
     redirects: tuple[tuple[int, str], ...] = ()
-    min_interval: int | None = None  # from Cache-Control max-age / Expires
+    min_interval: int | None = None  # from Cache-Control max-age, Expires or Retry-After
+    min_interval_origin: str | None = None  # which of them: "Cache-Control max-age=600", ...
 
     @property
     def not_modified(self) -> bool:
@@ -282,14 +283,16 @@ def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
 _MAX_AGE_RE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
 
 
-def cache_lifetime(headers: httpx.Headers) -> int | None:
-    """Seconds the response says it stays fresh (Cache-Control max-age, else Expires)."""
+def cache_lifetime(headers: httpx.Headers) -> tuple[int, str] | None:
+    """Seconds the response says it stays fresh (Cache-Control max-age, else Expires), and
+    the header that says it ("Cache-Control max-age=600" or "Expires")."""
     control = headers.get("cache-control", "")
     if re.search(r"no-cache|no-store", control, re.IGNORECASE):
         return None
     match = _MAX_AGE_RE.search(control)
     if match:
-        return int(match.group(1))
+        seconds = int(match.group(1))
+        return seconds, f"Cache-Control max-age={seconds}"
     expires = headers.get("expires")
     if not expires:
         return None
@@ -302,7 +305,19 @@ def cache_lifetime(headers: httpx.Headers) -> int | None:
     if until.tzinfo is None or origin.tzinfo is None:
         return None
     seconds = int((until - origin).total_seconds())
-    return seconds if seconds > 0 else None
+    return (seconds, "Expires") if seconds > 0 else None
+
+
+def server_wait(headers: httpx.Headers, now: datetime) -> tuple[int, str] | None:
+    """The longest a successful (200 or 304) response asks us to wait before the next
+    request, and the header that asks it: its freshness (`cache_lifetime`) or a
+    `Retry-After` (seconds or a date, as `parse_retry_after` reads it)."""
+    hint = cache_lifetime(headers)
+    found = [hint] if hint is not None and hint[0] > 0 else []
+    until = parse_retry_after(headers.get("retry-after"), now)
+    if until is not None and (seconds := int((until - now).total_seconds())) > 0:
+        found.append((seconds, "Retry-After"))
+    return max(found, key=lambda h: h[0]) if found else None
 
 
 def content_type_charset(value: str | None) -> tuple[str | None, str | None]:
@@ -393,6 +408,7 @@ class Fetcher:
                         last_modified=result.last_modified,
                         redirects=tuple(hops),
                         min_interval=result.min_interval,
+                        min_interval_origin=result.min_interval_origin,
                     )
                 status, location = result
                 target = urljoin(current, location)
@@ -430,6 +446,7 @@ class Fetcher:
                     raise FetchError(f"{url}: unexpected {_reason(status)}", FetchKind.ERROR)
                 else:
                     body = self._read_body(url, response)
+                wait = server_wait(response.headers, now)
                 return Response(
                     requested_url=url,
                     url=url,
@@ -439,7 +456,8 @@ class Fetcher:
                     charset=charset,
                     etag=response.headers.get("etag"),
                     last_modified=response.headers.get("last-modified"),
-                    min_interval=cache_lifetime(response.headers),
+                    min_interval=wait[0] if wait else None,
+                    min_interval_origin=wait[1] if wait else None,
                 )
         except FetchError:
             raise

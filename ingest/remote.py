@@ -155,6 +155,7 @@ def _ingest_feed(
         new_validators=True,
         permanent_redirect=response.permanent_redirect,
         min_interval=response.min_interval,
+        min_interval_origin=response.min_interval_origin,
     )
     if response.not_modified:
         return base
@@ -188,12 +189,13 @@ def _ingest_feed(
         report.full_text_ok += tally.ok
         report.full_text_failed += tally.failed
     _store_parsed(store, spec, source_id, parsed, report, options, now)
-    hints = [h for h in (response.min_interval, parsed.min_interval) if h]
+    seconds, origin = _longest_hint(response, parsed)
     return dataclasses.replace(
         base,
         kind=FetchKind.OK,
         bozo=parsed.bozo,
-        min_interval=max(hints) if hints else None,
+        min_interval=seconds,
+        min_interval_origin=origin,
     )
 
 
@@ -243,6 +245,20 @@ def _store_parsed(
         rules=options.rules,
         pool=options.pool,
     )
+
+
+def _longest_hint(response: Response, parsed: ParsedFeed) -> tuple[int | None, str | None]:
+    """The longer of the server's (headers) and the feed's own (ttl, sy:updatePeriod)
+    lower bound on the polling interval, with what set it."""
+    hints = [
+        (seconds, origin)
+        for seconds, origin in (
+            (response.min_interval, response.min_interval_origin),
+            (parsed.min_interval, parsed.min_interval_origin),
+        )
+        if seconds
+    ]
+    return max(hints, key=lambda h: h[0]) if hints else (None, None)
 
 
 def _ingest_pages(
@@ -296,6 +312,7 @@ def _ingest_pages(
         new_validators=bool(options.link_pattern),
         permanent_redirect=main.permanent_redirect,
         min_interval=main.min_interval,
+        min_interval_origin=main.min_interval_origin,
     )
 
 

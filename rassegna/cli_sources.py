@@ -74,7 +74,7 @@ def _source_rows(
                 "interval": format_duration(
                     interval_of(state).seconds if state else settings.interval_of(source)
                 ),
-                "interval_reason": interval_of(state).reason
+                "interval_reason": interval_of(state).why
                 if state
                 else ("adaptive" if settings.is_adaptive(source) else "configured"),
                 "enabled": source.enabled,

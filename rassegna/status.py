@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import get_month_names
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from db import counters
 from db.counters import BuildRecord, CounterTuple
@@ -34,6 +35,8 @@ DAYS = 30
 HOURS = 24
 WEEK_HOURS = 7 * 24
 _EMPTY: CounterTuple = (0, 0, 0, 0, 0, 0)
+_NO_DAYS = (_EMPTY,) * DAYS
+_NO_HOURS = (_EMPTY,) * HOURS
 DISK_TTL = 300.0
 """Seconds a walk of the output folder stays good: with many pages it is the slow part."""
 
@@ -65,10 +68,11 @@ class SourceStatus:
     last_error: str | None
     next_due: datetime | None
     interval_seconds: int
-    interval_reason: str
+    interval_reason: str  # configured, adaptive, "server: <header>" or retry-after
     articles: int
     per_day: tuple[int, ...]  # articles stored per day, oldest first, today last
     outcomes: tuple[tuple[int, int, int], ...]  # (new, 304, error) per hour, oldest first
+    slug: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,14 +114,24 @@ def interval_of(source: SourceState) -> IntervalChoice:
     """The interval the source's last poll chose and why; before any poll, the one its
     settings give with nothing known of the server or of how often it publishes."""
     if source.interval_used is not None and source.interval_reason:
-        return IntervalChoice(source.interval_used, source.interval_reason)
+        origin = source.min_interval_origin if source.interval_reason == "server" else None
+        return IntervalChoice(source.interval_used, source.interval_reason, origin)
     return interval_in_force(
         source.interval_seconds,
         source.min_interval_seconds,
         auto=source.interval_auto,
         min_seconds=source.interval_min,
         max_seconds=source.interval_max,
+        origin=source.min_interval_origin,
     )
+
+
+def reason_text(why: str) -> str:
+    """An interval's reason (`IntervalChoice.why`, or "retry-after") in Italian, the
+    header's name kept as the server sent it: "chiesto dal server: Expires"."""
+    kind, _, origin = why.partition(": ")
+    label = REASON_LABELS.get(kind, kind)
+    return f"{label}: {origin}" if origin else label
 
 
 def walk_output(root: Path) -> OutputUsage:
@@ -177,6 +191,71 @@ def _series(rows: Sequence[CounterTuple], start: int, n: int) -> dict[int, list[
     return out
 
 
+Activity = tuple[dict[int, list[CounterTuple]], dict[int, list[CounterTuple]]]
+"""Counter rows by source id: the last `DAYS` days and the last `HOURS` hours."""
+
+
+def _activity(store: Store, now: datetime, source_ids: Sequence[int] | None) -> Activity:
+    """The day and hour rows of every source (or of `source_ids`) the page plots."""
+    day_start = counters.day_of(now) - (DAYS - 1)
+    hour_start = counters.hour_of(now) - (HOURS - 1)
+    return (
+        _series(store.counter_rows(counters.DAY, day_start, source_ids), day_start, DAYS),
+        _series(store.counter_rows(counters.HOUR, hour_start, source_ids), hour_start, HOURS),
+    )
+
+
+def source_status(
+    source: SourceState, enabled: bool, now: datetime, activity: Activity
+) -> SourceStatus:
+    """One source's line: its row, its interval and its plotted counters."""
+    choice = interval_of(source)
+    reason = choice.why
+    if source.retry_after is not None and source.retry_after > now:
+        reason = "retry-after"
+    return SourceStatus(
+        name=source.name,
+        kind=source.kind,
+        location=source.fetch_url or source.location,
+        state=state_of(source, enabled, now),
+        last_success=source.last_success,
+        last_error=source.last_error,
+        next_due=source.next_due,
+        interval_seconds=choice.seconds,
+        interval_reason=reason,
+        articles=source.article_count,
+        per_day=tuple(r[2] for r in activity[0].get(source.id, _NO_DAYS)),
+        outcomes=tuple((r[3], r[4], r[5]) for r in activity[1].get(source.id, _NO_HOURS)),
+        slug=source.slug,
+    )
+
+
+def order_key(status: SourceStatus) -> tuple[int, str]:
+    """Failing sources first (the worst state first), then by name."""
+    return (STATE_ORDER[status.state], status.name.casefold())
+
+
+def enabled_names(settings: Settings) -> frozenset[str]:
+    """The sources the configuration lists and has not turned off."""
+    return frozenset(s.name for s in settings.sources if s.enabled)
+
+
+def report_of(
+    store: Store, now: datetime, statuses: Sequence[SourceStatus], meter: OutputMeter
+) -> StatusReport:
+    """The report around `statuses` (already in page order): the totals and the builds."""
+    week_start = counters.hour_of(now) - (WEEK_HOURS - 1)
+    stored = store.stored_per_bucket(counters.HOUR, week_start)
+    return StatusReport(
+        generated=now,
+        sources=tuple(statuses),
+        per_hour=tuple(stored.get(week_start + i, 0) for i in range(WEEK_HOURS)),
+        builds=tuple(store.last_builds(10)),
+        output=meter.usage(),
+        total_articles=sum(s.articles for s in statuses),
+    )
+
+
 def collect(
     settings: Settings,
     store: Store,
@@ -186,48 +265,14 @@ def collect(
 ) -> StatusReport:
     """The status of every stored source, failing ones first, and the totals."""
     now = now or datetime.now(UTC)
-    day_start = counters.day_of(now) - (DAYS - 1)
-    hour_start = counters.hour_of(now) - (HOURS - 1)
-    week_start = counters.hour_of(now) - (WEEK_HOURS - 1)
-    days = _series(store.counter_rows(counters.DAY, day_start), day_start, DAYS)
-    hours = _series(store.counter_rows(counters.HOUR, hour_start), hour_start, HOURS)
-    stored = store.stored_per_bucket(counters.HOUR, week_start)
-    per_hour = [stored.get(week_start + i, 0) for i in range(WEEK_HOURS)]
-    configured = {s.name: s for s in settings.sources}
-    statuses: list[SourceStatus] = []
-    no_days, no_hours = [_EMPTY] * DAYS, [_EMPTY] * HOURS
-    for source in store.source_states(exact_counts=False):
-        config = configured.get(source.name)
-        day_rows = days.get(source.id, no_days)
-        choice = interval_of(source)
-        reason = choice.reason
-        if source.retry_after is not None and source.retry_after > now:
-            reason = "retry-after"
-        statuses.append(
-            SourceStatus(
-                name=source.name,
-                kind=source.kind,
-                location=source.fetch_url or source.location,
-                state=state_of(source, config is not None and config.enabled, now),
-                last_success=source.last_success,
-                last_error=source.last_error,
-                next_due=source.next_due,
-                interval_seconds=choice.seconds,
-                interval_reason=reason,
-                articles=source.article_count,
-                per_day=tuple(r[2] for r in day_rows),
-                outcomes=tuple((r[3], r[4], r[5]) for r in hours.get(source.id, no_hours)),
-            )
-        )
-    statuses.sort(key=lambda s: (STATE_ORDER[s.state], s.name.casefold()))
-    return StatusReport(
-        generated=now,
-        sources=tuple(statuses),
-        per_hour=tuple(per_hour),
-        builds=tuple(store.last_builds(10)),
-        output=(meter or OutputMeter(settings.output.dir, ttl=0)).usage(),
-        total_articles=sum(s.articles for s in statuses),
-    )
+    enabled = enabled_names(settings)
+    activity = _activity(store, now, None)
+    statuses = [
+        source_status(source, source.name in enabled, now, activity)
+        for source in store.source_states(exact_counts=False)
+    ]
+    statuses.sort(key=order_key)
+    return report_of(store, now, statuses, meter or OutputMeter(settings.output.dir, ttl=0))
 
 
 def as_json(report: StatusReport) -> dict[str, Any]:
@@ -267,27 +312,49 @@ def size_text(n: int) -> str:
     return f"{n} B"
 
 
+@dataclass(frozen=True, slots=True)
+class DrawnRow:
+    """A source's row of the page as drawn, and what it was drawn from (`key`)."""
+
+    key: tuple[object, ...]
+    status: SourceStatus
+    html: Markup
+
+
 class StatusPage:
-    """The `/stato` page of one configuration and store: `__call__` renders it."""
+    """The `/stato` page of one configuration and store: `__call__` renders it.
+
+    Each source's row (its charts above all) is drawn once and kept until the source
+    changes: its row in the store (every fetch writes it; every store or delete of
+    articles moves its total), its counters of the current hour, or the hour itself
+    (the charts' windows move). A request then reads the sources' rows and one hour of
+    counters, and draws only the rows that changed.
+    """
 
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
         self.meter = OutputMeter(settings.output.dir)
         self.zone = ZoneInfo(settings.site.timezone)
+        self.enabled = enabled_names(settings)
         # Italian month abbreviations, looked up once (Babel per date costs more than
         # the rest of a row).
         self.months = dict(get_month_names("abbreviated", locale="it_IT"))
         self.env = Environment(
             loader=PackageLoader("rassegna", "templates"),
-            autoescape=select_autoescape(default=True),
+            autoescape=select_autoescape(default=True, default_for_string=True),
             trim_blocks=True,
             lstrip_blocks=True,
         )
         self.env.filters["when"] = self._when
         self.env.filters["duration"] = duration_text
         self.env.filters["size"] = size_text
+        self.env.filters["reason"] = reason_text
         self.template = self.env.get_template("stato.html")
+        self.row_template = self.env.get_template("stato_fonte.html")
+        self._lock = threading.Lock()
+        self._hour = -1
+        self._drawn: dict[int, DrawnRow] = {}
 
     def _when(self, moment: datetime | None) -> str:
         if moment is None:
@@ -298,12 +365,65 @@ class StatusPage:
         return f"{local.day} {self.months[local.month]} {local.year}, {local:%H:%M}"
 
     def __call__(self) -> bytes:
-        report = collect(self.settings, self.store, meter=self.meter)
-        return render_html(self, report).encode("utf-8")
+        with self._lock:
+            now = datetime.now(UTC)
+            rows = sorted(self._rows(now), key=lambda row: order_key(row.status))
+            report = report_of(self.store, now, [row.status for row in rows], self.meter)
+            return render_html(self, report, [row.html for row in rows]).encode("utf-8")
+
+    def _rows(self, now: datetime) -> list[DrawnRow]:
+        """Every stored source's row, drawn again only where it changed."""
+        hour = counters.hour_of(now)
+        if hour != self._hour:
+            self._drawn, self._hour = {}, hour
+        latest = {row[0]: row for row in self.store.counter_rows(counters.HOUR, hour)}
+        sources = self.store.source_states(exact_counts=False)
+        keys: dict[int, tuple[object, ...]] = {}
+        stale: list[SourceState] = []
+        for source in sources:
+            throttled = source.retry_after is not None and source.retry_after > now
+            key = keys[source.id] = (
+                source,
+                source.name in self.enabled,
+                throttled,
+                latest.get(source.id),
+            )
+            drawn = self._drawn.get(source.id)
+            if drawn is None or drawn.key != key:
+                stale.append(source)
+        if stale:
+            few = len(stale) * 2 <= len(sources)
+            activity = _activity(self.store, now, [s.id for s in stale] if few else None)
+            for source in stale:
+                status = source_status(source, source.name in self.enabled, now, activity)
+                self._drawn[source.id] = DrawnRow(keys[source.id], status, draw_row(self, status))
+        if len(self._drawn) != len(sources):
+            self._drawn = {s.id: self._drawn[s.id] for s in sources}
+        return [self._drawn[s.id] for s in sources]
 
 
-def render_html(page: StatusPage, report: StatusReport) -> str:
-    """The page for `report`."""
+def draw_row(page: StatusPage, s: SourceStatus) -> Markup:
+    """One source's table row, its two charts included."""
+    values = ", ".join(map(str, s.per_day))
+    spark = charts.sparkline(
+        s.per_day,
+        f"Articoli al giorno di {s.name} negli ultimi {DAYS} giorni, dal più vecchio: {values}",
+    )
+    new = same = error = 0
+    for n, m, e in s.outcomes:
+        new, same, error = new + n, same + m, error + e
+    bars = charts.outcome_bars(
+        s.outcomes,
+        f"Letture di {s.name} nelle ultime {HOURS} ore: {new} con novità, "
+        f"{same} senza novità (304), {error} con errore",
+    )
+    return Markup(  # noqa: S704 - the template escapes every value it puts in
+        page.row_template.render(s=s, spark=spark, bars=bars, states=STATE_LABELS)
+    )
+
+
+def render_html(page: StatusPage, report: StatusReport, rows: Sequence[Markup]) -> str:
+    """The page for `report`, with the sources' `rows` (`draw_row`) in its order."""
     labels = []
     for i in range(0, WEEK_HOURS, 24):
         start = report.generated - timedelta(hours=WEEK_HOURS - 1 - i)
@@ -314,28 +434,12 @@ def render_html(page: StatusPage, report: StatusReport) -> str:
         f"{sum(report.per_hour)} in tutto, al massimo {max(report.per_hour, default=0)} in un'ora",
         labels,
     )
-    rows = []
-    for s in report.sources:
-        spark = charts.sparkline(
-            s.per_day,
-            f"Articoli al giorno di {s.name} negli ultimi {DAYS} giorni, dal più vecchio: "
-            + ", ".join(str(v) for v in s.per_day),
-        )
-        new, same, error = (sum(o[i] for o in s.outcomes) for i in range(3))
-        bars = charts.outcome_bars(
-            s.outcomes,
-            f"Letture di {s.name} nelle ultime {HOURS} ore: {new} con novità, "
-            f"{same} senza novità (304), {error} con errore",
-        )
-        rows.append({"s": s, "spark": spark, "bars": bars, "fetches": (new, same, error)})
     failing = sum(1 for s in report.sources if s.state in ("gone", "throttled", "backoff"))
     return page.template.render(
         report=report,
-        rows=rows,
+        rows=Markup("\n").join(rows),
         per_hour=per_hour,
         failing=failing,
-        states=STATE_LABELS,
-        reasons=REASON_LABELS,
         site_title=page.settings.site.title,
         generated=page._when(report.generated),
         days=DAYS,

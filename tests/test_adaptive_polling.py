@@ -16,11 +16,15 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
+import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from db.schedule import WEEK, adaptive_interval, interval_in_force
+from ingest.fetch import server_wait
 from tests.conftest import REPO, run_cli, write_config
 from tests.remote_helpers import rss
 
@@ -134,20 +138,26 @@ def test_daemon_polls_an_adaptive_source_every_2_4_hours(
     assert timedelta(hours=2.4) <= wait <= timedelta(hours=2.4, minutes=2)
 
 
-def test_daemon_waits_what_cache_control_asks(tmp_path: Path, httpserver: HTTPServer) -> None:
+@pytest.mark.parametrize(
+    ("headers", "why"),
+    [
+        ({"Cache-Control": "public, max-age=3"}, "server: Cache-Control max-age=3"),
+        ({"Retry-After": "3"}, "server: Retry-After"),
+    ],
+)
+def test_daemon_waits_what_the_server_asks(
+    tmp_path: Path, httpserver: HTTPServer, headers: dict[str, str], why: str
+) -> None:
     """Time runs short through configuration: a one-second interval against a server
-    asking for `max-age=3`. The daemon must leave at least three seconds between polls."""
+    asking for three seconds on each 200. The daemon must leave at least three seconds
+    between polls, and `sources` names the header it obeyed."""
     hits: list[float] = []
     lock = threading.Lock()
 
     def answer(_request: Request) -> Response:
         with lock:
             hits.append(time.monotonic())
-        return Response(
-            _week_feed(3),
-            content_type="application/rss+xml",
-            headers={"Cache-Control": "public, max-age=3"},
-        )
+        return Response(_week_feed(3), content_type="application/rss+xml", headers=headers)
 
     httpserver.expect_request("/feed.xml").respond_with_handler(answer)
     config = _config(tmp_path, httpserver.url_for("/feed.xml"), scheduler='interval = "1s"')
@@ -173,6 +183,71 @@ def test_daemon_waits_what_cache_control_asks(tmp_path: Path, httpserver: HTTPSe
     # configured one second alone would poll every second).
     assert all(gap >= 2.9 for gap in gaps), gaps
     assert all(gap < 3 + 3 for gap in gaps), gaps
+    listed = json.loads(run_cli("--config", str(config), "sources", "--json").stdout)[0]
+    assert (listed["interval"], listed["interval_reason"]) == ("3s", why)
+    status = json.loads(run_cli("--config", str(config), "status", "--json").stdout)
+    assert status["sources"][0]["interval_reason"] == why
+
+
+def test_the_wait_names_the_header_that_asked_for_it() -> None:
+    from db.records import FetchKind, FetchOutcome
+    from db.schedule import SourceSchedule, decide_fetch
+
+    when = datetime(2026, 3, 1, tzinfo=UTC)
+    source = SourceSchedule(source_id=1, url="http://x/", interval_seconds=600)
+    asked = FetchOutcome(
+        kind=FetchKind.OK, status=200, min_interval=1800, min_interval_origin="RSS ttl"
+    )
+    values = decide_fetch(source, asked, when).values
+    assert (values["interval_used"], values["interval_reason"]) == (1800, "server")
+    assert (values["min_interval_seconds"], values["min_interval_origin"]) == (1800, "RSS ttl")
+    # A later 304 without a hint keeps the stored bound and its origin.
+    held = SourceSchedule(
+        source_id=1,
+        url="http://x/",
+        interval_seconds=600,
+        min_interval_seconds=1800,
+        min_interval_origin="RSS ttl",
+    )
+    later = decide_fetch(held, FetchOutcome(kind=FetchKind.NOT_MODIFIED, status=304), when)
+    assert "min_interval_origin" not in later.values
+    assert held.interval(1800, "RSS ttl").why == "server: RSS ttl"
+    assert interval_in_force(600, 1800, origin="Expires").why == "server: Expires"
+    assert interval_in_force(3600, 1800, origin="Expires").why == "configured"
+
+
+HEADER_DATE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@given(
+    max_age=st.one_of(st.none(), st.integers(0, 10**6)),
+    retry=st.one_of(st.none(), st.integers(0, 10**6)),
+    expires=st.one_of(st.none(), st.integers(-3600, 10**6)),
+)
+def test_server_wait_is_the_longest_header_named(
+    max_age: int | None, retry: int | None, expires: int | None
+) -> None:
+    headers = httpx.Headers({"Date": format_datetime(HEADER_DATE, usegmt=True)})
+    if max_age is not None:
+        headers["Cache-Control"] = f"public, max-age={max_age}"
+    if retry is not None:
+        headers["Retry-After"] = str(retry)
+    if expires is not None:
+        headers["Expires"] = format_datetime(HEADER_DATE + timedelta(seconds=expires), usegmt=True)
+    asked: list[tuple[int, str]] = []
+    if max_age is not None:
+        asked.append((max_age, f"Cache-Control max-age={max_age}"))
+    elif expires is not None and expires > 0:
+        asked.append((expires, "Expires"))  # max-age wins over Expires (RFC 9111)
+    if retry:
+        asked.append((min(retry, 7 * 24 * HOUR), "Retry-After"))
+    asked = [a for a in asked if a[0] > 0]
+    wait = server_wait(headers, HEADER_DATE)
+    if not asked:
+        assert wait is None
+    else:
+        assert wait is not None and wait[0] == max(a[0] for a in asked)
+        assert wait in asked
 
 
 @pytest.mark.parametrize("value", ["auto", "AUTO"])

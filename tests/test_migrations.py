@@ -188,6 +188,10 @@ def test_old_rows_upgrade_to_the_same_data_one_revision_at_a_time_or_at_once(
             assert list(paths.scalars()) == [f"articoli/2026/03/articolo-{n}" for n in range(3)]
         assert len(data["article_authors"]) == 2 + 1  # a repeated spelling is one author
         with at_once.connect() as connection:
+            origins = connection.execute(text("SELECT min_interval_origin FROM sources"))
+            # 0016: what set a server's bound is unknown until the next poll that brings one.
+            assert list(origins.scalars()) == [None]
+        with at_once.connect() as connection:
             if at_once.dialect.name == "sqlite":
                 indexed = connection.execute(
                     text("SELECT title FROM articles_fts ORDER BY rowid")

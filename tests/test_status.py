@@ -244,3 +244,51 @@ def test_status_command(tmp_path: Path, page_store: Store) -> None:
     assert "HTTP 500 dal server" in table.stdout
     assert "in backoff" in table.stdout
     assert "█" in table.stdout  # the day with the most articles
+
+
+def _row(page: Any, name: str) -> Any:
+    return next(
+        r
+        for r in page.xpath("//table[@class='sources']/tbody/tr")
+        if r.xpath("string(td[1]/strong)") == name
+    )
+
+
+def test_status_page_draws_again_what_changed(tmp_path: Path, page_store: Store) -> None:
+    """Rows are kept between requests: a store of articles with no fetch recorded, and a
+    fetch, each show on the next request."""
+    settings = load_settings(_settings(tmp_path))
+    page = StatusPage(settings, page_store)
+    ids = {s.name: s.id for s in page_store.source_states()}
+    before: Any = html.fromstring(page())
+    assert page() == page()  # nothing changed: the same page
+    drafts = [draft(f"nuovo-{i}", f"Articolo nuovo {i}") for i in range(3)]
+    upsert_articles(page_store.engine, ids["Buona"], drafts, when=datetime.now(UTC))
+    page_store.record_fetch_outcome(
+        ids["Guasta"],
+        FetchOutcome(
+            kind=FetchKind.OK,
+            status=200,
+            min_interval=7200,
+            min_interval_origin="Cache-Control max-age=7200",
+        ),
+    )
+    after: Any = html.fromstring(page())
+    page_store.close()
+    spark: Any = _row(after, "Buona").xpath(".//svg[contains(@class,'spark')]")[0]
+    values = [int(v) for v in spark.get("data-values").split(",")]
+    assert values[-1] == 2 + 3 and sum(values) == 7 + 3
+    assert _row(after, "Buona").xpath("string(td[@data-label='Articoli'])") == "10"
+    guasta = _row(after, "Guasta")
+    assert guasta.xpath("string(.//span[contains(@class,'state')])") == "ok"
+    assert guasta.xpath(".//p[@class='error']") == []
+    assert " ".join(guasta.xpath("string(td[@data-label='Intervallo'])").split()) == (
+        "2 h (chiesto dal server: Cache-Control max-age=7200)"
+    )
+    # The failing source came first; now both are ok, in name order.
+    names = [r.xpath("string(td[1]/strong)") for r in after.xpath("//tbody/tr[@id]")]
+    assert [r.xpath("string(td[1]/strong)") for r in before.xpath("//tbody/tr[@id]")] == [
+        "Guasta",
+        "Buona",
+    ]
+    assert names[-2:] == ["Buona", "Guasta"]
