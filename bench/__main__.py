@@ -213,6 +213,8 @@ def main() -> int:
     started = time.perf_counter()
     figures: list[Figure] = []
     crashed: list[str] = []
+    # Seconds each family took, set-up included: where the suite's run time goes.
+    family_s: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="rassegna-bench-") as tmp:
         ctx = Context(Path(tmp), sizes)
         for name in _chosen():
@@ -235,13 +237,15 @@ def main() -> int:
                     for n in produces
                 ]
             figures.extend(found)
-            console.print(f"{time.perf_counter() - t0:.1f}s")
+            family_s[name] = round(time.perf_counter() - t0, 1)
+            console.print(f"{family_s[name]:.1f}s")
         ctx.pool.close()
     total = time.perf_counter() - started
     run = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "scale": scale(),
         "runtime_s": round(total, 1),
+        "family_s": family_s,
         **machine(),
     }
     if not os.environ.get("BENCH_ONLY"):

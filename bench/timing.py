@@ -133,6 +133,42 @@ def ratio_figure(
     )
 
 
+def per_thousand_figure(
+    name: str,
+    *,
+    what: str,
+    count: int,
+    seconds: Sequence[float],
+    cpu: Sequence[float],
+    baseline: str,
+    limit: float,
+    details: dict[str, Any] | None = None,
+) -> Figure:
+    """An absolute figure: the median wall time of the rounds per 1,000 `what` (items,
+    pages...) written, under `limit`. `cpu` (the CPU time of all the process's threads in
+    the same rounds) goes in the details: on a loaded machine it says more than the wall
+    time, which also counts the neighbours."""
+    median = statistics.median(seconds)
+    value = median / (count / 1000)
+    extra: dict[str, Any] = {
+        f"{what}_written": count,
+        "build_s": round(median, 4),
+        "rounds_s": [round(x, 4) for x in seconds],
+        f"cpu_s_per_1000_{what}": round(statistics.median(cpu) / (count / 1000), 4),
+    }
+    extra.update(details or {})
+    return Figure(
+        name=name,
+        value=round(value, 4),
+        unit=f"s per 1000 {what}",
+        baseline=baseline,
+        ratio=None,
+        target=f"< {limit:g}",
+        ok=value < limit,
+        details=extra,
+    )
+
+
 def skipped(name: str, unit: str, target: str, reason: str) -> Figure:
     return Figure(name, None, unit, "-", None, target, None, {"skipped": reason})
 

@@ -21,9 +21,7 @@ import hashlib
 import json
 import logging
 import os
-from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -33,15 +31,16 @@ from db.records import StoredArticle
 from db.stamps import Stamp
 from db.store import Store
 from feeds.archive import DEFAULT_MAX_PAGES, feed_sizes, full_pages, shown_items
-from feeds.common import forget_published_html
+from feeds.caches import TextHandover
 from feeds.errors import FeedError
 from feeds.index import render_opml
 from feeds.jsonfeed import ItemCache, render_json
 from feeds.pages import Templates, render_home
-from feeds.publish import GZIP_SUFFIX, fsync_dir, publish_file, write_atomic
+from feeds.publish import GZIP_SUFFIX, fsync_dir, write_atomic
 from feeds.render import NO_HISTORY, EntryCache, History, render_xml
 from feeds.sections import FeedSpec, archive_spec, plan_feeds
 from feeds.site import SiteInfo
+from feeds.writers import Publisher as Publisher
 from feeds.xsl import FEED_XSL, stylesheet
 
 log = logging.getLogger("rassegna.feeds")
@@ -211,75 +210,6 @@ def exists_with_gzip(out_dir: Path, relative: str) -> bool:
 _CACHE_LIMIT = 2_000
 
 
-# Files rendered but not yet written, at most: bounds the bytes waiting for the writers.
-_IN_FLIGHT = 24
-
-
-class Publisher:
-    """Writes the build's files on two worker threads while the build renders the next.
-
-    Compressing the gzip twins (zlib releases the GIL) and the file system calls were
-    half of a full build; on another core they overlap with rendering, which holds the
-    GIL. Outcomes are taken in submission order, so the report and the state do not
-    depend on thread timing; at most `_IN_FLIGHT` files wait, so the bytes held stay
-    bounded. Use as a context manager and call `finish` before reading the report.
-    """
-
-    def __init__(
-        self, out_dir: Path, state: BuildState, report: BuildReport, *, fsync: bool
-    ) -> None:
-        self.out_dir = out_dir
-        self.state = state
-        self.report = report
-        self.fsync = fsync
-        self.touched: set[Path] = set()
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rassegna-publish")
-        # (relative, fingerprint, the write's outcome or None for `adopt`)
-        self._pending: deque[tuple[str, str, Future[tuple[bool, os.stat_result]] | None]] = deque()
-
-    def __enter__(self) -> Publisher:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        # On an error, files not started yet are dropped; those being written finish.
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def publish(self, outputs: Sequence[tuple[str, bytes]], fingerprint: str) -> None:
-        """Write each file (and its gzip twin) if its bytes changed; record it in the state."""
-        for relative, data in outputs:
-            future = self._pool.submit(self._write, relative, data)
-            self._pending.append((relative, fingerprint, future))
-            self._settle(_IN_FLIGHT)
-
-    def _write(self, relative: str, data: bytes) -> tuple[bool, os.stat_result]:
-        # On the worker: the stat the state records comes with the write, instead of one
-        # more system call per file on the thread that renders.
-        return publish_file(self.out_dir, relative, data, fsync=self.fsync)
-
-    def adopt(self, relative: str, fingerprint: str) -> None:
-        """Record a file already there (an archive page kept as it is) unless recorded."""
-        self._pending.append((relative, fingerprint, None))
-
-    def finish(self) -> None:
-        """Wait for every write; raises the first FeedError a write met."""
-        self._settle(0)
-
-    def _settle(self, keep: int) -> None:
-        while len(self._pending) > keep:
-            relative, fingerprint, future = self._pending.popleft()
-            if future is None:
-                if relative not in self.state.files:
-                    self.state.record(relative, fingerprint)
-                continue
-            written, stat = future.result()
-            if written:
-                self.report.written.append(relative)
-                self.touched.add((self.out_dir / relative).parent)
-            else:
-                self.report.unchanged.append(relative)
-            self.state.record(relative, fingerprint, stat)
-
-
 @dataclass(frozen=True, slots=True)
 class _Planned:
     spec: FeedSpec
@@ -333,7 +263,6 @@ def build_feeds(
     written.
     """
     _ensure_root(out_dir)
-    forget_published_html()  # what an interrupted build may have left (feeds.common)
     state = BuildState(out_dir)
     report = BuildReport()
     live: set[str] = set()  # every file this build stands for, written or not
@@ -342,81 +271,116 @@ def build_feeds(
     # Sizes and stamps first, all at once: when the stamps match the last build, articles
     # are never loaded.
     planned, index_stamps = _stamp_feeds(store, site, specs)
-    templates = Templates(site)
-    index_fp = _fingerprint(site, specs, index_stamps, templates.fingerprint)
-
-    # One entry (and JSON item) per article for the whole build: an article is listed in
-    # the root feed, its category, source, tag... feeds and in each one's archive pages.
-    entries = EntryCache(site, limit=_CACHE_LIMIT)
-    items = ItemCache(site, limit=_CACHE_LIMIT)
+    caches = build_caches(site)
     with Publisher(out_dir, state, report, fsync=fsync) as publisher:
         report.archive_pages_pending = _publish_archives(
-            store, site, planned, out_dir, publisher, live, max_archive_pages, (entries, items)
+            store, site, planned, out_dir, publisher, live, max_archive_pages, caches
         )
-
-        def fresh(plan: _Planned) -> bool:
-            return all(state.fresh_with_gzip(p, plan.fingerprint) for p in plan.spec.paths)
-
-        stale = {plan.spec.folder for plan in planned if not fresh(plan)}
-        live.update((INDEX, OPML))
-        index_stale = not (state.fresh(INDEX, index_fp) and exists_with_gzip(out_dir, INDEX))
-        # Every article sits in the root feed and in its category, source and tag feeds: the
-        # union of what the stale feeds (and the index) show is read once, then each feed is
-        # sliced from it in its stamps' order. At most (number of feeds x limit) articles.
-        wanted = [i for plan in planned if plan.spec.folder in stale for i, _, _ in plan.stamps]
-        if index_stale:
-            wanted += [i for i, _, _ in index_stamps]
-        loaded = store.articles_by_ids(wanted) if wanted else {}
-
-        def articles_of(stamps: Sequence[Stamp]) -> list[StoredArticle]:
-            # An article deleted since its stamp was read is left out; the fingerprint then
-            # no longer matches the next build's stamps, so the feed is rendered again.
-            return [loaded[i] for i, _, _ in stamps if i in loaded]
-
-        for plan in planned:
-            spec = plan.spec
-            live.update(spec.paths)
-            if spec.folder not in stale:
-                report.unchanged.extend(spec.paths)
-                continue
-            # If the store changed since the stamps were read, the files are newer than their
-            # fingerprint says, so the next build renders them again: never stale, at worst
-            # rendered twice.
-            articles = articles_of(plan.stamps)
-            newest_page = archive_spec(spec, plan.pages) if plan.pages else None
-            history = History(prev_archive=newest_page) if newest_page else NO_HISTORY
-            xml = render_xml(site, spec, articles, entries, history)
-            publisher.publish(
-                (
-                    (spec.rss_path, xml.rss),
-                    (spec.atom_path, xml.atom),
-                    (spec.json_path, render_json(site, spec, articles, items, newest_page)),
-                ),
-                plan.fingerprint,
-            )
-
-        if index_stale:
-            publisher.publish(
-                ((INDEX, render_home(templates, site, specs, articles_of(index_stamps))),),
-                index_fp,
-            )
-        else:
-            report.unchanged.append(INDEX)
-        opml_fp = _fingerprint(site, specs)
-        if state.fresh(OPML, opml_fp) and exists_with_gzip(out_dir, OPML):
-            report.unchanged.append(OPML)
-        else:
-            publisher.publish(((OPML, render_opml(site, specs)),), opml_fp)
+        _publish_current(store, site, planned, index_stamps, publisher, live, caches)
         _publish_stylesheet(out_dir, state, publisher, live)
-
         publisher.finish()
 
     report.removed = remove_stale(out_dir, state, live)
     state.save(fsync=fsync)
     if fsync:
-        for folder in sorted(publisher.touched):
+        for folder in publisher.touched_folders():
             fsync_dir(folder)
     return report
+
+
+Caches = tuple[EntryCache, ItemCache]
+
+
+def build_caches(site: SiteInfo) -> Caches:
+    """One entry and JSON item per article for a whole build, with one text handover:
+    an article is listed in the root feed, its category, source, tag... feeds and in each
+    one's archive pages, and its texts are the same in every format."""
+    texts = TextHandover(site.link)
+    return (
+        EntryCache(site, limit=_CACHE_LIMIT, texts=texts),
+        ItemCache(site, limit=_CACHE_LIMIT, texts=texts),
+    )
+
+
+def _publish_current(
+    store: Store,
+    site: SiteInfo,
+    planned: Sequence[_Planned],
+    index_stamps: Sequence[Stamp],
+    publisher: Publisher,
+    live: set[str],
+    caches: Caches,
+) -> None:
+    """The subscription documents of every feed whose stamps changed, then the index
+    and the OPML list."""
+    state, out_dir = publisher.state, publisher.out_dir
+    specs = [plan.spec for plan in planned]
+    templates = Templates(site)
+    index_fp = _fingerprint(site, specs, index_stamps, templates.fingerprint)
+
+    def fresh(plan: _Planned) -> bool:
+        return all(state.fresh_with_gzip(p, plan.fingerprint) for p in plan.spec.paths)
+
+    stale = [plan for plan in planned if not fresh(plan)]
+    index_stale = not (state.fresh(INDEX, index_fp) and exists_with_gzip(out_dir, INDEX))
+    # Every article sits in the root feed and in its category, source and tag feeds: the
+    # union of what the stale feeds (and the index) show is read once, then each feed is
+    # sliced from it in its stamps' order. At most (number of feeds x limit) articles.
+    wanted = [i for plan in stale for i, _, _ in plan.stamps]
+    if index_stale:
+        wanted += [i for i, _, _ in index_stamps]
+    loaded = store.articles_by_ids(wanted) if wanted else {}
+
+    def articles_of(stamps: Sequence[Stamp]) -> list[StoredArticle]:
+        # An article deleted since its stamp was read is left out; the fingerprint then
+        # no longer matches the next build's stamps, so the feed is rendered again.
+        return [loaded[i] for i, _, _ in stamps if i in loaded]
+
+    stale_folders = {plan.spec.folder for plan in stale}
+    for plan in planned:
+        live.update(plan.spec.paths)
+        if plan.spec.folder in stale_folders:
+            # If the store changed since the stamps were read, the files are newer than
+            # their fingerprint says, so the next build renders them again: never stale,
+            # at worst rendered twice.
+            _publish_feed(site, plan, articles_of(plan.stamps), publisher, caches)
+        else:
+            publisher.report.unchanged.extend(plan.spec.paths)
+
+    live.update((INDEX, OPML))
+    if index_stale:
+        home = render_home(templates, site, specs, articles_of(index_stamps))
+        publisher.publish(((INDEX, home),), index_fp)
+    else:
+        publisher.report.unchanged.append(INDEX)
+    opml_fp = _fingerprint(site, specs)
+    if state.fresh(OPML, opml_fp) and exists_with_gzip(out_dir, OPML):
+        publisher.report.unchanged.append(OPML)
+    else:
+        publisher.publish(((OPML, render_opml(site, specs)),), opml_fp)
+
+
+def _publish_feed(
+    site: SiteInfo,
+    plan: _Planned,
+    articles: Sequence[StoredArticle],
+    publisher: Publisher,
+    caches: Caches,
+) -> None:
+    """Render one feed's subscription documents and hand them to the writers."""
+    entries, items = caches
+    spec = plan.spec
+    newest_page = archive_spec(spec, plan.pages) if plan.pages else None
+    history = History(prev_archive=newest_page) if newest_page else NO_HISTORY
+    xml = render_xml(site, spec, articles, entries, history)
+    publisher.publish(
+        (
+            (spec.rss_path, xml.rss),
+            (spec.atom_path, xml.atom),
+            (spec.json_path, render_json(site, spec, articles, items, newest_page)),
+        ),
+        plan.fingerprint,
+    )
 
 
 def _publish_archives(
@@ -427,7 +391,7 @@ def _publish_archives(
     publisher: Publisher,
     live: set[str],
     budget: int,
-    caches: tuple[EntryCache, ItemCache],
+    caches: Caches,
 ) -> int:
     """Write up to `budget` missing archive pages, one page in memory at a time; never
     rewrite one. Returns how many missing pages are left for later builds.
@@ -503,7 +467,7 @@ def _write_page_of(
     previous: tuple[int, tuple[datetime, int]] | None,
     out_dir: Path,
     publisher: Publisher,
-    caches: tuple[EntryCache, ItemCache],
+    caches: Caches,
 ) -> tuple[datetime, int] | None:
     """Write one archive page of a feed; `previous` is the page of the same feed written
     last with its oldest article's (published, id). Returns this page's oldest key, or
@@ -534,7 +498,7 @@ def _write_page(
     chunk: Sequence[StoredArticle],
     out_dir: Path,
     publisher: Publisher,
-    caches: tuple[EntryCache, ItemCache],
+    caches: Caches,
 ) -> None:
     """Render and publish one archive page, its entries taken from the build's `caches`
     (bounded by `_CACHE_LIMIT`, so what a build holds does not grow with its pages)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -25,6 +24,14 @@ _NONCHARACTERS = "\ufdd0-\ufdef" + "".join(
     f"{chr(plane + 0xFFFE)}{chr(plane + 0xFFFF)}" for plane in range(0, 0x110000, 0x10000)
 )
 _NOT_XML_CHARS = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff{_NONCHARACTERS}]")
+# The same set within the Basic Multilingual Plane, and any character beyond it. The
+# regex engine tries every listed character of a class against each character of the
+# text, and the 32 noncharacters of the other planes make the whole class many times
+# slower; text beyond the BMP (emoji) is rare, so the full class runs only on such text.
+_NOT_XML_BMP = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]"
+)
+_BEYOND_BMP = re.compile("[\U00010000-\U0010ffff]")
 _SPACES = re.compile(r"\s+")
 
 # An empty feed still needs a date (Atom `updated` is required); a fixed one keeps its
@@ -37,7 +44,8 @@ SUMMARY_CHARS = 280
 
 def clean_text(text: str) -> str:
     """`text` without the characters XML 1.0 cannot carry, nor controls and noncharacters."""
-    return _NOT_XML_CHARS.sub("", text)
+    text = _NOT_XML_BMP.sub("", text)
+    return text if _BEYOND_BMP.search(text) is None else _NOT_XML_CHARS.sub("", text)
 
 
 def one_line(text: str) -> str:
@@ -329,53 +337,6 @@ def content_of(article: StoredArticle, site_link: str) -> str:
     return "" if is_blank_html(cleaned) else cleaned
 
 
-class _Handover:
-    """Cleaned content kept from an article's XML entry for its JSON Feed item.
-
-    Cleaning was a fifth of a full build, and a build needs each article's twice: once
-    for its XML entry (RSS and Atom share it; `render.EntryCache` keeps it for the other
-    feeds) and once for its JSON Feed item (`jsonfeed.ItemCache`), rendered right after
-    the XML of the same feed. So a result is kept until it is asked for again and then
-    handed over and forgotten: what is held stays about one feed's items, not a build's
-    (archive pages are built with no cache and follow the same path). `LIMIT` bounds what
-    calls from outside a build (one format only) could leave behind. Keyed by the strings
-    themselves: an edited article is another key, never a stale answer.
-    """
-
-    LIMIT = 1024
-
-    def __init__(self) -> None:
-        self._kept: dict[tuple[str, str], str] = {}
-        # Builds are serialized, but rendering may also happen on another thread (a CLI
-        # preview, tests): the lock keeps the dict consistent; cleaning runs outside it.
-        self._lock = threading.Lock()
-
-    def get(self, fragment: str, base: str) -> str:
-        key = (fragment, base)
-        with self._lock:
-            found = self._kept.pop(key, None)
-        if found is not None:
-            return found
-        cleaned = absolute_html(_PUBLISH_CLEANER.clean(clean_text(fragment)), base)
-        with self._lock:
-            if len(self._kept) >= self.LIMIT:
-                self._kept.pop(next(iter(self._kept)))  # the oldest
-            self._kept[key] = cleaned
-        return cleaned
-
-    def clear(self) -> None:
-        with self._lock:
-            self._kept.clear()
-
-
-_HANDOVER = _Handover()
-
-
 def published_html(fragment: str, base: str) -> str:
     """`fragment` sanitized for publishing, cleaned for XML, with absolute URLs."""
-    return _HANDOVER.get(fragment, base)
-
-
-def forget_published_html() -> None:
-    """Drop what `published_html` keeps (`feeds.build` does when a build starts)."""
-    _HANDOVER.clear()
+    return absolute_html(_PUBLISH_CLEANER.clean(clean_text(fragment)), base)

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from db.records import StoredArticle
+from feeds.caches import ArticleLru, ArticleTexts, TextHandover, texts_for
 from feeds.common import (
     article_link,
-    authors_of,
     clean_text,
-    content_of,
     one_line,
     rfc3339,
-    summary_of,
-    title_of,
     updated_of,
     web_image_of,
 )
@@ -26,27 +22,26 @@ from feeds.site import SiteInfo
 VERSION = "https://jsonfeed.org/version/1.1"
 
 
-def _texts(article: StoredArticle, site_link: str) -> dict[str, str]:
+def _texts(article: StoredArticle, texts: ArticleTexts) -> dict[str, str]:
     """`summary`, and `content_html`, else `content_text` (JSON Feed needs one of the two,
     and an empty `content_html` says nothing)."""
-    summary = summary_of(article)
-    content = content_of(article, site_link)
-    if content:
-        return {"summary": summary, "content_html": content}
-    return {"summary": summary, "content_text": clean_text(article.content_text).strip() or summary}
+    if texts.content:
+        return {"summary": texts.summary, "content_html": texts.content}
+    text = clean_text(article.content_text).strip() or texts.summary
+    return {"summary": texts.summary, "content_text": text}
 
 
-def _item(site: SiteInfo, article: StoredArticle) -> dict[str, Any]:
+def _item(site: SiteInfo, article: StoredArticle, texts: ArticleTexts) -> dict[str, Any]:
     tz = site.tz
     link = article_link(article, site.base_url, site.link)
     item: dict[str, Any] = {
         "id": article.uid,
         "url": link,
-        "title": title_of(article),
-        **_texts(article, site.link),
+        "title": texts.title,
+        **_texts(article, texts),
         "date_published": rfc3339(article.published, tz),
         "date_modified": rfc3339(updated_of(article), tz),
-        "authors": [{"name": name} for name in authors_of(article)] or [{"name": site.author_name}],
+        "authors": [{"name": name} for name in texts.authors] or [{"name": site.author_name}],
         "language": article.language or site.language,
     }
     tags = []
@@ -78,27 +73,30 @@ def _item(site: SiteInfo, article: StoredArticle) -> dict[str, Any]:
 
 
 class ItemCache:
-    """Serialized JSON Feed items of one build, shared by every feed listing an article;
-    `limit` bounds it like `render.EntryCache` (least recently used first)."""
+    """Serialized JSON Feed items of one build, shared by every feed listing an article
+    (`caches.ArticleLru`, bounded by `limit` like `render.EntryCache`); `texts`, when
+    given, is the build's `TextHandover`, which holds the texts made for the XML entries."""
 
-    def __init__(self, site: SiteInfo, limit: int | None = None) -> None:
+    def __init__(
+        self, site: SiteInfo, limit: int | None = None, texts: TextHandover | None = None
+    ) -> None:
         self.site = site
-        self.limit = limit
-        self._items: dict[tuple[int, datetime], str] = {}
+        self.texts = texts
+        self._items: ArticleLru[str] = ArticleLru(limit)
 
     def __len__(self) -> int:
         return len(self._items)
 
+    @property
+    def limit(self) -> int | None:
+        return self._items.limit
+
     def item(self, article: StoredArticle) -> str:
-        key = (article.id, article.updated)
-        items = self._items
-        found = items.pop(key, None) if self.limit is not None else items.get(key)
-        if found is None:
-            found = _dumps(_item(self.site, article))
-            if self.limit is not None and len(items) >= self.limit:
-                del items[next(iter(items))]  # the least recently used
-        items[key] = found  # last: the most recently used
-        return found
+        return self._items.get(article, self._make)
+
+    def _make(self, article: StoredArticle) -> str:
+        texts = texts_for(article, self.site.link, self.texts)
+        return _dumps(_item(self.site, article, texts))
 
 
 def _dumps(value: object) -> str:

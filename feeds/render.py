@@ -35,7 +35,6 @@ import html
 import mimetypes
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from feedgen.entry import FeedEntry
@@ -44,19 +43,16 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from db.records import StoredArticle
+from feeds.caches import ArticleLru, ArticleTexts, TextHandover, texts_for
 from feeds.common import (
     article_link,
     atom_updated,
-    authors_of,
-    content_of,
     local,
     newest_atom_updated,
     newest_update,
     one_line,
     rfc822,
     rfc3339_exact,
-    summary_of,
-    title_of,
     updated_of,
     web_image_of,
 )
@@ -300,35 +296,36 @@ class EntryCache:
     """The feedgen entries of one build, shared by every feed that lists an article.
 
     An article sits in the root feed and in its category, source and tag feeds, and in
-    the archive pages of each; its entry is prepared once. Keyed by id and `updated` (the
-    store moves `updated` on every edit), and meant to live for one build only. `limit`
-    bounds what it holds (the least recently used entry goes first): a first build over
-    a long history writes many archive pages, and an entry holds its text several times.
+    the archive pages of each; its entry is prepared once (`caches.ArticleLru`, by id and
+    `updated`), meant to live for one build only. `limit` bounds what it holds: an entry
+    holds its text several times. `texts`, when given, is the build's `TextHandover`,
+    which gives the texts made here to the JSON Feed items too.
     """
 
-    def __init__(self, site: SiteInfo, limit: int | None = None) -> None:
+    def __init__(
+        self, site: SiteInfo, limit: int | None = None, texts: TextHandover | None = None
+    ) -> None:
         self.site = site
-        self.limit = limit
-        self._entries: dict[tuple[int, datetime], _Entry] = {}
+        self.texts = texts
+        self._entries: ArticleLru[_Entry] = ArticleLru(limit)
 
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def limit(self) -> int | None:
+        return self._entries.limit
+
     def entry(self, article: StoredArticle) -> _Entry:
-        key = (article.id, article.updated)
-        entries = self._entries
-        found = entries.pop(key, None) if self.limit is not None else entries.get(key)
-        if found is None:
-            found = _make_entry(self.site, article)
-            if self.limit is not None and len(entries) >= self.limit:
-                del entries[next(iter(entries))]  # the least recently used
-        entries[key] = found  # last: the most recently used
-        return found
+        return self._entries.get(article, self._make)
+
+    def _make(self, article: StoredArticle) -> _Entry:
+        return _make_entry(self.site, article, texts_for(article, self.site.link, self.texts))
 
 
-def _make_entry(site: SiteInfo, article: StoredArticle) -> _Entry:
+def _make_entry(site: SiteInfo, article: StoredArticle, texts: ArticleTexts) -> _Entry:
     tz = site.tz
-    creators = authors_of(article)
+    creators = list(texts.authors)
     entry = _Entry(
         pub_date=rfc822(article.published, tz),
         published=rfc3339_exact(article.published, tz),
@@ -343,10 +340,10 @@ def _make_entry(site: SiteInfo, article: StoredArticle) -> _Entry:
         ],
     )
     entry.id(article.uid)  # also the RSS guid, isPermaLink="false"
-    entry.title(title_of(article))
+    entry.title(texts.title)
     entry.link(href=article_link(article, site.base_url, site.link), rel="alternate")
     entry.updated(local(updated_of(article), tz))  # trap 1; its text is set later (11)
-    _set_texts(entry, summary_of(article), content_of(article, site.link))
+    _set_texts(entry, texts.summary, texts.content)
     entry.author([{"name": name} for name in creators] or [{"name": site.author_name}])
     categories: list[dict[str, str]] = []
     if article.category is not None:

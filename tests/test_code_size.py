@@ -18,7 +18,6 @@ WAIVED = {
     "rassegna/daemon.py",
     "rassegna/config.py",
     "ingest/normalize/_text.py",
-    "feeds/build.py:build_feeds",
     "rassegna/server.py:create_app",
 }
 
