@@ -13,8 +13,10 @@ from feeds.common import clean_text
 from feeds.jsonfeed import ItemCache, render_json
 from feeds.render import EntryCache, render_xml
 from feeds.sections import root_spec
-from tests.test_feeds_render import SITE, article
+from feeds.site import SiteInfo
+from tests.factories import stored_article as article
 
+SITE = SiteInfo(title="Rassegna", link="https://rassegna.example.it/", base_url="http://x.test")
 ROOT = root_spec(SITE)
 
 
