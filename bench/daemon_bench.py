@@ -23,7 +23,7 @@ from pathlib import Path
 from bench.context import Context
 from bench.corpus import txt_text
 from bench.stores import sqlite_url
-from bench.timing import Figure, at_most
+from bench.timing import Figure, absolute_figure, at_most
 
 TICKS = 3
 TIMEOUT_S = 240.0
@@ -140,16 +140,13 @@ def run(ctx: Context) -> list[Figure]:
         listener.close()
         log.close()
     rss_mb = tree_pss_kib / 1024
-    text, check = at_most(200)
     return [
-        Figure(
-            name="daemon_rss_mb",
-            value=round(rss_mb, 1),
+        absolute_figure(
+            "daemon_rss_mb",
+            rss_mb,
             unit="MB",
             baseline="absolute (PSS of the daemon and its normalizer workers after 3 ticks)",
-            ratio=None,
-            target=text,
-            ok=check(rss_mb),
+            target=at_most(200),
             details={
                 "sources": ctx.sizes.daemon_sources,
                 "processes": len(tree),

@@ -133,6 +133,30 @@ def ratio_figure(
     )
 
 
+def absolute_figure(
+    name: str,
+    value: float,
+    *,
+    unit: str,
+    baseline: str,
+    target: tuple[str, Callable[[float], bool]],
+    digits: int = 1,
+    details: dict[str, Any] | None = None,
+) -> Figure:
+    """A figure with no ratio: `value` (rounded to `digits`) against its `target`."""
+    text, check = target
+    return Figure(
+        name=name,
+        value=round(value, digits),
+        unit=unit,
+        baseline=baseline,
+        ratio=None,
+        target=text,
+        ok=check(value),
+        details=details or {},
+    )
+
+
 def per_thousand_figure(
     name: str,
     *,
