@@ -97,30 +97,36 @@ def iso(moment: datetime, site: SiteInfo) -> str:
     return local(moment, site.tz).isoformat()
 
 
+@lru_cache(maxsize=4)
+def _environment(folders: tuple[Path, ...], fingerprint: str) -> Environment:
+    """The environment of templates whose bytes hash to `fingerprint` (only part of the
+    key): a process that builds again and again, as the daemon does, compiles each
+    template once; a changed template gives another fingerprint, so a new environment."""
+    loaders: list[Any] = [FileSystemLoader(folder) for folder in folders if folder != _BUILTIN]
+    loaders.append(PackageLoader("feeds", "templates"))
+    return Environment(
+        loader=ChoiceLoader(loaders),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        # Templates are read once (the fingerprint covers their bytes); checking their
+        # files again before every page cost more than rendering.
+        auto_reload=False,
+    )
+
+
 class Templates:
     """The Jinja2 environment of a build: built-in templates, overridden by name by the
     files of `SiteInfo.templates`. `fingerprint` hashes every template's bytes, so a
     changed template re-renders every page once."""
 
     def __init__(self, site: SiteInfo) -> None:
-        loaders: list[Any] = []
         self.folders: list[Path] = []
         if site.templates:
-            folder = Path(site.templates)
-            loaders.append(FileSystemLoader(folder))
-            self.folders.append(folder)
-        loaders.append(PackageLoader("feeds", "templates"))
+            self.folders.append(Path(site.templates))
         self.folders.append(_BUILTIN)
-        self.env = Environment(
-            loader=ChoiceLoader(loaders),
-            autoescape=select_autoescape(default=True, default_for_string=True),
-            undefined=StrictUndefined,
-            keep_trailing_newline=True,
-            # Templates are read once per build (the fingerprint covers their bytes);
-            # checking their files again before every page cost more than rendering.
-            auto_reload=False,
-        )
         self.fingerprint = self._fingerprint()
+        self.env = _environment(tuple(self.folders), self.fingerprint)
         self._loaded: dict[str, Template] = {}
 
     def _fingerprint(self) -> str:
