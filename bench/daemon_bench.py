@@ -23,7 +23,7 @@ from pathlib import Path
 from bench.context import Context
 from bench.corpus import txt_text
 from bench.stores import sqlite_url
-from bench.timing import Figure, absolute_figure, at_most
+from bench.timing import Figure, at_most, checked_figure
 
 TICKS = 3
 TIMEOUT_S = 240.0
@@ -141,7 +141,7 @@ def run(ctx: Context) -> list[Figure]:
         log.close()
     rss_mb = tree_pss_kib / 1024
     return [
-        absolute_figure(
+        checked_figure(
             "daemon_rss_mb",
             rss_mb,
             unit="MB",

@@ -34,7 +34,7 @@ import httpx
 from bench.context import Context
 from bench.loopback import LoopbackFeeds
 from bench.stores import sqlite_url
-from bench.timing import Figure, interleaved, stopwatch
+from bench.timing import Figure, checked_figure, interleaved, stopwatch
 from db.store import Store
 from ingest.fetch import Fetcher, HostGates
 from rassegna.config import Settings, load_settings
@@ -139,14 +139,16 @@ def run(ctx: Context) -> list[Figure]:
     per_host = SOURCES // HOSTS
     floor_s = (per_host - 1) * delay
     return [
-        Figure(
-            name="poll_304_per_s",
-            value=round(value, 1),
+        checked_figure(
+            "poll_304_per_s",
+            value,
             unit="sources/s",
             baseline="raw httpx conditional GETs, same 4 threads, same per-host gates",
-            ratio=round(ratio, 4),
-            target=f">= {TARGET_PER_S:g} and ratio >= {TARGET_RATIO:g}",
-            ok=value >= TARGET_PER_S and ratio >= TARGET_RATIO,
+            ratio=ratio,
+            target=(
+                f">= {TARGET_PER_S:g} and ratio >= {TARGET_RATIO:g}",
+                lambda v: v >= TARGET_PER_S and ratio >= TARGET_RATIO,
+            ),
             details={
                 "sources": SOURCES,
                 "hosts": HOSTS,

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from bench.context import Context
-from bench.timing import Figure, interleaved, skipped
+from bench.timing import Figure, at_least, checked_figure, interleaved, skipped
 from tests.nginx_site import find_nginx, nginx_command
 
 REPO = Path(__file__).resolve().parents[1]
@@ -207,14 +207,14 @@ def run(ctx: Context) -> list[Figure]:
     theirs_rate = 1 / rounds.median(1)
     value = ours_rate / theirs_rate
     return [
-        Figure(
-            name="serve_vs_nginx",
-            value=round(value, 4),
+        checked_figure(
+            "serve_vs_nginx",
+            value,
             unit="ratio",
             baseline="nginx (docs/nginx.conf, 1 worker) serving the same folder, same client",
-            ratio=round(value, 4),
-            target=f">= {TARGET:g}",
-            ok=value >= TARGET,
+            ratio=value,
+            digits=4,
+            target=at_least(TARGET),
             details={
                 "rassegna_req_per_s": round(ours_rate, 1),
                 "nginx_req_per_s": round(theirs_rate, 1),

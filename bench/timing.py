@@ -133,7 +133,7 @@ def ratio_figure(
     )
 
 
-def absolute_figure(
+def checked_figure(
     name: str,
     value: float,
     *,
@@ -141,16 +141,18 @@ def absolute_figure(
     baseline: str,
     target: tuple[str, Callable[[float], bool]],
     digits: int = 1,
+    ratio: float | None = None,
     details: dict[str, Any] | None = None,
 ) -> Figure:
-    """A figure with no ratio: `value` (rounded to `digits`) against its `target`."""
+    """A figure measured by its family (an absolute value, or a ratio it computed
+    itself), rounded to `digits`, with `ok` from `target`'s check."""
     text, check = target
     return Figure(
         name=name,
         value=round(value, digits),
         unit=unit,
         baseline=baseline,
-        ratio=None,
+        ratio=None if ratio is None else round(ratio, 4),
         target=text,
         ok=check(value),
         details=details or {},
