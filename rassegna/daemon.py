@@ -9,26 +9,21 @@ hung, RELOADING/READY around SIGHUP, STOPPING on SIGTERM/SIGINT.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import os
-import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from db.errors import StoreError
@@ -40,6 +35,8 @@ from ingest.pipeline import IngestReport
 from ingest.pool import DraftPool
 from rassegna.config import Settings, SourceConfig, load_settings
 from rassegna.errors import RassegnaError
+from rassegna.folder_watch import watch_folders
+from rassegna.heap import limit_malloc_arenas, trim_heap
 from rassegna.lock import DaemonLock
 from rassegna.metrics import Metrics
 from rassegna.notify import Notifier
@@ -52,6 +49,8 @@ from rassegna.operations import (
     site_info,
     source_spec,
 )
+from rassegna.signals import install_signals, restore_signals
+from rassegna.tick_overruns import TickOverruns
 
 if TYPE_CHECKING:  # the server (uvicorn, starlette) is imported only when it is enabled
     from rassegna.server import BackgroundServer
@@ -65,94 +64,6 @@ MIN_HANG_SECONDS = 300
 # interval, if longer); the next tick carries on.
 MIN_TICK_WORK_SECONDS = 10
 HOUSEKEEPING_HOUR = 3  # local time of the site: the quiet hours of a newsroom
-WATCH_DEBOUNCE_MS = 300
-# A daemon that keeps overrunning its tick says so once, then folds the next overruns of
-# this period into its following warning: a line per tick would drown the log.
-OVERRUN_WARN_EVERY = 600
-
-
-M_ARENA_MAX = -8  # glibc's mallopt() parameter number
-MALLOC_ARENAS = 2
-
-
-@cache  # find_library runs `ldconfig -p` in a subprocess: once per process, not per tick
-def _libc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
-    try:
-        return ctypes.CDLL(name) if name else None
-    except OSError:
-        return None
-
-
-def limit_malloc_arenas() -> None:
-    """Two malloc arenas instead of glibc's up to 8 per core: each worker thread would get
-    its own, and what one frees stays in its arena, so a pool of ingest workers grows the
-    resident size by tens of MB of free heap. The workers mostly wait on the network and
-    the database, so two arenas cost no measurable contention. No-op off glibc."""
-    libc = _libc()
-    mallopt = getattr(libc, "mallopt", None)
-    if mallopt is not None:
-        mallopt(M_ARENA_MAX, MALLOC_ARENAS)
-
-
-def trim_heap() -> None:
-    """Hand the heap's free pages back to the system after a tick (glibc keeps them)."""
-    libc = _libc()
-    trim = getattr(libc, "malloc_trim", None)
-    if trim is not None:
-        trim(0)
-
-
-class TickOverruns(logging.Filter):
-    """Counts the ticks APScheduler skips while one is still running, keeps its own
-    warning about them out of the log (a line per skipped tick, each second with a short
-    tick), and warns instead once per overrunning tick, at most once per `every` seconds."""
-
-    def __init__(self, every: float = OVERRUN_WARN_EVERY) -> None:
-        super().__init__()
-        self.every = every
-        self._lock = threading.Lock()
-        self._skipped = 0
-        self._warned_at: float | None = None
-        self._folded = 0
-        self._longest_folded = 0.0
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Drop APScheduler's "maximum number of running instances reached" line."""
-        return "maximum number of running instances" not in str(record.msg)
-
-    def on_skip(self, event: JobSubmissionEvent) -> None:
-        """Scheduler listener: the tick was due but the previous one still runs."""
-        if event.job_id == "tick":
-            with self._lock:
-                self._skipped += 1
-
-    def finished(self, took: float, interval: int, now: float) -> None:
-        """A tick ended after `took` seconds: warn if it overran its `interval`."""
-        with self._lock:
-            skipped, self._skipped = self._skipped, 0
-        if took <= interval:
-            return
-        if self._warned_at is not None and now - self._warned_at < self.every:
-            self._folded += 1
-            self._longest_folded = max(self._longest_folded, took)
-            return
-        folded = ""
-        if self._folded:
-            folded = (
-                f"; {self._folded} more overran since the last such warning, "
-                f"the longest {self._longest_folded:.1f}s"
-            )
-        log.warning(
-            "tick took %.1fs, longer than its %ds interval (%d ticks skipped)%s",
-            took,
-            interval,
-            skipped,
-            folded,
-        )
-        self._warned_at = now
-        self._folded = 0
-        self._longest_folded = 0.0
 
 
 @dataclass(slots=True)
@@ -527,7 +438,7 @@ class Daemon:
             coalesce=True,
         )
         server = self._start_server()
-        previous = self._install_signals()
+        previous = install_signals(self._stop, self._reload_requested, self._wake)
         watcher = threading.Thread(target=self._watch_files, name="watch", daemon=True)
         heartbeat_stop = threading.Event()
         heartbeat = threading.Thread(
@@ -554,8 +465,7 @@ class Daemon:
             if server is not None:
                 server.stop()
             watcher.join(5)
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            restore_signals(previous)
             scheduler_log.removeFilter(self._overruns)
             log.info("stopped")
 
@@ -612,26 +522,6 @@ class Daemon:
         )
         return server
 
-    def _install_signals(self) -> dict[int, Callable[[int, FrameType | None], object] | int | None]:
-        def stop(signum: int, _frame: FrameType | None) -> None:
-            log.info("received %s", signal.Signals(signum).name)
-            self._stop.set()
-            self._wake.set()
-
-        def reload(_signum: int, _frame: FrameType | None) -> None:
-            self._reload_requested.set()
-            self._wake.set()
-
-        previous: dict[int, Callable[[int, FrameType | None], object] | int | None] = {}
-        for sig, handler in (
-            (signal.SIGTERM, stop),
-            (signal.SIGINT, stop),
-            (signal.SIGHUP, reload),
-        ):
-            previous[sig] = signal.getsignal(sig)
-            signal.signal(sig, handler)
-        return previous
-
     def _main_loop(self) -> None:
         ping_every = self.notifier.watchdog_interval
         wait = min(ping_every, 5.0) if ping_every else 5.0
@@ -678,42 +568,4 @@ class Daemon:
 
     def _watch_files(self) -> None:
         """Ingest a files source as soon as its folder changes, not at the next interval."""
-        from watchfiles import watch
-
-        while not self._stop.is_set():
-            folders = {
-                s.path.resolve(): s.name
-                for s in self.settings.sources
-                if s.kind == "files" and s.enabled and s.path is not None and s.path.is_dir()
-            }
-            if not folders:
-                return
-            try:
-                for changes in watch(
-                    *folders,
-                    stop_event=self._stop,
-                    debounce=WATCH_DEBOUNCE_MS,
-                    step=50,
-                    yield_on_timeout=True,
-                    rust_timeout=2000,
-                    raise_interrupt=False,
-                ):
-                    names = {
-                        name
-                        for _change, changed in changes
-                        for folder, name in folders.items()
-                        if Path(changed) == folder or folder in Path(changed).parents
-                    }
-                    if names:
-                        log.info("folder changed: ingesting %s", ", ".join(sorted(names)))
-                        self.cycle(only=sorted(names))
-                    current = {
-                        s.path.resolve()
-                        for s in self.settings.sources
-                        if s.kind == "files" and s.enabled and s.path is not None
-                    }
-                    if current != set(folders):
-                        break  # the configuration was reloaded: watch the new folders
-            except (OSError, RuntimeError) as exc:
-                log.warning("folder watching stopped: %s; relying on the schedule", exc)
-                return
+        watch_folders(lambda: self.settings, self._stop, lambda names: self.cycle(only=names))

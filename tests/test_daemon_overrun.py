@@ -19,7 +19,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from rassegna.daemon import TickOverruns
+from rassegna.tick_overruns import TickOverruns
 from tests.conftest import write_config
 
 SLOW_SECONDS = 4.0
