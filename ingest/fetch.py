@@ -45,6 +45,9 @@ MAX_REDIRECTS = 5
 # category feeds (often ten or more on one host) are spaced out, never fetched in a burst,
 # while 1,000 sources on 100 hosts still fit in a few seconds.
 HOST_DELAY = 0.25
+# Default cap on a response body, decompressed (`ingest.max_bytes`): far above any real
+# feed or article page, far below what a decompression bomb would grow to.
+MAX_BYTES = 10 * 1024 * 1024
 RETRY_AFTER_CAP = timedelta(seconds=schedule.RETRY_AFTER_CAP)
 PERMANENT_REDIRECTS = frozenset({301, 308})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -60,7 +63,7 @@ class FetchPolicy:
     """Limits and identity of the fetcher (from `[ingest]`; tests shorten the timeouts)."""
 
     user_agent: str
-    max_bytes: int = 10 * 1024 * 1024
+    max_bytes: int = MAX_BYTES
     allow_private_networks: bool = False
     connect_timeout: float = CONNECT_TIMEOUT
     total_timeout: float = TOTAL_TIMEOUT
