@@ -168,8 +168,27 @@ def create_app(
     query → HTTP status and HTML) answers `GET /ricerca?q=...` for people. `status`
     (`rassegna.status.StatusPage`) answers `GET /stato`, never cached.
     """
-    hub_list = tuple(hubs)
-    root = output_dir.resolve()
+    routes = [Route("/healthz", _health_route(health), methods=["GET", "HEAD"])]
+    if metrics is not None:
+        routes.append(Route("/metrics", _metrics_route(metrics), methods=["GET"]))
+    if search is not None:
+        routes.append(Route("/cerca", _search_route(search, max_age), methods=["GET", "HEAD"]))
+    if search_page is not None:
+        routes.append(
+            Route("/ricerca", _search_page_route(search_page, max_age), methods=["GET", "HEAD"])
+        )
+    if status is not None:
+        routes.append(Route("/stato", status_route(status), methods=["GET", "HEAD"]))
+    serve_file = _file_route(output_dir.resolve(), max_age, tuple(hubs), base_url)
+    routes.append(Route("/{path:path}", serve_file, methods=["GET", "HEAD"]))
+    return Starlette(routes=routes, middleware=[Middleware(_NoSniff)])
+
+
+def _file_route(
+    root: Path, max_age: int, hub_list: tuple[str, ...], base_url: str | None
+) -> Callable[[Request], Awaitable[Response]]:
+    """The files of `root`, with validators, their gzip twin when the client takes it, and
+    the WebSub `Link` header on feeds."""
     cache = _FileCache()
 
     async def serve_file(request: Request) -> Response:
@@ -223,31 +242,25 @@ def create_app(
             response.headers["Content-Length"] = str(len(entry.body))
         return response
 
+    return serve_file
+
+
+def _health_route(health: HealthCheck | None) -> Callable[[Request], Awaitable[Response]]:
     async def healthz(_request: Request) -> Response:
         if health is None:
             return JSONResponse({"ok": True})
         ok, detail = await run_in_threadpool(health)
         return JSONResponse({"ok": ok, **detail}, status_code=200 if ok else 503)
 
-    routes = [Route("/healthz", healthz, methods=["GET", "HEAD"])]
-    if metrics is not None:
-        render = metrics
+    return healthz
 
-        async def metrics_page(_request: Request) -> Response:
-            body = await run_in_threadpool(render)
-            return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
-        routes.append(Route("/metrics", metrics_page, methods=["GET"]))
-    if search is not None:
-        routes.append(Route("/cerca", _search_route(search, max_age), methods=["GET", "HEAD"]))
-    if search_page is not None:
-        routes.append(
-            Route("/ricerca", _search_page_route(search_page, max_age), methods=["GET", "HEAD"])
-        )
-    if status is not None:
-        routes.append(Route("/stato", status_route(status), methods=["GET", "HEAD"]))
-    routes.append(Route("/{path:path}", serve_file, methods=["GET", "HEAD"]))
-    return Starlette(routes=routes, middleware=[Middleware(_NoSniff)])
+def _metrics_route(render: Callable[[], bytes]) -> Callable[[Request], Awaitable[Response]]:
+    async def metrics_page(_request: Request) -> Response:
+        body = await run_in_threadpool(render)
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return metrics_page
 
 
 def _search_route(
