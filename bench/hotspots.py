@@ -2,7 +2,7 @@
 
 `python -m bench.hotspots` (after `pip install lingua-language-detector selectolax`, which
 are not dependencies): language detection (`detect_language` against lingua's compiled
-detector, restricted to the six languages we report) and HTML-to-text (`_html_text`, lxml,
+detector, restricted to the six languages we report) and HTML-to-text (`html_text`, lxml,
 against the same walk on selectolax's Lexbor parser). Corpus: 5,000 generated Italian
 articles (`bench.corpus`) and 5,000 foreign ones assembled from the sentences below, plus
 the `meta.language` and `html.` cases of the shared normalization corpus. Prints accuracy,
@@ -22,13 +22,7 @@ from typing import Any
 
 from bench.corpus import Corpus
 from ingest.normalize import detect_language, html_to_text
-from ingest.normalize._text import (
-    _BLOCK_TAGS,
-    _CELL_TAGS,
-    _ENTITY_RE,
-    _SKIPPED_TAGS,
-    _html_text,
-)
+from ingest.normalize._html import BLOCK_TAGS, CELL_TAGS, ENTITY_RE, SKIPPED_TAGS, html_text
 
 SHARED_CORPUS = Path("/work/shared/corpus/italian-normalization.json")
 PER_LANGUAGE = 1000
@@ -161,7 +155,7 @@ def languages() -> None:
 
 
 def _lexbor_text(markup: str) -> str:
-    """`_html_text`'s walk on selectolax's Lexbor tree (same tag sets, same white space)."""
+    """`html_text`'s walk on selectolax's Lexbor tree (same tag sets, same white space)."""
     selectolax = importlib.import_module("selectolax.lexbor")
     tree = selectolax.LexborHTMLParser(markup)
     parts: list[str] = []
@@ -174,11 +168,11 @@ def _lexbor_text(markup: str) -> str:
             text = node.text_content or ""
             parts.append(text if pre else _ws(text))
             return
-        if tag in _SKIPPED_TAGS or tag.startswith("-"):  # comments, doctype
+        if tag in SKIPPED_TAGS or tag.startswith("-"):  # comments, doctype
             return
-        if tag in _BLOCK_TAGS:
+        if tag in BLOCK_TAGS:
             parts.append("\n")
-        elif tag in _CELL_TAGS:
+        elif tag in CELL_TAGS:
             parts.append(" ")
         if tag == "pre":
             pre += 1
@@ -188,14 +182,14 @@ def _lexbor_text(markup: str) -> str:
             child = child.next
         if tag == "pre":
             pre -= 1
-        if tag in _BLOCK_TAGS:
+        if tag in BLOCK_TAGS:
             parts.append("\n")
 
     if tree.root is not None:
         walk(tree.root)
     text = "".join(parts)
     if "&" in text:
-        text = _ENTITY_RE.sub(lambda m: stdlib_html.unescape(m.group(0)), text)
+        text = ENTITY_RE.sub(lambda m: stdlib_html.unescape(m.group(0)), text)
     return text
 
 
@@ -211,7 +205,7 @@ def html() -> None:
     markups += ["<p>" + t.replace(". ", ".</p><p>") + "</p>" for _, t in foreign_articles()]
     markups += [str(c["input"]) for c in shared_cases("html.")]
     (ours, ours_s), (theirs, theirs_s), (_, whole_s) = interleaved(
-        [_html_text, _lexbor_text, html_to_text], markups
+        [html_text, _lexbor_text, html_to_text], markups
     )
     same = sum(1 for a, b in zip(ours, theirs, strict=True) if a == b)
     print(

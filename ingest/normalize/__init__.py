@@ -1,14 +1,15 @@
 """Italian normalization: one normalizer every article passes through before it is stored.
 
-Text rules T1-T15 (decoding, line breaks, HTML, mojibake, invisible characters, spaces,
+Text rules (decoding, line breaks, HTML, mojibake, invisible characters, spaces,
 apostrophes, elisions, accents typed as apostrophes, misspellings, quotes, dashes,
 ellipsis, punctuation spacing, NFC) and metadata rules (dates, authors, categories, tags,
-slugs, reading time, language), as specified in the normalization issue. Every function
-is pure and never raises; the regexes are linear-time.
+slugs, reading time, language). Every function is pure and never raises; the regexes are
+linear-time.
 """
 
 from ingest.normalize._autotags import auto_tags
 from ingest.normalize._dates import parse_date
+from ingest.normalize._decode import decode_bytes
 from ingest.normalize._lang import declared_language, detect_language
 from ingest.normalize._meta import (
     canonical_category,
@@ -18,14 +19,10 @@ from ingest.normalize._meta import (
     reading_time,
     unique_slug,
 )
+from ingest.normalize._mojibake import BADNESS_GATE, FTFY_CONFIG, fix_mojibake, is_bad_segment
 from ingest.normalize._text import (
-    BADNESS_GATE,
-    FTFY_CONFIG,
-    decode_bytes,
     extract_html_text,
-    fix_mojibake,
     html_to_text,
-    is_bad_segment,
     normalize_summary,
     normalize_text,
     normalize_title,

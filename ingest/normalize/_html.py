@@ -1,0 +1,70 @@
+"""The text of an HTML field: block elements as line breaks, white space collapsed as a
+browser would, scripts and styles dropped, entities unescaped (double-escaped ones too).
+Not normalized: the text rules run on the result."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Final
+
+from lxml import etree
+
+from ingest.normalize._util import wordset
+
+BLOCK_TAGS: Final = wordset(
+    "address article aside blockquote br dd details dialog div dl dt fieldset figcaption "
+    "figure footer form h1 h2 h3 h4 h5 h6 header hgroup hr li main nav ol p pre section "
+    "summary table tbody thead tfoot tr ul caption body html"
+)
+CELL_TAGS: Final = frozenset({"td", "th"})
+SKIPPED_TAGS: Final = frozenset(
+    {"script", "style", "template", "noscript", "head", "title", "svg", "math", "iframe"}
+)
+ENTITY_RE: Final = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_HTML_WS_RE: Final = re.compile(r"[ \t\n\r\f]+")
+
+
+def html_text(markup: str) -> str:
+    """Text of an HTML fragment, block elements as line breaks (lxml: libxml2's parser).
+
+    lxml rather than the standard library's html.parser: the latter is quadratic on
+    unclosed tags (a hostile field of ``<a `` stalls it), libxml2 is linear. Bytes in, with the
+    encoding forced, because lxml refuses ``str`` input that carries an XML declaration.
+    """
+    data = markup.encode("utf-8", errors="replace")
+    root = etree.fromstring(data, etree.HTMLParser(encoding="utf-8", recover=True))
+    if root is None:
+        return ""
+    parts: list[str] = []
+    skipped = 0
+    pre = 0
+    for event, element in etree.iterwalk(root, events=("start", "end")):
+        tag = element.tag if isinstance(element.tag, str) else ""  # comments, PIs: no tag
+        if event == "start":
+            if tag in SKIPPED_TAGS:
+                skipped += 1
+            if tag in BLOCK_TAGS:
+                parts.append("\n")
+            elif tag in CELL_TAGS:
+                parts.append(" ")
+            if tag == "pre":
+                pre += 1
+            if not skipped and tag and element.text:
+                # HTML collapses white space: a source newline is a space, except in <pre>.
+                parts.append(element.text if pre else _HTML_WS_RE.sub(" ", element.text))
+        else:
+            if tag in SKIPPED_TAGS:
+                skipped -= 1
+            if tag in BLOCK_TAGS:
+                parts.append("\n")
+            if tag == "pre":
+                pre -= 1
+            if not skipped and element.tail:
+                parts.append(element.tail if pre else _HTML_WS_RE.sub(" ", element.tail))
+    text = "".join(parts)
+    # Double-escaped entities (``citt&amp;agrave;``) come out of the parser as
+    # ``&agrave;``: unescape once more. Unknown names stay untouched (html.unescape).
+    if "&" in text:
+        text = ENTITY_RE.sub(lambda m: html.unescape(m.group(0)), text)
+    return text
