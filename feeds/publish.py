@@ -26,10 +26,10 @@ from feeds.errors import FeedError
 
 FILE_MODE = 0o644  # readable by the web server, whatever the daemon's umask
 GZIP_SUFFIX = ".gz"
-# Level 3, zlib's last "fast" level: on the feeds of a full build it takes 0.22 s of CPU
-# where level 6 took 0.52 s (the writers' compression was the largest share of a full
-# build left), for files 29 % larger (2.99 MB against 2.32 MB for 29 MB of feeds), still
-# under a tenth of the plain bytes. Levels 1-2 save no more time and compress worse.
+# Level 3, zlib's last "fast" level: compression is a large share of a full build, and
+# this level takes well under half the CPU time of the default 6 for files only somewhat
+# larger, still far smaller than the plain bytes; levels 1-2 save no more time and
+# compress worse (figures in bench/README.md).
 GZIP_LEVEL = 3
 
 

@@ -67,7 +67,7 @@ def to_draft(
     if language is None:
         # Detect from the body (titles alone mislead); the Italian-only rules need the
         # answer. Stopwords are counted on the text as it came, as for plain-text bodies:
-        # normalizing it first (a whole pass of T1-T15) cost more than the detection.
+        # normalizing it first (a whole pass of the text rules) costs more than the detection.
         if raw.body_html is not None:
             plain_body = normalize.extract_html_text(raw.body_html)
         language = normalize.detect_language(plain_body or raw.title)

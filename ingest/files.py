@@ -120,7 +120,7 @@ def content_digest(data: bytes) -> str:
 
 
 def decode_text(data: bytes) -> str:
-    """The text of an article file (rule T1 for files, `ingest.charset.decode_text_file`):
+    """The text of an article file (the decoding rule for files, `ingest.charset.decode_text_file`):
     UTF-8 with or without BOM, else Windows-1252 (so also ISO-8859-1); raises BadArticle
     for an empty file, UTF-16 or UTF-32 text, and binary data."""
     if not data.strip():
@@ -191,7 +191,7 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     after = text.find("\n", end + 1)
     body = text[after + 1 :] if after != -1 else ""
     try:
-        # libyaml's loader, ~13x faster than the pure-Python one on a front matter block;
+        # libyaml's loader, much faster than the pure-Python one on a front matter block;
         # same safe constructor, same results.
         meta = yaml.load(block, Loader=_YAML_LOADER)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as exc:

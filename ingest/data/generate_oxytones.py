@@ -1,7 +1,7 @@
 """Regenerate ``oxytones.txt``, the Italian words that end in an accented vowel.
 
-The normalizer (rule T9) turns ``citta'`` into ``città`` only for words it knows, so it
-needs a list of real Italian oxytone words. We derive it from the frequency lists of
+The normalizer's accent rule turns ``citta'`` into ``città`` only for words it knows, so
+it needs a list of real Italian oxytone words. We derive it from the frequency lists of
 `wordfreq <https://github.com/rspeer/wordfreq>`_ (code Apache-2.0, data CC BY-SA 4.0, by
 Robyn Speer and contributors; sources: Wikipedia, OpenSubtitles, SUBTLEX, Google Books,
 Reddit, Twitter, the Leeds Internet Corpus...). The resulting list is therefore
@@ -19,16 +19,17 @@ import sys
 from pathlib import Path
 
 # Frequency floor (Zipf scale: 1 = once per 10^8 words). Below it the list is mostly
-# typos, foreign names and wordplay, which would make T9 "repair" text it should not touch.
+# typos, foreign names and wordplay, which would make the normalizer "repair" text it
+# should not touch.
 MIN_ZIPF = 1.5
 TOP_N = 300_000
 ACCENTED_FINALS = "àèéìòù"
-# The misspelling rule T10 owns these (``perchè`` -> ``perché``): never list a wrong form.
+# The misspelling rule owns these (``perchè`` -> ``perché``): never list a wrong form.
 EXCLUDED_SUFFIXES = ("chè", "trè")
 # An acute é at the end of an Italian word only occurs in these endings (and the short
 # words of the hand-made list); other é-final entries are French or Spanish names.
 ACUTE_ENDINGS = ("ché", "tré", "poté", "mercé", "testé", "affé", "scimpanzé", "autodafé")
-# Italian truncations whose apostrophe is not an accent (rule T9's traps).
+# Italian truncations whose apostrophe is not an accent (traps for the accent rule).
 TRAPS = frozenset(
     {
         "po",
