@@ -18,8 +18,14 @@ from pydantic import (
     model_validator,
 )
 
-from ingest import is_url
-from rassegna.config_sections import STRICT, Duration, checked, comma_list, take_auto
+from rassegna.config_sections import (
+    STRICT,
+    Duration,
+    checked,
+    comma_list,
+    http_url,
+    take_auto,
+)
 
 
 class _Table(BaseModel):
@@ -66,8 +72,7 @@ class SourceConfig(_Table):
         if self.kind == "page" and self.url is None:
             raise ValueError('a "page" source needs a url')
         for url in [self.url, *self.urls] if self.url is not None else self.urls:
-            if not is_url(url):
-                raise ValueError(f'"{url}" is not an http(s) URL')
+            http_url(url)
         return self
 
     @field_validator("content_selector", "strip_selectors")

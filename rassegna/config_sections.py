@@ -56,6 +56,14 @@ def checked(value: T, check: Callable[[T], object], error: type[Exception]) -> T
     return value
 
 
+def http_url(value: str) -> str:
+    """`value`, once it is known to be an http(s) URL (`ingest.is_url`, the rule every
+    fetch follows)."""
+    if not is_url(value):
+        raise ValueError(f'"{value}" is not an http(s) URL')
+    return value
+
+
 class SiteConfig(StrictModel):
     title: str = "Rassegna"
     link: str = "http://127.0.0.1:8080/"
@@ -76,9 +84,7 @@ class SiteConfig(StrictModel):
     @field_validator("link", "base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not is_url(value):
-            raise ValueError(f'"{value}" is not an http(s) URL')
-        return value
+        return http_url(value)
 
 
 class StateConfig(StrictModel):
@@ -146,10 +152,7 @@ class WebSubConfig(StrictModel):
     @field_validator("hubs")
     @classmethod
     def _http_urls(cls, value: list[str]) -> list[str]:
-        for url in value:
-            if not is_url(url):
-                raise ValueError(f'"{url}" is not an http(s) URL')
-        return value
+        return [http_url(url) for url in value]
 
 
 AUTO = "auto"
