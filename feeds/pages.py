@@ -89,7 +89,7 @@ def italian_datetime(moment: datetime, site: SiteInfo) -> str:
 @lru_cache(maxsize=8192)
 def _italian(moment: datetime, timezone: str) -> str:
     # Cached: one article's date is shown on its page and in every list it is in, and
-    # Babel's formatting was a tenth of a page build.
+    # Babel's formatting is a costly share of a page build.
     return str(format_datetime(local(moment, ZoneInfo(timezone)), _DATE_PATTERN, locale="it_IT"))
 
 

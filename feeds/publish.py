@@ -50,9 +50,9 @@ def same_bytes(path: str | Path, data: bytes) -> bool:
         return False
 
 
-# A full build writes some 400 files on worker threads while the main thread renders; each
-# system call there is a hand-over of the GIL, and the writers were the build's slowest
-# part. So a write is the fewest calls that keep it atomic: no folder check when the
+# A full build writes hundreds of files on worker threads while the main thread renders;
+# each system call there is a hand-over of the GIL, and writing is a large part of a
+# build. So a write is the fewest calls that keep it atomic: no folder check when the
 # folder exists, no path-based chmod or stat, the twin's mtime set on its descriptor.
 _TEMPORARY_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 

@@ -13,7 +13,7 @@ traps, each with a test in `tests/test_feeds_render.py`:
 4. The syndication extension writes `sy:UpdatePeriod` (wrong case): we write
    `sy:updatePeriod`/`sy:updateFrequency` ourselves.
 5. Atom enclosures lose rel/type/length and turn into a second alternate link (upstream
-   bug #135): we write the enclosure links of both formats ourselves.
+   bug): we write the enclosure links of both formats ourselves.
 6. `content(type='CDATA')` writes an invalid Atom `type="CDATA"`: content is always
    passed as `type="html"` (escaped text, which RSS readers read the same way).
 7. `add_entry` prepends by default, reversing the order: we always append.
