@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import struct
 import subprocess
 import tempfile
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,3 +193,28 @@ def axe_violations(
     (see `axe_check`); an empty list means none."""
     results = axe_check(urls, widths=widths, schemes=schemes, screenshots=screenshots)
     return [line for result in results for line in result.describe()]
+
+
+def png_summary(data: bytes) -> tuple[int, int, int]:
+    """Width, height and the number of distinct pixel rows of an 8-bit RGB(A) PNG.
+
+    Rows are compared after undoing nothing but the per-row filter byte: identical rows
+    under the same filter are identical pixels, which is all a "not blank" check needs.
+    """
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    offset, idat, width, height, channels = 8, b"", 0, 0, 0
+    while offset < len(data):
+        length, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        chunk = data[offset + 8 : offset + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, color = struct.unpack(">IIBB", chunk[:10])
+            assert depth == 8 and color in (2, 6), f"unexpected PNG format {depth}/{color}"
+            channels = 3 if color == 2 else 4
+        elif kind == b"IDAT":
+            idat += chunk
+        offset += 12 + length
+    raw = zlib.decompress(idat)
+    stride = 1 + width * channels
+    assert len(raw) == stride * height
+    rows = {raw[i * stride : (i + 1) * stride] for i in range(height)}
+    return width, height, len(rows)

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
 from sqlalchemy.engine import Connection
+from starlette.applications import Starlette
 
 from db.store import Store
+from rassegna.server import BackgroundServer
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
@@ -158,6 +163,20 @@ def write_config(folder: Path, body: str) -> Path:
     return path
 
 
+def write_site_config(folder: Path, database_url: str, more: str = "") -> Path:
+    """A rassegna.toml in `folder` for a site at http://127.0.0.1:8080/ with its store at
+    `database_url`, followed by the TOML `more`; returns its path."""
+    head = f"""
+[site]
+title = "Prova"
+base_url = "http://127.0.0.1:8080/"
+
+[database]
+url = "{database_url}"
+"""
+    return write_config(folder, head + more)
+
+
 def free_port() -> int:
     import socket
 
@@ -165,6 +184,19 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+@contextmanager
+def serving(app: Starlette, port: int | None = None) -> Iterator[str]:
+    """`app` served over loopback by a thread for the length of the block: yields its
+    base URL, `http://127.0.0.1:<port>` (a free port unless `port` is given)."""
+    port = port or free_port()
+    server = BackgroundServer(app, "127.0.0.1", port)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
 
 
 def wait_for_http(url: str, timeout: float = 20.0) -> None:
@@ -188,9 +220,6 @@ def run_cli(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m rassegna ARGS` as a real subprocess and capture its output."""
-    import subprocess
-    import sys
-
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("RASSEGNA_")}
     full_env.update(env or {})
     return subprocess.run(
@@ -202,6 +231,42 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def spawn_cli(*args: str, env: dict[str, str] | None = None, **popen: Any) -> subprocess.Popen[str]:
+    """`python -m rassegna ARGS` started in the background (text mode), inheriting no
+    RASSEGNA_ variable but those of `env`; `popen` goes to `subprocess.Popen`."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("RASSEGNA_")}
+    full_env.update(env or {})
+    return subprocess.Popen(
+        [sys.executable, "-m", "rassegna", *args], env=full_env, text=True, **popen
+    )
+
+
+def start_daemon(config: Path, index: int, settings: dict[str, str]) -> subprocess.Popen[str]:
+    """`rassegna run` in the background as daemon number `index` of a test: its state in
+    `var<index>` and its output in `daemon<index>.log` beside the config, `settings` as
+    RASSEGNA_ environment variables (none inherited)."""
+    env = {"RASSEGNA_STATE__DIR": str(config.parent / f"var{index}"), **settings}
+    # A log file, not a pipe: nobody reads a pipe until the end, and a full one blocks
+    # the daemon on its next log line.
+    with (config.parent / f"daemon{index}.log").open("w") as log:
+        return spawn_cli(
+            "--config", str(config), "run", env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+
+def stop_daemons(daemons: list[subprocess.Popen[str]], folder: Path) -> list[str]:
+    """Stop the daemons `start_daemon` started with their config in `folder` (one SIGTERM
+    each, all at once) and return the end of each one's log."""
+    for daemon in daemons:
+        if daemon.poll() is None:
+            daemon.send_signal(signal.SIGTERM)
+    for daemon in daemons:
+        daemon.wait(60)
+    return [
+        (folder / f"daemon{i}.log").read_text(errors="replace")[-3000:] for i in range(len(daemons))
+    ]
 
 
 def run_once(folder: Path) -> subprocess.CompletedProcess[str]:

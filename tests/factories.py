@@ -16,7 +16,8 @@ from db.records import ArticleDraft, Label, SourceSpec, StoredArticle
 from db.store import Store
 from feeds.build import STATE_FILE, BuildReport, build_feeds
 from feeds.site import SiteInfo
-from feeds.sitebuild import PAGES_STATE
+from feeds.sitebuild import PAGES_STATE, build_pages
+from feeds.sitemaps import MAX_URLS
 
 WHEN = datetime(2026, 3, 29, 8, 0, tzinfo=UTC)
 # The build's own bookkeeping beside the output: never published, rewritten at will.
@@ -35,6 +36,33 @@ def draft(guid: str, title: str, body: str = "", **fields: Any) -> ArticleDraft:
     }
     values.update(fields)
     return ArticleDraft(guid=guid, title=title, **values)
+
+
+SEARCH_WHEN = datetime(2024, 6, 19, 9, 0, tzinfo=UTC)
+
+
+def seed_draft(shared: Path, guid: str = "seed") -> ArticleDraft:
+    """The shared sample article (title, standfirst, blank line, body), read at test time,
+    in "Esteri" and published at `SEARCH_WHEN`."""
+    lines = (shared / "samples" / "seed-article.txt").read_text(encoding="utf-8").splitlines()
+    body = "\n".join(line for line in lines[3:] if line.strip())
+    return ArticleDraft(
+        guid=guid,
+        title=lines[0],
+        summary=lines[1],
+        content_html="",
+        content_text=body,
+        published=SEARCH_WHEN,
+        category="Esteri",
+    )
+
+
+def search_draft(guid: str, title: str, body: str = "", **fields: Any) -> ArticleDraft:
+    """A draft beside `seed_draft`, published `len(guid)` hours before `SEARCH_WHEN`: drafts
+    whose guids differ in length differ in date, so the newest-first order is fixed."""
+    values: dict[str, Any] = {"published": SEARCH_WHEN - timedelta(hours=len(guid))}
+    values.update(fields)
+    return draft(guid, title, body, **values)
 
 
 def stored_article(n: int = 1, **fields: Any) -> StoredArticle:
@@ -78,6 +106,21 @@ def stored(store: Store, limit: int = 100) -> list[StoredArticle]:
 def build(store: Store, out: Path, site: SiteInfo) -> BuildReport:
     """Every feed of `store` built into `out`, without fsync (tests need no durability)."""
     return build_feeds(store, site, out, fsync=False)
+
+
+def build_with_pages(
+    store: Store, out: Path, site: SiteInfo, now: datetime, sitemap_urls: int = MAX_URLS
+) -> BuildReport:
+    """The feeds, then the pages and sitemaps (dated `now`), of `store` built into `out`:
+    one report for both."""
+    report = build(store, out, site)
+    pages = build_pages(
+        store, site, out, specs=report.feeds, fsync=False, now=now, sitemap_urls=sitemap_urls
+    )
+    report.written += pages.written
+    report.unchanged += pages.unchanged
+    report.removed += pages.removed
+    return report
 
 
 def snapshot(out: Path) -> dict[str, tuple[bytes, int]]:

@@ -3,7 +3,9 @@ earlier Alembic revision (its tables reflected, no model of today's)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Table
 
@@ -12,11 +14,11 @@ def insert_old_source(
     connection: Connection,
     sources: Table,
     *,
-    name: str,
-    slug: str,
-    kind: str,
-    location: str,
     created_at: datetime,
+    name: str = "Vecchia fonte",
+    slug: str = "vecchia-fonte",
+    kind: str = "files",
+    location: str = "/tmp/vecchia",
 ) -> int:
     """Insert a `sources` row with the columns every revision has; returns its id."""
     result = connection.execute(
@@ -34,3 +36,25 @@ def insert_old_source(
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
+
+
+def old_article(source_id: int, n: int, when: datetime, **fields: Any) -> dict[str, Any]:
+    """Article number `n` of a source as an `articles` row with the columns every revision
+    has, stored, published and updated at `when`; `fields` set or override columns."""
+    row: dict[str, Any] = {
+        "uid": f"urn:uuid:{uuid.UUID(int=n)}",
+        "source_id": source_id,
+        "guid": f"g{n}",
+        "title": f"Articolo {n}",
+        "summary": "",
+        "content_html": "",
+        "content_text": "",
+        "authors": [],
+        "published": when,
+        "updated": when,
+        "ingested": when,
+        "content_hash": "h",
+        "slug": "",
+    }
+    row.update(fields)
+    return row

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from db.records import ArticleDraft, SourceSpec
 from db.store import Store
-from feeds.build import BuildReport, build_feeds
+from feeds.build import BuildReport
 from feeds.site import SiteInfo
+from tests.factories import build, draft
 
 SOURCES = (
     SourceSpec(name="Gazzetta del Lago", kind="files", location="/tmp/lago"),
@@ -51,12 +52,11 @@ def drafts(source: int) -> list[ArticleDraft]:
         if n % 2 != source:
             continue
         found.append(
-            ArticleDraft(
-                guid=f"articolo-{n}.txt",
-                title=title,
+            draft(
+                f"articolo-{n}.txt",
+                title,
+                f"{title}. Ecco perché se ne parla così tanto in città.",
                 summary=f"In breve: {title.lower()}.",
-                content_html=f"<p>{title}. Ecco perché se ne parla così tanto in città.</p>",
-                content_text=f"{title}. Ecco perché se ne parla così tanto in città.",
                 published=START + timedelta(hours=7 * n),
                 url=f"https://notizie.example.it/{n}",
                 authors=("Giulia Bianchi",) if n % 3 == 0 else (),
@@ -74,4 +74,4 @@ def fill(store: Store) -> None:
 
 def publish(store: Store, out: Path, base_url: str, **fields: object) -> BuildReport:
     fill(store)
-    return build_feeds(store, site(base_url, **fields), out, fsync=False)
+    return build(store, out, site(base_url, **fields))

@@ -44,24 +44,18 @@ def walk_atom(
 ) -> tuple[list[str], list[Path]]:
     """Follow Atom `prev-archive` from `start` to the end, each document valid against
     `schema` and read cleanly by feedparser: every entry id met, and the documents."""
-    ids: list[str] = []
-    seen: list[Path] = []
-    path: Path | None = start
-    while path is not None:
-        assert path not in seen, "prev-archive loops"
-        seen.append(path)
-        tree = etree.parse(str(path))
-        assert schema.validate(tree), f"{path}: {schema.error_log}"
-        parsed(path)
-        ids += xpath(tree, "/a:feed/a:entry/a:id/text()")
-        prev = xpath(tree, "/a:feed/a:link[@rel='prev-archive']/@href")
-        path = local_path(out, base, prev[0]) if prev else None
-    return ids, seen
+    return _walk(out, base, start, "/a:feed/a:entry/a:id/text()", "/a:feed", schema)
 
 
 def walk_rss(out: Path, base: str, start: Path) -> tuple[list[str], list[Path]]:
     """Follow RSS `atom:link rel="prev-archive"` from `start` to the end, each document
     read cleanly by feedparser: every item guid met, and the documents."""
+    return _walk(out, base, start, "/rss/channel/item/guid/text()", "/rss/channel", None)
+
+
+def _walk(
+    out: Path, base: str, start: Path, ids_at: str, links_in: str, schema: etree.RelaxNG | None
+) -> tuple[list[str], list[Path]]:
     ids: list[str] = []
     seen: list[Path] = []
     path: Path | None = start
@@ -69,9 +63,11 @@ def walk_rss(out: Path, base: str, start: Path) -> tuple[list[str], list[Path]]:
         assert path not in seen, "prev-archive loops"
         seen.append(path)
         tree = etree.parse(str(path))
+        if schema is not None:
+            assert schema.validate(tree), f"{path}: {schema.error_log}"
         parsed(path)
-        ids += xpath(tree, "/rss/channel/item/guid/text()")
-        prev = xpath(tree, "/rss/channel/a:link[@rel='prev-archive']/@href")
+        ids += xpath(tree, ids_at)
+        prev = xpath(tree, f"{links_in}/a:link[@rel='prev-archive']/@href")
         path = local_path(out, base, prev[0]) if prev else None
     return ids, seen
 

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -25,7 +23,7 @@ from werkzeug import Request, Response
 
 from db.schedule import WEEK, adaptive_interval, interval_in_force
 from ingest.fetch import server_wait
-from tests.conftest import REPO, run_cli, write_config
+from tests.conftest import REPO, run_cli, spawn_cli, write_config
 from tests.remote_helpers import rss
 
 HOUR = 3600
@@ -161,14 +159,13 @@ def test_daemon_waits_what_the_server_asks(
 
     httpserver.expect_request("/feed.xml").respond_with_handler(answer)
     config = _config(tmp_path, httpserver.url_for("/feed.xml"), scheduler='interval = "1s"')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RASSEGNA_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rassegna", "--config", str(config), "run"],
+    process = spawn_cli(
+        "--config",
+        str(config),
+        "run",
         cwd=REPO,
-        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        text=True,
     )
     try:
         deadline = time.monotonic() + 60

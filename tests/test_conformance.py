@@ -28,16 +28,18 @@ from db.store import Store
 from feeds.build import build_feeds
 from feeds.sitebuild import build_pages
 from rassegna.search import SearchFeed
-from rassegna.server import BackgroundServer, create_app
+from rassegna.server import create_app
 from tests.conformance import (
     WIDTHS,
     AxeResult,
     VnuMessage,
     axe_check,
     missing_tools,
+    png_summary,
     vnu_errors_in,
 )
-from tests.conftest import free_port
+from tests.conftest import free_port, serving
+from tests.factories import draft
 from tests.published import fill
 from tests.published import site as site_settings
 
@@ -113,12 +115,12 @@ def local_drafts(base: str) -> list[ArticleDraft]:
             "un pubblico numeroso e con molte domande sui tempi e sui costi."
         )
         drafts.append(
-            ArticleDraft(
-                guid=f"redazione-{n}.md",
-                title=title,
+            draft(
+                f"redazione-{n}.md",
+                title,
+                text,
                 summary=f"Che cosa cambia: {title[0].lower()}{title[1:]}.",
                 content_html=f"<p>{text}</p><h2>I dettagli</h2><p>Più corse, più orari.</p>",
-                content_text=text,
                 published=NOW - timedelta(hours=5 * n + 1),
                 authors=("Marta Rossi",) if n % 2 else ("Marta Rossi", "Luca Verdi"),
                 category="Cultura" if n % 2 else "Cronaca",
@@ -189,12 +191,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
         (out / "immagini" / "pontile.png").write_bytes(png(1200, 600))
         search = SearchFeed(store, settings)
         app = create_app(out, search=search, search_page=search.page)
-        server = BackgroundServer(app, "127.0.0.1", port)
-        server.start()
-        try:
+        with serving(app, port):
             yield base, out
-        finally:
-            server.stop()
     finally:
         store.close()
 
@@ -240,13 +238,6 @@ def vnu_report(
     for error in vnu_errors_in(documents):
         report[error.file].append(error)
     return report
-
-
-def png_width(path: Path) -> int:
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", f"{path}: not a PNG"
-    width: int = struct.unpack(">I", data[16:20])[0]
-    return width
 
 
 def test_page_kinds_are_found(site: tuple[str, Path]) -> None:
@@ -295,15 +286,23 @@ def test_axe_reports_poor_contrast(
     assert results and all(any(v["id"] == "color-contrast" for v in r.violations) for r in results)
 
 
-def test_screenshots_at_desktop_and_phone_widths(views: dict[str, list[AxeResult]]) -> None:
+def test_screenshots_at_desktop_and_phone_widths(
+    site: tuple[str, Path], views: dict[str, list[AxeResult]]
+) -> None:
+    base, _ = site
     for results in views.values():
         for result in results:
             assert result.screenshot is not None and result.screenshot.exists()
             assert result.screenshot.parent == SCREENSHOTS
+            width, height, distinct_rows = png_summary(result.screenshot.read_bytes())
             # Full-page shots: the width is the viewport's, unless the page overflows it.
-            assert png_width(result.screenshot) == result.width, (
+            assert width == result.width, (
                 f"{result.screenshot}: the page is wider than {result.width} px"
             )
+            if result.url == base:
+                # The home page shows a page, not a blank: a blank one has a handful of
+                # distinct pixel rows; text and lists give hundreds.
+                assert distinct_rows > height // 4, f"{result.screenshot}: {distinct_rows} rows"
     assert {r.width for results in views.values() for r in results} == set(WIDTHS)
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_config
+from tests.conftest import spawn_cli, write_config
 from tests.reliability_helpers import assert_output_valid
 
 STRESS = bool(os.environ.get("RASSEGNA_STRESS"))
@@ -118,12 +118,13 @@ category = "Cronaca"
     stored_before = 0
     try:
         for cycle in range(CYCLES):
-            process = subprocess.Popen(
-                [sys.executable, "-m", "rassegna", "--config", str(config), "run"],
+            process = spawn_cli(
+                "--config",
+                str(config),
+                "run",
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
-                text=True,
             )
             # Import and start-up take about a second; kill anywhere from before the
             # store is open to the middle of a later ingest or build.

@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ import feedparser
 import httpx
 import pytest
 
-from tests.conftest import free_port, run_cli, wait_for_http
+from tests.conftest import free_port, run_cli, spawn_cli, wait_for_http
 
 
 @dataclass
@@ -91,12 +90,13 @@ def _start(
             **(extra or {}),
         }
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rassegna", "--config", str(site_config), "run"],
+    process = spawn_cli(
+        "--config",
+        str(site_config),
+        "run",
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        text=True,
     )
     return Running(process, base, site_config.parent / "articoli", site_config, env, systemd)
 

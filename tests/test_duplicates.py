@@ -4,6 +4,7 @@ published feeds show them, and hash-only churn and the edit cap of remote articl
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
@@ -18,7 +19,7 @@ from werkzeug import Request, Response
 from db.dedup import lead_similarity, normalized_title, title_key
 from db.engine import make_engine
 from db.migrate import upgrade
-from db.records import ArticleDraft, SourceSpec, StoredArticle
+from db.records import ArticleDraft, SourceSpec
 from db.store import Store
 from db.upsert_plan import EditCap
 from feeds.build import build_feeds
@@ -26,7 +27,9 @@ from feeds.site import SiteInfo
 from ingest.fetch import Fetcher
 from ingest.pipeline import IngestReport
 from ingest.remote import RemoteOptions, ingest_remote_source
-from tests.old_rows import insert_old_source
+from tests import factories
+from tests.factories import stored
+from tests.old_rows import insert_old_source, old_article
 from tests.remote_helpers import policy, rss
 
 T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
@@ -65,6 +68,12 @@ def item(
     )
 
 
+# The story as the first newsroom published it: the one the others are checked against.
+GAZZETTA_PIANO = item(
+    "Trasporti, la giunta approva il nuovo piano", "https://gazzetta.example/piano", "g-1", LEAD
+)
+
+
 def serve(server: HTTPServer, path: str, body: bytes) -> str:
     server.expect_request(path).respond_with_data(body, content_type="application/rss+xml")
     return server.url_for(path)
@@ -74,10 +83,6 @@ def ingest(store: Store, url: str, name: str, now: datetime = T0) -> IngestRepor
     spec = SourceSpec(name=name, kind="feed", location=url, interval_seconds=600)
     with Fetcher(policy()) as fetcher:
         return ingest_remote_source(store, spec, fetcher, options=RemoteOptions(), now=now)
-
-
-def stored(store: Store) -> list[StoredArticle]:
-    return store.latest_articles(100)
 
 
 # -- the rules, on their own ------------------------------------------------------------
@@ -112,14 +117,7 @@ def test_the_same_story_with_other_words_is_stored_once(
     first = serve(
         httpserver,
         "/gazzetta.xml",
-        rss(
-            item(
-                "Trasporti, la giunta approva il nuovo piano",
-                "https://gazzetta.example/piano",
-                "g-1",
-                LEAD,
-            )
-        ),
+        rss(GAZZETTA_PIANO),
     )
     second = serve(
         httpserver_ipv4,
@@ -205,14 +203,7 @@ def test_feeds_show_a_shared_story_once_naming_both_sources(
     first = serve(
         httpserver,
         "/a.xml",
-        rss(
-            item(
-                "Trasporti, la giunta approva il nuovo piano",
-                "https://gazzetta.example/piano",
-                "g-1",
-                LEAD,
-            )
-        ),
+        rss(GAZZETTA_PIANO),
     )
     second = serve(
         httpserver_ipv4,
@@ -346,15 +337,7 @@ def test_hash_churn_is_not_an_edit_and_a_real_edit_is(
 
 
 def _draft(title: str, body: str = "Il testo della notizia.") -> ArticleDraft:
-    return ArticleDraft(
-        guid="n-1",
-        title=title,
-        summary="",
-        content_html=f"<p>{body}</p>",
-        content_text=body,
-        published=T0,
-        url="https://gazzetta.example/n-1",
-    )
+    return factories.draft("n-1", title, body, published=T0, url="https://gazzetta.example/n-1")
 
 
 def test_edits_beyond_the_cap_wait_for_the_next_window(any_store: Store) -> None:
@@ -391,14 +374,11 @@ def test_markup_only_churn_is_counted_not_stored(any_store: Store) -> None:
     )
     cap = EditCap()
     any_store.upsert_articles(source, [_draft("Titolo")], cap=cap, now=T0)
-    churned = ArticleDraft(
-        guid="n-1",
-        title="Titolo ",
-        summary="",
+    churned = replace(
+        _draft("Titolo "),
         content_html="<p>Il testo  della notizia.</p>\n",
         content_text="Il testo\n della notizia.",
         published=T0 + timedelta(minutes=5),
-        url="https://gazzetta.example/n-1",
     )
     summary = any_store.upsert_articles(source, [churned], cap=cap, now=T0 + timedelta(hours=1))
     assert (summary.changed, summary.same, summary.churn) == (0, 1, 1)
@@ -410,13 +390,8 @@ def test_markup_only_churn_is_counted_not_stored(any_store: Store) -> None:
 def test_find_duplicate_checks_the_lead(any_store: Store, lead: str) -> None:
     one = any_store.ensure_source(SourceSpec(name="Uno", kind="feed", location="u"))
     two = any_store.ensure_source(SourceSpec(name="Due", kind="feed", location="d"))
-    draft = ArticleDraft(
-        guid="x",
-        title="Trasporti, la giunta approva il nuovo piano",
-        summary=LEAD,
-        content_html="",
-        content_text="",
-        published=T0,
+    draft = factories.draft(
+        "x", "Trasporti, la giunta approva il nuovo piano", summary=LEAD, published=T0
     )
     any_store.upsert_articles(one, [draft])
     found = any_store.find_duplicate(
@@ -454,21 +429,15 @@ def test_upgrade_back_fills_title_keys(bare_url: str) -> None:
         connection.execute(
             tables.tables["articles"].insert(),
             [
-                {
-                    "uid": "urn:uuid:00000000-0000-0000-0000-000000000001",
-                    "source_id": source_id,
-                    "guid": "g-1",
-                    "title": "Trasporti, la giunta approva il nuovo piano",
-                    "summary": LEAD,
-                    "content_html": "",
-                    "content_text": "",
-                    "authors": [],
-                    "published": T0,
-                    "updated": T0,
-                    "ingested": T0,
-                    "content_hash": "h",
-                    "slug": "piano",
-                }
+                old_article(
+                    source_id,
+                    1,
+                    T0,
+                    guid="g-1",
+                    title="Trasporti, la giunta approva il nuovo piano",
+                    summary=LEAD,
+                    slug="piano",
+                )
             ],
         )
     engine.dispose()

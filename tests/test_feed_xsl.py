@@ -19,8 +19,8 @@ from lxml import etree
 from db.store import Store
 from feeds.build import build_feeds
 from feeds.xsl import FEED_XSL, stylesheet, stylesheet_href, with_stylesheet
-from rassegna.server import BackgroundServer, create_app
-from tests.conftest import free_port
+from rassegna.server import create_app
+from tests.conftest import free_port, serving
 from tests.published import TITLES, fill, publish, site
 
 FEEDS = (
@@ -39,12 +39,8 @@ def served(tmp_path: Path, store: Store) -> Iterator[tuple[str, Path]]:
     base = f"http://127.0.0.1:{port}/"
     out = tmp_path / "public"
     publish(store, out, base)
-    server = BackgroundServer(create_app(out), "127.0.0.1", port)
-    server.start()
-    try:
+    with serving(create_app(out), port):
         yield base, out
-    finally:
-        server.stop()
 
 
 def test_stylesheet_href_is_the_path_of_base_url() -> None:

@@ -5,7 +5,6 @@ RELAX NG schema; and the revision 0007 back-fill of `article_authors`."""
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +23,7 @@ from rassegna.operations import site_info
 from tests import factories, reading
 from tests.conftest import write_config
 from tests.factories import build, contents
-from tests.old_rows import insert_old_source
+from tests.old_rows import insert_old_source, old_article
 from tests.reading import parsed, xpath
 
 BASE = "http://127.0.0.1:8080/"
@@ -200,33 +199,20 @@ def test_upgrade_to_0007_back_fills_the_authors(bare_url: str) -> None:
     assert "article_authors" not in tables.tables
     bylines: list[list[str]] = [[ROSSI], [" mario  rossi", BIANCHI], [], [BIANCHI, BIANCHI]]
     with engine.begin() as connection:
-        source_id = insert_old_source(
-            connection,
-            tables.tables["sources"],
-            name="Vecchia fonte",
-            slug="vecchia-fonte",
-            kind="files",
-            location="/tmp/x",
-            created_at=START,
-        )
+        source_id = insert_old_source(connection, tables.tables["sources"], created_at=START)
         connection.execute(
             tables.tables["articles"].insert(),
             [
-                {
-                    "uid": f"urn:uuid:{uuid.UUID(int=n + 1)}",
-                    "source_id": source_id,
-                    "guid": f"g{n}",
-                    "title": f"Articolo {n}",
-                    "summary": "",
-                    "content_html": "",
-                    "content_text": "",
-                    "authors": names,
-                    "published": START + timedelta(hours=n),
-                    "updated": START,
-                    "ingested": START,
-                    "content_hash": "h",
-                    "slug": f"articolo-{n}",
-                }
+                old_article(
+                    source_id,
+                    n + 1,
+                    START,
+                    guid=f"g{n}",
+                    title=f"Articolo {n}",
+                    authors=names,
+                    published=START + timedelta(hours=n),
+                    slug=f"articolo-{n}",
+                )
                 for n, names in enumerate(bylines)
             ],
         )

@@ -7,6 +7,8 @@ import gzip
 import itertools
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -261,78 +263,69 @@ def test_not_http_is_refused() -> None:
     assert "not an http(s) URL" in error.message
 
 
-def test_one_request_per_host_and_a_minimum_delay() -> None:
+class Overlap:
+    """A handler that holds each request `hold` seconds, recording the most requests in
+    flight at once and when each one started."""
+
+    def __init__(self, hold: float) -> None:
+        self.hold = hold
+        self.active = 0
+        self.peak = 0
+        self.starts: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, _: Request) -> Response:
+        with self._lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+            self.starts.append(time.monotonic())
+        time.sleep(self.hold)
+        with self._lock:
+            self.active -= 1
+        return Response(BODY)
+
+
+@contextmanager
+def threaded_server() -> Iterator[HTTPServer]:
+    """A loopback server answering requests in parallel, unlike the `httpserver` fixture."""
     server = HTTPServer(threaded=True)
     server.start()
     try:
-        active = 0
-        peak = 0
-        times: list[float] = []
-        lock = threading.Lock()
-
-        def handler(_: Request) -> Response:
-            nonlocal active, peak
-            with lock:
-                active += 1
-                peak = max(peak, active)
-                times.append(time.monotonic())
-            time.sleep(0.15)
-            with lock:
-                active -= 1
-            return Response(BODY)
-
-        server.expect_request("/f").respond_with_handler(handler)
-        with Fetcher(policy(host_delay=0.3)) as fetcher:
-            threads = [
-                threading.Thread(target=fetcher.fetch, args=(server.url_for("/f"),))
-                for _ in range(3)
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-        assert peak == 1
-        times.sort()
-        gaps = [b - a for a, b in itertools.pairwise(times)]
-        # Each request starts after the previous one ended (0.15 s) plus the delay (0.3 s).
-        assert all(gap >= 0.44 for gap in gaps), gaps
+        yield server
     finally:
         server.clear()
         server.stop()
+
+
+def fetch_at_once(fetcher: Fetcher, urls: list[str]) -> None:
+    threads = [threading.Thread(target=fetcher.fetch, args=(url,)) for url in urls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def test_one_request_per_host_and_a_minimum_delay() -> None:
+    with threaded_server() as server:
+        handler = Overlap(hold=0.15)
+        server.expect_request("/f").respond_with_handler(handler)
+        with Fetcher(policy(host_delay=0.3)) as fetcher:
+            fetch_at_once(fetcher, [server.url_for("/f")] * 3)
+        assert handler.peak == 1
+        gaps = [b - a for a, b in itertools.pairwise(sorted(handler.starts))]
+        # Each request starts after the previous one ended (0.15 s) plus the delay (0.3 s).
+        assert all(gap >= 0.44 for gap in gaps), gaps
 
 
 def test_the_threaded_server_does_overlap_without_the_gate() -> None:
     """Control for the test above: two hosts are not serialized by the gate."""
-    server = HTTPServer(threaded=True)
-    server.start()
-    try:
-        active = 0
-        peak = 0
-        lock = threading.Lock()
-
-        def handler(_: Request) -> Response:
-            nonlocal active, peak
-            with lock:
-                active += 1
-                peak = max(peak, active)
-            time.sleep(0.3)
-            with lock:
-                active -= 1
-            return Response(BODY)
-
+    with threaded_server() as server:
+        handler = Overlap(hold=0.3)
         server.expect_request("/f").respond_with_handler(handler)
         url = f"http://localhost:{server.port}/f"
-        urls = [url, url.replace("localhost", "127.0.0.1")]
         with Fetcher(policy()) as fetcher:
-            threads = [threading.Thread(target=fetcher.fetch, args=(u,)) for u in urls]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-        assert peak == 2
-    finally:
-        server.clear()
-        server.stop()
+            fetch_at_once(fetcher, [url, url.replace("localhost", "127.0.0.1")])
+        assert handler.peak == 2
 
 
 def test_configured_host_delay_spaces_requests_to_one_host(tmp_path: Path) -> None:

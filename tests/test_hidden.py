@@ -17,17 +17,16 @@ from feeds.archive import drop_pages, stale_pages
 from feeds.build import build_feeds
 from feeds.site import SiteInfo
 from rassegna.search import SearchFeed
+from tests import factories
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
 
 def _draft(n: int, title: str) -> ArticleDraft:
-    return ArticleDraft(
-        guid=f"g{n}",
-        title=title,
-        summary="",
-        content_html=f"<p>{title}, il racconto della giornata.</p>",
-        content_text=f"{title}, il racconto della giornata.",
+    return factories.draft(
+        f"g{n}",
+        title,
+        f"{title}, il racconto della giornata.",
         published=T0 + timedelta(hours=n),
         url=f"https://esempio.it/{n}",
         authors=("Giulia Ferraris",),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,16 +28,18 @@ def _draft(n: int, days_old: int, category: str) -> ArticleDraft:
     )
 
 
-def test_retention_keeps_what_feeds_show(tmp_path: Path) -> None:
-    (tmp_path / "vuota").mkdir()
+@contextmanager
+def stocked(folder: Path, output: str, drafts: list[ArticleDraft]) -> Iterator[Daemon]:
+    """A daemon whose config has the `[output]` settings `output` and one files source
+    holding `drafts`, its store open for the length of the block."""
+    (folder / "vuota").mkdir()
     config = write_config(
-        tmp_path,
-        """
+        folder,
+        f"""
 [output]
-items_per_feed = 3
 archive = false
-keep_days = 30
 min_tag_articles = 100
+{output}
 
 [[sources]]
 name = "Tutto"
@@ -46,47 +50,32 @@ path = "vuota"
     settings = load_settings(config, environ={})
     store = Store.open(settings.database_url)
     try:
-        sid = store.ensure_source(SourceSpec("Tutto", "files", str(tmp_path / "vuota")))
-        # Ten recent articles in "Cronaca", and old ones: five more in "Cronaca", and one
-        # alone in "Meteo", which the Meteo feed still shows however old it is.
-        drafts = [_draft(n, 1, "Cronaca") for n in range(10)]
-        drafts += [_draft(10 + n, 90, "Cronaca") for n in range(5)]
-        drafts.append(_draft(99, 400, "Meteo"))
+        sid = store.ensure_source(SourceSpec("Tutto", "files", str(folder / "vuota")))
         store.upsert_articles(sid, drafts)
-        deleted = Daemon(settings, store).housekeeping(now=NOW)
-        remaining = {a.guid for a in store.latest_articles(100)}
-        assert deleted == 5
-        assert remaining == {f"a{n}" for n in range(10)} | {"a99"}
-        assert [a.guid for a in store.latest_articles(10, Section("category", "meteo"))] == ["a99"]
-        # Nothing more to do the next night.
-        assert Daemon(settings, store).housekeeping(now=NOW) == 0
+        yield Daemon(settings, store)
     finally:
         store.close()
+
+
+def test_retention_keeps_what_feeds_show(tmp_path: Path) -> None:
+    # Ten recent articles in "Cronaca", and old ones: five more in "Cronaca", and one
+    # alone in "Meteo", which the Meteo feed still shows however old it is.
+    drafts = [_draft(n, 1, "Cronaca") for n in range(10)]
+    drafts += [_draft(10 + n, 90, "Cronaca") for n in range(5)]
+    drafts.append(_draft(99, 400, "Meteo"))
+    with stocked(tmp_path, "items_per_feed = 3\nkeep_days = 30", drafts) as daemon:
+        deleted = daemon.housekeeping(now=NOW)
+        remaining = {a.guid for a in daemon.store.latest_articles(100)}
+        assert deleted == 5
+        assert remaining == {f"a{n}" for n in range(10)} | {"a99"}
+        meteo = daemon.store.latest_articles(10, Section("category", "meteo"))
+        assert [a.guid for a in meteo] == ["a99"]
+        # Nothing more to do the next night.
+        assert daemon.housekeeping(now=NOW) == 0
 
 
 def test_max_per_source(tmp_path: Path) -> None:
-    (tmp_path / "vuota").mkdir()
-    config = write_config(
-        tmp_path,
-        """
-[output]
-items_per_feed = 2
-archive = false
-max_per_source = 4
-min_tag_articles = 100
-
-[[sources]]
-name = "Tutto"
-kind = "files"
-path = "vuota"
-""",
-    )
-    settings = load_settings(config, environ={})
-    store = Store.open(settings.database_url)
-    try:
-        sid = store.ensure_source(SourceSpec("Tutto", "files", str(tmp_path / "vuota")))
-        store.upsert_articles(sid, [_draft(n, n, "Cronaca") for n in range(10)])
-        assert Daemon(settings, store).housekeeping(now=NOW) == 6
-        assert [a.guid for a in store.latest_articles(100)] == ["a0", "a1", "a2", "a3"]
-    finally:
-        store.close()
+    drafts = [_draft(n, n, "Cronaca") for n in range(10)]
+    with stocked(tmp_path, "items_per_feed = 2\nmax_per_source = 4", drafts) as daemon:
+        assert daemon.housekeeping(now=NOW) == 6
+        assert [a.guid for a in daemon.store.latest_articles(100)] == ["a0", "a1", "a2", "a3"]

@@ -6,11 +6,9 @@ the lease keeps its claim (nobody fetches that source a second time meanwhile)."
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import defaultdict
@@ -23,7 +21,7 @@ from sqlalchemy import create_engine, text
 from werkzeug import Request, Response
 
 from db.store import Store
-from tests.conftest import write_config
+from tests.conftest import start_daemon, stop_daemons, write_config
 
 TAKEOVER_LIMIT = 60.0
 
@@ -111,34 +109,15 @@ interval = "4s"
 
 
 def _daemon(config: Path, url: str, index: int) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RASSEGNA_")}
-    env.update(
-        {
-            "RASSEGNA_DATABASE__URL": url,
-            "RASSEGNA_STATE__DIR": str(config.parent / f"var{index}"),
-            "RASSEGNA_INGEST__USER_AGENT": f"daemon{index}",
-        }
+    return start_daemon(
+        config,
+        index,
+        {"RASSEGNA_DATABASE__URL": url, "RASSEGNA_INGEST__USER_AGENT": f"daemon{index}"},
     )
-    # A log file, not a pipe: nobody reads a pipe until the end, and a full one blocks.
-    with (config.parent / f"daemon{index}.log").open("w") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "rassegna", "--config", str(config), "run"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
 
 
 def _stop_all(daemons: list[subprocess.Popen[str]], folder: Path) -> str:
-    for daemon in daemons:
-        if daemon.poll() is None:
-            daemon.send_signal(signal.SIGTERM)
-    for daemon in daemons:
-        daemon.wait(60)
-    return "\n".join(
-        (folder / f"daemon{i}.log").read_text(errors="replace")[-3000:] for i in range(len(daemons))
-    )
+    return "\n".join(stop_daemons(daemons, folder))
 
 
 def _wait_until(condition: Callable[[], bool], timeout: float) -> bool:

@@ -97,27 +97,46 @@ def test_read_only_output_keeps_old_feeds_and_retries(store: Store, tmp_path: Pa
     _read_only_case(store, tmp_path)
 
 
-def _read_only_case(store: Store, tmp_path: Path) -> None:
-    out = tmp_path / "public"
+def _published_then_two_more(store: Store, out: Path) -> dict[str, bytes]:
+    """Publish three articles into `out`, then store two more: the files as published."""
     _articles(store, 3)
     build_feeds(store, SITE, out, fsync=False)
-    old = contents(out)
+    published = contents(out)
     _articles(store, 2, offset=10)
+    return published
+
+
+def _refused(store: Store, out: Path, published: dict[str, bytes]) -> str:
+    """A build that cannot write: one sentence naming `out`, every file as it was."""
+    with pytest.raises(FeedError) as failure:
+        build_feeds(store, SITE, out, fsync=False)
+    message = failure.value.message
+    assert str(out) in message and "\n" not in message
+    assert contents(out) == published
+    return message
+
+
+def _retried(store: Store, out: Path, published: dict[str, bytes]) -> None:
+    """The next build, writes allowed again, publishes the two new articles."""
+    build_feeds(store, SITE, out, fsync=False)
+    assert contents(out) != published
+    assert b"Articolo 11" in (out / "rss.xml").read_bytes()
+    assert assert_output_valid(out) >= 6
+
+
+def _read_only_case(store: Store, tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    published = _published_then_two_more(store, out)
     folders = [out, *[p for p in out.rglob("*") if p.is_dir()]]
     for folder in folders:
         folder.chmod(0o555)
     try:
-        with pytest.raises(FeedError) as failure:
-            build_feeds(store, SITE, out, fsync=False)
-        assert str(out) in failure.value.message and "\n" not in failure.value.message
-        assert contents(out) == old
+        _refused(store, out, published)
         assert assert_output_valid(out) >= 6
     finally:
         for folder in folders:
             folder.chmod(0o755)
-    build_feeds(store, SITE, out, fsync=False)
-    assert contents(out) != old
-    assert b"Articolo 11" in (out / "rss.xml").read_bytes()
+    _retried(store, out, published)
 
 
 @pytest.fixture
@@ -142,25 +161,14 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
 def test_read_only_mount_keeps_old_feeds_and_retries(store: Store, tiny_disk: Path) -> None:
     """As root, permissions do not stop writes; a file system remounted read-only does."""
     out = tiny_disk / "public"
-    _articles(store, 3)
-    build_feeds(store, SITE, out, fsync=False)
-    old = contents(out)
-    _articles(store, 2, offset=10)
+    published = _published_then_two_more(store, out)
     subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)], check=True)
     try:
-        with pytest.raises(FeedError) as failure:
-            build_feeds(store, SITE, out, fsync=False)
-        assert str(out) in failure.value.message and "\n" not in failure.value.message
-        assert any(
-            reason in failure.value.message
-            for reason in ("Read-only file system", "Permission denied")
-        )
-        assert contents(out) == old
+        message = _refused(store, out, published)
+        assert any(reason in message for reason in ("Read-only file system", "Permission denied"))
     finally:
         subprocess.run(["mount", "-o", "remount,rw", str(tiny_disk)], check=True)
-    build_feeds(store, SITE, out, fsync=False)
-    assert b"Articolo 11" in (out / "rss.xml").read_bytes()
-    assert assert_output_valid(out) >= 6
+    _retried(store, out, published)
 
 
 def test_full_disk_keeps_old_feeds_and_retries(store: Store, tiny_disk: Path) -> None:

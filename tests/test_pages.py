@@ -21,11 +21,14 @@ from db.engine import make_engine
 from db.migrate import upgrade
 from db.records import ArticleDraft, SourceSpec, StoredArticle, TopicDef
 from db.store import Store
-from feeds.build import BuildReport, build_feeds
+from feeds.build import BuildReport
 from feeds.pages import italian_datetime
 from feeds.site import SiteInfo
-from feeds.sitebuild import PAGES_STATE, build_pages
-from tests.old_rows import insert_old_source
+from feeds.sitebuild import PAGES_STATE
+from feeds.sitemaps import MAX_URLS
+from tests import factories
+from tests.factories import build_with_pages, contents
+from tests.old_rows import insert_old_source, old_article
 
 BASE = "https://notizie.example.it/"
 SITE = SiteInfo(
@@ -41,19 +44,16 @@ REDAZIONE = SourceSpec(name="Redazione", kind="files", location="/tmp/redazione"
 LAGO = SourceSpec(name="Eco del Lago", kind="feed", location="https://lago.example.it/feed")
 
 
-def _draft(guid: str, title: str, hours_ago: float, **fields: object) -> ArticleDraft:
-    values: dict[str, object] = {
-        "guid": guid,
-        "title": title,
+def _draft(guid: str, title: str, hours_ago: float, **fields: Any) -> ArticleDraft:
+    values: dict[str, Any] = {
         "summary": f"In breve: {title.lower()}.",
-        "content_html": f"<p>{title}: la notizia raccontata per intero, con i dettagli.</p>",
-        "content_text": f"{title}: la notizia raccontata per intero, con i dettagli.",
         "published": NOW - timedelta(hours=hours_ago),
         "slug": re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-"),
         "category": "Cronaca",
     }
     values.update(fields)
-    return ArticleDraft(**values)  # type: ignore[arg-type]
+    body = f"{title}: la notizia raccontata per intero, con i dettagli."
+    return factories.draft(guid, title, body, **values)
 
 
 LOCAL = [
@@ -90,13 +90,10 @@ def _fill(store: Store) -> dict[str, int]:
     return ids
 
 
-def _build(store: Store, out: Path, site: SiteInfo = SITE, **kwargs: object) -> BuildReport:
-    feeds = build_feeds(store, site, out, fsync=False)
-    pages = build_pages(store, site, out, specs=feeds.feeds, fsync=False, now=NOW, **kwargs)  # type: ignore[arg-type]
-    feeds.written += pages.written
-    feeds.unchanged += pages.unchanged
-    feeds.removed += pages.removed
-    return feeds
+def _build(
+    store: Store, out: Path, site: SiteInfo = SITE, sitemap_urls: int = MAX_URLS
+) -> BuildReport:
+    return build_with_pages(store, out, site, NOW, sitemap_urls)
 
 
 def _articles(store: Store) -> dict[str, StoredArticle]:
@@ -105,11 +102,6 @@ def _articles(store: Store) -> dict[str, StoredArticle]:
 
 def _page_file(out: Path, article: StoredArticle) -> Path:
     return out / article.page_path / "index.html"
-
-
-@pytest.fixture
-def out(tmp_path: Path) -> Path:
-    return tmp_path / "public"
 
 
 @pytest.fixture
@@ -179,21 +171,9 @@ def test_upgrade_back_fills_page_addresses(bare_url: str) -> None:
         connection.execute(
             tables.tables["articles"].insert(),
             [
-                {
-                    "uid": f"urn:uuid:00000000-0000-0000-0000-00000000000{n}",
-                    "source_id": source_id,
-                    "guid": f"g-{n}",
-                    "title": "Piano dei trasporti",
-                    "summary": "",
-                    "content_html": "",
-                    "content_text": "",
-                    "authors": [],
-                    "published": when,
-                    "updated": when,
-                    "ingested": when,
-                    "content_hash": "h",
-                    "slug": slug,
-                }
+                old_article(
+                    source_id, n, when, guid=f"g-{n}", title="Piano dei trasporti", slug=slug
+                )
                 for n, slug in ((1, "piano"), (2, "piano"), (3, ""))
             ],
         )
@@ -499,23 +479,15 @@ def test_a_large_sitemap_becomes_an_index(
 # -- publishing -----------------------------------------------------------------------------
 
 
-def _snapshot(out: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(out)): p.read_bytes()
-        for p in out.rglob("*")
-        if p.is_file() and not p.name.startswith(".rassegna")
-    }
-
-
 def test_rebuilds_are_byte_identical_and_write_nothing(filled: Store, out: Path) -> None:
     _build(filled, out)
-    first = _snapshot(out)
+    first = contents(out)
     assert any(name.endswith("index.html.gz") for name in first)
     again = _build(filled, out)
     assert again.written == []
     shutil.rmtree(out)
     _build(filled, out)
-    assert _snapshot(out) == first
+    assert contents(out) == first
 
 
 def test_one_new_article_rewrites_only_what_shows_it(filled: Store, out: Path) -> None:

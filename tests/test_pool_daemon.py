@@ -6,11 +6,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.conftest import write_config
+from tests.conftest import spawn_cli, write_config
 
 # systemd's TimeoutStopSec is 90 s by default; a stop must come well within it even on a
 # loaded test machine.
@@ -89,13 +88,8 @@ kind = "files"
 path = "articoli"
 """,
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RASSEGNA_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rassegna", "--config", str(config), "run"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    process = spawn_cli(
+        "--config", str(config), "run", stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     try:
         # The forkserver and its two workers appear once the first big batch is sent.

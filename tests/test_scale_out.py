@@ -10,7 +10,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import defaultdict
@@ -24,7 +23,7 @@ from sqlalchemy import create_engine, text
 from werkzeug import Request, Response
 
 from db.store import Store
-from tests.conftest import free_port, wait_for_http, write_config
+from tests.conftest import free_port, start_daemon, stop_daemons, wait_for_http, write_config
 
 SOURCES = 300
 INTERVAL = 5
@@ -111,28 +110,16 @@ allow_private_networks = true
 def _daemon(
     config: Path, url: str, index: int, server_port: int | None = None
 ) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RASSEGNA_")}
-    env.update(
-        {"RASSEGNA_DATABASE__URL": url, "RASSEGNA_STATE__DIR": str(config.parent / f"var{index}")}
-    )
+    settings = {"RASSEGNA_DATABASE__URL": url}
     if server_port is not None:  # this one serves /healthz
-        env.update(
+        settings.update(
             {
                 "RASSEGNA_SERVER__ENABLED": "true",
                 "RASSEGNA_SERVER__HOST": "127.0.0.1",
                 "RASSEGNA_SERVER__PORT": str(server_port),
             }
         )
-    # The log goes to a file: a pipe nobody reads until the end would fill up and block
-    # the daemon on its next log line.
-    with (config.parent / f"daemon{index}.log").open("w") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "rassegna", "--config", str(config), "run"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+    return start_daemon(config, index, settings)
 
 
 def _first_pass(counting: CountingFeeds, daemons: list[subprocess.Popen[str]]) -> None:
@@ -145,14 +132,6 @@ def _first_pass(counting: CountingFeeds, daemons: list[subprocess.Popen[str]]) -
                 return
         time.sleep(0.5)
     raise AssertionError(f"only {len(counting.hits)} of {SOURCES} sources fetched at start-up")
-
-
-def _stop(process: subprocess.Popen[str], folder: Path, index: int) -> str:
-    """Stop a daemon (SIGTERM) and return the end of its log."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    process.wait(timeout=30)
-    return (folder / f"daemon{index}.log").read_text(errors="replace")[-3000:]
 
 
 def test_three_daemons_share_the_sources(
@@ -176,7 +155,7 @@ def test_three_daemons_share_the_sources(
         killed_at = time.monotonic()
         time.sleep(LEASE + 2 * INTERVAL)
     finally:
-        outputs = [_stop(d, tmp_path, i) for i, d in enumerate(daemons)]
+        outputs = stop_daemons(daemons, tmp_path)
     assert all(d.returncode in (0, -signal.SIGKILL) for d in daemons), outputs
     with counting.lock:
         hits = {name: list(times) for name, times in counting.hits.items()}
@@ -261,7 +240,7 @@ def test_daemons_survive_a_postgres_outage_and_report_it(
         time.sleep(LEASE + 2 * INTERVAL)
         assert all(d.poll() is None for d in daemons), "a daemon died with the database"
     finally:
-        outputs = [_stop(d, tmp_path, i) for i, d in enumerate(daemons)]
+        outputs = stop_daemons(daemons, tmp_path)
     assert all(d.returncode == 0 for d in daemons), outputs
     assert before == 200
     assert during and set(during) == {503}, during

@@ -6,7 +6,7 @@ import json
 import re
 import sys
 import unicodedata
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,40 +15,13 @@ from hypothesis import strategies as st
 
 from db.analysis import APOSTROPHES, WORD, analyze, drop_elisions, fold, index_text, stem, words
 from db.query import MAX_QUERY_CHARS, MAX_TERMS, ParsedQuery, QueryError, parse_query, tsquery_text
-from db.records import ArticleDraft, SourceSpec
+from db.records import SourceSpec
 from db.search import SNIPPET_OPEN, fts5_query, snippet
 from db.store import Store
 from tests.conftest import run_cli, write_config
-
-WHEN = datetime(2024, 6, 19, 9, 0, tzinfo=UTC)
-
-
-def seed_draft(shared: Path, guid: str = "seed") -> ArticleDraft:
-    """The shared sample article (title, standfirst, blank line, body), read at test time."""
-    lines = (shared / "samples" / "seed-article.txt").read_text(encoding="utf-8").splitlines()
-    body = "\n".join(line for line in lines[3:] if line.strip())
-    return ArticleDraft(
-        guid=guid,
-        title=lines[0],
-        summary=lines[1],
-        content_html="",
-        content_text=body,
-        published=WHEN,
-        category="Esteri",
-    )
-
-
-def draft(guid: str, title: str, body: str = "", **extra: object) -> ArticleDraft:
-    values: dict[str, object] = {
-        "guid": guid,
-        "title": title,
-        "summary": "",
-        "content_html": f"<p>{body}</p>" if body else "",
-        "content_text": body,
-        "published": WHEN - timedelta(hours=len(guid)),
-    }
-    values.update(extra)
-    return ArticleDraft(**values)  # type: ignore[arg-type]
+from tests.factories import SEARCH_WHEN as WHEN
+from tests.factories import search_draft as draft
+from tests.factories import seed_draft
 
 
 def titles(store: Store, query: str, **filters: object) -> set[str]:

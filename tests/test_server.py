@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from email.utils import formatdate
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from rassegna.server import create_app
-from tests.conftest import free_port, wait_for_http
+from tests.conftest import serving
 
 
 @pytest.fixture
@@ -28,19 +26,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     (out / "feed.xsl").write_text("<xsl:stylesheet/>", encoding="utf-8")
     (out / "opml.xml").write_text("<opml/>", encoding="utf-8")
     (tmp_path / "segreto.txt").write_text("no", encoding="utf-8")
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(out, max_age=120), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    wait_for_http(base + "/healthz")
-    yield base, out
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(out, max_age=120)) as base:
+        yield base, out
 
 
 @pytest.mark.parametrize(
@@ -168,15 +155,19 @@ def served_gzip(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         hubs=("https://hub.example.it/", "https://altro-hub.example.it/"),
         base_url="https://feed.example.it/rassegna",
     )
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    wait_for_http(base + "/healthz")
-    yield base, out
-    server.should_exit = True
-    thread.join(10)
+    with serving(app) as base:
+        yield base, out
+
+
+def gzipped(client: httpx.Client, url: str, content_type: str) -> tuple[httpx.Response, bytes]:
+    """GET `url` from a client that accepts gzip: the response and the bytes as they went
+    over the wire, which are gzip, vary on Accept-Encoding and keep the file's type."""
+    with client.stream("GET", url) as response:
+        raw = b"".join(response.iter_raw())
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.headers["vary"] == "Accept-Encoding"
+    assert response.headers["content-type"] == content_type
+    return response, raw
 
 
 def test_gzip_twin_is_served_to_clients_that_accept_it(served_gzip: tuple[str, Path]) -> None:
@@ -186,11 +177,7 @@ def test_gzip_twin_is_served_to_clients_that_accept_it(served_gzip: tuple[str, P
     plain_bytes = (out / "rss.xml").read_bytes()
     with httpx.Client(headers={"Accept-Encoding": "gzip"}) as client:
         # httpx decodes the body itself; the raw stream shows what went over the wire.
-        with client.stream("GET", base + "/rss.xml") as response:
-            raw = b"".join(response.iter_raw())
-        assert response.headers["content-encoding"] == "gzip"
-        assert response.headers["vary"] == "Accept-Encoding"
-        assert response.headers["content-type"] == "application/xml; charset=utf-8"
+        response, raw = gzipped(client, base + "/rss.xml", "application/xml; charset=utf-8")
         assert gzip.decompress(raw) == plain_bytes
         assert raw == (out / "rss.xml.gz").read_bytes()
         assert len(raw) < len(plain_bytes)
@@ -216,11 +203,7 @@ def test_folder_page_has_its_gzip_twin(served_gzip: tuple[str, Path]) -> None:
     base, out = served_gzip
     plain_bytes = (out / "categoria" / "cronaca" / "index.html").read_bytes()
     with httpx.Client(headers={"Accept-Encoding": "gzip"}) as client:
-        with client.stream("GET", base + "/categoria/cronaca/") as response:
-            raw = b"".join(response.iter_raw())
-        assert response.headers["content-encoding"] == "gzip"
-        assert response.headers["vary"] == "Accept-Encoding"
-        assert response.headers["content-type"] == "text/html; charset=utf-8"
+        response, raw = gzipped(client, base + "/categoria/cronaca/", "text/html; charset=utf-8")
         assert raw == (out / "categoria" / "cronaca" / "index.html.gz").read_bytes()
         assert gzip.decompress(raw) == plain_bytes
         etag = response.headers["etag"]

@@ -21,7 +21,7 @@ from rassegna.config import load_settings
 from rassegna.server import BackgroundServer, app_for
 from rassegna.status import StatusPage, collect
 from tests.conftest import free_port, write_config
-from tests.test_search import draft
+from tests.factories import search_draft as draft
 
 CONFIG = """
 [site]

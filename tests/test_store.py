@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import MetaData, inspect, text
@@ -14,25 +14,24 @@ from db.errors import StoreError
 from db.migrate import current_revision, head_revision, upgrade
 from db.records import ArticleDraft, FileFingerprint, Section, SourceSpec
 from db.store import Store
-from tests.old_rows import insert_old_source
+from tests import factories
+from tests.old_rows import insert_old_source, old_article
 
 T0 = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
 
 
-def draft(guid: str, **changes: object) -> ArticleDraft:
-    fields: dict[str, object] = {
-        "guid": guid,
+def draft(guid: str, **changes: Any) -> ArticleDraft:
+    fields: dict[str, Any] = {
         "title": f"Perché la città {guid} è più cara",
+        "body": "Testo",
         "summary": "Un riassunto con l'apostrofo",
-        "content_html": "<p>Testo</p>",
-        "content_text": "Testo",
         "published": T0,
         "category": "Cronaca",
         "tags": ("Comune", "bilancio"),
         "authors": ("Anna Rossi",),
     }
     fields.update(changes)
-    return ArticleDraft(**fields)  # type: ignore[arg-type]
+    return factories.draft(guid, **fields)
 
 
 def source(store: Store, name: str = "Cronaca locale") -> int:
@@ -192,15 +191,7 @@ def test_upgrade_from_0002_back_fills_tag_dates(bare_url: str) -> None:
     tables.reflect(engine)
     assert "published" not in tables.tables["article_tags"].c
     with engine.begin() as connection:
-        source_id = insert_old_source(
-            connection,
-            tables.tables["sources"],
-            name="Vecchia fonte",
-            slug="vecchia-fonte",
-            kind="files",
-            location="/tmp/x",
-            created_at=T0,
-        )
+        source_id = insert_old_source(connection, tables.tables["sources"], created_at=T0)
         connection.execute(
             tables.tables["tags"].insert(),
             [
@@ -211,22 +202,8 @@ def test_upgrade_from_0002_back_fills_tag_dates(bare_url: str) -> None:
         connection.execute(
             tables.tables["articles"].insert(),
             [
-                {
-                    "uid": f"urn:uuid:{uuid.UUID(int=n)}",
-                    "source_id": source_id,
-                    "guid": f"g{n}",
-                    "title": f"Articolo {n}",
-                    "summary": "",
-                    "content_html": "",
-                    "content_text": "",
-                    "authors": [],
-                    # Ids and dates in different orders, so the order is the dates'.
-                    "published": T0 + timedelta(hours=(n * 7) % 5),
-                    "updated": T0,
-                    "ingested": T0,
-                    "content_hash": "h",
-                    "slug": "",
-                }
+                # Ids and dates in different orders, so the order is the dates'.
+                old_article(source_id, n, T0, published=T0 + timedelta(hours=(n * 7) % 5))
                 for n in range(1, 6)
             ],
         )

@@ -15,18 +15,12 @@ from db.records import Section, SourceSpec, TopicDef
 from db.store import Store
 from rassegna.config import load_settings
 from rassegna.operations import build, ingest_source, search_feed
-from rassegna.server import BackgroundServer, app_for
-from tests.conftest import free_port, write_config
-from tests.test_search import draft, seed_draft
+from rassegna.server import app_for
+from tests.conftest import serving, write_site_config
+from tests.factories import search_draft as draft
+from tests.factories import seed_draft
 
-CONFIG = """
-[site]
-title = "Prova"
-base_url = "http://127.0.0.1:8080/"
-
-[database]
-url = "{db}"
-
+TOPICS = """
 [[sources]]
 name = "Articoli"
 kind = "files"
@@ -90,7 +84,7 @@ def test_a_topic_feed_is_published_and_rewritten_only_for_a_match(
     folder = tmp_path / "articoli"
     folder.mkdir()
     (folder / "meteo.txt").write_text("Pioggia a Roma\nDomani piove.\n\nOmbrelli.\n", "utf-8")
-    config = write_config(tmp_path, CONFIG.format(db=f"sqlite:///{tmp_path / 'r.db'}"))
+    config = write_site_config(tmp_path, f"sqlite:///{tmp_path / 'r.db'}", TOPICS)
     settings = load_settings(config, environ={})
     store = Store.open(settings.database_url)
     try:
@@ -135,36 +129,31 @@ def test_cerca_answers_a_valid_atom_feed_over_http(
     tmp_path: Path, shared: Path, schema: etree.RelaxNG
 ) -> None:
     (tmp_path / "articoli").mkdir()
-    config = write_config(tmp_path, CONFIG.format(db=f"sqlite:///{tmp_path / 'r.db'}"))
+    config = write_site_config(tmp_path, f"sqlite:///{tmp_path / 'r.db'}", TOPICS)
     settings = load_settings(config, environ={})
     store = Store.open(settings.database_url)
     source = store.ensure_source(SourceSpec("Agenzia", "files", "/tmp/agenzia"))
     store.upsert_articles(source, [seed_draft(shared), draft("citta", "Traffico in città")])
-    port = free_port()
-    server = BackgroundServer(
-        app_for(settings, search=search_feed(settings, store)), "127.0.0.1", port
-    )
-    server.start()
     try:
-        base = f"http://127.0.0.1:{port}/cerca"
-        answer = httpx.get(base, params={"q": "Corea del Nord"})
-        assert answer.status_code == 200
-        assert answer.headers["content-type"].startswith("application/atom+xml")
-        parsed = feedparser.parse(answer.content)
-        assert parsed.bozo == 0
-        assert [e.title for e in parsed.entries] == [seed_draft(shared).title]
-        assert "cerca?q=Corea" in parsed.feed.id
-        schema.assertValid(etree.fromstring(answer.content))
-        again = httpx.get(base, params={"q": "Corea del Nord"})
-        assert again.content == answer.content
-        assert httpx.get(base, params={"q": "citta"}).status_code == 200
-        empty = httpx.get(base, params={"q": "putin -ucraina"})
-        assert empty.status_code == 200 and feedparser.parse(empty.content).entries == []
-        schema.assertValid(etree.fromstring(empty.content))
-        for bad in ("x" * 201, "*rina", ""):
-            refused = httpx.get(base, params={"q": bad})
-            assert refused.status_code == 400
-            assert len(refused.text.strip().splitlines()) == 1
+        with serving(app_for(settings, search=search_feed(settings, store))) as root:
+            base = f"{root}/cerca"
+            answer = httpx.get(base, params={"q": "Corea del Nord"})
+            assert answer.status_code == 200
+            assert answer.headers["content-type"].startswith("application/atom+xml")
+            parsed = feedparser.parse(answer.content)
+            assert parsed.bozo == 0
+            assert [e.title for e in parsed.entries] == [seed_draft(shared).title]
+            assert "cerca?q=Corea" in parsed.feed.id
+            schema.assertValid(etree.fromstring(answer.content))
+            again = httpx.get(base, params={"q": "Corea del Nord"})
+            assert again.content == answer.content
+            assert httpx.get(base, params={"q": "citta"}).status_code == 200
+            empty = httpx.get(base, params={"q": "putin -ucraina"})
+            assert empty.status_code == 200 and feedparser.parse(empty.content).entries == []
+            schema.assertValid(etree.fromstring(empty.content))
+            for bad in ("x" * 201, "*rina", ""):
+                refused = httpx.get(base, params={"q": bad})
+                assert refused.status_code == 400
+                assert len(refused.text.strip().splitlines()) == 1
     finally:
-        server.stop()
         store.close()

@@ -7,9 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from db.store import Store
-from feeds.build import build_feeds
-from feeds.sitebuild import build_pages
 from tests.conftest import run_once
+from tests.factories import build_with_pages
 from tests.published import fill, site
 
 
@@ -26,9 +25,7 @@ def test_a_first_build_counts_every_file_it_wrote_by_kind(store: Store, tmp_path
     out = tmp_path / "public"
     now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
     settings = site("https://notizie.example.it/")
-    report = build_feeds(store, settings, out, fsync=False)
-    pages = build_pages(store, settings, out, specs=report.feeds, fsync=False, now=now)
-    report.written += pages.written
+    report = build_with_pages(store, out, settings, now)
     counts = report.written_counts()
     disk = _on_disk(out)
     assert (counts.feeds, counts.pages, counts.other) == (
