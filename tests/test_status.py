@@ -17,10 +17,10 @@ from db.records import FetchKind, FetchOutcome, SourceSpec
 from db.store import Store
 from db.tables import ARTICLES, COUNTERS
 from db.upsert import upsert_articles
-from rassegna.config import load_settings
-from rassegna.server import BackgroundServer, app_for
+from rassegna.config import Settings, load_settings
+from rassegna.server import app_for
 from rassegna.status import StatusPage, collect
-from tests.conftest import free_port, write_config
+from tests.conftest import serving, write_config
 from tests.factories import search_draft as draft
 
 CONFIG = """
@@ -134,18 +134,17 @@ def page_store(tmp_path: Path) -> Store:
     return store
 
 
-def test_status_page_lists_failing_sources_first(tmp_path: Path, page_store: Store) -> None:
-    settings = load_settings(_settings(tmp_path))
-    port = free_port()
-    server = BackgroundServer(
-        app_for(settings, status=StatusPage(settings, page_store)), "127.0.0.1", port
-    )
-    server.start()
+def _get_stato(settings: Settings, store: Store) -> httpx.Response:
+    """GET /stato from the daemon's app served over loopback; `store` is closed after."""
     try:
-        answer = httpx.get(f"http://127.0.0.1:{port}/stato")
+        with serving(app_for(settings, status=StatusPage(settings, store))) as root:
+            return httpx.get(f"{root}/stato")
     finally:
-        server.stop()
-        page_store.close()
+        store.close()
+
+
+def test_status_page_lists_failing_sources_first(tmp_path: Path, page_store: Store) -> None:
+    answer = _get_stato(load_settings(_settings(tmp_path)), page_store)
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "text/html; charset=utf-8"
     assert answer.headers["cache-control"] == "no-store"
@@ -180,17 +179,7 @@ def test_status_values_match_store(tmp_path: Path, page_store: Store) -> None:
 
 
 def test_status_can_be_turned_off(tmp_path: Path, page_store: Store) -> None:
-    settings = load_settings(_settings(tmp_path, status=False))
-    port = free_port()
-    server = BackgroundServer(
-        app_for(settings, status=StatusPage(settings, page_store)), "127.0.0.1", port
-    )
-    server.start()
-    try:
-        answer = httpx.get(f"http://127.0.0.1:{port}/stato")
-    finally:
-        server.stop()
-        page_store.close()
+    answer = _get_stato(load_settings(_settings(tmp_path, status=False)), page_store)
     assert answer.status_code == 404
 
 
@@ -205,18 +194,13 @@ def test_status_page_conforms(tmp_path: Path, page_store: Store) -> None:
     if missing is not None:
         pytest.skip(missing)
     settings = load_settings(_settings(tmp_path))
-    port = free_port()
-    server = BackgroundServer(
-        app_for(settings, status=StatusPage(settings, page_store)), "127.0.0.1", port
-    )
-    server.start()
     shots = Path(os.environ.get("RASSEGNA_SHOTS", tmp_path / "shots"))
     try:
-        url = f"http://127.0.0.1:{port}/stato"
-        body = httpx.get(url).text
-        results = axe_check([url], screenshots=shots)
+        with serving(app_for(settings, status=StatusPage(settings, page_store))) as root:
+            url = f"{root}/stato"
+            body = httpx.get(url).text
+            results = axe_check([url], screenshots=shots)
     finally:
-        server.stop()
         page_store.close()
     assert [str(m) for m in vnu_errors_in({"stato": body})] == []
     assert [line for r in results for line in r.describe()] == []
