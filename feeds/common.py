@@ -120,13 +120,32 @@ def local(moment: datetime, tz: ZoneInfo) -> datetime:
     return local_exact(moment, tz).replace(microsecond=0)
 
 
-def rfc822(moment: datetime, tz: ZoneInfo) -> str:
-    """RFC 822 date with English day and month names whatever the locale.
+_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
-    `email.utils.format_datetime` uses fixed English names; `strftime("%a")` (and feedgen,
-    which calls `locale.setlocale` around it, process-wide) is avoided on purpose.
+
+def rfc822(moment: datetime, tz: ZoneInfo) -> str:
+    """RFC 822 date with English day and month names whatever the locale: the text of
+    `email.utils.format_datetime`, written out here because that goes through
+    `timetuple` and `strftime("%z")` for every entry of a build.
+
+    `strftime("%a")` (and feedgen, which calls `locale.setlocale` around it,
+    process-wide) is avoided on purpose.
     """
-    return format_datetime(local(moment, tz))
+    shown = local(moment, tz)
+    offset = shown.utcoffset()
+    if offset is None:  # pragma: no cover - `local` always gives an aware datetime
+        return format_datetime(shown)
+    seconds = int(offset.total_seconds())
+    sign = "-" if seconds < 0 else "+"
+    hours, rest = divmod(abs(seconds), 3600)
+    minutes, rest = divmod(rest, 60)
+    # Local mean time offsets (before the 1890s) have seconds, which %z writes too.
+    zone = f"{sign}{hours:02d}{minutes:02d}" + (f"{rest:02d}" if rest else "")
+    return (
+        f"{_DAY_NAMES[shown.weekday()]}, {shown.day:02d} {_MONTH_NAMES[shown.month - 1]}"
+        f" {shown.year:04d} {shown.hour:02d}:{shown.minute:02d}:{shown.second:02d} {zone}"
+    )
 
 
 def rfc3339(moment: datetime, tz: ZoneInfo) -> str:

@@ -1,15 +1,19 @@
-"""The per-build caches of the renderers (`feeds.caches`) and the XML character filter."""
+"""The per-build caches of the renderers (`feeds.caches`), the XML character filter and
+the RFC 822 dates of the feeds."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from zoneinfo import ZoneInfo
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from db.records import StoredArticle
 from feeds.caches import ArticleLru, TextHandover, texts_of
-from feeds.common import clean_text
+from feeds.common import clean_text, local, rfc822
 from feeds.jsonfeed import ItemCache, render_json
 from feeds.render import EntryCache, render_xml
 from feeds.sections import root_spec
@@ -103,3 +107,19 @@ def test_shared_caches_give_the_bytes_of_uncached_rendering() -> None:
         assert render_xml(SITE, ROOT, feed, entries) == render_xml(SITE, ROOT, feed)
         assert render_json(SITE, ROOT, feed, json_items) == render_json(SITE, ROOT, feed)
     assert len(handover) <= len(items)
+
+
+# Africa/Monrovia: an offset with seconds until 1972.
+_ZONES = st.sampled_from(
+    ["Europe/Rome", "UTC", "America/St_Johns", "Asia/Kolkata", "Pacific/Chatham", "Africa/Monrovia"]
+)
+
+
+@given(
+    st.datetimes(min_value=datetime(1800, 1, 1), max_value=datetime(2200, 1, 1)),
+    _ZONES,
+)
+def test_rfc822_writes_what_email_utils_writes(moment: datetime, zone: str) -> None:
+    tz = ZoneInfo(zone)
+    aware = moment.replace(tzinfo=UTC)
+    assert rfc822(aware, tz) == format_datetime(local(aware, tz))
