@@ -105,7 +105,8 @@ def analyze(value: str) -> list[str]:
 
 
 CHUNK_CACHE = 32_768
-"""Distinct whitespace-separated pieces of folded text whose index text is remembered."""
+"""Distinct whitespace-separated pieces of text (as written, and folded) whose index text
+is remembered."""
 
 
 @lru_cache(maxsize=CHUNK_CACHE)
@@ -113,11 +114,20 @@ def _chunk_index(chunk: str) -> str:
     return " ".join(stem(w) for w in WORD.findall(drop_elisions(chunk)))
 
 
+@lru_cache(maxsize=CHUNK_CACHE)
+def _written_chunk_index(chunk: str) -> str:
+    # A folded character can hold white space (`¨` folds to a space), so the folded piece
+    # is split again.
+    return " ".join(filter(None, map(_chunk_index, fold(chunk).split())))
+
+
 def index_text(value: str) -> str:
     """`" ".join(analyze(value))`, what the SQLite index stores, computed per piece of
-    folded text between spaces, each piece once (cached): news repeat the same few
-    thousand words, and running the elision and word regexes over every article's text
-    cost more than folding it. Equal to the definition because neither regex crosses
-    white space (an elision is letters, an apostrophe and a letter; a piece's start and
-    end are word boundaries either way)."""
-    return " ".join(filter(None, map(_chunk_index, fold(value).split())))
+    text between spaces, each piece once (cached): news repeat the same few thousand
+    words, and folding every article's text and running the elision and word regexes
+    over it cost more than looking its pieces up. Equal to the definition because
+    folding is per character and folds every white space character to white space (the
+    pieces of the folded text are those of the pieces of the text), and neither regex
+    crosses white space (an elision is letters, an apostrophe and a letter; a piece's
+    start and end are word boundaries either way)."""
+    return " ".join(filter(None, map(_written_chunk_index, value.split())))

@@ -286,6 +286,15 @@ def test_index_text_equals_its_definition_on_any_text(value: str) -> None:
     assert index_text(value) == index_text_by_definition(value)
 
 
+def test_fold_keeps_white_space_white() -> None:
+    # `index_text` folds each piece of text between spaces on its own: that equals folding
+    # the whole text only while no white space character folds to nothing or to a letter.
+    for code in range(sys.maxunicode + 1):
+        if chr(code).isspace():
+            assert fold(chr(code)).isspace(), hex(code)
+    assert index_text("città¨Ucraina l'¨anno") == index_text_by_definition("città¨Ucraina l'¨anno")
+
+
 def test_index_text_of_an_article(shared: Path) -> None:
     article = (shared / "samples" / "seed-article.txt").read_text(encoding="utf-8")
     assert index_text(article) == index_text_by_definition(article)
