@@ -316,6 +316,31 @@ def _ingest_pages(
     )
 
 
+def collect_article(
+    response: Response,
+    fetcher: Fetcher,
+    options: RemoteOptions,
+    now: datetime,
+    *,
+    category: str | None = None,
+) -> Collected:
+    """The draft of one article page of a page source or of an ad-hoc URL, its body found
+    by the site rule for its host, then the options' selectors, then trafilatura (an
+    article split over pages is fetched through `fetcher`). Ingest and `--dry-run` both
+    come here, so a preview shows what ingesting stores."""
+    site = options.full_text
+    finder = PageFinder(site.rules, site.selectors, page_fetch(fetcher, options.user_agent, now))
+    return collect_page(
+        response,
+        now=now,
+        timezone=options.timezone,
+        category=category,
+        rules=options.rules,
+        strip_tracking=options.strip_tracking,
+        finder=finder,
+    )
+
+
 def _collect_one(
     response: Response,
     collected: Collected,
@@ -324,17 +349,7 @@ def _collect_one(
     spec: SourceSpec,
     fetcher: Fetcher,
 ) -> None:
-    site = options.full_text  # a page source's site rules and selectors
-    finder = PageFinder(site.rules, site.selectors, page_fetch(fetcher, options.user_agent, now))
-    one = collect_page(
-        response,
-        now=now,
-        timezone=options.timezone,
-        category=spec.category,
-        rules=options.rules,
-        strip_tracking=options.strip_tracking,
-        finder=finder,
-    )
+    one = collect_article(response, fetcher, options, now, category=spec.category)
     collected.drafts.extend(one.drafts)
     collected.problems.extend(one.problems)
     collected.undated |= one.undated

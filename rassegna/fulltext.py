@@ -40,9 +40,10 @@ def full_text_options(
 ) -> FullTextOptions:
     """The options of one source (`mode` overrides its `full_text`, for `preview`). A page
     source fetches no article page for a feed, but finds its own articles' text with the
-    same site rules and selectors, so it gets them too."""
+    same site rules and selectors, so it gets them too; so does an ad-hoc URL (`source`
+    None), which may be an article page."""
     chosen = mode or (mode_of(source.full_text) if source is not None else "off")
-    if chosen == "off" and (source is None or source.kind != "page"):
+    if chosen == "off" and source is not None and source.kind != "page":
         return FullTextOptions(timezone=settings.site.timezone)
     return FullTextOptions(
         mode=chosen,

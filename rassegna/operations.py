@@ -17,14 +17,14 @@ from feeds.site import SiteInfo
 from feeds.sitebuild import build_pages
 from feeds.websub import announce
 from ingest.article import DraftRules
-from ingest.collect import Collected, collect_feed, collect_page
+from ingest.collect import Collected, collect_feed
 from ingest.errors import IngestError
 from ingest.feed import looks_like_feed
 from ingest.fetch import Fetcher, FetchError, FetchPolicy, Response
 from ingest.page import find_feed_links
 from ingest.pipeline import IngestReport, Progress, ingest_files_source
 from ingest.pool import DraftPool
-from ingest.remote import RemoteOptions, ingest_remote_source
+from ingest.remote import RemoteOptions, collect_article, ingest_remote_source
 from rassegna.config import Settings, SourceConfig, topic_slug
 from rassegna.errors import RassegnaError
 from rassegna.fulltext import full_text_options
@@ -115,10 +115,12 @@ def remote_options(
     settings: Settings, source: SourceConfig | None = None, pool: DraftPool | None = None
 ) -> RemoteOptions:
     if source is None:
+        # An ad-hoc URL: an article page finds its text as a page source's do.
         return RemoteOptions(
             timezone=settings.site.timezone,
             rules=draft_rules(settings),
             strip_tracking=settings.ingest.strip_tracking,
+            full_text=full_text_options(settings, None),
             pool=pool,
         )
     return RemoteOptions(
@@ -339,6 +341,7 @@ def ingest_url(
                 f'source "{source_name}" is configured in {settings.origin} with another '
                 "address; choose another name for --source"
             )
+    options = remote_options(settings)
     with make_fetcher(settings) as fetcher:
         try:
             kind, response = _discover(fetcher, url, now)
@@ -346,7 +349,7 @@ def ingest_url(
             raise RassegnaError(exc.message) from exc
         if dry_run or store is None:
             report = IngestReport(source=response.url)
-            collected = _collect(kind, response, settings, now)
+            collected = _collect(kind, response, fetcher, options, now)
             report.problems.extend(collected.problems)
             for draft in collected.drafts:
                 report.new += 1
@@ -367,12 +370,14 @@ def ingest_url(
             ad_hoc=True,
         )
         return ingest_remote_source(
-            store, spec, fetcher, options=remote_options(settings), now=now, prefetched=response
+            store, spec, fetcher, options=options, now=now, prefetched=response
         )
 
 
-def _collect(kind: str, response: Response, settings: Settings, now: datetime) -> Collected:
-    timezone = settings.site.timezone
+def _collect(
+    kind: str, response: Response, fetcher: Fetcher, options: RemoteOptions, now: datetime
+) -> Collected:
+    """What a dry run would store, read with the options ingesting uses."""
     try:
         if kind == "feed":
             return collect_feed(
@@ -381,17 +386,11 @@ def _collect(kind: str, response: Response, settings: Settings, now: datetime) -
                 charset=response.charset,
                 content_type=response.content_type,
                 now=now,
-                timezone=timezone,
-                rules=draft_rules(settings),
-                strip_tracking=settings.ingest.strip_tracking,
+                timezone=options.timezone,
+                rules=options.rules,
+                strip_tracking=options.strip_tracking,
             )
-        return collect_page(
-            response,
-            now=now,
-            timezone=timezone,
-            rules=draft_rules(settings),
-            strip_tracking=settings.ingest.strip_tracking,
-        )
+        return collect_article(response, fetcher, options, now)
     except IngestError as exc:
         raise RassegnaError(exc.message) from exc
 

@@ -259,3 +259,43 @@ url = "http://localhost:{httpserver.port}/sport/virtus-rimonta"
     listing = json.loads(run_cli("--config", str(config), "articles", "--json").stdout)
     assert [a["title"] for a in listing] == ["La lunga notte della Virtus: cronaca di una rimonta"]
     assert any(p.path == "/sport/virtus-rimonta" and p.query_string for p, _ in httpserver.log)
+
+
+def test_cli_adhoc_article_page_finds_its_text_as_page_sources_do(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """`rassegna ingest URL` of an article page, previewed with --dry-run and stored, takes
+    the site rule for its host from [ingest] site_rules before trafilatura: the rule's
+    author and date, its strip lines, and the article's second page."""
+    _serve_fulltext_pages(httpserver)
+    shutil.copytree(FULLTEXT / "rules", tmp_path / "regole")
+    config = config_for(tmp_path, 'site_rules = "regole"')
+    ponte = f"http://localhost:{httpserver.port}/cronaca/ponte-riaperto"
+    virtus = f"http://localhost:{httpserver.port}/sport/virtus-rimonta"
+
+    def second_pages() -> int:
+        return sum(
+            p.path == "/sport/virtus-rimonta" and bool(p.query_string) for p, _ in httpserver.log
+        )
+
+    preview = run_cli("--config", str(config), "ingest", ponte, virtus, "--dry-run")
+    assert preview.returncode == 0, preview.stderr
+    assert "authors: Marta Guidotti" in preview.stdout
+    assert "2026-11-05T09:15+01:00" in preview.stdout  # the rule's date:
+    assert "Condividi" not in preview.stdout
+    assert second_pages() == 1
+    assert json.loads(run_cli("--config", str(config), "articles", "--json").stdout) == []
+
+    for url in (ponte, virtus):
+        stored = run_cli("--config", str(config), "ingest", url, "--no-build")
+        assert stored.returncode == 0, stored.stderr
+    assert second_pages() == 2
+    listing = json.loads(run_cli("--config", str(config), "articles", "--json").stdout)
+    by_title = {a["title"]: a for a in listing}
+    ponte_article = by_title["Riaperto il ponte sull'Arno dopo otto mesi"]
+    assert ponte_article["authors"] == ["Marta Guidotti"]
+    assert ponte_article["published"] == "2026-11-05T08:15:00+00:00"
+    for junk in ("Condividi", "Pubblicità", "Leggi anche", "Articoli correlati"):
+        assert junk not in ponte_article["content_text"], junk
+    virtus_article = by_title["La lunga notte della Virtus: cronaca di una rimonta"]
+    assert "tripla dall'angolo" in virtus_article["content_text"].replace("’", "'")
