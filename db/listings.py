@@ -98,9 +98,3 @@ def article_count(engine: Engine) -> int:
     """How many articles the store holds."""
     with engine.connect() as connection:
         return int(connection.scalar(select(func.count()).select_from(ARTICLES)) or 0)
-
-
-def latest_article_id(engine: Engine) -> int:
-    """The highest article id (0 when empty): a cheap "something new arrived" stamp."""
-    with engine.connect() as connection:
-        return int(connection.scalar(select(func.max(ARTICLES.c.id))) or 0)

@@ -360,3 +360,13 @@ class Build(Base):
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     removed: Mapped[int] = mapped_column(Integer, default=0)
     feeds: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Revision(Base):
+    """A named counter other processes compare to know that something they cached changed
+    (revision 0017): `hidden` goes up each time articles are hidden or shown again."""
+
+    __tablename__ = "revisions"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

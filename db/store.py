@@ -190,6 +190,11 @@ class Store:
         """Every article hidden by `rassegna rules apply`, oldest id first."""
         return blocked.hidden_ids(self.engine)
 
+    def search_stamp(self) -> tuple[int, int]:
+        """The newest article id and the hidden revision: a cached search answer is good
+        while both are the same."""
+        return blocked.search_stamp(self.engine)
+
     def hidden_among(self, ids: Sequence[int]) -> set[int]:
         """Which of `ids` are hidden."""
         return blocked.hidden_among(self.engine, ids)
@@ -416,10 +421,6 @@ class Store:
     def article_count(self) -> int:
         """How many articles the store holds."""
         return listings.article_count(self.engine)
-
-    def latest_article_id(self) -> int:
-        """The highest article id (0 when empty): a cheap "something new arrived" stamp."""
-        return listings.latest_article_id(self.engine)
 
     # -- search and topics (db.search, db.topics) -------------------------------------------
 

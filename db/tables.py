@@ -29,6 +29,7 @@ FETCHED_PAGES = cast(Table, models.FetchedPage.__table__)
 COUNTERS = cast(Table, models.Counter.__table__)
 COUNTER_TOTALS = cast(Table, models.CounterTotal.__table__)
 BUILDS = cast(Table, models.Build.__table__)
+REVISIONS = cast(Table, models.Revision.__table__)
 ARTICLE_TAGS = models.article_tags
 ARTICLE_AUTHORS = models.article_authors
 TOPIC_ARTICLES = models.topic_articles

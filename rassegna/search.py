@@ -3,12 +3,11 @@
 
 The query language and the databases' side are in `db.search`; this module only presents
 results. `/cerca?q=...` is a feed a reader can subscribe to (as WordPress's `?s=...&feed=`):
-its answers are cached, keyed by the query and the newest article id, so a poll that
-repeats a query while nothing arrived costs one `max(id)` read, and a new article (the only
-thing that can add a result) makes the next poll search again. A cached answer holding an
-article hidden since (`rassegna rules apply`) is searched again too: hidden articles are
-in no feed. `/ricerca?q=...` shows the
-same results as an HTML page (the site's templates) with a search form, for people.
+its answers are cached, keyed by the query, the newest article id and the store's hidden
+revision, so a poll that repeats a query while nothing changed costs one read of two
+primary keys. A new article, or articles hidden or shown again by `rassegna rules apply`
+(`--undo`) in another process, make the next poll search again. `/ricerca?q=...` shows
+the same results as an HTML page (the site's templates) with a search form, for people.
 """
 
 from __future__ import annotations
@@ -117,8 +116,8 @@ class SearchFeed:
         self._store = store
         self._site = site
         self._results = results
-        # (query, newest id) -> (the Atom document, the ids of the articles it lists)
-        self._cache: OrderedDict[tuple[str, int], tuple[bytes, list[int]]] = OrderedDict()
+        # (query, newest id, hidden revision) -> the Atom document
+        self._cache: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
         self._lock = threading.Lock()
         self._entries = EntryCache(site)
         self._templates = Templates(site)
@@ -126,13 +125,12 @@ class SearchFeed:
     def __call__(self, query: str) -> bytes:
         query = " ".join(query.split())
         parse_query(query)  # refuse a bad query (too long, ...) before touching the index
-        key = (query, self._store.latest_article_id())
+        key = (query, *self._store.search_stamp())
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
-        if cached is not None and not self._store.hidden_among(cached[1]):
-            return cached[0]
+                return cached
         hits = self._store.search(query, limit=self._results)
         found = self._store.articles_by_ids(hit.id for hit in hits)
         articles = [found[hit.id] for hit in hits if hit.id in found]
@@ -147,7 +145,7 @@ class SearchFeed:
         )
         with self._lock:
             body = render_xml(self._site, spec, articles, self._entries).atom
-            self._cache[key] = (body, [a.id for a in articles])
+            self._cache[key] = body
             while len(self._cache) > CACHE_ENTRIES:
                 self._cache.popitem(last=False)
         return body

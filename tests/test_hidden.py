@@ -163,7 +163,7 @@ def test_archive_pages_lose_a_hidden_article_and_get_it_back(store: Store, tmp_p
     assert _archives(out) == before
 
 
-def test_search_feed_drops_a_cached_answer_that_lists_a_hidden_article(store: Store) -> None:
+def test_search_feed_cache_follows_hiding_and_showing(store: Store) -> None:
     source = store.ensure_source(
         SourceSpec(name="Fonte", kind="files", location="/tmp/fonte", interval_seconds=60)
     )
@@ -180,3 +180,5 @@ def test_search_feed_drops_a_cached_answer_that_lists_a_hidden_article(store: St
     [newest] = store.latest_articles(1)
     set_hidden(store.engine, [newest.id], True)
     assert titles() == ["Il mercato coperto riapre"]
+    set_hidden(store.engine, [newest.id], False)  # no article arrived: the cache must see it
+    assert titles() == ["Il mercato coperto riapre", "Il mercato rionale chiude"]

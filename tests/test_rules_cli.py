@@ -11,10 +11,15 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import feedparser
+import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import pg_schema, run_cli, write_config
+from db.store import Store
+from rassegna.config import load_settings
+from rassegna.operations import search_feed
+from rassegna.server import BackgroundServer, app_for
+from tests.conftest import free_port, pg_schema, run_cli, write_config
 
 TITLES = [
     "Oroscopo della settimana: le stelle di dicembre",
@@ -159,6 +164,47 @@ older_than = "1d"
     assert _hidden(config, database) == 0
     assert _published_titles(tmp_path) == set(TITLES)
     assert sorted(_archived_titles(tmp_path)) == sorted(TITLES)
+
+
+OROSCOPO = """
+[[rules]]
+action = "block"
+title = "oroscopo"
+"""
+
+
+def test_cached_search_feed_follows_apply_and_undo_run_elsewhere(
+    tmp_path: Path, database: dict[str, str]
+) -> None:
+    """The server's `/cerca` answers are cached; `rules apply` and `--undo`, run by another
+    process, change what the next request of the same query answers although no article
+    arrived."""
+    (tmp_path / "feed.xml").write_text(_feed(datetime.now(UTC)), "utf-8")
+    config = write_config(tmp_path, BASE)
+    _cli(config, database, "ingest", "--all", "--no-build")
+    write_config(tmp_path, BASE + OROSCOPO)
+    settings = load_settings(config, environ=database)
+    store = Store.open(settings.database_url)
+    server = BackgroundServer(
+        app_for(settings, search=search_feed(settings, store)), "127.0.0.1", free_port()
+    )
+    server.start()
+
+    def found() -> set[str]:
+        answer = httpx.get(f"http://127.0.0.1:{server.port}/cerca", params={"q": "scritto"})
+        assert answer.status_code == 200
+        return {entry.title for entry in feedparser.parse(answer.content).entries}
+
+    try:
+        assert found() == set(TITLES)
+        assert "1 articles hidden" in _cli(config, database, "rules", "apply")
+        assert found() == set(TITLES[1:])
+        assert found() == set(TITLES[1:])  # from the cache
+        assert "1 articles shown again" in _cli(config, database, "rules", "apply", "--undo")
+        assert found() == set(TITLES)
+    finally:
+        server.stop()
+        store.close()
 
 
 def test_check_warns_when_keep_rules_block_every_recent_article(

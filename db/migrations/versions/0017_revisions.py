@@ -1,0 +1,31 @@
+"""Revisions: named counters a process compares to know that something it cached changed
+in the store. `hidden` goes up each time articles are hidden or shown again (`rassegna
+rules apply`, `--undo`), so the server's `/cerca` cache, in another process, searches
+again. A row appears at its first change; a missing row reads as 0.
+
+Revision ID: 0017
+Revises: 0016
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0017"
+down_revision = "0016"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "revisions",
+        sa.Column("name", sa.String(length=40), primary_key=True),
+        sa.Column("value", sa.Integer(), nullable=False, server_default="0"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("revisions")
