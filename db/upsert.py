@@ -258,12 +258,13 @@ def _unique_slugs(
     """A slug for each new article, unique within its section (its category, else its
     source): a taken `slug` becomes `slug-2`, `slug-3`..."""
     keys = [_category_id(p.draft, categories) for p in plans]
-    taken: dict[int | None, set[str]] = {}
-    for key in dict.fromkeys(keys):
-        bases = {
-            p.draft.slug for p, k in zip(plans, keys, strict=True) if k == key and p.draft.slug
-        }
-        taken[key] = _taken_slugs(connection, key, source_id, bases)
+    bases: dict[int | None, set[str]] = {key: set() for key in keys}
+    for plan, key in zip(plans, keys, strict=True):
+        if plan.draft.slug:
+            bases[key].add(plan.draft.slug)
+    taken = _taken_bases(connection, bases, source_id)
+    for key, found in taken.items():
+        found |= _taken_numbered(connection, _section(key, source_id), found)
     slugs = []
     for plan, key in zip(plans, keys, strict=True):
         base = slug = plan.draft.slug
@@ -276,32 +277,59 @@ def _unique_slugs(
     return slugs
 
 
-def _taken_slugs(
-    connection: Connection, category_id: int | None, source_id: int, bases: set[str]
-) -> set[str]:
-    """Which of `bases`, and of their numbered forms, a section already uses.
-
-    Equality probes on the (section, slug) indexes: one query for the bases, and for the
-    bases that are taken one more for their next `SLUG_PROBE` numbered forms (rarely
-    more)."""
+def _section(category_id: int | None, source_id: int) -> ColumnElement[bool]:
+    """The articles of a slug section: a category, else the source's uncategorised ones."""
     a = ARTICLES.c
-    section: ColumnElement[bool] = (
-        a.category_id == category_id
-        if category_id is not None
-        else (a.category_id.is_(None) & (a.source_id == source_id))
-    )
+    if category_id is not None:
+        return a.category_id == category_id
+    return a.category_id.is_(None) & (a.source_id == source_id)
 
-    def probe(candidates: Iterable[str]) -> set[str]:
-        found: set[str] = set()
-        for chunk in chunks(sorted(candidates)):
-            query = select(a.slug).where(section, a.slug.in_(chunk))
-            found |= set(connection.execute(query).scalars())
-        return found
 
-    found = probe(bases)
-    pending, start = set(found), 2
+def _probe(
+    connection: Connection, section: ColumnElement[bool], candidates: Iterable[str]
+) -> set[str]:
+    """Which of `candidates` the section already uses (equality probes on its index)."""
+    a = ARTICLES.c
+    found: set[str] = set()
+    for chunk in chunks(sorted(candidates)):
+        found |= set(connection.execute(select(a.slug).where(section, a.slug.in_(chunk))).scalars())
+    return found
+
+
+def _taken_bases(
+    connection: Connection, bases: dict[int | None, set[str]], source_id: int
+) -> dict[int | None, set[str]]:
+    """Which bases each section already uses: the categories' in one query on the
+    (category, slug) index (a batch spans many categories), the source's own section in
+    another."""
+    a = ARTICLES.c
+    taken: dict[int | None, set[str]] = {key: set() for key in bases}
+    if None in bases:
+        taken[None] = _probe(connection, _section(None, source_id), bases[None])
+    categorised = sorted(key for key in bases if key is not None)
+    wanted = sorted({slug for key in categorised for slug in bases[key]})
+    for ids in chunks(categorised):
+        for slugs in chunks(wanted):
+            query = select(a.category_id, a.slug).where(a.category_id.in_(ids), a.slug.in_(slugs))
+            for category_id, slug in connection.execute(query):
+                if slug in bases[category_id]:
+                    taken[category_id].add(slug)
+    return taken
+
+
+def _taken_numbered(
+    connection: Connection, section: ColumnElement[bool], taken: set[str]
+) -> set[str]:
+    """Which numbered forms of the taken bases the section already uses: the next
+    `SLUG_PROBE` of each per query (rarely more than one)."""
+    found: set[str] = set()
+    pending, start = set(taken), 2
     while pending:
-        numbered = probe(f"{b}-{n}" for b in pending for n in range(start, start + SLUG_PROBE))
+        numbered = _probe(
+            connection,
+            section,
+            (f"{b}-{n}" for b in pending for n in range(start, start + SLUG_PROBE)),
+        )
         found |= numbered
         # A base whose whole window is taken needs the next window.
         pending = {

@@ -329,6 +329,40 @@ def test_fingerprints_bulk_upsert(any_store: Store) -> None:
     assert prints["699.txt"] == FileFingerprint("699.txt", 699, 699, "h")
 
 
+def test_slugs_of_one_batch_over_several_sections(any_store: Store) -> None:
+    # A slug taken in one category is free in another and in the uncategorised section,
+    # whichever sections the batch mixes.
+    sid = source(any_store)
+    any_store.upsert_articles(
+        sid,
+        [
+            draft("a", category="Economia", slug="bilancio"),
+            draft("b", category="Sport", slug="derby"),
+            draft("c", category=None, slug="derby"),
+        ],
+    )
+    any_store.upsert_articles(
+        sid,
+        [
+            draft("d", category="Economia", slug="derby"),
+            draft("e", category="Sport", slug="bilancio"),
+            draft("f", category="Economia", slug="bilancio"),
+            draft("g", category=None, slug="bilancio"),
+            draft("h", category=None, slug="derby"),
+            draft("i", category="Sport", slug="derby"),
+        ],
+    )
+    slugs = {a.guid: a.slug for a in any_store.latest_articles(20)}
+    assert [slugs[g] for g in "defghi"] == [
+        "derby",
+        "bilancio",
+        "bilancio-2",
+        "bilancio",
+        "derby-2",
+        "derby-2",
+    ]
+
+
 def test_slugs_are_unique_per_section_and_kept_on_edit(any_store: Store) -> None:
     sid = source(any_store)
     same = {"title": "Il Comune approva il bilancio", "slug": "il-comune-approva-il-bilancio"}
