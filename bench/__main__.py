@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -207,6 +208,23 @@ def _table(figures: list[Figure], title: str) -> Table:
     return table
 
 
+def _run_family(name: str, ctx: Context, console: Console, crashed: list[str]) -> list[Figure]:
+    """The figures of one family; a family that fails gives figures saying why (and is
+    added to `crashed`), so that one broken family does not hide the others' figures."""
+    family, produces = FAMILIES[name]
+    try:
+        return family(ctx)
+    except ImportError as exc:
+        return [
+            Figure(n, None, "-", "-", None, "-", None, {"skipped": f"import failed: {exc}"})
+            for n in produces
+        ]
+    except Exception as exc:
+        crashed.append(name)
+        console.print(traceback.format_exc(), markup=False, highlight=False)
+        return [Figure(n, None, "-", "-", None, "-", None, {"error": repr(exc)}) for n in produces]
+
+
 def main() -> int:
     console = Console()
     sizes = LARGE if scale() == "large" else DEFAULT
@@ -215,31 +233,20 @@ def main() -> int:
     crashed: list[str] = []
     # Seconds each family took, set-up included: where the suite's run time goes.
     family_s: dict[str, float] = {}
+    # SIGTERM ends the run through the `finally` below, so the normalizer pool's workers
+    # stop with it instead of staying behind as orphans.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="rassegna-bench-") as tmp:
         ctx = Context(Path(tmp), sizes)
-        for name in _chosen():
-            family, produces = FAMILIES[name]
-            console.print(f"[bold]{name}[/] ...", end=" ")
-            t0 = time.perf_counter()
-            try:
-                found = family(ctx)
-            except ImportError as exc:
-                found = [
-                    Figure(n, None, "-", "-", None, "-", None, {"skipped": f"import failed: {exc}"})
-                    for n in produces
-                ]
-            except Exception as exc:  # one broken family must not hide the others' figures
-                crashed.append(name)
-                trace = traceback.format_exc()
-                console.print(trace, markup=False, highlight=False)
-                found = [
-                    Figure(n, None, "-", "-", None, "-", None, {"error": repr(exc)})
-                    for n in produces
-                ]
-            figures.extend(found)
-            family_s[name] = round(time.perf_counter() - t0, 1)
-            console.print(f"{family_s[name]:.1f}s")
-        ctx.pool.close()
+        try:
+            for name in _chosen():
+                console.print(f"[bold]{name}[/] ...", end=" ")
+                t0 = time.perf_counter()
+                figures.extend(_run_family(name, ctx, console, crashed))
+                family_s[name] = round(time.perf_counter() - t0, 1)
+                console.print(f"{family_s[name]:.1f}s")
+        finally:
+            ctx.pool.close()
     total = time.perf_counter() - started
     run = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

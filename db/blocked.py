@@ -13,8 +13,8 @@ from datetime import datetime
 
 from sqlalchemy import Engine, and_, exists, func, select, update
 
-from db import models
-from db.tables import ARTICLES, BLOCKED, REVISIONS, chunks, dialect_insert, rowcount
+from db import models, revisions
+from db.tables import ARTICLES, BLOCKED, chunks, dialect_insert, rowcount
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,14 +92,10 @@ def blocked_counts(engine: Engine) -> dict[str, int]:
         return {str(name): int(count) for name, count in connection.execute(statement)}
 
 
-HIDDEN_REVISION = "hidden"
-"""The `revisions` row that goes up each time articles are hidden or shown again."""
-
-
 def set_hidden(engine: Engine, article_ids: Sequence[int], hidden: bool) -> int:
     """Hide (or show again) these articles in every feed; returns how many changed. A
-    change also raises the hidden revision, in the same transaction, so caches kept by
-    other processes (the server's `/cerca`) see it."""
+    change also raises the results revision (`db.revisions`), in the same transaction, so
+    caches kept by other processes (the server's `/cerca`) see it."""
     article = models.Article
     changed = 0
     with engine.begin() as connection:
@@ -111,25 +107,17 @@ def set_hidden(engine: Engine, article_ids: Sequence[int], hidden: bool) -> int:
             )
             changed += rowcount(result)
         if changed:
-            insert = dialect_insert(connection, REVISIONS).values(name=HIDDEN_REVISION, value=1)
-            connection.execute(
-                insert.on_conflict_do_update(
-                    index_elements=[REVISIONS.c.name], set_={"value": REVISIONS.c.value + 1}
-                )
-            )
+            revisions.bump(connection)
     return changed
 
 
 def search_stamp(engine: Engine) -> tuple[int, int]:
     """What a cached search answer depends on, in one read of two primary keys: the newest
-    article id (a new article may be a new result) and the hidden revision (a hidden or
-    shown article leaves or joins the results)."""
+    article id (a new article may be a new result) and the results revision (a hidden,
+    shown, pruned or deleted article leaves or joins the results)."""
     newest = select(func.max(ARTICLES.c.id)).scalar_subquery()
-    revision = (
-        select(REVISIONS.c.value).where(REVISIONS.c.name == HIDDEN_REVISION).scalar_subquery()
-    )
     with engine.connect() as connection:
-        row = connection.execute(select(newest, revision)).one()
+        row = connection.execute(select(newest, revisions.value_of())).one()
     return int(row[0] or 0), int(row[1] or 0)
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, Engine, delete, func, or_, select
 
-from db import counters
+from db import counters, revisions
 from db.tables import ARTICLES, chunks, rowcount
 
 
@@ -52,6 +52,8 @@ def prune(
         for _i, source in doomed:
             removed[source] = removed.get(source, 0) + 1
         counters.forget(connection, removed)
+        if deleted:
+            revisions.bump(connection)
     return deleted
 
 
@@ -68,6 +70,8 @@ def delete_source_articles(engine: Engine, source_id: int, guids: Iterable[str])
             )
         )
         counters.forget(connection, {source_id: gone})
+        if gone:
+            revisions.bump(connection)
         return gone
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, delete, func, select
 
-from db import models
+from db import models, revisions
 from db.errors import StoreError
 
 
@@ -39,4 +39,6 @@ def remove_source(engine: Engine, name: str, *, with_articles: bool) -> int | No
             raise SourceNotEmptyError(name, count)
         deleted = int(connection.execute(delete(a).where(a.source_id == source_id)).rowcount or 0)
         connection.execute(delete(s).where(s.id == source_id))
+        if deleted:
+            revisions.bump(connection)
         return deleted

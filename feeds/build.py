@@ -205,8 +205,8 @@ def exists_with_gzip(out_dir: Path, relative: str) -> bool:
 
 # Articles whose entry and JSON item a build keeps at most (least recently used go first).
 # An entry holds an article's text about four times (feedgen's fields, the RSS and Atom
-# elements, the JSON item): this bounds a first build over a long history. 5,000 covers
-# every article of the current feeds (65 x 50) with room for the archive pages around them.
+# elements, the JSON item): this bounds a first build over a long history, while covering
+# the articles of the current feeds of a usual configuration, which every build reads again.
 _CACHE_LIMIT = 2_000
 
 
@@ -397,7 +397,7 @@ def _publish_archives(
     rewrite one. Returns how many missing pages are left for later builds.
 
     The first build over a long history would otherwise render thousands of pages and
-    hold every feed's whole history at once (5.5 GB for 200,000 articles). Here a page
+    hold every feed's whole history at once, gigabytes for a large store. Here a page
     loads only its own rows: the newest missing page of a run by its offset from the
     oldest article (new articles never move it), each older one by a keyset read before
     the page after it. The newest pages of every feed go first, so that the subscription

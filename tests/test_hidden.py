@@ -182,3 +182,30 @@ def test_search_feed_cache_follows_hiding_and_showing(store: Store) -> None:
     assert titles() == ["Il mercato coperto riapre"]
     set_hidden(store.engine, [newest.id], False)  # no article arrived: the cache must see it
     assert titles() == ["Il mercato coperto riapre", "Il mercato rionale chiude"]
+
+
+def test_search_feed_cache_follows_articles_that_go(store: Store) -> None:
+    """Pruning, deleting a source's entries and removing a source take articles out of the
+    results without a new one arriving: a cached answer must not keep listing them."""
+    kept = store.ensure_source(
+        SourceSpec(name="Resta", kind="files", location="/tmp/resta", interval_seconds=60)
+    )
+    gone = store.ensure_source(
+        SourceSpec(name="Sparisce", kind="files", location="/tmp/sparisce", interval_seconds=60)
+    )
+    store.upsert_articles(
+        kept, [_draft(1, "Il mercato coperto riapre"), _draft(2, "Il mercato rionale chiude")]
+    )
+    store.upsert_articles(gone, [_draft(3, "Il mercato del sabato si sposta")])
+    search = SearchFeed(store, ARCHIVED)
+
+    def titles() -> list[str]:
+        return sorted(entry.title for entry in feedparser.parse(search("mercato")).entries)
+
+    assert len(titles()) == 3
+    assert store.prune(older_than=T0 + timedelta(hours=1, minutes=30)) == 1
+    assert titles() == ["Il mercato del sabato si sposta", "Il mercato rionale chiude"]
+    assert store.delete_source_articles(kept, ["g2"]) == 1
+    assert titles() == ["Il mercato del sabato si sposta"]
+    assert store.remove_source("Sparisce", with_articles=True) == 1
+    assert titles() == []

@@ -1,7 +1,8 @@
 """Revisions: named counters a process compares to know that something it cached changed
-in the store. `hidden` goes up each time articles are hidden or shown again (`rassegna
-rules apply`, `--undo`), so the server's `/cerca` cache, in another process, searches
-again. A row appears at its first change; a missing row reads as 0.
+in the store. `results` goes up each time stored articles leave or join what readers can
+find (hidden or shown by `rassegna rules apply` and `--undo`, pruned, deleted with their
+source), so the server's `/cerca` cache, in another process, searches again. A row
+appears at its first change; a missing row reads as 0.
 
 Revision ID: 0017
 Revises: 0016
