@@ -325,14 +325,15 @@ def test_page_with_less_text_than_the_feed_keeps_the_feed_text(site: Site, store
     _assert_feed_text_kept(store, report)
 
 
-def test_article_on_a_private_address_is_refused(site: Site, store: Store) -> None:
-    """The feed comes from loopback (fetched beforehand, as the daemon's claim would
-    hand it over); the article link, which redirects to 127.0.0.1, is refused by the
-    address guard of the very fetcher feeds use, before any request reaches it."""
+def _ingest_guarded(site: Site, store: Store, link: str) -> None:
+    """A feed whose entry links to `link`, which redirects to the article on 127.0.0.1:
+    the feed is fetched beforehand (as the daemon's claim would hand it over), then
+    ingested through a fetcher that refuses private addresses; the entry must keep its
+    feed text."""
     site.server.expect_request("/salto").respond_with_data(
         "", status=302, headers={"Location": site.numeric("/cronaca/ponte-riaperto")}
     )
-    _failing_feed(site, site.local("/salto"))
+    _failing_feed(site, link)
     with Fetcher(policy()) as open_fetcher:
         feed = open_fetcher.fetch(site.server.url_for("/feed.xml"), now=T0)
     spec = SourceSpec(
@@ -346,6 +347,13 @@ def test_article_on_a_private_address_is_refused(site: Site, store: Store) -> No
             store, spec, guarded, options=options(), now=T0, prefetched=feed
         )
     _assert_feed_text_kept(store, report)
+
+
+def test_article_on_a_private_address_is_refused(site: Site, store: Store) -> None:
+    """The feed comes from loopback (fetched beforehand, as the daemon's claim would
+    hand it over); the article link, which redirects to 127.0.0.1, is refused by the
+    address guard of the very fetcher feeds use, before any request reaches it."""
+    _ingest_guarded(site, store, site.local("/salto"))
     assert site.hits == {}
     assert not [e for e in site.server.log if e[0].path in ("/salto", "/cronaca/ponte-riaperto")]
     with store.engine.connect() as connection:
@@ -385,23 +393,7 @@ def test_public_article_link_redirecting_to_loopback_keeps_the_feed_text(
 ) -> None:
     """The article link's first hop is a public host; its redirect to 127.0.0.1 is
     refused by the guard on the second hop, and the entry keeps its feed text."""
-    site.server.expect_request("/salto").respond_with_data(
-        "", status=302, headers={"Location": site.numeric("/cronaca/ponte-riaperto")}
-    )
-    _failing_feed(site, f"http://{PUBLIC_HOST}:{site.server.port}/salto")
-    with Fetcher(policy()) as open_fetcher:
-        feed = open_fetcher.fetch(site.server.url_for("/feed.xml"), now=T0)
-    spec = SourceSpec(
-        name="Gazzetta",
-        kind="feed",
-        location=site.server.url_for("/feed.xml"),
-        interval_seconds=600,
-    )
-    with Fetcher(policy(allow_private_networks=False)) as guarded:
-        report = ingest_remote_source(
-            store, spec, guarded, options=options(), now=T0, prefetched=feed
-        )
-    _assert_feed_text_kept(store, report)
+    _ingest_guarded(site, store, f"http://{PUBLIC_HOST}:{site.server.port}/salto")
     # The public first hop was fetched; the private second never was.
     assert [e[0].path for e in site.server.log if e[0].path != "/feed.xml"] == ["/salto"]
     assert site.hits == {}
