@@ -31,6 +31,7 @@ from sqlalchemy import (
     select,
 )
 
+from db.revisions import RESULTS, value_of
 from db.tables import (
     ARTICLE_AUTHORS,
     ARTICLE_TAGS,
@@ -217,6 +218,34 @@ class PageReader:
                         topics=_split(row[10]),
                     )
 
+    def mark(self) -> PageMark:
+        """The store as a page build starting now sees it (`PageMark`)."""
+        a, ta = ARTICLES.c, TOPIC_ARTICLES.c
+        row = self._connection.execute(
+            select(
+                func.coalesce(func.max(a.id), 0),
+                func.max(a.updated),
+                func.count(),
+                func.coalesce(func.sum(a.linked_sources), 0),
+                select(func.count()).select_from(TOPIC_ARTICLES).scalar_subquery(),
+                select(func.coalesce(func.sum(ta.article_id), 0)).scalar_subquery(),
+                value_of(RESULTS),
+            ).where(VISIBLE)
+        ).one()
+        updated = row[1].isoformat() if row[1] is not None else ""
+        return PageMark(
+            int(row[0]),
+            updated,
+            int(row[2]),
+            int(row[3]),
+            (int(row[4]), int(row[5])),
+            int(row[6] or 0),
+        )
+
+    def changes(self) -> PageChanges:
+        """The reads of an incremental build, on this reader's connection."""
+        return PageChanges(self._connection)
+
     def newest(self) -> datetime | None:
         """The latest publication or update date of any shown article."""
         a = ARTICLES.c
@@ -242,3 +271,132 @@ def page_reader(engine: Engine) -> Iterator[PageReader]:
     """A reader on one connection of `engine` (see `Store.page_reader`)."""
     with engine.connect() as connection:
         yield PageReader(connection)
+
+
+@dataclass(frozen=True, slots=True)
+class PageMark:
+    """What a page build saw of the store, read at its start: the newest shown article id
+    and update, how many articles are shown, the sums that move when an article gains a
+    linked source or a topic, and the results revision (`db.revisions`, raised when
+    articles are hidden, shown, pruned or deleted). A later build that finds the same
+    sums and revision and only articles above `newest_id` knows nothing else changed."""
+
+    newest_id: int
+    newest_update: str
+    shown: int
+    linked: int
+    topics: tuple[int, int]
+    results: int
+
+
+def _stamp_of(row: Any, tags: int) -> PageStamp:
+    """A `PageStamp` of a `_by_id_query` row (chain columns before the labels)."""
+    category, source = row[7], row[8]
+    chain = ("c", category) if category is not None else ("s", source)
+    return PageStamp(
+        id=row[0],
+        page_path=row[1] or "",
+        url=row[2],
+        published=row[3],
+        content_hash=row[4],
+        updated=row[5],
+        linked_sources=row[6],
+        chain=chain,
+        tags=_split(row[tags]),
+        authors=_split(row[tags + 1]),
+        topics=_split(row[tags + 2]),
+    )
+
+
+def _chain_filter(chain: tuple[str, int]) -> ColumnElement[bool]:
+    a = ARTICLES.c
+    kind, key = chain
+    if kind == "c":
+        return a.category_id == key
+    return and_(a.category_id.is_(None), a.source_id == key)
+
+
+class PageChanges:
+    """The reads of an incremental page build (`PageReader.changes`)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def new_ids(self, mark: PageMark) -> list[int]:
+        """Shown articles stored after `mark` (ids above its newest)."""
+        a = ARTICLES.c
+        query = select(a.id).where(VISIBLE, a.id > mark.newest_id).order_by(a.id)
+        return list(self._connection.execute(query).scalars())
+
+    def edited(self, mark: PageMark) -> bool:
+        """Whether an article known at `mark` was updated since."""
+        a = ARTICLES.c
+        if not mark.newest_update:
+            return False  # nothing was stored then
+        newest = _iso(mark.newest_update)
+        query = select(a.id).where(VISIBLE, a.id <= mark.newest_id, a.updated > newest).limit(1)
+        return self._connection.execute(query).first() is not None
+
+    def stamps(self, ids: Iterable[int]) -> dict[int, PageStamp]:
+        """The `PageStamp` of each of `ids` that is shown."""
+        a = ARTICLES.c
+        at, aa, ta = ARTICLE_TAGS, ARTICLE_AUTHORS, TOPIC_ARTICLES
+        found: dict[int, PageStamp] = {}
+        for chunk in chunks(sorted(set(ids))):
+            query = select(
+                a.id,
+                a.page_path,
+                a.url,
+                a.published,
+                a.content_hash,
+                a.updated,
+                a.linked_sources,
+                a.category_id,
+                a.source_id,
+                _slugs(TAGS.c.slug, at.c.article_id == a.id, TAGS.c.id == at.c.tag_id),
+                _slugs(AUTHORS.c.slug, aa.c.article_id == a.id, AUTHORS.c.id == aa.c.author_id),
+                _slugs(ta.c.topic_slug, ta.c.article_id == a.id),
+            ).where(VISIBLE, a.id.in_(chunk))
+            for row in self._connection.execute(query):
+                found[row[0]] = _stamp_of(row, 9)
+        return found
+
+    def neighbours(self, stamp: PageStamp) -> tuple[int | None, int | None]:
+        """The ids of the shown articles before and after `stamp` in its chain, in the
+        order of `PageReader.stamps` (publication, then id)."""
+        a = ARTICLES.c
+        when, key = stamp.published, stamp.id
+        before = or_(a.published < when, and_(a.published == when, a.id < key))
+        after = or_(a.published > when, and_(a.published == when, a.id > key))
+        found: list[int | None] = []
+        for where, order in (
+            (before, (a.published.desc(), a.id.desc())),
+            (after, (a.published, a.id)),
+        ):
+            query = select(a.id).where(VISIBLE, _chain_filter(stamp.chain), where).order_by(*order)
+            found.append(self._connection.execute(query.limit(1)).scalar())
+        return found[0], found[1]
+
+    def listed(self) -> Iterator[tuple[str, datetime, datetime]]:
+        """(page_path, published, updated) of every shown article that may have a page
+        without `remote_pages` (`_own`): what `sitemap.xml` lists, by address."""
+        a = ARTICLES.c
+        query = (
+            select(a.page_path, a.published, a.updated)
+            .where(VISIBLE, _own(a.url))
+            .order_by(a.page_path)
+            .execution_options(yield_per=_YIELD)
+        )
+        for rows in self._connection.execute(query).partitions():
+            for row in rows:
+                yield row[0], row[1], row[2]
+
+    def recent_ids(self, cutoff: datetime) -> list[int]:
+        """Ids of the shown articles of `listed` published at or after `cutoff`."""
+        a = ARTICLES.c
+        query = select(a.id).where(VISIBLE, _own(a.url), a.published >= cutoff)
+        return list(self._connection.execute(query).scalars())
+
+
+def _iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)

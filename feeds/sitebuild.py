@@ -12,6 +12,12 @@ fingerprint, so a page whose inputs did not change is neither loaded nor rendere
   articles it lists; it lists `section_page_size` of them, at most `section_pages` deep.
 - `sitemap.xml`, `sitemap-news.xml` and `robots.txt` are rebuilt when what they list does.
 
+A full pass streams every article's page stamp. `.rassegna-pages-mark.json` keeps what
+the build saw of the store (`db.pages.PageMark`); when the next build finds that only new
+articles were stored since (no edit, nothing hidden, pruned or deleted, no new linked
+source, the same sections, templates and settings), it reads only their stamps and those
+of their previous and next articles, and checks only those pages.
+
 So one new article rewrites its page, the page of the article before it in its chain,
 the pages of the sections it is listed in, and the sitemaps (the home page is the feed
 build's `index.html`). A template change, another rassegna version (`PAGES_VERSION`) or
@@ -23,13 +29,14 @@ and emptied folders; files rassegna did not write are never touched.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from db.pages import PageStamp
+from db.pages import ARTICLES_FOLDER, PageMark, PageReader, PageStamp
 from db.stamps import Stamp
 from db.store import Store
 from feeds.article_page import render_article
@@ -46,6 +53,7 @@ from feeds.pages import (
     section_page_path,
     section_page_url,
 )
+from feeds.publish import write_atomic
 from feeds.sections import KIND_AUTHOR, KIND_ROOT, KIND_TAG, FeedSpec, plan_feeds
 from feeds.site import SiteInfo
 from feeds.sitemaps import (
@@ -67,6 +75,11 @@ log = logging.getLogger("rassegna.feeds")
 PAGES_STATE = ".rassegna-pages.json"
 # Bump whenever page rendering changes, so the next build renders every page again.
 PAGES_VERSION = "1"
+# What the last build saw of the store (`db.pages.PageMark`), so that the next one can
+# follow only the articles stored since.
+PAGES_MARK = ".rassegna-pages-mark.json"
+# More new articles than this: one full pass costs less than following each one.
+_MAX_NEW = 500
 # Article pages rendered per batch: the articles (and their neighbours) held at once.
 _BATCH = 200
 
@@ -141,8 +154,41 @@ class _Plan:
     newest: datetime | None = None
 
 
+def _plan_place(
+    place: _Place,
+    site: SiteInfo,
+    base: str,
+    linked: tuple[set[str], set[str]],
+    plan: _Plan,
+    check: Callable[[str, str], bool],
+) -> None:
+    """Plan the page of `place` when `check` does not find its fingerprint fresh."""
+    stamp = place.stamp
+    tags = ",".join(t for t in stamp.tags if t in linked[0])
+    authors = ",".join(a for a in stamp.authors if a in linked[1])
+    # One cheap hash of one string: this runs for every article of a full pass.
+    text = "\x00".join(
+        (
+            base,
+            place.key,
+            stamp.page_path,
+            place.previous_key,
+            place.following_key,
+            tags,
+            authors,
+            ",".join(stamp.topics),
+        )
+    )
+    fingerprint = hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
+    path = f"{stamp.page_path}/{INDEX}"
+    if not check(path, fingerprint):
+        plan.stale.append(
+            _ArticlePage(stamp.id, place.previous, place.following, stamp.topics, path, fingerprint)
+        )
+
+
 def _plan_articles(
-    store: Store,
+    reader: PageReader,
     site: SiteInfo,
     base: str,
     sections: Sections,
@@ -151,46 +197,97 @@ def _plan_articles(
 ) -> _Plan:
     """Stream the page stamps once: each page whose fingerprint `check` does not find
     fresh is planned; the sitemaps' entries are gathered on the way."""
-    linked_tags = sections.linked_keys(KIND_TAG)
-    linked_authors = sections.linked_keys(KIND_AUTHOR)
+    linked = (sections.linked_keys(KIND_TAG), sections.linked_keys(KIND_AUTHOR))
     plan = _Plan()
-    with store.page_reader() as reader:
-        # Without excerpt pages only chains holding a page matter (their remote
-        # articles are still its neighbours).
-        stamps = reader.stamps(own_only=site.remote_pages != "excerpt")
-        for place in _chains(stamps):
-            stamp = place.stamp
-            if not has_page(stamp, site):
-                continue
-            if not is_web_url(stamp.url):  # excerpt pages are `noindex`: no sitemap
-                plan.indexed.append((stamp.page_path, max(stamp.updated, stamp.published)))
-                if stamp.published >= cutoff:
-                    plan.recent.append(stamp)
-            tags = ",".join(t for t in stamp.tags if t in linked_tags)
-            authors = ",".join(a for a in stamp.authors if a in linked_authors)
-            # One cheap hash of one string: this runs for every article at every build.
-            text = "\x00".join(
-                (
-                    base,
-                    place.key,
-                    stamp.page_path,
-                    place.previous_key,
-                    place.following_key,
-                    tags,
-                    authors,
-                    ",".join(stamp.topics),
-                )
-            )
-            fingerprint = hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
-            path = f"{stamp.page_path}/{INDEX}"
-            if not check(path, fingerprint):
-                plan.stale.append(
-                    _ArticlePage(
-                        stamp.id, place.previous, place.following, stamp.topics, path, fingerprint
-                    )
-                )
-        plan.newest = reader.newest()
+    # Without excerpt pages only chains holding a page matter (their remote articles are
+    # still its neighbours).
+    for place in _chains(reader.stamps(own_only=site.remote_pages != "excerpt")):
+        stamp = place.stamp
+        if not has_page(stamp, site):
+            continue
+        if not is_web_url(stamp.url):  # excerpt pages are `noindex`: no sitemap
+            plan.indexed.append((stamp.page_path, max(stamp.updated, stamp.published)))
+            if stamp.published >= cutoff:
+                plan.recent.append(stamp)
+        _plan_place(place, site, base, linked, plan, check)
+    plan.newest = reader.newest()
     return plan
+
+
+def _plan_changed(
+    reader: PageReader,
+    new: dict[int, PageStamp],
+    site: SiteInfo,
+    base: str,
+    sections: Sections,
+    cutoff: datetime,
+    check: Callable[[str, str], bool],
+) -> _Plan:
+    """The plan of `_plan_articles` when only the articles `new` were stored since the
+    last build: their pages and those of their previous and next articles are checked;
+    the sitemaps' entries are read by address, without the labels of every article."""
+    changes = reader.changes()
+    around = {i: changes.neighbours(stamp) for i, stamp in new.items()}
+    stamps = dict(new)
+    near = {n for pair in around.values() for n in pair if n is not None} - set(stamps)
+    stamps.update(changes.stamps(near))
+    around.update({i: changes.neighbours(stamps[i]) for i in near if i in stamps})
+    beyond = {n for pair in around.values() for n in pair if n is not None} - set(stamps)
+    stamps.update(changes.stamps(beyond))
+    linked = (sections.linked_keys(KIND_TAG), sections.linked_keys(KIND_AUTHOR))
+    plan = _Plan()
+    for i in sorted(around):
+        stamp = stamps.get(i)
+        if stamp is None or not has_page(stamp, site):
+            continue
+        previous, following = around[i]
+        before = stamps.get(previous) if previous is not None else None
+        after = stamps.get(following) if following is not None else None
+        place = _Place(
+            stamp, _stamp_key(stamp), previous, _stamp_key(before), following, _stamp_key(after)
+        )
+        _plan_place(place, site, base, linked, plan, check)
+    plan.indexed = [
+        (path, max(updated, published)) for path, published, updated in changes.listed()
+    ]
+    plan.recent = [
+        s for s in changes.stamps(changes.recent_ids(cutoff)).values() if has_page(s, site)
+    ]
+    plan.newest = reader.newest()
+    return plan
+
+
+def _mark_of(key: str, mark: PageMark) -> bytes:
+    """The mark file: the store's `PageMark`, and `key`, the fingerprint of what every page
+    depends on beside the store (templates, settings, version, the sections)."""
+    return json.dumps({"pages": key, "store": list(astuple(mark))}).encode()
+
+
+def _new_since(
+    reader: PageReader, out_dir: Path, key: str, mark: PageMark, state: BuildState
+) -> dict[int, PageStamp] | None:
+    """The stamps of the articles stored since the last build, when they are all that
+    changed (None: something else did, or there is no usable mark: a full pass)."""
+    try:
+        saved = json.loads((out_dir / PAGES_MARK).read_bytes())
+        newest, update, shown, linked, topics, results = saved["store"]
+        before = PageMark(newest, update, shown, linked, (topics[0], topics[1]), results)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if saved.get("pages") != key or not state.files:
+        return None
+    if (mark.results, mark.linked) != (before.results, before.linked):
+        return None
+    changes = reader.changes()
+    ids = changes.new_ids(before)
+    if len(ids) > _MAX_NEW or mark.shown != before.shown + len(ids) or changes.edited(before):
+        return None
+    new = changes.stamps(ids)
+    rows = sum(len(s.topics) for s in new.values())
+    weight = sum(s.id * len(s.topics) for s in new.values())
+    if mark.topics != (before.topics[0] + rows, before.topics[1] + weight):
+        return None
+    return new
 
 
 def build_pages(
@@ -224,7 +321,18 @@ def build_pages(
             return True
         return False
 
-    plan = _plan_articles(store, site, base, sections, news_cutoff(when), check)
+    cutoff = news_cutoff(when)
+    key = _digest(base, list(specs))
+    with store.page_reader() as reader:
+        mark = reader.mark()
+        new = _new_since(reader, out_dir, key, mark, state)
+        if new is None:
+            plan = _plan_articles(reader, site, base, sections, cutoff, check)
+        else:
+            # Pages of articles known before are all still live; section pages, sitemaps
+            # and robots.txt say again below which of theirs are.
+            live.update(p for p in state.files if p.split("/", 1)[0] == ARTICLES_FOLDER)
+            plan = _plan_changed(reader, new, site, base, sections, cutoff, check)
     with Publisher(out_dir, state, report, fsync=fsync) as publisher:
         for start in range(0, len(plan.stale), _BATCH):
             _render_articles(
@@ -240,6 +348,7 @@ def build_pages(
         publisher.finish()
     report.removed = remove_stale(out_dir, state, live)
     state.save(fsync=fsync)
+    write_atomic(out_dir, PAGES_MARK, _mark_of(key, mark), fsync=fsync)
     return report
 
 

@@ -16,12 +16,12 @@ from db.records import ArticleDraft, Label, SourceSpec, StoredArticle
 from db.store import Store
 from feeds.build import STATE_FILE, BuildReport, build_feeds
 from feeds.site import SiteInfo
-from feeds.sitebuild import PAGES_STATE, build_pages
+from feeds.sitebuild import PAGES_MARK, PAGES_STATE, build_pages
 from feeds.sitemaps import MAX_URLS
 
 WHEN = datetime(2026, 3, 29, 8, 0, tzinfo=UTC)
 # The build's own bookkeeping beside the output: never published, rewritten at will.
-STATE_FILES = frozenset({STATE_FILE, PAGES_STATE})
+STATE_FILES = frozenset({STATE_FILE, PAGES_STATE, PAGES_MARK})
 
 
 def draft(guid: str, title: str, body: str = "", **fields: Any) -> ArticleDraft:

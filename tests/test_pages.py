@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from lxml import etree, html
 from sqlalchemy import MetaData
 
+from db.blocked import set_hidden
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.records import ArticleDraft, SourceSpec, StoredArticle, TopicDef
@@ -513,6 +515,52 @@ def test_one_new_article_rewrites_only_what_shows_it(filled: Store, out: Path) -
     }
     assert {"sitemap.xml", "sitemap-news.xml"} <= set(report.written)
     assert "robots.txt" not in report.written
+    # Only the new article and its neighbours were looked at, not every page of the store.
+    looked_at = [p for p in report.unchanged if p.startswith("articoli/")]
+    assert len(looked_at) <= 2
+
+
+def _same_as_from_scratch(store: Store, out: Path, fresh: Path) -> None:
+    """`out`, built incrementally, holds the same files as a first build into `fresh`."""
+    shutil.rmtree(fresh, ignore_errors=True)
+    _build(store, fresh)
+    ignored = [f"--exclude={name}" for name in factories.STATE_FILES]
+    diff = subprocess.run(
+        ["diff", "-r", *ignored, str(out), str(fresh)], capture_output=True, text=True, check=False
+    )
+    assert diff.returncode == 0, diff.stdout
+
+
+def test_incremental_builds_equal_builds_from_scratch(
+    any_store: Store, out: Path, tmp_path: Path
+) -> None:
+    filled = any_store
+    _fill(filled)
+    fresh = tmp_path / "fresh"
+    _build(filled, out)
+    source = filled.ensure_source(REDAZIONE)
+    # One in the middle of a chain (both neighbours change), one at its end.
+    middle = _draft("mezzo.md", "Cantiere in centro", 25, tags=("Fiume",), authors=("Luca Neri",))
+    filled.upsert_articles(source, [middle, _draft("ultimo.md", "Piove ancora", 1)])
+    _build(filled, out)
+    _same_as_from_scratch(filled, out, fresh)
+    mercato = _articles(filled)["mercato.md"]
+    assert set_hidden(filled.engine, [mercato.id], True) == 1
+    _build(filled, out)
+    assert not (out / mercato.page_path).exists()
+    _same_as_from_scratch(filled, out, fresh)
+    assert set_hidden(filled.engine, [mercato.id], False) == 1
+    filled.upsert_articles(source, [_draft("dopo.md", "Nuovo orario dei bus", 2)])
+    _build(filled, out)
+    _same_as_from_scratch(filled, out, fresh)
+    assert filled.prune(older_than=NOW - timedelta(hours=40)) >= 1
+    _build(filled, out)
+    _same_as_from_scratch(filled, out, fresh)
+    # An edit of a known article is seen too.
+    edited = replace(LOCAL[1], title="Il mercato cambia giorno e piazza")
+    filled.upsert_articles(source, [edited])
+    _build(filled, out)
+    _same_as_from_scratch(filled, out, fresh)
 
 
 def test_pages_of_deleted_articles_are_removed(filled: Store, out: Path) -> None:
