@@ -377,13 +377,16 @@ class PageChanges:
             found.append(self._connection.execute(query.limit(1)).scalar())
         return found[0], found[1]
 
-    def listed(self) -> Iterator[tuple[str, datetime, datetime]]:
+    def listed(self, prefix: str) -> Iterator[tuple[str, datetime, datetime]]:
         """(page_path, published, updated) of every shown article that may have a page
-        without `remote_pages` (`_own`): what `sitemap.xml` lists, by address."""
+        without `remote_pages` (`_own`) and whose address starts with `prefix` (a folder,
+        ending in `/`): what a part of `sitemap.xml` lists, by address."""
         a = ARTICLES.c
+        # A range on the unique index of addresses; "0" follows "/".
+        within = and_(a.page_path >= prefix, a.page_path < prefix[:-1] + "0")
         query = (
             select(a.page_path, a.published, a.updated)
-            .where(VISIBLE, _own(a.url))
+            .where(VISIBLE, _own(a.url), within)
             .order_by(a.page_path)
             .execution_options(yield_per=_YIELD)
         )

@@ -29,19 +29,19 @@ and emptied folders; files rassegna did not write are never touched.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from db.pages import ARTICLES_FOLDER, PageMark, PageReader, PageStamp
+from db.pages import ARTICLES_FOLDER, PageReader, PageStamp
 from db.stamps import Stamp
 from db.store import Store
 from feeds.article_page import render_article
 from feeds.build import BuildReport, BuildState, Publisher, remove_stale
 from feeds.common import is_web_url, local, page_url, title_of
+from feeds.pagemark import PAGES_MARK, indexed, mark_of, new_since
 from feeds.pages import (
     INDEX,
     ListItem,
@@ -60,14 +60,18 @@ from feeds.sitemaps import (
     MAX_URLS,
     NEWS_SITEMAP,
     ROBOTS,
+    SECTIONS_GROUP,
     SITEMAP,
     NewsEntry,
     SitemapEntry,
+    group_of,
+    month_prefix,
     news_cutoff,
-    part_name,
+    render_index,
     render_news_sitemap,
+    render_part,
     render_robots,
-    render_sitemaps,
+    split_parts,
 )
 
 log = logging.getLogger("rassegna.feeds")
@@ -75,11 +79,6 @@ log = logging.getLogger("rassegna.feeds")
 PAGES_STATE = ".rassegna-pages.json"
 # Bump whenever page rendering changes, so the next build renders every page again.
 PAGES_VERSION = "1"
-# What the last build saw of the store (`db.pages.PageMark`), so that the next one can
-# follow only the articles stored since.
-PAGES_MARK = ".rassegna-pages-mark.json"
-# More new articles than this: one full pass costs less than following each one.
-_MAX_NEW = 500
 # Article pages rendered per batch: the articles (and their neighbours) held at once.
 _BATCH = 200
 
@@ -152,6 +151,10 @@ class _Plan:
     indexed: list[tuple[str, datetime]] = field(default_factory=list)
     recent: list[PageStamp] = field(default_factory=list)
     newest: datetime | None = None
+    # The sitemap groups `indexed` covers (None: all of them), and the parts of the last
+    # build as (path, group, lastmod), kept for the other groups.
+    groups: set[str] | None = None
+    parts: list[list[str]] = field(default_factory=list)
 
 
 def _plan_place(
@@ -217,6 +220,7 @@ def _plan_articles(
 def _plan_changed(
     reader: PageReader,
     new: dict[int, PageStamp],
+    parts: list[list[str]],
     site: SiteInfo,
     base: str,
     sections: Sections,
@@ -247,47 +251,18 @@ def _plan_changed(
             stamp, _stamp_key(stamp), previous, _stamp_key(before), following, _stamp_key(after)
         )
         _plan_place(place, site, base, linked, plan, check)
-    plan.indexed = [
-        (path, max(updated, published)) for path, published, updated in changes.listed()
-    ]
+    plan.parts = parts
+    plan.groups = {group_of(s.page_path) for s in new.values() if indexed(s)}
+    for group in sorted(plan.groups):
+        prefix = month_prefix(group)
+        assert prefix is not None  # `_new_since` took the full pass for other groups
+        rows = changes.listed(prefix)
+        plan.indexed += [(path, max(updated, published)) for path, published, updated in rows]
     plan.recent = [
         s for s in changes.stamps(changes.recent_ids(cutoff)).values() if has_page(s, site)
     ]
     plan.newest = reader.newest()
     return plan
-
-
-def _mark_of(key: str, mark: PageMark) -> bytes:
-    """The mark file: the store's `PageMark`, and `key`, the fingerprint of what every page
-    depends on beside the store (templates, settings, version, the sections)."""
-    return json.dumps({"pages": key, "store": list(astuple(mark))}).encode()
-
-
-def _new_since(
-    reader: PageReader, out_dir: Path, key: str, mark: PageMark, state: BuildState
-) -> dict[int, PageStamp] | None:
-    """The stamps of the articles stored since the last build, when they are all that
-    changed (None: something else did, or there is no usable mark: a full pass)."""
-    try:
-        saved = json.loads((out_dir / PAGES_MARK).read_bytes())
-        newest, update, shown, linked, topics, results = saved["store"]
-        before = PageMark(newest, update, shown, linked, (topics[0], topics[1]), results)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if saved.get("pages") != key or not state.files:
-        return None
-    if (mark.results, mark.linked) != (before.results, before.linked):
-        return None
-    changes = reader.changes()
-    ids = changes.new_ids(before)
-    if len(ids) > _MAX_NEW or mark.shown != before.shown + len(ids) or changes.edited(before):
-        return None
-    new = changes.stamps(ids)
-    rows = sum(len(s.topics) for s in new.values())
-    weight = sum(s.id * len(s.topics) for s in new.values())
-    if mark.topics != (before.topics[0] + rows, before.topics[1] + weight):
-        return None
-    return new
 
 
 def build_pages(
@@ -322,17 +297,17 @@ def build_pages(
         return False
 
     cutoff = news_cutoff(when)
-    key = _digest(base, list(specs))
+    key = _digest(base, list(specs), sitemap_urls)
     with store.page_reader() as reader:
         mark = reader.mark()
-        new = _new_since(reader, out_dir, key, mark, state)
-        if new is None:
+        since = new_since(reader, out_dir, key, mark, state)
+        if since is None:
             plan = _plan_articles(reader, site, base, sections, cutoff, check)
         else:
             # Pages of articles known before are all still live; section pages, sitemaps
             # and robots.txt say again below which of theirs are.
             live.update(p for p in state.files if p.split("/", 1)[0] == ARTICLES_FOLDER)
-            plan = _plan_changed(reader, new, site, base, sections, cutoff, check)
+            plan = _plan_changed(reader, *since, site, base, sections, cutoff, check)
     with Publisher(out_dir, state, report, fsync=fsync) as publisher:
         for start in range(0, len(plan.stale), _BATCH):
             _render_articles(
@@ -342,13 +317,13 @@ def build_pages(
         section_stamps = _publish_sections(
             store, site, templates, sections, specs, base, state, publisher, live, report
         )
-        _publish_sitemaps(
+        parts = _publish_sitemaps(
             store, site, plan, section_stamps, sitemap_urls, state, publisher, live, report
         )
         publisher.finish()
     report.removed = remove_stale(out_dir, state, live)
     state.save(fsync=fsync)
-    write_atomic(out_dir, PAGES_MARK, _mark_of(key, mark), fsync=fsync)
+    write_atomic(out_dir, PAGES_MARK, mark_of(key, mark, parts), fsync=fsync)
     return report
 
 
@@ -468,8 +443,9 @@ def _publish_sitemaps(
     publisher: Publisher,
     live: set[str],
     report: BuildReport,
-) -> None:
-    """`sitemap.xml` (and its parts), `sitemap-news.xml` and `robots.txt`."""
+) -> list[list[str]]:
+    """`sitemap.xml` and its parts, `sitemap-news.xml` and `robots.txt`; returns the parts
+    as (path, group, lastmod), in the index's order."""
     entries = []
     if plan.newest is not None:
         entries.append(SitemapEntry(site.url(""), _w3c(plan.newest, site)))
@@ -483,23 +459,45 @@ def _publish_sitemaps(
                 entries.append(
                     SitemapEntry(section_page_url(site, spec, number), _w3c(max(changed), site))
                 )
+    parts = _publish_parts(SECTIONS_GROUP, entries, site, max_urls, state, publisher, live, report)
     plan.indexed.sort()
+    groups: dict[str, list[SitemapEntry]] = {}
     for page_path, changed_at in plan.indexed:
-        entries.append(SitemapEntry(page_url(site.base_url, page_path), _w3c(changed_at, site)))
-    listing = "\n".join(f"{e.loc} {e.lastmod}" for e in entries)
-    fingerprint = _digest(PAGES_VERSION, site, max_urls, listing)
-    parts = -(-len(entries) // max_urls)
-    paths = [SITEMAP] + ([part_name(n) for n in range(1, parts + 1)] if parts > 1 else [])
-    _publish_set(
-        paths,
-        lambda: render_sitemaps(site, entries, max_urls),
-        fingerprint,
-        state,
-        publisher,
-        live,
-        report,
-    )
+        entry = SitemapEntry(page_url(site.base_url, page_path), _w3c(changed_at, site))
+        groups.setdefault(group_of(page_path), []).append(entry)
+    articles = [
+        p
+        for p in plan.parts
+        if plan.groups is not None and p[1] != SECTIONS_GROUP and p[1] not in plan.groups
+    ]
+    live.update(p[0] for p in articles)
+    for group, in_group in groups.items():
+        articles += _publish_parts(group, in_group, site, max_urls, state, publisher, live, report)
+    # Months in order, the numbered parts of one month by number.
+    parts += sorted(articles, key=lambda p: (p[1], len(p[0]), p[0]))
+    live.add(SITEMAP)
+    index = [(name, lastmod) for name, _, lastmod in parts]
+    index_fp = _digest(PAGES_VERSION, site, index)
+    if state.fresh_with_gzip(SITEMAP, index_fp):
+        report.unchanged.append(SITEMAP)
+    else:
+        # An index needs a part: an empty store gets an empty list of pages instead.
+        data = render_index(site, index) if index else render_part([])
+        publisher.publish(((SITEMAP, data),), index_fp)
+    _publish_news(store, site, plan, state, publisher, live, report)
+    return parts
 
+
+def _publish_news(
+    store: Store,
+    site: SiteInfo,
+    plan: _Plan,
+    state: BuildState,
+    publisher: Publisher,
+    live: set[str],
+    report: BuildReport,
+) -> None:
+    """`sitemap-news.xml` and `robots.txt`."""
     recent = sorted(plan.recent, key=lambda s: (s.published, s.id), reverse=True)
     news_fp = _digest(PAGES_VERSION, site, [_stamp_key(s) for s in recent])
     live.add(NEWS_SITEMAP)
@@ -521,6 +519,30 @@ def _publish_sitemaps(
     _publish_set(
         [ROBOTS], lambda: robots, _digest(PAGES_VERSION, site), state, publisher, live, report
     )
+
+
+def _publish_parts(
+    group: str,
+    entries: Sequence[SitemapEntry],
+    site: SiteInfo,
+    max_urls: int,
+    state: BuildState,
+    publisher: Publisher,
+    live: set[str],
+    report: BuildReport,
+) -> list[list[str]]:
+    """The part files of one sitemap group; returns them as (path, group, lastmod)."""
+    parts = []
+    for name, chunk in split_parts(group, entries, max_urls) if entries else ():
+        listing = "\n".join(f"{e.loc} {e.lastmod}" for e in chunk)
+        fingerprint = _digest(PAGES_VERSION, site, name, listing)
+        live.add(name)
+        if state.fresh_with_gzip(name, fingerprint):
+            report.unchanged.append(name)
+        else:
+            publisher.publish(((name, render_part(chunk)),), fingerprint)
+        parts.append([name, group, max(e.lastmod for e in chunk)])
+    return parts
 
 
 def _publish_set(

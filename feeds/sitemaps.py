@@ -1,11 +1,14 @@
 """`sitemap.xml`, `sitemap-news.xml` and `robots.txt` of the site.
 
-`sitemap.xml` lists every page people should find (home, section pages, article pages;
-not the excerpt pages of remote articles, which are `noindex`) with its `lastmod`. Past
-`MAX_URLS` it becomes a sitemap index of `sitemap-1.xml`, `sitemap-2.xml`... (the
-protocol's limit per file). `sitemap-news.xml` follows Google News: the article pages
-published in the last `NEWS_WINDOW`, each with its publication's name and language, date
-and title. Both are built with lxml, in a fixed order, so equal input gives equal bytes.
+`sitemap.xml` is an index of parts that together list every page people should find
+(home, section pages, article pages; not the excerpt pages of remote articles, which are
+`noindex`) with its `lastmod`: `sitemap-pagine.xml` the home and section pages, and
+`sitemap-<yyyy>-<mm>.xml` the article pages of each month of addresses, so that a new
+article changes only its month's part and the index. A part past `MAX_URLS` (the
+protocol's limit per file) is split into `sitemap-<group>-1.xml`, `-2.xml`...
+`sitemap-news.xml` follows Google News: the article pages published in the last
+`NEWS_WINDOW`, each with its publication's name and language, date and title. Both are
+built with lxml, in a fixed order, so equal input gives equal bytes.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from datetime import datetime, timedelta
 
 from lxml import etree
 
+from db.pages import ARTICLES_FOLDER
 from feeds.site import SiteInfo
 
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -24,6 +28,9 @@ SITEMAP = "sitemap.xml"
 NEWS_SITEMAP = "sitemap-news.xml"
 ROBOTS = "robots.txt"
 MAX_URLS = 50_000
+SECTIONS_GROUP = "pagine"
+# Articles whose address is not of the minted form.
+OTHER_GROUP = "altre"
 NEWS_WINDOW = timedelta(hours=48)
 # Google News reads at most this many URLs of one news sitemap.
 MAX_NEWS = 1_000
@@ -55,27 +62,54 @@ def _urlset(entries: Sequence[SitemapEntry]) -> bytes:
     return _document(urlset)
 
 
-def part_name(number: int) -> str:
-    return f"sitemap-{number}.xml"
+def group_of(page_path: str) -> str:
+    """The part of `sitemap.xml` listing an article page: the year and month of its
+    address (`articoli/<yyyy>/<mm>/...`), which never changes once minted."""
+    parts = page_path.split("/")
+    if (
+        len(parts) == 4
+        and parts[0] == ARTICLES_FOLDER
+        and parts[1].isdigit()
+        and parts[2].isdigit()
+    ):
+        return f"{parts[1]}-{parts[2]}"
+    return OTHER_GROUP
 
 
-def render_sitemaps(
-    site: SiteInfo, entries: Sequence[SitemapEntry], max_urls: int = MAX_URLS
-) -> list[tuple[str, bytes]]:
-    """`sitemap.xml` (a urlset, or past `max_urls` an index of `sitemap-<n>.xml` parts)
-    and its parts, as (path, bytes)."""
+def month_prefix(group: str) -> str | None:
+    """The address prefix of the article pages of `group` (None: not a month)."""
+    year, _, month = group.partition("-")
+    if not (year.isdigit() and month.isdigit()):
+        return None
+    return f"{ARTICLES_FOLDER}/{year}/{month}/"
+
+
+def split_parts(
+    group: str, entries: Sequence[SitemapEntry], max_urls: int = MAX_URLS
+) -> list[tuple[str, Sequence[SitemapEntry]]]:
+    """The part files of one group, as (path, entries): `sitemap-<group>.xml`, or past
+    `max_urls` entries `sitemap-<group>-1.xml`, `sitemap-<group>-2.xml`..."""
     if len(entries) <= max_urls:
-        return [(SITEMAP, _urlset(entries))]
-    parts = [entries[i : i + max_urls] for i in range(0, len(entries), max_urls)]
+        return [(f"sitemap-{group}.xml", entries)]
+    return [
+        (f"sitemap-{group}-{n}.xml", entries[start : start + max_urls])
+        for n, start in enumerate(range(0, len(entries), max_urls), start=1)
+    ]
+
+
+def render_part(entries: Sequence[SitemapEntry]) -> bytes:
+    """One part: a urlset of `entries`."""
+    return _urlset(entries)
+
+
+def render_index(site: SiteInfo, parts: Sequence[tuple[str, str]]) -> bytes:
+    """`sitemap.xml`: the index of the parts, given as (path, lastmod)."""
     index = etree.Element(f"{{{SITEMAP_NS}}}sitemapindex", nsmap={None: SITEMAP_NS})  # type: ignore[dict-item]
-    files = []
-    for number, part in enumerate(parts, start=1):
-        name = part_name(number)
-        files.append((name, _urlset(part)))
+    for name, lastmod in parts:
         item = etree.SubElement(index, f"{{{SITEMAP_NS}}}sitemap")
         etree.SubElement(item, f"{{{SITEMAP_NS}}}loc").text = site.url(name)
-        etree.SubElement(item, f"{{{SITEMAP_NS}}}lastmod").text = max(e.lastmod for e in part)
-    return [(SITEMAP, _document(index)), *files]
+        etree.SubElement(item, f"{{{SITEMAP_NS}}}lastmod").text = lastmod
+    return _document(index)
 
 
 def render_news_sitemap(site: SiteInfo, entries: Sequence[NewsEntry]) -> bytes:

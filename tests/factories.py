@@ -15,8 +15,9 @@ from typing import Any
 from db.records import ArticleDraft, Label, SourceSpec, StoredArticle
 from db.store import Store
 from feeds.build import STATE_FILE, BuildReport, build_feeds
+from feeds.pagemark import PAGES_MARK
 from feeds.site import SiteInfo
-from feeds.sitebuild import PAGES_MARK, PAGES_STATE, build_pages
+from feeds.sitebuild import PAGES_STATE, build_pages
 from feeds.sitemaps import MAX_URLS
 
 WHEN = datetime(2026, 3, 29, 8, 0, tzinfo=UTC)

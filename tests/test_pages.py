@@ -411,19 +411,32 @@ def schema(data_dir: Path) -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(data_dir / "sitemap.xsd")))
 
 
+_NS = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+
+
+def _sitemap_urls(out: Path, schema: etree.XMLSchema) -> dict[str, str]:
+    """Every (loc, lastmod) that `sitemap.xml` and its parts list, each file validated."""
+    index = etree.parse(str(out / "sitemap.xml"))
+    assert schema.validate(index), schema.error_log
+    locs: dict[str, str] = {}
+    for part in xp(index, "//s:sitemap/s:loc/text()", namespaces=_NS):
+        document = etree.parse(str(out / part.removeprefix(BASE)))
+        assert schema.validate(document), schema.error_log
+        pairs = zip(
+            xp(document, "//s:url/s:loc/text()", namespaces=_NS),
+            xp(document, "//s:url/s:lastmod/text()", namespaces=_NS),
+            strict=True,
+        )
+        for loc, lastmod in pairs:
+            assert loc not in locs
+            locs[loc] = lastmod
+    return locs
+
+
 def test_sitemaps_are_valid_and_complete(filled: Store, out: Path, schema: etree.XMLSchema) -> None:
     _build(filled, out)
     stored = _articles(filled)
-    sitemap = etree.parse(str(out / "sitemap.xml"))
-    assert schema.validate(sitemap), schema.error_log
-    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
-    locs = dict(
-        zip(
-            xp(sitemap, "//s:url/s:loc/text()", namespaces=ns),
-            xp(sitemap, "//s:url/s:lastmod/text()", namespaces=ns),
-            strict=True,
-        )
-    )
+    locs = _sitemap_urls(out, schema)
     for article in stored.values():
         if article.url is None:
             assert (
@@ -432,6 +445,7 @@ def test_sitemaps_are_valid_and_complete(filled: Store, out: Path, schema: etree
             )
     assert BASE in locs
     assert f"{BASE}categoria/cronaca/" in locs
+    ns = _NS
 
     news = etree.parse(str(out / "sitemap-news.xml"))
     assert schema.validate(news), schema.error_log
@@ -459,23 +473,27 @@ def test_the_schema_rejects_a_broken_sitemap(schema: etree.XMLSchema) -> None:
     assert not schema.validate(broken)
 
 
-def test_a_large_sitemap_becomes_an_index(
+def test_sitemap_parts_split_past_the_limit(
     filled: Store, out: Path, schema: etree.XMLSchema
 ) -> None:
-    report = _build(filled, out, sitemap_urls=4)
-    assert {"sitemap-1.xml", "sitemap-2.xml", "sitemap-3.xml"} <= set(report.written)
+    whole = _build(filled, out)
+    assert {"sitemap-pagine.xml", "sitemap-2026-12.xml"} <= set(whole.written)
+    listed = _sitemap_urls(out, schema)
+    report = _build(filled, out, sitemap_urls=2)
+    # Five article pages, all of December 2026: three parts of that month.
+    months = [f"sitemap-2026-12-{n}.xml" for n in (1, 2, 3)]
+    assert set(months) <= set(report.written)
+    assert "sitemap-2026-12.xml" in report.removed
+    assert _sitemap_urls(out, schema) == listed
     index = etree.parse(str(out / "sitemap.xml"))
-    assert schema.validate(index), schema.error_log
-    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
-    parts = xp(index, "//s:sitemap/s:loc/text()", namespaces=ns)
-    assert parts[0] == f"{BASE}sitemap-1.xml"
-    for part in parts:
-        document = etree.parse(str(out / part.removeprefix(BASE)))
-        assert schema.validate(document), schema.error_log
-    # Back under the limit: the parts are removed.
+    parts = xp(index, "//s:sitemap/s:loc/text()", namespaces=_NS)
+    assert parts[0] == f"{BASE}sitemap-pagine-1.xml"
+    assert parts[-3:] == [f"{BASE}{name}" for name in months]
+    # Back under the limit: the numbered parts are removed.
     report = _build(filled, out)
-    assert "sitemap-1.xml" in report.removed
-    assert not (out / "sitemap-1.xml").exists()
+    assert "sitemap-2026-12-1.xml" in report.removed
+    assert not (out / "sitemap-2026-12-1.xml").exists()
+    assert _sitemap_urls(out, schema) == listed
 
 
 # -- publishing -----------------------------------------------------------------------------
@@ -514,6 +532,9 @@ def test_one_new_article_rewrites_only_what_shows_it(filled: Store, out: Path) -
         "tag/fiume/pagina/2/index.html",
     }
     assert {"sitemap.xml", "sitemap-news.xml"} <= set(report.written)
+    assert f"sitemap-{added.page_path.split('/')[1]}-{added.page_path.split('/')[2]}.xml" in (
+        report.written
+    )
     assert "robots.txt" not in report.written
     # Only the new article and its neighbours were looked at, not every page of the store.
     looked_at = [p for p in report.unchanged if p.startswith("articoli/")]
@@ -537,7 +558,11 @@ def test_incremental_builds_equal_builds_from_scratch(
     filled = any_store
     _fill(filled)
     fresh = tmp_path / "fresh"
+    # An older month, whose sitemap part the incremental builds keep as it is.
+    october = _draft("ottobre.md", "Archivio di ottobre", 24 * 50, category="Scuola")
+    filled.upsert_articles(filled.ensure_source(REDAZIONE), [october])
     _build(filled, out)
+    assert (out / "sitemap-2026-10.xml").is_file()
     source = filled.ensure_source(REDAZIONE)
     # One in the middle of a chain (both neighbours change), one at its end.
     middle = _draft("mezzo.md", "Cantiere in centro", 25, tags=("Fiume",), authors=("Luca Neri",))
