@@ -14,6 +14,7 @@ crash costs time, never an article.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -25,6 +26,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import partial
+from multiprocessing.connection import Connection
 from typing import TypeVar
 
 from db.records import ArticleDraft
@@ -116,12 +118,23 @@ _WARM_UP = RawArticle(
 )
 
 
-def _start_worker() -> None:
+def _start_worker(lifeline: Connection) -> None:
     # Ctrl-C reaches the whole process group: the parent decides when to stop, and
     # shuts the pool down itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_end_with_owner, args=(lifeline,), daemon=True).start()
     # Load the language model and the other lazy parts before the first real task.
     normalize_batch([_WARM_UP], DEFAULT_TIMEZONE, None, None)
+
+
+def _end_with_owner(lifeline: Connection) -> None:
+    """End this worker when its owner is gone, however it went. A worker waits for tasks on
+    a queue whose write end the workers themselves hold, so an owner killed outright
+    (SIGKILL, the OOM killer) would otherwise leave them waiting forever. Nothing is ever
+    written on the lifeline: it becomes readable only when the owner's end closes."""
+    with contextlib.suppress(OSError, EOFError):
+        lifeline.poll(None)
+    os._exit(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +158,8 @@ class DraftPool:
         self.processes = default_processes() if processes is None else max(1, processes)
         self.min_batch = min_batch
         self._executor: ProcessPoolExecutor | None = None
+        # The owner keeps the write end of each worker's lifeline (`_end_with_owner`).
+        self._lifeline: tuple[Connection, Connection] | None = None
         # The daemon's ingest threads share one pool: creating and discarding it is guarded.
         self._lock = threading.Lock()
 
@@ -265,8 +280,13 @@ class DraftPool:
                 # forkserver: the workers do not inherit the owner's threads (scheduler,
                 # server) nor its open database connections, as a plain fork would.
                 context = multiprocessing.get_context("forkserver")
+                if self._lifeline is None:
+                    self._lifeline = context.Pipe(duplex=False)
                 self._executor = ProcessPoolExecutor(
-                    max_workers=self.processes, mp_context=context, initializer=_start_worker
+                    max_workers=self.processes,
+                    mp_context=context,
+                    initializer=_start_worker,
+                    initargs=(self._lifeline[0],),
                 )
             return self._executor
 
@@ -280,5 +300,9 @@ class DraftPool:
         """End the workers (waiting for the task they run)."""
         with self._lock:
             executor, self._executor = self._executor, None
+            lifeline, self._lifeline = self._lifeline, None
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+        if lifeline is not None:
+            for end in lifeline:
+                end.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -157,6 +159,47 @@ def test_a_killed_worker_loses_no_article(
     assert (report.problems, report.new, report.unchanged_files) == ([], 119, 1)
     assert len(store.latest_articles(1000)) == 120
     assert "a worker died" in caplog.text
+
+
+_OWNER = """
+import sys
+from ingest.pool import DraftPool
+from ingest.raw import RawArticle
+
+pool = DraftPool(2, min_batch=1)
+batch = [RawArticle(guid=str(n), origin="prova", title=f"Il sindaco parla {n} volte")
+         for n in range(8)]
+pool.normalize(batch, timezone="Europe/Rome", category=None, rules=None)
+print(" ".join(map(str, pool.worker_pids())), flush=True)
+sys.stdin.read()
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\tZ (zombie)" not in status  # a zombie has ended; its new parent reaps it
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_workers_end_when_their_owner_is_killed() -> None:
+    """SIGKILL gives the owner no chance to shut the pool down: its workers must notice
+    and end by themselves instead of waiting for tasks forever (and holding the owner's
+    stdout and stderr open, which keeps a supervisor or a pipe reader waiting)."""
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _OWNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert owner.stdout is not None
+    workers = [int(pid) for pid in owner.stdout.readline().split()]
+    assert workers and all(_running(pid) for pid in workers)
+    owner.kill()
+    owner.wait()
+    deadline = time.monotonic() + 20
+    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if _running(pid)]
 
 
 def test_one_process_starts_no_worker(tmp_path: Path, store: Store) -> None:
