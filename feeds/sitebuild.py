@@ -1,8 +1,9 @@
 """Build the site's pages beside the feeds: article pages, section pages, sitemaps, robots.
 
 Published like the feeds (`feeds.build`): atomic writes, bytes rewritten only when they
-change, gzip twins, and a state file (`.rassegna-pages.json`) holding each page's
-fingerprint, so a page whose inputs did not change is neither loaded nor rendered.
+change, gzip twins, and state files (`feeds.pagestate`: `.rassegna-pages.json`, and one
+per month of article addresses) holding each page's fingerprint, so a page whose inputs
+did not change is neither loaded nor rendered.
 
 - An article page (`articoli/<yyyy>/<mm>/<slug>/index.html`, the address the store minted
   once, `db.pages`) depends on the article's version, on the previous and next article
@@ -53,6 +54,7 @@ from feeds.pages import (
     section_page_path,
     section_page_url,
 )
+from feeds.pagestate import PagesState
 from feeds.publish import write_atomic
 from feeds.sections import KIND_AUTHOR, KIND_ROOT, KIND_TAG, FeedSpec, plan_feeds
 from feeds.site import SiteInfo
@@ -255,7 +257,7 @@ def _plan_changed(
     plan.groups = {group_of(s.page_path) for s in new.values() if indexed(s)}
     for group in sorted(plan.groups):
         prefix = month_prefix(group)
-        assert prefix is not None  # `_new_since` took the full pass for other groups
+        assert prefix is not None  # `new_since` took the full pass for other groups
         rows = changes.listed(prefix)
         plan.indexed += [(path, max(updated, published)) for path, published, updated in rows]
     plan.recent = [
@@ -281,7 +283,7 @@ def build_pages(
     sitemap's window (default: the clock); past `sitemap_urls` URLs `sitemap.xml` becomes
     an index of parts. Raises FeedError when a file cannot be written."""
     when = now or datetime.now(UTC)
-    state = BuildState(out_dir, PAGES_STATE, PAGES_VERSION)
+    state = PagesState(out_dir, PAGES_STATE, PAGES_VERSION)
     report = BuildReport()
     live: set[str] = set()
     specs = list(specs) if specs is not None else plan_feeds(store, site)
@@ -302,11 +304,9 @@ def build_pages(
         mark = reader.mark()
         since = new_since(reader, out_dir, key, mark, state)
         if since is None:
+            state.load_all()
             plan = _plan_articles(reader, site, base, sections, cutoff, check)
         else:
-            # Pages of articles known before are all still live; section pages, sitemaps
-            # and robots.txt say again below which of theirs are.
-            live.update(p for p in state.files if p.split("/", 1)[0] == ARTICLES_FOLDER)
             plan = _plan_changed(reader, *since, site, base, sections, cutoff, check)
     with Publisher(out_dir, state, report, fsync=fsync) as publisher:
         for start in range(0, len(plan.stale), _BATCH):
@@ -321,6 +321,10 @@ def build_pages(
             store, site, plan, section_stamps, sitemap_urls, state, publisher, live, report
         )
         publisher.finish()
+    if since is not None:
+        # Pages of articles known before are all still live (nothing left the store);
+        # section pages, sitemaps and robots.txt said above which of theirs are.
+        live.update(p for p in state.files if p.split("/", 1)[0] == ARTICLES_FOLDER)
     report.removed = remove_stale(out_dir, state, live)
     state.save(fsync=fsync)
     write_atomic(out_dir, PAGES_MARK, mark_of(key, mark, parts), fsync=fsync)

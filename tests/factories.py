@@ -23,6 +23,8 @@ from feeds.sitemaps import MAX_URLS
 WHEN = datetime(2026, 3, 29, 8, 0, tzinfo=UTC)
 # The build's own bookkeeping beside the output: never published, rewritten at will.
 STATE_FILES = frozenset({STATE_FILE, PAGES_STATE, PAGES_MARK})
+# The page build's state files per month of article address (`feeds.pagestate`).
+PAGES_SHARDS = PAGES_STATE.removesuffix(".json") + "-"
 
 
 def draft(guid: str, title: str, body: str = "", **fields: Any) -> ArticleDraft:
@@ -130,7 +132,7 @@ def snapshot(out: Path) -> dict[str, tuple[bytes, int]]:
     return {
         p.relative_to(out).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
         for p in out.rglob("*")
-        if p.is_file() and p.name not in STATE_FILES
+        if p.is_file() and p.name not in STATE_FILES and not p.name.startswith(PAGES_SHARDS)
     }
 
 
