@@ -31,7 +31,7 @@ from sqlalchemy import (
     select,
 )
 
-from db.revisions import RESULTS, value_of
+from db.revisions import EDITS, RESULTS, value_of
 from db.tables import (
     ARTICLE_AUTHORS,
     ARTICLE_TAGS,
@@ -224,7 +224,7 @@ class PageReader:
         row = self._connection.execute(
             select(
                 func.coalesce(func.max(a.id), 0),
-                func.max(a.updated),
+                value_of(EDITS),
                 func.count(),
                 func.coalesce(func.sum(a.linked_sources), 0),
                 select(func.count()).select_from(TOPIC_ARTICLES).scalar_subquery(),
@@ -232,10 +232,9 @@ class PageReader:
                 value_of(RESULTS),
             ).where(VISIBLE)
         ).one()
-        updated = row[1].isoformat() if row[1] is not None else ""
         return PageMark(
             int(row[0]),
-            updated,
+            int(row[1] or 0),
             int(row[2]),
             int(row[3]),
             (int(row[4]), int(row[5])),
@@ -275,14 +274,15 @@ def page_reader(engine: Engine) -> Iterator[PageReader]:
 
 @dataclass(frozen=True, slots=True)
 class PageMark:
-    """What a page build saw of the store, read at its start: the newest shown article id
-    and update, how many articles are shown, the sums that move when an article gains a
-    linked source or a topic, and the results revision (`db.revisions`, raised when
-    articles are hidden, shown, pruned or deleted). A later build that finds the same
-    sums and revision and only articles above `newest_id` knows nothing else changed."""
+    """What a page build saw of the store, read at its start: the newest shown article id,
+    the edits revision (`db.revisions`, raised when stored articles are edited), how many
+    articles are shown, the sums that move when an article gains a linked source or a
+    topic, and the results revision (raised when articles are hidden, shown, pruned or
+    deleted). A later build that finds the same revisions and sums and only articles
+    above `newest_id` knows nothing else changed."""
 
     newest_id: int
-    newest_update: str
+    edits: int
     shown: int
     linked: int
     topics: tuple[int, int]
@@ -327,15 +327,6 @@ class PageChanges:
         a = ARTICLES.c
         query = select(a.id).where(VISIBLE, a.id > mark.newest_id).order_by(a.id)
         return list(self._connection.execute(query).scalars())
-
-    def edited(self, mark: PageMark) -> bool:
-        """Whether an article known at `mark` was updated since."""
-        a = ARTICLES.c
-        if not mark.newest_update:
-            return False  # nothing was stored then
-        newest = _iso(mark.newest_update)
-        query = select(a.id).where(VISIBLE, a.id <= mark.newest_id, a.updated > newest).limit(1)
-        return self._connection.execute(query).first() is not None
 
     def stamps(self, ids: Iterable[int]) -> dict[int, PageStamp]:
         """The `PageStamp` of each of `ids` that is shown."""
@@ -399,7 +390,3 @@ class PageChanges:
         a = ARTICLES.c
         query = select(a.id).where(VISIBLE, _own(a.url), a.published >= cutoff)
         return list(self._connection.execute(query).scalars())
-
-
-def _iso(text: str) -> datetime:
-    return datetime.fromisoformat(text)

@@ -13,6 +13,10 @@ RESULTS = "results"
 arriving: hidden or shown again by rules, pruned, deleted with their source."""
 
 
+EDITS = "edits"
+"""Raised whenever stored articles are edited (their text, title, labels or dates)."""
+
+
 def bump(connection: Connection, name: str = RESULTS) -> None:
     """Raise the revision `name` by one, inside the caller's transaction."""
     insert = dialect_insert(connection, REVISIONS).values(name=name, value=1)

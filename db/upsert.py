@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from db import counters, dedup, pages, search
+from db import counters, dedup, pages, revisions, search
 from db.labels import author_labels, ids_by_slug, label_ids, label_slug
 from db.records import ArticleDraft, Section, UpsertSummary
 from db.tables import (
@@ -172,7 +172,9 @@ def _insert(
 
 def _update(connection: Connection, changed: Sequence[Plan], categories: dict[str, int]) -> None:
     """Update the changed articles and drop their label rows (`_Labels.write` writes
-    them anew)."""
+    them anew); the edits revision rises with them, so a page build that follows only new
+    articles (`feeds.pagemark`) sees that stored ones changed."""
+    revisions.bump(connection, revisions.EDITS)
     connection.execute(
         update(ARTICLES).where(ARTICLES.c.id == bindparam("b_id")),
         # The slug was minted once, at first storage, like a permalink: an edited title

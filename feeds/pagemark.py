@@ -38,8 +38,8 @@ def new_since(
     is no usable mark: a full pass)."""
     try:
         saved = json.loads((out_dir / PAGES_MARK).read_bytes())
-        newest, update, shown, linked, topics, results = saved["store"]
-        before = PageMark(newest, update, shown, linked, (topics[0], topics[1]), results)
+        newest, edits, shown, linked, topics, results = saved["store"]
+        before = PageMark(newest, edits, shown, linked, (topics[0], topics[1]), results)
         parts = [
             [str(name), str(group), str(lastmod)] for name, group, lastmod in saved["sitemaps"]
         ]
@@ -47,11 +47,11 @@ def new_since(
         return None
     if saved.get("pages") != key or not state.files:
         return None
-    if (mark.results, mark.linked) != (before.results, before.linked):
+    if (mark.edits, mark.results, mark.linked) != (before.edits, before.results, before.linked):
         return None
     changes = reader.changes()
     ids = changes.new_ids(before)
-    if len(ids) > _MAX_NEW or mark.shown != before.shown + len(ids) or changes.edited(before):
+    if len(ids) > _MAX_NEW or mark.shown != before.shown + len(ids):
         return None
     new = changes.stamps(ids)
     rows = sum(len(s.topics) for s in new.values())

@@ -575,6 +575,14 @@ def test_incremental_builds_equal_builds_from_scratch(
     assert "sitemap-2026-10.xml" not in report.written + report.unchanged
     assert october_state.stat().st_mtime_ns == written_at
     _same_as_from_scratch(filled, out, fresh)
+    # An edit dated by its source, older than the newest article's date, is seen too.
+    ponte = replace(LOCAL[0], title="Il ponte riapre di sera", updated=NOW - timedelta(hours=50))
+    filled.upsert_articles(source, [ponte])
+    _build(filled, out)
+    assert "riapre di sera" in (
+        out / _articles(filled)["ponte.md"].page_path / "index.html"
+    ).read_text("utf-8")
+    _same_as_from_scratch(filled, out, fresh)
     mercato = _articles(filled)["mercato.md"]
     assert set_hidden(filled.engine, [mercato.id], True) == 1
     _build(filled, out)
