@@ -280,8 +280,8 @@ def build_pages(
     """Write every article and section page, the sitemaps and `robots.txt` into `out_dir`
     (which `feeds.build.build_feeds` has created), rewriting only what changed. `specs`
     are the feed build's sections (planned again when not given); `now` dates the news
-    sitemap's window (default: the clock); past `sitemap_urls` URLs `sitemap.xml` becomes
-    an index of parts. Raises FeedError when a file cannot be written."""
+    sitemap's window (default: the clock); `sitemap_urls` is the most URLs one part of
+    `sitemap.xml` lists. Raises FeedError when a file cannot be written."""
     when = now or datetime.now(UTC)
     state = PagesState(out_dir, PAGES_STATE, PAGES_VERSION)
     report = BuildReport()
