@@ -541,10 +541,10 @@ def test_one_new_article_rewrites_only_what_shows_it(filled: Store, out: Path) -
     assert len(looked_at) <= 2
 
 
-def _same_as_from_scratch(store: Store, out: Path, fresh: Path) -> None:
+def _same_as_from_scratch(store: Store, out: Path, fresh: Path, site: SiteInfo = SITE) -> None:
     """`out`, built incrementally, holds the same files as a first build into `fresh`."""
     shutil.rmtree(fresh, ignore_errors=True)
-    _build(store, fresh)
+    _build(store, fresh, site)
     ignored = [f"--exclude={name}" for name in factories.STATE_FILES]
     ignored.append(f"--exclude={factories.PAGES_SHARDS}*")
     diff = subprocess.run(
@@ -600,6 +600,19 @@ def test_incremental_builds_equal_builds_from_scratch(
     filled.upsert_articles(source, [edited])
     _build(filled, out)
     _same_as_from_scratch(filled, out, fresh)
+
+
+def test_incremental_excerpt_pages_equal_a_build_from_scratch(
+    filled: Store, out: Path, tmp_path: Path
+) -> None:
+    site = replace(SITE, remote_pages="excerpt")
+    _build(filled, out, site)
+    lago = filled.ensure_source(LAGO)
+    remote = _draft("lago-2", "Regata d'autunno", 3, url="https://lago.example.it/regata")
+    filled.upsert_articles(lago, [replace(remote, category="Eventi")])
+    report = _build(filled, out, site)
+    assert len([p for p in report.unchanged if p.startswith("articoli/")]) <= 2
+    _same_as_from_scratch(filled, out, tmp_path / "fresh", site)
 
 
 def test_pages_of_deleted_articles_are_removed(filled: Store, out: Path) -> None:
