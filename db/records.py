@@ -8,6 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+DEFAULT_TIMEZONE = "Europe/Rome"
+"""The zone of a date that names none and the site's zone, unless the configuration's
+`site.timezone` says otherwise: the one home of that default, here because both `ingest`
+and `feeds` may import `db` (`ingest.DEFAULT_TIMEZONE` is this value)."""
+
 INTERVAL_MIN = 300
 """The shortest an adaptive interval gets unless `[scheduler] min_interval` says otherwise."""
 INTERVAL_MAX = 24 * 3600

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
+from db.records import DEFAULT_TIMEZONE
+
 REMOTE_PAGES = ("none", "excerpt")
 
 
@@ -38,7 +40,7 @@ class SiteInfo:
     link: str
     base_url: str
     language: str = "it"
-    timezone: str = "Europe/Rome"
+    timezone: str = DEFAULT_TIMEZONE
     description: str = ""
     items_per_feed: int = 50
     interval_seconds: int = 600

@@ -3,9 +3,9 @@
 It may import `db` (to store) but never `feeds` or `rassegna`.
 """
 
-DEFAULT_TIMEZONE = "Europe/Rome"
-"""The zone of a date that names none, unless the configuration's `site.timezone` says
-otherwise: the one home of that default (`rassegna.config` reads it too)."""
+from db.records import DEFAULT_TIMEZONE
+
+__all__ = ["DEFAULT_TIMEZONE", "is_url"]
 
 
 def is_url(location: str) -> bool:
