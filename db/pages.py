@@ -204,19 +204,7 @@ class PageReader:
             )
             for rows in result.partitions():
                 for row in rows:
-                    yield PageStamp(
-                        id=row[0],
-                        page_path=row[1] or "",
-                        url=row[2],
-                        published=row[3],
-                        content_hash=row[4],
-                        updated=row[5],
-                        linked_sources=row[6],
-                        chain=(kind, row[7]),
-                        tags=_split(row[8]),
-                        authors=_split(row[9]),
-                        topics=_split(row[10]),
-                    )
+                    yield _stamp_of(row, (kind, row[7]), 8)
 
     def mark(self) -> PageMark:
         """The store as a page build starting now sees it (`PageMark`)."""
@@ -289,10 +277,9 @@ class PageMark:
     results: int
 
 
-def _stamp_of(row: Any, tags: int) -> PageStamp:
-    """A `PageStamp` of a `_by_id_query` row (chain columns before the labels)."""
-    category, source = row[7], row[8]
-    chain = ("c", category) if category is not None else ("s", source)
+def _stamp_of(row: Any, chain: tuple[str, int], tags: int) -> PageStamp:
+    """A `PageStamp` of a stamp query row: the same first seven columns, then the chain's
+    columns, then the labels from column `tags` on."""
     return PageStamp(
         id=row[0],
         page_path=row[1] or "",
@@ -349,7 +336,9 @@ class PageChanges:
                 _slugs(ta.c.topic_slug, ta.c.article_id == a.id),
             ).where(VISIBLE, a.id.in_(chunk))
             for row in self._connection.execute(query):
-                found[row[0]] = _stamp_of(row, 9)
+                category, source = row[7], row[8]
+                chain = ("c", category) if category is not None else ("s", source)
+                found[row[0]] = _stamp_of(row, chain, 9)
         return found
 
     def neighbours(self, stamp: PageStamp) -> tuple[int | None, int | None]:
