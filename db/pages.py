@@ -153,23 +153,30 @@ def _own(column: Any) -> ColumnElement[bool]:
     )
 
 
-def _stamp_query(chain: Any, where: ColumnElement[bool]) -> Select[Any]:
+def _stamp_select(*chain: Any) -> Select[Any]:
+    """The columns `_stamp_of` reads: seven of the article, the `chain` columns, then its
+    tag, author and topic slugs."""
     a = ARTICLES.c
     at, aa, ta = ARTICLE_TAGS, ARTICLE_AUTHORS, TOPIC_ARTICLES
+    return select(
+        a.id,
+        a.page_path,
+        a.url,
+        a.published,
+        a.content_hash,
+        a.updated,
+        a.linked_sources,
+        *chain,
+        _slugs(TAGS.c.slug, at.c.article_id == a.id, TAGS.c.id == at.c.tag_id),
+        _slugs(AUTHORS.c.slug, aa.c.article_id == a.id, AUTHORS.c.id == aa.c.author_id),
+        _slugs(ta.c.topic_slug, ta.c.article_id == a.id),
+    )
+
+
+def _stamp_query(chain: Any, where: ColumnElement[bool]) -> Select[Any]:
+    a = ARTICLES.c
     return (
-        select(
-            a.id,
-            a.page_path,
-            a.url,
-            a.published,
-            a.content_hash,
-            a.updated,
-            a.linked_sources,
-            chain,
-            _slugs(TAGS.c.slug, at.c.article_id == a.id, TAGS.c.id == at.c.tag_id),
-            _slugs(AUTHORS.c.slug, aa.c.article_id == a.id, AUTHORS.c.id == aa.c.author_id),
-            _slugs(ta.c.topic_slug, ta.c.article_id == a.id),
-        )
+        _stamp_select(chain)
         .where(VISIBLE, where)  # a hidden article has no page until shown again
         .order_by(chain, a.published, a.id)
     )
@@ -318,23 +325,9 @@ class PageChanges:
     def stamps(self, ids: Iterable[int]) -> dict[int, PageStamp]:
         """The `PageStamp` of each of `ids` that is shown."""
         a = ARTICLES.c
-        at, aa, ta = ARTICLE_TAGS, ARTICLE_AUTHORS, TOPIC_ARTICLES
         found: dict[int, PageStamp] = {}
         for chunk in chunks(sorted(set(ids))):
-            query = select(
-                a.id,
-                a.page_path,
-                a.url,
-                a.published,
-                a.content_hash,
-                a.updated,
-                a.linked_sources,
-                a.category_id,
-                a.source_id,
-                _slugs(TAGS.c.slug, at.c.article_id == a.id, TAGS.c.id == at.c.tag_id),
-                _slugs(AUTHORS.c.slug, aa.c.article_id == a.id, AUTHORS.c.id == aa.c.author_id),
-                _slugs(ta.c.topic_slug, ta.c.article_id == a.id),
-            ).where(VISIBLE, a.id.in_(chunk))
+            query = _stamp_select(a.category_id, a.source_id).where(VISIBLE, a.id.in_(chunk))
             for row in self._connection.execute(query):
                 category, source = row[7], row[8]
                 chain = ("c", category) if category is not None else ("s", source)
