@@ -4,10 +4,24 @@ earlier Alembic revision (its tables reflected, no model of today's)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Engine, MetaData, Table
+
+from db.engine import make_engine
+from db.migrate import upgrade
+
+
+def old_database(url: str, revision: str) -> tuple[Engine, Mapping[str, Table]]:
+    """The database at `url` migrated up to `revision` only, with its tables by name as
+    that revision made them (reflected); the caller disposes of the engine."""
+    engine = make_engine(url)
+    upgrade(engine, revision)
+    tables = MetaData()
+    tables.reflect(engine)
+    return engine, tables.tables
 
 
 def insert_old_source(
@@ -58,3 +72,19 @@ def old_article(source_id: int, n: int, when: datetime, **fields: Any) -> dict[s
     }
     row.update(fields)
     return row
+
+
+def insert_old_articles(
+    connection: Connection,
+    tables: Mapping[str, Table],
+    when: datetime,
+    articles: Iterable[dict[str, Any]],
+    **source: Any,
+) -> int:
+    """A source created at `when` (`source` overriding the defaults of `insert_old_source`)
+    and its articles: number n, counting from 1, is `old_article(..., n, when, **fields)`
+    with the nth `fields` of `articles`. Returns the source's id."""
+    source_id = insert_old_source(connection, tables["sources"], created_at=when, **source)
+    rows = [old_article(source_id, n, when, **fields) for n, fields in enumerate(articles, 1)]
+    connection.execute(tables["articles"].insert(), rows)
+    return source_id

@@ -13,13 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
-from sqlalchemy import MetaData
 
-from db.engine import make_engine
-from db.migrate import upgrade
 from db.store import Store, label_slug
 from tests.conftest import run_cli, write_config
-from tests.old_rows import insert_old_source
+from tests.old_rows import insert_old_source, old_database
 
 
 def _article(folder: Path, name: str, title: str) -> Path:
@@ -160,10 +157,7 @@ path = "cronaca"
 
 
 def test_upgrade_marks_sources_named_by_path_or_url_as_ad_hoc(bare_url: str) -> None:
-    engine = make_engine(bare_url)
-    upgrade(engine, "0009")
-    tables = MetaData()
-    tables.reflect(engine)
+    engine, tables = old_database(bare_url, "0009")
     when = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
     rows = [
         ("/srv/comunicati", "srv-comunicati", "files", "/srv/comunicati"),
@@ -174,7 +168,7 @@ def test_upgrade_marks_sources_named_by_path_or_url_as_ad_hoc(bare_url: str) -> 
         for name, slug, kind, location in rows:
             insert_old_source(
                 connection,
-                tables.tables["sources"],
+                tables["sources"],
                 name=name,
                 slug=slug,
                 kind=kind,

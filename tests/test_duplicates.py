@@ -13,12 +13,9 @@ import feedparser
 import pytest
 from lxml import etree
 from pytest_httpserver import HTTPServer
-from sqlalchemy import MetaData
 from werkzeug import Request, Response
 
 from db.dedup import lead_similarity, normalized_title, title_key
-from db.engine import make_engine
-from db.migrate import upgrade
 from db.records import ArticleDraft, SourceSpec
 from db.store import Store
 from db.upsert_plan import EditCap
@@ -29,7 +26,7 @@ from ingest.pipeline import IngestReport
 from ingest.remote import RemoteOptions, ingest_remote_source
 from tests import factories
 from tests.factories import stored
-from tests.old_rows import insert_old_source, old_article
+from tests.old_rows import insert_old_articles, old_database
 from tests.remote_helpers import policy, rss
 
 T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
@@ -411,34 +408,24 @@ def test_find_duplicate_checks_the_lead(any_store: Store, lead: str) -> None:
 
 def test_upgrade_back_fills_title_keys(bare_url: str) -> None:
     """An article stored before revision 0008 is found as a duplicate after the upgrade."""
-    engine = make_engine(bare_url)
-    upgrade(engine, "0007")
-    tables = MetaData()
-    tables.reflect(engine)
-    assert "title_key" not in tables.tables["articles"].c
+    engine, tables = old_database(bare_url, "0007")
+    assert "title_key" not in tables["articles"].c
+    old = {
+        "guid": "g-1",
+        "title": "Trasporti, la giunta approva il nuovo piano",
+        "summary": LEAD,
+        "slug": "piano",
+    }
     with engine.begin() as connection:
-        source_id = insert_old_source(
+        insert_old_articles(
             connection,
-            tables.tables["sources"],
+            tables,
+            T0,
+            [old],
             name="Gazzetta",
             slug="gazzetta",
             kind="feed",
             location="https://gazzetta.example/feed",
-            created_at=T0,
-        )
-        connection.execute(
-            tables.tables["articles"].insert(),
-            [
-                old_article(
-                    source_id,
-                    1,
-                    T0,
-                    guid="g-1",
-                    title="Trasporti, la giunta approva il nuovo piano",
-                    summary=LEAD,
-                    slug="piano",
-                )
-            ],
         )
     engine.dispose()
     store = Store.open(bare_url)  # migrates to head

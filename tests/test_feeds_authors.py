@@ -11,10 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import MetaData
 
-from db.engine import make_engine
-from db.migrate import current_revision, upgrade
+from db.migrate import current_revision
 from db.records import ArticleDraft, Section, SourceSpec, TopicDef
 from db.store import Store
 from feeds.site import SiteInfo
@@ -23,7 +21,7 @@ from rassegna.operations import site_info
 from tests import factories, reading
 from tests.conftest import write_config
 from tests.factories import build, contents
-from tests.old_rows import insert_old_source, old_article
+from tests.old_rows import insert_old_articles, old_database
 from tests.reading import parsed, xpath
 
 BASE = "http://127.0.0.1:8080/"
@@ -192,30 +190,21 @@ def test_topic_feeds_have_archives_like_sections(
 def test_upgrade_to_0007_back_fills_the_authors(bare_url: str) -> None:
     """Articles stored before revision 0007 get their `article_authors` rows, so author
     feeds show them, newest first, under the first spelling met."""
-    engine = make_engine(bare_url)
-    upgrade(engine, "0006")
-    tables = MetaData()
-    tables.reflect(engine)
-    assert "article_authors" not in tables.tables
+    engine, tables = old_database(bare_url, "0006")
+    assert "article_authors" not in tables
     bylines: list[list[str]] = [[ROSSI], [" mario  rossi", BIANCHI], [], [BIANCHI, BIANCHI]]
+    articles = [
+        {
+            "guid": f"g{n}",
+            "title": f"Articolo {n}",
+            "authors": names,
+            "published": START + timedelta(hours=n),
+            "slug": f"articolo-{n}",
+        }
+        for n, names in enumerate(bylines)
+    ]
     with engine.begin() as connection:
-        source_id = insert_old_source(connection, tables.tables["sources"], created_at=START)
-        connection.execute(
-            tables.tables["articles"].insert(),
-            [
-                old_article(
-                    source_id,
-                    n + 1,
-                    START,
-                    guid=f"g{n}",
-                    title=f"Articolo {n}",
-                    authors=names,
-                    published=START + timedelta(hours=n),
-                    slug=f"articolo-{n}",
-                )
-                for n, names in enumerate(bylines)
-            ],
-        )
+        insert_old_articles(connection, tables, START, articles)
     engine.dispose()
     store = Store.open(bare_url)  # migrates to head
     try:

@@ -16,11 +16,8 @@ from urllib.parse import urldefrag
 import feedparser
 import pytest
 from lxml import etree, html
-from sqlalchemy import MetaData
 
 from db.blocked import set_hidden
-from db.engine import make_engine
-from db.migrate import upgrade
 from db.records import ArticleDraft, SourceSpec, StoredArticle, TopicDef
 from db.store import Store
 from feeds.build import BuildReport
@@ -30,7 +27,7 @@ from feeds.sitebuild import PAGES_STATE
 from feeds.sitemaps import MAX_URLS
 from tests import factories
 from tests.factories import build_with_pages, contents
-from tests.old_rows import insert_old_source, old_article
+from tests.old_rows import insert_old_articles, old_database
 
 BASE = "https://notizie.example.it/"
 SITE = SiteInfo(
@@ -154,30 +151,23 @@ def test_an_address_takes_its_month_in_the_site_time_zone(sqlite_url: str) -> No
 
 
 def test_upgrade_back_fills_page_addresses(bare_url: str) -> None:
-    engine = make_engine(bare_url)
-    upgrade(engine, "0009")
-    tables = MetaData()
-    tables.reflect(engine)
-    assert "page_path" not in tables.tables["articles"].c
+    engine, tables = old_database(bare_url, "0009")
+    assert "page_path" not in tables["articles"].c
     when = datetime(2025, 11, 2, 8, 0, tzinfo=UTC)
+    articles = [
+        {"guid": f"g-{n}", "title": "Piano dei trasporti", "slug": slug}
+        for n, slug in ((1, "piano"), (2, "piano"), (3, ""))
+    ]
     with engine.begin() as connection:
-        source_id = insert_old_source(
+        source_id = insert_old_articles(
             connection,
-            tables.tables["sources"],
+            tables,
+            when,
+            articles,
             name="Redazione",
             slug="redazione",
             kind="files",
             location="/tmp/r",
-            created_at=when,
-        )
-        connection.execute(
-            tables.tables["articles"].insert(),
-            [
-                old_article(
-                    source_id, n, when, guid=f"g-{n}", title="Piano dei trasporti", slug=slug
-                )
-                for n, slug in ((1, "piano"), (2, "piano"), (3, ""))
-            ],
         )
     engine.dispose()
     store = Store.open(bare_url)

@@ -7,15 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import MetaData, inspect, text
+from sqlalchemy import inspect, text
 
-from db.engine import make_engine
 from db.errors import StoreError
-from db.migrate import current_revision, head_revision, upgrade
+from db.migrate import current_revision, head_revision
 from db.records import ArticleDraft, FileFingerprint, Section, SourceSpec
 from db.store import Store
 from tests import factories
-from tests.old_rows import insert_old_source, old_article
+from tests.old_rows import insert_old_source, old_article, old_database
 
 T0 = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
 
@@ -184,23 +183,20 @@ def test_unreachable_database_is_one_sentence(tmp_path: Path) -> None:
 def test_upgrade_from_0002_back_fills_tag_dates(bare_url: str) -> None:
     """A database left at revision 0002 with tagged articles upgrades to head, the tag
     rows get their article's date, and tag feeds read them in the right order."""
-    engine = make_engine(bare_url)
-    upgrade(engine, "0002")
+    engine, tables = old_database(bare_url, "0002")
     assert current_revision(engine) == "0002"
-    tables = MetaData()
-    tables.reflect(engine)
-    assert "published" not in tables.tables["article_tags"].c
+    assert "published" not in tables["article_tags"].c
     with engine.begin() as connection:
-        source_id = insert_old_source(connection, tables.tables["sources"], created_at=T0)
+        source_id = insert_old_source(connection, tables["sources"], created_at=T0)
         connection.execute(
-            tables.tables["tags"].insert(),
+            tables["tags"].insert(),
             [
                 {"id": 1, "name": "Città", "slug": "citta"},
                 {"id": 2, "name": "Sport", "slug": "sport"},
             ],
         )
         connection.execute(
-            tables.tables["articles"].insert(),
+            tables["articles"].insert(),
             [
                 # Ids and dates in different orders, so the order is the dates'.
                 old_article(source_id, n, T0, published=T0 + timedelta(hours=(n * 7) % 5))
@@ -210,7 +206,7 @@ def test_upgrade_from_0002_back_fills_tag_dates(bare_url: str) -> None:
         ids: dict[str, int] = dict(connection.execute(text("SELECT guid, id FROM articles")).all())
         tag_ids: dict[str, int] = dict(connection.execute(text("SELECT slug, id FROM tags")).all())
         connection.execute(
-            tables.tables["article_tags"].insert(),
+            tables["article_tags"].insert(),
             [{"article_id": ids[f"g{n}"], "tag_id": tag_ids["citta"]} for n in range(1, 6)]
             + [{"article_id": ids["g2"], "tag_id": tag_ids["sport"]}],
         )
