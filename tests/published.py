@@ -30,6 +30,19 @@ TITLES = (
     "Lago d'Iseo, la qualità dell'acqua migliora",
 )
 START = datetime(2025, 3, 28, 7, tzinfo=UTC)
+# The Content-Type of each kind of published file, by its path under the site, as every
+# server of the output gives it (ours, and nginx with docs/nginx.conf). RSS and Atom go
+# as application/xml, so that browsers apply feed.xsl.
+CONTENT_TYPES = {
+    "rss.xml": "application/xml; charset=utf-8",
+    "atom.xml": "application/xml; charset=utf-8",
+    "feed.json": "application/feed+json; charset=utf-8",
+    "": "text/html; charset=utf-8",
+    "categoria/cronaca/": "text/html; charset=utf-8",
+    "categoria/cronaca/rss.xml": "application/xml; charset=utf-8",
+    "feed.xsl": "application/xslt+xml; charset=utf-8",
+    "opml.xml": "text/x-opml; charset=utf-8",
+}
 
 
 def site(base_url: str, **fields: object) -> SiteInfo:

@@ -11,6 +11,7 @@ import pytest
 
 from rassegna.server import create_app
 from tests.conftest import serving
+from tests.published import CONTENT_TYPES
 
 
 @pytest.fixture
@@ -30,23 +31,10 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         yield base, out
 
 
-@pytest.mark.parametrize(
-    ("path", "content_type"),
-    [
-        # RSS and Atom as application/xml, so that browsers apply feed.xsl.
-        ("/rss.xml", "application/xml; charset=utf-8"),
-        ("/atom.xml", "application/xml; charset=utf-8"),
-        ("/feed.json", "application/feed+json; charset=utf-8"),
-        ("/", "text/html; charset=utf-8"),
-        ("/categoria/cronaca/", "text/html; charset=utf-8"),
-        ("/categoria/cronaca/rss.xml", "application/xml; charset=utf-8"),
-        ("/feed.xsl", "application/xslt+xml; charset=utf-8"),
-        ("/opml.xml", "text/x-opml; charset=utf-8"),
-    ],
-)
+@pytest.mark.parametrize(("path", "content_type"), CONTENT_TYPES.items())
 def test_content_types(served: tuple[str, Path], path: str, content_type: str) -> None:
     base, _ = served
-    response = httpx.get(base + path)
+    response = httpx.get(f"{base}/{path}")
     assert response.status_code == 200
     assert response.headers["content-type"] == content_type
 
