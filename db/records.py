@@ -26,8 +26,28 @@ def picked(source: Any, names: Iterable[str]) -> dict[str, Any]:
     return {name: getattr(source, name) for name in names}
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntervalBounds:
+    """How a source's polling interval may move: `interval = "auto"` and the bounds of
+    the adaptive interval (`interval_max` also bounds the wait a server may ask for).
+    The one declaration of these settings for every record that carries them."""
+
+    interval_auto: bool = False
+    interval_min: int = INTERVAL_MIN
+    interval_max: int = INTERVAL_MAX
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerFloor(IntervalBounds):
+    """The server's or feed's lower bound on a source's polling interval and what said it
+    ("Cache-Control max-age=600", "RSS ttl", ...), beside the interval's bounds."""
+
+    min_interval_seconds: int | None = None
+    min_interval_origin: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
-class SourceSpec:
+class SourceSpec(IntervalBounds):
     """A source as the store needs to know it (created or updated on each ingest)."""
 
     name: str
@@ -36,11 +56,6 @@ class SourceSpec:
     category: str | None = None
     interval_seconds: int = 600
     ad_hoc: bool = False  # made by an ad-hoc ingest, not by the configuration
-    # `interval = "auto"`, and the bounds of the adaptive interval (`interval_max` also
-    # bounds the wait a server may ask for).
-    interval_auto: bool = False
-    interval_min: int = INTERVAL_MIN
-    interval_max: int = INTERVAL_MAX
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,30 +113,37 @@ class Label:
     slug: str
 
 
-@dataclass(frozen=True, slots=True)
-class StoredArticle:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArticleHeadline:
+    """What a list of stored articles shows of each: the fields a search hit takes over
+    from its article as they are, declared once for both."""
+
+    id: int
+    uid: str
+    title: str
+    url: str | None = None
+    source_name: str
+    source_slug: str
+    published: datetime
+    summary: str
+    category: Label | None = None
+    tags: tuple[Label, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredArticle(ArticleHeadline):
     """One stored article as the feeds read it.
 
     `uid` is the public identity minted once at first ingestion (a `urn:uuid:`), used as
     RSS guid / Atom id / JSON Feed id; it survives edits, slug and URL changes.
     """
 
-    id: int
-    uid: str
-    source_name: str
-    source_slug: str
     guid: str
-    title: str
-    summary: str
     content_html: str
     content_text: str
-    published: datetime
     updated: datetime
     ingested: datetime
-    url: str | None = None
     authors: tuple[str, ...] = ()
-    category: Label | None = None
-    tags: tuple[Label, ...] = ()
     language: str | None = None
     slug: str = ""
     image_url: str | None = None
@@ -142,7 +164,7 @@ class SourceRef:
 
 
 @dataclass(frozen=True, slots=True)
-class SourceState:
+class SourceState(ServerFloor):
     """A source and what its last fetches did, for `rassegna sources`."""
 
     name: str
@@ -165,17 +187,12 @@ class SourceState:
     fetch_url: str | None = None
     url_history: tuple[str, ...] = ()
     ad_hoc: bool = False
-    # The polling interval: configured (or 0 for `interval = "auto"`, see `db.schedule`)
-    # and the server's or feed's lower bound on it.
+    # The polling interval: configured (or 0 for `interval = "auto"`, see `db.schedule`),
+    # the one in force and why.
     id: int = 0
     interval_seconds: int = 0
-    min_interval_seconds: int | None = None
-    interval_auto: bool = False
-    interval_min: int = INTERVAL_MIN
-    interval_max: int = INTERVAL_MAX
     interval_used: int | None = None
     interval_reason: str | None = None
-    min_interval_origin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +244,7 @@ class FetchKind(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class FetchState:
+class FetchState(ServerFloor):
     """What the next fetch of a remote source needs from the store."""
 
     source_id: int
@@ -238,13 +255,9 @@ class FetchState:
     consecutive_errors: int
     interval_seconds: int
     # What `Store.record_fetch_outcome` needs to record a success without reading the
-    # row again (the claim holds it, so nobody else changes these meanwhile).
-    min_interval_seconds: int | None = None
+    # row again (the claim holds it, so nobody else changes these meanwhile), with the
+    # interval settings of `ServerFloor`.
     redirect_target: str | None = None
-    interval_auto: bool = False
-    interval_min: int = INTERVAL_MIN
-    interval_max: int = INTERVAL_MAX
-    min_interval_origin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,20 +326,10 @@ class TopicInfo:
     description: str
 
 
-@dataclass(frozen=True, slots=True)
-class SearchHit:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchHit(ArticleHeadline):
     """One search result: what a result list shows, its rank (lower is better) and a
     snippet with the matched words between `db.search.SNIPPET_OPEN` / `SNIPPET_CLOSE`."""
 
-    id: int
-    uid: str
-    title: str
-    url: str | None
-    source_name: str
-    source_slug: str
-    published: datetime
-    summary: str
     rank: float
     snippet: str
-    category: Label | None = None
-    tags: tuple[Label, ...] = ()

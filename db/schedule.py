@@ -27,7 +27,13 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from db.records import INTERVAL_MAX, INTERVAL_MIN, FetchKind, FetchOutcome, FetchState, picked
+from db.records import (
+    FetchKind,
+    FetchOutcome,
+    FetchState,
+    ServerFloor,
+    picked,
+)
 
 BACKOFF_CAP = 24 * 3600
 """No transient error ever delays a source by more than a day: it recovers by itself."""
@@ -71,23 +77,18 @@ _FROM_FETCH = (
 
 
 @dataclass(frozen=True, slots=True)
-class SourceSchedule:
-    """What the scheduling decisions need to know of one source's row."""
+class SourceSchedule(ServerFloor):
+    """What the scheduling decisions need to know of one source's row. With `interval =
+    "auto"` the interval follows `entries_last_week` (`adaptive_interval`) within the
+    bounds `ServerFloor` carries."""
 
     source_id: int
     url: str  # where fetches go now: the adopted redirect target, else the configured URL
     interval_seconds: int
     consecutive_errors: int = 0
-    min_interval_seconds: int | None = None
-    min_interval_origin: str | None = None  # what set it: "Cache-Control max-age=600", ...
     redirect_target: str | None = None
     redirect_streak: int = 0
     url_history: tuple[str, ...] = ()
-    # `interval = "auto"`: the interval follows `entries_last_week` (`adaptive_interval`)
-    # within [`interval_min`, `interval_max`]; `interval_max` bounds a server's wait too.
-    interval_auto: bool = False
-    interval_min: int = INTERVAL_MIN
-    interval_max: int = INTERVAL_MAX
     entries_last_week: int = 0
 
     def interval(self, server_floor: int | None, origin: str | None = None) -> IntervalChoice:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import lru_cache
 from itertools import islice
@@ -54,7 +54,7 @@ from sqlalchemy import (
 
 from db.analysis import WORD, index_text, stem, words
 from db.query import MAX_QUERY_CHARS, ParsedQuery, QueryError, fts5_query, parse_query, tsquery_text
-from db.records import SearchHit, StoredArticle, picked
+from db.records import ArticleHeadline, SearchHit, StoredArticle, picked
 from db.tables import (
     ARTICLE_TAGS,
     ARTICLES,
@@ -333,18 +333,7 @@ def snippet(value: str, parsed: ParsedQuery, *, width: int = 32) -> str:
 Loader = Callable[[Connection, Sequence[int]], dict[int, StoredArticle]]
 
 
-_HIT_NAMES = (
-    "id",
-    "uid",
-    "title",
-    "url",
-    "source_name",
-    "source_slug",
-    "published",
-    "summary",
-    "category",
-    "tags",
-)
+_HIT_NAMES = tuple(f.name for f in fields(ArticleHeadline))
 """What a `SearchHit` shows of its stored article, as it is."""
 
 MAX_RESULTS = 500
