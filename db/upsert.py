@@ -163,11 +163,16 @@ def _insert(
         }
         for p, slug, page_path in zip(new, slugs, page_paths, strict=True)
     ]
-    inserted = connection.execute(
-        ARTICLES.insert().returning(a.id, a.guid, sort_by_parameter_order=True), rows
-    )
-    for plan, row in zip(new, inserted, strict=True):
-        plan.article_id = row.id
+    # A plain executemany, then the ids by guid in one read: an `INSERT ... RETURNING` in
+    # parameter order is run one row per statement on SQLite (it has no ordered multi-row
+    # form), and (source, guid) is unique, so the read finds exactly the rows inserted.
+    connection.execute(ARTICLES.insert(), rows)
+    ids: dict[str, int] = {}
+    for chunk in chunks([p.draft.guid for p in new]):
+        query = select(a.guid, a.id).where(a.source_id == source_id, a.guid.in_(chunk))
+        ids.update((guid, article_id) for guid, article_id in connection.execute(query))
+    for plan in new:
+        plan.article_id = ids[plan.draft.guid]
 
 
 def _update(connection: Connection, changed: Sequence[Plan], categories: dict[str, int]) -> None:
