@@ -243,6 +243,14 @@ def spawn_cli(*args: str, env: dict[str, str] | None = None, **popen: Any) -> su
     )
 
 
+def spawn_run(
+    config: Path, env: dict[str, str] | None = None, **popen: Any
+) -> subprocess.Popen[str]:
+    """The daemon, `python -m rassegna --config CONFIG run`, started in the background as
+    `spawn_cli` starts it (no RASSEGNA_ variable inherited but those of `env`)."""
+    return spawn_cli("--config", str(config), "run", env=env, **popen)
+
+
 def start_daemon(config: Path, index: int, settings: dict[str, str]) -> subprocess.Popen[str]:
     """`rassegna run` in the background as daemon number `index` of a test: its state in
     `var<index>` and its output in `daemon<index>.log` beside the config, `settings` as
@@ -251,9 +259,7 @@ def start_daemon(config: Path, index: int, settings: dict[str, str]) -> subproce
     # A log file, not a pipe: nobody reads a pipe until the end, and a full one blocks
     # the daemon on its next log line.
     with (config.parent / f"daemon{index}.log").open("w") as log:
-        return spawn_cli(
-            "--config", str(config), "run", env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+        return spawn_run(config, env, stdout=log, stderr=subprocess.STDOUT)
 
 
 def stop_daemons(daemons: list[subprocess.Popen[str]], folder: Path) -> list[str]:

@@ -23,7 +23,7 @@ from werkzeug import Request, Response
 
 from db.schedule import WEEK, adaptive_interval, interval_in_force
 from ingest.fetch import server_wait
-from tests.conftest import REPO, run_cli, spawn_cli, write_config
+from tests.conftest import REPO, run_cli, spawn_run, write_config
 from tests.remote_helpers import rss
 
 HOUR = 3600
@@ -159,14 +159,7 @@ def test_daemon_waits_what_the_server_asks(
 
     httpserver.expect_request("/feed.xml").respond_with_handler(answer)
     config = _config(tmp_path, httpserver.url_for("/feed.xml"), scheduler='interval = "1s"')
-    process = spawn_cli(
-        "--config",
-        str(config),
-        "run",
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    process = spawn_run(config, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
         while len(hits) < 3 and time.monotonic() < deadline and process.poll() is None:

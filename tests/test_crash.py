@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import spawn_cli, write_config
+from tests.conftest import spawn_run, write_config
 from tests.reliability_helpers import assert_output_valid
 
 STRESS = bool(os.environ.get("RASSEGNA_STRESS"))
@@ -118,14 +118,7 @@ category = "Cronaca"
     stored_before = 0
     try:
         for cycle in range(CYCLES):
-            process = spawn_cli(
-                "--config",
-                str(config),
-                "run",
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
+            process = spawn_run(config, env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             # Import and start-up take about a second; kill anywhere from before the
             # store is open to the middle of a later ingest or build.
             time.sleep(rng.uniform(0.2, 2.5))

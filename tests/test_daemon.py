@@ -16,7 +16,7 @@ import feedparser
 import httpx
 import pytest
 
-from tests.conftest import free_port, run_cli, spawn_cli, wait_for_http
+from tests.conftest import free_port, run_cli, spawn_run, wait_for_http
 
 
 @dataclass
@@ -90,14 +90,7 @@ def _start(
             **(extra or {}),
         }
     )
-    process = spawn_cli(
-        "--config",
-        str(site_config),
-        "run",
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    process = spawn_run(site_config, env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     return Running(process, base, site_config.parent / "articoli", site_config, env, systemd)
 
 

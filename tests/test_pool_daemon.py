@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.conftest import spawn_cli, write_config
+from tests.conftest import spawn_run, write_config
 
 # systemd's TimeoutStopSec is 90 s by default; a stop must come well within it even on a
 # loaded test machine.
@@ -88,9 +88,7 @@ kind = "files"
 path = "articoli"
 """,
     )
-    process = spawn_cli(
-        "--config", str(config), "run", stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
+    process = spawn_run(config, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         # The forkserver and its two workers appear once the first big batch is sent.
         deadline = time.monotonic() + 120
