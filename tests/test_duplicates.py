@@ -383,6 +383,19 @@ def test_markup_only_churn_is_counted_not_stored(any_store: Store) -> None:
     assert any_store.upsert_articles(source, [churned], now=T0 + timedelta(hours=1)).changed == 1
 
 
+def same_story(store: Store, source: int, title: str, hours: int, lead: str) -> int | None:
+    """What `find_duplicate` finds for an article of `source` without an address, titled
+    `title`, published `hours` after T0 and opening with `lead`, within 36 hours."""
+    return store.find_duplicate(
+        source,
+        url=None,
+        title=title,
+        published=T0 + timedelta(hours=hours),
+        window=timedelta(hours=36),
+        lead=lead,
+    )
+
+
 @pytest.mark.parametrize("lead", [LEAD_REWORDED, OTHER_LEAD])
 def test_find_duplicate_checks_the_lead(any_store: Store, lead: str) -> None:
     one = any_store.ensure_source(SourceSpec(name="Uno", kind="feed", location="u"))
@@ -391,13 +404,8 @@ def test_find_duplicate_checks_the_lead(any_store: Store, lead: str) -> None:
         "x", "Trasporti, la giunta approva il nuovo piano", summary=LEAD, published=T0
     )
     any_store.upsert_articles(one, [draft])
-    found = any_store.find_duplicate(
-        two,
-        url=None,
-        title="La giunta approva il nuovo piano dei trasporti | Radio Valle",
-        published=T0 + timedelta(hours=3),
-        window=timedelta(hours=36),
-        lead=lead,
+    found = same_story(
+        any_store, two, "La giunta approva il nuovo piano dei trasporti | Radio Valle", 3, lead
     )
     expected = stored(any_store)[0].id if lead == LEAD_REWORDED else None
     assert found == expected
@@ -431,13 +439,8 @@ def test_upgrade_back_fills_title_keys(bare_url: str) -> None:
     store = Store.open(bare_url)  # migrates to head
     try:
         other = store.ensure_source(SourceSpec(name="Radio Valle", kind="feed", location="r"))
-        found = store.find_duplicate(
-            other,
-            url=None,
-            title="La giunta approva il nuovo piano dei trasporti",
-            published=T0 + timedelta(hours=2),
-            window=timedelta(hours=36),
-            lead=LEAD_REWORDED,
+        found = same_story(
+            store, other, "La giunta approva il nuovo piano dei trasporti", 2, LEAD_REWORDED
         )
         (article,) = stored(store)
         assert found == article.id
