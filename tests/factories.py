@@ -21,10 +21,17 @@ from feeds.sitebuild import PAGES_STATE, build_pages
 from feeds.sitemaps import MAX_URLS
 
 WHEN = datetime(2026, 3, 29, 8, 0, tzinfo=UTC)
+BASE_URL = "http://127.0.0.1:8080/"
 # The build's own bookkeeping beside the output: never published, rewritten at will.
 STATE_FILES = frozenset({STATE_FILE, PAGES_STATE, PAGES_MARK})
 # The page build's state files per month of article address (`feeds.pagestate`).
 PAGES_SHARDS = PAGES_STATE.removesuffix(".json") + "-"
+
+
+def site_info(title: str, **fields: Any) -> SiteInfo:
+    """A site titled `title` at `BASE_URL`, its home page at https://rassegna.example.it/;
+    `fields` set any other field of `SiteInfo`."""
+    return SiteInfo(title=title, link="https://rassegna.example.it/", base_url=BASE_URL, **fields)
 
 
 def draft(guid: str, title: str, body: str = "", **fields: Any) -> ArticleDraft:
@@ -39,6 +46,21 @@ def draft(guid: str, title: str, body: str = "", **fields: Any) -> ArticleDraft:
     }
     values.update(fields)
     return ArticleDraft(guid=guid, title=title, **values)
+
+
+def numbered_draft(n: int, start: datetime, **fields: Any) -> ArticleDraft:
+    """Article number `n` of a series from one source, published `n` hours after `start`,
+    its guid, title, body, summary and URL numbered `n`; `fields` override any field."""
+    values: dict[str, Any] = {
+        "guid": f"articolo-{n:03}.txt",
+        "title": f"Notizia numero {n}: perché è già così",
+        "body": f"Testo {n} con accenti: è, à, ù.",
+        "summary": f"Riassunto {n}, città e università.",
+        "published": start + timedelta(hours=n),
+        "url": f"https://lago.example.it/notizie/{n}",
+    }
+    values.update(fields)
+    return draft(**values)
 
 
 SEARCH_WHEN = datetime(2024, 6, 19, 9, 0, tzinfo=UTC)

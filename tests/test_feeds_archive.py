@@ -7,7 +7,7 @@ import gzip
 import json
 import tracemalloc
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,36 +16,22 @@ from lxml import etree
 from db.records import ArticleDraft, SourceSpec
 from db.store import Store
 from feeds.build import STATE_FILE, build_feeds
-from feeds.site import SiteInfo
 from tests import factories, reading
 from tests.factories import build, snapshot
 from tests.reading import parsed, xpath
 
-BASE = "http://127.0.0.1:8080/"
-SITE = SiteInfo(
-    title="Rassegna d'archivio",
-    link="https://rassegna.example.it/",
-    base_url=BASE,
-    items_per_feed=5,
-    archive_page_size=5,
-)
+BASE = factories.BASE_URL
+SITE = factories.site_info("Rassegna d'archivio", items_per_feed=5, archive_page_size=5)
 SOURCE = SourceSpec(name="Cronache del Lago", kind="files", location="/tmp/lago")
 OTHER = SourceSpec(name="Eco della Valle", kind="files", location="/tmp/valle")
 START = datetime(2025, 1, 1, 8, tzinfo=UTC)
 
 
 def draft(n: int, **fields: Any) -> ArticleDraft:
-    values: dict[str, Any] = {
-        "guid": f"articolo-{n:03}.txt",
-        "title": f"Notizia numero {n}: perché è già così",
-        "body": f"Testo {n} con accenti: è, à, ù.",
-        "summary": f"Riassunto {n}, città e università.",
-        "published": START + timedelta(hours=n),
-        "url": f"https://lago.example.it/notizie/{n}",
-        "category": "Cronaca" if n % 2 else "Sport",
-    }
-    values.update(fields)
-    return factories.draft(**values)
+    """Article `n` of the series, odd numbers in Cronaca and even ones in Sport."""
+    return factories.numbered_draft(
+        n, START, **{"category": "Cronaca" if n % 2 else "Sport", **fields}
+    )
 
 
 def fill(store: Store, numbers: range, spec: SourceSpec = SOURCE) -> int:
@@ -152,13 +138,7 @@ def test_section_feeds_have_their_own_archives(store: Store, out: Path) -> None:
 
 
 def test_a_page_larger_than_the_feed_leaves_no_gap(store: Store, out: Path) -> None:
-    site = SiteInfo(
-        title="R",
-        link="https://r.example.it/",
-        base_url=BASE,
-        items_per_feed=3,
-        archive_page_size=10,
-    )
+    site = replace(SITE, items_per_feed=3, archive_page_size=10)
     fill(store, range(1, 18))  # 17: one page of 10, 7 left for the current feed
     build(store, out, site)
     current = parsed(out / "rss.xml")
@@ -235,12 +215,8 @@ def test_relative_urls_in_content_become_absolute_in_every_format(store: Store, 
 
 
 def test_per_section_limits(store: Store, out: Path) -> None:
-    site = SiteInfo(
-        title="R",
-        link="https://r.example.it/",
-        base_url=BASE,
-        items_per_feed=6,
-        limits=(("categoria", 2), ("fonte", 4)),
+    site = replace(
+        SITE, items_per_feed=6, archive_page_size=0, limits=(("categoria", 2), ("fonte", 4))
     )
     fill(store, range(1, 11))
     build(store, out, site)
@@ -272,13 +248,7 @@ def test_feeds_that_are_gone_are_removed_but_foreign_files_stay(store: Store, ou
 
 # -- bounded archive building ---------------------------------------------------------------
 
-PAGED = SiteInfo(
-    title="Rassegna lunga",
-    link="https://rassegna.example.it/",
-    base_url=BASE,
-    items_per_feed=50,
-    archive_page_size=50,
-)
+PAGED = replace(SITE, title="Rassegna lunga", items_per_feed=50, archive_page_size=50)
 # ~4 KB of text per article, twice (HTML and plain), so that holding a feed's history shows.
 LONG_TEXT = "Il consiglio comunale ha discusso perché la città è già cambiata così. " * 56
 

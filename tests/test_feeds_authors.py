@@ -15,7 +15,6 @@ from lxml import etree
 from db.migrate import current_revision
 from db.records import ArticleDraft, Section, SourceSpec, TopicDef
 from db.store import Store
-from feeds.site import SiteInfo
 from rassegna.config import load_settings
 from rassegna.operations import site_info
 from tests import factories, reading
@@ -24,11 +23,9 @@ from tests.factories import build, contents
 from tests.old_rows import insert_old_articles, old_database
 from tests.reading import parsed, xpath
 
-BASE = "http://127.0.0.1:8080/"
-SITE = SiteInfo(
-    title="Rassegna delle firme",
-    link="https://rassegna.example.it/",
-    base_url=BASE,
+BASE = factories.BASE_URL
+SITE = factories.site_info(
+    "Rassegna delle firme",
     items_per_feed=4,
     archive_page_size=4,
     author_feeds=True,
@@ -53,18 +50,16 @@ def authors_of(n: int) -> tuple[str, ...]:
 
 
 def draft(n: int, **fields: Any) -> ArticleDraft:
+    """Article `n` of the series, in Cronaca, about the town council, signed `authors_of(n)`."""
     values: dict[str, Any] = {
         "guid": f"firma-{n:03}.txt",
         "title": f"Notizia firmata {n}: è già così",
         "body": f"Testo {n} del consiglio comunale: è, à, ù.",
-        "summary": f"Riassunto {n}, città e università.",
-        "published": START + timedelta(hours=n),
         "url": f"https://lago.example.it/firme/{n}",
         "category": "Cronaca",
         "authors": authors_of(n),
     }
-    values.update(fields)
-    return factories.draft(**values)
+    return factories.numbered_draft(n, START, **(values | fields))
 
 
 def fill(store: Store, numbers: range) -> int:
