@@ -43,6 +43,15 @@ def rss(*items: str) -> bytes:
     ).encode()
 
 
+def rss_item(url: str, title: str, published: str, html: str) -> str:
+    """An RSS `<item>` whose link and guid are `url`, dated `published` (RFC 822) and
+    holding `html` as its description."""
+    return (
+        f"<item><title>{title}</title><link>{url}</link><guid>{url}</guid>"
+        f"<pubDate>{published}</pubDate><description><![CDATA[{html}]]></description></item>"
+    )
+
+
 def feed_bytes(name: str) -> bytes:
     return (FEEDS / name).read_bytes()
 

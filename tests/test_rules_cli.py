@@ -20,6 +20,7 @@ from rassegna.config import load_settings
 from rassegna.operations import search_feed
 from rassegna.server import BackgroundServer, app_for
 from tests.conftest import free_port, pg_schema, run_cli, write_config
+from tests.remote_helpers import rss_item
 
 TITLES = [
     "Oroscopo della settimana: le stelle di dicembre",
@@ -30,11 +31,12 @@ TITLES = [
 
 def _feed(now: datetime) -> str:
     items = "".join(
-        f"<item><title>{title}</title><link>https://esempio.it/a/{n}</link>"
-        f"<guid>https://esempio.it/a/{n}</guid>"
-        f"<pubDate>{format_datetime(now - timedelta(days=n + 1))}</pubDate>"
-        f"<description>&lt;p&gt;Testo dell'articolo numero {n}, scritto per la prova."
-        "&lt;/p&gt;</description></item>"
+        rss_item(
+            f"https://esempio.it/a/{n}",
+            title,
+            format_datetime(now - timedelta(days=n + 1)),
+            f"<p>Testo dell'articolo numero {n}, scritto per la prova.</p>",
+        )
         for n, title in enumerate(TITLES)
     )
     return (

@@ -19,17 +19,14 @@ from ingest.remote import RemoteOptions, ingest_remote_source
 from rassegna.config import Settings, load_settings
 from rassegna.operations import draft_rules
 from tests.conftest import write_config
-from tests.remote_helpers import policy, rss
+from tests.remote_helpers import policy, rss, rss_item
 
 T0 = datetime(2026, 12, 6, 6, 0, tzinfo=UTC)
 
 
 def item(n: int, title: str, body: str) -> str:
-    return (
-        f"<item><title>{title}</title><link>https://esempio.it/a/{n}</link>"
-        f"<guid>https://esempio.it/a/{n}</guid>"
-        f"<pubDate>Sun, 06 Dec 2026 0{n % 6}:00:00 GMT</pubDate>"
-        f"<description><![CDATA[{body}]]></description></item>"
+    return rss_item(
+        f"https://esempio.it/a/{n}", title, f"Sun, 06 Dec 2026 0{n % 6}:00:00 GMT", body
     )
 
 
