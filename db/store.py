@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast, overload
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -27,7 +27,6 @@ from db import (
     blocked,
     claims,
     counters,
-    fetched_pages,
     fingerprints,
     identity,
     leases,
@@ -39,23 +38,18 @@ from db import (
     source_removal,
     sources,
 )
-from db.blocked import BlockedEntry
+from db import fetched_pages as fetched
+from db import migrate as schema
 from db.engine import display_url, make_engine
 from db.errors import StoreError, reason_of, translated
 from db.fetched_pages import PageRecord
 from db.labels import author_labels, label_slug
-from db.migrate import current_revision, upgrade
 from db.records import (
     ArticleDraft,
-    FetchOutcome,
     FetchState,
-    FileFingerprint,
-    KnownArticle,
-    Label,
     SearchHit,
     Section,
     SourceSpec,
-    SourceState,
     StoredArticle,
     TopicDef,
     TopicInfo,
@@ -82,6 +76,7 @@ __all__ = [
 
 
 _T = TypeVar("_T")
+_P = ParamSpec("_P")
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 _Class = TypeVar("_Class", bound=type)
 
@@ -105,6 +100,36 @@ def _errors_translated(cls: _Class) -> _Class:
     return cls
 
 
+class _Delegated(Generic[_P, _T]):
+    """A part's `function(engine, ...)` as a method of `Store`, `store.name(...)`, with
+    errors translated: the signature and docstring stay where the work is done, so the
+    method cannot drift from the function it calls."""
+
+    def __init__(self, function: Callable[Concatenate[Engine, _P], _T]) -> None:
+        self._function = function
+        self.__doc__ = function.__doc__
+
+    @overload
+    def __get__(self, store: None, owner: type[Store]) -> _Delegated[_P, _T]: ...
+
+    @overload
+    def __get__(self, store: Store, owner: type[Store]) -> Callable[_P, _T]: ...
+
+    def __get__(
+        self, store: Store | None, owner: type[Store]
+    ) -> _Delegated[_P, _T] | Callable[_P, _T]:
+        if store is None:
+            return self
+        function, engine, database = self._function, store.engine, store.database
+
+        @functools.wraps(function)
+        def call(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+            with translated(database):
+                return function(engine, *args, **kwargs)
+
+        return call
+
+
 @contextmanager
 def _translated_block(database: str, manager: AbstractContextManager[_T]) -> Iterator[_T]:
     """`manager`, with the errors of entering, leaving and the block translated."""
@@ -117,7 +142,9 @@ class Store:
     """The article store on one database.
 
     No SQLAlchemy or driver exception leaves it: they are raised as `DatabaseError`
-    (a `StoreError`) naming the database.
+    (a `StoreError`) naming the database. A method that only hands its arguments to a
+    part is that part's function bound to this store's engine (`_Delegated`): see the
+    part for what it takes and does.
     """
 
     def __init__(self, engine: Engine, *, page_timezone: str = "UTC") -> None:
@@ -135,19 +162,15 @@ class Store:
         off; new page addresses are dated in `page_timezone` (the site's)."""
         engine = make_engine(url, pool_size=pool_size)
         if migrate:
-            upgrade(engine)
+            schema.upgrade(engine)
         return cls(engine, page_timezone=page_timezone)
 
     def close(self) -> None:
         self.engine.dispose()
 
-    def schema_revision(self) -> str | None:
-        """The schema revision the database is at (None: no schema yet)."""
-        return current_revision(self.engine)
-
     def upgrade(self) -> tuple[str | None, str | None]:
         """Create the schema or bring it to the newest revision; (before, after)."""
-        return upgrade(self.engine)
+        return schema.upgrade(self.engine)
 
     def ping(self) -> None:
         """Reach the database, or raise StoreError saying why not."""
@@ -159,77 +182,71 @@ class Store:
                 f"database {self.database} is not reachable: {reason_of(exc)}"
             ) from exc
 
+    # -- the parts' own functions, bound to this store's engine (`_Delegated`) -----------
+
+    # schema (db.migrate)
+    schema_revision = _Delegated(schema.current_revision)
+    # sources, their fetch state and what the rules kept out (db.sources, db.blocked)
+    record_fetch = _Delegated(sources.record_fetch)
+    blocked_counts = _Delegated(blocked.blocked_counts)
+    remember_blocked = _Delegated(blocked.remember_blocked)
+    article_ids = _Delegated(blocked.article_ids)
+    hidden_ids = _Delegated(blocked.hidden_ids)
+    search_stamp = _Delegated(blocked.search_stamp)
+    hidden_among = _Delegated(blocked.hidden_among)
+    next_due = _Delegated(sources.next_due)
+    source_states = _Delegated(sources.source_states)
+    fetch_state = _Delegated(sources.fetch_state)
+    record_fetch_outcome = _Delegated(sources.record_fetch_outcome)
+    # claims and leases (db.claims)
+    renew_claims = _Delegated(leases.renew_claims)
+    remove_source = _Delegated(source_removal.remove_source)
+    release_claims = _Delegated(claims.release_claims)
+    # identity, links and duplicates (db.identity)
+    known_articles = _Delegated(identity.known_articles)
+    mark_seen = _Delegated(identity.mark_seen)
+    linked_guids = _Delegated(identity.linked_guids)
+    find_duplicates = _Delegated(identity.find_duplicates)
+    link_article = _Delegated(identity.link_article)
+    article_sources = _Delegated(identity.article_sources)
+    # files (db.fingerprints)
+    file_fingerprints = _Delegated(fingerprints.file_fingerprints)
+    save_fingerprints = _Delegated(fingerprints.save_fingerprints)
+    # reads for the feeds (db.reads, db.stamps)
+    latest_articles = _Delegated(reads.latest_articles)
+    articles_by_ids = _Delegated(reads.articles_by_ids)
+    # listings (db.listings)
+    section_counts = _Delegated(listings.section_counts)
+    categories = _Delegated(listings.categories)
+    sources_with_articles = _Delegated(listings.sources_with_articles)
+    tags = _Delegated(listings.tags)
+    authors = _Delegated(listings.authors)
+    article_count = _Delegated(listings.article_count)
+    # article pages fetched for full text (db.fetched_pages)
+    fetched_pages = _Delegated(fetched.known_pages)
+    fetched_page_counts = _Delegated(fetched.page_counts)
+    # maintenance (db.maintenance)
+    prune = _Delegated(maintenance.prune)
+    delete_source_articles = _Delegated(maintenance.delete_source_articles)
+    # activity counters and builds, for the status page (db.counters)
+    counter_rows = _Delegated(counters.rows)
+    stored_per_bucket = _Delegated(counters.stored_per_bucket)
+    record_build = _Delegated(counters.record_build)
+    last_builds = _Delegated(counters.last_builds)
+
     # -- sources and their fetch state (db.sources, db.schedule) --------------------------
 
     def ensure_source(self, spec: SourceSpec) -> int:
         """Create the source or update its settings; returns its id."""
         return sources.ensure_source(self._sessions, spec)
 
-    def record_fetch(
-        self, source_id: int, *, error: str | None, when: datetime | None = None
-    ) -> None:
-        """Note the outcome of one read of a local source and when it is due next."""
-        sources.record_fetch(self.engine, source_id, error=error, when=when)
-
-    def blocked_counts(self) -> dict[str, int]:
-        """How many entries the keep/block rules kept out, by source name (`db.blocked`)."""
-        return blocked.blocked_counts(self.engine)
-
-    def remember_blocked(
-        self, source_id: int, entries: Sequence[BlockedEntry], when: datetime
-    ) -> list[BlockedEntry]:
-        """Remember entries the rules kept out; returns those not remembered before."""
-        return blocked.remember_blocked(self.engine, source_id, entries, when)
-
-    def article_ids(self, *, since: datetime | None, source: str | None = None) -> list[int]:
-        """Articles published since `since` (all when None), of one source (name or slug)
-        or of all, hidden ones included, newest first."""
-        return blocked.article_ids(self.engine, since=since, source=source)
-
-    def hidden_ids(self) -> list[int]:
-        """Every article hidden by `rassegna rules apply`, oldest id first."""
-        return blocked.hidden_ids(self.engine)
-
-    def search_stamp(self) -> tuple[int, int]:
-        """The newest article id and the hidden revision: a cached search answer is good
-        while both are the same."""
-        return blocked.search_stamp(self.engine)
-
-    def hidden_among(self, ids: Sequence[int]) -> set[int]:
-        """Which of `ids` are hidden."""
-        return blocked.hidden_among(self.engine, ids)
-
     def set_hidden(self, ids: Sequence[int], hidden: bool) -> int:
         """Hide (or show again) these articles in every feed; returns how many changed."""
         return blocked.set_hidden(self.engine, ids, hidden)
 
-    def next_due(self, names: Sequence[str]) -> datetime | None:
-        """When the first of these sources is due next."""
-        return sources.next_due(self.engine, names)
-
-    def source_states(self, *, exact_counts: bool = True) -> list[SourceState]:
-        """Every source and what its last fetches did, by name; article counts from the
-        sources' kept totals instead of counted with `exact_counts` off."""
-        return sources.source_states(self.engine, exact_counts=exact_counts)
-
-    def fetch_state(self, source_id: int) -> FetchState:
-        """The URL and validators the next fetch of a remote source uses."""
-        return sources.fetch_state(self.engine, source_id)
-
     def prepare_fetch(self, spec: SourceSpec) -> FetchState:
         """`ensure_source` and `fetch_state`, in one read when nothing changed."""
         return sources.prepare_fetch(self.engine, self._sessions, spec)
-
-    def record_fetch_outcome(
-        self,
-        source_id: int,
-        outcome: FetchOutcome,
-        *,
-        when: datetime | None = None,
-        state: FetchState | None = None,
-    ) -> datetime:
-        """Note how one fetch of a remote source ended and schedule the next; returns it."""
-        return sources.record_fetch_outcome(self.engine, source_id, outcome, when=when, state=state)
 
     # -- claims and leases (db.claims) ------------------------------------------------------
 
@@ -247,44 +264,11 @@ class Store:
             self.engine, owner, names, when=now, lease_seconds=lease_seconds, limit=limit
         )
 
-    def renew_claims(
-        self,
-        owner: str,
-        names: Collection[str],
-        *,
-        lease_seconds: int,
-        now: datetime | None = None,
-    ) -> list[str]:
-        """Renew `owner`'s leases on `names` (see `db.leases.renew_claims`)."""
-        return leases.renew_claims(self.engine, owner, names, lease_seconds=lease_seconds, now=now)
-
-    def remove_source(self, name: str, *, with_articles: bool) -> int | None:
-        """Delete a source (see `db.source_removal.remove_source`)."""
-        return source_removal.remove_source(self.engine, name, with_articles=with_articles)
-
-    def release_claims(self, owner: str) -> int:
-        """Give back every claim of `owner`; returns how many."""
-        return claims.release_claims(self.engine, owner)
-
     def exclusive(self, name: str) -> AbstractContextManager[None]:
         """Hold a database-wide lock named `name` (see `db.claims.exclusive`)."""
         return _translated_block(self.database, claims.exclusive(self.engine, name))
 
     # -- identity, links and duplicates (db.identity) ---------------------------------------
-
-    def known_articles(
-        self, source_id: int, guids: Sequence[str], urls: Sequence[str] = ()
-    ) -> list[KnownArticle]:
-        """Articles of the source with one of these guids or URLs."""
-        return identity.known_articles(self.engine, source_id, guids, urls)
-
-    def mark_seen(self, source_id: int, guids: Sequence[str], when: datetime) -> None:
-        """Note that the source still lists these articles."""
-        identity.mark_seen(self.engine, source_id, guids, when)
-
-    def linked_guids(self, source_id: int, guids: Sequence[str]) -> set[str]:
-        """Guids of this source that are stored as another source's article."""
-        return identity.linked_guids(self.engine, source_id, guids)
 
     def find_duplicate(
         self,
@@ -302,43 +286,7 @@ class Store:
             self.engine, source_id, [(url, title, published)], window=window, leads=leads
         )[0]
 
-    def find_duplicates(
-        self,
-        source_id: int,
-        candidates: Sequence[identity.DuplicateCandidate],
-        *,
-        window: timedelta,
-        leads: Sequence[str] | None = None,
-    ) -> list[int | None]:
-        """`find_duplicate` for many (url, title, published) at once, in a few queries."""
-        return identity.find_duplicates(
-            self.engine, source_id, candidates, window=window, leads=leads
-        )
-
-    def link_article(
-        self,
-        source_id: int,
-        guid: str,
-        article_id: int,
-        when: datetime,
-        url: str | None = None,
-    ) -> None:
-        """Record that this source's entry `guid` (at `url`) is the article `article_id`."""
-        identity.link_article(self.engine, source_id, guid, article_id, when, url)
-
-    def article_sources(self, article_id: int) -> list[str]:
-        """Names of every source that carries the article: its own, then linked ones."""
-        return identity.article_sources(self.engine, article_id)
-
     # -- files (db.fingerprints) --------------------------------------------------------------
-
-    def file_fingerprints(self, source_id: int) -> dict[str, FileFingerprint]:
-        """What the source remembers of each of its files, by guid."""
-        return fingerprints.file_fingerprints(self.engine, source_id)
-
-    def save_fingerprints(self, source_id: int, prints: Iterable[FileFingerprint]) -> None:
-        """Remember files whose article was stored (or that were unchanged)."""
-        fingerprints.save_fingerprints(self.engine, source_id, prints)
 
     # -- storing articles (db.upsert) ---------------------------------------------------------
 
@@ -365,14 +313,6 @@ class Store:
         """The reads of a page build (`db.pages`: streamed page stamps), on one connection."""
         return _translated_block(self.database, pages.page_reader(self.engine))
 
-    def latest_articles(self, limit: int, section: Section | None = None) -> list[StoredArticle]:
-        """The newest `limit` articles, of one section or of the whole store."""
-        return reads.latest_articles(self.engine, limit, section)
-
-    def articles_by_ids(self, ids: Iterable[int]) -> dict[int, StoredArticle]:
-        """The stored articles with these ids (those that still exist), by id."""
-        return reads.articles_by_ids(self.engine, ids)
-
     def oldest_articles(
         self,
         limit: int,
@@ -397,30 +337,6 @@ class Store:
         return reads.paged(self.engine, "before", limit, section, key=before)
 
     # -- listings (db.listings) -------------------------------------------------------------
-
-    def section_counts(self, *, authors: bool = True) -> dict[Section | None, int]:
-        """How many articles the store (key None) and each of its sections hold."""
-        return listings.section_counts(self.engine, authors=authors)
-
-    def categories(self) -> list[Label]:
-        """Categories that have at least one article, by slug."""
-        return listings.categories(self.engine)
-
-    def sources_with_articles(self) -> list[Label]:
-        """Sources with at least one article, their own or linked, by slug."""
-        return listings.sources_with_articles(self.engine)
-
-    def tags(self, min_articles: int = 1) -> list[Label]:
-        """Tags used by at least `min_articles` articles, by slug."""
-        return listings.tags(self.engine, min_articles)
-
-    def authors(self, min_articles: int = 1) -> list[Label]:
-        """Authors signing at least `min_articles` articles, by slug."""
-        return listings.authors(self.engine, min_articles)
-
-    def article_count(self) -> int:
-        """How many articles the store holds."""
-        return listings.article_count(self.engine)
 
     # -- search and topics (db.search, db.topics) -------------------------------------------
 
@@ -470,35 +386,11 @@ class Store:
 
     # -- article pages fetched for full text (db.fetched_pages) -----------------------------
 
-    def fetched_pages(self, source_id: int, urls: Sequence[str]) -> dict[str, PageRecord]:
-        """What the article pages at these URLs gave when last fetched, by URL."""
-        return fetched_pages.known_pages(self.engine, source_id, urls)
-
     def save_fetched_pages(self, source_id: int, records: Sequence[PageRecord]) -> None:
         """Remember what these article pages gave (replacing what was known)."""
-        fetched_pages.save_pages(self.engine, source_id, records)
-
-    def fetched_page_counts(self) -> dict[str, tuple[int, int]]:
-        """(pages that gave the full text, pages that did not) per source name."""
-        return fetched_pages.page_counts(self.engine)
+        fetched.save_pages(self.engine, source_id, records)
 
     # -- maintenance (db.maintenance) -------------------------------------------------------
-
-    def prune(
-        self,
-        *,
-        older_than: datetime | None = None,
-        keep_per_source: int | None = None,
-        protect: Collection[int] = (),
-    ) -> int:
-        """Delete old articles except those in `protect`; returns how many went."""
-        return maintenance.prune(
-            self.engine, older_than=older_than, keep_per_source=keep_per_source, protect=protect
-        )
-
-    def delete_source_articles(self, source_id: int, guids: Iterable[str]) -> int:
-        """Remove the given articles of a source; returns how many went."""
-        return maintenance.delete_source_articles(self.engine, source_id, guids)
 
     def optimize(self) -> None:
         """Routine maintenance: old activity counters go, then SQLite's `PRAGMA optimize`
@@ -507,22 +399,3 @@ class Store:
         maintenance.optimize(self.engine)
 
     # -- activity counters and builds, for the status page (db.counters) -------------------
-
-    def counter_rows(
-        self, span: str, since: int, source_ids: Sequence[int] | None = None
-    ) -> list[counters.CounterTuple]:
-        """Every source's (or only `source_ids`') hour (`counters.HOUR`) or day rows from
-        bucket `since` on."""
-        return counters.rows(self.engine, span, since, source_ids)
-
-    def stored_per_bucket(self, span: str, since: int) -> dict[int, int]:
-        """Articles all sources stored, by hour or day bucket from `since` on."""
-        return counters.stored_per_bucket(self.engine, span, since)
-
-    def record_build(self, build: counters.BuildRecord) -> None:
-        """Remember one build of the feeds and pages."""
-        counters.record_build(self.engine, build)
-
-    def last_builds(self, limit: int = 10) -> Sequence[counters.BuildRecord]:
-        """The newest builds, newest first."""
-        return counters.last_builds(self.engine, limit)
