@@ -16,24 +16,24 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import func, insert, select
 
 from bench.context import Context
+from bench.stores import bulk_insert, sqlite_datetimes
 from bench.timing import Figure, interleaved, timed
 from db.counters import DAY, HOUR, TOTAL, day_of, hour_of
 from db.records import FetchKind, FetchOutcome
 from db.store import Store
-from db.tables import ARTICLES, BUILDS, COUNTER_TOTALS, COUNTERS, SOURCES
+from db.tables import ARTICLES, BUILDS, COUNTER_TOTALS, SOURCES
 from rassegna.config import load_settings
 from rassegna.status import StatusPage
 
 SOURCE_COUNT = 1000
 ARTICLE_COUNT = int(os.environ.get("BENCH_STATUS_ARTICLES", "1000000"))
-BATCH = 20_000
 ROUNDS = 7
 FETCHED_PER_ROUND = 50
 """A minute of polling 1,000 sources every 10 to 20 minutes."""
@@ -56,8 +56,85 @@ def _config(folder: Path, db: Path) -> Path:
     return path
 
 
+_ARTICLE_COLUMNS = (
+    "id",
+    "uid",
+    "source_id",
+    "guid",
+    "title",
+    "summary",
+    "content_html",
+    "content_text",
+    "authors",
+    "published",
+    "updated",
+    "ingested",
+    "content_hash",
+    "slug",
+    "title_key",
+    "edit_count",
+    "linked_sources",
+    "hidden",
+    "text_source",
+)
+_COUNTER_COLUMNS = (
+    "source_id",
+    "span",
+    "bucket",
+    "stored",
+    "fetch_new",
+    "fetch_same",
+    "fetch_error",
+)
+Counter = tuple[int, str, int, int, int, int, int]
+
+
+def _article_rows(now: datetime, step: timedelta) -> Iterator[tuple[object, ...]]:
+    """`ARTICLE_COUNT` articles spread over the sources, the newest `now`, `step` apart;
+    the columns the store's insert would default are spelled out with its defaults."""
+    for i, when in enumerate(sqlite_datetimes(now, step, ARTICLE_COUNT)):
+        yield (
+            i + 1,
+            f"urn:uuid:{i:032x}",
+            i % SOURCE_COUNT + 1,
+            f"g{i}",
+            f"Articolo numero {i}",
+            "",
+            "",
+            "",
+            "[]",
+            when,
+            when,
+            when,
+            f"{i:064x}",
+            f"articolo-{i}",
+            "",
+            0,
+            0,
+            0,
+            "feed",
+        )
+
+
+def _counter_rows(now: datetime) -> list[Counter]:
+    """Each source's total row and the 30 day and 168 hour rows a year of polling leaves."""
+    today, this_hour = day_of(now), hour_of(now)
+    rows: list[Counter] = []
+    for source in range(1, SOURCE_COUNT + 1):
+        held = ARTICLE_COUNT // SOURCE_COUNT + (source <= ARTICLE_COUNT % SOURCE_COUNT)
+        rows.append((source, TOTAL, 0, held, 0, 0, 0))
+        rows.extend((source, DAY, today - d, (source + d) % 7, 20, 120, d % 3) for d in range(30))
+        rows.extend(
+            (source, HOUR, this_hour - h, (source + h) % 3, 1, 5, int(h % 5 == 0))
+            for h in range(168)
+        )
+    return rows
+
+
 def fill(store: Store, now: datetime) -> None:
-    """Sources, articles, counters and builds, in bulk."""
+    """Sources, articles, counters and builds, in bulk (the big tables as tuples through
+    `bench.stores.bulk_insert`: a dict per row through SQLAlchemy would cost several times
+    SQLite's own work)."""
     with store.engine.begin() as connection:
         connection.execute(
             insert(SOURCES),
@@ -85,78 +162,15 @@ def fill(store: Store, now: datetime) -> None:
             ],
         )
     step = timedelta(days=365) / ARTICLE_COUNT
-    for start in range(0, ARTICLE_COUNT, BATCH):
-        rows = []
-        for i in range(start, min(start + BATCH, ARTICLE_COUNT)):
-            when = now - step * i
-            rows.append(
-                {
-                    "id": i + 1,
-                    "uid": f"urn:uuid:{i:032x}",
-                    "source_id": i % SOURCE_COUNT + 1,
-                    "guid": f"g{i}",
-                    "title": f"Articolo numero {i}",
-                    "summary": "",
-                    "content_html": "",
-                    "content_text": "",
-                    "authors": [],
-                    "published": when,
-                    "updated": when,
-                    "ingested": when,
-                    "content_hash": f"{i:064x}",
-                    "slug": f"articolo-{i}",
-                }
-            )
-        with store.engine.begin() as connection:
-            connection.execute(insert(ARTICLES), rows)
-    today, this_hour = day_of(now), hour_of(now)
-    counters: list[dict[str, Any]] = []
-    for source in range(1, SOURCE_COUNT + 1):
-        held = ARTICLE_COUNT // SOURCE_COUNT + (source <= ARTICLE_COUNT % SOURCE_COUNT)
-        counters.append(
-            {
-                "source_id": source,
-                "span": TOTAL,
-                "bucket": 0,
-                "stored": held,
-                "fetch_new": 0,
-                "fetch_same": 0,
-                "fetch_error": 0,
-            }
-        )
-        for d in range(30):
-            counters.append(
-                {
-                    "source_id": source,
-                    "span": DAY,
-                    "bucket": today - d,
-                    "stored": (source + d) % 7,
-                    "fetch_new": 20,
-                    "fetch_same": 120,
-                    "fetch_error": d % 3,
-                }
-            )
-        for h in range(168):
-            counters.append(
-                {
-                    "source_id": source,
-                    "span": HOUR,
-                    "bucket": this_hour - h,
-                    "stored": (source + h) % 3,
-                    "fetch_new": 1,
-                    "fetch_same": 5,
-                    "fetch_error": h % 5 == 0,
-                }
-            )
+    path = Path(store.engine.url.database or "")
+    bulk_insert(path, "articles", _ARTICLE_COLUMNS, _article_rows(now, step))
+    counters = _counter_rows(now)
+    bulk_insert(path, "counters", _COUNTER_COLUMNS, counters)
+    totals: dict[tuple[str, int], int] = {}
+    for _source, span, bucket, stored, *_fetches in counters:
+        if span != TOTAL:
+            totals[(span, bucket)] = totals.get((span, bucket), 0) + stored
     with store.engine.begin() as connection:
-        for start in range(0, len(counters), BATCH):
-            connection.execute(insert(COUNTERS), counters[start : start + BATCH])
-        totals: dict[tuple[str, int], int] = {}
-        for row in counters:
-            if row["span"] == TOTAL:
-                continue
-            key = (str(row["span"]), int(row["bucket"]))
-            totals[key] = totals.get(key, 0) + int(row["stored"])
         connection.execute(
             insert(COUNTER_TOTALS),
             [{"span": span, "bucket": bucket, "stored": n} for (span, bucket), n in totals.items()],
@@ -189,7 +203,7 @@ def _fetch_some(store: Store, round_no: int) -> None:
 def run(ctx: Context) -> list[Figure]:
     folder = ctx.root / "status"
     folder.mkdir(parents=True, exist_ok=True)
-    db = folder / "status.db"
+    db = ctx.templates.fresh_copy("status")  # migrated once per run, copied
     settings = load_settings(_config(folder, db))
     store = Store.open(settings.database_url)
     try:
