@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, func, select, update
 
-from db import dedup
+from db import dedup, revisions
 from db.records import KnownArticle
 from db.tables import ARTICLES, LINKS, SOURCES, chunks, dialect_insert
 
@@ -153,7 +153,8 @@ def link_article(
 ) -> None:
     """Record that this source's entry `guid` (at `url`) is the stored article
     `article_id`. A new link bumps the article's `linked_sources`, which is part of the
-    feeds' change stamps: the feeds showing it are rebuilt to name the new source."""
+    feeds' change stamps: the feeds showing it are rebuilt to name the new source; the
+    links revision rises with it, for the page builds (`db.pages.PageMark`)."""
     link = LINKS.c
     values = {"article_id": article_id, "linked_at": when, "url": url}
     with engine.begin() as connection:
@@ -172,6 +173,7 @@ def link_article(
                 .where(ARTICLES.c.id == article_id)
                 .values(linked_sources=ARTICLES.c.linked_sources + 1)
             )
+            revisions.bump(connection, revisions.LINKS)
 
 
 def article_sources(engine: Engine, article_id: int) -> list[str]:

@@ -31,12 +31,14 @@ from sqlalchemy import (
     select,
 )
 
-from db.revisions import EDITS, RESULTS, value_of
+from db.revisions import EDITS, LINKS, RESULTS, TOPICS, value_of
 from db.tables import (
     ARTICLE_AUTHORS,
     ARTICLE_TAGS,
     ARTICLES,
     AUTHORS,
+    CATEGORIES,
+    SOURCES,
     TAGS,
     TOPIC_ARTICLES,
     VISIBLE,
@@ -214,27 +216,18 @@ class PageReader:
                     yield _stamp_of(row, (kind, row[7]), 8)
 
     def mark(self) -> PageMark:
-        """The store as a page build starting now sees it (`PageMark`)."""
-        a, ta = ARTICLES.c, TOPIC_ARTICLES.c
+        """The store as a page build starting now sees it (`PageMark`): the newest id on
+        the primary key and the revisions by theirs, so it costs the same at any size."""
         row = self._connection.execute(
             select(
-                func.coalesce(func.max(a.id), 0),
+                select(func.coalesce(func.max(ARTICLES.c.id), 0)).scalar_subquery(),
                 value_of(EDITS),
-                func.count(),
-                func.coalesce(func.sum(a.linked_sources), 0),
-                select(func.count()).select_from(TOPIC_ARTICLES).scalar_subquery(),
-                select(func.coalesce(func.sum(ta.article_id), 0)).scalar_subquery(),
                 value_of(RESULTS),
-            ).where(VISIBLE)
+                value_of(LINKS),
+                value_of(TOPICS),
+            )
         ).one()
-        return PageMark(
-            int(row[0]),
-            int(row[1] or 0),
-            int(row[2]),
-            int(row[3]),
-            (int(row[4]), int(row[5])),
-            int(row[6] or 0),
-        )
+        return PageMark(*(int(value or 0) for value in row))
 
     def changes(self) -> PageChanges:
         """The reads of an incremental build, on this reader's connection."""
@@ -269,19 +262,17 @@ def page_reader(engine: Engine) -> Iterator[PageReader]:
 
 @dataclass(frozen=True, slots=True)
 class PageMark:
-    """What a page build saw of the store, read at its start: the newest shown article id,
-    the edits revision (`db.revisions`, raised when stored articles are edited), how many
-    articles are shown, the sums that move when an article gains a linked source or a
-    topic, and the results revision (raised when articles are hidden, shown, pruned or
-    deleted). A later build that finds the same revisions and sums and only articles
-    above `newest_id` knows nothing else changed."""
+    """What a page build saw of the store, read at its start: the newest article id
+    (shown or not), and the revisions (`db.revisions`) raised when stored articles are
+    edited, when they are hidden, shown, pruned or deleted, when they gain a linked
+    source, and when their topics change other than on being stored. A later build that
+    finds the same revisions knows that only the articles above `newest_id` can differ."""
 
     newest_id: int
     edits: int
-    shown: int
-    linked: int
-    topics: tuple[int, int]
     results: int
+    links: int
+    topics: int
 
 
 def _stamp_of(row: Any, chain: tuple[str, int], tags: int) -> PageStamp:
@@ -332,6 +323,21 @@ class PageChanges:
                 category, source = row[7], row[8]
                 chain = ("c", category) if category is not None else ("s", source)
                 found[row[0]] = _stamp_of(row, chain, 9)
+        return found
+
+    def homes(self, ids: Iterable[int]) -> dict[int, tuple[str | None, str]]:
+        """The slugs of the category (None: none) and of the source of each of `ids`."""
+        a = ARTICLES.c
+        found: dict[int, tuple[str | None, str]] = {}
+        for chunk in chunks(sorted(set(ids))):
+            query = (
+                select(a.id, CATEGORIES.c.slug, SOURCES.c.slug)
+                .join(SOURCES, SOURCES.c.id == a.source_id)
+                .outerjoin(CATEGORIES, CATEGORIES.c.id == a.category_id)
+                .where(a.id.in_(chunk))
+            )
+            for row in self._connection.execute(query):
+                found[row[0]] = (row[1], row[2])
         return found
 
     def neighbours(self, stamp: PageStamp) -> tuple[int | None, int | None]:

@@ -17,6 +17,16 @@ EDITS = "edits"
 """Raised whenever stored articles are edited (their text, title, labels or dates)."""
 
 
+LINKS = "links"
+"""Raised whenever a stored article gains a linked source (another source carrying it)."""
+
+
+TOPICS = "topics"
+"""Raised whenever the topic memberships of stored articles change other than by the
+articles being stored or edited in the same transaction: a topic back-filled, removed or
+matched again."""
+
+
 def bump(connection: Connection, name: str = RESULTS) -> None:
     """Raise the revision `name` by one, inside the caller's transaction."""
     insert = dialect_insert(connection, REVISIONS).values(name=name, value=1)

@@ -34,6 +34,7 @@ from db import (
     maintenance,
     pages,
     reads,
+    revisions,
     search,
     source_removal,
     sources,
@@ -380,9 +381,13 @@ class Store:
 
     def match_topics(self, article_ids: Sequence[int]) -> set[str]:
         """Re-evaluate these articles against every stored topic; returns the topics whose
-        membership changed. `upsert_articles` already does this for what it writes."""
+        membership changed. `upsert_articles` already does this for what it writes.
+        Changed memberships of stored articles raise the topics revision."""
         with self.engine.begin() as connection:
-            return match_topics(connection, load_topics(connection), article_ids)
+            changed = match_topics(connection, load_topics(connection), article_ids)
+            if changed:
+                revisions.bump(connection, revisions.TOPICS)
+            return changed
 
     # -- article pages fetched for full text (db.fetched_pages) -----------------------------
 

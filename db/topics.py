@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, literal_column, select, update
 
+from db import revisions
 from db.analysis import words
 from db.labels import label_slug
 from db.query import ParsedQuery, Term, parse_query
@@ -128,8 +129,10 @@ def match_topics(
 
 
 def backfill_topic(connection: Connection, topic: StoredTopic) -> int:
-    """Fill a new or edited topic with its newest matches; returns how many."""
+    """Fill a new or edited topic with its newest matches; returns how many. Stored
+    articles join or leave it: the topics revision rises."""
     ta = TOPIC_ARTICLES.c
+    revisions.bump(connection, revisions.TOPICS)
     connection.execute(delete(TOPIC_ARTICLES).where(ta.topic_slug == topic.slug))
     statement = matching(connection.dialect.name, topic.parsed, topic.filters)
     statement = statement.order_by(ARTICLES.c.published.desc(), ARTICLES.c.id.desc())
@@ -165,6 +168,7 @@ def sync_topics(connection: Connection, topics: Sequence[TopicDef]) -> list[str]
     gone = [slug for slug in stored if slug not in wanted]
     if gone:
         connection.execute(delete(TOPICS).where(t.slug.in_(gone)))
+        revisions.bump(connection, revisions.TOPICS)
     filled = []
     for topic in topics:
         definition = _definition(topic)

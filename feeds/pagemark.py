@@ -1,21 +1,46 @@
 """The mark of a page build: what it saw of the store (`db.pages.PageMark`), kept in
 `.rassegna-pages-mark.json` beside the pages, so that the next build can tell whether only
-new articles were stored since and then follow just those (`feeds.sitebuild`)."""
+new articles were stored since and then follow just those (`feeds.sitebuild`).
+
+Beside the store's mark, the file keeps what the sitemaps say of the pages the next
+build may leave alone: the parts of `sitemap.xml`, the newest date of the store (the home
+page's `lastmod`) and the `lastmod` of every section page. So an incremental build reads
+only the sections the new articles are in, and never a whole-store aggregate.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import astuple
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from db.pages import PageMark, PageReader, PageStamp
+from db.stamps import Stamp
+from db.store import Store
 from feeds.build import BuildState
-from feeds.common import is_web_url
-from feeds.sitemaps import OTHER_GROUP, group_of
+from feeds.common import is_web_url, local
+from feeds.pages import section_page_path
+from feeds.sections import (
+    KIND_AUTHOR,
+    KIND_CATEGORY,
+    KIND_ROOT,
+    KIND_SOURCE,
+    KIND_TAG,
+    KIND_TOPIC,
+    FeedSpec,
+)
+from feeds.site import SiteInfo
+from feeds.sitemaps import OTHER_GROUP, SECTIONS_GROUP, group_of
 
 PAGES_MARK = ".rassegna-pages-mark.json"
 # More new articles than this: one full pass costs less than following each one.
 _MAX_NEW = 500
+
+SectionDates = dict[str, list[str]]
+"""The `lastmod` of each page of each section, by section folder ("": nothing dated)."""
 
 
 def indexed(stamp: PageStamp) -> bool:
@@ -23,41 +48,156 @@ def indexed(stamp: PageStamp) -> bool:
     return bool(stamp.page_path) and not is_web_url(stamp.url)
 
 
-def mark_of(key: str, mark: PageMark, parts: list[list[str]]) -> bytes:
+@dataclass(frozen=True, slots=True)
+class Since:
+    """What an incremental build takes over: the stamps of the articles stored since the
+    last build (`new`), the sections they are in (`touched`, as (kind, slug)), the
+    sitemap groups to list again (`groups`: theirs, and those whose part is not as the
+    last build wrote it), and what the last build's mark kept (see the module)."""
+
+    new: dict[int, PageStamp]
+    touched: set[tuple[str, str]]
+    groups: set[str]
+    parts: list[list[str]]
+    newest: datetime | None
+    sections: SectionDates
+
+    def newest_now(self) -> datetime | None:
+        """The newest publication or update date of the store: nothing but the new
+        articles changed since the last build saw `newest`."""
+        dates = [d for s in self.new.values() for d in (s.published, s.updated)]
+        if self.newest is not None:
+            dates.append(self.newest)
+        return max(dates) if dates else None
+
+    def touching(self, specs: Sequence[FeedSpec]) -> list[FeedSpec]:
+        """The sections among `specs` that a new article is listed in."""
+        return [s for s in specs if (s.kind, s.slug) in self.touched]
+
+    def untouched(self, specs: Sequence[FeedSpec]) -> list[FeedSpec]:
+        """The sections among `specs` (not the root) that no new article is listed in."""
+        return [s for s in specs if s.kind != KIND_ROOT and (s.kind, s.slug) not in self.touched]
+
+    def keep(self, specs: Sequence[FeedSpec], dates: SectionDates, live: set[str]) -> SectionDates:
+        """`dates` of the sections built now, with those the last build saw of the others,
+        whose pages are added to `live`."""
+        kept = dict(dates)
+        for spec in self.untouched(specs):
+            kept[spec.folder] = self.sections[spec.folder]
+            live.update(section_page_path(spec, n) for n in range(1, len(kept[spec.folder]) + 1))
+        return kept
+
+
+def section_dates(
+    store: Store,
+    site: SiteInfo,
+    listed: Sequence[tuple[FeedSpec, Sequence[tuple[int, Sequence[Stamp]]]]],
+) -> SectionDates:
+    """The `lastmod` of each page of the sections `listed` (as (spec, pages), each page
+    as (number, stamps)): the newest publication or update date of what it lists, in the
+    site's time zone ("" when it lists nothing shown)."""
+    ids = [i for _, pages in listed for _, chunk in pages for i, _, _ in chunk]
+    with store.page_reader() as reader:
+        known = reader.dates(ids)
+    dates: SectionDates = {}
+    for spec, pages in listed:
+        dates[spec.folder] = []
+        for _, chunk in pages:
+            changed = [max(known[i]) for i, _, _ in chunk if i in known]
+            lastmod = local(max(changed), site.tz).isoformat() if changed else ""
+            dates[spec.folder].append(lastmod)
+    return dates
+
+
+def mark_of(
+    key: str,
+    mark: PageMark,
+    parts: list[list[str]],
+    newest: datetime | None,
+    sections: SectionDates,
+) -> bytes:
     """The mark file: the store's `PageMark`, `key`, the fingerprint of what every page
-    depends on beside the store (templates, settings, version, the sections), and the
-    parts of `sitemap.xml` as (path, group, lastmod)."""
-    return json.dumps({"pages": key, "store": list(astuple(mark)), "sitemaps": parts}).encode()
+    depends on beside the store (templates, settings, version, the sections), the parts
+    of `sitemap.xml` as (path, group, lastmod), the newest date and the section pages'
+    `lastmod`."""
+    data: dict[str, Any] = {
+        "pages": key,
+        "store": list(astuple(mark)),
+        "sitemaps": parts,
+        "newest": newest.isoformat() if newest is not None else None,
+        "sections": sections,
+    }
+    return json.dumps(data, sort_keys=True).encode()
+
+
+def _saved(out_dir: Path) -> tuple[str, PageMark, list[list[str]], datetime | None, SectionDates]:
+    """The last build's mark file; raises OSError, ValueError, KeyError or TypeError when
+    it is missing, damaged or of another layout."""
+    saved = json.loads((out_dir / PAGES_MARK).read_bytes())
+    before = PageMark(*(int(v) for v in saved["store"]))
+    parts = [[str(name), str(group), str(lastmod)] for name, group, lastmod in saved["sitemaps"]]
+    newest = datetime.fromisoformat(saved["newest"]) if saved["newest"] is not None else None
+    sections = {str(folder): [str(d) for d in dates] for folder, dates in saved["sections"].items()}
+    return str(saved["pages"]), before, parts, newest, sections
+
+
+def _touched(reader: PageReader, new: dict[int, PageStamp]) -> set[tuple[str, str]]:
+    """The sections (kind, slug) the articles `new` are listed in."""
+    touched: set[tuple[str, str]] = set()
+    for category, source in reader.changes().homes(new).values():
+        touched.add((KIND_SOURCE, source))
+        if category is not None:
+            touched.add((KIND_CATEGORY, category))
+    for stamp in new.values():
+        touched.update((KIND_TAG, slug) for slug in stamp.tags)
+        touched.update((KIND_AUTHOR, slug) for slug in stamp.authors)
+        touched.update((KIND_TOPIC, slug) for slug in stamp.topics)
+    return touched
 
 
 def new_since(
-    reader: PageReader, out_dir: Path, key: str, mark: PageMark, state: BuildState
-) -> tuple[dict[int, PageStamp], list[list[str]]] | None:
-    """The stamps of the articles stored since the last build, when they are all that
-    changed, and the last build's sitemap parts (None: something else changed, or there
-    is no usable mark: a full pass)."""
+    reader: PageReader,
+    out_dir: Path,
+    key: str,
+    mark: PageMark,
+    state: BuildState,
+    specs: Sequence[FeedSpec],
+) -> Since | None:
+    """What changed since the last build when only new articles were stored (None:
+    something else changed, or there is no usable mark: a full pass)."""
     try:
-        saved = json.loads((out_dir / PAGES_MARK).read_bytes())
-        newest, edits, shown, linked, topics, results = saved["store"]
-        before = PageMark(newest, edits, shown, linked, (topics[0], topics[1]), results)
-        parts = [
-            [str(name), str(group), str(lastmod)] for name, group, lastmod in saved["sitemaps"]
-        ]
+        saved_key, before, parts, newest, sections = _saved(out_dir)
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if saved.get("pages") != key or not state.files:
+    if saved_key != key or not state.files:
         return None
-    if (mark.edits, mark.results, mark.linked) != (before.edits, before.results, before.linked):
+    if astuple(mark)[1:] != astuple(before)[1:]:
+        return None  # an edit, a hidden or shown article, a new link, a topic's members
+    if any(s.folder not in sections for s in specs if s.kind != KIND_ROOT):
         return None
     changes = reader.changes()
     ids = changes.new_ids(before)
-    if len(ids) > _MAX_NEW or mark.shown != before.shown + len(ids):
+    if len(ids) > _MAX_NEW:
         return None
     new = changes.stamps(ids)
-    rows = sum(len(s.topics) for s in new.values())
-    weight = sum(s.id * len(s.topics) for s in new.values())
-    if mark.topics != (before.topics[0] + rows, before.topics[1] + weight):
-        return None
-    if any(group_of(s.page_path) == OTHER_GROUP for s in new.values() if indexed(s)):
-        return None
-    return new, parts
+    groups = {group_of(s.page_path) for s in new.values() if indexed(s)}
+    # A sitemap part or section page that is not as the last build left it (deleted by
+    # hand, say) is built again: a stat or two per file.
+    for name, group, _ in parts:
+        if group != SECTIONS_GROUP and not _as_left(state, name):
+            groups.add(group)
+    if OTHER_GROUP in groups:
+        return None  # listed by address only for months
+    since = Since(new, _touched(reader, new), groups, parts, newest, sections)
+    for spec in since.untouched(specs):
+        for number in range(1, len(sections[spec.folder]) + 1):
+            if not _as_left(state, section_page_path(spec, number)):
+                since.touched.add((spec.kind, spec.slug))
+                break
+    return since
+
+
+def _as_left(state: BuildState, path: str) -> bool:
+    """Whether `path` and its gzip twin are as the last build wrote them."""
+    entry = state.files.get(path)
+    return entry is not None and state.fresh_with_gzip(path, str(entry.get("fp")))

@@ -42,7 +42,7 @@ from db.store import Store
 from feeds.article_page import render_article
 from feeds.build import BuildReport, BuildState, Publisher, remove_stale
 from feeds.common import is_web_url, local, page_url, title_of
-from feeds.pagemark import PAGES_MARK, indexed, mark_of, new_since
+from feeds.pagemark import PAGES_MARK, SectionDates, Since, mark_of, new_since, section_dates
 from feeds.pages import (
     INDEX,
     ListItem,
@@ -221,18 +221,18 @@ def _plan_articles(
 
 def _plan_changed(
     reader: PageReader,
-    new: dict[int, PageStamp],
-    parts: list[list[str]],
+    since: Since,
     site: SiteInfo,
     base: str,
     sections: Sections,
     cutoff: datetime,
     check: Callable[[str, str], bool],
 ) -> _Plan:
-    """The plan of `_plan_articles` when only the articles `new` were stored since the
-    last build: their pages and those of their previous and next articles are checked;
-    the sitemaps' entries are read by address, without the labels of every article."""
-    changes = reader.changes()
+    """The plan of `_plan_articles` when only the articles `since.new` were stored since
+    the last build: their pages and those of their previous and next articles are
+    checked; the sitemaps' entries are read by address, for the months of `since.groups`
+    only, without the labels of every article."""
+    changes, new = reader.changes(), since.new
     around = {i: changes.neighbours(stamp) for i, stamp in new.items()}
     stamps = dict(new)
     near = {n for pair in around.values() for n in pair if n is not None} - set(stamps)
@@ -253,8 +253,8 @@ def _plan_changed(
             stamp, _stamp_key(stamp), previous, _stamp_key(before), following, _stamp_key(after)
         )
         _plan_place(place, site, base, linked, plan, check)
-    plan.parts = parts
-    plan.groups = {group_of(s.page_path) for s in new.values() if indexed(s)}
+    plan.parts = since.parts
+    plan.groups = since.groups
     for group in sorted(plan.groups):
         prefix = month_prefix(group)
         assert prefix is not None  # `new_since` took the full pass for other groups
@@ -263,7 +263,7 @@ def _plan_changed(
     plan.recent = [
         s for s in changes.stamps(changes.recent_ids(cutoff)).values() if has_page(s, site)
     ]
-    plan.newest = reader.newest()
+    plan.newest = since.newest_now()
     return plan
 
 
@@ -302,23 +302,28 @@ def build_pages(
     key = _digest(base, list(specs), sitemap_urls)
     with store.page_reader() as reader:
         mark = reader.mark()
-        since = new_since(reader, out_dir, key, mark, state)
+        since = new_since(reader, out_dir, key, mark, state, specs)
         if since is None:
             state.load_all()
             plan = _plan_articles(reader, site, base, sections, cutoff, check)
         else:
-            plan = _plan_changed(reader, *since, site, base, sections, cutoff, check)
+            plan = _plan_changed(reader, since, site, base, sections, cutoff, check)
     with Publisher(out_dir, state, report, fsync=fsync) as publisher:
         for start in range(0, len(plan.stale), _BATCH):
             _render_articles(
                 store, site, templates, sections, plan.stale[start : start + _BATCH], publisher
             )
 
+        # Without a new article listed in it, a section's pages stay as they are.
+        listed = specs if since is None else since.touching(specs)
         section_stamps = _publish_sections(
-            store, site, templates, sections, specs, base, state, publisher, live, report
+            store, site, templates, sections, listed, base, state, publisher, live, report
         )
+        dates = section_dates(store, site, section_stamps)
+        if since is not None:
+            dates = since.keep(specs, dates, live)
         parts = _publish_sitemaps(
-            store, site, plan, section_stamps, sitemap_urls, state, publisher, live, report
+            store, site, plan, specs, dates, sitemap_urls, state, publisher, live, report
         )
         publisher.finish()
     if since is not None:
@@ -327,7 +332,7 @@ def build_pages(
         live.update(p for p in state.files if p.split("/", 1)[0] == ARTICLES_FOLDER)
     report.removed = remove_stale(out_dir, state, live)
     state.save(fsync=fsync)
-    write_atomic(out_dir, PAGES_MARK, mark_of(key, mark, parts), fsync=fsync)
+    write_atomic(out_dir, PAGES_MARK, mark_of(key, mark, parts, plan.newest, dates), fsync=fsync)
     return report
 
 
@@ -441,7 +446,8 @@ def _publish_sitemaps(
     store: Store,
     site: SiteInfo,
     plan: _Plan,
-    section_stamps: Sequence[tuple[FeedSpec, list[tuple[int, list[Stamp]]]]],
+    specs: Sequence[FeedSpec],
+    dates: SectionDates,
     max_urls: int,
     state: BuildState,
     publisher: Publisher,
@@ -453,16 +459,10 @@ def _publish_sitemaps(
     entries = []
     if plan.newest is not None:
         entries.append(SitemapEntry(site.url(""), _w3c(plan.newest, site)))
-    listed = [i for _, pages in section_stamps for _, chunk in pages for i, _, _ in chunk]
-    with store.page_reader() as reader:
-        dates = reader.dates(listed)
-    for spec, pages in section_stamps:
-        for number, chunk in pages:
-            changed = [max(dates[i]) for i, _, _ in chunk if i in dates]
-            if changed:
-                entries.append(
-                    SitemapEntry(section_page_url(site, spec, number), _w3c(max(changed), site))
-                )
+    for spec in specs:
+        for number, lastmod in enumerate(dates.get(spec.folder, ()), start=1):
+            if lastmod:
+                entries.append(SitemapEntry(section_page_url(site, spec, number), lastmod))
     parts = _publish_parts(SECTIONS_GROUP, entries, site, max_urls, state, publisher, live, report)
     plan.indexed.sort()
     groups: dict[str, list[SitemapEntry]] = {}

@@ -526,9 +526,12 @@ def test_one_new_article_rewrites_only_what_shows_it(filled: Store, out: Path) -
         report.written
     )
     assert "robots.txt" not in report.written
-    # Only the new article and its neighbours were looked at, not every page of the store.
+    # Only the new article and its neighbours were looked at, not every page of the store,
+    # nor the section pages it is not listed in.
     looked_at = [p for p in report.unchanged if p.startswith("articoli/")]
     assert len(looked_at) <= 2
+    pages = report.unchanged + report.written
+    assert not [p for p in pages if p.startswith("categoria/cronaca/") and p.endswith(".html")]
 
 
 def _same_as_from_scratch(store: Store, out: Path, fresh: Path, site: SiteInfo = SITE) -> None:
@@ -589,6 +592,43 @@ def test_incremental_builds_equal_builds_from_scratch(
     edited = replace(LOCAL[1], title="Il mercato cambia giorno e piazza")
     filled.upsert_articles(source, [edited])
     _build(filled, out)
+    _same_as_from_scratch(filled, out, fresh)
+
+
+def test_incremental_builds_follow_links_topics_and_lost_files(
+    any_store: Store, out: Path, tmp_path: Path
+) -> None:
+    filled, fresh = any_store, tmp_path / "fresh"
+    _fill(filled)
+    source = filled.ensure_source(REDAZIONE)
+    october = _draft("ottobre.md", "Archivio di ottobre", 24 * 50, category="Scuola")
+    filled.upsert_articles(source, [october])
+    filled.sync_topics([TopicDef(slug="mercati", name="Mercati", query="mercato")])
+    _build(filled, out)
+    # Another source, with articles of its own, carries a stored article: its page and
+    # that source's section page list it.
+    mercato = _articles(filled)["mercato.md"]
+    lago = filled.ensure_source(LAGO)
+    filled.link_article(lago, "lago-m", mercato.id, NOW, url="https://lago.example.it/mercato")
+    _build(filled, out)
+    assert "Eco del Lago" in _page_file(out, mercato).read_text("utf-8")
+    _same_as_from_scratch(filled, out, fresh)
+    # The same topic finds other stored articles.
+    filled.sync_topics([TopicDef(slug="mercati", name="Mercati", query="piazza")])
+    _build(filled, out)
+    assert "Una piazza per tutti" in (out / "tema/mercati/index.html").read_text("utf-8")
+    _same_as_from_scratch(filled, out, fresh)
+    # Files deleted by hand that a new article does not touch come back with it.
+    lost = [
+        "categoria/cronaca/index.html",
+        "categoria/cronaca/index.html.gz",
+        "sitemap-2026-10.xml",
+    ]
+    for name in lost:
+        (out / name).unlink()
+    filled.upsert_articles(source, [_draft("aula.md", "Aula nuova", 2, category="Scuola")])
+    report = _build(filled, out)
+    assert {"categoria/cronaca/index.html", "sitemap-2026-10.xml"} <= set(report.written)
     _same_as_from_scratch(filled, out, fresh)
 
 
