@@ -2,7 +2,9 @@
 
 Exit code 0 whether targets are met or missed (missed ones are printed in red and listed);
 non-zero only when a figure family crashed (its error is in the results and printed).
-`BENCH_ONLY=normalize,build` runs only the named families.
+`BENCH_ONLY=normalize,build` runs only the named families. A run at `BENCH_SCALE=large`
+merges its figures into `bench/results-large.json` instead (each figure replacing the one
+of the same name; the others are kept), so the large families can be run one at a time.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bench.context import DEFAULT, LARGE, Context
 from bench.timing import Figure, machine, scale
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
+RESULTS_LARGE = RESULTS.with_name("results-large.json")
 
 Family = Callable[[Context], list[Figure]]
 
@@ -128,7 +131,7 @@ def _pages(ctx: Context) -> list[Figure]:
 def _pages_one_new(ctx: Context) -> list[Figure]:
     from bench import pages_bench
 
-    return [pages_bench.run_one_new(ctx)]
+    return pages_bench.run_one_new(ctx)
 
 
 def _full_text(ctx: Context) -> list[Figure]:
@@ -170,7 +173,7 @@ FAMILIES: dict[str, tuple[Family, tuple[str, ...]]] = {
     "serve_vs_nginx": (_serve, ("serve_vs_nginx",)),
     "scale_out_polls_per_s": (_scale_out, ("scale_out_polls_per_s",)),
     "pages": (_pages, ("pages_s_per_1000",)),
-    "pages_one_new": (_pages_one_new, ("pages_one_new_vs_full",)),
+    "pages_one_new": (_pages_one_new, ("pages_one_new_vs_full", "one_new_published_s")),
     "full_text_vs_trafilatura": (_full_text, ("full_text_vs_trafilatura",)),
     "status_page_ms": (_status, ("status_page_ms",)),
 }
@@ -225,6 +228,18 @@ def _run_family(name: str, ctx: Context, console: Console, crashed: list[str]) -
         return [Figure(n, None, "-", "-", None, "-", None, {"error": repr(exc)}) for n in produces]
 
 
+def _merge_large(run: dict[str, object], figures: list[Figure]) -> None:
+    """Merge this run's figures into `RESULTS_LARGE`, with the run that measured each."""
+    try:
+        held = json.loads(RESULTS_LARGE.read_text(encoding="utf-8"))
+        kept = [f for f in held["figures"] if f["name"] not in {g.name for g in figures}]
+    except (OSError, ValueError, KeyError, TypeError):
+        kept = []
+    fresh = [{**f.as_json(), "run": run} for f in figures]
+    merged = sorted(kept + fresh, key=lambda f: str(f["name"]))
+    RESULTS_LARGE.write_text(json.dumps({"figures": merged}, indent=2) + "\n", encoding="utf-8")
+
+
 def main() -> int:
     console = Console()
     sizes = LARGE if scale() == "large" else DEFAULT
@@ -255,7 +270,9 @@ def main() -> int:
         "family_s": family_s,
         **machine(),
     }
-    if not os.environ.get("BENCH_ONLY"):
+    if scale() == "large":
+        _merge_large(run, figures)
+    elif not os.environ.get("BENCH_ONLY"):
         RESULTS.write_text(
             json.dumps({"run": run, "figures": [f.as_json() for f in figures]}, indent=2) + "\n",
             encoding="utf-8",
