@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, or_, select
+from sqlalchemy import Engine, Select, func, or_, select, true
 
 from db.records import Label, Section
 from db.selection import grouped_counts
@@ -22,20 +22,24 @@ from db.tables import (
 )
 
 
-def section_counts(engine: Engine, *, authors: bool = True) -> dict[Section | None, int]:
+def section_counts(
+    engine: Engine, *, authors: bool = True, ids: tuple[int, int] | None = None
+) -> dict[Section | None, int]:
     """How many articles the store (key None) and each of its sections hold, in six
     grouped COUNTs (authors only when `authors`: a build without author feeds need not
     scan their table). Far cheaper than reading any article: a build tells from it
-    which archive pages exist.
+    which archive pages exist. With `ids` (low, high), only the articles whose id is
+    above low and at most high are counted (a range of the primary key).
     """
+    within = ARTICLES.c.id.between(ids[0] + 1, ids[1]) if ids is not None else true()
     counts: dict[Section | None, int] = {}
     with engine.connect() as connection:
-        visible = select(func.count(ARTICLES.c.id)).where(VISIBLE)
+        visible = select(func.count(ARTICLES.c.id)).where(VISIBLE, within)
         counts[None] = int(connection.scalar(visible) or 0)
         for kind, query in grouped_counts():
             if kind == "author" and not authors:
                 continue
-            for slug, count in connection.execute(query):
+            for slug, count in connection.execute(query.where(within)):
                 counts[Section(kind, str(slug))] = int(count)
     return counts
 

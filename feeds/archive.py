@@ -34,27 +34,14 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 from pathlib import Path
 
-from db.store import Store
 from feeds.publish import GZIP_SUFFIX
-from feeds.sections import ARCHIVE_FOLDER, KIND_OF_SECTION, KIND_ROOT
+from feeds.sections import ARCHIVE_FOLDER
 
 SectionKey = tuple[str, str]  # (kind, slug); the root feed is (KIND_ROOT, "")
 
 DEFAULT_MAX_PAGES = 200
 """Archive pages one build writes at most: the first build over a large history spreads
 its archives over several builds instead of rendering thousands of pages in one go."""
-
-
-def feed_sizes(store: Store, *, authors: bool = True) -> dict[SectionKey, int]:
-    """How many articles every section holds (`Store.section_counts`, grouped COUNTs).
-
-    Counting is far cheaper than reading every feed's stamps, so a build can tell which
-    archive pages exist without loading any article.
-    """
-    return {
-        (KIND_ROOT, "") if section is None else (KIND_OF_SECTION[section.kind], section.slug): count
-        for section, count in store.section_counts(authors=authors).items()
-    }
 
 
 def full_pages(total: int, page_size: int) -> int:

@@ -30,8 +30,9 @@ from typing import Any
 from db.records import StoredArticle
 from db.stamps import Stamp
 from db.store import Store
-from feeds.archive import DEFAULT_MAX_PAGES, feed_sizes, full_pages, shown_items
+from feeds.archive import DEFAULT_MAX_PAGES, full_pages, shown_items
 from feeds.caches import TextHandover
+from feeds.counts import section_sizes
 from feeds.errors import FeedError
 from feeds.index import render_opml
 from feeds.jsonfeed import ItemCache, render_json
@@ -130,11 +131,14 @@ class BuildState:
         self._prefix = f"{root}{os.sep}"
         self.path = root / name
         self.files: dict[str, dict[str, Any]] = {}
+        # What the build keeps of the store beside the files (`feeds.counts`).
+        self.counts: Any = None
         self.dirty = False
         try:
             loaded = json.loads(self.path.read_bytes())
             if isinstance(loaded, dict) and loaded.get("version") == version:
                 self.files = dict(loaded.get("files", {}))
+                self.counts = loaded.get("counts")
         except (OSError, ValueError):
             # No state (first build) or a damaged one: everything is rendered again.
             self.files = {}
@@ -173,9 +177,10 @@ class BuildState:
             return
         # No indent: an indented dump runs json's pure-Python encoder, and a state holds
         # an entry per page of the site.
-        data = json.dumps(
-            {"version": self.version, "files": self.files}, sort_keys=True, separators=(",", ":")
-        ).encode()
+        kept = {"version": self.version, "files": self.files}
+        if self.counts is not None:
+            kept["counts"] = self.counts
+        data = json.dumps(kept, sort_keys=True, separators=(",", ":")).encode()
         write_atomic(self.root, self.path.name, data, fsync=fsync)
 
 
@@ -221,11 +226,17 @@ class _Planned:
 
 
 def _stamp_feeds(
-    store: Store, site: SiteInfo, specs: Sequence[FeedSpec]
+    store: Store,
+    site: SiteInfo,
+    specs: Sequence[FeedSpec],
+    state: BuildState | None = None,
 ) -> tuple[list[_Planned], list[Stamp]]:
-    """What each feed (and the index) shows now, as stamps, with its fingerprint."""
+    """What each feed (and the index) shows now, as stamps, with its fingerprint. The
+    section counts the archives need are kept in `state` (`feeds.counts`)."""
     page_size = site.archive_page_size
-    sizes = feed_sizes(store, authors=site.author_feeds) if page_size > 0 else {}
+    sizes = {}
+    if page_size > 0:
+        sizes = section_sizes(store, state, authors=site.author_feeds)
     planned: list[_Planned] = []
     with store.stamp_reader() as reader:
         for spec in specs:
@@ -270,7 +281,7 @@ def build_feeds(
     report.feeds = specs
     # Sizes and stamps first, all at once: when the stamps match the last build, articles
     # are never loaded.
-    planned, index_stamps = _stamp_feeds(store, site, specs)
+    planned, index_stamps = _stamp_feeds(store, site, specs, state)
     caches = build_caches(site)
     with Publisher(out_dir, state, report, fsync=fsync) as publisher:
         report.archive_pages_pending = _publish_archives(

@@ -13,6 +13,7 @@ from typing import Any
 
 from lxml import etree
 
+from db.blocked import set_hidden
 from db.records import ArticleDraft, SourceSpec
 from db.store import Store
 from feeds.build import STATE_FILE, build_feeds
@@ -339,3 +340,38 @@ def test_capped_archives_appear_over_successive_builds(
     assert build_feeds(store, site, out, fsync=False, max_archive_pages=10).written == []
     assert snapshot(out) == steady
     assert {k: v for k, v in steady.items() if "archivio/" in k} == written_pages
+
+
+def _kept_counts(out: Path) -> dict[tuple[str | None, str], int]:
+    rows = json.loads((out / STATE_FILE).read_bytes())["counts"]["counts"]
+    return {(kind, slug): count for kind, slug, count in rows}
+
+
+def _true_counts(store: Store) -> dict[tuple[str | None, str], int]:
+    counts = store.section_counts(authors=False)
+    return {(None, "") if s is None else (s.kind, s.slug): n for s, n in counts.items()}
+
+
+def test_kept_section_counts_follow_every_change(any_store: Store, out: Path) -> None:
+    store = any_store
+    source = fill(store, range(1, 24))
+    build(store, out, SITE)
+    assert _kept_counts(out) == _true_counts(store)
+    assert _kept_counts(out)[("category", "cronaca")] == 12
+    # New articles are added to what was counted.
+    fill(store, range(24, 31))
+    build(store, out, SITE)
+    assert _kept_counts(out)[("category", "cronaca")] == 15
+    assert _kept_counts(out) == _true_counts(store)
+    # An edit moving an article to another category, a hidden one, a new source.
+    store.upsert_articles(source, [draft(3, category="Sport", title="Spostata")])
+    build(store, out, SITE)
+    assert _kept_counts(out)[("category", "cronaca")] == 14
+    assert _kept_counts(out) == _true_counts(store)
+    assert set_hidden(store.engine, [store.latest_articles(1)[0].id], True) == 1
+    build(store, out, SITE)
+    assert _kept_counts(out) == _true_counts(store)
+    fill(store, range(31, 34), OTHER)
+    build(store, out, SITE)
+    assert _kept_counts(out)[("source", "eco-della-valle")] == 3
+    assert _kept_counts(out) == _true_counts(store)
