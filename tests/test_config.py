@@ -61,10 +61,7 @@ def _error(folder: Path, body: str, environ: dict[str, str] | None = None) -> st
     return message
 
 
-def test_bad_duration_names_file_and_key(folder: Path) -> None:
-    body = (
-        MINIMAL
-        + """
+THIRD_SOURCE_EVERY_TEN_MINUTES = """
 [[sources]]
 name = "Due"
 kind = "files"
@@ -76,16 +73,45 @@ kind = "files"
 path = "articoli"
 interval = "ten minutes"
 """
-    )
+
+
+# A mistake in the file, and the sentence naming it after the file's path ("{folder}"
+# stands for the config's folder).
+@pytest.mark.parametrize(
+    ("body", "sentence"),
+    [
+        pytest.param(
+            MINIMAL + THIRD_SOURCE_EVERY_TEN_MINUTES,
+            'sources[2].interval: "ten minutes" is not a duration like "10m"',
+            id="bad-duration-names-file-and-key",
+        ),
+        pytest.param(
+            MINIMAL.replace('title = "Prova"', 'title = "Prova"\ntitel = "x"'),
+            "site.titel: unknown key",
+            id="unknown-key",
+        ),
+        pytest.param(
+            MINIMAL.replace('path = "articoli"', 'path = "manca"'),
+            'sources[0].path: "{folder}/manca" does not exist',
+            id="missing-path",
+        ),
+        pytest.param(
+            MINIMAL.replace('name = "Locale"\n', ""),
+            "sources[0].name: required key is missing",
+            id="missing-required-key",
+        ),
+        pytest.param(
+            MINIMAL + '\n[[sources]]\nname = "Locale"\nkind = "files"\npath = "articoli"\n',
+            'sources[1].name: "Locale" is already the name of sources[0]',
+            id="duplicate-source-name",
+        ),
+    ],
+)
+def test_mistake_is_one_sentence_naming_file_and_key(
+    folder: Path, body: str, sentence: str
+) -> None:
     message = _error(folder, body)
-    assert message == (
-        f'{folder / "rassegna.toml"}: sources[2].interval: "ten minutes" is not a duration like "10m"'
-    )
-
-
-def test_unknown_key(folder: Path) -> None:
-    message = _error(folder, MINIMAL.replace('title = "Prova"', 'title = "Prova"\ntitel = "x"'))
-    assert message == f"{folder / 'rassegna.toml'}: site.titel: unknown key"
+    assert message == f"{folder / 'rassegna.toml'}: {sentence.format(folder=folder)}"
 
 
 def test_unknown_section(folder: Path) -> None:
@@ -101,26 +127,6 @@ def test_bad_kind(folder: Path) -> None:
     message = _error(folder, MINIMAL.replace('kind = "files"', 'kind = "cartella"'))
     assert message.startswith(f'{folder / "rassegna.toml"}: sources[0].kind: "cartella"')
     assert "files" in message and "feed" in message
-
-
-def test_missing_path(folder: Path) -> None:
-    message = _error(folder, MINIMAL.replace('path = "articoli"', 'path = "manca"'))
-    assert message == (
-        f'{folder / "rassegna.toml"}: sources[0].path: "{folder / "manca"}" does not exist'
-    )
-
-
-def test_missing_required_key(folder: Path) -> None:
-    message = _error(folder, MINIMAL.replace('name = "Locale"\n', ""))
-    assert message == f"{folder / 'rassegna.toml'}: sources[0].name: required key is missing"
-
-
-def test_duplicate_source_name(folder: Path) -> None:
-    body = MINIMAL + '\n[[sources]]\nname = "Locale"\nkind = "files"\npath = "articoli"\n'
-    message = _error(folder, body)
-    assert message == (
-        f'{folder / "rassegna.toml"}: sources[1].name: "Locale" is already the name of sources[0]'
-    )
 
 
 def test_bad_timezone(folder: Path) -> None:
