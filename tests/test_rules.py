@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.rules import Subject, fold
+from ingest.rules import SourceRules, Subject, fold
 from rassegna.config import Settings, load_settings
 from rassegna.errors import ConfigError
 from rassegna.rulesets import rule_set
@@ -49,6 +49,11 @@ def subject(**changes: object) -> Subject:
     }
     values.update(changes)
     return Subject(**values)  # type: ignore[arg-type]
+
+
+def rules_for(tmp_path: Path, source: str, rules: str) -> SourceRules:
+    """The rules in force for `source` of `SOURCES` under the `[[rules]]` TOML `rules`."""
+    return rule_set(settings_with(tmp_path, rules)).for_source(source)
 
 
 def error_of(tmp_path: Path, rules: str) -> str:
@@ -169,10 +174,10 @@ def test_without_keep_rules_everything_not_blocked_is_kept(tmp_path: Path) -> No
 
 
 def test_accents_and_case_do_not_matter_either_way(tmp_path: Path) -> None:
-    rules = rule_set(
-        settings_with(
-            tmp_path,
-            """
+    rules = rules_for(
+        tmp_path,
+        "Ansa",
+        """
 [[rules]]
 action = "block"
 title = "citta"
@@ -181,8 +186,7 @@ title = "citta"
 action = "block"
 text = "PERCHÉ"
 """,
-        )
-    ).for_source("Ansa")
+    )
     for title in ("La città si ferma", "LA CITTÀ SI FERMA", "La Citta si ferma"):
         assert rules.decide(subject(title=title), NOW).reason == "blocked by rules[0]"
     assert rules.decide(subject(title="Il paese", text="Ecco perche"), NOW).blocked
@@ -198,10 +202,10 @@ def test_fold_removes_accents_only(text: str) -> None:
 
 
 def test_every_condition_must_hold(tmp_path: Path) -> None:
-    rules = rule_set(
-        settings_with(
-            tmp_path,
-            """
+    rules = rules_for(
+        tmp_path,
+        "Comune",
+        """
 [[rules]]
 action = "block"
 url = "/cronaca/"
@@ -210,8 +214,7 @@ category = "^cronaca$"
 language = "it"
 older_than = "1d"
 """,
-        )
-    ).for_source("Comune")
+    )
     old = subject(published=NOW - timedelta(days=2))
     assert rules.decide(old, NOW).blocked
     assert not rules.decide(subject(), NOW).blocked  # too recent
@@ -224,18 +227,16 @@ older_than = "1d"
 
 
 def test_tag_and_author_match_any_of_them(tmp_path: Path) -> None:
-    rules = rule_set(
-        settings_with(tmp_path, '[[rules]]\naction = "keep"\ntag = "^comune$"\nauthor = "neri"\n')
-    ).for_source("Ansa")
+    rules = rules_for(
+        tmp_path, "Ansa", '[[rules]]\naction = "keep"\ntag = "^comune$"\nauthor = "neri"\n'
+    )
     assert not rules.decide(subject(authors=("Ada Bianchi", "Ugo Neri")), NOW).blocked
     assert rules.decide(subject(authors=("Ada Bianchi",)), NOW).blocked
     assert rules.decide(subject(authors=("Ugo Neri",), tags=("Comunale",)), NOW).blocked
 
 
 def test_language_accepts_a_list_and_regional_variants(tmp_path: Path) -> None:
-    rules = rule_set(
-        settings_with(tmp_path, '[[rules]]\naction = "keep"\nlanguage = ["it", "fr"]\n')
-    ).for_source("Ansa")
+    rules = rules_for(tmp_path, "Ansa", '[[rules]]\naction = "keep"\nlanguage = ["it", "fr"]\n')
     assert not rules.decide(subject(language="it-CH"), NOW).blocked
     assert not rules.decide(subject(language="fr"), NOW).blocked
     assert rules.decide(subject(language="en"), NOW).blocked
