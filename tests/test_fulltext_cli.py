@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 from pytest_httpserver import HTTPServer
@@ -30,12 +31,17 @@ def config(tmp_path: Path, feed_url: str = "", *, rules: str = "regole") -> Path
     )
 
 
-def test_check_names_the_broken_rule_file_and_line(tmp_path: Path) -> None:
+def check_with_rule(tmp_path: Path, name: str, rule: str) -> subprocess.CompletedProcess[str]:
+    """`rassegna check` on the test rules with the site rule file `name` holding `rule`."""
     shutil.copytree(DATA / "rules", tmp_path / "regole")
-    (tmp_path / "regole" / "rotto.example.txt").write_text(
-        "# una regola\nbody: //div[@class='testo'\n", encoding="utf-8"
+    (tmp_path / "regole" / name).write_text(rule, encoding="utf-8")
+    return run_cli("--config", str(config(tmp_path)), "check")
+
+
+def test_check_names_the_broken_rule_file_and_line(tmp_path: Path) -> None:
+    result = check_with_rule(
+        tmp_path, "rotto.example.txt", "# una regola\nbody: //div[@class='testo'\n"
     )
-    result = run_cli("--config", str(config(tmp_path)), "check")
     assert result.returncode == 1
     assert "rotto.example.txt, line 2: not a valid XPath" in result.stderr
     assert result.stderr.count("error:") == 1
@@ -96,11 +102,9 @@ def test_preview_ingest_and_sources(tmp_path: Path, httpserver: HTTPServer) -> N
 
 
 def test_check_refuses_a_test_url_that_is_not_http(tmp_path: Path) -> None:
-    shutil.copytree(DATA / "rules", tmp_path / "regole")
-    (tmp_path / "regole" / "esempio.it.txt").write_text(
-        "body: //article\n\ntest_url: file:///etc/passwd\n", encoding="utf-8"
+    result = check_with_rule(
+        tmp_path, "esempio.it.txt", "body: //article\n\ntest_url: file:///etc/passwd\n"
     )
-    result = run_cli("--config", str(config(tmp_path)), "check")
     assert result.returncode == 1
     assert 'esempio.it.txt, line 3: test_url is not an http or https URL: "file:///etc/passwd"' in (
         " ".join(result.stderr.split())
