@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from ingest.fetch import FetchPolicy
@@ -54,6 +55,30 @@ def rss_item(url: str, title: str, published: str, html: str) -> str:
 
 def feed_bytes(name: str) -> bytes:
     return (FEEDS / name).read_bytes()
+
+
+def serve_feed(
+    httpserver: HTTPServer, path: str, name: str, content_type: str = "application/rss+xml"
+) -> str:
+    """Serve the test feed `name` (tests/data/feeds) at `path`; returns its URL."""
+    httpserver.expect_request(path).respond_with_data(feed_bytes(name), content_type=content_type)
+    return httpserver.url_for(path)
+
+
+@dataclass
+class UpOrDown:
+    """A werkzeug handler serving `body` while `up` is true, and an error (`status`, with
+    `error` as its body) while it is false: a site that goes down and comes back."""
+
+    body: bytes
+    up: bool
+    status: int
+    error: bytes = b""
+
+    def __call__(self, _request: Request) -> Response:
+        if self.up:
+            return Response(self.body)
+        return Response(self.error, status=self.status)
 
 
 @dataclass

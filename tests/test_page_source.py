@@ -20,7 +20,7 @@ from ingest.fulltext import FullTextOptions
 from ingest.remote import RemoteOptions, ingest_remote_source
 from ingest.siterules import load_site_rules
 from tests.conftest import run_cli, write_config
-from tests.remote_helpers import feed_bytes, policy
+from tests.remote_helpers import feed_bytes, policy, serve_feed
 
 ROME = ZoneInfo("Europe/Rome")
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
@@ -107,11 +107,9 @@ allow_private_networks = true
 
 
 def test_cli_adhoc_feed_url_dry_run_stores_nothing(httpserver: HTTPServer, tmp_path: Path) -> None:
-    httpserver.expect_request("/feed").respond_with_data(
-        feed_bytes("wordpress.xml"), content_type="application/rss+xml"
-    )
+    url = serve_feed(httpserver, "/feed", "wordpress.xml")
     config = config_for(tmp_path)
-    result = run_cli("--config", str(config), "ingest", httpserver.url_for("/feed"), "--dry-run")
+    result = run_cli("--config", str(config), "ingest", url, "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "Il mercato coperto riapre dopo sei mesi di lavori" in result.stdout
     assert "2 articles would be stored (dry run)" in result.stdout
@@ -126,9 +124,7 @@ def test_cli_adhoc_page_autodiscovers_its_feed(httpserver: HTTPServer, tmp_path:
         ' href="/feed/"></head><body>Home</body></html>',
         content_type="text/html",
     )
-    httpserver.expect_request("/feed/").respond_with_data(
-        feed_bytes("media-images.xml"), content_type="application/rss+xml"
-    )
+    serve_feed(httpserver, "/feed/", "media-images.xml")
     config = config_for(tmp_path)
     result = run_cli("--config", str(config), "ingest", httpserver.url_for("/"), "--no-build")
     assert result.returncode == 0, result.stderr
@@ -164,9 +160,7 @@ def test_cli_adhoc_url_refused_without_private_networks(
 
 
 def test_configured_feed_source_through_the_cli(httpserver: HTTPServer, tmp_path: Path) -> None:
-    httpserver.expect_request("/feed").respond_with_data(
-        feed_bytes("jsonfeed-11.json"), content_type="application/feed+json"
-    )
+    serve_feed(httpserver, "/feed", "jsonfeed-11.json", "application/feed+json")
     config = config_for(
         tmp_path,
         f"""

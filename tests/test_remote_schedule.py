@@ -18,7 +18,7 @@ from ingest.fetch import Fetcher
 from ingest.pipeline import IngestReport
 from ingest.remote import RemoteOptions, ingest_remote_source
 from tests.conftest import run_cli, write_config
-from tests.remote_helpers import feed_bytes, policy
+from tests.remote_helpers import UpOrDown, feed_bytes, policy
 
 T0 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 INTERVAL = 3600
@@ -206,12 +206,8 @@ def test_backoff_doubles_with_jitter_and_is_capped() -> None:
 def test_server_errors_back_off_and_recover_by_themselves(
     httpserver: HTTPServer, store: Store
 ) -> None:
-    up = {"ok": False}
-
-    def handler(_: Request) -> Response:
-        return Response(FEED) if up["ok"] else Response("guasto", status=500)
-
-    httpserver.expect_request("/feed").respond_with_handler(handler)
+    feed = UpOrDown(FEED, up=False, status=500, error=b"guasto")
+    httpserver.expect_request("/feed").respond_with_handler(feed)
     url = httpserver.url_for("/feed")
     now = T0
     gaps = []
@@ -224,7 +220,7 @@ def test_server_errors_back_off_and_recover_by_themselves(
     assert gaps[:5] == sorted(gaps[:5])  # doubling...
     assert all(0.8 * BACKOFF_CAP <= g <= BACKOFF_CAP for g in gaps[-2:])  # ...up to the cap
     assert state(store).consecutive_errors == 8  # counted, never disabled
-    up["ok"] = True
+    feed.up = True
     ingest(store, url, now)
     current = state(store)
     assert current.consecutive_errors == 0 and current.last_error is None
@@ -287,12 +283,8 @@ def test_three_day_network_outage_recovers_without_growing_error_counts(
 def test_one_site_down_for_three_days_backs_off_and_is_back_within_one_cap(
     httpserver: HTTPServer, store: Store
 ) -> None:
-    up = {"ok": True}
-
-    def handler(_: Request) -> Response:
-        return Response(FEED) if up["ok"] else Response("", status=503)
-
-    httpserver.expect_request("/solo.xml").respond_with_handler(handler)
+    feed = UpOrDown(FEED, up=True, status=503)
+    httpserver.expect_request("/solo.xml").respond_with_handler(feed)
     httpserver.expect_request("/sano.xml").respond_with_data(FEED)
     url = httpserver.url_for("/solo.xml")
     healthy = httpserver.url_for("/sano.xml")
@@ -301,7 +293,7 @@ def test_one_site_down_for_three_days_backs_off_and_is_back_within_one_cap(
     first_success_after: datetime | None = None
     errors_seen = 0
     while now < returned + timedelta(days=2):
-        up["ok"] = not (T0 + timedelta(hours=1) <= now < returned)
+        feed.up = not (T0 + timedelta(hours=1) <= now < returned)
         for name, target in (("Solo", url), ("Sano", healthy)):
             due = next((s.next_due for s in store.source_states() if s.name == name), None)
             if due is None or due <= now:
