@@ -37,9 +37,9 @@ from ingest import normalize
 SOURCES = ("Il Corriere di Prova", "Gazzetta Sintetica", "Eco del Benchmark", "Notizie Finte")
 POOL = 500
 FILL_BATCH = 5000
-# SQLite's page cache while filling (KiB): index pages stay in memory instead of being
-# written out and read back for every row that lands on them.
+# SQLite's page cache while filling (KiB), see `fill_connection`.
 FILL_CACHE_KIB = 512 * 1024
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NEWEST = datetime(2024, 5, 1, tzinfo=UTC)  # filled articles are older than ingested ones
 HEADLINE_SEED = 20241129
 HEADLINES = (
@@ -154,6 +154,30 @@ def sqlite_datetimes(newest: datetime, step: timedelta, count: int) -> Iterator[
         yield (base - step * i).isoformat(" ", "microseconds")
 
 
+def epoch_microseconds(moment: datetime) -> int:
+    """An aware datetime as whole microseconds since the Unix epoch, for `sql_datetime`."""
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def sql_datetime(microseconds: str) -> str:
+    """SQL giving the text `sqlite_datetime` writes, for the moment `microseconds` (an SQL
+    expression: microseconds since the Unix epoch), for rows SQLite makes itself."""
+    return (
+        f"strftime('%Y-%m-%d %H:%M:%S', ({microseconds}) / 1000000, 'unixepoch')"
+        f" || printf('.%06d', ({microseconds}) % 1000000)"
+    )
+
+
+def fill_connection(path: Path) -> sqlite3.Connection:
+    """A connection to fill the SQLite store at `path` in bulk: no flush to disk, and a page
+    cache large enough that index pages stay in memory instead of being written out and
+    read back for every row that lands on them."""
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA synchronous=OFF")
+    connection.execute(f"PRAGMA cache_size=-{FILL_CACHE_KIB}")
+    return connection
+
+
 def bulk_insert(
     path: Path, table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]
 ) -> None:
@@ -163,10 +187,8 @@ def bulk_insert(
     a dict per row for SQLAlchemy's insert costs more than SQLite's own work."""
     marks = ", ".join("?" * len(columns))
     statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
-    connection = sqlite3.connect(path)
+    connection = fill_connection(path)
     try:
-        connection.execute("PRAGMA synchronous=OFF")
-        connection.execute(f"PRAGMA cache_size=-{FILL_CACHE_KIB}")
         remaining = iter(rows)
         while batch := list(islice(remaining, FILL_BATCH)):
             connection.executemany(statement, batch)
@@ -190,10 +212,8 @@ def fill_store(path: Path, count: int, corpus: Corpus) -> None:
     """Add `count` articles (and their sources, categories and tags) to the empty store at
     `path`, newest first from `NEWEST` going back 3 minutes each."""
     pool = _pool(corpus)
-    connection = sqlite3.connect(path)
+    connection = fill_connection(path)
     try:
-        connection.execute("PRAGMA synchronous=OFF")
-        connection.execute(f"PRAGMA cache_size=-{FILL_CACHE_KIB}")
         connection.execute("PRAGMA foreign_keys=ON")
         created = _dt(NEWEST)
         connection.executemany(
