@@ -55,7 +55,7 @@ from feeds.pages import (
     section_page_url,
 )
 from feeds.pagestate import PagesState
-from feeds.publish import write_atomic
+from feeds.publish import fsync_dir, write_atomic
 from feeds.sections import KIND_AUTHOR, KIND_ROOT, KIND_TAG, FeedSpec, plan_feeds
 from feeds.site import SiteInfo
 from feeds.sitemaps import (
@@ -333,6 +333,10 @@ def build_pages(
     report.removed = remove_stale(out_dir, state, live)
     state.save(fsync=fsync)
     write_atomic(out_dir, PAGES_MARK, mark_of(key, mark, parts, plan.newest, dates), fsync=fsync)
+    if fsync:
+        # A rename or a removal survives a power cut only once its folder is synced.
+        for folder in publisher.touched_folders(report.removed):
+            fsync_dir(folder)
     return report
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,9 +69,24 @@ class Publisher:
         """Record a file already there (an archive page kept as it is) unless recorded."""
         self._pending.append((relative, fingerprint, None))
 
-    def touched_folders(self) -> list[Path]:
-        """The folders where a file was replaced, sorted."""
-        return sorted(self.out_dir / folder for folder in self.touched)
+    def touched_folders(self, removed: Iterable[str] = ()) -> list[Path]:
+        """The folders whose entries a build changed, sorted, for `fsync_dir` once its
+        files are in place: the output folder (state files), each folder where a file
+        was replaced and those above it (a folder may have been made for it), and for
+        each of `removed` (output-relative files) the nearest folder still there above
+        it (the folders it leaves empty go too)."""
+        folders = {self.out_dir}
+        for relative in self.touched:
+            folder = self.out_dir / relative
+            while folder not in folders:
+                folders.add(folder)
+                folder = folder.parent
+        for relative in removed:
+            folder = (self.out_dir / relative).parent
+            while folder != self.out_dir and not folder.is_dir():
+                folder = folder.parent
+            folders.add(folder)
+        return sorted(folders)
 
     def finish(self) -> None:
         """Wait for every write; raises the first FeedError a write met."""
