@@ -75,38 +75,33 @@ interval = "ten minutes"
 """
 
 
-# A mistake in the file, and the sentence naming it after the file's path ("{folder}"
-# stands for the config's folder).
-@pytest.mark.parametrize(
-    ("body", "sentence"),
-    [
-        pytest.param(
-            MINIMAL + THIRD_SOURCE_EVERY_TEN_MINUTES,
-            'sources[2].interval: "ten minutes" is not a duration like "10m"',
-            id="bad-duration-names-file-and-key",
-        ),
-        pytest.param(
-            MINIMAL.replace('title = "Prova"', 'title = "Prova"\ntitel = "x"'),
-            "site.titel: unknown key",
-            id="unknown-key",
-        ),
-        pytest.param(
-            MINIMAL.replace('path = "articoli"', 'path = "manca"'),
-            'sources[0].path: "{folder}/manca" does not exist',
-            id="missing-path",
-        ),
-        pytest.param(
-            MINIMAL.replace('name = "Locale"\n', ""),
-            "sources[0].name: required key is missing",
-            id="missing-required-key",
-        ),
-        pytest.param(
-            MINIMAL + '\n[[sources]]\nname = "Locale"\nkind = "files"\npath = "articoli"\n',
-            'sources[1].name: "Locale" is already the name of sources[0]',
-            id="duplicate-source-name",
-        ),
-    ],
-)
+# A mistake in the file, by name: the file with it, and the sentence naming it after the
+# file's path ("{folder}" stands for the config's folder).
+MISTAKES = {
+    "bad-duration-names-file-and-key": (
+        MINIMAL + THIRD_SOURCE_EVERY_TEN_MINUTES,
+        'sources[2].interval: "ten minutes" is not a duration like "10m"',
+    ),
+    "unknown-key": (
+        MINIMAL.replace('title = "Prova"', 'title = "Prova"\ntitel = "x"'),
+        "site.titel: unknown key",
+    ),
+    "missing-path": (
+        MINIMAL.replace('path = "articoli"', 'path = "manca"'),
+        'sources[0].path: "{folder}/manca" does not exist',
+    ),
+    "missing-required-key": (
+        MINIMAL.replace('name = "Locale"\n', ""),
+        "sources[0].name: required key is missing",
+    ),
+    "duplicate-source-name": (
+        MINIMAL + '\n[[sources]]\nname = "Locale"\nkind = "files"\npath = "articoli"\n',
+        'sources[1].name: "Locale" is already the name of sources[0]',
+    ),
+}
+
+
+@pytest.mark.parametrize(("body", "sentence"), MISTAKES.values(), ids=MISTAKES.keys())
 def test_mistake_is_one_sentence_naming_file_and_key(
     folder: Path, body: str, sentence: str
 ) -> None:
