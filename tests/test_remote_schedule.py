@@ -43,6 +43,14 @@ def ingest(store: Store, url: str, now: datetime, name: str = "Fonte") -> Ingest
         return ingest_remote_source(store, spec, fetcher, options=RemoteOptions(), now=now)
 
 
+def empty_answer(
+    httpserver: HTTPServer, path: str, status: int, headers: dict[str, str] | None = None
+) -> str:
+    """Make `path` answer `status` with `headers` and no body; returns its URL."""
+    httpserver.expect_request(path).respond_with_data("", status=status, headers=headers)
+    return httpserver.url_for(path)
+
+
 def state(store: Store, name: str = "Fonte") -> SourceState:
     return next(s for s in store.source_states() if s.name == name)
 
@@ -54,12 +62,8 @@ def test_permanent_redirect_is_adopted_after_three_consecutive_fetches(
     httpserver: HTTPServer, any_store: Store
 ) -> None:
     old, new = httpserver.url_for("/vecchio.xml"), httpserver.url_for("/nuovo.xml")
-    httpserver.expect_request("/vecchio.xml").respond_with_data(
-        "", status=301, headers={"Location": "/tappa"}
-    )
-    httpserver.expect_request("/tappa").respond_with_data(
-        "", status=308, headers={"Location": "/nuovo.xml"}
-    )
+    empty_answer(httpserver, "/vecchio.xml", 301, {"Location": "/tappa"})
+    empty_answer(httpserver, "/tappa", 308, {"Location": "/nuovo.xml"})
     httpserver.expect_request("/nuovo.xml").respond_with_data(FEED)
     for n in range(2):
         assert ingest(any_store, old, T0 + timedelta(hours=n)).error is None
@@ -97,9 +101,7 @@ def test_an_interrupted_streak_starts_again(httpserver: HTTPServer, store: Store
 def test_temporary_redirects_never_change_the_url(
     httpserver: HTTPServer, store: Store, status: int
 ) -> None:
-    httpserver.expect_request("/feed").respond_with_data(
-        "", status=status, headers={"Location": "/altrove"}
-    )
+    empty_answer(httpserver, "/feed", status, {"Location": "/altrove"})
     httpserver.expect_request("/altrove").respond_with_data(FEED)
     for n in range(5):
         assert ingest(store, httpserver.url_for("/feed"), T0 + timedelta(hours=n)).error is None
@@ -108,7 +110,7 @@ def test_temporary_redirects_never_change_the_url(
 
 
 def test_changing_the_configured_url_starts_afresh(httpserver: HTTPServer, store: Store) -> None:
-    httpserver.expect_request("/a").respond_with_data("", status=410)
+    empty_answer(httpserver, "/a", 410)
     httpserver.expect_request("/b").respond_with_data(FEED)
     ingest(store, httpserver.url_for("/a"), T0)
     assert state(store).gone
@@ -121,8 +123,7 @@ def test_changing_the_configured_url_starts_afresh(httpserver: HTTPServer, store
 
 
 def test_gone_stops_polling_and_shows_in_sources(httpserver: HTTPServer, tmp_path: Path) -> None:
-    httpserver.expect_request("/feed").respond_with_data("", status=410)
-    url = httpserver.url_for("/feed")
+    url = empty_answer(httpserver, "/feed", 410)
     config = write_config(
         tmp_path,
         f"""
@@ -154,10 +155,8 @@ url = "{url}"
 def test_retry_after_postpones_without_counting_an_error(
     httpserver: HTTPServer, store: Store, status: int
 ) -> None:
-    httpserver.expect_request("/feed").respond_with_data(
-        "", status=status, headers={"Retry-After": "7200"}
-    )
-    report = ingest(store, httpserver.url_for("/feed"), T0)
+    url = empty_answer(httpserver, "/feed", status, {"Retry-After": "7200"})
+    report = ingest(store, url, T0)
     assert report.error is not None and "retry after" in report.error
     current = state(store)
     assert current.consecutive_errors == 0
@@ -168,10 +167,8 @@ def test_retry_after_postpones_without_counting_an_error(
 def test_retry_after_shorter_than_the_interval_keeps_the_interval(
     httpserver: HTTPServer, store: Store
 ) -> None:
-    httpserver.expect_request("/feed").respond_with_data(
-        "", status=429, headers={"Retry-After": "5"}
-    )
-    ingest(store, httpserver.url_for("/feed"), T0)
+    url = empty_answer(httpserver, "/feed", 429, {"Retry-After": "5"})
+    ingest(store, url, T0)
     assert regular(state(store).next_due, T0, INTERVAL)
 
 
