@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from db import counters, dedup, pages, revisions, search
+from db import counters, pages, revisions, search
 from db.labels import author_labels, ids_by_slug, label_ids, label_slug
 from db.records import ArticleDraft, Section, UpsertSummary
 from db.tables import (
@@ -34,7 +34,7 @@ from db.tables import (
     now,
 )
 from db.topics import load_topics, match_topics
-from db.upsert_plan import EditCap, Plan, StoredVersion, plan_upserts
+from db.upsert_plan import EditCap, Plan, StoredVersion, keys_of, plan_upserts
 
 UPSERT_ATTEMPTS = 3
 """Tries of a batch that collides with a concurrent writer of the same new article."""
@@ -352,6 +352,7 @@ def _article_values(plan: Plan, categories: dict[str, int], *, slug: bool = True
     """The columns an insert and an update of this plan both write (an update keeps the
     stored slug)."""
     draft = plan.draft
+    keys = keys_of(draft)
     values = {
         "url": draft.url,
         "title": draft.title,
@@ -365,8 +366,8 @@ def _article_values(plan: Plan, categories: dict[str, int], *, slug: bool = True
         "image_url": draft.image_url,
         "text_source": draft.text_source,
         "content_hash": plan.digest,
-        "title_key": dedup.title_key(draft.title),
-        "visible_hash": dedup.visible_digest(draft),
+        "title_key": keys.title_key,
+        "visible_hash": keys.visible_hash,
         "edit_count": plan.edit_count,
         "edit_window_start": plan.edit_window_start,
     }

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from db import dedup
 from db.labels import label_slug
-from db.records import ArticleDraft, Section, UpsertOutcome, UpsertSummary
+from db.records import ArticleDraft, DraftKeys, Section, UpsertOutcome, UpsertSummary
 
 
 def content_hash(draft: ArticleDraft) -> str:
@@ -36,6 +36,25 @@ def content_hash(draft: ArticleDraft) -> str:
         ensure_ascii=False,
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def draft_keys(draft: ArticleDraft) -> DraftKeys:
+    """The values the store derives from `draft` besides its search index text."""
+    return DraftKeys(content_hash(draft), dedup.visible_digest(draft), dedup.title_key(draft.title))
+
+
+def with_keys(draft: ArticleDraft) -> ArticleDraft:
+    """`draft` carrying its `draft_keys`: where drafts are made in worker processes, this
+    takes the hashing off the single process that stores them. Called on a draft nobody
+    else holds yet (it sets the one field `ArticleDraft` leaves out of `__init__` for
+    this)."""
+    object.__setattr__(draft, "keys", draft_keys(draft))
+    return draft
+
+
+def keys_of(draft: ArticleDraft) -> DraftKeys:
+    """The keys `draft` carries, else computed here."""
+    return draft.keys if draft.keys is not None else draft_keys(draft)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +104,7 @@ def admit_edit(
 ) -> tuple[int, datetime | None] | None:
     """The edit counters after storing this edit of `row`, or None when it must not be
     stored: nothing a reader sees changed (hash churn), or the cap is reached."""
-    if row.visible_hash is not None and row.visible_hash == dedup.visible_digest(draft):
+    if row.visible_hash is not None and row.visible_hash == keys_of(draft).visible_hash:
         summary.churn += 1
         return None
     count, start = row.edit_count, row.edit_window_start
@@ -109,7 +128,7 @@ def plan_upserts(
     edit that only churns the hash or that is over the cap is SAME (`admit_edit`)."""
     plans: dict[str, Plan] = {}
     for draft in drafts:
-        digest = content_hash(draft)
+        digest = keys_of(draft).content_hash
         plan = plans.get(draft.guid)
         row = existing.get(draft.guid)
         if plan is None and row is not None and row.content_hash == digest:

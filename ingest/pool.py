@@ -30,6 +30,7 @@ from multiprocessing.connection import Connection
 from typing import TypeVar
 
 from db.records import ArticleDraft
+from db.upsert_plan import with_keys
 from ingest import DEFAULT_TIMEZONE
 from ingest.article import DraftRules, to_draft
 from ingest.errors import BadArticle
@@ -78,13 +79,17 @@ def normalize_batch(
     category: str | None,
     rules: DraftRules | None,
 ) -> list[Normalized]:
-    """Drafts of `raws` in their order, each with its own BadArticle reason if any."""
+    """Drafts of `raws` in their order, each with its own BadArticle reason if any.
+
+    Each draft carries the hashes the store derives from it (`with_keys`), so that work
+    is done where the draft is made. The search index text is not among them: its
+    analysis is cached per process, and one writer's cache serves every article, where
+    each worker would warm its own and send the text back."""
     out: list[Normalized] = []
     for raw in raws:
         try:
-            out.append(
-                Normalized(to_draft(raw, timezone=timezone, default_category=category, rules=rules))
-            )
+            draft = to_draft(raw, timezone=timezone, default_category=category, rules=rules)
+            out.append(Normalized(with_keys(draft)))
         except BadArticle as exc:
             out.append(Normalized(None, exc.reason))
     return out
@@ -96,14 +101,14 @@ def normalize_files(
     category: str | None,
     rules: DraftRules | None,
 ) -> list[Normalized]:
-    """Drafts of article files (their scan entry and bytes), in their order."""
+    """Drafts of article files (their scan entry and bytes), in their order, with their
+    keys as `normalize_batch` gives them."""
     out: list[Normalized] = []
     for found, data in files:
         try:
             raw = read_article(found, data)
-            out.append(
-                Normalized(to_draft(raw, timezone=timezone, default_category=category, rules=rules))
-            )
+            draft = to_draft(raw, timezone=timezone, default_category=category, rules=rules)
+            out.append(Normalized(with_keys(draft)))
         except BadArticle as exc:
             out.append(Normalized(None, exc.reason))
     return out
