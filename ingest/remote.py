@@ -58,6 +58,23 @@ class RemoteOptions:
 # -- the pipeline --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Poll:
+    """One poll of a remote source: what each of its steps works with."""
+
+    store: Store
+    spec: SourceSpec
+    state: FetchState
+    report: IngestReport
+    options: RemoteOptions
+    now: datetime
+    fetcher: Fetcher
+
+    @property
+    def source_id(self) -> int:
+        return self.state.source_id
+
+
 def ingest_remote_source(
     store: Store,
     spec: SourceSpec,
@@ -68,12 +85,12 @@ def ingest_remote_source(
     prefetched: Response | None = None,
 ) -> IngestReport:
     """Ingest one feed or page source once; failures are in the report, never raised."""
-    options = options or RemoteOptions()
-    now = now or datetime.now(UTC)
     report = IngestReport(source=spec.name)
     # One read: the source's row is created or updated only when the spec changed.
     state = store.prepare_fetch(spec)
-    source_id = state.source_id
+    poll = _Poll(
+        store, spec, state, report, options or RemoteOptions(), now or datetime.now(UTC), fetcher
+    )
     if state.gone:
         report.error = (
             f'source "{spec.name}": {state.url}: gone (HTTP 410); it is no longer polled'
@@ -82,13 +99,13 @@ def ingest_remote_source(
         log.warning("%s", report.error)
         return report
     if spec.kind == "feed" and not is_url(spec.location):
-        return _ingest_local_feed(store, spec, source_id, report, options, now)
+        return _ingest_local_feed(poll)
     outcome: FetchOutcome
     try:
         if spec.kind == "feed":
-            outcome = _ingest_feed(store, spec, state, report, options, now, fetcher, prefetched)
+            outcome = _ingest_feed(poll, prefetched)
         elif spec.kind == "page":
-            outcome = _ingest_pages(store, spec, state, report, options, now, fetcher, prefetched)
+            outcome = _ingest_pages(poll, prefetched)
         else:
             raise IngestError(f'kind "{spec.kind}" is not a remote source')
     except FetchError as exc:
@@ -99,7 +116,7 @@ def ingest_remote_source(
     except IngestError as exc:
         report.error = f'source "{spec.name}": {exc.message}'
         outcome = FetchOutcome(kind=FetchKind.ERROR, error=report.error)
-    next_due = store.record_fetch_outcome(source_id, outcome, when=now, state=state)
+    next_due = store.record_fetch_outcome(poll.source_id, outcome, when=poll.now, state=state)
     if report.error:
         log.error("%s (next attempt %s)", report.error, next_due.isoformat(timespec="minutes"))
     else:
@@ -121,31 +138,21 @@ def _log_report(name: str, report: IngestReport) -> None:
     )
 
 
-def _conditional_get(
-    fetcher: Fetcher, state: FetchState, options: RemoteOptions, now: datetime
-) -> Response:
+def _conditional_get(poll: _Poll) -> Response:
     """GET the source's URL with the validators of its last fetch, sent back as received."""
-    return fetcher.fetch(
+    state = poll.state
+    return poll.fetcher.fetch(
         state.url,
         etag=state.etag,
         last_modified=state.last_modified,
-        now=now,
-        user_agent=options.user_agent,
+        now=poll.now,
+        user_agent=poll.options.user_agent,
     )
 
 
-def _ingest_feed(
-    store: Store,
-    spec: SourceSpec,
-    state: FetchState,
-    report: IngestReport,
-    options: RemoteOptions,
-    now: datetime,
-    fetcher: Fetcher,
-    prefetched: Response | None,
-) -> FetchOutcome:
-    source_id = state.source_id
-    response = prefetched or _conditional_get(fetcher, state, options, now)
+def _ingest_feed(poll: _Poll, prefetched: Response | None) -> FetchOutcome:
+    options, spec = poll.options, poll.spec
+    response = prefetched or _conditional_get(poll)
     # Validators are stored exactly as received; the outcome carries them either way.
     base = FetchOutcome(
         kind=FetchKind.NOT_MODIFIED,
@@ -160,11 +167,9 @@ def _ingest_feed(
     if response.not_modified:
         return base
     parsed = _parse(
+        poll,
         response.body,
         response.url,
-        options,
-        now,
-        spec.name,
         charset=response.charset,
         content_type=response.content_type,
     )
@@ -177,18 +182,18 @@ def _ingest_feed(
         )
     if options.full_text.mode != "off":
         tally = fill_full_text(
-            store,
-            source_id,
+            poll.store,
+            poll.source_id,
             parsed.entries,
-            fetcher,
+            poll.fetcher,
             options.full_text,
-            now=now,
+            now=poll.now,
             source_name=spec.name,
             user_agent=options.user_agent,
         )
-        report.full_text_ok += tally.ok
-        report.full_text_failed += tally.failed
-    _store_parsed(store, spec, source_id, parsed, report, options, now)
+        poll.report.full_text_ok += tally.ok
+        poll.report.full_text_failed += tally.failed
+    _store_parsed(poll, parsed)
     seconds, origin = _longest_hint(response, parsed)
     return dataclasses.replace(
         base,
@@ -200,47 +205,39 @@ def _ingest_feed(
 
 
 def _parse(
+    poll: _Poll,
     data: bytes,
     url: str,
-    options: RemoteOptions,
-    now: datetime,
-    source_name: str,
     *,
     charset: str | None = None,
     content_type: str | None = None,
 ) -> ParsedFeed:
+    options = poll.options
     parsed = parse_feed(
         data,
         url=url,
         http_charset=charset,
         content_type=content_type,
-        now=now,
+        now=poll.now,
         timezone=options.timezone,
         strip_tracking=options.strip_tracking,
         pool=options.pool,
     )
-    log_dropped(source_name, url, parsed)
+    log_dropped(poll.spec.name, url, parsed)
     return parsed
 
 
-def _store_parsed(
-    store: Store,
-    spec: SourceSpec,
-    source_id: int,
-    parsed: ParsedFeed,
-    report: IngestReport,
-    options: RemoteOptions,
-    now: datetime,
-) -> None:
+def _store_parsed(poll: _Poll, parsed: ParsedFeed) -> None:
+    options = poll.options
     store_feed(
-        store,
-        source_id,
+        poll.store,
+        poll.source_id,
         parsed,
-        report,
-        now=now,
+        poll.report,
+        now=poll.now,
         timezone=options.timezone,
-        category=spec.category,
-        source_name=spec.name,
+        category=poll.spec.category,
+        source_name=poll.spec.name,
         duplicate_window=options.duplicate_window,
         rules=options.rules,
         pool=options.pool,
@@ -261,20 +258,11 @@ def _longest_hint(response: Response, parsed: ParsedFeed) -> tuple[int | None, s
     return max(hints, key=lambda h: h[0]) if hints else (None, None)
 
 
-def _ingest_pages(
-    store: Store,
-    spec: SourceSpec,
-    state: FetchState,
-    report: IngestReport,
-    options: RemoteOptions,
-    now: datetime,
-    fetcher: Fetcher,
-    prefetched: Response | None,
-) -> FetchOutcome:
-    source_id = state.source_id
+def _ingest_pages(poll: _Poll, prefetched: Response | None) -> FetchOutcome:
+    store, options, source_id = poll.store, poll.options, poll.source_id
     collected = Collected()
     if options.link_pattern:
-        index = prefetched or _conditional_get(fetcher, state, options, now)
+        index = prefetched or _conditional_get(poll)
         first_status = index.status
         main = index
         if not index.not_modified:
@@ -287,21 +275,23 @@ def _ingest_pages(
             fresh = [u for u in links if u not in known and (canonical_url(u) or u) not in linked][
                 : options.max_articles
             ]
-            _fetch_articles(fetcher, fresh, collected, report, options, now, spec)
+            _fetch_articles(poll, fresh, collected)
     else:
-        urls = list(dict.fromkeys([state.url, *options.urls]))
-        main = prefetched or fetcher.fetch(state.url, now=now, user_agent=options.user_agent)
+        urls = list(dict.fromkeys([poll.state.url, *options.urls]))
+        main = prefetched or poll.fetcher.fetch(
+            poll.state.url, now=poll.now, user_agent=options.user_agent
+        )
         first_status = main.status
-        _collect_one(main, collected, options, now, spec, fetcher)
-        _fetch_articles(fetcher, urls[1:], collected, report, options, now, spec)
-    report.problems.extend(collected.problems)
+        _collect_one(poll, main, collected)
+        _fetch_articles(poll, urls[1:], collected)
+    poll.report.problems.extend(collected.problems)
     store_drafts(
         store,
         source_id,
         collected,
-        report,
-        now=now,
-        source_name=spec.name,
+        poll.report,
+        now=poll.now,
+        source_name=poll.spec.name,
         duplicate_window=options.duplicate_window,
     )
     return FetchOutcome(
@@ -341,48 +331,35 @@ def collect_article(
     )
 
 
-def _collect_one(
-    response: Response,
-    collected: Collected,
-    options: RemoteOptions,
-    now: datetime,
-    spec: SourceSpec,
-    fetcher: Fetcher,
-) -> None:
-    one = collect_article(response, fetcher, options, now, category=spec.category)
+def _collect_one(poll: _Poll, response: Response, collected: Collected) -> None:
+    one = collect_article(
+        response, poll.fetcher, poll.options, poll.now, category=poll.spec.category
+    )
     collected.drafts.extend(one.drafts)
     collected.problems.extend(one.problems)
     collected.undated |= one.undated
 
 
-def _fetch_articles(
-    fetcher: Fetcher,
-    urls: Sequence[str],
-    collected: Collected,
-    report: IngestReport,
-    options: RemoteOptions,
-    now: datetime,
-    spec: SourceSpec,
-) -> None:
+def _fetch_articles(poll: _Poll, urls: Sequence[str], collected: Collected) -> None:
     """Fetch article pages; one that fails is a skipped article, not a failed source."""
     for url in urls:
         try:
-            response = fetcher.fetch(url, now=now, user_agent=options.user_agent)
+            response = poll.fetcher.fetch(url, now=poll.now, user_agent=poll.options.user_agent)
         except FetchError as exc:
             collected.problems.append(Problem(url, exc.message.removeprefix(f"{url}: ")))
             continue
-        _collect_one(response, collected, options, now, spec, fetcher)
+        _collect_one(poll, response, collected)
 
 
-def _ingest_local_feed(
-    store: Store,
-    spec: SourceSpec,
-    source_id: int,
-    report: IngestReport,
-    options: RemoteOptions,
-    now: datetime,
-) -> IngestReport:
+def _ingest_local_feed(poll: _Poll) -> IngestReport:
     """A feed file on disk: skipped cheaply when its mtime, size and hash are unchanged."""
+    store, spec, source_id, report, now = (
+        poll.store,
+        poll.spec,
+        poll.source_id,
+        poll.report,
+        poll.now,
+    )
     path = Path(spec.location)
     try:
         st = path.stat()
@@ -401,14 +378,14 @@ def _ingest_local_feed(
     fingerprint = FileFingerprint(LOCAL_FEED_KEY, st.st_mtime_ns, st.st_size, digest)
     if previous is None or previous.content_hash != digest:
         try:
-            parsed = _parse(data, path.resolve().as_uri(), options, now, spec.name)
+            parsed = _parse(poll, data, path.resolve().as_uri())
         except IngestError as exc:
             report.error = f'source "{spec.name}": {exc.message}'
             store.record_fetch(source_id, error=report.error, when=now)
             log.error("%s", report.error)
             return report
         del data  # the entries are all that is needed from here on
-        _store_parsed(store, spec, source_id, parsed, report, options, now)
+        _store_parsed(poll, parsed)
     else:
         report.unchanged_files += 1
     store.save_fingerprints(source_id, [fingerprint])
