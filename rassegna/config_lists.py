@@ -20,11 +20,11 @@ from pydantic import (
 
 from rassegna.config_sections import (
     STRICT,
+    AutoInterval,
     Duration,
     checked,
     comma_list,
     http_url,
-    take_auto,
 )
 
 
@@ -34,7 +34,7 @@ class _Table(BaseModel):
     model_config = STRICT
 
 
-class SourceConfig(_Table):
+class SourceConfig(_Table, AutoInterval):
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["files", "feed", "page"]
     path: Path | None = None
@@ -57,11 +57,6 @@ class SourceConfig(_Table):
     full_text_min_words: int = Field(default=120, ge=1)
     content_selector: str | None = None
     strip_selectors: list[str] = []
-
-    @model_validator(mode="before")
-    @classmethod
-    def _auto(cls, data: object) -> object:
-        return take_auto(data)
 
     @model_validator(mode="after")
     def _location(self) -> SourceConfig:

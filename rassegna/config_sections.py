@@ -158,16 +158,25 @@ class WebSubConfig(StrictModel):
 AUTO = "auto"
 
 
-def take_auto(data: object) -> object:
-    """`interval = "auto"` becomes `interval_auto = true` with no fixed interval."""
-    interval = data.get("interval") if isinstance(data, dict) else None
-    if isinstance(data, dict) and isinstance(interval, str) and interval.strip().lower() == AUTO:
-        data = {k: v for k, v in data.items() if k != "interval"}
-        data["interval_auto"] = True
-    return data
+class AutoInterval(StrictModel):
+    """A table whose `interval` may be "auto" (`[scheduler]`, each `[[sources]]`): it
+    becomes `interval_auto = true` with no fixed interval."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _auto(cls, data: object) -> object:
+        interval = data.get("interval") if isinstance(data, dict) else None
+        if (
+            isinstance(data, dict)
+            and isinstance(interval, str)
+            and interval.strip().lower() == AUTO
+        ):
+            data = {k: v for k, v in data.items() if k != "interval"}
+            data["interval_auto"] = True
+        return data
 
 
-class SchedulerConfig(StrictModel):
+class SchedulerConfig(AutoInterval):
     interval: Duration = 600
     # `interval = "auto"`: every source without its own interval polls as often as it
     # publishes (db.schedule.adaptive_interval); `interval` then stays the default base
@@ -182,11 +191,6 @@ class SchedulerConfig(StrictModel):
     # the claims it still works on every third of it, so a dead daemon's sources are
     # taken over by the others soon after this, and a slow fetch keeps its source.
     lease: Duration = 20
-
-    @model_validator(mode="before")
-    @classmethod
-    def _auto(cls, data: object) -> object:
-        return take_auto(data)
 
     @model_validator(mode="after")
     def _bounds(self) -> SchedulerConfig:
