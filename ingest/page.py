@@ -23,9 +23,8 @@ import lxml.html
 import trafilatura
 
 from ingest import DEFAULT_TIMEZONE, is_url, normalize, tracking
-from ingest.charset import decode_document
 from ingest.errors import BadArticle
-from ingest.extract import Extraction, PageFinder, extract_page
+from ingest.extract import Extraction, PageFinder, extract_page, parse_page
 from ingest.raw import RawArticle
 from ingest.urls import canonical_url, clean_html, is_pixel, resolve, strip_tracking
 
@@ -51,29 +50,22 @@ MIN_ARTICLE_CHARS = 80
 would replace a good stored version of the page with junk."""
 
 
-def _tree(text: str) -> lxml.html.HtmlElement | None:
-    if not text.strip():
-        return None
-    try:
-        return lxml.html.document_fromstring(text)
-    except (lxml.etree.ParserError, ValueError):
-        return None
-
-
-def _base(tree: lxml.html.HtmlElement | None, url: str) -> str:
-    if tree is not None:
-        for href in tree.xpath("//base/@href"):
-            return resolve(str(href), url) or url
-    return url
+def _document(
+    data: bytes, url: str, charset: str | None
+) -> tuple[lxml.html.HtmlElement | None, str]:
+    """The page's tree (None for an empty or unreadable page) and the URL its links are
+    relative to: its `<base>`, else `url`."""
+    tree = parse_page(data, charset)
+    for href in tree.xpath("//base/@href") if tree is not None else ():
+        return tree, resolve(str(href), url) or url
+    return tree, url
 
 
 def find_feed_links(data: bytes, *, base: str, charset: str | None = None) -> list[str]:
     """Feeds a page advertises, in document order, as absolute URLs."""
-    text, _ = decode_document(data, charset)
-    tree = _tree(text)
+    tree, base = _document(data, base, charset)
     if tree is None:
         return []
-    base = _base(tree, base)
     found: list[str] = []
     for link in tree.xpath("//link[@href]"):
         rel = str(link.get("rel") or "").lower().split()
@@ -89,11 +81,9 @@ def find_article_links(
     data: bytes, *, base: str, pattern: re.Pattern[str], charset: str | None = None
 ) -> list[str]:
     """Absolute links of an index page whose URL matches `pattern` (search), in order."""
-    text, _ = decode_document(data, charset)
-    tree = _tree(text)
+    tree, base = _document(data, base, charset)
     if tree is None:
         return []
-    base = _base(tree, base)
     found: list[str] = []
     for href in tree.xpath("//a/@href"):
         url = resolve(str(href), base)
@@ -144,11 +134,9 @@ def extract_article(
     With `strip_tracking`, tracking parameters leave its URL and the links of its text;
     with `finder`, the body is found by site rule, selector, then trafilatura."""
     keep = not strip_tracking
-    text, _ = decode_document(data, http_charset)
-    tree = _tree(text)
+    tree, base = _document(data, url, http_charset)
     if tree is None:
         raise BadArticle("the page is empty")
-    base = _base(tree, url)
     # Tracking pixels go before extraction: trafilatura drops the width and height that
     # identify them.
     for img in list(tree.iter("img")):
