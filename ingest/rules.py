@@ -100,28 +100,28 @@ class Subject:
 
     @classmethod
     def of_draft(cls, draft: ArticleDraft) -> Subject:
-        return cls(
-            title=draft.title,
-            url=draft.url or "",
-            text=f"{draft.summary}\n{draft.content_text}",
-            authors=tuple(draft.authors),
-            tags=tuple(draft.tags),
-            category=draft.category or "",
-            language=draft.language or "",
-            published=draft.published,
-        )
+        return cls._of(draft, draft.tags, draft.category)
 
     @classmethod
     def of_stored(cls, article: StoredArticle) -> Subject:
+        category = article.category.name if article.category else None
+        return cls._of(article, (t.name for t in article.tags), category)
+
+    @classmethod
+    def _of(
+        cls, entry: ArticleDraft | StoredArticle, tags: Iterable[str], category: str | None
+    ) -> Subject:
+        """What rules see of a draft or a stored article, which differ only in how they
+        hold their tags and category."""
         return cls(
-            title=article.title,
-            url=article.url or "",
-            text=f"{article.summary}\n{article.content_text}",
-            authors=tuple(article.authors),
-            tags=tuple(t.name for t in article.tags),
-            category=article.category.name if article.category else "",
-            language=article.language or "",
-            published=article.published,
+            title=entry.title,
+            url=entry.url or "",
+            text=f"{entry.summary}\n{entry.content_text}",
+            authors=tuple(entry.authors),
+            tags=tuple(tags),
+            category=category or "",
+            language=entry.language or "",
+            published=entry.published,
         )
 
 
