@@ -19,6 +19,7 @@ really keep one request in flight per host. Every fetch:
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import email.utils
 import ipaddress
 import re
@@ -400,18 +401,9 @@ class Fetcher:
                 with self.gates.hold(parts.hostname):
                     result = self._one(current, headers, now)
                 if isinstance(result, Response):
-                    return Response(
-                        requested_url=url,
-                        url=current,
-                        status=result.status,
-                        body=result.body,
-                        content_type=result.content_type,
-                        charset=result.charset,
-                        etag=result.etag,
-                        last_modified=result.last_modified,
-                        redirects=tuple(hops),
-                        min_interval=result.min_interval,
-                        min_interval_origin=result.min_interval_origin,
+                    # The last hop's answer, as the answer to the URL asked for.
+                    return dataclasses.replace(
+                        result, requested_url=url, url=current, redirects=tuple(hops)
                     )
                 status, location = result
                 target = urljoin(current, location)
