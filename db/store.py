@@ -108,7 +108,11 @@ class _Delegated(Generic[_P, _T]):
 
     def __init__(self, function: Callable[Concatenate[Engine, _P], _T]) -> None:
         self._function = function
+        self._name = function.__name__
         self.__doc__ = function.__doc__
+
+    def __set_name__(self, owner: type[Store], name: str) -> None:
+        self._name = name
 
     @overload
     def __get__(self, store: None, owner: type[Store]) -> _Delegated[_P, _T]: ...
@@ -128,6 +132,8 @@ class _Delegated(Generic[_P, _T]):
             with translated(database):
                 return function(engine, *args, **kwargs)
 
+        # Bound once per store: the instance's attribute hides this descriptor from then on.
+        vars(store)[self._name] = call
         return call
 
 
