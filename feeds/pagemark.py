@@ -17,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from lxml import etree
+
 from db.pages import PageMark, PageReader, PageStamp
 from db.stamps import Stamp
 from db.store import Store
@@ -33,11 +35,14 @@ from feeds.sections import (
     FeedSpec,
 )
 from feeds.site import SiteInfo
-from feeds.sitemaps import OTHER_GROUP, SECTIONS_GROUP, group_of
+from feeds.sitemaps import OTHER_GROUP, SECTIONS_GROUP, SITEMAP_NS, group_of
 
 PAGES_MARK = ".rassegna-pages-mark.json"
 # More new articles than this: one full pass costs less than following each one.
 _MAX_NEW = 500
+
+_LOC = f"{{{SITEMAP_NS}}}loc"
+_LASTMOD = f"{{{SITEMAP_NS}}}lastmod"
 
 SectionDates = dict[str, list[str]]
 """The `lastmod` of each page of each section, by section folder ("": nothing dated)."""
@@ -53,7 +58,9 @@ class Since:
     """What an incremental build takes over: the stamps of the articles stored since the
     last build (`new`), the sections they are in (`touched`, as (kind, slug)), the
     sitemap groups to list again (`groups`: theirs, and those whose part is not as the
-    last build wrote it), and what the last build's mark kept (see the module)."""
+    last build wrote it), what the last build's mark kept (see the module), and the
+    entries (address, lastmod) of the parts of `groups` that a new article joins, read
+    back from them (`kept`: a month's part is not listed from the store again)."""
 
     new: dict[int, PageStamp]
     touched: set[tuple[str, str]]
@@ -61,6 +68,7 @@ class Since:
     parts: list[list[str]]
     newest: datetime | None
     sections: SectionDates
+    kept: dict[str, list[tuple[str, str]]]
 
     def newest_now(self) -> datetime | None:
         """The newest publication or update date of the store: nothing but the new
@@ -162,9 +170,11 @@ def new_since(
     mark: PageMark,
     state: BuildState,
     specs: Sequence[FeedSpec],
+    base_url: str,
 ) -> Since | None:
     """What changed since the last build when only new articles were stored (None:
-    something else changed, or there is no usable mark: a full pass)."""
+    something else changed, or there is no usable mark: a full pass). `base_url` is
+    the site's, which the sitemap parts' addresses start with."""
     try:
         saved_key, before, parts, newest, sections = _saved(out_dir)
     except (OSError, ValueError, KeyError, TypeError):
@@ -181,6 +191,7 @@ def new_since(
         return None
     new = changes.stamps(ids)
     groups = {group_of(s.page_path) for s in new.values() if indexed(s)}
+    kept = {g: _read_parts(out_dir, state, parts, g, base_url) for g in groups}
     # A sitemap part or section page that is not as the last build left it (deleted by
     # hand, say) is built again: a stat or two per file.
     for name, group, _ in parts:
@@ -188,7 +199,8 @@ def new_since(
             groups.add(group)
     if OTHER_GROUP in groups:
         return None  # listed by address only for months
-    since = Since(new, _touched(reader, new), groups, parts, newest, sections)
+    found = {g: entries for g, entries in kept.items() if entries is not None}
+    since = Since(new, _touched(reader, new), groups, parts, newest, sections, found)
     for spec in since.untouched(specs):
         for number in range(1, len(sections[spec.folder]) + 1):
             if not _as_left(state, section_page_path(spec, number)):
@@ -201,3 +213,29 @@ def _as_left(state: BuildState, path: str) -> bool:
     """Whether `path` and its gzip twin are as the last build wrote them."""
     entry = state.files.get(path)
     return entry is not None and state.fresh_with_gzip(path, str(entry.get("fp")))
+
+
+def _read_parts(
+    out_dir: Path, state: BuildState, parts: list[list[str]], group: str, base_url: str
+) -> list[tuple[str, str]] | None:
+    """The (address, lastmod) the last build listed in the parts of `group`, read back
+    from them (None: one is not as it wrote it, or unreadable)."""
+    prefix = base_url.rstrip("/") + "/"
+    entries = []
+    for name in (name for name, g, _ in parts if g == group):
+        if not _as_left(state, name):
+            return None
+        try:
+            root = etree.parse(str(out_dir / name)).getroot()
+        except (OSError, etree.XMLSyntaxError):
+            return None
+        for url in root:
+            # Each entry as `feeds.sitemaps` writes it, its loc then its lastmod (by
+            # position: `findtext` for each cost more than parsing the part).
+            if len(url) != 2 or url[0].tag != _LOC or url[1].tag != _LASTMOD:
+                return None
+            loc, lastmod = url[0].text or "", url[1].text or ""
+            if not (lastmod and loc.startswith(prefix) and loc.endswith("/")):
+                return None
+            entries.append((loc[len(prefix) : -1], lastmod))
+    return entries

@@ -42,7 +42,15 @@ from db.store import Store
 from feeds.article_page import render_article
 from feeds.build import BuildReport, BuildState, Publisher, remove_stale
 from feeds.common import is_web_url, local, page_url, title_of
-from feeds.pagemark import PAGES_MARK, SectionDates, Since, mark_of, new_since, section_dates
+from feeds.pagemark import (
+    PAGES_MARK,
+    SectionDates,
+    Since,
+    indexed,
+    mark_of,
+    new_since,
+    section_dates,
+)
 from feeds.pages import (
     INDEX,
     ListItem,
@@ -151,6 +159,8 @@ class _Plan:
 
     stale: list[_ArticlePage] = field(default_factory=list)
     indexed: list[tuple[str, datetime]] = field(default_factory=list)
+    # Entries of `indexed` as the last build's sitemap parts dated them: (address, lastmod).
+    kept: list[tuple[str, str]] = field(default_factory=list)
     recent: list[PageStamp] = field(default_factory=list)
     newest: datetime | None = None
     # The sitemap groups `indexed` covers (None: all of them), and the parts of the last
@@ -256,6 +266,15 @@ def _plan_changed(
     plan.parts = since.parts
     plan.groups = since.groups
     for group in sorted(plan.groups):
+        kept = since.kept.get(group)
+        if kept is not None:
+            plan.kept += kept
+            plan.indexed += [
+                (s.page_path, max(s.updated, s.published))
+                for s in new.values()
+                if indexed(s) and group_of(s.page_path) == group
+            ]
+            continue
         prefix = month_prefix(group)
         assert prefix is not None  # `new_since` took the full pass for other groups
         rows = changes.listed(prefix)
@@ -302,7 +321,7 @@ def build_pages(
     key = _digest(base, list(specs), sitemap_urls)
     with store.page_reader() as reader:
         mark = reader.mark()
-        since = new_since(reader, out_dir, key, mark, state, specs)
+        since = new_since(reader, out_dir, key, mark, state, specs, site.base_url)
         if since is None:
             state.load_all()
             plan = _plan_articles(reader, site, base, sections, cutoff, check)
@@ -468,10 +487,11 @@ def _publish_sitemaps(
             if lastmod:
                 entries.append(SitemapEntry(section_page_url(site, spec, number), lastmod))
     parts = _publish_parts(SECTIONS_GROUP, entries, site, max_urls, state, publisher, live, report)
-    plan.indexed.sort()
+    dated = dict(plan.kept)
+    dated.update((page_path, _w3c(changed_at, site)) for page_path, changed_at in plan.indexed)
     groups: dict[str, list[SitemapEntry]] = {}
-    for page_path, changed_at in plan.indexed:
-        entry = SitemapEntry(page_url(site.base_url, page_path), _w3c(changed_at, site))
+    for page_path in sorted(dated):
+        entry = SitemapEntry(page_url(site.base_url, page_path), dated[page_path])
         groups.setdefault(group_of(page_path), []).append(entry)
     articles = [
         p
