@@ -22,25 +22,30 @@ from bench.stores import remove_db, sqlite_url
 from bench.timing import Figure, at_most, interleaved, ratio_figure, stopwatch
 from db.records import SourceSpec
 from db.store import Store
+from ingest.article import DraftRules
 from ingest.collect import collect_feed
 from ingest.fetch import Fetcher, FetchPolicy
 from ingest.pool import DraftPool
 from ingest.remote import RemoteOptions, ingest_remote_source
 
 NOW = datetime(2024, 6, 2, 12, 0, tzinfo=UTC)
+SOURCE = "Feed di prova"
 
 
-def ingest_feed_file(db: Path, feed: Path, pool: DraftPool | None = None) -> tuple[float, int]:
-    """Seconds of one ingest of the feed file into the store at `db`, and articles stored."""
+def ingest_feed_file(
+    db: Path, feed: Path, pool: DraftPool | None = None, rules: DraftRules | None = None
+) -> tuple[float, int]:
+    """Seconds of one ingest of the feed file into the store at `db` (source `SOURCE`),
+    and articles stored."""
     store = Store.open(sqlite_url(db), migrate=False)
-    spec = SourceSpec(name="Feed di prova", kind="feed", location=str(feed), category="Cronaca")
+    spec = SourceSpec(name=SOURCE, kind="feed", location=str(feed), category="Cronaca")
     try:
         with Fetcher(FetchPolicy(user_agent="rassegna-bench")) as fetcher, stopwatch() as t:
             report = ingest_remote_source(
                 store,
                 spec,
                 fetcher,
-                options=RemoteOptions(timezone="Europe/Rome", pool=pool),
+                options=RemoteOptions(timezone="Europe/Rome", pool=pool, rules=rules),
                 now=NOW,
             )
     finally:

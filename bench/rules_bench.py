@@ -7,22 +7,16 @@ every entry and every entry is still stored: the figure is the rules' own cost.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 from bench.context import Context
 from bench.corpus import rss_document
-from bench.stores import remove_db, sqlite_url
-from bench.timing import Figure, at_most, interleaved, ratio_figure, stopwatch
-from db.records import SourceSpec
-from db.store import Store
+from bench.feed_bench import SOURCE, ingest_feed_file
+from bench.stores import remove_db
+from bench.timing import Figure, at_most, interleaved, ratio_figure
 from ingest.article import DraftRules
-from ingest.fetch import Fetcher, FetchPolicy
-from ingest.remote import RemoteOptions, ingest_remote_source
 from ingest.rules import Rule, RuleSet, make_rule
 
-NOW = datetime(2024, 6, 2, 12, 0, tzinfo=UTC)
-SOURCE = "Feed di prova"
 RULE_COUNT = 50
 _WORDS = [
     "oroscopo",
@@ -61,20 +55,6 @@ def fifty_rules() -> RuleSet:
     return RuleSet(tuple(rules))
 
 
-def ingest_with(db: Path, feed: Path, rules: DraftRules | None) -> tuple[float, int]:
-    store = Store.open(sqlite_url(db), migrate=False)
-    spec = SourceSpec(name=SOURCE, kind="feed", location=str(feed), category="Cronaca")
-    options = RemoteOptions(timezone="Europe/Rome", rules=rules)
-    try:
-        with Fetcher(FetchPolicy(user_agent="rassegna-bench")) as fetcher, stopwatch() as t:
-            report = ingest_remote_source(store, spec, fetcher, options=options, now=NOW)
-    finally:
-        store.close()
-    if report.error or report.problems:
-        raise RuntimeError(f"bench feed ingest failed: {report.error} {report.problems[:3]}")
-    return t[0], report.new
-
-
 def run(ctx: Context) -> list[Figure]:
     count = ctx.sizes.feed_items
     data = rss_document(ctx.corpus, count)
@@ -86,7 +66,7 @@ def run(ctx: Context) -> list[Figure]:
     def measure(rules: DraftRules | None) -> float:
         db = ctx.templates.fresh_copy("feed")
         try:
-            seconds, new = ingest_with(db, feed, rules)
+            seconds, new = ingest_feed_file(db, feed, rules=rules)
         finally:
             remove_db(db)
         stored.append(new)
