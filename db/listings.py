@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, or_, select, true
+from sqlalchemy import ColumnElement, Engine, Select, func, or_, select, true
 
 from db.records import Label, Section
 from db.selection import grouped_counts
@@ -31,7 +31,13 @@ def section_counts(
     which archive pages exist. With `ids` (low, high), only the articles whose id is
     above low and at most high are counted (a range of the primary key).
     """
-    within = ARTICLES.c.id.between(ids[0] + 1, ids[1]) if ids is not None else true()
+    within: ColumnElement[bool] = true()
+    if ids is not None and ids[0] > 0:
+        within = ARTICLES.c.id.between(ids[0] + 1, ids[1])
+    elif ids is not None:
+        # The whole store up to `high`: `id + 0` keeps SQLite's planner on the grouping
+        # indexes; a range on the primary key made it walk the whole table instead.
+        within = ARTICLES.c.id + 0 <= ids[1]
     counts: dict[Section | None, int] = {}
     with engine.connect() as connection:
         visible = select(func.count(ARTICLES.c.id)).where(VISIBLE, within)
