@@ -30,7 +30,7 @@ from db.store import Store
 
 SEARCH_ROUNDS = 5
 SEARCH_TARGET_MS = 50.0
-TOPIC_ROUNDS = 3
+TOPIC_ROUNDS = 5
 
 QUERIES = (
     "Pyongyang",

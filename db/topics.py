@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, literal_column, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, literal_column, select, update
+from sqlalchemy.engine import Dialect
 
 from db import revisions
 from db.analysis import words
@@ -97,21 +98,10 @@ def match_topics(
             )
         }
         after: dict[tuple[str, int], object] = {}
-        sqlite = connection.dialect.name == "sqlite"
         for topic in topics:
-            statement = matching(
-                connection.dialect.name, topic.parsed, topic.filters
-            ).with_only_columns(ARTICLES.c.id)
-            if sqlite:
-                # FTS5 takes a rowid range into its index walk (without it each topic query
-                # read its words' postings for the whole store, once per chunk); the ids in
-                # the range that are not in the chunk are dropped below.
-                statement = statement.where(FTS.c.rowid.between(chunk[0], chunk[-1]))
-            else:
-                statement = statement.where(ARTICLES.c.id.in_(chunk))
-            for (article_id,) in connection.execute(statement):
-                if int(article_id) in published:
-                    after[(topic.slug, int(article_id))] = published[int(article_id)]
+            for article_id in _members(connection, topic, chunk[0], chunk[-1]):
+                if article_id in published:
+                    after[(topic.slug, article_id)] = published[article_id]
         gone = before - set(after)
         for slug, article_id in gone:
             connection.execute(
@@ -126,6 +116,52 @@ def match_topics(
             _insert_memberships(connection, new)
         changed |= {slug for slug, _ in gone} | {slug for slug, _ in after.keys() - before}
     return changed
+
+
+@dataclass(frozen=True, slots=True)
+class _MemberQuery:
+    """A topic's query for the ids of its members between two ids, compiled once for a
+    database: the SQL and how to fill its parameters."""
+
+    sql: str
+    values: dict[str, Any]
+    order: tuple[str, ...] | None  # positional parameters: their names in order
+
+    def parameters(self, low: int, high: int) -> Sequence[Any] | dict[str, Any]:
+        values = {**self.values, "low": low, "high": high}
+        return values if self.order is None else [values[name] for name in self.order]
+
+
+@lru_cache(maxsize=1024)
+def _member_query(topic: StoredTopic, dialect: Dialect) -> _MemberQuery:
+    """`topic`'s members with ids between `low` and `high`, as SQL for `dialect`. The ids in
+    that range which an upsert did not write are dropped by the caller. On SQLite the range
+    goes into FTS5's index walk (without it, each query read its words' postings for the
+    whole store)."""
+    a = ARTICLES.c
+    between = FTS.c.rowid if dialect.name == "sqlite" else a.id
+    statement = (
+        matching(dialect.name, topic.parsed, topic.filters)
+        .with_only_columns(a.id)
+        .where(between.between(bindparam("low", 0), bindparam("high", 0)))
+    )
+    compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    order = tuple(compiled.positiontup) if compiled.positiontup is not None else None
+    return _MemberQuery(compiled.string, dict(compiled.params), order)
+
+
+def _members(connection: Connection, topic: StoredTopic, low: int, high: int) -> list[int]:
+    """The ids of `topic`'s members between `low` and `high`. Run on the driver's cursor in
+    the connection's transaction: a batch runs every topic's query and reads every member,
+    and SQLAlchemy's statement building and per-row handling cost several times the
+    queries themselves."""
+    query = _member_query(topic, connection.dialect)
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(query.sql, query.parameters(low, high))
+        return [int(row[0]) for row in cursor.fetchall()]
+    finally:
+        cursor.close()
 
 
 def backfill_topic(connection: Connection, topic: StoredTopic) -> int:

@@ -157,3 +157,72 @@ def test_cerca_answers_a_valid_atom_feed_over_http(
                 assert len(refused.text.strip().splitlines()) == 1
     finally:
         store.close()
+
+
+FILTERED_TOPICS = [
+    TopicDef("ponte", "Ponte", "ponte OR viadotto"),
+    TopicDef("ponte-cronaca", "Ponte in cronaca", "ponte", categories=("Cronaca",)),
+    TopicDef("scuola-borgo", "Scuola", "scuola", sources=("Gazzetta del borgo",)),
+    TopicDef("mercato", "Mercato", "mercato", tags=("Piazza",), exclude=("sciopero",)),
+]
+
+
+def _memberships(store: Store) -> set[tuple[str, str]]:
+    return {
+        (topic.slug, article.guid)
+        for topic in FILTERED_TOPICS
+        for article in store.latest_articles(50, Section("topic", topic.slug))
+    }
+
+
+def test_ingest_time_matching_with_filters_equals_the_back_fill(any_store: Store) -> None:
+    """Memberships found as articles are stored (each topic's query over the batch's ids)
+    are those a back-fill over the whole store finds, filters and exclusions included."""
+    borgo = any_store.ensure_source(SourceSpec("Gazzetta del borgo", "files", "/tmp/borgo"))
+    valle = any_store.ensure_source(SourceSpec("Voce della valle", "files", "/tmp/valle"))
+    any_store.sync_topics(FILTERED_TOPICS)
+    any_store.upsert_articles(
+        borgo,
+        [
+            draft("p1", "Il ponte sul fiume riapre", category="Cronaca"),
+            draft("p2", "Un viadotto nuovo per la valle", category="Economia"),
+            draft("s1", "La scuola elementare cambia orari"),
+            draft("m1", "Il mercato del sabato", tags=("Piazza",)),
+            draft("m2", "Mercato fermo per lo sciopero", tags=("Piazza",)),
+        ],
+    )
+    any_store.upsert_articles(
+        valle,
+        [
+            draft("p3", "Ponte chiuso per lavori", category="Cronaca"),
+            draft("s2", "Scuola media, nuova palestra"),
+            draft("m3", "Il mercato coperto", tags=("Coperti",)),
+        ],
+    )
+    at_ingest = _memberships(any_store)
+    assert at_ingest == {
+        ("ponte", "p1"),
+        ("ponte", "p2"),
+        ("ponte", "p3"),
+        ("ponte-cronaca", "p1"),
+        ("ponte-cronaca", "p3"),
+        ("scuola-borgo", "s1"),
+        ("mercato", "m1"),
+    }
+    # The same topics under new definitions are back-filled from the whole store.
+    renamed = [
+        TopicDef(
+            t.slug,
+            t.name,
+            t.query + " OR zzzz",
+            t.title,
+            t.description,
+            t.sources,
+            t.categories,
+            t.tags,
+            t.exclude,
+        )
+        for t in FILTERED_TOPICS
+    ]
+    assert any_store.sync_topics(renamed) == [t.slug for t in FILTERED_TOPICS]
+    assert _memberships(any_store) == at_ingest
