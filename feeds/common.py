@@ -307,6 +307,16 @@ _PUBLISH_CLEANER = nh3.Cleaner(
     attribute_filter=_url_attribute_filter,
     link_rel="noopener noreferrer",
 )
+# The same rules without the filter, for fragments that cannot hold an attribute it looks
+# at (nearly all): nh3 cleans without the GIL but calls the filter back with it for every
+# attribute, and during a build the writer threads often hold it.
+_PUBLISH_CLEANER_UNFILTERED = nh3.Cleaner(
+    url_schemes={"http", "https", "mailto"},
+    attributes=_PUBLISH_ATTRIBUTES,
+    link_rel="noopener noreferrer",
+)
+# Any spelling of the names `_url_attribute_filter` checks, anywhere in the fragment.
+_FILTERED_NAMES = re.compile("cite|srcset", re.IGNORECASE)
 
 
 ALSO_ON = "Anche su"
@@ -358,4 +368,7 @@ def content_of(article: StoredArticle, site_link: str) -> str:
 
 def published_html(fragment: str, base: str) -> str:
     """`fragment` sanitized for publishing, cleaned for XML, with absolute URLs."""
-    return absolute_html(_PUBLISH_CLEANER.clean(clean_text(fragment)), base)
+    fragment = clean_text(fragment)
+    if _FILTERED_NAMES.search(fragment) is None:
+        return absolute_html(_PUBLISH_CLEANER_UNFILTERED.clean(fragment), base)
+    return absolute_html(_PUBLISH_CLEANER.clean(fragment), base)
