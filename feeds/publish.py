@@ -20,6 +20,8 @@ from __future__ import annotations
 import contextlib
 import gzip
 import os
+import random
+import stat as stat_module
 from pathlib import Path
 
 from feeds.errors import FeedError
@@ -62,7 +64,9 @@ def _open_temporary(folder: str, name: str) -> tuple[int, str]:
     writing, and its path."""
     made_folder = False
     while True:
-        path = os.path.join(folder, f".{name}.{os.urandom(6).hex()}.tmp")
+        # O_EXCL, not the name, keeps the file ours, so the name need not be
+        # unpredictable: `random` draws it without the system call `os.urandom` makes.
+        path = os.path.join(folder, f".{name}.{random.getrandbits(48):012x}.tmp")
         try:
             return os.open(path, _TEMPORARY_FLAGS, FILE_MODE), path
         except FileExistsError:
@@ -95,13 +99,16 @@ def write_atomic(
         fd, tmp = _open_temporary(folder, name)
         try:
             _write_all(fd, data)
-            os.fchmod(fd, FILE_MODE)  # the umask may have narrowed it: a web server reads it
             if mtime_ns is not None:
                 os.utime(fd, ns=(mtime_ns, mtime_ns))
-            if fsync:
-                os.fsync(fd)
             # Size and mtime are what the build state records; a rename changes neither.
             stat = os.fstat(fd)
+            if stat_module.S_IMODE(stat.st_mode) != FILE_MODE:
+                # The umask narrowed it, and a web server must read it.
+                os.fchmod(fd, FILE_MODE)
+                stat = os.fstat(fd)
+            if fsync:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, os.path.join(folder, name))
