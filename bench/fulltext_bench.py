@@ -14,7 +14,7 @@ import html
 import trafilatura
 
 from bench.corpus import Corpus, SynthArticle
-from bench.timing import Figure, at_most, interleaved, ratio_figure, stopwatch
+from bench.timing import Figure, at_most, interleaved, ms_each, ratio_figure, stopwatch
 from ingest.extract import Selectors, extract_page
 from ingest.siterules import SiteRules, parse_rule
 
@@ -119,8 +119,7 @@ def run(corpus: Corpus) -> list[Figure]:
             details={
                 "pages": PAGES,
                 "mean_page_bytes": round(size),
-                "ours_ms_per_page": round(rounds.median(0) / PAGES * 1000, 3),
-                "trafilatura_ms_per_page": round(rounds.median(1) / PAGES * 1000, 3),
+                **ms_each(rounds, PAGES, ("ours_ms_per_page", "trafilatura_ms_per_page"), 3),
             },
         )
     ]

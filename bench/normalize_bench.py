@@ -6,7 +6,7 @@ from __future__ import annotations
 import ftfy
 
 from bench.corpus import Corpus, SynthArticle
-from bench.timing import Figure, at_most, interleaved, ratio_figure, stopwatch
+from bench.timing import Figure, at_most, interleaved, ms_each, ratio_figure, stopwatch
 from ingest import normalize
 
 ARTICLES = 300
@@ -61,8 +61,7 @@ def run(corpus: Corpus) -> list[Figure]:
             details={
                 "articles": ARTICLES,
                 "mean_article_bytes": round(size),
-                "normalize_ms_per_article": round(rounds.median(0) / ARTICLES * 1000, 4),
-                "ftfy_ms_per_article": round(rounds.median(1) / ARTICLES * 1000, 4),
+                **ms_each(rounds, ARTICLES, ("normalize_ms_per_article", "ftfy_ms_per_article"), 4),
             },
         )
     ]

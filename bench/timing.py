@@ -70,6 +70,12 @@ def interleaved(measures: Sequence[Measure], rounds: int) -> Rounds:
     return Rounds(samples)
 
 
+def ms_each(rounds: Rounds, count: int, names: Sequence[str], digits: int) -> dict[str, float]:
+    """Measure k's median in milliseconds per one of the `count` items it handles, under
+    `names[k]`: the per-item times a ratio figure's details give beside the ratio."""
+    return {name: round(rounds.median(k) / count * 1000, digits) for k, name in enumerate(names)}
+
+
 def ratio(subject: float, baseline: float) -> float:
     return subject / baseline if baseline > 0 else float("inf")
 
