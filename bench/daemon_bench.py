@@ -24,6 +24,7 @@ from bench.context import Context
 from bench.corpus import txt_text
 from bench.stores import sqlite_url
 from bench.timing import Figure, at_most, checked_figure
+from tests.process_tree import descendants, pss_mb
 
 TICKS = 3
 TIMEOUT_S = 240.0
@@ -58,25 +59,6 @@ def _vm_rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for process {pid}")
-
-
-def _descendants(pid: int) -> list[int]:
-    """Every process below `pid` (the normalizer pool's forkserver and workers)."""
-    tree: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text(errors="replace")
-            except OSError:
-                continue
-            tree.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
-    found: list[int] = []
-    todo = [pid]
-    while todo:
-        kids = tree.get(todo.pop(), [])
-        found.extend(kids)
-        todo.extend(kids)
-    return found
 
 
 def _field_kib(path: str, name: str) -> int:
@@ -126,9 +108,8 @@ def run(ctx: Context) -> list[Figure]:
                 statuses.append(fields["STATUS"])
                 tick_times.append(round(time.monotonic() - started, 1))
         rss_kib = _vm_rss_kib(process.pid)
-        tree = [process.pid, *_descendants(process.pid)]
-        # Proportional set size: pages the workers share with each other count once.
-        tree_pss_kib = sum(_field_kib(f"/proc/{pid}/smaps_rollup", "Pss:") for pid in tree)
+        tree = [process.pid, *descendants(process.pid)]
+        tree_pss = pss_mb(tree)
         tree_rss_kib = sum(_field_kib(f"/proc/{pid}/status", "VmRSS:") for pid in tree)
     finally:
         process.send_signal(signal.SIGTERM)
@@ -139,11 +120,10 @@ def run(ctx: Context) -> list[Figure]:
             process.wait()
         listener.close()
         log.close()
-    rss_mb = tree_pss_kib / 1024
     return [
         checked_figure(
             "daemon_rss_mb",
-            rss_mb,
+            tree_pss,
             unit="MB",
             baseline="absolute (PSS of the daemon and its normalizer workers after 3 ticks)",
             target=at_most(200),

@@ -10,52 +10,12 @@ import time
 from pathlib import Path
 
 from tests.conftest import spawn_run, write_config
+from tests.process_tree import descendants, pss_mb
 
 # systemd's TimeoutStopSec is 90 s by default; a stop must come well within it even on a
 # loaded test machine.
 STOP_TIMEOUT = 45
 PSS_LIMIT_MB = 200
-
-
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        tree.setdefault(int(fields[1]), []).append(int(entry))
-    return tree
-
-
-def descendants(pid: int) -> list[int]:
-    tree = _children()
-    found: list[int] = []
-    todo = [pid]
-    while todo:
-        kids = tree.get(todo.pop(), [])
-        found.extend(kids)
-        todo.extend(kids)
-    return found
-
-
-def pss_mb(pids: list[int]) -> float:
-    """Proportional set size of the processes together: a page the workers share with
-    each other counts once, as it costs the machine once (summed RSS would count it in
-    every process)."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as rollup:
-                for line in rollup:
-                    if line.startswith("Pss:"):
-                        total += int(line.split()[1])
-        except OSError:
-            continue
-    return total / 1024
 
 
 def test_sigterm_during_a_pooled_first_cycle(tmp_path: Path) -> None:
