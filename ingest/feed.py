@@ -22,7 +22,7 @@ import feedparser
 from ingest import DEFAULT_TIMEZONE
 from ingest.charset import SNIFF_BYTES, as_utf8_xml, decode_document
 from ingest.errors import IngestError
-from ingest.feed_entries import json_authors, json_entry, xml_entry
+from ingest.feed_entries import Reading, json_authors, json_entry, xml_entry
 from ingest.feed_identity import FeedEntry, ParsedFeed, identify
 from ingest.feed_stream import split_xml_feed
 from ingest.pool import DraftPool
@@ -74,26 +74,23 @@ def parse_feed(
     With `strip_tracking` (`[ingest] strip_tracking`), tracking parameters leave entry
     ids, links and the links in the content before identities are decided. With a
     `pool`, the pieces of a big document are read on its workers."""
-    keep = not strip_tracking
-    now = now or datetime.now(UTC)
+    reading = Reading(url, now or datetime.now(UTC), timezone, keep=not strip_tracking)
     if _worth_streaming(data) and not looks_like_json_feed(data, content_type):
         xml = _utf8_xml_bytes(data)
         if xml is not None:
             # `decode_document` would say "utf-8" and `as_utf8_xml` give these very bytes;
             # skipping the text saves two copies of a big document (its text is up to 4
             # bytes a character, more than the file).
-            streamed = stream_xml_feed(
-                xml, url=url, now=now, timezone=timezone, keep=keep, pool=pool
-            )
+            streamed = stream_xml_feed(xml, reading, pool=pool)
             if streamed is not None:
                 streamed.encoding = "utf-8"
                 return streamed
     if looks_like_json_feed(data, content_type):
         text, encoding = decode_document(data, http_charset or "utf-8")
-        parsed = _parse_json_feed(text, url=url, now=now, timezone=timezone, keep=keep)
+        parsed = _parse_json_feed(text, reading)
     else:
         text, encoding = decode_document(data, http_charset)
-        parsed = _parse_xml_feed(text, url=url, now=now, timezone=timezone, keep=keep, pool=pool)
+        parsed = _parse_xml_feed(text, reading, pool=pool)
     parsed.encoding = encoding
     return parsed
 
@@ -101,27 +98,19 @@ def parse_feed(
 # -- XML feeds -----------------------------------------------------------------------------
 
 
-def _parse_xml_feed(
-    text: str,
-    *,
-    url: str,
-    now: datetime,
-    timezone: str,
-    keep: bool = False,
-    pool: DraftPool | None = None,
-) -> ParsedFeed:
+def _parse_xml_feed(text: str, reading: Reading, *, pool: DraftPool | None = None) -> ParsedFeed:
     xml = as_utf8_xml(text)
     del text  # the caller's copy is the last one: a big document is not held twice
     if _worth_streaming(xml):
-        streamed = stream_xml_feed(xml, url=url, now=now, timezone=timezone, keep=keep, pool=pool)
+        streamed = stream_xml_feed(xml, reading, pool=pool)
         if streamed is not None:
             return streamed
     document = feedparser_parse(xml)
     del xml
     kept = document.entries[:MAX_ENTRIES_PER_FETCH]
-    entries = [xml_entry(e, url=url, now=now, timezone=timezone, keep=keep) for e in kept]
+    entries = [xml_entry(e, reading) for e in kept]
     dropped = len(document.entries) - len(kept)
-    return _finish(entries, document, _bozo(document), url=url, dropped=dropped)
+    return _finish(entries, document, _bozo(document), url=reading.url, dropped=dropped)
 
 
 def _worth_streaming(xml: bytes) -> bool:
@@ -203,13 +192,7 @@ def _finish(
 
 
 def stream_xml_feed(
-    xml: bytes,
-    *,
-    url: str,
-    now: datetime,
-    timezone: str,
-    keep: bool = False,
-    pool: DraftPool | None = None,
+    xml: bytes, reading: Reading, *, pool: DraftPool | None = None
 ) -> ParsedFeed | None:
     """A big RSS 2.0 or Atom document read by feedparser `STREAM_CHUNK_ITEMS` items at a
     time (`ingest.feed_stream`); None when it is not one that can be read exactly like a
@@ -224,7 +207,7 @@ def stream_xml_feed(
     split = split_xml_feed(xml, chunk_items=STREAM_CHUNK_ITEMS, limit=MAX_ENTRIES_PER_FETCH)
     if split is None:
         return None
-    task = partial(read_xml_chunks, url=url, now=now, timezone=timezone, keep=keep)
+    task = partial(read_xml_chunks, reading=reading)
     pieces = (
         task(split.chunks) if pool is None else pool.run(task, split.chunks, chunk=1, min_batch=2)
     )
@@ -234,19 +217,17 @@ def stream_xml_feed(
         entries.extend(read)
         bozo = bozo or problem
     header = feedparser_parse(split.shell)
-    return _finish(entries, header, bozo or _bozo(header), url=url, dropped=split.dropped)
+    return _finish(entries, header, bozo or _bozo(header), url=reading.url, dropped=split.dropped)
 
 
 def read_xml_chunks(
-    chunks: Sequence[bytes], *, url: str, now: datetime, timezone: str, keep: bool
+    chunks: Sequence[bytes], *, reading: Reading
 ) -> list[tuple[list[FeedEntry], str | None]]:
     """The entries of each cut-out piece of a feed, and why it is malformed, if it is."""
     out: list[tuple[list[FeedEntry], str | None]] = []
     for chunk in chunks:
         document = feedparser_parse(chunk)
-        entries = [
-            xml_entry(e, url=url, now=now, timezone=timezone, keep=keep) for e in document.entries
-        ]
+        entries = [xml_entry(e, reading) for e in document.entries]
         out.append((entries, _bozo(document)))
     return out
 
@@ -272,9 +253,8 @@ def _interval_hint(feed_info: Mapping[str, Any]) -> tuple[int, str] | None:
 # -- JSON Feed -----------------------------------------------------------------------------
 
 
-def _parse_json_feed(
-    text: str, *, url: str, now: datetime, timezone: str, keep: bool = False
-) -> ParsedFeed:
+def _parse_json_feed(text: str, reading: Reading) -> ParsedFeed:
+    url = reading.url
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -293,9 +273,7 @@ def _parse_json_feed(
         if len(entries) >= MAX_ENTRIES_PER_FETCH:
             dropped += 1
             continue
-        entries.append(
-            json_entry(item, url=url, now=now, timezone=timezone, authors=feed_authors, keep=keep)
-        )
+        entries.append(json_entry(item, reading, authors=feed_authors))
     parsed = identify(entries, url=url)
     parsed.title = str(document.get("title") or "") or None
     parsed.bozo = bozo

@@ -12,6 +12,7 @@ import calendar
 import re
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,18 @@ from ingest.untitled import title_from_html, title_from_link
 from ingest.urls import canonical_url, clean_html, resolve
 
 _IMAGE_SUFFIX_RE = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:$|\?)", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """How the entries of one feed document are read: `url` is where it was fetched (the
+    base of its relative links), `now` the clock of the ingest, `timezone` the zone of a
+    date that names none, and `keep` leaves tracking parameters where they are."""
+
+    url: str
+    now: datetime
+    timezone: str
+    keep: bool = False
 
 
 def _date(text: object, parsed: object, *, now: datetime, timezone: str) -> datetime | None:
@@ -47,10 +60,9 @@ def _date(text: object, parsed: object, *, now: datetime, timezone: str) -> date
     return None
 
 
-def xml_entry(
-    entry: dict[str, Any], *, url: str, now: datetime, timezone: str, keep: bool = False
-) -> FeedEntry:
-    """One entry; `keep`: leave tracking parameters where they are."""
+def xml_entry(entry: dict[str, Any], reading: Reading) -> FeedEntry:
+    """One entry of an RSS or Atom document, as feedparser hands it over."""
+    url, now, timezone, keep = reading.url, reading.now, reading.timezone, reading.keep
     link = resolve(str(entry.get("link") or ""), url)
     base = url
     content_html = ""
@@ -146,15 +158,9 @@ def _text(item: Mapping[str, Any], key: str) -> str:
     return str(value) if isinstance(value, str | int | float) else ""
 
 
-def json_entry(
-    item: Mapping[str, Any],
-    *,
-    url: str,
-    now: datetime,
-    timezone: str,
-    authors: list[str],
-    keep: bool = False,
-) -> FeedEntry:
+def json_entry(item: Mapping[str, Any], reading: Reading, *, authors: list[str]) -> FeedEntry:
+    """One item of a JSON Feed; `authors` are the feed's, for an item that names none."""
+    url, now, timezone, keep = reading.url, reading.now, reading.timezone, reading.keep
     link = resolve(_text(item, "url") or _text(item, "external_url"), url)
     base = url
     content_html = _text(item, "content_html")

@@ -19,6 +19,7 @@ from db import models
 from db.records import SourceSpec, StoredArticle
 from db.store import Store
 from ingest import feed, remote_store
+from ingest.feed_entries import Reading
 from ingest.fetch import Fetcher
 from ingest.pipeline import IngestReport
 from ingest.remote import RemoteOptions, ingest_remote_source
@@ -595,7 +596,7 @@ def test_chunking_refuses_what_it_cannot_read_exactly() -> None:
     now = datetime(2024, 6, 2, 12, tzinfo=UTC)
 
     def streamed(xml: bytes) -> bool:
-        found = feed.stream_xml_feed(xml, url="https://esempio.it/f", now=now, timezone="UTC")
+        found = feed.stream_xml_feed(xml, Reading("https://esempio.it/f", now, "UTC"))
         return found is not None
 
     assert streamed(_big_rss(3))
