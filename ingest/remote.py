@@ -153,17 +153,7 @@ def _conditional_get(poll: _Poll) -> Response:
 def _ingest_feed(poll: _Poll, prefetched: Response | None) -> FetchOutcome:
     options, spec = poll.options, poll.spec
     response = prefetched or _conditional_get(poll)
-    # Validators are stored exactly as received; the outcome carries them either way.
-    base = FetchOutcome(
-        kind=FetchKind.NOT_MODIFIED,
-        status=response.status,
-        etag=response.etag,
-        last_modified=response.last_modified,
-        new_validators=True,
-        permanent_redirect=response.permanent_redirect,
-        min_interval=response.min_interval,
-        min_interval_origin=response.min_interval_origin,
-    )
+    base = _outcome_of(response, FetchKind.NOT_MODIFIED, response.status, new_validators=True)
     if response.not_modified:
         return base
     parsed = _parse(
@@ -294,15 +284,25 @@ def _ingest_pages(poll: _Poll, prefetched: Response | None) -> FetchOutcome:
         source_name=poll.spec.name,
         duplicate_window=options.duplicate_window,
     )
+    kind = FetchKind.NOT_MODIFIED if main.not_modified else FetchKind.OK
+    return _outcome_of(main, kind, first_status, new_validators=bool(options.link_pattern))
+
+
+def _outcome_of(
+    response: Response, kind: FetchKind, status: int, *, new_validators: bool
+) -> FetchOutcome:
+    """How a poll answered by `response` ended: with its validators, stored exactly as
+    received when `new_validators`, where its permanent redirects led, and the server's
+    lower bound on the interval."""
     return FetchOutcome(
-        kind=FetchKind.NOT_MODIFIED if main.not_modified else FetchKind.OK,
-        status=first_status,
-        etag=main.etag,
-        last_modified=main.last_modified,
-        new_validators=bool(options.link_pattern),
-        permanent_redirect=main.permanent_redirect,
-        min_interval=main.min_interval,
-        min_interval_origin=main.min_interval_origin,
+        kind=kind,
+        status=status,
+        etag=response.etag,
+        last_modified=response.last_modified,
+        new_validators=new_validators,
+        permanent_redirect=response.permanent_redirect,
+        min_interval=response.min_interval,
+        min_interval_origin=response.min_interval_origin,
     )
 
 
