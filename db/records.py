@@ -60,7 +60,7 @@ class SourceSpec(IntervalBounds):
 
 @dataclass(frozen=True, slots=True)
 class DraftKeys:
-    """What the store derives from a draft's fields to store it (`db.upsert_plan.draft_keys`):
+    """What the store derives from a draft's fields to store it (`db.draft_keys.draft_keys`):
     its content hash, the hash of what a reader sees, and its title key."""
 
     content_hash: str
@@ -91,7 +91,7 @@ class ArticleDraft:
     slug: str = ""
     image_url: str | None = None
     text_source: str = "feed"  # "page" when the text was extracted from the article page
-    # Set by `db.upsert_plan.with_keys` where the draft is made (a normalizer worker), so
+    # Set by `db.draft_keys.with_keys` where the draft is made (a normalizer worker), so
     # the one process that stores does not derive them itself. Not an `__init__`
     # argument: a copy made with `dataclasses.replace` (another guid or date) starts
     # without keys, so keys never describe fields other than their own draft's.

@@ -41,6 +41,7 @@ from db import (
 )
 from db import fetched_pages as fetched
 from db import migrate as schema
+from db.draft_keys import content_hash
 from db.engine import display_url, make_engine
 from db.errors import StoreError, reason_of, translated
 from db.fetched_pages import PageRecord
@@ -60,7 +61,7 @@ from db.schedule import BACKOFF_CAP, JITTER_CAP, JITTER_SHARE, backoff_seconds, 
 from db.stamps import StampReader, stamp_reader
 from db.topics import load_topics, match_topics, sync_topics, topic_infos
 from db.upsert import upsert_articles
-from db.upsert_plan import EditCap, content_hash
+from db.upsert_plan import EditCap
 
 __all__ = [
     "BACKOFF_CAP",

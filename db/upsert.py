@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, bindparam, delete, sel
 from sqlalchemy.exc import IntegrityError
 
 from db import counters, pages, revisions, search
+from db.draft_keys import keys_of
 from db.labels import author_labels, ids_by_slug, label_ids, label_slug
 from db.records import ArticleDraft, Section, UpsertSummary
 from db.tables import (
@@ -34,7 +35,7 @@ from db.tables import (
     now,
 )
 from db.topics import load_topics, match_topics
-from db.upsert_plan import EditCap, Plan, StoredVersion, keys_of, plan_upserts
+from db.upsert_plan import EditCap, Plan, StoredVersion, plan_upserts
 
 UPSERT_ATTEMPTS = 3
 """Tries of a batch that collides with a concurrent writer of the same new article."""

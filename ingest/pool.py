@@ -29,8 +29,8 @@ from functools import partial
 from multiprocessing.connection import Connection
 from typing import TypeVar
 
+from db.draft_keys import with_keys
 from db.records import ArticleDraft
-from db.upsert_plan import with_keys
 from ingest import DEFAULT_TIMEZONE
 from ingest.article import DraftRules, to_draft
 from ingest.errors import BadArticle

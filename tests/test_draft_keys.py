@@ -8,10 +8,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from db.draft_keys import draft_keys, with_keys
 from db.records import ArticleDraft, DraftKeys, SourceSpec
 from db.store import Store
 from db.tables import ARTICLES
-from db.upsert_plan import draft_keys, with_keys
 from tests.factories import WHEN, draft
 
 SPEC = SourceSpec(name="Cronache del borgo", kind="files", location="/borgo")
