@@ -37,10 +37,10 @@ from feeds.pages import (
     iso,
     italian_datetime,
     name_of,
+    render_page,
     section_alternates,
     section_page_url,
     site_alternates,
-    site_view,
 )
 from feeds.sections import KIND_AUTHOR, KIND_CATEGORY, KIND_SOURCE, KIND_TAG, KIND_TOPIC
 from feeds.site import SiteInfo
@@ -175,7 +175,8 @@ def _page_view(
     )
 
 
-def article_view(
+def render_article(
+    templates: Templates,
     site: SiteInfo,
     sections: Sections,
     article: StoredArticle,
@@ -183,8 +184,8 @@ def article_view(
     previous: StoredArticle | None = None,
     following: StoredArticle | None = None,
     topics: Sequence[str] = (),
-) -> tuple[PageView, ArticleView]:
-    """What the article template shows of one article."""
+) -> bytes:
+    """The page of one article (or, for an article with its own URL, its excerpt page)."""
     original = article.url if has_own_url(article) else None
     canonical = original or page_url(site.base_url, article.page_path)
     labels = _labels(site, sections, article, topics)
@@ -226,21 +227,5 @@ def article_view(
         language=article.language if article.language not in (None, site.language) else None,
         json_ld=_json_ld(site, article, labels, canonical, image),
     )
-    return _page_view(site, sections, article, labels, canonical), view
-
-
-def render_article(
-    templates: Templates,
-    site: SiteInfo,
-    sections: Sections,
-    article: StoredArticle,
-    *,
-    previous: StoredArticle | None = None,
-    following: StoredArticle | None = None,
-    topics: Sequence[str] = (),
-) -> bytes:
-    """The page of one article (or, for an article with its own URL, its excerpt page)."""
-    page, view = article_view(
-        site, sections, article, previous=previous, following=following, topics=topics
-    )
-    return templates.render("article.html", site=site_view(site), page=page, article=view)
+    page = _page_view(site, sections, article, labels, canonical)
+    return render_page(templates, site, "article.html", page, article=view)

@@ -199,6 +199,14 @@ def site_view(site: SiteInfo) -> SiteView:
     )
 
 
+def render_page(
+    templates: Templates, site: SiteInfo, name: str, page: PageView, **views: object
+) -> bytes:
+    """Template `name` for a page whose head and breadcrumbs are `page`, with the site's
+    view and the page's own `views` (the template's other variables)."""
+    return templates.render(name, site=site_view(site), page=page, **views)
+
+
 def section_page_path(spec: FeedSpec, number: int) -> str:
     """The output path of page `number` (1 = newest) of a section's listing."""
     folder = spec.folder if number == 1 else spec.path(f"{PAGE_FOLDER}/{number}")
@@ -314,6 +322,27 @@ class SectionView:
     older: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class SectionEntry:
+    text: str
+    href: str
+    rss: str
+    atom: str
+    json: str
+
+
+@dataclass(frozen=True, slots=True)
+class SectionGroup:
+    heading: str
+    sections: tuple[SectionEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HomeView:
+    items: tuple[ListItem, ...]
+    groups: tuple[SectionGroup, ...]
+
+
 def render_section(
     templates: Templates,
     site: SiteInfo,
@@ -352,28 +381,7 @@ def render_section(
         alternates=section_alternates(site, spec) + site_alternates(site),
         breadcrumbs=tuple(crumbs),
     )
-    return templates.render("section.html", site=site_view(site), page=page, section=view)
-
-
-@dataclass(frozen=True, slots=True)
-class SectionEntry:
-    text: str
-    href: str
-    rss: str
-    atom: str
-    json: str
-
-
-@dataclass(frozen=True, slots=True)
-class SectionGroup:
-    heading: str
-    sections: tuple[SectionEntry, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class HomeView:
-    items: tuple[ListItem, ...]
-    groups: tuple[SectionGroup, ...]
+    return render_page(templates, site, "section.html", page, section=view)
 
 
 def render_home(
@@ -410,7 +418,7 @@ def render_home(
         canonical=site.url(""),
         alternates=site_alternates(site),
     )
-    return templates.render("home.html", site=site_view(site), page=page, home=view)
+    return render_page(templates, site, "home.html", page, home=view)
 
 
 @dataclass(frozen=True, slots=True)
@@ -454,4 +462,4 @@ def render_search(
         breadcrumbs=(Link("Home", site.url("")), Link("Cerca")),
         noindex=True,
     )
-    return templates.render("search.html", site=site_view(site), page=page, search=view)
+    return render_page(templates, site, "search.html", page, search=view)
