@@ -8,12 +8,10 @@ every entry and every entry is still stored: the figure is the rules' own cost.
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 from bench.context import Context
 from bench.corpus import rss_document
-from bench.feed_bench import SOURCE, ingest_feed_file
-from bench.stores import remove_db
+from bench.feed_bench import SOURCE, timed_ingest
 from bench.timing import Figure, at_most, interleaved, ratio_figure
 from ingest.article import DraftRules
 from ingest.rules import Rule, RuleSet, make_rule
@@ -63,28 +61,18 @@ def run(ctx: Context) -> list[Figure]:
     feed = ctx.root / "feed-rules.xml"
     feed.write_bytes(data)
     with_rules = DraftRules(filters=fifty_rules().for_source(SOURCE))
-    stored: list[int] = []
-
-    def measure(rules: DraftRules | None, source: Path = feed) -> float:
-        db = ctx.templates.fresh_copy("feed")
-        try:
-            seconds, new = ingest_feed_file(db, source, rules=rules)
-        finally:
-            remove_db(db)
-        stored.append(new)
-        return seconds
-
     # Warm-up (imports, the rules' regular expressions, every code path of an ingest with
     # rules) on a short feed: the whole one would warm nothing more.
     warm_up = ctx.root / "feed-rules-warm-up.xml"
     warm_up.write_bytes(rss_document(ctx.corpus, WARM_UP_ITEMS))
-    measure(with_rules, warm_up)
-    stored.clear()
+    timed_ingest(ctx, warm_up, WARM_UP_ITEMS, rules=with_rules)
     rounds = interleaved(
-        [lambda: measure(with_rules), lambda: measure(None)], max(ctx.sizes.feed_rounds, 3)
+        [
+            lambda: timed_ingest(ctx, feed, count, rules=with_rules),
+            lambda: timed_ingest(ctx, feed, count),
+        ],
+        max(ctx.sizes.feed_rounds, 3),
     )
-    if any(n != count for n in stored):
-        raise RuntimeError(f"the feed ingest stored {stored} articles, expected {count}")
     return [
         ratio_figure(
             "rules_overhead",
