@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, any_, bindparam, or_, select, text, update
 from sqlalchemy.dialects import postgresql
 
-from db.tables import SOURCES, now, rowcount
+from db import tables
+from db.tables import SOURCES, rowcount
 
 LEASE_SECONDS = 300
 """How long a claim lasts unless its fetch is recorded first."""
@@ -25,7 +26,7 @@ def claim_due(
     owner: str,
     names: Sequence[str],
     *,
-    when: datetime | None = None,
+    now: datetime | None = None,
     lease_seconds: int = LEASE_SECONDS,
     limit: int | None = None,
 ) -> list[str]:
@@ -37,7 +38,7 @@ def claim_due(
     """
     if not names:
         return []
-    when = when or now()
+    when = now or tables.now()
     s = SOURCES.c
     if engine.dialect.name == "postgresql":
         # One array parameter: the same SQL text whatever the number of names, so

@@ -44,7 +44,6 @@ from db import migrate as schema
 from db.draft_keys import content_hash
 from db.engine import display_url, make_engine
 from db.errors import StoreError, reason_of, translated
-from db.fetched_pages import PageRecord
 from db.labels import author_labels, label_slug
 from db.records import (
     ArticleDraft,
@@ -202,11 +201,13 @@ class Store:
     hidden_ids = _Delegated(blocked.hidden_ids)
     search_stamp = _Delegated(blocked.search_stamp)
     hidden_among = _Delegated(blocked.hidden_among)
+    set_hidden = _Delegated(blocked.set_hidden)
     next_due = _Delegated(sources.next_due)
     source_states = _Delegated(sources.source_states)
     fetch_state = _Delegated(sources.fetch_state)
     record_fetch_outcome = _Delegated(sources.record_fetch_outcome)
     # claims and leases (db.claims)
+    claim_due = _Delegated(claims.claim_due)
     renew_claims = _Delegated(leases.renew_claims)
     remove_source = _Delegated(source_removal.remove_source)
     release_claims = _Delegated(claims.release_claims)
@@ -232,6 +233,7 @@ class Store:
     article_count = _Delegated(listings.article_count)
     # article pages fetched for full text (db.fetched_pages)
     fetched_pages = _Delegated(fetched.known_pages)
+    save_fetched_pages = _Delegated(fetched.save_pages)
     fetched_page_counts = _Delegated(fetched.page_counts)
     # maintenance (db.maintenance)
     prune = _Delegated(maintenance.prune)
@@ -248,29 +250,11 @@ class Store:
         """Create the source or update its settings; returns its id."""
         return sources.ensure_source(self._sessions, spec)
 
-    def set_hidden(self, ids: Sequence[int], hidden: bool) -> int:
-        """Hide (or show again) these articles in every feed; returns how many changed."""
-        return blocked.set_hidden(self.engine, ids, hidden)
-
     def prepare_fetch(self, spec: SourceSpec) -> FetchState:
         """`ensure_source` and `fetch_state`, in one read when nothing changed."""
         return sources.prepare_fetch(self.engine, self._sessions, spec)
 
     # -- claims and leases (db.claims) ------------------------------------------------------
-
-    def claim_due(
-        self,
-        owner: str,
-        names: Sequence[str],
-        *,
-        now: datetime | None = None,
-        lease_seconds: int = claims.LEASE_SECONDS,
-        limit: int | None = None,
-    ) -> list[str]:
-        """Claim the sources among `names` that are due and not claimed by a live lease."""
-        return claims.claim_due(
-            self.engine, owner, names, when=now, lease_seconds=lease_seconds, limit=limit
-        )
 
     def exclusive(self, name: str) -> AbstractContextManager[None]:
         """Hold a database-wide lock named `name` (see `db.claims.exclusive`)."""
@@ -397,10 +381,6 @@ class Store:
             return changed
 
     # -- article pages fetched for full text (db.fetched_pages) -----------------------------
-
-    def save_fetched_pages(self, source_id: int, records: Sequence[PageRecord]) -> None:
-        """Remember what these article pages gave (replacing what was known)."""
-        fetched.save_pages(self.engine, source_id, records)
 
     # -- maintenance (db.maintenance) -------------------------------------------------------
 
