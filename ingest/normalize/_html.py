@@ -25,6 +25,15 @@ ENTITY_RE: Final = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A
 _HTML_WS_RE: Final = re.compile(r"[ \t\n\r\f]+")
 
 
+def _collapse_spaces(text: str) -> str:
+    """HTML's white space collapsing: every run of spaces, tabs and line breaks is one space."""
+    # Without a double space, tab or line break every match is one space put back as it
+    # was: the substitution (which still visits every space) is skipped.
+    if "  " in text or "\n" in text or "\t" in text or "\r" in text or "\f" in text:
+        return _HTML_WS_RE.sub(" ", text)
+    return text
+
+
 def html_text(markup: str) -> str:
     """Text of an HTML fragment, block elements as line breaks (lxml: libxml2's parser).
 
@@ -52,7 +61,7 @@ def html_text(markup: str) -> str:
                 pre += 1
             if not skipped and tag and element.text:
                 # HTML collapses white space: a source newline is a space, except in <pre>.
-                parts.append(element.text if pre else _HTML_WS_RE.sub(" ", element.text))
+                parts.append(element.text if pre else _collapse_spaces(element.text))
         else:
             if tag in SKIPPED_TAGS:
                 skipped -= 1
@@ -61,7 +70,7 @@ def html_text(markup: str) -> str:
             if tag == "pre":
                 pre -= 1
             if not skipped and element.tail:
-                parts.append(element.tail if pre else _HTML_WS_RE.sub(" ", element.tail))
+                parts.append(element.tail if pre else _collapse_spaces(element.tail))
     text = "".join(parts)
     # Double-escaped entities (``citt&amp;agrave;``) come out of the parser as
     # ``&agrave;``: unescape once more. Unknown names stay untouched (html.unescape).

@@ -313,7 +313,11 @@ def _layout(text: str, *, special: bool, one_line: bool) -> str:
     if "  " in text:
         text = _SPACE_RUN_RE.sub(" ", text)
     if "\n" in text or text[:1] == " " or text[-1:] == " ":
-        text = _BLANK_LINES_RE.sub("\n", text).strip(" \n")
+        # Without a space beside a break or an empty line, every match is one ``\n`` put
+        # back as it was: only the edges need trimming.
+        if " \n" in text or "\n " in text or "\n\n" in text:
+            text = _BLANK_LINES_RE.sub("\n", text)
+        text = text.strip(" \n")
     return text
 
 
