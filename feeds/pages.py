@@ -33,6 +33,7 @@ from jinja2 import (
 from markupsafe import Markup
 
 from db.records import StoredArticle
+from db.store import Store
 from feeds.common import (
     article_link,
     is_web_url,
@@ -288,6 +289,35 @@ def list_item(site: SiteInfo, sections: Sections, article: StoredArticle) -> Lis
         source=name_of(article.source_name),
         summary=summary_of(article),
     )
+
+
+class ListItems:
+    """Articles as section pages list them (`list_item`) for one build, kept across
+    sections (an article is listed in its category, source and tag sections), at most
+    `LIMIT`, the oldest made going first. `wanted` are the ids the sections list: an
+    article `offer`ed (loaded for its own page) is kept when it is one of them."""
+
+    LIMIT = 5000
+
+    def __init__(self, store: Store, site: SiteInfo, sections: Sections, wanted: set[int]) -> None:
+        self._store = store
+        self._site = site
+        self._sections = sections
+        self._wanted = wanted
+        self._kept: dict[int, ListItem] = {}
+
+    def offer(self, article: StoredArticle) -> None:
+        if article.id in self._wanted and len(self._kept) < self.LIMIT:
+            self._kept[article.id] = list_item(self._site, self._sections, article)
+
+    def get(self, ids: Sequence[int]) -> dict[int, ListItem]:
+        missing = [i for i in dict.fromkeys(ids) if i not in self._kept]
+        if missing:
+            for i, article in self._store.articles_by_ids(missing).items():
+                self._kept[i] = list_item(self._site, self._sections, article)
+            while len(self._kept) > self.LIMIT:
+                del self._kept[next(iter(self._kept))]
+        return {i: self._kept[i] for i in ids if i in self._kept}
 
 
 class Addressed(Protocol):

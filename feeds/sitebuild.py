@@ -53,11 +53,10 @@ from feeds.pagemark import (
 )
 from feeds.pages import (
     INDEX,
-    ListItem,
+    ListItems,
     Sections,
     Templates,
     has_page,
-    list_item,
     render_section,
     section_page_path,
     section_page_url,
@@ -327,16 +326,29 @@ def build_pages(
             plan = _plan_articles(reader, site, base, sections, cutoff, check)
         else:
             plan = _plan_changed(reader, since, site, base, sections, cutoff, check)
+    # Without a new article listed in it, a section's pages stay as they are.
+    touched = specs if since is None else since.touching(specs)
+    listed = [spec for spec in touched if spec.kind != KIND_ROOT]
+    size = site.section_page_size
+    with store.stamp_reader() as stamp_reader:
+        latest = [stamp_reader.latest(size * site.section_pages, s.section) for s in listed]
+    # An article rendered for its page is listed in sections too: its list item is made
+    # then, not loaded again.
+    items = ListItems(store, site, sections, {i for stamps in latest for i, _, _ in stamps})
     with Publisher(out_dir, state, report, fsync=fsync) as publisher:
         for start in range(0, len(plan.stale), _BATCH):
-            _render_articles(
-                store, site, templates, sections, plan.stale[start : start + _BATCH], publisher
-            )
-
-        # Without a new article listed in it, a section's pages stay as they are.
-        listed = specs if since is None else since.touching(specs)
+            batch = plan.stale[start : start + _BATCH]
+            _render_articles(store, site, templates, sections, batch, publisher, items)
         section_stamps = _publish_sections(
-            store, site, templates, sections, listed, base, state, publisher, live, report
+            site,
+            templates,
+            items,
+            zip(listed, latest, strict=True),
+            base,
+            state,
+            publisher,
+            live,
+            report,
         )
         dates = section_dates(store, site, section_stamps)
         if since is not None:
@@ -366,6 +378,7 @@ def _render_articles(
     sections: Sections,
     batch: Sequence[_ArticlePage],
     publisher: Publisher,
+    items: ListItems,
 ) -> None:
     wanted = []
     for page in batch:
@@ -388,60 +401,28 @@ def _render_articles(
             topics=page.topics,
         )
         publisher.publish(((page.path, data),), page.fingerprint)
-
-
-class _ItemCache:
-    """Articles as section pages list them (`list_item`), kept across sections (an article
-    is listed in its category, source and tag sections), at most `LIMIT`, the oldest made
-    going first."""
-
-    LIMIT = 5000
-
-    def __init__(self, store: Store, site: SiteInfo, sections: Sections) -> None:
-        self._store = store
-        self._site = site
-        self._sections = sections
-        self._kept: dict[int, ListItem] = {}
-
-    def get(self, ids: Sequence[int]) -> dict[int, ListItem]:
-        missing = [i for i in dict.fromkeys(ids) if i not in self._kept]
-        if missing:
-            for i, article in self._store.articles_by_ids(missing).items():
-                self._kept[i] = list_item(self._site, self._sections, article)
-            while len(self._kept) > self.LIMIT:
-                del self._kept[next(iter(self._kept))]
-        return {i: self._kept[i] for i in ids if i in self._kept}
+        items.offer(article)
 
 
 def _publish_sections(
-    store: Store,
     site: SiteInfo,
     templates: Templates,
-    sections: Sections,
-    specs: Sequence[FeedSpec],
+    items: ListItems,
+    listed: Iterable[tuple[FeedSpec, list[Stamp]]],
     base: str,
     state: BuildState,
     publisher: Publisher,
     live: set[str],
     report: BuildReport,
 ) -> list[tuple[FeedSpec, list[tuple[int, list[Stamp]]]]]:
-    """Every section's pages; returns each section's pages as (number, stamps)."""
-    size, depth = site.section_page_size, site.section_pages
-    listed: list[tuple[FeedSpec, list[tuple[int, list[Stamp]]]]] = []
-    cache = _ItemCache(store, site, sections)
-    with store.stamp_reader() as reader:
-        all_stamps = {
-            spec.folder: reader.latest(size * depth, spec.section)
-            for spec in specs
-            if spec.kind != KIND_ROOT
-        }
-    for spec in specs:
-        if spec.kind == KIND_ROOT:
-            continue
-        stamps = all_stamps[spec.folder]
+    """The pages of each section listing `stamps` (its latest articles); returns each
+    section's pages as (number, stamps)."""
+    size = site.section_page_size
+    done: list[tuple[FeedSpec, list[tuple[int, list[Stamp]]]]] = []
+    for spec, stamps in listed:
         count = max(1, -(-len(stamps) // size))
         pages = [(n, stamps[(n - 1) * size : n * size]) for n in range(1, count + 1)]
-        listed.append((spec, pages))
+        done.append((spec, pages))
         todo = []
         for number, chunk in pages:
             path = section_page_path(spec, number)
@@ -453,12 +434,12 @@ def _publish_sections(
                 todo.append((number, chunk, path, fingerprint))
         if not todo:
             continue
-        loaded = cache.get([i for _, chunk, _, _ in todo for i, _, _ in chunk])
+        loaded = items.get([i for _, chunk, _, _ in todo for i, _, _ in chunk])
         for number, chunk, path, fingerprint in todo:
-            items = [loaded[i] for i, _, _ in chunk if i in loaded]
-            data = render_section(templates, site, spec, number, count, items)
+            shown = [loaded[i] for i, _, _ in chunk if i in loaded]
+            data = render_section(templates, site, spec, number, count, shown)
             publisher.publish(((path, data),), fingerprint)
-    return listed
+    return done
 
 
 def _w3c(moment: datetime, site: SiteInfo) -> str:
