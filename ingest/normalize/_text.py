@@ -130,7 +130,8 @@ _TRE_RE: Final = re.compile(f"[tT](?<={_LETTER}[tT])[rR][èÈ](?!{_LETTER})")
 _PO_RE: Final = re.compile(f"[pP](?<!{_LETTER}[pP])ò(?![\\w'])")
 # What each of the three ``è`` rules above needs (``hè``, ``nè``/``sè``, ``rè``): one scan
 # instead of three on the many texts whose only ``è`` is the verb or ``perché``'s cousins.
-_MISSPELT_GRAVE_RE: Final = re.compile("[hHnNsSrR][èÈ]")
+# It starts at the accented letter, far rarer than the consonants, so ``re`` scans fast.
+_MISSPELT_GRAVE_RE: Final = re.compile("[èÈ](?<=[hHnNsSrR][èÈ])")
 _LONE_E_ACUTE_RE: Final = re.compile(f"É(?<!{_LETTER}É)(?!{_LETTER})")
 # Guillemets without inner spaces.
 _GUILLEMET_SPACE_RE: Final = re.compile(r"« +| +»")
@@ -144,7 +145,9 @@ _ELLIPSIS_RE: Final = re.compile(r"\.(?: ?\.){2,}+")
 # Punctuation spacing: no space before , ; : ! ? ) ] … and before a sentence-final ``.``
 # (``.NET`` stays); none after ( and [.
 _SPACE_BEFORE_PUNCT_RE: Final = re.compile(r" ++(?=[,;:!?)\]…]|\.(?![^\W_]))")
-_SPACE_BEFORE_PUNCT: Final = (" ,", " ;", " :", " !", " ?", " )", " ]", " …", " .")
+# Whether any of those spaces occurs: a space before one of the marks (one scan, from the
+# marks, which are rarer than spaces).
+_SPACE_BEFORE_PUNCT_TRIGGER_RE: Final = re.compile(r"[,;:!?)\]….](?<= [,;:!?)\]….])")
 _SPACE_AFTER_OPEN_RE: Final = re.compile(r"(?<=[(\[]) ++")
 
 
@@ -391,7 +394,7 @@ def _clean_once(text: str, *, one_line: bool, italian: bool) -> str:
     if ".." in text or ". ." in text:
         text = _ELLIPSIS_RE.sub("…", text)
     # Punctuation spacing
-    if any(pair in text for pair in _SPACE_BEFORE_PUNCT):
+    if _SPACE_BEFORE_PUNCT_TRIGGER_RE.search(text):
         text = _SPACE_BEFORE_PUNCT_RE.sub("", text)
     if "( " in text or "[ " in text:
         text = _SPACE_AFTER_OPEN_RE.sub("", text)
