@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -169,6 +170,15 @@ _YAML_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
     yaml, "CSafeLoader", yaml.SafeLoader
 )
 _MARKDOWN = MarkdownIt("commonmark", {"html": True, "typographer": False})
+# A body of plain prose paragraphs renders as one `<p>` per block of lines, and most
+# article bodies are just that: they are written directly, the parser renders the rest.
+# Plain means no character that can open inline markup, an escape, an entity or raw
+# HTML anywhere (nor one the parser rewrites: CR, NUL; nor a tab, which indents), and
+# every line either empty or free of edge white space and not starting a block (heading,
+# list, quote, setext underline, thematic break; fences and code need a tilde, backtick
+# or indent, already excluded).
+_MARKUP_RE = re.compile(r"[\\`*_&<>\[\]~\r\x00\t]")
+_BLOCK_STARTS = "#+-=|0123456789"
 
 
 def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
@@ -258,7 +268,7 @@ def parse_markdown(text: str, *, guid: str, origin: str) -> RawArticle:
         title=title,
         origin=origin,
         summary=_as_text(meta, "summary") or _as_text(meta, "description") or "",
-        body_html=_MARKDOWN.render(body),
+        body_html=render_markdown(body),
         url=_as_text(meta, "url"),
         published=_as_date(meta, "date"),
         updated=updated if isinstance(updated, datetime) else None,
@@ -268,3 +278,34 @@ def parse_markdown(text: str, *, guid: str, origin: str) -> RawArticle:
         language=_as_text(meta, "language") or _as_text(meta, "lang"),
         image_url=_as_text(meta, "image"),
     )
+
+
+def render_markdown(body: str) -> str:
+    """`body` rendered as CommonMark (raw HTML allowed, no typographer)."""
+    paragraphs = _plain_paragraphs(body)
+    if paragraphs is None:
+        rendered: str = _MARKDOWN.render(body)
+        return rendered
+    # The renderer escapes &, <, > and "; only the quote can occur in plain prose.
+    return "".join("<p>" + text.replace('"', "&quot;") + "</p>\n" for text in paragraphs)
+
+
+def _plain_paragraphs(body: str) -> list[str] | None:
+    """The paragraphs (lines joined by line breaks) of a plain prose body, None if it may
+    hold any other Markdown."""
+    if _MARKUP_RE.search(body):
+        return None
+    paragraphs: list[str] = []
+    lines: list[str] = []
+    for line in body.split("\n"):
+        if not line:
+            if lines:
+                paragraphs.append("\n".join(lines))
+                lines = []
+        elif line[0] in _BLOCK_STARTS or line.strip() != line:
+            return None
+        else:
+            lines.append(line)
+    if lines:
+        paragraphs.append("\n".join(lines))
+    return paragraphs

@@ -6,8 +6,9 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from ingest.errors import BadArticle
 from ingest.files import (
@@ -15,6 +16,7 @@ from ingest.files import (
     parse_markdown,
     parse_plain_text,
     read_article,
+    render_markdown,
     scan_folder,
     split_front_matter,
 )
@@ -130,3 +132,82 @@ def test_plain_text_parser_round_trips(title: str, summary: str, paragraphs: lis
     else:
         assert raw.summary == ""
         assert raw.body_text == "\n".join(body)
+
+
+# The parser as `render_markdown` must match it, built here on its own.
+COMMONMARK = MarkdownIt("commonmark", {"html": True, "typographer": False})
+# Prose, and every character that can open Markdown markup or a block, or that the parser
+# treats as white space or rewrites.
+MARKDOWN_PIECES = st.sampled_from(
+    [
+        "La giunta",
+        "approva",
+        "il bilancio.",
+        "“Basta”",
+        '"detto"',
+        "l'ufficio",
+        "città",
+        "È",
+        "2024",
+        "1.",
+        "3)",
+        "# ",
+        "## ",
+        "> ",
+        "- ",
+        "+ ",
+        "* ",
+        "_",
+        "**",
+        "`",
+        "```",
+        "~~~",
+        "===",
+        "---",
+        "[x]",
+        "[x]: /u",
+        "<b>",
+        "<!-- -->",
+        "&amp;",
+        "&",
+        "\\",
+        "!",
+        "|",
+        "    ",
+        " ",
+        "  ",
+        "\t",
+        "\r",
+        "\x00",
+        "\xa0",
+        "\u2028",
+        "\n",
+        "\n\n",
+    ]
+)
+
+
+@settings(max_examples=400)
+@given(st.lists(MARKDOWN_PIECES, max_size=30).map("".join))
+def test_render_markdown_is_commonmark(body: str) -> None:
+    assert render_markdown(body) == COMMONMARK.render(body)
+
+
+@given(
+    st.lists(
+        st.lists(st.sampled_from(["Il sindaco", "dice", '"basta"', "“sì”", "2 volte", "-", "."]))
+        .map(" ".join)
+        .filter(lambda line: line[:1] not in ("", "-")),
+        max_size=8,
+    ).map(lambda lines: "\n".join(line if line != "." else "" for line in lines))
+)
+def test_render_markdown_of_plain_paragraphs(body: str) -> None:
+    # Plain prose: the paragraphs are written without the parser, and must read the same.
+    assert render_markdown(body) == COMMONMARK.render(body)
+
+
+def test_render_markdown_paragraphs_and_quotes() -> None:
+    body = 'Il sindaco: "basta".\nSeconda riga.\n\n\nAltro paragrafo\n'
+    assert render_markdown(body) == (
+        "<p>Il sindaco: &quot;basta&quot;.\nSeconda riga.</p>\n<p>Altro paragrafo</p>\n"
+    )
