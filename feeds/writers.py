@@ -11,6 +11,7 @@ import os
 from collections import deque
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,19 @@ if TYPE_CHECKING:
 
 # Files rendered but not yet written, at most: bounds the bytes waiting for the writers.
 _IN_FLIGHT = 24
+# Files handed to a writer thread at once: each hand-over and its outcome are a few lock
+# and wake-up calls on both threads, paid per batch instead of per file.
+_BATCH_FILES = 8
+
+_Outcome = tuple[bool, os.stat_result]
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Files handed to a writer together, and the outcome of each once handed over."""
+
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+    outcome: Future[list[_Outcome]] | None = None
 
 
 class Publisher:
@@ -28,9 +42,10 @@ class Publisher:
 
     Compressing the gzip twins (zlib releases the GIL) and the file system calls were
     half of a full build; on another core they overlap with rendering, which holds the
-    GIL. Outcomes are taken in submission order, so the report and the state do not
-    depend on thread timing; at most `_IN_FLIGHT` files wait, so the bytes held stay
-    bounded. Use as a context manager and call `finish` before reading the report.
+    GIL. Files go to the writers `_BATCH_FILES` at a time. Outcomes are taken in
+    submission order, so the report and the state do not depend on thread timing; at most
+    `_IN_FLIGHT` files wait, so the bytes held stay bounded. Use as a context manager and
+    call `finish` before reading the report.
     """
 
     def __init__(
@@ -43,8 +58,9 @@ class Publisher:
         # Folders (output-relative) where a file was replaced: made durable with `fsync`.
         self.touched: set[str] = set()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rassegna-publish")
-        # (relative, fingerprint, the write's outcome or None for `adopt`)
-        self._pending: deque[tuple[str, str, Future[tuple[bool, os.stat_result]] | None]] = deque()
+        # (relative, fingerprint, its batch and place in it, or None for `adopt`)
+        self._pending: deque[tuple[str, str, _Batch | None, int]] = deque()
+        self._open = _Batch()  # filling, not handed over yet
 
     def __enter__(self) -> Publisher:
         return self
@@ -56,18 +72,28 @@ class Publisher:
     def publish(self, outputs: Sequence[tuple[str, bytes]], fingerprint: str) -> None:
         """Write each file (and its gzip twin) if its bytes changed; record it in the state."""
         for relative, data in outputs:
-            future = self._pool.submit(self._write, relative, data)
-            self._pending.append((relative, fingerprint, future))
+            batch = self._open
+            batch.files.append((relative, data))
+            self._pending.append((relative, fingerprint, batch, len(batch.files) - 1))
+            if len(batch.files) == _BATCH_FILES:
+                self._hand_over()
             self._settle(_IN_FLIGHT)
 
-    def _write(self, relative: str, data: bytes) -> tuple[bool, os.stat_result]:
+    def _hand_over(self) -> None:
+        batch, self._open = self._open, _Batch()
+        if batch.files:
+            batch.outcome = self._pool.submit(self._write, batch.files)
+
+    def _write(self, files: list[tuple[str, bytes]]) -> list[_Outcome]:
         # On the worker: the stat the state records comes with the write, instead of one
         # more system call per file on the thread that renders.
-        return publish_file(self.out_dir, relative, data, fsync=self.fsync)
+        outcome = [publish_file(self.out_dir, r, data, fsync=self.fsync) for r, data in files]
+        files.clear()  # the bytes go now, not when the last file's outcome is taken
+        return outcome
 
     def adopt(self, relative: str, fingerprint: str) -> None:
         """Record a file already there (an archive page kept as it is) unless recorded."""
-        self._pending.append((relative, fingerprint, None))
+        self._pending.append((relative, fingerprint, None, 0))
 
     def touched_folders(self, removed: Iterable[str] = ()) -> list[Path]:
         """The folders whose entries a build changed, sorted, for `fsync_dir` once its
@@ -94,12 +120,15 @@ class Publisher:
 
     def _settle(self, keep: int) -> None:
         while len(self._pending) > keep:
-            relative, fingerprint, future = self._pending.popleft()
-            if future is None:
+            relative, fingerprint, batch, place = self._pending.popleft()
+            if batch is None:
                 if relative not in self.state.files:
                     self.state.record(relative, fingerprint)
                 continue
-            written, stat = future.result()
+            if batch.outcome is None:  # the batch still filling: hand it over to wait for it
+                self._hand_over()
+            assert batch.outcome is not None
+            written, stat = batch.outcome.result()[place]
             if written:
                 self.report.written.append(relative)
                 self.touched.add(relative.rpartition("/")[0])
