@@ -39,7 +39,6 @@ from feeds.pages import (
     name_of,
     render_page,
     section_alternates,
-    section_page_url,
     site_alternates,
 )
 from feeds.sections import KIND_AUTHOR, KIND_CATEGORY, KIND_SOURCE, KIND_TAG, KIND_TOPIC
@@ -110,7 +109,7 @@ def _labels(
             sections.link(KIND_TAG, tag.slug, name_of(tag.name) or tag.slug) for tag in article.tags
         ),
         topics=tuple(
-            Link(topic, section_page_url(site, sections.specs[(KIND_TOPIC, slug)]))
+            sections.link(KIND_TOPIC, slug, topic)
             for slug in topics
             if (topic := sections.name(KIND_TOPIC, slug)) is not None
         ),

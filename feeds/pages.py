@@ -225,10 +225,11 @@ class Sections:
     def __init__(self, site: SiteInfo, specs: Iterable[FeedSpec]) -> None:
         self.site = site
         self.specs = {(s.kind, s.slug): s for s in specs}
+        # Every page links its labels: each section's address is made once per build.
+        self.hrefs = {key: section_page_url(site, spec) for key, spec in self.specs.items()}
 
     def link(self, kind: str, slug: str, text: str) -> Link:
-        spec = self.specs.get((kind, slug))
-        return Link(text, section_page_url(self.site, spec) if spec is not None else None)
+        return Link(text, self.hrefs.get((kind, slug)))
 
     def name(self, kind: str, slug: str) -> str | None:
         spec = self.specs.get((kind, slug))
