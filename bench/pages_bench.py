@@ -31,11 +31,31 @@ PER_1000_ROUNDS = 3
 ONE_NEW_ROUNDS = 5
 
 
+# The filled stores' newest article opens a month; moved this much later, it closes one,
+# so that a new article joins a full month (its sitemap part, its month of page state)
+# as one usually does, instead of starting an empty one.
+INTO_FULL_MONTH = timedelta(days=30)
+
+
+def _later(stored: str | None) -> str | None:
+    if stored is None:
+        return None
+    return (datetime.fromisoformat(stored) + INTO_FULL_MONTH).isoformat(" ", "microseconds")
+
+
 def own_articles_copy(source: Path, target: Path) -> Path:
-    """A copy of a filled store whose articles have no URL and have page addresses."""
+    """A copy of a filled store whose articles have no URL and have page addresses, dated
+    `INTO_FULL_MONTH` later."""
     shutil.copyfile(source, target)
     connection = sqlite3.connect(target)
     try:
+        connection.create_function("later", 1, _later, deterministic=True)
+        connection.execute(
+            "UPDATE articles SET published = later(published), updated = later(updated),"
+            " ingested = later(ingested)"
+        )
+        for links in ("article_tags", "article_authors", "topic_articles"):
+            connection.execute(f"UPDATE {links} SET published = later(published)")
         rows = connection.execute("SELECT id, slug, published FROM articles").fetchall()
         connection.executemany(
             "UPDATE articles SET url = NULL, page_path = ? WHERE id = ?",
