@@ -75,7 +75,9 @@ def detect_language(text: str, declared: str | None = None) -> str | None:
     counts = Counter(_WORD_RE.findall(text[:_SAMPLE_CHARS].lower()))
     if not counts:
         return None
-    present = counts.keys()
+    # A set, not the keys view: set intersection then walks the smaller side (a
+    # language's stopwords), where the view would be walked whole for every language.
+    present = set(counts)
     scores = {
         language: sum(counts[word] for word in stopwords.intersection(present))
         for language, stopwords in _STOPWORDS.items()
