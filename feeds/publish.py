@@ -13,7 +13,7 @@ representations announce the same `Last-Modified`.
 
 # str paths and os calls on purpose: this runs for every file of a build on the writer
 # threads, and pathlib's objects cost more there than the system calls themselves.
-# ruff: noqa: PTH103, PTH105, PTH108, PTH116, PTH118, PTH123
+# ruff: noqa: PTH102, PTH103, PTH105, PTH108, PTH116, PTH118, PTH123
 
 from __future__ import annotations
 
@@ -74,8 +74,18 @@ def _open_temporary(folder: str, name: str) -> tuple[int, str]:
         except FileNotFoundError:
             if made_folder:
                 raise
-            os.makedirs(folder, exist_ok=True)
+            _make_folder(folder)
             made_folder = True
+
+
+def _make_folder(folder: str) -> None:
+    # Mostly only the file's own folder is new (an article page's): one mkdir, and the
+    # walk up that `os.makedirs` starts with only when its parent is missing too.
+    try:
+        with contextlib.suppress(FileExistsError):  # made meanwhile by another writer
+            os.mkdir(folder)
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
 
 
 def _write_all(fd: int, data: bytes) -> None:
