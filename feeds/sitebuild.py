@@ -327,28 +327,16 @@ def build_pages(
         else:
             plan = _plan_changed(reader, since, site, base, sections, cutoff, check)
     # Without a new article listed in it, a section's pages stay as they are.
-    touched = specs if since is None else since.touching(specs)
-    listed = [spec for spec in touched if spec.kind != KIND_ROOT]
-    size = site.section_page_size
-    with store.stamp_reader() as stamp_reader:
-        latest = [stamp_reader.latest(size * site.section_pages, s.section) for s in listed]
+    listing = _listing(store, site, specs if since is None else since.touching(specs))
     # An article rendered for its page is listed in sections too: its list item is made
     # then, not loaded again.
-    items = ListItems(store, site, sections, {i for stamps in latest for i, _, _ in stamps})
+    items = ListItems(store, site, sections, {i for _, st in listing for i, _, _ in st})
     with Publisher(out_dir, state, report, fsync=fsync) as publisher:
         for start in range(0, len(plan.stale), _BATCH):
             batch = plan.stale[start : start + _BATCH]
             _render_articles(store, site, templates, sections, batch, publisher, items)
         section_stamps = _publish_sections(
-            site,
-            templates,
-            items,
-            zip(listed, latest, strict=True),
-            base,
-            state,
-            publisher,
-            live,
-            report,
+            site, templates, items, listing, base, state, publisher, live, report
         )
         dates = section_dates(store, site, section_stamps)
         if since is not None:
@@ -402,6 +390,17 @@ def _render_articles(
         )
         publisher.publish(((page.path, data),), page.fingerprint)
         items.offer(article)
+
+
+def _listing(
+    store: Store, site: SiteInfo, specs: Iterable[FeedSpec]
+) -> list[tuple[FeedSpec, list[Stamp]]]:
+    """Each section of `specs` but the root, with the stamps of the latest articles its
+    pages list."""
+    listed = [spec for spec in specs if spec.kind != KIND_ROOT]
+    depth = site.section_page_size * site.section_pages
+    with store.stamp_reader() as reader:
+        return [(spec, reader.latest(depth, spec.section)) for spec in listed]
 
 
 def _publish_sections(
