@@ -164,9 +164,19 @@ def _insert(
         }
         for p, slug, page_path in zip(new, slugs, page_paths, strict=True)
     ]
-    # A plain executemany, then the ids by guid in one read: an `INSERT ... RETURNING` in
-    # parameter order is run one row per statement on SQLite (it has no ordered multi-row
-    # form), and (source, guid) is unique, so the read finds exactly the rows inserted.
+    if connection.dialect.name != "sqlite":
+        # PostgreSQL returns the ids of a multi-row INSERT in parameter order. A plain
+        # executemany would run in psycopg's pipeline mode, which logs a warning of its
+        # own when a concurrent writer's row makes the insert fail (the caller retries).
+        inserted = connection.execute(
+            ARTICLES.insert().returning(a.id, sort_by_parameter_order=True), rows
+        )
+        for plan, row in zip(new, inserted, strict=True):
+            plan.article_id = row.id
+        return
+    # On SQLite a plain executemany, then the ids by guid in one read: SQLite has no ordered
+    # multi-row `INSERT ... RETURNING`, so it would run one row per statement; and
+    # (source, guid) is unique, so the read finds exactly the rows inserted.
     connection.execute(ARTICLES.insert(), rows)
     ids: dict[str, int] = {}
     for chunk in chunks([p.draft.guid for p in new]):
