@@ -14,15 +14,10 @@ import pytest
 from db.records import SourceSpec
 from db.store import Store
 from feeds.build import build_feeds
-from feeds.site import SiteInfo
 from feeds.sitebuild import build_pages
 from tests import factories
 
-SITE = SiteInfo(
-    title="Gazzetta della valle",
-    link="https://valle.example.it/",
-    base_url="https://valle.example.it/",
-)
+SITE = factories.site_info("Gazzetta della valle")
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 DESK = SourceSpec(name="Redazione della valle", kind="files", location="/tmp/valle")
 
