@@ -9,16 +9,20 @@ revision = "0001"
 down_revision = None
 
 
-def upgrade() -> None:
-
+def _create_label_table(name: str) -> None:
+    """Categories and tags have the same table: a name and its unique URL slug."""
     op.create_table(
-        "categories",
+        name,
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("slug", sa.String(length=200), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("slug"),
     )
+
+
+def upgrade() -> None:
+    _create_label_table("categories")
     op.create_table(
         "sources",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -43,14 +47,7 @@ def upgrade() -> None:
     with op.batch_alter_table("sources", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_sources_next_due"), ["next_due"], unique=False)
 
-    op.create_table(
-        "tags",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("slug", sa.String(length=200), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("slug"),
-    )
+    _create_label_table("tags")
     op.create_table(
         "articles",
         sa.Column("id", sa.Integer(), nullable=False),
