@@ -23,6 +23,13 @@ def _create_label_table(name: str) -> None:
 
 def upgrade() -> None:
     _create_label_table("categories")
+    _create_sources()
+    _create_label_table("tags")
+    _create_articles()
+    _create_article_links()
+
+
+def _create_sources() -> None:
     op.create_table(
         "sources",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -47,7 +54,8 @@ def upgrade() -> None:
     with op.batch_alter_table("sources", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_sources_next_due"), ["next_due"], unique=False)
 
-    _create_label_table("tags")
+
+def _create_articles() -> None:
     op.create_table(
         "articles",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -83,6 +91,9 @@ def upgrade() -> None:
             "ix_articles_source_published", ["source_id", "published", "id"], unique=False
         )
 
+
+def _create_article_links() -> None:
+    """The tables that hang off articles and sources: file fingerprints and article tags."""
     op.create_table(
         "file_fingerprints",
         sa.Column("source_id", sa.Integer(), nullable=False),
