@@ -19,7 +19,7 @@ from bench import floor
 from bench.context import Context
 from bench.corpus import rss_document
 from bench.stores import remove_db, sqlite_url
-from bench.timing import Figure, at_most, interleaved, ratio_figure, stopwatch
+from bench.timing import Figure, at_most, checked_figure, interleaved, ratio_figure, stopwatch
 from db.records import SourceSpec
 from db.store import Store
 from ingest.article import DraftRules
@@ -150,16 +150,15 @@ def run_peak(ctx: Context) -> list[Figure]:
     peak_mb = peak / 1024
     size_mb = len(data) / (1024 * 1024)
     value = peak_mb / size_mb
-    text, check = at_most(15)
     return [
-        Figure(
-            name="big_feed_peak_mb",
-            value=round(value, 2),
+        checked_figure(
+            "big_feed_peak_mb",
+            value,
             unit="peak RSS MB per feed MB",
             baseline=f"the feed file's size ({size_mb:.1f} MB)",
-            ratio=round(value, 2),
-            target=text,
-            ok=check(value),
+            target=at_most(15),
+            digits=2,
+            ratio=value,
             details={
                 "peak_rss_mb": round(peak_mb, 1),
                 "feed_mb": round(size_mb, 2),
