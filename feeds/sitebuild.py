@@ -129,6 +129,25 @@ class _Place:
     following_key: str
 
 
+@dataclass(slots=True)
+class _Files:
+    """What a build knows of its files: the last build's state, this build's report, and
+    the files it stands for (`live`; `remove_stale` deletes the others)."""
+
+    state: BuildState
+    report: BuildReport
+    live: set[str] = field(default_factory=set)
+
+    def fresh(self, path: str, fingerprint: str) -> bool:
+        """Count `path` as live; whether it is as built from `fingerprint` (then it is
+        reported unchanged and need not be rendered)."""
+        self.live.add(path)
+        if self.state.fresh_with_gzip(path, fingerprint):
+            self.report.unchanged.append(path)
+            return True
+        return False
+
+
 def _chains(stamps: Iterable[PageStamp]) -> Iterator[_Place]:
     """Every article's `_Place`; `stamps` come chain by chain, oldest first within one.
     Each key is made once, and only the article before and after are held."""
@@ -303,19 +322,11 @@ def build_pages(
     when = now or datetime.now(UTC)
     state = PagesState(out_dir, PAGES_STATE, PAGES_VERSION)
     report = BuildReport()
-    live: set[str] = set()
+    files = _Files(state, report)
     specs = list(specs) if specs is not None else plan_feeds(store, site)
     sections = Sections(site, specs)
     templates = Templates(site)
     base = _digest(PAGES_VERSION, templates.fingerprint, site)
-
-    def check(path: str, fingerprint: str) -> bool:
-        live.add(path)
-        if state.fresh_with_gzip(path, fingerprint):
-            report.unchanged.append(path)
-            return True
-        return False
-
     cutoff = news_cutoff(when)
     key = _digest(base, list(specs), sitemap_urls)
     with store.page_reader() as reader:
@@ -323,9 +334,9 @@ def build_pages(
         since = new_since(reader, out_dir, key, mark, state, specs, site.base_url)
         if since is None:
             state.load_all()
-            plan = _plan_articles(reader, site, base, sections, cutoff, check)
+            plan = _plan_articles(reader, site, base, sections, cutoff, files.fresh)
         else:
-            plan = _plan_changed(reader, since, site, base, sections, cutoff, check)
+            plan = _plan_changed(reader, since, site, base, sections, cutoff, files.fresh)
     # Without a new article listed in it, a section's pages stay as they are.
     listing = _listing(store, site, specs if since is None else since.touching(specs))
     # An article rendered for its page is listed in sections too: its list item is made
@@ -335,21 +346,17 @@ def build_pages(
         for start in range(0, len(plan.stale), _BATCH):
             batch = plan.stale[start : start + _BATCH]
             _render_articles(store, site, templates, sections, batch, publisher, items)
-        section_stamps = _publish_sections(
-            site, templates, items, listing, base, state, publisher, live, report
-        )
+        section_stamps = _publish_sections(site, templates, items, listing, base, files, publisher)
         dates = section_dates(store, site, section_stamps)
         if since is not None:
-            dates = since.keep(specs, dates, live)
-        parts = _publish_sitemaps(
-            store, site, plan, specs, dates, sitemap_urls, state, publisher, live, report
-        )
+            dates = since.keep(specs, dates, files.live)
+        parts = _publish_sitemaps(store, site, plan, specs, dates, sitemap_urls, files, publisher)
         publisher.finish()
     if since is not None:
         # Pages of articles known before are all still live (nothing left the store);
         # section pages, sitemaps and robots.txt said above which of theirs are.
-        live.update(p for p in state.files if p.split("/", 1)[0] == ARTICLES_FOLDER)
-    report.removed = remove_stale(out_dir, state, live)
+        files.live.update(p for p in state.files if p.split("/", 1)[0] == ARTICLES_FOLDER)
+    report.removed = remove_stale(out_dir, state, files.live)
     state.save(fsync=fsync)
     write_atomic(out_dir, PAGES_MARK, mark_of(key, mark, parts, plan.newest, dates), fsync=fsync)
     if fsync:
@@ -409,10 +416,8 @@ def _publish_sections(
     items: ListItems,
     listed: Iterable[tuple[FeedSpec, list[Stamp]]],
     base: str,
-    state: BuildState,
+    files: _Files,
     publisher: Publisher,
-    live: set[str],
-    report: BuildReport,
 ) -> list[tuple[FeedSpec, list[tuple[int, list[Stamp]]]]]:
     """The pages of each section listing `stamps` (its latest articles); returns each
     section's pages as (number, stamps)."""
@@ -425,11 +430,8 @@ def _publish_sections(
         todo = []
         for number, chunk in pages:
             path = section_page_path(spec, number)
-            live.add(path)
             fingerprint = _digest(base, spec, number, count, chunk)
-            if state.fresh_with_gzip(path, fingerprint):
-                report.unchanged.append(path)
-            else:
+            if not files.fresh(path, fingerprint):
                 todo.append((number, chunk, path, fingerprint))
         if not todo:
             continue
@@ -452,10 +454,8 @@ def _publish_sitemaps(
     specs: Sequence[FeedSpec],
     dates: SectionDates,
     max_urls: int,
-    state: BuildState,
+    files: _Files,
     publisher: Publisher,
-    live: set[str],
-    report: BuildReport,
 ) -> list[list[str]]:
     """`sitemap.xml` and its parts, `sitemap-news.xml` and `robots.txt`; returns the parts
     as (path, group, lastmod), in the index's order."""
@@ -466,7 +466,7 @@ def _publish_sitemaps(
         for number, lastmod in enumerate(dates.get(spec.folder, ()), start=1):
             if lastmod:
                 entries.append(SitemapEntry(section_page_url(site, spec, number), lastmod))
-    parts = _publish_parts(SECTIONS_GROUP, entries, site, max_urls, state, publisher, live, report)
+    parts = _publish_parts(SECTIONS_GROUP, entries, site, max_urls, files, publisher)
     dated = dict(plan.kept)
     dated.update((page_path, _w3c(changed_at, site)) for page_path, changed_at in plan.indexed)
     groups: dict[str, list[SitemapEntry]] = {}
@@ -478,21 +478,18 @@ def _publish_sitemaps(
         for p in plan.parts
         if plan.groups is not None and p[1] != SECTIONS_GROUP and p[1] not in plan.groups
     ]
-    live.update(p[0] for p in articles)
+    files.live.update(p[0] for p in articles)
     for group, in_group in groups.items():
-        articles += _publish_parts(group, in_group, site, max_urls, state, publisher, live, report)
+        articles += _publish_parts(group, in_group, site, max_urls, files, publisher)
     # Months in order, the numbered parts of one month by number.
     parts += sorted(articles, key=lambda p: (p[1], len(p[0]), p[0]))
-    live.add(SITEMAP)
     index = [(name, lastmod) for name, _, lastmod in parts]
     index_fp = _digest(PAGES_VERSION, site, index)
-    if state.fresh_with_gzip(SITEMAP, index_fp):
-        report.unchanged.append(SITEMAP)
-    else:
+    if not files.fresh(SITEMAP, index_fp):
         # An index needs a part: an empty store gets an empty list of pages instead.
         data = render_index(site, index) if index else render_part([])
         publisher.publish(((SITEMAP, data),), index_fp)
-    _publish_news(store, site, plan, state, publisher, live, report)
+    _publish_news(store, site, plan, files, publisher)
     return parts
 
 
@@ -500,18 +497,13 @@ def _publish_news(
     store: Store,
     site: SiteInfo,
     plan: _Plan,
-    state: BuildState,
+    files: _Files,
     publisher: Publisher,
-    live: set[str],
-    report: BuildReport,
 ) -> None:
     """`sitemap-news.xml` and `robots.txt`."""
     recent = sorted(plan.recent, key=lambda s: (s.published, s.id), reverse=True)
     news_fp = _digest(PAGES_VERSION, site, [_stamp_key(s) for s in recent])
-    live.add(NEWS_SITEMAP)
-    if state.fresh_with_gzip(NEWS_SITEMAP, news_fp):
-        report.unchanged.append(NEWS_SITEMAP)
-    else:
+    if not files.fresh(NEWS_SITEMAP, news_fp):
         loaded = store.articles_by_ids(s.id for s in recent)
         news = [
             NewsEntry(
@@ -523,10 +515,9 @@ def _publish_news(
             if s.id in loaded
         ]
         publisher.publish(((NEWS_SITEMAP, render_news_sitemap(site, news)),), news_fp)
-    robots = [(ROBOTS, render_robots(site))]
-    _publish_set(
-        [ROBOTS], lambda: robots, _digest(PAGES_VERSION, site), state, publisher, live, report
-    )
+    robots_fp = _digest(PAGES_VERSION, site)
+    if not files.fresh(ROBOTS, robots_fp):
+        publisher.publish(((ROBOTS, render_robots(site)),), robots_fp)
 
 
 def _publish_parts(
@@ -534,40 +525,15 @@ def _publish_parts(
     entries: Sequence[SitemapEntry],
     site: SiteInfo,
     max_urls: int,
-    state: BuildState,
+    files: _Files,
     publisher: Publisher,
-    live: set[str],
-    report: BuildReport,
 ) -> list[list[str]]:
     """The part files of one sitemap group; returns them as (path, group, lastmod)."""
     parts = []
     for name, chunk in split_parts(group, entries, max_urls) if entries else ():
         listing = "\n".join(f"{e.loc} {e.lastmod}" for e in chunk)
         fingerprint = _digest(PAGES_VERSION, site, name, listing)
-        live.add(name)
-        if state.fresh_with_gzip(name, fingerprint):
-            report.unchanged.append(name)
-        else:
+        if not files.fresh(name, fingerprint):
             publisher.publish(((name, render_part(chunk)),), fingerprint)
         parts.append([name, group, max(e.lastmod for e in chunk)])
     return parts
-
-
-def _publish_set(
-    paths: Sequence[str],
-    render: Callable[[], Sequence[tuple[str, bytes]]],
-    fingerprint: str,
-    state: BuildState,
-    publisher: Publisher,
-    live: set[str],
-    report: BuildReport,
-) -> None:
-    """Publish `paths`, rendered together, unless they are all as built from `fingerprint`
-    (then nothing is rendered)."""
-    live.update(paths)
-    if all(state.fresh_with_gzip(path, fingerprint) for path in paths):
-        report.unchanged.extend(paths)
-        return
-    outputs = render()
-    assert [path for path, _ in outputs] == list(paths)
-    publisher.publish(outputs, fingerprint)
