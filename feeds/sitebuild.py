@@ -187,50 +187,50 @@ class _Plan:
     parts: list[list[str]] = field(default_factory=list)
 
 
-def _plan_place(
-    place: _Place,
-    site: SiteInfo,
-    base: str,
-    linked: tuple[set[str], set[str]],
-    plan: _Plan,
-    check: Callable[[str, str], bool],
-) -> None:
-    """Plan the page of `place` when `check` does not find its fingerprint fresh."""
-    stamp = place.stamp
-    tags = ",".join(t for t in stamp.tags if t in linked[0])
-    authors = ",".join(a for a in stamp.authors if a in linked[1])
-    # One cheap hash of one string: this runs for every article of a full pass.
-    text = "\x00".join(
-        (
-            base,
-            place.key,
-            stamp.page_path,
-            place.previous_key,
-            place.following_key,
-            tags,
-            authors,
-            ",".join(stamp.topics),
+@dataclass(frozen=True, slots=True)
+class _Planner:
+    """What planning the article pages takes beside the stamps: the site, the fingerprint
+    part every page shares (`base`), the tags and authors with section pages (`linked`),
+    the news sitemap's `cutoff`, and `check`, which tells whether a page is as built from
+    a fingerprint."""
+
+    site: SiteInfo
+    base: str
+    linked: tuple[set[str], set[str]]
+    cutoff: datetime
+    check: Callable[[str, str], bool]
+
+    def place(self, place: _Place, plan: _Plan) -> None:
+        """Plan the page of `place` when `check` does not find its fingerprint fresh."""
+        stamp = place.stamp
+        tags = ",".join(t for t in stamp.tags if t in self.linked[0])
+        authors = ",".join(a for a in stamp.authors if a in self.linked[1])
+        # One cheap hash of one string: this runs for every article of a full pass.
+        text = "\x00".join(
+            (
+                self.base,
+                place.key,
+                stamp.page_path,
+                place.previous_key,
+                place.following_key,
+                tags,
+                authors,
+                ",".join(stamp.topics),
+            )
         )
-    )
-    fingerprint = hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
-    path = f"{stamp.page_path}/{INDEX}"
-    if not check(path, fingerprint):
-        plan.stale.append(
-            _ArticlePage(stamp.id, place.previous, place.following, stamp.topics, path, fingerprint)
-        )
+        fingerprint = hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
+        path = f"{stamp.page_path}/{INDEX}"
+        if not self.check(path, fingerprint):
+            page = _ArticlePage(
+                stamp.id, place.previous, place.following, stamp.topics, path, fingerprint
+            )
+            plan.stale.append(page)
 
 
-def _plan_articles(
-    reader: PageReader,
-    site: SiteInfo,
-    base: str,
-    sections: Sections,
-    cutoff: datetime,
-    check: Callable[[str, str], bool],
-) -> _Plan:
+def _plan_articles(reader: PageReader, planner: _Planner) -> _Plan:
     """Stream the page stamps once: each page whose fingerprint `check` does not find
     fresh is planned; the sitemaps' entries are gathered on the way."""
-    linked = (sections.linked_keys(KIND_TAG), sections.linked_keys(KIND_AUTHOR))
+    site = planner.site
     plan = _Plan()
     # Without excerpt pages only chains holding a page matter (their remote articles are
     # still its neighbours).
@@ -240,22 +240,14 @@ def _plan_articles(
             continue
         if not is_web_url(stamp.url):  # excerpt pages are `noindex`: no sitemap
             plan.indexed.append((stamp.page_path, max(stamp.updated, stamp.published)))
-            if stamp.published >= cutoff:
+            if stamp.published >= planner.cutoff:
                 plan.recent.append(stamp)
-        _plan_place(place, site, base, linked, plan, check)
+        planner.place(place, plan)
     plan.newest = reader.newest()
     return plan
 
 
-def _plan_changed(
-    reader: PageReader,
-    since: Since,
-    site: SiteInfo,
-    base: str,
-    sections: Sections,
-    cutoff: datetime,
-    check: Callable[[str, str], bool],
-) -> _Plan:
+def _plan_changed(reader: PageReader, since: Since, planner: _Planner) -> _Plan:
     """The plan of `_plan_articles` when only the articles `since.new` were stored since
     the last build: their pages and those of their previous and next articles are
     checked; the sitemaps' entries are read by address, for the months of `since.groups`
@@ -268,7 +260,7 @@ def _plan_changed(
     around.update({i: changes.neighbours(stamps[i]) for i in near if i in stamps})
     beyond = {n for pair in around.values() for n in pair if n is not None} - set(stamps)
     stamps.update(changes.stamps(beyond))
-    linked = (sections.linked_keys(KIND_TAG), sections.linked_keys(KIND_AUTHOR))
+    site = planner.site
     plan = _Plan()
     for i in sorted(around):
         stamp = stamps.get(i)
@@ -280,7 +272,7 @@ def _plan_changed(
         place = _Place(
             stamp, _stamp_key(stamp), previous, _stamp_key(before), following, _stamp_key(after)
         )
-        _plan_place(place, site, base, linked, plan, check)
+        planner.place(place, plan)
     plan.parts = since.parts
     plan.groups = since.groups
     for group in sorted(plan.groups):
@@ -298,7 +290,7 @@ def _plan_changed(
         rows = changes.listed(prefix)
         plan.indexed += [(path, max(updated, published)) for path, published, updated in rows]
     plan.recent = [
-        s for s in changes.stamps(changes.recent_ids(cutoff)).values() if has_page(s, site)
+        s for s in changes.stamps(changes.recent_ids(planner.cutoff)).values() if has_page(s, site)
     ]
     plan.newest = since.newest_now()
     return plan
@@ -327,16 +319,17 @@ def build_pages(
     sections = Sections(site, specs)
     templates = Templates(site)
     base = _digest(PAGES_VERSION, templates.fingerprint, site)
-    cutoff = news_cutoff(when)
+    linked = (sections.linked_keys(KIND_TAG), sections.linked_keys(KIND_AUTHOR))
+    planner = _Planner(site, base, linked, news_cutoff(when), files.fresh)
     key = _digest(base, list(specs), sitemap_urls)
     with store.page_reader() as reader:
         mark = reader.mark()
         since = new_since(reader, out_dir, key, mark, state, specs, site.base_url)
         if since is None:
             state.load_all()
-            plan = _plan_articles(reader, site, base, sections, cutoff, files.fresh)
+            plan = _plan_articles(reader, planner)
         else:
-            plan = _plan_changed(reader, since, site, base, sections, cutoff, files.fresh)
+            plan = _plan_changed(reader, since, planner)
     # Without a new article listed in it, a section's pages stay as they are.
     listing = _listing(store, site, specs if since is None else since.touching(specs))
     # An article rendered for its page is listed in sections too: its list item is made
