@@ -20,7 +20,7 @@ from db.records import FetchKind, FetchOutcome, FetchState, FileFingerprint, Sou
 from db.store import Store
 from ingest import DEFAULT_TIMEZONE, is_url
 from ingest.article import DraftRules
-from ingest.collect import Collected, collect_page, log_dropped
+from ingest.collect import Collected, Drafting, collect_page, log_dropped
 from ingest.errors import IngestError
 from ingest.extract import PageFinder
 from ingest.feed import parse_feed
@@ -53,6 +53,10 @@ class RemoteOptions:
     strip_tracking: bool = True  # config [ingest] strip_tracking
     full_text: FullTextOptions = field(default_factory=FullTextOptions)  # truncated feeds
     pool: DraftPool | None = None  # workers for big batches of entries (ingest.pool)
+
+    def drafting(self, now: datetime, category: str | None = None) -> Drafting:
+        """How a fetch made at `now` for a source of `category` becomes drafts."""
+        return Drafting(now, self.timezone, category, self.rules, self.strip_tracking)
 
 
 # -- the pipeline --------------------------------------------------------------------------
@@ -320,15 +324,7 @@ def collect_article(
     come here, so a preview shows what ingesting stores."""
     site = options.full_text
     finder = PageFinder(site.rules, site.selectors, page_fetch(fetcher, options.user_agent, now))
-    return collect_page(
-        response,
-        now=now,
-        timezone=options.timezone,
-        category=category,
-        rules=options.rules,
-        strip_tracking=options.strip_tracking,
-        finder=finder,
-    )
+    return collect_page(response, options.drafting(now, category), finder)
 
 
 def _collect_one(poll: _Poll, response: Response, collected: Collected) -> None:

@@ -377,13 +377,10 @@ def _collect(
         if kind == "feed":
             return collect_feed(
                 response.body,
+                options.drafting(now),
                 url=response.url,
                 charset=response.charset,
                 content_type=response.content_type,
-                now=now,
-                timezone=options.timezone,
-                rules=options.rules,
-                strip_tracking=options.strip_tracking,
             )
         return collect_article(response, fetcher, options, now)
     except IngestError as exc:
