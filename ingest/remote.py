@@ -27,7 +27,7 @@ from ingest.feed import parse_feed
 from ingest.feed_identity import ParsedFeed
 from ingest.fetch import Fetcher, FetchError, Response
 from ingest.files import content_digest
-from ingest.fulltext import FullTextOptions, fill_full_text, page_fetch
+from ingest.fulltext import FullTextOptions, PageFetcher, fill_full_text
 from ingest.page import find_article_links
 from ingest.pipeline import IngestReport, Problem
 from ingest.pool import DraftPool
@@ -175,15 +175,14 @@ def _ingest_feed(poll: _Poll, prefetched: Response | None) -> FetchOutcome:
             parsed.bozo,
         )
     if options.full_text.mode != "off":
+        pages = PageFetcher(poll.fetcher, poll.now, options.user_agent)
         tally = fill_full_text(
             poll.store,
             poll.source_id,
             parsed.entries,
-            poll.fetcher,
+            pages,
             options.full_text,
-            now=poll.now,
             source_name=spec.name,
-            user_agent=options.user_agent,
         )
         poll.report.full_text_ok += tally.ok
         poll.report.full_text_failed += tally.failed
@@ -323,7 +322,8 @@ def collect_article(
     article split over pages is fetched through `fetcher`). Ingest and `--dry-run` both
     come here, so a preview shows what ingesting stores."""
     site = options.full_text
-    finder = PageFinder(site.rules, site.selectors, page_fetch(fetcher, options.user_agent, now))
+    pages = PageFetcher(fetcher, now, options.user_agent)
+    finder = PageFinder(site.rules, site.selectors, pages.more)
     return collect_page(response, options.drafting(now, category), finder)
 
 
