@@ -24,7 +24,7 @@ from ingest.charset import SNIFF_BYTES, as_utf8_xml, decode_document
 from ingest.errors import IngestError
 from ingest.feed_entries import Reading, json_authors, json_entry, xml_entry
 from ingest.feed_identity import FeedEntry, ParsedFeed, identify
-from ingest.feed_stream import split_xml_feed
+from ingest.feed_stream import FeedCut, split_xml_feed
 from ingest.pool import DraftPool
 
 MAX_INTERVAL_HINT = 24 * 3600
@@ -204,13 +204,25 @@ def stream_xml_feed(
     (`ingest.max_bytes`) bounds the whole. With a `pool`, its workers read the pieces
     (feedparser's share of a feed ingest is the biggest single one), two or more at once.
     """
-    split = split_xml_feed(xml, chunk_items=STREAM_CHUNK_ITEMS, limit=MAX_ENTRIES_PER_FETCH)
-    if split is None:
-        return None
     task = partial(read_xml_chunks, reading=reading)
-    pieces = (
-        task(split.chunks) if pool is None else pool.run(task, split.chunks, chunk=1, min_batch=2)
-    )
+    if pool is None:
+        split = split_xml_feed(xml, chunk_items=STREAM_CHUNK_ITEMS, limit=MAX_ENTRIES_PER_FETCH)
+        if split is None:
+            return None
+        pieces = task(split.chunks)
+    else:
+        # Each piece goes to the workers as soon as it is cut: they read the first pieces
+        # while this process cuts the rest. All of them are handed over before the first
+        # is waited for, so the cut never waits for a reading.
+        cut = FeedCut(xml, chunk_items=STREAM_CHUNK_ITEMS, limit=MAX_ENTRIES_PER_FETCH)
+        ahead = -(-MAX_ENTRIES_PER_FETCH // STREAM_CHUNK_ITEMS)
+        on_workers = pool.stream(
+            task, ([piece] for piece in cut.pieces()), chunk=1, ahead=ahead, min_batch=1
+        )
+        pieces = [read for _, out in on_workers for read in out]
+        split = cut.result
+        if split is None:
+            return None
     entries: list[FeedEntry] = []
     bozo: str | None = None
     for read, problem in pieces:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,6 +112,44 @@ def _serialize(element: Any) -> bytes:
     return bytes(etree.tostring(element, xml_declaration=True, encoding="utf-8"))
 
 
+class FeedCut:
+    """One walk over `xml` (UTF-8) that hands over its pieces as they are cut
+    (`pieces`), so that they can be read while the rest is still being cut; once the
+    walk is over, `result` is what `split_xml_feed` returns (its `chunks` left empty:
+    they went to the caller). A document found not to be cuttable after some pieces were
+    handed over has `result` None all the same, and those pieces must be discarded."""
+
+    def __init__(self, xml: bytes, *, chunk_items: int, limit: int) -> None:
+        self._xml = xml
+        self._cutter = _Cutter(chunk_items, limit)
+        self.result: SplitFeed | None = None
+
+    def pieces(self) -> Iterator[bytes]:
+        events = etree.iterparse(
+            io.BytesIO(self._xml),
+            events=("start", "end"),
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+            remove_pis=True,
+        )
+        cutter, cut = self._cutter, self._cutter.out.chunks
+        try:
+            for event, element in events:
+                if event == "end":
+                    cutter.end(element)
+                    if cut:
+                        yield cut.pop()
+                elif not cutter.start(element):
+                    return
+        except etree.XMLSyntaxError:
+            return
+        self.result = cutter.finish()
+        if self.result is not None and cut:
+            yield cut.pop()
+
+
 def split_xml_feed(xml: bytes, *, chunk_items: int, limit: int) -> SplitFeed | None:
     """`xml` (UTF-8) cut into feeds of `chunk_items` items, or None when it is not an RSS
     2.0 or Atom document this can cut so that reading the pieces gives exactly what
@@ -120,22 +159,8 @@ def split_xml_feed(xml: bytes, *, chunk_items: int, limit: int) -> SplitFeed | N
     is still checked to be well-formed and read for the channel, so what a reader
     reports does not depend on the route taken.
     """
-    events = etree.iterparse(
-        io.BytesIO(xml),
-        events=("start", "end"),
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_pis=True,
-    )
-    cutter = _Cutter(chunk_items, limit)
-    try:
-        for event, element in events:
-            if event == "end":
-                cutter.end(element)
-            elif not cutter.start(element):
-                return None
-    except etree.XMLSyntaxError:
-        return None
-    return cutter.finish()
+    cut = FeedCut(xml, chunk_items=chunk_items, limit=limit)
+    chunks = list(cut.pieces())
+    if cut.result is not None:
+        cut.result.chunks = chunks
+    return cut.result

@@ -196,7 +196,9 @@ def store_feed(
     document_guids = {raw.guid for raw in parsed.entries}
     report.problems.extend(empty_entries(source_name, parsed))
     task = partial(normalize_batch, timezone=timezone, category=category, rules=rules)
-    batches = _batches(parsed.entries, now)
+    batches = entry_batches(
+        parsed.entries, now, last=pool.min_batch if pool and pool.enabled else 0
+    )
     # With a pool, the workers normalize the next batches while this thread stores one.
     normalized = pool.stream(task, batches) if pool is not None else ((b, task(b)) for b in batches)
     for batch, outcomes in normalized:
@@ -216,10 +218,21 @@ def store_feed(
         )
 
 
-def _batches(entries: list[RawArticle], now: datetime) -> Iterator[list[RawArticle]]:
-    """`entries` `BATCH_SIZE` at a time, each batch taken out of the list as it goes."""
+def entry_batches(
+    entries: list[RawArticle], now: datetime, *, last: int
+) -> Iterator[list[RawArticle]]:
+    """`entries` `BATCH_SIZE` at a time, each batch taken out of the list as it goes.
+
+    With `last`, the final `last` entries of at least twice as many are a batch of their
+    own: that batch is stored once the workers have nothing left to normalize, so the
+    smaller it is, the less of the ingest runs on one core. `last` is the pool's least
+    batch, so every batch is still normalized on the workers."""
     while entries:
-        batch = entries[:BATCH_SIZE]
-        del entries[:BATCH_SIZE]
+        size = len(entries)
+        if last and size >= 2 * last:
+            size -= last
+        size = min(BATCH_SIZE, size)
+        batch = entries[:size]
+        del entries[:size]
         prepare(batch, now)
         yield batch

@@ -12,8 +12,9 @@ from ingest.article import to_draft
 from ingest.errors import BadArticle, IngestError
 from ingest.extract import Selectors, by_rule
 from ingest.feed import parse_feed
-from ingest.fetch import FetchError
-from ingest.fulltext import FullTextOptions, Mode, PageFetcher, preview_entry
+from ingest.fetch import Fetcher, FetchError
+from ingest.fulltext import FullTextOptions, Mode, PagePreview, page_fetch, preview_entry
+from ingest.raw import RawArticle
 from ingest.siterules import SiteRule, SiteRules, load_site_rules
 from rassegna.config import Settings, SourceConfig
 from rassegna.errors import RassegnaError
@@ -75,10 +76,12 @@ def _plain(text: str) -> str:
     return " ".join(text.replace("’", "'").split())
 
 
-def check_one(rule: SiteRule, url: str, contains: tuple[str, ...], pages: PageFetcher) -> RuleCheck:
+def check_one(
+    rule: SiteRule, url: str, contains: tuple[str, ...], fetcher: Fetcher, now: datetime
+) -> RuleCheck:
     """Fetch one test page and extract it with the rule alone (no fallback)."""
     try:
-        response = pages.fetch(url)
+        response = fetcher.fetch(url, now=now)
     except FetchError as exc:
         return RuleCheck(url, False, 0, exc.message.removeprefix(f"{url}: "))
     if response.content_type and "html" not in response.content_type:
@@ -88,7 +91,7 @@ def check_one(rule: SiteRule, url: str, contains: tuple[str, ...], pages: PageFe
         url=response.url,
         charset=response.charset,
         rule=rule,
-        fetch=pages.more,
+        fetch=page_fetch(fetcher, None, now),
     )
     if found is None or not found.words:
         return RuleCheck(url, False, 0, "the rule's body finds no article text")
@@ -96,8 +99,8 @@ def check_one(rule: SiteRule, url: str, contains: tuple[str, ...], pages: PageFe
     missing = [c for c in contains if _plain(c) not in text]
     if missing:
         return RuleCheck(url, False, found.words, f'the text lacks "{missing[0]}" (test_contains)')
-    split = f", {found.pages} pages" if found.pages > 1 else ""
-    return RuleCheck(url, True, found.words, f"{found.words} words{split}")
+    pages = f", {found.pages} pages" if found.pages > 1 else ""
+    return RuleCheck(url, True, found.words, f"{found.words} words{pages}")
 
 
 def check_site_rule(settings: Settings, rule: SiteRule) -> list[RuleCheck]:
@@ -105,9 +108,21 @@ def check_site_rule(settings: Settings, rule: SiteRule) -> list[RuleCheck]:
     guard), and what the rule extracts from it."""
     from rassegna.operations import make_fetcher  # it builds its options with this module
 
+    now = datetime.now(UTC)
     with make_fetcher(settings) as fetcher:
-        pages = PageFetcher(fetcher, datetime.now(UTC))
-        return [check_one(rule, url, contains, pages) for url, contains in rule.tests]
+        return [check_one(rule, url, contains, fetcher, now) for url, contains in rule.tests]
+
+
+def preview_pages(
+    raws: list[RawArticle],
+    options: FullTextOptions,
+    fetcher: Fetcher,
+    *,
+    now: datetime | None = None,
+) -> list[PagePreview]:
+    """For each entry, what full text would be stored (changes `raws` in place)."""
+    now = now or datetime.now(UTC)
+    return [preview_entry(raw, options, fetcher, now=now) for raw in raws]
 
 
 def preview_full_text(settings: Settings, url: str) -> list[dict[str, Any]]:
@@ -137,9 +152,8 @@ def preview_full_text(settings: Settings, url: str) -> list[dict[str, Any]]:
         except IngestError as exc:
             raise RassegnaError(exc.message) from exc
         shown: list[dict[str, Any]] = []
-        pages = PageFetcher(fetcher, now)
         for raw in parsed.entries:
-            page = preview_entry(raw, options, pages)
+            page = preview_entry(raw, options, fetcher, now=now)
             if raw.fallback_date is None:
                 raw.fallback_date = now
             try:

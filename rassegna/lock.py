@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import os
 from pathlib import Path
+from types import TracebackType
 
 from sqlalchemy.engine import make_url
 
@@ -61,5 +62,10 @@ class DaemonLock:
         self.acquire()
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
         self.release()

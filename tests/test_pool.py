@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +23,9 @@ from ingest.feed import parse_feed
 from ingest.fetch import Fetcher, FetchPolicy
 from ingest.pipeline import ingest_files_source
 from ingest.pool import DraftPool
+from ingest.raw import RawArticle
 from ingest.remote import RemoteOptions, ingest_remote_source
+from ingest.remote_store import BATCH_SIZE, entry_batches
 
 WORDS = [
     "il",
@@ -165,6 +167,8 @@ _OWNER = """
 import sys
 from ingest.pool import DraftPool
 from ingest.raw import RawArticle
+from ingest.remote_store import BATCH_SIZE, entry_batches
+from ingest.raw import RawArticle
 
 pool = DraftPool(2, min_batch=1)
 batch = [RawArticle(guid=str(n), origin="prova", title=f"Il sindaco parla {n} volte")
@@ -262,6 +266,48 @@ def test_a_big_feed_cut_into_pieces_reads_the_same_on_the_workers(
     assert there == here == whole
     assert there.identity == "link" and len(there.entries) == 230
     assert pool.worker_pids()
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda data: data.replace(
+            b"<item><title>Il consiglio approva la delibera 200<",
+            b'<item xml:base="/x/"><title>Il consiglio approva la delibera 200<',
+        ),
+        lambda data: data[:-30],
+    ],
+    ids=["xml-base-late", "truncated"],
+)
+def test_a_document_found_uncuttable_late_reads_as_a_whole_parse(
+    monkeypatch: pytest.MonkeyPatch, pool: DraftPool, spoil: Callable[[bytes], bytes]
+) -> None:
+    """Pieces go to the workers while the rest is cut: a document the cut refuses only
+    near its end (xml:base on a late item, not well-formed) has had pieces read already,
+    and is read whole all the same, as without the pool."""
+    data = spoil(_rss(230))
+    url, now = "https://www.esempio.it/feed.xml", datetime(2026, 6, 3, tzinfo=UTC)
+    whole = parse_feed(data, url=url, now=now)
+    monkeypatch.setattr(feed, "STREAM_MIN_BYTES", 0)
+    monkeypatch.setattr(feed, "STREAM_CHUNK_ITEMS", 9)
+    assert parse_feed(data, url=url, now=now, pool=pool) == whole
+    assert len(whole.entries) >= 200
+
+
+def test_a_big_feed_ends_with_a_small_batch() -> None:
+    """The last batch of a feed is stored when the workers have nothing left to do: with a
+    pool it is its least batch, and every other batch is at least that big too."""
+    now = datetime(2026, 6, 3, tzinfo=UTC)
+
+    def sizes(count: int, last: int) -> list[int]:
+        raws = [RawArticle(guid=str(n), title="t", origin="o") for n in range(count)]
+        return [len(batch) for batch in entry_batches(raws, now, last=last)]
+
+    assert sizes(1000, 0) == [BATCH_SIZE] * 5
+    assert sizes(1000, 64) == [BATCH_SIZE] * 4 + [BATCH_SIZE - 64, 64]
+    assert sizes(230, 64) == [166, 64]
+    assert sizes(127, 64) == [127]
+    assert sizes(0, 64) == []
 
 
 def test_stream_hands_back_every_batch_in_order(pool: DraftPool) -> None:

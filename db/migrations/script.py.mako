@@ -1,4 +1,9 @@
-"""${message}"""
+"""${message}
+
+Revision ID: ${up_revision}
+Revises: ${down_revision | comma,n}
+Create Date: ${create_date}
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ from alembic import op
 
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
+branch_labels = None
+depends_on = None
 
 
 def upgrade() -> None:

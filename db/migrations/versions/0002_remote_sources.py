@@ -1,4 +1,8 @@
-"""remote sources: fetch state, url history, last_seen_at, cross-source links"""
+"""remote sources: fetch state, url history, last_seen_at, cross-source links
+
+Revision ID: 0002
+Revises: 0001
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from alembic import op
 
 revision = "0002"
 down_revision = "0001"
+branch_labels = None
+depends_on = None
 
 
 def upgrade() -> None:

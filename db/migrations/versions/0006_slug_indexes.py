@@ -1,4 +1,9 @@
-"""Indexes for minting unique slugs: finding the taken ones of a section is an index probe."""
+"""Indexes for minting unique slugs: finding the taken ones of a section is an index probe.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-29
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ from alembic import op
 
 revision = "0006"
 down_revision = "0005"
+branch_labels = None
+depends_on = None
 
 
 def upgrade() -> None:
