@@ -19,35 +19,26 @@ from bench import floor
 from bench.context import Context
 from bench.corpus import rss_document
 from bench.stores import remove_db, sqlite_url
-from bench.timing import Figure, at_most, interleaved, ratio_figure, stopwatch
+from bench.timing import Figure, at_most, checked_figure, interleaved, ratio_figure, stopwatch
 from db.records import SourceSpec
 from db.store import Store
-from ingest.article import DraftRules
-from ingest.collect import collect_feed
+from ingest.collect import Drafting, collect_feed
 from ingest.fetch import Fetcher, FetchPolicy
-from ingest.pool import DraftPool
 from ingest.remote import RemoteOptions, ingest_remote_source
 
 NOW = datetime(2024, 6, 2, 12, 0, tzinfo=UTC)
 SOURCE = "Feed di prova"
+PLAIN = RemoteOptions()  # no rules, no workers, the default time zone
 
 
-def ingest_feed_file(
-    db: Path, feed: Path, pool: DraftPool | None = None, rules: DraftRules | None = None
-) -> tuple[float, int]:
+def ingest_feed_file(db: Path, feed: Path, options: RemoteOptions = PLAIN) -> tuple[float, int]:
     """Seconds of one ingest of the feed file into the store at `db` (source `SOURCE`),
     and articles stored."""
     store = Store.open(sqlite_url(db), migrate=False)
     spec = SourceSpec(name=SOURCE, kind="feed", location=str(feed), category="Cronaca")
     try:
         with Fetcher(FetchPolicy(user_agent="rassegna-bench")) as fetcher, stopwatch() as t:
-            report = ingest_remote_source(
-                store,
-                spec,
-                fetcher,
-                options=RemoteOptions(timezone="Europe/Rome", pool=pool, rules=rules),
-                now=NOW,
-            )
+            report = ingest_remote_source(store, spec, fetcher, options=options, now=NOW)
     finally:
         store.close()
     if report.error or report.problems:
@@ -55,18 +46,12 @@ def ingest_feed_file(
     return t[0], report.new
 
 
-def timed_ingest(
-    ctx: Context,
-    feed: Path,
-    expected: int,
-    pool: DraftPool | None = None,
-    rules: DraftRules | None = None,
-) -> float:
+def timed_ingest(ctx: Context, feed: Path, expected: int, options: RemoteOptions = PLAIN) -> float:
     """Seconds of one ingest of `feed` into a fresh empty store (removed afterwards), which
     must store `expected` articles."""
     db = ctx.templates.fresh_copy("feed")
     try:
-        seconds, new = ingest_feed_file(db, feed, pool, rules)
+        seconds, new = ingest_feed_file(db, feed, options)
     finally:
         remove_db(db)
     if new != expected:
@@ -81,7 +66,7 @@ def run(ctx: Context) -> list[Figure]:
     feed.write_bytes(data)
 
     def subject() -> float:
-        return timed_ingest(ctx, feed, count, ctx.pool)
+        return timed_ingest(ctx, feed, count, RemoteOptions(pool=ctx.pool))
 
     def baseline() -> float:
         with stopwatch() as t:
@@ -92,7 +77,7 @@ def run(ctx: Context) -> list[Figure]:
 
     def collect_only() -> float:
         with stopwatch() as t:
-            collect_feed(data, url=feed.as_uri(), now=NOW, timezone="Europe/Rome")
+            collect_feed(data, Drafting(NOW), url=feed.as_uri())
         return t[0]
 
     floors: list[floor.Parts] = []
@@ -150,16 +135,15 @@ def run_peak(ctx: Context) -> list[Figure]:
     peak_mb = peak / 1024
     size_mb = len(data) / (1024 * 1024)
     value = peak_mb / size_mb
-    text, check = at_most(15)
     return [
-        Figure(
-            name="big_feed_peak_mb",
-            value=round(value, 2),
+        checked_figure(
+            "big_feed_peak_mb",
+            value,
             unit="peak RSS MB per feed MB",
             baseline=f"the feed file's size ({size_mb:.1f} MB)",
-            ratio=round(value, 2),
-            target=text,
-            ok=check(value),
+            target=at_most(15),
+            digits=2,
+            ratio=value,
             details={
                 "peak_rss_mb": round(peak_mb, 1),
                 "feed_mb": round(size_mb, 2),

@@ -8,7 +8,7 @@ one article and its ETag; every timed pass is then 1,000 conditional GETs answer
 Four measures, interleaved round after round, each a whole pass with 4 worker threads
 (`scheduler.workers`, a `ThreadPoolExecutor` like the daemon's):
 
-0. the pipeline: `rassegna.operations.ingest_source` with one shared
+0. the pipeline: `rassegna.operations.Ingest.source` with one shared
    `make_fetcher(settings)` (per-host politeness on: one request in flight per host and
    `ingest.host_delay` seconds between two, its default `ingest.fetch.HOST_DELAY` =
    0.25 s) on a SQLite store;
@@ -38,7 +38,7 @@ from bench.timing import Figure, checked_figure, interleaved, stopwatch
 from db.store import Store
 from ingest.fetch import Fetcher, HostGates
 from rassegna.config import Settings, load_settings
-from rassegna.operations import ingest_source, make_fetcher
+from rassegna.operations import Ingest, make_fetcher
 
 SOURCES = 1000
 HOSTS = 100
@@ -73,10 +73,9 @@ def _settings(ctx: Context, port: int, db: Path) -> Settings:
 
 def _pipeline_pass(settings: Settings, store: Store, fetcher: Fetcher) -> float:
     sources = settings.sources
+    run = Ingest(settings, store, fetcher=fetcher)
     with stopwatch() as t, ThreadPoolExecutor(WORKERS) as pool:
-        reports = list(
-            pool.map(lambda s: ingest_source(settings, store, s, fetcher=fetcher), sources)
-        )
+        reports = list(pool.map(run.source, sources))
     errors = [r.error for r in reports if r.error]
     if errors or len(reports) != len(sources):
         raise RuntimeError(f"poll pass had {len(errors)} errors: {errors[:3]}")

@@ -14,6 +14,7 @@ from bench.corpus import rss_document
 from bench.feed_bench import SOURCE, timed_ingest
 from bench.timing import Figure, at_most, interleaved, ratio_figure
 from ingest.article import DraftRules
+from ingest.remote import RemoteOptions
 from ingest.rules import Rule, RuleSet, make_rule
 
 RULE_COUNT = 50
@@ -60,15 +61,15 @@ def run(ctx: Context) -> list[Figure]:
     data = rss_document(ctx.corpus, count)
     feed = ctx.root / "feed-rules.xml"
     feed.write_bytes(data)
-    with_rules = DraftRules(filters=fifty_rules().for_source(SOURCE))
+    with_rules = RemoteOptions(rules=DraftRules(filters=fifty_rules().for_source(SOURCE)))
     # Warm-up (imports, the rules' regular expressions, every code path of an ingest with
     # rules) on a short feed: the whole one would warm nothing more.
     warm_up = ctx.root / "feed-rules-warm-up.xml"
     warm_up.write_bytes(rss_document(ctx.corpus, WARM_UP_ITEMS))
-    timed_ingest(ctx, warm_up, WARM_UP_ITEMS, rules=with_rules)
+    timed_ingest(ctx, warm_up, WARM_UP_ITEMS, with_rules)
     rounds = interleaved(
         [
-            lambda: timed_ingest(ctx, feed, count, rules=with_rules),
+            lambda: timed_ingest(ctx, feed, count, with_rules),
             lambda: timed_ingest(ctx, feed, count),
         ],
         max(ctx.sizes.feed_rounds, 3),

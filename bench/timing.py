@@ -105,6 +105,10 @@ def at_least(limit: float) -> tuple[str, Callable[[float], bool]]:
     return f">= {limit:g}", lambda x: x >= limit
 
 
+def below(limit: float) -> tuple[str, Callable[[float], bool]]:
+    return f"< {limit:g}", lambda x: x < limit
+
+
 def ratio_figure(
     name: str,
     rounds: Rounds,
@@ -189,14 +193,13 @@ def per_thousand_figure(
         f"cpu_s_per_1000_{what}": round(statistics.median(cpu) / (count / 1000), 4),
     }
     extra.update(details or {})
-    return Figure(
-        name=name,
-        value=round(value, 4),
+    return checked_figure(
+        name,
+        value,
         unit=f"s per 1000 {what}",
         baseline=baseline,
-        ratio=None,
-        target=f"< {limit:g}",
-        ok=value < limit,
+        target=below(limit),
+        digits=4,
         details=extra,
     )
 

@@ -17,20 +17,18 @@ from sqlalchemy.dialects import postgresql
 from db import tables
 from db.tables import SOURCES, rowcount
 
-LEASE_SECONDS = 300
-"""How long a claim lasts unless its fetch is recorded first."""
-
 
 def claim_due(
     engine: Engine,
     owner: str,
     names: Sequence[str],
     *,
+    lease_seconds: int,
     now: datetime | None = None,
-    lease_seconds: int = LEASE_SECONDS,
     limit: int | None = None,
 ) -> list[str]:
-    """Claim the sources among `names` that are due and not claimed by a live lease.
+    """Claim the sources among `names` that are due and not claimed by a live lease, for
+    `lease_seconds` (the daemon's `[scheduler] lease`) unless their fetch is recorded first.
 
     Returns the names claimed, oldest due first. On PostgreSQL the rows are picked
     with `FOR UPDATE SKIP LOCKED`, so daemons claiming at the same moment never get

@@ -19,31 +19,11 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Engine,
-    ScalarSelect,
-    Select,
-    and_,
-    func,
-    or_,
-    select,
-)
+from sqlalchemy import ColumnElement, Connection, Engine, Select, and_, func, or_, select
 
 from db.revisions import EDITS, LINKS, RESULTS, TOPICS, value_of
-from db.tables import (
-    ARTICLE_AUTHORS,
-    ARTICLE_TAGS,
-    ARTICLES,
-    AUTHORS,
-    CATEGORIES,
-    SOURCES,
-    TAGS,
-    TOPIC_ARTICLES,
-    VISIBLE,
-    chunks,
-)
+from db.selection import label_slugs, split_slugs
+from db.tables import ARTICLES, CATEGORIES, SOURCES, VISIBLE, chunks
 
 ARTICLES_FOLDER = "articoli"
 # An article whose title gave no slug still needs a folder name.
@@ -128,15 +108,8 @@ class PageStamp:
     topics: tuple[str, ...] = ()
 
 
-# Between the slugs of one article in one aggregated column: never part of a slug.
-_SEPARATOR = "\n"
 # Rows fetched per round trip while the stamps are streamed.
 _YIELD = 2000
-
-
-def _slugs(label: Any, *joined: ColumnElement[bool]) -> ScalarSelect[Any]:
-    """The slugs of one article's labels in one column (`label` is the slug column)."""
-    return select(func.aggregate_strings(label, _SEPARATOR)).where(*joined).scalar_subquery()
 
 
 def _own(column: Any) -> ColumnElement[bool]:
@@ -159,7 +132,6 @@ def _stamp_select(*chain: Any) -> Select[Any]:
     """The columns `_stamp_of` reads: seven of the article, the `chain` columns, then its
     tag, author and topic slugs."""
     a = ARTICLES.c
-    at, aa, ta = ARTICLE_TAGS, ARTICLE_AUTHORS, TOPIC_ARTICLES
     return select(
         a.id,
         a.page_path,
@@ -169,9 +141,7 @@ def _stamp_select(*chain: Any) -> Select[Any]:
         a.updated,
         a.linked_sources,
         *chain,
-        _slugs(TAGS.c.slug, at.c.article_id == a.id, TAGS.c.id == at.c.tag_id),
-        _slugs(AUTHORS.c.slug, aa.c.article_id == a.id, AUTHORS.c.id == aa.c.author_id),
-        _slugs(ta.c.topic_slug, ta.c.article_id == a.id),
+        *label_slugs(a.id),
     )
 
 
@@ -182,10 +152,6 @@ def _stamp_query(chain: Any, where: ColumnElement[bool]) -> Select[Any]:
         .where(VISIBLE, where)  # a hidden article has no page until shown again
         .order_by(chain, a.published, a.id)
     )
-
-
-def _split(joined: str | None) -> tuple[str, ...]:
-    return tuple(sorted(joined.split(_SEPARATOR))) if joined else ()
 
 
 class PageReader:
@@ -287,9 +253,9 @@ def _stamp_of(row: Any, chain: tuple[str, int], tags: int) -> PageStamp:
         updated=row[5],
         linked_sources=row[6],
         chain=chain,
-        tags=_split(row[tags]),
-        authors=_split(row[tags + 1]),
-        topics=_split(row[tags + 2]),
+        tags=split_slugs(row[tags]),
+        authors=split_slugs(row[tags + 1]),
+        topics=split_slugs(row[tags + 2]),
     )
 
 

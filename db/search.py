@@ -54,7 +54,7 @@ from sqlalchemy import (
 
 from db.analysis import WORD, index_text, stem, words
 from db.query import MAX_QUERY_CHARS, ParsedQuery, QueryError, fts5_query, parse_query, tsquery_text
-from db.records import ArticleHeadline, SearchHit, StoredArticle, picked
+from db.records import ArticleDraft, ArticleHeadline, SearchHit, StoredArticle, picked
 from db.tables import (
     ARTICLE_TAGS,
     ARTICLES,
@@ -83,27 +83,18 @@ FTS = table(FTS_TABLE, column("rowid"))
 # -- the SQLite index ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class IndexRow:
-    """The searchable text of one article."""
-
-    article_id: int
-    title: str
-    summary: str
-    body: str
-    authors: Sequence[str]
-    tags: Sequence[str]
-
-
-def index_articles(connection: Connection, rows: Sequence[IndexRow], *, replace: bool) -> None:
-    """Write the FTS5 entries of these articles (SQLite; PostgreSQL's trigger does this).
+def index_articles(
+    connection: Connection, articles: Sequence[tuple[int, ArticleDraft]], *, replace: bool
+) -> None:
+    """Write the FTS5 entries of these (article id, the draft stored under it): their
+    title, summary, text, authors and tags (SQLite; PostgreSQL's trigger does this).
 
     `replace` deletes any previous entry first (changed articles).
     """
-    if connection.dialect.name != "sqlite" or not rows:
+    if connection.dialect.name != "sqlite" or not articles:
         return
     if replace:
-        for chunk in chunks([r.article_id for r in rows]):
+        for chunk in chunks([article_id for article_id, _ in articles]):
             connection.execute(delete(FTS).where(FTS.c.rowid.in_(chunk)))
     connection.execute(
         text(
@@ -112,14 +103,14 @@ def index_articles(connection: Connection, rows: Sequence[IndexRow], *, replace:
         ),
         [
             {
-                "rowid": r.article_id,
-                "title": index_text(r.title),
-                "summary": index_text(r.summary),
-                "body": index_text(r.body),
-                "authors": index_text(" ".join(r.authors)),
-                "tags": index_text(" ".join(r.tags)),
+                "rowid": article_id,
+                "title": index_text(d.title),
+                "summary": index_text(d.summary),
+                "body": index_text(d.content_text),
+                "authors": index_text(" ".join(d.authors)),
+                "tags": index_text(" ".join(d.tags)),
             }
-            for r in rows
+            for article_id, d in articles
         ],
     )
 

@@ -3,7 +3,9 @@
 
 Change stamps (`db.stamps`), feed reads and keyset pages (`db.reads`) and section counts
 (`db.listings`) all select through here, so a feed, its stamps, its archive pages and
-their numbering can never disagree on what a section is.
+their numbering can never disagree on what a section is. The other way round, the tag,
+author and topic sections one article is in (`label_slugs`) are read here too, for the
+stamps of its page (`db.pages`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, select
+from sqlalchemy import BindParameter, ColumnElement, ScalarSelect, Select, bindparam, func, select
 
 from db.records import SectionKind
 from db.tables import (
@@ -129,3 +131,29 @@ def grouped_counts() -> tuple[tuple[SectionKind, Select[Any]], ...]:
         ),
         ("author", linked(AUTHORS, ARTICLE_AUTHORS, ARTICLE_AUTHORS.c.author_id)),
     )
+
+
+# Between the slugs of one article in one aggregated column: never part of a slug.
+_SEPARATOR = "\n"
+
+
+def _slugs(label: Any, *joined: ColumnElement[bool]) -> ScalarSelect[Any]:
+    """The slugs of one article's labels in one column (`label` is the slug column)."""
+    return select(func.aggregate_strings(label, _SEPARATOR)).where(*joined).scalar_subquery()
+
+
+def label_slugs(article_id: ColumnElement[Any]) -> tuple[ScalarSelect[Any], ...]:
+    """The slugs of the tags, the authors and the topics of the article `article_id` (a
+    column of the enclosing query), three columns of slugs joined in any order: what
+    `split_slugs` reads."""
+    at, aa, ta = ARTICLE_TAGS.c, ARTICLE_AUTHORS.c, TOPIC_ARTICLES.c
+    return (
+        _slugs(TAGS.c.slug, at.article_id == article_id, TAGS.c.id == at.tag_id),
+        _slugs(AUTHORS.c.slug, aa.article_id == article_id, AUTHORS.c.id == aa.author_id),
+        _slugs(ta.topic_slug, ta.article_id == article_id),
+    )
+
+
+def split_slugs(joined: str | None) -> tuple[str, ...]:
+    """The slugs of one column of `label_slugs`, sorted."""
+    return tuple(sorted(joined.split(_SEPARATOR))) if joined else ()

@@ -245,18 +245,7 @@ def _after_write(
     """Index what an upsert wrote and match it against the topics."""
     search.index_articles(
         connection,
-        [
-            search.IndexRow(
-                article_id=p.article_id,
-                title=p.draft.title,
-                summary=p.draft.summary,
-                body=p.draft.content_text,
-                authors=p.draft.authors,
-                tags=p.draft.tags,
-            )
-            for p in plans
-            if p.article_id is not None
-        ],
+        [(p.article_id, p.draft) for p in plans if p.article_id is not None],
         replace=replace,
     )
     topics = load_topics(connection)

@@ -1,17 +1,19 @@
 """What one build prepares once per article and shares between feeds and formats.
 
 An article is listed in the root feed, in its category, source and tag feeds and in the
-archive pages of each, in three formats. `ArticleLru` keeps what a renderer made of it
-(the feedgen entry of `render.EntryCache`, the JSON item of `jsonfeed.ItemCache`) for the
-other feeds; `TextHandover` hands the cleaned texts made for an article's XML entry over
-to its JSON Feed item, rendered right after the XML of the same feed.
+archive pages of each, in three formats. `RenderCache` (on an `ArticleLru`) keeps what a
+renderer made of it (the feedgen entry of `render.EntryCache`, the JSON item of
+`jsonfeed.ItemCache`) for the other feeds; `TextHandover` hands the cleaned texts made for
+an article's XML entry over to its JSON Feed item, rendered right after the XML of the
+same feed.
 
-Both are plain objects a build creates and passes to the renderers: nothing is kept
+These are plain objects a build creates and passes to the renderers: nothing is kept
 between builds or shared between threads.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +21,7 @@ from typing import Generic, TypeVar
 
 from db.records import StoredArticle
 from feeds.common import authors_of, content_of, summary_of, title_of
+from feeds.site import SiteInfo
 
 V = TypeVar("V")
 
@@ -110,3 +113,34 @@ def texts_for(
     if handover is None or handover.site_link != site_link:
         return texts_of(article, site_link)
     return handover.texts(article)
+
+
+class RenderCache(ABC, Generic[V]):
+    """What one renderer makes of each article for `site` in one build, shared by every
+    feed listing the article (an `ArticleLru`, bounded by `limit`: a value holds the
+    article's texts). `texts`, when given, is the build's `TextHandover`. A subclass says
+    what it makes, in `make`."""
+
+    def __init__(
+        self, site: SiteInfo, limit: int | None = None, texts: TextHandover | None = None
+    ) -> None:
+        self.site = site
+        self.texts = texts
+        self._values: ArticleLru[V] = ArticleLru(limit)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    @property
+    def limit(self) -> int | None:
+        return self._values.limit
+
+    def get(self, article: StoredArticle) -> V:
+        return self._values.get(article, self._make)
+
+    def _make(self, article: StoredArticle) -> V:
+        return self.make(article, texts_for(article, self.site.link, self.texts))
+
+    @abstractmethod
+    def make(self, article: StoredArticle, texts: ArticleTexts) -> V:
+        """What the renderer makes of `article`, from its `texts`."""

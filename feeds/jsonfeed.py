@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from db.records import StoredArticle
-from feeds.caches import ArticleLru, ArticleTexts, TextHandover, texts_for
+from feeds.caches import ArticleTexts, RenderCache
 from feeds.common import (
     article_link,
     clean_text,
@@ -72,30 +72,10 @@ def _item(site: SiteInfo, article: StoredArticle, texts: ArticleTexts) -> dict[s
     return item
 
 
-class ItemCache:
-    """Serialized JSON Feed items of one build, shared by every feed listing an article
-    (`caches.ArticleLru`, bounded by `limit` like `render.EntryCache`); `texts`, when
-    given, is the build's `TextHandover`, which holds the texts made for the XML entries."""
+class ItemCache(RenderCache[str]):
+    """Serialized JSON Feed items of one build (`caches.RenderCache`)."""
 
-    def __init__(
-        self, site: SiteInfo, limit: int | None = None, texts: TextHandover | None = None
-    ) -> None:
-        self.site = site
-        self.texts = texts
-        self._items: ArticleLru[str] = ArticleLru(limit)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    @property
-    def limit(self) -> int | None:
-        return self._items.limit
-
-    def item(self, article: StoredArticle) -> str:
-        return self._items.get(article, self._make)
-
-    def _make(self, article: StoredArticle) -> str:
-        texts = texts_for(article, self.site.link, self.texts)
+    def make(self, article: StoredArticle, texts: ArticleTexts) -> str:
         return _dumps(_item(self.site, article, texts))
 
 
@@ -134,5 +114,5 @@ def render_json(
     if site.hubs:
         document["hubs"] = [{"type": "WebSub", "url": hub} for hub in site.hubs]
     head = _dumps(document)
-    items = ",".join(cache.item(a) for a in articles)
+    items = ",".join(cache.get(a) for a in articles)
     return f'{head[:-1]},"items":[{items}]}}\n'.encode()

@@ -43,7 +43,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from db.records import StoredArticle
-from feeds.caches import ArticleLru, ArticleTexts, TextHandover, texts_for
+from feeds.caches import ArticleTexts, RenderCache
 from feeds.common import (
     article_link,
     atom_updated,
@@ -292,35 +292,14 @@ class _Entry(FeedEntry):  # type: ignore[misc]
                 setattr(self, name, None)
 
 
-class EntryCache:
-    """The feedgen entries of one build, shared by every feed that lists an article.
+class EntryCache(RenderCache[_Entry]):
+    """The feedgen entries of one build (`caches.RenderCache`). An article sits in the
+    root feed and in its category, source and tag feeds, and in the archive pages of
+    each; its entry is prepared once, by id and `updated`, and its texts go on to the JSON
+    Feed item through the build's `TextHandover`."""
 
-    An article sits in the root feed and in its category, source and tag feeds, and in
-    the archive pages of each; its entry is prepared once (`caches.ArticleLru`, by id and
-    `updated`), meant to live for one build only. `limit` bounds what it holds: an entry
-    holds its text several times. `texts`, when given, is the build's `TextHandover`,
-    which gives the texts made here to the JSON Feed items too.
-    """
-
-    def __init__(
-        self, site: SiteInfo, limit: int | None = None, texts: TextHandover | None = None
-    ) -> None:
-        self.site = site
-        self.texts = texts
-        self._entries: ArticleLru[_Entry] = ArticleLru(limit)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    @property
-    def limit(self) -> int | None:
-        return self._entries.limit
-
-    def entry(self, article: StoredArticle) -> _Entry:
-        return self._entries.get(article, self._make)
-
-    def _make(self, article: StoredArticle) -> _Entry:
-        return _make_entry(self.site, article, texts_for(article, self.site.link, self.texts))
+    def make(self, article: StoredArticle, texts: ArticleTexts) -> _Entry:
+        return _make_entry(self.site, article, texts)
 
 
 def _make_entry(site: SiteInfo, article: StoredArticle, texts: ArticleTexts) -> _Entry:
@@ -420,7 +399,7 @@ def render_xml(
     channel.archive = history.archive
     channel.history_links = [(rel, site.url(other.rss_path)) for rel, other in history_links]
     for article in articles:
-        fg.add_entry(cache.entry(article), order="append")  # trap 7
+        fg.add_entry(cache.get(article), order="append")  # trap 7
 
     hubs = [{"href": hub, "rel": "hub"} for hub in site.hubs]
     alternate = {"href": site.link, "rel": "alternate", "type": "text/html"}

@@ -129,6 +129,25 @@ class _Place:
     following_key: str
 
 
+@dataclass(slots=True)
+class _Files:
+    """What a build knows of its files: the last build's state, this build's report, and
+    the files it stands for (`live`; `remove_stale` deletes the others)."""
+
+    state: BuildState
+    report: BuildReport
+    live: set[str] = field(default_factory=set)
+
+    def fresh(self, path: str, fingerprint: str) -> bool:
+        """Count `path` as live; whether it is as built from `fingerprint` (then it is
+        reported unchanged and need not be rendered)."""
+        self.live.add(path)
+        if self.state.fresh_with_gzip(path, fingerprint):
+            self.report.unchanged.append(path)
+            return True
+        return False
+
+
 def _chains(stamps: Iterable[PageStamp]) -> Iterator[_Place]:
     """Every article's `_Place`; `stamps` come chain by chain, oldest first within one.
     Each key is made once, and only the article before and after are held."""
@@ -168,50 +187,50 @@ class _Plan:
     parts: list[list[str]] = field(default_factory=list)
 
 
-def _plan_place(
-    place: _Place,
-    site: SiteInfo,
-    base: str,
-    linked: tuple[set[str], set[str]],
-    plan: _Plan,
-    check: Callable[[str, str], bool],
-) -> None:
-    """Plan the page of `place` when `check` does not find its fingerprint fresh."""
-    stamp = place.stamp
-    tags = ",".join(t for t in stamp.tags if t in linked[0])
-    authors = ",".join(a for a in stamp.authors if a in linked[1])
-    # One cheap hash of one string: this runs for every article of a full pass.
-    text = "\x00".join(
-        (
-            base,
-            place.key,
-            stamp.page_path,
-            place.previous_key,
-            place.following_key,
-            tags,
-            authors,
-            ",".join(stamp.topics),
+@dataclass(frozen=True, slots=True)
+class _Planner:
+    """What planning the article pages takes beside the stamps: the site, the fingerprint
+    part every page shares (`base`), the tags and authors with section pages (`linked`),
+    the news sitemap's `cutoff`, and `check`, which tells whether a page is as built from
+    a fingerprint."""
+
+    site: SiteInfo
+    base: str
+    linked: tuple[set[str], set[str]]
+    cutoff: datetime
+    check: Callable[[str, str], bool]
+
+    def place(self, place: _Place, plan: _Plan) -> None:
+        """Plan the page of `place` when `check` does not find its fingerprint fresh."""
+        stamp = place.stamp
+        tags = ",".join(t for t in stamp.tags if t in self.linked[0])
+        authors = ",".join(a for a in stamp.authors if a in self.linked[1])
+        # One cheap hash of one string: this runs for every article of a full pass.
+        text = "\x00".join(
+            (
+                self.base,
+                place.key,
+                stamp.page_path,
+                place.previous_key,
+                place.following_key,
+                tags,
+                authors,
+                ",".join(stamp.topics),
+            )
         )
-    )
-    fingerprint = hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
-    path = f"{stamp.page_path}/{INDEX}"
-    if not check(path, fingerprint):
-        plan.stale.append(
-            _ArticlePage(stamp.id, place.previous, place.following, stamp.topics, path, fingerprint)
-        )
+        fingerprint = hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
+        path = f"{stamp.page_path}/{INDEX}"
+        if not self.check(path, fingerprint):
+            page = _ArticlePage(
+                stamp.id, place.previous, place.following, stamp.topics, path, fingerprint
+            )
+            plan.stale.append(page)
 
 
-def _plan_articles(
-    reader: PageReader,
-    site: SiteInfo,
-    base: str,
-    sections: Sections,
-    cutoff: datetime,
-    check: Callable[[str, str], bool],
-) -> _Plan:
+def _plan_articles(reader: PageReader, planner: _Planner) -> _Plan:
     """Stream the page stamps once: each page whose fingerprint `check` does not find
     fresh is planned; the sitemaps' entries are gathered on the way."""
-    linked = (sections.linked_keys(KIND_TAG), sections.linked_keys(KIND_AUTHOR))
+    site = planner.site
     plan = _Plan()
     # Without excerpt pages only chains holding a page matter (their remote articles are
     # still its neighbours).
@@ -221,22 +240,14 @@ def _plan_articles(
             continue
         if not is_web_url(stamp.url):  # excerpt pages are `noindex`: no sitemap
             plan.indexed.append((stamp.page_path, max(stamp.updated, stamp.published)))
-            if stamp.published >= cutoff:
+            if stamp.published >= planner.cutoff:
                 plan.recent.append(stamp)
-        _plan_place(place, site, base, linked, plan, check)
+        planner.place(place, plan)
     plan.newest = reader.newest()
     return plan
 
 
-def _plan_changed(
-    reader: PageReader,
-    since: Since,
-    site: SiteInfo,
-    base: str,
-    sections: Sections,
-    cutoff: datetime,
-    check: Callable[[str, str], bool],
-) -> _Plan:
+def _plan_changed(reader: PageReader, since: Since, planner: _Planner) -> _Plan:
     """The plan of `_plan_articles` when only the articles `since.new` were stored since
     the last build: their pages and those of their previous and next articles are
     checked; the sitemaps' entries are read by address, for the months of `since.groups`
@@ -249,7 +260,7 @@ def _plan_changed(
     around.update({i: changes.neighbours(stamps[i]) for i in near if i in stamps})
     beyond = {n for pair in around.values() for n in pair if n is not None} - set(stamps)
     stamps.update(changes.stamps(beyond))
-    linked = (sections.linked_keys(KIND_TAG), sections.linked_keys(KIND_AUTHOR))
+    site = planner.site
     plan = _Plan()
     for i in sorted(around):
         stamp = stamps.get(i)
@@ -261,7 +272,7 @@ def _plan_changed(
         place = _Place(
             stamp, _stamp_key(stamp), previous, _stamp_key(before), following, _stamp_key(after)
         )
-        _plan_place(place, site, base, linked, plan, check)
+        planner.place(place, plan)
     plan.parts = since.parts
     plan.groups = since.groups
     for group in sorted(plan.groups):
@@ -279,7 +290,7 @@ def _plan_changed(
         rows = changes.listed(prefix)
         plan.indexed += [(path, max(updated, published)) for path, published, updated in rows]
     plan.recent = [
-        s for s in changes.stamps(changes.recent_ids(cutoff)).values() if has_page(s, site)
+        s for s in changes.stamps(changes.recent_ids(planner.cutoff)).values() if has_page(s, site)
     ]
     plan.newest = since.newest_now()
     return plan
@@ -303,29 +314,22 @@ def build_pages(
     when = now or datetime.now(UTC)
     state = PagesState(out_dir, PAGES_STATE, PAGES_VERSION)
     report = BuildReport()
-    live: set[str] = set()
+    files = _Files(state, report)
     specs = list(specs) if specs is not None else plan_feeds(store, site)
     sections = Sections(site, specs)
     templates = Templates(site)
     base = _digest(PAGES_VERSION, templates.fingerprint, site)
-
-    def check(path: str, fingerprint: str) -> bool:
-        live.add(path)
-        if state.fresh_with_gzip(path, fingerprint):
-            report.unchanged.append(path)
-            return True
-        return False
-
-    cutoff = news_cutoff(when)
+    linked = (sections.linked_keys(KIND_TAG), sections.linked_keys(KIND_AUTHOR))
+    planner = _Planner(site, base, linked, news_cutoff(when), files.fresh)
     key = _digest(base, list(specs), sitemap_urls)
     with store.page_reader() as reader:
         mark = reader.mark()
         since = new_since(reader, out_dir, key, mark, state, specs, site.base_url)
         if since is None:
             state.load_all()
-            plan = _plan_articles(reader, site, base, sections, cutoff, check)
+            plan = _plan_articles(reader, planner)
         else:
-            plan = _plan_changed(reader, since, site, base, sections, cutoff, check)
+            plan = _plan_changed(reader, since, planner)
     # Without a new article listed in it, a section's pages stay as they are.
     listing = _listing(store, site, specs if since is None else since.touching(specs))
     # An article rendered for its page is listed in sections too: its list item is made
@@ -335,21 +339,17 @@ def build_pages(
         for start in range(0, len(plan.stale), _BATCH):
             batch = plan.stale[start : start + _BATCH]
             _render_articles(store, site, templates, sections, batch, publisher, items)
-        section_stamps = _publish_sections(
-            site, templates, items, listing, base, state, publisher, live, report
-        )
+        section_stamps = _publish_sections(site, templates, items, listing, base, files, publisher)
         dates = section_dates(store, site, section_stamps)
         if since is not None:
-            dates = since.keep(specs, dates, live)
-        parts = _publish_sitemaps(
-            store, site, plan, specs, dates, sitemap_urls, state, publisher, live, report
-        )
+            dates = since.keep(specs, dates, files.live)
+        parts = _publish_sitemaps(store, site, plan, specs, dates, sitemap_urls, files, publisher)
         publisher.finish()
     if since is not None:
         # Pages of articles known before are all still live (nothing left the store);
         # section pages, sitemaps and robots.txt said above which of theirs are.
-        live.update(p for p in state.files if p.split("/", 1)[0] == ARTICLES_FOLDER)
-    report.removed = remove_stale(out_dir, state, live)
+        files.live.update(p for p in state.files if p.split("/", 1)[0] == ARTICLES_FOLDER)
+    report.removed = remove_stale(out_dir, state, files.live)
     state.save(fsync=fsync)
     write_atomic(out_dir, PAGES_MARK, mark_of(key, mark, parts, plan.newest, dates), fsync=fsync)
     if fsync:
@@ -409,10 +409,8 @@ def _publish_sections(
     items: ListItems,
     listed: Iterable[tuple[FeedSpec, list[Stamp]]],
     base: str,
-    state: BuildState,
+    files: _Files,
     publisher: Publisher,
-    live: set[str],
-    report: BuildReport,
 ) -> list[tuple[FeedSpec, list[tuple[int, list[Stamp]]]]]:
     """The pages of each section listing `stamps` (its latest articles); returns each
     section's pages as (number, stamps)."""
@@ -425,11 +423,8 @@ def _publish_sections(
         todo = []
         for number, chunk in pages:
             path = section_page_path(spec, number)
-            live.add(path)
             fingerprint = _digest(base, spec, number, count, chunk)
-            if state.fresh_with_gzip(path, fingerprint):
-                report.unchanged.append(path)
-            else:
+            if not files.fresh(path, fingerprint):
                 todo.append((number, chunk, path, fingerprint))
         if not todo:
             continue
@@ -452,10 +447,8 @@ def _publish_sitemaps(
     specs: Sequence[FeedSpec],
     dates: SectionDates,
     max_urls: int,
-    state: BuildState,
+    files: _Files,
     publisher: Publisher,
-    live: set[str],
-    report: BuildReport,
 ) -> list[list[str]]:
     """`sitemap.xml` and its parts, `sitemap-news.xml` and `robots.txt`; returns the parts
     as (path, group, lastmod), in the index's order."""
@@ -466,7 +459,7 @@ def _publish_sitemaps(
         for number, lastmod in enumerate(dates.get(spec.folder, ()), start=1):
             if lastmod:
                 entries.append(SitemapEntry(section_page_url(site, spec, number), lastmod))
-    parts = _publish_parts(SECTIONS_GROUP, entries, site, max_urls, state, publisher, live, report)
+    parts = _publish_parts(SECTIONS_GROUP, entries, site, max_urls, files, publisher)
     dated = dict(plan.kept)
     dated.update((page_path, _w3c(changed_at, site)) for page_path, changed_at in plan.indexed)
     groups: dict[str, list[SitemapEntry]] = {}
@@ -478,21 +471,18 @@ def _publish_sitemaps(
         for p in plan.parts
         if plan.groups is not None and p[1] != SECTIONS_GROUP and p[1] not in plan.groups
     ]
-    live.update(p[0] for p in articles)
+    files.live.update(p[0] for p in articles)
     for group, in_group in groups.items():
-        articles += _publish_parts(group, in_group, site, max_urls, state, publisher, live, report)
+        articles += _publish_parts(group, in_group, site, max_urls, files, publisher)
     # Months in order, the numbered parts of one month by number.
     parts += sorted(articles, key=lambda p: (p[1], len(p[0]), p[0]))
-    live.add(SITEMAP)
     index = [(name, lastmod) for name, _, lastmod in parts]
     index_fp = _digest(PAGES_VERSION, site, index)
-    if state.fresh_with_gzip(SITEMAP, index_fp):
-        report.unchanged.append(SITEMAP)
-    else:
+    if not files.fresh(SITEMAP, index_fp):
         # An index needs a part: an empty store gets an empty list of pages instead.
         data = render_index(site, index) if index else render_part([])
         publisher.publish(((SITEMAP, data),), index_fp)
-    _publish_news(store, site, plan, state, publisher, live, report)
+    _publish_news(store, site, plan, files, publisher)
     return parts
 
 
@@ -500,18 +490,13 @@ def _publish_news(
     store: Store,
     site: SiteInfo,
     plan: _Plan,
-    state: BuildState,
+    files: _Files,
     publisher: Publisher,
-    live: set[str],
-    report: BuildReport,
 ) -> None:
     """`sitemap-news.xml` and `robots.txt`."""
     recent = sorted(plan.recent, key=lambda s: (s.published, s.id), reverse=True)
     news_fp = _digest(PAGES_VERSION, site, [_stamp_key(s) for s in recent])
-    live.add(NEWS_SITEMAP)
-    if state.fresh_with_gzip(NEWS_SITEMAP, news_fp):
-        report.unchanged.append(NEWS_SITEMAP)
-    else:
+    if not files.fresh(NEWS_SITEMAP, news_fp):
         loaded = store.articles_by_ids(s.id for s in recent)
         news = [
             NewsEntry(
@@ -523,10 +508,9 @@ def _publish_news(
             if s.id in loaded
         ]
         publisher.publish(((NEWS_SITEMAP, render_news_sitemap(site, news)),), news_fp)
-    robots = [(ROBOTS, render_robots(site))]
-    _publish_set(
-        [ROBOTS], lambda: robots, _digest(PAGES_VERSION, site), state, publisher, live, report
-    )
+    robots_fp = _digest(PAGES_VERSION, site)
+    if not files.fresh(ROBOTS, robots_fp):
+        publisher.publish(((ROBOTS, render_robots(site)),), robots_fp)
 
 
 def _publish_parts(
@@ -534,40 +518,15 @@ def _publish_parts(
     entries: Sequence[SitemapEntry],
     site: SiteInfo,
     max_urls: int,
-    state: BuildState,
+    files: _Files,
     publisher: Publisher,
-    live: set[str],
-    report: BuildReport,
 ) -> list[list[str]]:
     """The part files of one sitemap group; returns them as (path, group, lastmod)."""
     parts = []
     for name, chunk in split_parts(group, entries, max_urls) if entries else ():
         listing = "\n".join(f"{e.loc} {e.lastmod}" for e in chunk)
         fingerprint = _digest(PAGES_VERSION, site, name, listing)
-        live.add(name)
-        if state.fresh_with_gzip(name, fingerprint):
-            report.unchanged.append(name)
-        else:
+        if not files.fresh(name, fingerprint):
             publisher.publish(((name, render_part(chunk)),), fingerprint)
         parts.append([name, group, max(e.lastmod for e in chunk)])
     return parts
-
-
-def _publish_set(
-    paths: Sequence[str],
-    render: Callable[[], Sequence[tuple[str, bytes]]],
-    fingerprint: str,
-    state: BuildState,
-    publisher: Publisher,
-    live: set[str],
-    report: BuildReport,
-) -> None:
-    """Publish `paths`, rendered together, unless they are all as built from `fingerprint`
-    (then nothing is rendered)."""
-    live.update(paths)
-    if all(state.fresh_with_gzip(path, fingerprint) for path in paths):
-        report.unchanged.extend(paths)
-        return
-    outputs = render()
-    assert [path for path, _ in outputs] == list(paths)
-    publisher.publish(outputs, fingerprint)

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from db.blocked import BlockedEntry
 from db.records import ArticleDraft
+from ingest import DEFAULT_TIMEZONE
 from ingest.article import DraftRules
 from ingest.errors import BadArticle
 from ingest.extract import PageFinder
@@ -24,6 +25,19 @@ from ingest.raw import RawArticle
 from ingest.screening import screen
 
 log = logging.getLogger("rassegna.ingest")
+
+
+@dataclass(frozen=True, slots=True)
+class Drafting:
+    """How the entries of one fetch become drafts: the time they are seen, the site's
+    time zone, the source's category, the normalization and keep/block rules, and whether
+    tracking parameters leave their links (`[ingest] strip_tracking`)."""
+
+    now: datetime
+    timezone: str = DEFAULT_TIMEZONE
+    category: str | None = None
+    rules: DraftRules | None = None
+    strip_tracking: bool = True
 
 
 @dataclass(slots=True)
@@ -70,33 +84,26 @@ def sort_outcomes(
 def add_drafts(
     raws: Sequence[RawArticle],
     collected: Collected,
-    *,
-    now: datetime,
-    timezone: str,
-    category: str | None,
-    rules: DraftRules | None = None,
+    drafting: Drafting,
     pool: DraftPool | None = None,
 ) -> None:
     """Normalize `raws` and file the outcomes in `collected`."""
-    prepare(raws, now)
+    prepare(raws, drafting.now)
+    timezone, category, rules = drafting.timezone, drafting.category, drafting.rules
     if pool is None:
         outcomes = normalize_batch(raws, timezone, category, rules)
     else:
         outcomes = pool.normalize(raws, timezone=timezone, category=category, rules=rules)
-    sort_outcomes(raws, outcomes, collected, now=now, rules=rules)
+    sort_outcomes(raws, outcomes, collected, now=drafting.now, rules=rules)
 
 
 def collect_feed(
     data: bytes,
+    drafting: Drafting,
     *,
     url: str,
     charset: str | None = None,
     content_type: str | None = None,
-    now: datetime,
-    timezone: str,
-    category: str | None = None,
-    rules: DraftRules | None = None,
-    strip_tracking: bool = True,
 ) -> Collected:
     """Drafts of every usable entry of a feed document."""
     parsed = parse_feed(
@@ -104,9 +111,9 @@ def collect_feed(
         url=url,
         http_charset=charset,
         content_type=content_type,
-        now=now,
-        timezone=timezone,
-        strip_tracking=strip_tracking,
+        now=drafting.now,
+        timezone=drafting.timezone,
+        strip_tracking=drafting.strip_tracking,
     )
     log_dropped(url, url, parsed)
     collected = Collected(
@@ -116,9 +123,7 @@ def collect_feed(
         title=parsed.title,
     )
     collected.problems.extend(empty_entries(url, parsed))
-    add_drafts(
-        parsed.entries, collected, now=now, timezone=timezone, category=category, rules=rules
-    )
+    add_drafts(parsed.entries, collected, drafting)
     return collected
 
 
@@ -141,25 +146,18 @@ def log_dropped(source_name: str, url: str, parsed: ParsedFeed) -> None:
 
 
 def collect_page(
-    response: Response,
-    *,
-    now: datetime,
-    timezone: str,
-    category: str | None = None,
-    rules: DraftRules | None = None,
-    strip_tracking: bool = True,
-    finder: PageFinder | None = None,
+    response: Response, drafting: Drafting, finder: PageFinder | None = None
 ) -> Collected:
-    """The draft of one article page."""
+    """The draft of one article page (its body found by `finder`, if given)."""
     collected = Collected()
     try:
         raw = extract_article(
             response.body,
             url=response.url,
             http_charset=response.charset,
-            now=now,
-            timezone=timezone,
-            strip_tracking=strip_tracking,
+            now=drafting.now,
+            timezone=drafting.timezone,
+            strip_tracking=drafting.strip_tracking,
             finder=finder,
         )
     except BadArticle as exc:
@@ -167,5 +165,5 @@ def collect_page(
         return collected
     if raw.published is None:
         collected.undated.add(raw.guid)
-    add_drafts([raw], collected, now=now, timezone=timezone, category=category, rules=rules)
+    add_drafts([raw], collected, drafting)
     return collected

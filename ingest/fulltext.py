@@ -31,8 +31,8 @@ from db.fetched_pages import PageRecord
 from db.store import Store
 from ingest import DEFAULT_TIMEZONE, is_url, normalize
 from ingest.article import plausible_date
-from ingest.extract import Extraction, FetchPage, Selectors, extract_page, word_count
-from ingest.fetch import Fetcher, FetchError
+from ingest.extract import Extraction, Selectors, extract_page, word_count
+from ingest.fetch import Fetcher, FetchError, Response
 from ingest.raw import RawArticle
 from ingest.siterules import SiteRule, SiteRules
 from ingest.untitled import title_from_html, title_from_link
@@ -110,27 +110,37 @@ def _newest_first(raw: RawArticle) -> float:
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
-class _Pages:
-    """Fetches the pages of one article through the shared fetcher."""
+@dataclass(frozen=True, slots=True)
+class PageFetcher:
+    """Article pages fetched at `now` through the shared fetcher (its limits, address
+    guard and per-host spacing), as the source's `user_agent` (the fetcher's when None)."""
 
-    def __init__(self, fetcher: Fetcher, user_agent: str | None, now: datetime) -> None:
-        self._fetcher = fetcher
-        self._user_agent = user_agent
-        self._now = now
+    fetcher: Fetcher
+    now: datetime
+    user_agent: str | None = None
+
+    def fetch(self, url: str, previous: PageRecord | None = None) -> Response:
+        """GET an article's page, with the validators of its `previous` successful fetch."""
+        etag = last_modified = None
+        if previous is not None and previous.ok:
+            etag, last_modified = previous.etag, previous.last_modified
+        return self.fetcher.fetch(
+            url,
+            etag=etag,
+            last_modified=last_modified,
+            now=self.now,
+            user_agent=self.user_agent,
+        )
 
     def more(self, url: str) -> tuple[bytes, str, str | None] | None:
+        """An article's other page (`next_page_link`, `single_page_link`); None, logged,
+        when it cannot be fetched. A `FetchPage` for the extractors."""
         try:
-            response = self._fetcher.fetch(url, now=self._now, user_agent=self._user_agent)
+            response = self.fetch(url)
         except FetchError as exc:
             log.info("full text: %s", exc.message)
             return None
         return response.body, response.url, response.charset
-
-
-def page_fetch(fetcher: Fetcher, user_agent: str | None, now: datetime) -> FetchPage:
-    """Fetch an article's other pages (`next_page_link`, `single_page_link`) through the
-    shared fetcher."""
-    return _Pages(fetcher, user_agent, now).more
 
 
 def _derived_title(raw: RawArticle) -> bool:
@@ -163,24 +173,14 @@ def _apply(raw: RawArticle, record: PageRecord) -> None:
 def fetch_and_extract(
     raw: RawArticle,
     options: FullTextOptions,
-    fetcher: Fetcher,
-    *,
-    now: datetime,
-    user_agent: str | None = None,
+    pages: PageFetcher,
     previous: PageRecord | None = None,
 ) -> tuple[PageRecord, SiteRule | None]:
     """Fetch and extract one entry's page: the record to remember (ok or why not)."""
-    url = raw.url or ""
+    url, now = raw.url or "", pages.now
     fingerprint = entry_hash(raw)
-    pages = _Pages(fetcher, user_agent, now)
     try:
-        response = fetcher.fetch(
-            url,
-            etag=previous.etag if previous and previous.ok else None,
-            last_modified=previous.last_modified if previous and previous.ok else None,
-            now=now,
-            user_agent=user_agent,
-        )
+        response = pages.fetch(url, previous)
     except FetchError as exc:
         reason = exc.message.removeprefix(f"{url}: ")
         return PageRecord(url, fingerprint, False, "", reason, now), None
@@ -247,14 +247,13 @@ def fill_full_text(
     store: Store,
     source_id: int,
     entries: Sequence[RawArticle],
-    fetcher: Fetcher,
+    pages: PageFetcher,
     options: FullTextOptions,
     *,
-    now: datetime,
     source_name: str,
-    user_agent: str | None = None,
 ) -> FullTextTally:
     """Give the entries that want it their article page's text, in place."""
+    now = pages.now
     tally = FullTextTally()
     wanted = [raw for raw in entries if wants_page(raw, options)]
     if not wanted:
@@ -275,9 +274,7 @@ def fill_full_text(
     saved: list[PageRecord] = []
     for raw in to_fetch[: options.per_poll]:
         previous = known.get(raw.url or "")
-        record, _rule = fetch_and_extract(
-            raw, options, fetcher, now=now, user_agent=user_agent, previous=previous
-        )
+        record, _rule = fetch_and_extract(raw, options, pages, previous)
         record = _counted(record, previous)
         tally.fetched += 1
         saved.append(record)
@@ -312,14 +309,12 @@ def fill_full_text(
     return tally
 
 
-def preview_entry(
-    raw: RawArticle, options: FullTextOptions, fetcher: Fetcher, *, now: datetime
-) -> PagePreview:
+def preview_entry(raw: RawArticle, options: FullTextOptions, pages: PageFetcher) -> PagePreview:
     """What the full-text step would store for one entry, without remembering anything."""
     url = raw.url or ""
     if not wants_page(raw, options):
         return PagePreview(url, False, "feed", "", feed_words(raw), None)
-    record, rule = fetch_and_extract(raw, options, fetcher, now=now)
+    record, rule = fetch_and_extract(raw, options, pages)
     if record.ok:
         _apply(raw, record)
         return PagePreview(

@@ -20,14 +20,14 @@ from db.records import FetchKind, FetchOutcome, FetchState, FileFingerprint, Sou
 from db.store import Store
 from ingest import DEFAULT_TIMEZONE, is_url
 from ingest.article import DraftRules
-from ingest.collect import Collected, collect_page, log_dropped
+from ingest.collect import Collected, Drafting, collect_page, log_dropped
 from ingest.errors import IngestError
 from ingest.extract import PageFinder
 from ingest.feed import parse_feed
 from ingest.feed_identity import ParsedFeed
 from ingest.fetch import Fetcher, FetchError, Response
 from ingest.files import content_digest
-from ingest.fulltext import FullTextOptions, fill_full_text, page_fetch
+from ingest.fulltext import FullTextOptions, PageFetcher, fill_full_text
 from ingest.page import find_article_links
 from ingest.pipeline import IngestReport, Problem
 from ingest.pool import DraftPool
@@ -53,6 +53,10 @@ class RemoteOptions:
     strip_tracking: bool = True  # config [ingest] strip_tracking
     full_text: FullTextOptions = field(default_factory=FullTextOptions)  # truncated feeds
     pool: DraftPool | None = None  # workers for big batches of entries (ingest.pool)
+
+    def drafting(self, now: datetime, category: str | None = None) -> Drafting:
+        """How a fetch made at `now` for a source of `category` becomes drafts."""
+        return Drafting(now, self.timezone, category, self.rules, self.strip_tracking)
 
 
 # -- the pipeline --------------------------------------------------------------------------
@@ -171,15 +175,14 @@ def _ingest_feed(poll: _Poll, prefetched: Response | None) -> FetchOutcome:
             parsed.bozo,
         )
     if options.full_text.mode != "off":
+        pages = PageFetcher(poll.fetcher, poll.now, options.user_agent)
         tally = fill_full_text(
             poll.store,
             poll.source_id,
             parsed.entries,
-            poll.fetcher,
+            pages,
             options.full_text,
-            now=poll.now,
             source_name=spec.name,
-            user_agent=options.user_agent,
         )
         poll.report.full_text_ok += tally.ok
         poll.report.full_text_failed += tally.failed
@@ -319,16 +322,9 @@ def collect_article(
     article split over pages is fetched through `fetcher`). Ingest and `--dry-run` both
     come here, so a preview shows what ingesting stores."""
     site = options.full_text
-    finder = PageFinder(site.rules, site.selectors, page_fetch(fetcher, options.user_agent, now))
-    return collect_page(
-        response,
-        now=now,
-        timezone=options.timezone,
-        category=category,
-        rules=options.rules,
-        strip_tracking=options.strip_tracking,
-        finder=finder,
-    )
+    pages = PageFetcher(fetcher, now, options.user_agent)
+    finder = PageFinder(site.rules, site.selectors, pages.more)
+    return collect_page(response, options.drafting(now, category), finder)
 
 
 def _collect_one(poll: _Poll, response: Response, collected: Collected) -> None:

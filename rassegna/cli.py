@@ -75,8 +75,8 @@ def main_options(
             "-c",
             envvar="RASSEGNA_CONFIG",
             help=(
-                "Configuration file [default: config/rassegna.toml,"
-                " then /etc/rassegna/rassegna.toml]."
+                "Configuration file (default: config/rassegna.toml,"
+                " then /etc/rassegna/rassegna.toml)."
             ),
             show_default=False,
         ),
@@ -116,9 +116,9 @@ def build_command(ctx: typer.Context) -> None:
 def serve(
     ctx: typer.Context,
     host: Annotated[
-        str | None, typer.Option(help="Address to listen on [default: server.host].")
+        str | None, typer.Option(help="Address to listen on (default: server.host).")
     ] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default: server.port].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: server.port).")] = None,
 ) -> None:
     """Serve the output folder over HTTP (ETag, Last-Modified, 304 answers).
 

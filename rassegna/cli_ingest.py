@@ -127,14 +127,7 @@ def _ingest_targets(
 ) -> list[IngestReport]:
     """Ingest the `urls`, then the `paths`, then the configured sources among the other
     `names` (all of them with `all_sources`), and rebuild the feeds if anything was stored."""
-    from rassegna.operations import (
-        build,
-        draft_pool,
-        ingest_path,
-        ingest_source,
-        ingest_url,
-        select_sources,
-    )
+    from rassegna.operations import Ingest, build, draft_pool, ingest_url, select_sources
 
     reports: list[IngestReport] = []
     with (
@@ -142,33 +135,21 @@ def _ingest_targets(
         progress_bars(not options_of(ctx).quiet) as progress,
         draft_pool(settings) as pool,
     ):
+        run = Ingest(settings, store, pool=pool)
         for url in urls:
             reports.append(
                 guard(ctx, partial(ingest_url, settings, store, url, source_name=source_name))
             )
         for path in paths:
             hook = progress(path) if progress else None
-            reports.append(
-                guard(
-                    ctx,
-                    partial(
-                        ingest_path,
-                        settings,
-                        store,
-                        Path(path),
-                        hook,
-                        pool,
-                        source_name=source_name,
-                    ),
-                )
-            )
+            reports.append(guard(ctx, partial(run.path, Path(path), hook, source_name=source_name)))
         named = [n for n in names if n not in paths and n not in urls]
         sources = (
             guard(ctx, lambda: select_sources(settings, named)) if named or all_sources else []
         )
         for source in sources:
             hook = progress(source.name) if progress else None
-            reports.append(ingest_source(settings, store, source, hook, pool=pool))
+            reports.append(run.source(source, hook))
         if build_after and any(r.stored for r in reports):
             built = guard(ctx, lambda: build(settings, store))
             log.info("build: %s, %d unchanged", built.written_counts(), len(built.unchanged))

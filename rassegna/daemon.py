@@ -41,9 +41,9 @@ from rassegna.lock import DaemonLock
 from rassegna.metrics import Metrics
 from rassegna.notify import Notifier
 from rassegna.operations import (
+    Ingest,
     build,
     draft_pool,
-    ingest_source,
     make_fetcher,
     search_feed,
     site_info,
@@ -198,9 +198,8 @@ class Daemon:
     def _ingest_one(self, settings: Settings, source: SourceConfig) -> IngestReport | None:
         if self._stop.is_set():  # shutting down: start nothing new
             return None
-        report = ingest_source(
-            settings, self.store, source, fetcher=self._fetcher, pool=self._drafts
-        )
+        run = Ingest(settings, self.store, fetcher=self._fetcher, pool=self._drafts)
+        report = run.source(source)
         self.metrics.fetches.labels("error" if report.error else "ok").inc()
         self.metrics.articles.labels("new").inc(report.new)
         self.metrics.articles.labels("changed").inc(report.changed)

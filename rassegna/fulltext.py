@@ -12,9 +12,8 @@ from ingest.article import to_draft
 from ingest.errors import BadArticle, IngestError
 from ingest.extract import Selectors, by_rule
 from ingest.feed import parse_feed
-from ingest.fetch import Fetcher, FetchError
-from ingest.fulltext import FullTextOptions, Mode, PagePreview, page_fetch, preview_entry
-from ingest.raw import RawArticle
+from ingest.fetch import FetchError
+from ingest.fulltext import FullTextOptions, Mode, PageFetcher, preview_entry
 from ingest.siterules import SiteRule, SiteRules, load_site_rules
 from rassegna.config import Settings, SourceConfig
 from rassegna.errors import RassegnaError
@@ -76,12 +75,10 @@ def _plain(text: str) -> str:
     return " ".join(text.replace("’", "'").split())
 
 
-def check_one(
-    rule: SiteRule, url: str, contains: tuple[str, ...], fetcher: Fetcher, now: datetime
-) -> RuleCheck:
+def check_one(rule: SiteRule, url: str, contains: tuple[str, ...], pages: PageFetcher) -> RuleCheck:
     """Fetch one test page and extract it with the rule alone (no fallback)."""
     try:
-        response = fetcher.fetch(url, now=now)
+        response = pages.fetch(url)
     except FetchError as exc:
         return RuleCheck(url, False, 0, exc.message.removeprefix(f"{url}: "))
     if response.content_type and "html" not in response.content_type:
@@ -91,7 +88,7 @@ def check_one(
         url=response.url,
         charset=response.charset,
         rule=rule,
-        fetch=page_fetch(fetcher, None, now),
+        fetch=pages.more,
     )
     if found is None or not found.words:
         return RuleCheck(url, False, 0, "the rule's body finds no article text")
@@ -99,8 +96,8 @@ def check_one(
     missing = [c for c in contains if _plain(c) not in text]
     if missing:
         return RuleCheck(url, False, found.words, f'the text lacks "{missing[0]}" (test_contains)')
-    pages = f", {found.pages} pages" if found.pages > 1 else ""
-    return RuleCheck(url, True, found.words, f"{found.words} words{pages}")
+    split = f", {found.pages} pages" if found.pages > 1 else ""
+    return RuleCheck(url, True, found.words, f"{found.words} words{split}")
 
 
 def check_site_rule(settings: Settings, rule: SiteRule) -> list[RuleCheck]:
@@ -108,21 +105,9 @@ def check_site_rule(settings: Settings, rule: SiteRule) -> list[RuleCheck]:
     guard), and what the rule extracts from it."""
     from rassegna.operations import make_fetcher  # it builds its options with this module
 
-    now = datetime.now(UTC)
     with make_fetcher(settings) as fetcher:
-        return [check_one(rule, url, contains, fetcher, now) for url, contains in rule.tests]
-
-
-def preview_pages(
-    raws: list[RawArticle],
-    options: FullTextOptions,
-    fetcher: Fetcher,
-    *,
-    now: datetime | None = None,
-) -> list[PagePreview]:
-    """For each entry, what full text would be stored (changes `raws` in place)."""
-    now = now or datetime.now(UTC)
-    return [preview_entry(raw, options, fetcher, now=now) for raw in raws]
+        pages = PageFetcher(fetcher, datetime.now(UTC))
+        return [check_one(rule, url, contains, pages) for url, contains in rule.tests]
 
 
 def preview_full_text(settings: Settings, url: str) -> list[dict[str, Any]]:
@@ -152,8 +137,9 @@ def preview_full_text(settings: Settings, url: str) -> list[dict[str, Any]]:
         except IngestError as exc:
             raise RassegnaError(exc.message) from exc
         shown: list[dict[str, Any]] = []
+        pages = PageFetcher(fetcher, now)
         for raw in parsed.entries:
-            page = preview_entry(raw, options, fetcher, now=now)
+            page = preview_entry(raw, options, pages)
             if raw.fallback_date is None:
                 raw.fallback_date = now
             try:

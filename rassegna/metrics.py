@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import partial
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -14,51 +15,37 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.fetches = Counter(
-            "rassegna_fetches", "Source fetches by outcome.", ["outcome"], registry=self.registry
-        )
-        self.articles = Counter(
+        counter = partial(Counter, registry=self.registry)
+        per_source = partial(Gauge, labelnames=["source"], registry=self.registry)
+        self.fetches = counter("rassegna_fetches", "Source fetches by outcome.", ["outcome"])
+        self.articles = counter(
             "rassegna_articles_ingested",
             "Articles stored, by what happened to them (blocked: kept out by a rule).",
             ["change"],
-            registry=self.registry,
         )
-        self.full_text = Counter(
+        self.full_text = counter(
             "rassegna_full_text_pages",
             "Article pages fetched for the full text of truncated feeds, by outcome.",
             ["outcome"],
-            registry=self.registry,
         )
-        self.builds = Counter(
-            "rassegna_feed_builds", "Feed builds run by the daemon.", registry=self.registry
-        )
-        self.files_written = Counter(
-            "rassegna_feed_files_written", "Feed files rewritten.", registry=self.registry
-        )
+        self.builds = counter("rassegna_feed_builds", "Feed builds run by the daemon.")
+        self.files_written = counter("rassegna_feed_files_written", "Feed files rewritten.")
         self.tick_seconds = Histogram(
             "rassegna_tick_duration_seconds",
             "How long one scheduler tick took.",
             buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300),
             registry=self.registry,
         )
-        self.last_success = Gauge(
+        self.last_success = per_source(
             "rassegna_source_last_success_timestamp_seconds",
             "Unix time of each source's last successful fetch.",
-            ["source"],
-            registry=self.registry,
         )
-        self.consecutive_errors = Gauge(
-            "rassegna_source_consecutive_errors",
-            "Failed fetches in a row, per source.",
-            ["source"],
-            registry=self.registry,
+        self.consecutive_errors = per_source(
+            "rassegna_source_consecutive_errors", "Failed fetches in a row, per source."
         )
-
-        self.blocked = Gauge(
+        self.blocked = per_source(
             "rassegna_source_blocked_entries",
             "Entries keep/block rules kept out of the store, per source.",
-            ["source"],
-            registry=self.registry,
         )
 
     def observe_sources(

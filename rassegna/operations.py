@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -140,46 +141,93 @@ def draft_pool(settings: Settings) -> DraftPool:
     return DraftPool(settings.ingest.processes)
 
 
-def ingest_source(
-    settings: Settings,
-    store: Store,
-    source: SourceConfig,
-    progress: Progress | None = None,
-    *,
-    fetcher: Fetcher | None = None,
-    now: datetime | None = None,
-    pool: DraftPool | None = None,
-) -> IngestReport:
-    """Ingest one configured source; a failure is reported, never raised.
+@dataclass(frozen=True, slots=True)
+class Ingest:
+    """Ingests by hand or by the daemon, with what they share: the HTTP client of remote
+    sources (the daemon passes its shared one; without it each remote source gets a
+    short-lived one), the normalizer workers for big batches, and the time taken as now
+    (the clock's when None)."""
 
-    Remote sources use `fetcher` (the daemon passes its shared one; without it a
-    short-lived one is made for this call). Big batches are normalized on `pool`.
-    """
-    spec = source_spec(settings, source)
-    try:
-        if source.kind in ("feed", "page"):
-            if fetcher is not None:
-                return ingest_remote_source(
-                    store, spec, fetcher, options=remote_options(settings, source, pool), now=now
-                )
-            with make_fetcher(settings) as own:
-                return ingest_remote_source(
-                    store, spec, own, options=remote_options(settings, source, pool), now=now
-                )
-        return ingest_files_source(
-            store,
-            spec,
-            timezone=settings.site.timezone,
-            progress=progress,
-            rules=draft_rules(settings, source.name),
-            pool=pool,
+    settings: Settings
+    store: Store
+    fetcher: Fetcher | None = None
+    pool: DraftPool | None = None
+    now: datetime | None = None
+
+    def source(self, source: SourceConfig, progress: Progress | None = None) -> IngestReport:
+        """Ingest one configured source; a failure is reported, never raised."""
+        spec = source_spec(self.settings, source)
+        try:
+            if source.kind in ("feed", "page"):
+                return self._remote(spec, remote_options(self.settings, source, self.pool))
+            return self._files(spec, source.name, progress)
+        except IngestError as exc:
+            log.error("%s", exc.message)
+            report = IngestReport(source=source.name, error=exc.message)
+            source_id = self.store.ensure_source(spec)
+            self.store.record_fetch(source_id, error=exc.message)
+            return report
+
+    def path(
+        self, path: Path, progress: Progress | None = None, *, source_name: str | None = None
+    ) -> IngestReport:
+        """Ingest an ad-hoc file or folder.
+
+        A path inside a configured files source is ingested as part of that source, so
+        its articles keep the same identity as on a scheduled run. Any other path goes to
+        the ad-hoc source `source_name`, by default named after the folder itself (never
+        its path, which would be published as the source's name). An existing ad-hoc
+        source keeps its identity: a path inside its folder keeps the guids a
+        whole-folder ingest gives; with `source_name` a folder elsewhere takes its place
+        (a folder moved).
+        """
+        settings = self.settings
+        target = path.resolve()
+        if not target.exists():
+            raise RassegnaError(f"{path}: no such file or folder")
+        if target.is_file() and target.suffix not in (".txt", ".md"):
+            raise RassegnaError(f"{path}: not an article file (expected .txt or .md)")
+        configured = _configured_files_source(settings, target, source_name)
+        if configured is not None:
+            spec = source_spec(settings, configured)
+            return self._files(spec, configured.name, progress, only=target)
+        name, root = _ad_hoc_folder(settings, self.store, path, target, source_name)
+        spec = SourceSpec(
+            name=name,
+            kind="files",
+            location=str(root),
+            interval_seconds=settings.scheduler.interval,
+            ad_hoc=True,
         )
-    except IngestError as exc:
-        log.error("%s", exc.message)
-        report = IngestReport(source=source.name, error=exc.message)
-        source_id = store.ensure_source(spec)
-        store.record_fetch(source_id, error=exc.message)
-        return report
+        return self._files(spec, None, progress, only=target if target != root else None)
+
+    def _remote(self, spec: SourceSpec, options: RemoteOptions) -> IngestReport:
+        if self.fetcher is not None:
+            return ingest_remote_source(
+                self.store, spec, self.fetcher, options=options, now=self.now
+            )
+        with make_fetcher(self.settings) as own:
+            return ingest_remote_source(self.store, spec, own, options=options, now=self.now)
+
+    def _files(
+        self,
+        spec: SourceSpec,
+        rules_of: str | None,
+        progress: Progress | None,
+        *,
+        only: Path | None = None,
+    ) -> IngestReport:
+        """A files source read with the rules of the configured source `rules_of` (None:
+        only the rules for every source, as for an ad-hoc folder)."""
+        return ingest_files_source(
+            self.store,
+            spec,
+            timezone=self.settings.site.timezone,
+            rules=draft_rules(self.settings, rules_of),
+            only=only,
+            progress=progress,
+            pool=self.pool,
+        )
 
 
 def _ad_hoc_folder(
@@ -219,59 +267,6 @@ def _ad_hoc_folder(
             name,
         )
     return name, root
-
-
-def ingest_path(
-    settings: Settings,
-    store: Store,
-    path: Path,
-    progress: Progress | None = None,
-    pool: DraftPool | None = None,
-    *,
-    source_name: str | None = None,
-) -> IngestReport:
-    """Ingest an ad-hoc file or folder.
-
-    A path inside a configured files source is ingested as part of that source, so its
-    articles keep the same identity as on a scheduled run. Any other path goes to the
-    ad-hoc source `source_name`, by default named after the folder itself (never its
-    path, which would be published as the source's name). An existing ad-hoc source
-    keeps its identity: a path inside its folder keeps the guids a whole-folder ingest
-    gives; with `source_name` a folder elsewhere takes its place (a folder moved).
-    """
-    target = path.resolve()
-    if not target.exists():
-        raise RassegnaError(f"{path}: no such file or folder")
-    if target.is_file() and target.suffix not in (".txt", ".md"):
-        raise RassegnaError(f"{path}: not an article file (expected .txt or .md)")
-    configured = _configured_files_source(settings, target, source_name)
-    if configured is not None:
-        return ingest_files_source(
-            store,
-            source_spec(settings, configured),
-            timezone=settings.site.timezone,
-            rules=draft_rules(settings, configured.name),
-            only=target,
-            progress=progress,
-            pool=pool,
-        )
-    name, root = _ad_hoc_folder(settings, store, path, target, source_name)
-    spec = SourceSpec(
-        name=name,
-        kind="files",
-        location=str(root),
-        interval_seconds=settings.scheduler.interval,
-        ad_hoc=True,
-    )
-    return ingest_files_source(
-        store,
-        spec,
-        timezone=settings.site.timezone,
-        rules=draft_rules(settings),
-        only=target if target != root else None,
-        progress=progress,
-        pool=pool,
-    )
 
 
 def _configured_files_source(
@@ -335,7 +330,7 @@ def ingest_url(
                         f'{url} is the source "{source.name}" in {settings.origin}; '
                         "ingest it without --source"
                     )
-                return ingest_source(settings, store, source, now=now)
+                return Ingest(settings, store, now=now).source(source)
         if source_name is not None and settings.source(source_name) is not None:
             raise RassegnaError(
                 f'source "{source_name}" is configured in {settings.origin} with another '
@@ -382,13 +377,10 @@ def _collect(
         if kind == "feed":
             return collect_feed(
                 response.body,
+                options.drafting(now),
                 url=response.url,
                 charset=response.charset,
                 content_type=response.content_type,
-                now=now,
-                timezone=options.timezone,
-                rules=options.rules,
-                strip_tracking=options.strip_tracking,
             )
         return collect_article(response, fetcher, options, now)
     except IngestError as exc:

@@ -223,7 +223,7 @@ def rules_site(
         ),
     ] = False,
 ) -> None:
-    """Print the site rule in force for a host (rassegna's or [ingest] site_rules'), in
+    """Print the site rule in force for a host (rassegna's own or one from ingest.site_rules), in
     the FiveFilters format, with the file it comes from; exit 1 when there is none. With
     --test, fetch each test_url through the same client and address guard as every
     fetch and report what the rule extracts; exit 1 when one fails.

@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -154,6 +154,16 @@ def any_store(request: pytest.FixtureRequest) -> Store:
     found = request.getfixturevalue(name)
     assert isinstance(found, Store)
     return found
+
+
+def example_cases(examples: Mapping[str, Sequence[tuple[Any, ...]]]) -> list[pytest.ParameterSet]:
+    """Test cases from examples grouped under names: each tuple is one case, its id the name,
+    numbered where the name has several."""
+    return [
+        pytest.param(*case, id=name if len(cases) == 1 else f"{name}-{number}")
+        for name, cases in examples.items()
+        for number, case in enumerate(cases, 1)
+    ]
 
 
 def write_config(folder: Path, body: str) -> Path:

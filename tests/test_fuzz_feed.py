@@ -19,7 +19,7 @@ from db.records import SourceSpec
 from db.store import Store
 from feeds.build import build_feeds
 from feeds.site import SiteInfo
-from ingest.collect import collect_feed
+from ingest.collect import Drafting, collect_feed
 from ingest.errors import IngestError
 from ingest.pipeline import IngestReport
 from ingest.remote_store import store_drafts
@@ -127,9 +127,7 @@ def feedish(draw: st.DrawFn) -> bytes:
 
 def _ingest(store: Store, out: Path, data: bytes) -> None:
     try:
-        collected = collect_feed(
-            data, url="http://example.org/feed", now=NOW, timezone="Europe/Rome"
-        )
+        collected = collect_feed(data, Drafting(NOW), url="http://example.org/feed")
     except IngestError as exc:
         assert exc.message.startswith("http://example.org/feed: ") and "\n" not in exc.message
         return

@@ -12,11 +12,13 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import feedparser
 import pytest
 import uvicorn
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import Response
 
 from db.store import Store
 from rassegna.server import create_app
@@ -32,25 +34,17 @@ FEEDS = ("rss.xml", "atom.xml", "categoria/cronaca/rss.xml", "fonte/gazzetta-del
 
 
 class StatusLog:
-    """ASGI middleware keeping (path, status) of every response, for the 304 count."""
+    """HTTP middleware keeping (path, status) of every response, for the 304 count."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
+    def __init__(self) -> None:
         self.seen: list[tuple[str, int]] = []
         self._lock = threading.Lock()
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def record(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                with self._lock:
-                    self.seen.append((scope["path"], message["status"]))
-            await send(message)
-
-        await self.app(scope, receive, record)
+    async def __call__(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        with self._lock:
+            self.seen.append((request.url.path, response.status_code))
+        return response
 
 
 @pytest.fixture
@@ -59,8 +53,9 @@ def served(tmp_path: Path, store: Store) -> Iterator[tuple[str, Path, StatusLog]
     base = f"http://127.0.0.1:{port}/"
     out = tmp_path / "public"
     publish(store, out, base, items_per_feed=20)
-    log = StatusLog(create_app(out, max_age=600))
-    server = uvicorn.Server(uvicorn.Config(log, host="127.0.0.1", port=port, log_level="warning"))
+    log = StatusLog()
+    app = BaseHTTPMiddleware(create_app(out, max_age=600), dispatch=log)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     wait_for_http(base + "healthz")

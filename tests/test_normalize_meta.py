@@ -24,6 +24,7 @@ from ingest.normalize import (
     reading_time,
     unique_slug,
 )
+from tests.conftest import example_cases
 
 ROME = ZoneInfo("Europe/Rome")
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=ROME)
@@ -31,34 +32,32 @@ NOW = datetime(2026, 11, 28, 12, 0, tzinfo=ROME)
 # ------------------------------------------------------------------------------ dates
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
+# Each group's examples, read at NOW: one test case each, its id the group and number.
+# The "cheap" forms are read without dateparser.
+DATES: dict[str, list[tuple[str, str]]] = {
+    "cheap-iso": [
         ("2024-06-19T08:30:00Z", "2024-06-19T10:30:00+02:00"),
         ("2024-06-19T08:30:00+00:00", "2024-06-19T10:30:00+02:00"),
         ("2024-06-19 08:30", "2024-06-19T08:30:00+02:00"),
         ("2024-01-19", "2024-01-19T00:00:00+01:00"),
+    ],
+    "cheap-rfc-822": [
         ("Wed, 19 Jun 2024 08:30:00 GMT", "2024-06-19T10:30:00+02:00"),
         ("Wed, 19 Jun 2024 08:30:00 +0200", "2024-06-19T08:30:00+02:00"),
+    ],
+    "cheap-italian": [
         ("1 luglio 2024", "2024-07-01T00:00:00+02:00"),
         ("Pubblicato il 1º luglio 2024", "2024-07-01T00:00:00+02:00"),
         ("Aggiornato il 3 marzo 2025 alle 18:05", "2025-03-03T18:05:00+01:00"),
         ("lunedì 1 luglio 2024, ore 10:30", "2024-07-01T10:30:00+02:00"),
         ("12 gen 2025", "2025-01-12T00:00:00+01:00"),
-        ("19/06/2024", "2024-06-19T00:00:00+02:00"),
-        ("19.06.2024 10:30", "2024-06-19T10:30:00+02:00"),
         ("1° dicembre 2023", "2023-12-01T00:00:00+01:00"),
     ],
-)
-def test_dates_cheap_forms(text: str, expected: str) -> None:
-    parsed = parse_date(text, now=NOW)
-    assert parsed is not None
-    assert parsed.isoformat() == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
+    "cheap-numeric": [
+        ("19/06/2024", "2024-06-19T00:00:00+02:00"),
+        ("19.06.2024 10:30", "2024-06-19T10:30:00+02:00"),
+    ],
+    "relative-to-fetch-time": [
         ("ieri", "2026-11-27T00:00:00+01:00"),
         ("oggi", "2026-11-28T00:00:00+01:00"),
         ("l'altro ieri", "2026-11-26T00:00:00+01:00"),
@@ -71,21 +70,18 @@ def test_dates_cheap_forms(text: str, expected: str) -> None:
         ("yesterday", "2026-11-27T00:00:00+01:00"),
         ("3 hours ago", "2026-11-28T09:00:00+01:00"),
     ],
-)
-def test_dates_relative_to_fetch_time(text: str, expected: str) -> None:
+    "dateparser-fallback": [
+        ("10 marzo alle 9:15", "2026-03-10T09:15:00+01:00"),  # the past, not next March
+        ("luglio 2024", "2024-07-01T00:00:00+02:00"),  # a month alone is its first day
+    ],
+}
+
+
+@pytest.mark.parametrize(("text", "expected"), example_cases(DATES))
+def test_dates(text: str, expected: str) -> None:
     parsed = parse_date(text, now=NOW)
     assert parsed is not None
     assert parsed.isoformat() == expected
-
-
-def test_dates_dateparser_fallback_prefers_the_past() -> None:
-    parsed = parse_date("10 marzo alle 9:15", now=NOW)
-    assert parsed == datetime(2026, 3, 10, 9, 15, tzinfo=ROME)
-
-
-def test_dates_dateparser_fallback_month_only_is_first_day() -> None:
-    parsed = parse_date("luglio 2024", now=NOW)
-    assert parsed == datetime(2024, 7, 1, tzinfo=ROME)
 
 
 def test_dates_naive_now_is_read_in_the_site_timezone() -> None:
@@ -178,30 +174,23 @@ def test_categories_through_synonyms(name: str, expected: str) -> None:
 # ------------------------------------------------------------------------------- tags
 
 
-def test_tags_split_strip_dedupe() -> None:
-    assert normalize_tags(["Politica, politica", " ESTERI ;#Ue", "", "NATO"]) == [
-        "Politica",
-        "Esteri",
-        "Ue",
-        "NATO",
-    ]
+TAGS: dict[str, list[tuple[list[str] | str, list[str]]]] = {
+    "split-strip-dedupe": [
+        (["Politica, politica", " ESTERI ;#Ue", "", "NATO"], ["Politica", "Esteri", "Ue", "NATO"])
+    ],
+    "pipes-hashes-and-accents-dedupe-by-slug": [
+        ("#Città | citta | Caffè;caffe", ["Città", "Caffè"])
+    ],
+    "acronyms-kept-shouting-recased": [
+        (["UE", "ONU", "COVID", "CORTE DEI CONTI"], ["UE", "ONU", "Covid", "Corte dei Conti"])
+    ],
+    "at-most-ten": [([f"tema {i}" for i in range(25)], [f"tema {i}" for i in range(10)])],
+}
 
 
-def test_tags_pipes_hashes_and_accents_dedupe_by_slug() -> None:
-    assert normalize_tags("#Città | citta | Caffè;caffe") == ["Città", "Caffè"]
-
-
-def test_tags_acronyms_kept_shouting_recased() -> None:
-    assert normalize_tags(["UE", "ONU", "COVID", "CORTE DEI CONTI"]) == [
-        "UE",
-        "ONU",
-        "Covid",
-        "Corte dei Conti",
-    ]
-
-
-def test_tags_at_most_ten() -> None:
-    assert normalize_tags([f"tema {i}" for i in range(25)]) == [f"tema {i}" for i in range(10)]
+@pytest.mark.parametrize(("values", "tags"), example_cases(TAGS))
+def test_tags(values: list[str] | str, tags: list[str]) -> None:
+    assert normalize_tags(values) == tags
 
 
 # ------------------------------------------------------------------------------- slug
@@ -215,6 +204,7 @@ def test_tags_at_most_ten() -> None:
         ("Manovra da 1.000 miliardi", "manovra-da-1000-miliardi"),
         ("Crescita del 2,5% nel 2024", "crescita-del-2-5-nel-2024"),
         ("Perche' cresce l'inflazione", "perche-cresce-l-inflazione"),
+        pytest.param("x" * 200, "x" * 80, id="long-single-word-is-hard-cut"),
     ],
 )
 def test_slug(title: str, slug: str) -> None:
@@ -227,10 +217,6 @@ def test_slug_cut_at_a_hyphen_within_80() -> None:
     assert len(slug) <= 80
     assert slug.endswith("parola")  # no short later words appended after the cut
     assert not slug.endswith("-")
-
-
-def test_slug_long_single_word_is_hard_cut() -> None:
-    assert make_slug("x" * 200) == "x" * 80
 
 
 def test_unique_slug_per_section() -> None:
@@ -255,29 +241,45 @@ def test_reading_time() -> None:
 # --------------------------------------------------------------------------- language
 
 
-@pytest.mark.parametrize(
-    ("text", "code"),
-    [
-        ("Il consiglio comunale ha approvato il nuovo piano per la mobilità urbana.", "it"),
-        ("The city council approved the new plan for urban mobility last night.", "en"),
-        ("Le conseil municipal a approuvé le nouveau plan de mobilité urbaine.", "fr"),
-        ("Der Stadtrat hat den neuen Plan für die Mobilität und die Radwege genehmigt.", "de"),
-        ("El ayuntamiento aprobó el nuevo plan de movilidad urbana y los carriles.", "es"),
-        ("A câmara municipal aprovou o novo plano de mobilidade urbana e as ciclovias.", "pt"),
+# (text, declared language, code): one test case each, its id the name.
+LANGUAGES: dict[str, list[tuple[str, str | None, str | None]]] = {
+    "it-from-body": [
+        ("Il consiglio comunale ha approvato il nuovo piano per la mobilità urbana.", None, "it")
     ],
-)
-def test_language_detected_from_body(text: str, code: str) -> None:
-    assert detect_language(text) == code
+    "en-from-body": [
+        ("The city council approved the new plan for urban mobility last night.", None, "en")
+    ],
+    "fr-from-body": [
+        ("Le conseil municipal a approuvé le nouveau plan de mobilité urbaine.", None, "fr")
+    ],
+    "de-from-body": [
+        (
+            "Der Stadtrat hat den neuen Plan für die Mobilität und die Radwege genehmigt.",
+            None,
+            "de",
+        )
+    ],
+    "es-from-body": [
+        ("El ayuntamiento aprobó el nuevo plan de movilidad urbana y los carriles.", None, "es")
+    ],
+    "pt-from-body": [
+        (
+            "A câmara municipal aprovou o novo plano de mobilidade urbana e as ciclovias.",
+            None,
+            "pt",
+        )
+    ],
+    "unsure-is-none": [("", None, None), ("Putin Kim", None, None)],
+    "declared-wins": [
+        ("The council approved the plan.", "it-IT", "it"),
+        ("Il consiglio ha approvato.", "en_GB", "en"),
+    ],
+}
 
 
-def test_language_unsure_is_none() -> None:
-    assert detect_language("") is None
-    assert detect_language("Putin Kim") is None
-
-
-def test_language_declared_wins() -> None:
-    assert detect_language("The council approved the plan.", declared="it-IT") == "it"
-    assert detect_language("Il consiglio ha approvato.", declared="en_GB") == "en"
+@pytest.mark.parametrize(("text", "declared", "code"), example_cases(LANGUAGES))
+def test_language(text: str, declared: str | None, code: str | None) -> None:
+    assert detect_language(text, declared=declared) == code
 
 
 # ---------------------------------------------------------------------------- auto tags

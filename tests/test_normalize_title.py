@@ -10,18 +10,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.normalize import normalize_summary, normalize_title
+from tests.conftest import example_cases
 
 # Where a browser or a validator reading a title as HTML would see a tag begin.
 _TAG = re.compile(r"<[A-Za-z/!?]")
 
 
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
+# Examples by what they show: one test case each, its id the name and number.
+TITLES: dict[str, list[tuple[str, str]]] = {
+    "entity-escaped-again": [
         ("Bollette &amp;amp; tariffe", "Bollette & tariffe"),
         ("Bollette &amp;amp;amp;amp; tariffe", "Bollette & tariffe"),
         ("La citt&amp;agrave; si ferma", "La città si ferma"),
-        ("Caff&#232; e t&#xE8;", "Caffè e tè"),
+    ],
+    "numeric-entity": [("Caff&#232; e t&#xE8;", "Caffè e tè")],
+    "tag-removed": [
         ("<b>Allerta</b> meteo", "Allerta meteo"),
         ("&lt;b&gt;Allerta&lt;/b&gt; meteo", "Allerta meteo"),
         ("&amp;lt;i&amp;gt;Neve&amp;lt;/i&amp;gt; in collina", "Neve in collina"),
@@ -29,14 +32,21 @@ _TAG = re.compile(r"<[A-Za-z/!?]")
         ("Neve <b in <i>collina</i>", "Neve collina"),
         ("Neve in <b", "Neve in"),
         ("Scuole <!-- nota --> chiuse", "Scuole chiuse"),
+    ],
+    "angle-bracket-not-a-tag": [
         ("a < b", "a < b"),
         ("a &lt; b", "a < b"),
         ("3<4 e 5>2", "3<4 e 5>2"),
+    ],
+    "ampersand-not-an-entity": [
         ("AT&T e Q&A", "AT&T e Q&A"),
         ("Prezzi &amp tariffe", "Prezzi &amp tariffe"),
         ("Il mercato &unknown; riapre", "Il mercato &unknown; riapre"),
     ],
-)
+}
+
+
+@pytest.mark.parametrize(("raw", "expected"), example_cases(TITLES))
 def test_title_examples(raw: str, expected: str) -> None:
     assert normalize_title(raw) == expected
 

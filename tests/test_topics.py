@@ -14,7 +14,7 @@ from lxml import etree
 from db.records import Section, SourceSpec, TopicDef
 from db.store import Store
 from rassegna.config import load_settings
-from rassegna.operations import build, ingest_source, search_feed
+from rassegna.operations import Ingest, build, search_feed
 from rassegna.server import app_for
 from tests.conftest import serving, write_site_config
 from tests.factories import search_draft as draft
@@ -90,7 +90,7 @@ def test_a_topic_feed_is_published_and_rewritten_only_for_a_match(
     try:
         source = settings.sources[0]
         out = settings.output.dir
-        ingest_source(settings, store, source)
+        Ingest(settings, store).source(source)
         build(settings, store)
         atom = out / "tema" / "corea-del-nord" / "atom.xml"
         assert atom.exists() and (out / "tema" / "comune" / "feed.json").exists()
@@ -101,7 +101,7 @@ def test_a_topic_feed_is_published_and_rewritten_only_for_a_match(
         # A matching article arrives: the topic feed gets it.
         lines = (shared / "samples" / "seed-article.txt").read_bytes()
         (folder / "seed.txt").write_bytes(lines)
-        report = ingest_source(settings, store, source)
+        report = Ingest(settings, store).source(source)
         assert report.new == 1
         build(settings, store)
         parsed = feedparser.parse(atom.read_bytes())
@@ -111,7 +111,7 @@ def test_a_topic_feed_is_published_and_rewritten_only_for_a_match(
         # Something that matches no topic: the root feed changes, no topic file is touched.
         (folder / "altro.txt").write_text("Vento a Milano\nRaffiche.\n\nAlberi caduti.\n", "utf-8")
         os.utime(folder / "altro.txt")
-        assert ingest_source(settings, store, source).new == 1
+        assert Ingest(settings, store).source(source).new == 1
         written = build(settings, store).written
         assert "atom.xml" in written
         assert not [p for p in written if p.startswith("tema/")]

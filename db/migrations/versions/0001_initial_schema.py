@@ -1,9 +1,4 @@
-"""initial schema
-
-Revision ID: 0001
-Revises: (none)
-Create Date: 2026-11-29 07:55:16.406813
-"""
+"""initial schema"""
 
 from __future__ import annotations
 
@@ -12,20 +7,29 @@ from alembic import op
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
-def upgrade() -> None:
-
+def _create_label_table(name: str) -> None:
+    """Categories and tags have the same table: a name and its unique URL slug."""
     op.create_table(
-        "categories",
+        name,
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("slug", sa.String(length=200), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("slug"),
     )
+
+
+def upgrade() -> None:
+    _create_label_table("categories")
+    _create_sources()
+    _create_label_table("tags")
+    _create_articles()
+    _create_article_links()
+
+
+def _create_sources() -> None:
     op.create_table(
         "sources",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -50,14 +54,8 @@ def upgrade() -> None:
     with op.batch_alter_table("sources", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_sources_next_due"), ["next_due"], unique=False)
 
-    op.create_table(
-        "tags",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("slug", sa.String(length=200), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("slug"),
-    )
+
+def _create_articles() -> None:
     op.create_table(
         "articles",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -93,6 +91,9 @@ def upgrade() -> None:
             "ix_articles_source_published", ["source_id", "published", "id"], unique=False
         )
 
+
+def _create_article_links() -> None:
+    """The tables that hang off articles and sources: file fingerprints and article tags."""
     op.create_table(
         "file_fingerprints",
         sa.Column("source_id", sa.Integer(), nullable=False),

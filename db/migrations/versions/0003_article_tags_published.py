@@ -8,9 +8,6 @@ once an article is stored, and the store writes both copies in the same statemen
 
 The old `(tag_id, article_id)` index is a prefix-equivalent of the new one for every
 query the store makes (lookups by tag), so it goes: one index less to maintain per tag.
-
-Revision ID: 0003
-Revises: 0002
 """
 
 from __future__ import annotations
@@ -20,8 +17,6 @@ from alembic import op
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -13,9 +13,6 @@ triggers on `article_tags`), a GIN index, and a back-fill.
 Both: `topics` (the configured topic feeds and a digest of each definition) and
 `topic_articles` (which articles each topic holds, with `published` copied for an index
 walk like `article_tags`).
-
-Revision ID: 0004
-Revises: 0003
 """
 
 from __future__ import annotations
@@ -33,8 +30,6 @@ from sqlalchemy.exc import DBAPIError
 
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
 
 PG_CONFIG = "rassegna_italian"
 

@@ -1,9 +1,4 @@
-"""Source claims with leases, so several daemons share one store and poll each source once.
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-29
-"""
+"""Source claims with leases, so several daemons share one store and poll each source once."""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,9 +1,4 @@
-"""Indexes for minting unique slugs: finding the taken ones of a section is an index probe.
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-11-29
-"""
+"""Indexes for minting unique slugs: finding the taken ones of a section is an index probe."""
 
 from __future__ import annotations
 
@@ -11,8 +6,6 @@ from alembic import op
 
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -8,9 +8,6 @@ author becomes a row of `authors` (by slug) and each (article, author) pair a ro
 
 The back-fill reads the stored lists in id order, a chunk at a time, and names each author
 with the first spelling met, as the store's upsert does from then on.
-
-Revision ID: 0007
-Revises: 0006
 """
 
 from __future__ import annotations
@@ -25,8 +22,6 @@ from slugify import slugify
 
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 _CHUNK = 2000
 _NAME_LENGTH = 200

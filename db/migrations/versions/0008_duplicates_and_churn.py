@@ -7,10 +7,6 @@ so markup-only churn upstream is not an edit; `edit_count` / `edit_window_start`
 edits of one article per day. `linked_sources` counts the other sources carrying an
 article (it changes the feed's change stamps when a source is linked) and
 `article_links.url` is the other source's own URL for that story.
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-11-29
 """
 
 from __future__ import annotations
@@ -23,8 +19,6 @@ from alembic import op
 
 revision = "0008"
 down_revision = "0007"
-branch_labels = None
-depends_on = None
 
 _BATCH = 1000
 

@@ -2,10 +2,6 @@
 
 Without it every ingest of a remote document that brings new entries scans the articles
 table (`Store.find_duplicates`, `url IN (...)`), which grows with the store.
-
-Revision ID: 0009
-Revises: 0008
-Create Date: 2026-11-29
 """
 
 from __future__ import annotations
@@ -14,8 +10,6 @@ from alembic import op
 
 revision = "0009"
 down_revision = "0008"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -4,10 +4,6 @@ Each article's page lives at `articoli/<yyyy>/<mm>/<slug>/` (see `db.pages`); th
 stored so that an edited title never moves a published page. Rows stored before this
 revision get theirs here, oldest id first (so the first of two equal slugs keeps the
 plain address), and a unique index keeps every address to one article.
-
-Revision ID: 0010
-Revises: 0009
-Create Date: 2026-12-06
 """
 
 from __future__ import annotations
@@ -24,8 +20,6 @@ from db.types import UTCDateTime
 
 revision = "0010"
 down_revision = "0009"
-branch_labels = None
-depends_on = None
 
 _BATCH = 1000
 

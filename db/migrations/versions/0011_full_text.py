@@ -1,9 +1,5 @@
 """Full text of truncated feeds: where each article's text came from, and the article
 pages fetched for it (fetched once, again only when the entry changes).
-
-Revision ID: 0011
-Revises: 0012
-Create Date: 2026-12-06
 """
 
 from __future__ import annotations
@@ -15,8 +11,6 @@ from db.types import UTCDateTime
 
 revision = "0011"
 down_revision = "0012"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

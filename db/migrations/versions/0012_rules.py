@@ -4,10 +4,6 @@
 store, so the next poll does not count it as new again (and `rassegna sources` can say
 how many a source had). `articles.hidden` marks articles that `rassegna rules apply` took
 out of every feed without deleting them (`rules apply --undo` puts them back).
-
-Revision ID: 0012
-Revises: 0010
-Create Date: 2026-12-06
 """
 
 from __future__ import annotations
@@ -17,8 +13,6 @@ from alembic import op
 
 revision = "0012"
 down_revision = "0010"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -3,10 +3,6 @@ marked, so `rassegna sources` can tell them from configured and dropped ones.
 
 Sources stored before this revision by an ad-hoc ingest were named after their folder's
 path or their URL (name equal to location, or a URL): those are marked ad hoc too.
-
-Revision ID: 0013
-Revises: 0011
-Create Date: 2026-12-06
 """
 
 from __future__ import annotations
@@ -16,8 +12,6 @@ from alembic import op
 
 revision = "0013"
 down_revision = "0011"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -7,10 +7,6 @@ outcome, so the status page reads a few rows per source instead of counting arti
 whose interval follows how often it publishes (`interval = "auto"`), within
 `interval_min` and `interval_max`; `interval_used` and `interval_reason` say which
 interval the last poll chose and why (configured, adaptive, the server's).
-
-Revision ID: 0014
-Revises: 0013
-Create Date: 2026-12-06
 """
 
 from __future__ import annotations
@@ -22,8 +18,6 @@ from db.types import UTCDateTime
 
 revision = "0014"
 down_revision = "0013"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

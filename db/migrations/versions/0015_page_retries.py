@@ -1,10 +1,6 @@
 """Article pages for the full text: how many times a page was tried (a failed page is
 tried again on later polls, a bounded number of times), and the title, author and date a
 site rule found on it (used when the feed entry has none).
-
-Revision ID: 0015
-Revises: 0014
-Create Date: 2026-12-06
 """
 
 from __future__ import annotations
@@ -16,8 +12,6 @@ from db.types import UTCDateTime
 
 revision = "0015"
 down_revision = "0014"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -4,10 +4,6 @@
 max-age=600", "Expires", "Retry-After", "RSS ttl", "sy:updatePeriod"), so the interval
 in force can say which of them the server used. Rows polled before it stay NULL until
 their next poll that brings a hint.
-
-Revision ID: 0016
-Revises: 0015
-Create Date: 2026-12-06
 """
 
 from __future__ import annotations
@@ -17,8 +13,6 @@ from alembic import op
 
 revision = "0016"
 down_revision = "0015"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

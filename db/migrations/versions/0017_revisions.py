@@ -3,10 +3,6 @@ in the store. `results` goes up each time stored articles leave or join what rea
 find (hidden or shown by `rassegna rules apply` and `--undo`, pruned, deleted with their
 source), so the server's `/cerca` cache, in another process, searches again. A row
 appears at its first change; a missing row reads as 0.
-
-Revision ID: 0017
-Revises: 0016
-Create Date: 2026-12-06
 """
 
 from __future__ import annotations
@@ -16,8 +12,6 @@ from alembic import op
 
 revision = "0017"
 down_revision = "0016"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
