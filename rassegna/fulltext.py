@@ -133,6 +133,7 @@ def preview_full_text(settings: Settings, url: str) -> list[dict[str, Any]]:
                 content_type=response.content_type,
                 now=now,
                 timezone=settings.site.timezone,
+                strip_tracking=settings.ingest.strip_tracking,
             )
         except IngestError as exc:
             raise RassegnaError(exc.message) from exc

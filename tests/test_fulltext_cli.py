@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 from pytest_httpserver import HTTPServer
 
 from tests.conftest import run_cli, write_config
@@ -16,7 +17,9 @@ from tests.remote_helpers import rss
 DATA = Path(__file__).resolve().parent / "data" / "fulltext"
 
 
-def config(tmp_path: Path, feed_url: str = "", *, rules: str = "regole") -> Path:
+def config(
+    tmp_path: Path, feed_url: str = "", *, rules: str = "regole", strip_tracking: bool = True
+) -> Path:
     source = (
         f'\n[[sources]]\nname = "Gazzetta"\nkind = "feed"\nurl = "{feed_url}"\n'
         'full_text = "auto"\ncontent_selector = "div.testo"\nstrip_selectors = [".banner"]\n'
@@ -27,7 +30,7 @@ def config(tmp_path: Path, feed_url: str = "", *, rules: str = "regole") -> Path
         tmp_path,
         f'[site]\ntitle = "Prova"\n\n[state]\ndir = "var"\n\n[output]\ndir = "var/public"\n\n'
         f'[ingest]\nallow_private_networks = true\nhost_delay = 0\nsite_rules = "{rules}"\n'
-        + source,
+        f"strip_tracking = {str(strip_tracking).lower()}\n" + source,
     )
 
 
@@ -99,6 +102,30 @@ def test_preview_ingest_and_sources(tmp_path: Path, httpserver: HTTPServer) -> N
     listed = run_cli("--config", path, "sources", "--json")
     (row,) = json.loads(listed.stdout)
     assert (row["full_text"], row["full_text_ok"], row["full_text_failed"]) == ("auto", 2, 1)
+
+
+@pytest.mark.parametrize("strip", [True, False], ids=["strip", "keep"])
+def test_preview_full_text_follows_strip_tracking(
+    tmp_path: Path, httpserver: HTTPServer, strip: bool
+) -> None:
+    """`preview --full-text` shows links as ingest would store them: with
+    `strip_tracking = false` their tracking parameters stay."""
+    shutil.copytree(DATA / "rules", tmp_path / "regole")
+    httpserver.expect_request("/rotta").respond_with_data(b"\x00\x01", content_type="text/html")
+    link = httpserver.url_for("/rotta") + "?id=7&amp;utm_source=rss"
+    httpserver.expect_request("/feed.xml").respond_with_data(
+        rss(
+            f"<item><title>Rotta</title><link>{link}</link><description>In breve.</description></item>"
+        ),
+        content_type="application/rss+xml",
+    )
+    feed_url = httpserver.url_for("/feed.xml")
+    path = str(config(tmp_path, feed_url, strip_tracking=strip))
+    shown = run_cli("--config", path, "preview", feed_url, "--full-text", "--json")
+    assert shown.returncode == 0, shown.stderr
+    (entry,) = json.loads(shown.stdout)
+    expected = httpserver.url_for("/rotta") + ("?id=7" if strip else "?id=7&utm_source=rss")
+    assert entry["url"] == expected
 
 
 def test_check_refuses_a_test_url_that_is_not_http(tmp_path: Path) -> None:
