@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from ingest.normalize import (
+    _lang,
     auto_tags,
     canonical_category,
     detect_language,
@@ -383,3 +385,26 @@ def _elapsed(function: object) -> float:
     start = time.perf_counter()
     function()
     return time.perf_counter() - start
+
+
+def test_the_common_characters_class_is_the_word_class() -> None:
+    """Each character the spelled-out class covers is a letter to it exactly when it is
+    one to `[^\\W\\d_]` (every one checked)."""
+    for code in _lang.COMMON_CHARS:
+        char = chr(code)
+        assert bool(_lang.COMMON_WORD_RE.fullmatch(char)) == bool(_lang.WORD_RE.fullmatch(char))
+        assert not _lang.UNCOMMON_RE.match(char)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(
+        alphabet=st.one_of(
+            st.sampled_from("aèé ’'«»–—…€²½ªº_1٣ßİ\u0301\u00a0\n"),
+            st.characters(),
+        ),
+        max_size=60,
+    )
+)
+def test_language_words_are_the_word_regex_runs(text: str) -> None:
+    assert _lang.words(text) == re.findall(r"[^\W\d_]+", text)

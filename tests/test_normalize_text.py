@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -17,6 +18,7 @@ from ingest.normalize import (
     normalize_text,
     normalize_title,
 )
+from ingest.normalize._text import trim_lines
 from tests.conftest import example_cases
 
 # ---------------------------------------------------------------------------- examples
@@ -36,6 +38,14 @@ DECODED: dict[str, list[tuple[bytes, str | None, str]]] = {
     "t1-latin1-last-resort": [(b"citt\xe0 \x81", None, "città \x81")],
     "t1-unknown-declared-charset-is-ignored": [("già".encode(), "no-such-charset", "già")],
 }
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=" \n\tab\u00a0\r", max_size=40))
+def test_trim_lines_is_the_blank_lines_rule(text: str) -> None:
+    """Lines lose their edge spaces and empty lines go: exactly the substitution of every
+    run of spaces and breaks that holds a break by one break, then the edges trimmed."""
+    assert trim_lines(text) == re.sub(r" *+\n[ \n]*+", "\n", text).strip(" \n")
 
 
 @pytest.mark.parametrize(("data", "declared", "text"), example_cases(DECODED))

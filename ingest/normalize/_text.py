@@ -45,7 +45,6 @@ _STRAY_ZWJ_RE: Final = re.compile(f"\u200d(?<![{_EMOJI}]\u200d)|\u200d(?![{_EMOJ
 # Spaces: every horizontal space that is not U+0020 (tabs, NBSP, narrow/thin/figure spaces...).
 _SPACES_RE: Final = re.compile("[\t\xa0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 _SPACE_RUN_RE: Final = re.compile(" {2,}")
-_BLANK_LINES_RE: Final = re.compile(r" *+\n[ \n]*+")  # trims around breaks, drops empties
 # One scan tells whether any odd line break, invisible character or space occurs at all,
 # another whether the look-alike quotes, apostrophes and dashes do; clean text skips all of those
 # rules, and text whose only oddity is typographic quotes skips the layout ones.
@@ -316,12 +315,18 @@ def _layout(text: str, *, special: bool, one_line: bool) -> str:
     if "  " in text:
         text = _SPACE_RUN_RE.sub(" ", text)
     if "\n" in text or text[:1] == " " or text[-1:] == " ":
-        # Without a space beside a break or an empty line, every match is one ``\n`` put
-        # back as it was: only the edges need trimming.
+        # Without a space beside a break or an empty line, only the edges need trimming.
         if " \n" in text or "\n " in text or "\n\n" in text:
-            text = _BLANK_LINES_RE.sub("\n", text)
+            text = trim_lines(text)
         text = text.strip(" \n")
     return text
+
+
+def trim_lines(text: str) -> str:
+    """Every run of spaces and line breaks that holds a break becomes one break: lines
+    lose their edge spaces and empty lines go. Split and join rather than one regex
+    substitution, which tried a match at every character of a body."""
+    return "\n".join([line for line in (part.strip(" ") for part in text.split("\n")) if line])
 
 
 def _clean(text: str, *, one_line: bool, italian: bool) -> str:
