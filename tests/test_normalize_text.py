@@ -18,7 +18,7 @@ from ingest.normalize import (
     normalize_text,
     normalize_title,
 )
-from ingest.normalize._text import trim_lines
+from ingest.normalize._text import LAYOUT_SPECIAL_RE, one_line_spacing, trim_lines
 from tests.conftest import example_cases
 
 # ---------------------------------------------------------------------------- examples
@@ -38,6 +38,22 @@ DECODED: dict[str, list[tuple[bytes, str | None, str]]] = {
     "t1-latin1-last-resort": [(b"citt\xe0 \x81", None, "città \x81")],
     "t1-unknown-declared-charset-is-ignored": [("già".encode(), "no-such-charset", "già")],
 }
+
+
+def test_printable_text_has_no_layout_character_and_no_other_space() -> None:
+    """The two shortcuts of the layout rules: a printable text holds no character the
+    layout rules change and no white space but U+0020 (every code point checked)."""
+    for code in range(0x110000):
+        char = chr(code)
+        if char.isprintable():
+            assert not LAYOUT_SPECIAL_RE.match(char), hex(code)
+            assert char == " " or not char.isspace(), hex(code)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.one_of(st.sampled_from(" \n\t\u00a0\u2028x"), st.characters())))
+def test_one_line_spacing_is_split_and_join(text: str) -> None:
+    assert one_line_spacing(text) == " ".join(text.split())
 
 
 @settings(max_examples=500, deadline=None)

@@ -48,7 +48,7 @@ _SPACE_RUN_RE: Final = re.compile(" {2,}")
 # One scan tells whether any odd line break, invisible character or space occurs at all,
 # another whether the look-alike quotes, apostrophes and dashes do; clean text skips all of those
 # rules, and text whose only oddity is typographic quotes skips the layout ones.
-_LAYOUT_SPECIAL_RE: Final = re.compile(
+LAYOUT_SPECIAL_RE: Final = re.compile(
     f"[\\r\u2028\u2029\x85\x0b\x0c{_INVISIBLE}\u200d\t\xa0\u1680\u2000-\u200a\u202f\u205f\u3000]"
 )
 _TYPO_SPECIAL_RE: Final = re.compile(
@@ -311,7 +311,7 @@ def _layout(text: str, *, special: bool, one_line: bool) -> str:
     # even in NFD input; the last rule repeats it at the end.
     text = unicodedata.normalize("NFC", text)
     if one_line:
-        return " ".join(text.split())
+        return one_line_spacing(text)
     if "  " in text:
         text = _SPACE_RUN_RE.sub(" ", text)
     if "\n" in text or text[:1] == " " or text[-1:] == " ":
@@ -320,6 +320,16 @@ def _layout(text: str, *, special: bool, one_line: bool) -> str:
             text = trim_lines(text)
         text = text.strip(" \n")
     return text
+
+
+def one_line_spacing(text: str) -> str:
+    """`" ".join(text.split())`: white space runs as one space, none at the edges.
+
+    A printable text's only white space is U+0020 (tested): without a double space or an
+    edge space it is its own answer, and checking that costs less than splitting it."""
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
+    return " ".join(text.split())
 
 
 def trim_lines(text: str) -> str:
@@ -353,7 +363,9 @@ def _clean_once(text: str, *, one_line: bool, italian: bool) -> str:
     # Decoding, for text already decoded: a leading BOM; stray ones go with the invisible
     # characters.
     text = text.removeprefix("\ufeff")
-    special = _LAYOUT_SPECIAL_RE.search(text) is not None
+    # Every character of the layout rules is unprintable (tested): a printable text,
+    # as most titles and paragraphs are, has none, and str.isprintable runs at C speed.
+    special = not text.isprintable() and LAYOUT_SPECIAL_RE.search(text) is not None
     text = _layout(text, special=special, one_line=one_line)
     # Mojibake is repaired on the laid-out text (and the layout is redone if ftfy changed anything):
     # ftfy reads ``Ã`` + space differently from ``Ã`` + newline, so fixing mojibake before
@@ -361,7 +373,7 @@ def _clean_once(text: str, *, one_line: bool, italian: bool) -> str:
     if SUSPICIOUS_RE.search(text):
         fixed = fix_mojibake(text)
         if fixed != text:
-            special = special or _LAYOUT_SPECIAL_RE.search(fixed) is not None
+            special = special or LAYOUT_SPECIAL_RE.search(fixed) is not None
             text = _layout(fixed, special=special, one_line=one_line)
     if "Ã" in text:
         text = LOST_A_GRAVE_RE.sub("à", text)
