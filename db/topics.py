@@ -9,11 +9,22 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, literal_column, select, update
+from sqlalchemy import (
+    Connection,
+    Insert,
+    Select,
+    String,
+    bindparam,
+    delete,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.engine import Dialect
 
 from db import revisions
@@ -85,6 +96,12 @@ def match_topics(
         before: set[tuple[str, int]] = set(
             connection.execute(select(ta.topic_slug, ta.article_id).where(ta.article_id.in_(chunk)))
         )
+        if not before and chunk[-1] - chunk[0] == len(chunk) - 1:
+            # Articles in no topic yet, with consecutive ids (a batch of new articles):
+            # each topic's members among them are inserted by the database itself, one
+            # statement per topic, and no member row comes to Python and goes back.
+            changed |= _insert_members(connection, topics, chunk[0], chunk[-1])
+            continue
         # Ids only from each topic's query: no rank to compute (bm25 per match on SQLite)
         # and no date to convert per membership. The dates are read once per chunk as the
         # driver gives them and written back as they are: many topics over a batch make
@@ -120,7 +137,7 @@ def match_topics(
 
 @dataclass(frozen=True, slots=True)
 class _MemberQuery:
-    """A topic's query for the ids of its members between two ids, compiled once for a
+    """A topic's statement over its members between two ids, compiled once for a kind of
     database: the SQL and how to fill its parameters."""
 
     sql: str
@@ -132,19 +149,47 @@ class _MemberQuery:
         return values if self.order is None else [values[name] for name in self.order]
 
 
+@dataclass(frozen=True, slots=True)
+class _Compiler:
+    """The dialect statements are compiled with, compared by what decides their SQL text,
+    not by identity: every engine opened on the same kind of database (a new `Store`
+    each CLI command, test or bench round) reuses the statements compiled before."""
+
+    kind: type[Dialect]
+    paramstyle: str
+    version: tuple[Any, ...] | None
+    dialect: Dialect = field(compare=False, hash=False)
+
+    @classmethod
+    def of(cls, dialect: Dialect) -> _Compiler:
+        version = dialect.server_version_info
+        return cls(type(dialect), dialect.paramstyle, version, dialect)
+
+
 @lru_cache(maxsize=1024)
-def _member_query(topic: StoredTopic, dialect: Dialect) -> _MemberQuery:
-    """`topic`'s members with ids between `low` and `high`, as SQL for `dialect`. The ids in
-    that range which an upsert did not write are dropped by the caller. On SQLite the range
-    goes into FTS5's index walk (without it, each query read its words' postings for the
-    whole store)."""
+def _member_query(topic: StoredTopic, compiler: _Compiler, *, insert_them: bool) -> _MemberQuery:
+    """`topic`'s members with ids between `low` and `high`: their ids, or with `insert_them`
+    an INSERT of their memberships. The ids in that range which an upsert did not write
+    are dropped by the caller (the INSERT is run only on a range it wrote whole). On
+    SQLite the range goes into FTS5's index walk (without it, each query read its words'
+    postings for the whole store)."""
     a = ARTICLES.c
+    dialect = compiler.dialect
     between = FTS.c.rowid if dialect.name == "sqlite" else a.id
-    statement = (
+    members = (
         matching(dialect.name, topic.parsed, topic.filters)
         .with_only_columns(a.id)
         .where(between.between(bindparam("low", 0), bindparam("high", 0)))
     )
+    statement: Select[Any] | Insert = members
+    if insert_them:
+        # `published` is copied by the database as stored, never converted.
+        columns = members.with_only_columns(
+            bindparam("topic_slug", topic.slug, type_=String), a.id, a.published
+        )
+        statement = insert(TOPIC_ARTICLES).from_select(
+            ["topic_slug", "article_id", "published"], columns
+        )
     compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
     order = tuple(compiled.positiontup) if compiled.positiontup is not None else None
     return _MemberQuery(compiled.string, dict(compiled.params), order)
@@ -155,13 +200,33 @@ def _members(connection: Connection, topic: StoredTopic, low: int, high: int) ->
     the connection's transaction: a batch runs every topic's query and reads every member,
     and SQLAlchemy's statement building and per-row handling cost several times the
     queries themselves."""
-    query = _member_query(topic, connection.dialect)
+    query = _member_query(topic, _Compiler.of(connection.dialect), insert_them=False)
     cursor = connection.connection.cursor()
     try:
         cursor.execute(query.sql, query.parameters(low, high))
         return [int(row[0]) for row in cursor.fetchall()]
     finally:
         cursor.close()
+
+
+def _insert_members(
+    connection: Connection, topics: Sequence[StoredTopic], low: int, high: int
+) -> set[str]:
+    """Insert the memberships of the articles with ids from `low` to `high`, which must all
+    have been written by this upsert and be in no topic yet; returns the slugs that got
+    one. On the driver's cursor, as `_members`."""
+    compiler = _Compiler.of(connection.dialect)
+    changed: set[str] = set()
+    cursor = connection.connection.cursor()
+    try:
+        for topic in topics:
+            query = _member_query(topic, compiler, insert_them=True)
+            cursor.execute(query.sql, query.parameters(low, high))
+            if cursor.rowcount:
+                changed.add(topic.slug)
+    finally:
+        cursor.close()
+    return changed
 
 
 def backfill_topic(connection: Connection, topic: StoredTopic) -> int:

@@ -209,7 +209,12 @@ def test_ingest_time_matching_with_filters_equals_the_back_fill(any_store: Store
         ("scuola-borgo", "s1"),
         ("mercato", "m1"),
     }
-    # The same topics under new definitions are back-filled from the whole store.
+    assert _back_filled(any_store) == at_ingest
+
+
+def _back_filled(store: Store) -> set[tuple[str, str]]:
+    """The memberships of the same topics under new definitions, back-filled from the
+    whole store."""
     renamed = [
         TopicDef(
             t.slug,
@@ -224,5 +229,52 @@ def test_ingest_time_matching_with_filters_equals_the_back_fill(any_store: Store
         )
         for t in FILTERED_TOPICS
     ]
-    assert any_store.sync_topics(renamed) == [t.slug for t in FILTERED_TOPICS]
-    assert _memberships(any_store) == at_ingest
+    assert store.sync_topics(renamed) == [t.slug for t in FILTERED_TOPICS]
+    return _memberships(store)
+
+
+def test_memberships_of_batches_mixing_new_and_edited_articles(any_store: Store) -> None:
+    """New articles (consecutive ids, no membership yet) and edited ones in one batch:
+    edits that join, leave or stay out of topics beside new articles, with their ids
+    apart or next to the new ones'."""
+    borgo = any_store.ensure_source(SourceSpec("Gazzetta del borgo", "files", "/tmp/borgo"))
+    any_store.sync_topics(FILTERED_TOPICS)
+    any_store.upsert_articles(
+        borgo,
+        [
+            draft("p1", "Il ponte sul fiume riapre", category="Cronaca"),
+            draft("x1", "Niente di nuovo"),
+            draft("s1", "La scuola elementare cambia orari"),
+            draft("x2", "Ancora niente"),
+        ],
+    )
+    # x1 joins a topic and p1 leaves both of its own; the new ids are not next to theirs.
+    summary = any_store.upsert_articles(
+        borgo,
+        [
+            draft("x1", "Il mercato del sabato", tags=("Piazza",)),
+            draft("p1", "Il fiume in piena", category="Cronaca"),
+            draft("s22", "Scuola media, nuova palestra"),
+            draft("x3", "Niente da segnalare"),
+        ],
+    )
+    assert summary.changed_topics == {"mercato", "ponte", "ponte-cronaca", "scuola-borgo"}
+    # x3, the newest stored, joins a topic beside a new article whose id follows its own.
+    summary = any_store.upsert_articles(
+        borgo,
+        [
+            draft("x3", "Un viadotto per la valle"),
+            draft("p333", "Ponte chiuso", category="Cronaca"),
+        ],
+    )
+    assert summary.changed_topics == {"ponte", "ponte-cronaca"}
+    at_ingest = _memberships(any_store)
+    assert at_ingest == {
+        ("mercato", "x1"),
+        ("ponte", "x3"),
+        ("ponte", "p333"),
+        ("ponte-cronaca", "p333"),
+        ("scuola-borgo", "s1"),
+        ("scuola-borgo", "s22"),
+    }
+    assert _back_filled(any_store) == at_ingest
