@@ -47,6 +47,10 @@ def section_sizes(
     with store.page_reader() as reader:
         mark = list(astuple(reader.mark()))
     saved = _kept(state.counts, authors) if state is not None else None
+    if saved is not None and saved[0] == mark:
+        # Nothing stored, edited, hidden or deleted since: the kept counts are current,
+        # and the state keeps them as they are.
+        return _by_feed(saved[1])
     if saved is not None and saved[0][1:] == mark[1:] and saved[0][0] <= mark[0]:
         counts = saved[1]
         since = store.section_counts(authors=authors, ids=(saved[0][0], mark[0]))
@@ -63,6 +67,10 @@ def section_sizes(
         if kept != state.counts:
             state.counts = kept
             state.dirty = True
+    return _by_feed(counts)
+
+
+def _by_feed(counts: Counts) -> dict[SectionKey, int]:
     return {
         (KIND_ROOT, "") if s is None else (KIND_OF_SECTION[s.kind], s.slug): n
         for s, n in counts.items()

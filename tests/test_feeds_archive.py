@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
+from sqlalchemy import event
 
 from db.blocked import set_hidden
 from db.records import ArticleDraft, SourceSpec
@@ -375,3 +376,18 @@ def test_kept_section_counts_follow_every_change(any_store: Store, out: Path) ->
     build(store, out, SITE)
     assert _kept_counts(out)[("source", "eco-della-valle")] == 3
     assert _kept_counts(out) == _true_counts(store)
+    # Nothing changed since: the kept counts are used as they are, nothing is counted
+    # and the state is not rewritten.
+    state = (out / STATE_FILE).stat()
+    statements: list[str] = []
+
+    def seen(*args: Any) -> None:
+        statements.append(str(args[2]).lower())
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        assert build_feeds(store, SITE, out, fsync=False).written == []
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert statements and not [sql for sql in statements if "count(" in sql]
+    assert (out / STATE_FILE).stat().st_mtime_ns == state.st_mtime_ns
