@@ -37,14 +37,21 @@ def known_articles(
 
 def mark_seen(engine: Engine, source_id: int, guids: Sequence[str], when: datetime) -> None:
     """Note that the source still lists these articles."""
-    a = ARTICLES.c
     with engine.begin() as connection:
-        for chunk in chunks(list(guids)):
-            connection.execute(
-                update(ARTICLES)
-                .where(a.source_id == source_id, a.guid.in_(chunk))
-                .values(last_seen_at=when)
-            )
+        mark_seen_in(connection, source_id, guids, when)
+
+
+def mark_seen_in(
+    connection: Connection, source_id: int, guids: Sequence[str], when: datetime
+) -> None:
+    """`mark_seen` in the caller's transaction."""
+    a = ARTICLES.c
+    for chunk in chunks(list(guids)):
+        connection.execute(
+            update(ARTICLES)
+            .where(a.source_id == source_id, a.guid.in_(chunk))
+            .values(last_seen_at=when)
+        )
 
 
 def linked_guids(engine: Engine, source_id: int, guids: Sequence[str]) -> set[str]:
@@ -66,6 +73,7 @@ def find_duplicates(
     *,
     window: timedelta,
     leads: Sequence[str] | None = None,
+    title_keys: Sequence[str] | None = None,
 ) -> list[int | None]:
     """For each (url, title, published): the article of another source telling the same
     story, or None.
@@ -74,12 +82,18 @@ def find_duplicates(
     lowest id of one published within `window` whose title has the same
     `dedup.title_key` and whose lead `dedup.same_story` finds similar to the candidate's
     (`leads`, one per candidate; without them only an exactly equal normalized title
-    matches). The title candidates come from one `(title_key, published)` index range
-    read per chunk of keys; the comparison is Python.
+    matches). `title_keys`, one per candidate, are their titles' `dedup.title_key` where
+    the caller has them (a draft carries its own, `db.draft_keys`); else they are
+    computed here. The title candidates come from one `(title_key, published)` index
+    range read per chunk of keys; the comparison is Python.
     """
     if not candidates:
         return []
-    keys = [dedup.title_key(title) for _, title, _ in candidates]
+    keys = (
+        list(title_keys)
+        if title_keys is not None
+        else [dedup.title_key(title) for _, title, _ in candidates]
+    )
     urls = list(dict.fromkeys(url for url, _, _ in candidates if url))
     dates = [published for _, _, published in candidates]
     with engine.connect() as connection:

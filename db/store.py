@@ -289,10 +289,18 @@ class Store:
         *,
         cap: EditCap | None = None,
         now: datetime | None = None,
+        seen: bool = False,
     ) -> UpsertSummary:
-        """Insert new drafts, update changed ones, leave identical ones untouched."""
+        """Insert new drafts, update changed ones, leave identical ones untouched (with
+        `seen`, every draft's article noted as listed by the source at `now`)."""
         return upsert_articles(
-            self.engine, source_id, drafts, cap=cap, when=now, page_timezone=self.page_timezone
+            self.engine,
+            source_id,
+            drafts,
+            cap=cap,
+            when=now,
+            page_timezone=self.page_timezone,
+            seen=seen,
         )
 
     # -- reads for the feeds (db.reads, db.stamps) ----------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from db import counters, pages, revisions, search
+from db import counters, identity, pages, revisions, search
 from db.draft_keys import keys_of
 from db.labels import author_labels, ids_by_slug, label_ids, label_slug
 from db.records import ArticleDraft, Section, UpsertSummary
@@ -51,6 +51,7 @@ def upsert_articles(
     cap: EditCap | None = None,
     when: datetime | None = None,
     page_timezone: str = "UTC",
+    seen: bool = False,
 ) -> UpsertSummary:
     """Insert new drafts, update changed ones, leave identical ones untouched.
 
@@ -58,7 +59,10 @@ def upsert_articles(
     content did not (`db.dedup.visible_digest`) is left untouched, and an article
     takes at most `cap.edits` edits per `cap.window` (see `EditCap`). `when` is the
     clock of the ingest (default: the real one); new page addresses take their month in
-    `page_timezone` (`db.pages`). An edited article keeps its `uid`,
+    `page_timezone` (`db.pages`). With `seen`, every draft's article is noted as listed
+    by the source at `when` (`db.identity.mark_seen`), in the same transaction: the
+    rows this batch inserts or updates take it as they are written, so only the
+    untouched ones need an update of their own. An edited article keeps its `uid`,
     `published` and slug; its `updated` moves forward. The whole batch is one
     transaction: it is stored entirely or not at all.
 
@@ -68,7 +72,9 @@ def upsert_articles(
     """
     for attempt in range(UPSERT_ATTEMPTS):
         try:
-            return _upsert_once(engine, source_id, drafts, cap, when or now(), page_timezone)
+            return _upsert_once(
+                engine, source_id, drafts, cap, when or now(), page_timezone, seen=seen
+            )
         except IntegrityError:
             if attempt == UPSERT_ATTEMPTS - 1:
                 raise
@@ -82,6 +88,8 @@ def _upsert_once(
     cap: EditCap | None,
     when: datetime,
     page_timezone: str,
+    *,
+    seen: bool,
 ) -> UpsertSummary:
     summary = UpsertSummary()
     if not drafts:
@@ -89,6 +97,10 @@ def _upsert_once(
     with engine.begin() as connection:
         existing = _stored_versions(connection, source_id, drafts)
         plans = plan_upserts(drafts, existing, when, summary, cap)
+        if seen:
+            written = {p.draft.guid for p in plans}
+            untouched = [d.guid for d in drafts if d.guid not in written]
+            identity.mark_seen_in(connection, source_id, untouched, when)
         if not plans:
             return summary
         categories = label_ids(
@@ -100,10 +112,10 @@ def _upsert_once(
         new = [p for p in plans if p.article_id is None]
         changed = [p for p in plans if p.article_id is not None]
         if new:
-            _insert(connection, source_id, new, categories, when, page_timezone)
+            _insert(connection, source_id, new, categories, when, page_timezone, seen=seen)
             counters.add(connection, source_id, when, stored=len(new))
         if changed:
-            _update(connection, changed, categories)
+            _update(connection, changed, categories, seen=when if seen else None)
         labels.write(connection, plans)
         summary.article_ids = [p.article_id for p in plans if p.article_id is not None]
         # Same transaction: an article is never stored without its index entry and
@@ -141,9 +153,11 @@ def _insert(
     categories: dict[str, int],
     when: datetime,
     page_timezone: str,
+    *,
+    seen: bool,
 ) -> None:
-    """Insert the new articles, minting their `uid`, unique slug and page address; sets
-    their ids."""
+    """Insert the new articles, minting their `uid`, unique slug and page address (and,
+    with `seen`, noted as listed by the source at `when`); sets their ids."""
     a = ARTICLES.c
     slugs = _unique_slugs(connection, new, categories, source_id)
     page_paths = pages.mint_page_paths(
@@ -161,6 +175,7 @@ def _insert(
             "published": p.published,
             "ingested": when,
             "page_path": page_path,
+            **({"last_seen_at": when} if seen else {}),
         }
         for p, slug, page_path in zip(new, slugs, page_paths, strict=True)
     ]
@@ -186,16 +201,27 @@ def _insert(
         plan.article_id = ids[plan.draft.guid]
 
 
-def _update(connection: Connection, changed: Sequence[Plan], categories: dict[str, int]) -> None:
-    """Update the changed articles and drop their label rows (`_Labels.write` writes
-    them anew); the edits revision rises with them, so a page build that follows only new
-    articles (`feeds.pagemark`) sees that stored ones changed."""
+def _update(
+    connection: Connection,
+    changed: Sequence[Plan],
+    categories: dict[str, int],
+    *,
+    seen: datetime | None,
+) -> None:
+    """Update the changed articles (with `seen`, noted as listed by the source then) and
+    drop their label rows (`_Labels.write` writes them anew); the edits revision rises
+    with them, so a page build that follows only new articles (`feeds.pagemark`) sees
+    that stored ones changed."""
     revisions.bump(connection, revisions.EDITS)
+    also = {"last_seen_at": seen} if seen is not None else {}
     connection.execute(
         update(ARTICLES).where(ARTICLES.c.id == bindparam("b_id")),
         # The slug was minted once, at first storage, like a permalink: an edited title
         # does not move it.
-        [{**_article_values(p, categories, slug=False), "b_id": p.article_id} for p in changed],
+        [
+            {**_article_values(p, categories, slug=False), **also, "b_id": p.article_id}
+            for p in changed
+        ],
     )
     for chunk in chunks([p.article_id for p in changed]):
         connection.execute(delete(ARTICLE_TAGS).where(ARTICLE_TAGS.c.article_id.in_(chunk)))

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from db.dedup import lead_of
+from db.draft_keys import keys_of
 from db.records import ArticleDraft
 from db.store import Store
 from db.upsert_plan import EditCap
@@ -129,6 +130,7 @@ def _unlinked(
             [(d.url, d.title, d.published) for d in fresh],
             window=window,
             leads=[lead_of(d.summary, d.content_text) for d in fresh],
+            title_keys=[keys_of(d).title_key for d in fresh],
         )
     )
     ready: list[ArticleDraft] = []
@@ -155,9 +157,12 @@ def _upsert(
     now: datetime,
     source_name: str,
 ) -> None:
+    # `seen`: each batch notes its articles as still listed in its own transaction, and
+    # the rows it writes take the date as they are written rather than by an update of
+    # every row afterwards.
     for start in range(0, len(ready), BATCH_SIZE):
         summary = store.upsert_articles(
-            source_id, ready[start : start + BATCH_SIZE], cap=EDIT_CAP, now=now
+            source_id, ready[start : start + BATCH_SIZE], cap=EDIT_CAP, now=now, seen=True
         )
         report.merge(summary)
         if summary.deferred:
@@ -168,7 +173,6 @@ def _upsert(
                 EDIT_CAP.edits,
                 EDIT_CAP.window,
             )
-    store.mark_seen(source_id, [d.guid for d in ready], now)
 
 
 def store_feed(

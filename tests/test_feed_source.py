@@ -471,23 +471,43 @@ def test_undated_entries_keep_their_first_seen_date(httpserver: HTTPServer, stor
     assert stored(store)[0].published == T0
 
 
-def test_last_seen_at_moves_only_for_listed_entries(httpserver: HTTPServer, store: Store) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def either_store(request: pytest.FixtureRequest) -> Store:
+    opened = request.getfixturevalue("store" if request.param == "sqlite" else "pg_store")
+    assert isinstance(opened, Store)
+    return opened
+
+
+def test_last_seen_at_moves_only_for_listed_entries(
+    httpserver: HTTPServer, either_store: Store
+) -> None:
+    store = either_store
     upstream = Upstream(httpserver)
     upstream.body = rss(
         item("Primo", "https://prova.example/1", guid="1"),
         item("Secondo", "https://prova.example/2", guid="2"),
+        item("Terzo", "https://prova.example/3", guid="3"),
     )
     ingest(store, upstream.url, now=T0)
-    upstream.body = rss(item("Primo", "https://prova.example/1", guid="1"))
-    ingest(store, upstream.url, now=T0 + timedelta(hours=5))
+    # Listed again: one untouched, one edited, one new (each is written another way).
+    upstream.body = rss(
+        item("Primo", "https://prova.example/1", guid="1"),
+        item("Terzo, corretto", "https://prova.example/3", guid="3"),
+        item("Quarto", "https://prova.example/4", guid="4"),
+    )
+    later = T0 + timedelta(hours=5)
+    ingest(store, upstream.url, now=later)
     with store.engine.connect() as connection:
-        seen = dict(
-            connection.execute(select(models.Article.guid, models.Article.last_seen_at)).all()
-        )
-    # SQLite hands back naive UTC; compare as such.
-    assert seen["1"] is not None and seen["1"].replace(tzinfo=UTC) == T0 + timedelta(hours=5)
-    assert seen["2"] is not None and seen["2"].replace(tzinfo=UTC) == T0
-    assert store.article_count() == 2
+        seen = {
+            guid: when and (when if when.tzinfo else when.replace(tzinfo=UTC))  # SQLite: naive
+            for guid, when in connection.execute(
+                select(models.Article.guid, models.Article.last_seen_at)
+            )
+        }
+        titles = set(connection.execute(select(models.Article.title)).scalars())
+    assert seen == {"1": later, "2": T0, "3": later, "4": later}
+    assert "Terzo, corretto" in titles
+    assert store.article_count() == 4
 
 
 def test_one_bad_entry_never_stops_the_others(httpserver: HTTPServer, store: Store) -> None:
