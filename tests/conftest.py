@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 from lxml import etree
 from sqlalchemy.engine import Connection
 from starlette.applications import Starlette
+from typer.testing import CliRunner, Result
 
 from db.store import Store
 from rassegna.server import BackgroundServer
@@ -164,6 +166,26 @@ def example_cases(examples: Mapping[str, Sequence[tuple[Any, ...]]]) -> list[pyt
         for name, cases in examples.items()
         for number, case in enumerate(cases, 1)
     ]
+
+
+def invoke_app(args: Sequence[str], *, columns: int = 80) -> Result:
+    """Run the command-line app in-process (typer's CliRunner: the same code, no
+    subprocess) and return its result. The app sets up logging on the root logger for its
+    own process; the previous state (pytest's capture handlers among it) comes back
+    afterwards, so later tests do not log into the runner's closed stream."""
+    from rassegna.cli import app
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    names = ("httpx", "httpcore", "apscheduler", "uvicorn.access", "alembic")
+    noisy = {name: logging.getLogger(name).level for name in names}
+    try:
+        return CliRunner().invoke(app, list(args), env={"COLUMNS": str(columns)})
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, old in noisy.items():
+            logging.getLogger(name).setLevel(old)
 
 
 def write_config(folder: Path, body: str) -> Path:

@@ -7,16 +7,13 @@ subprocesses, to see exactly what a user's terminal shows."""
 
 from __future__ import annotations
 
-import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from rassegna.cli import app
-from tests.conftest import DATA, run_cli
+from tests.conftest import DATA, invoke_app, run_cli
 
 BASE = """
 [site]
@@ -130,19 +127,7 @@ class Outcome:
 
 
 def _run(args: list[str]) -> Outcome:
-    # The app sets up logging on the root logger, for its own process; in-process, the
-    # previous state (pytest's capture handlers among it) must come back afterwards.
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    names = ("httpx", "httpcore", "apscheduler", "uvicorn.access", "alembic")
-    noisy = {name: logging.getLogger(name).level for name in names}
-    try:
-        result = CliRunner().invoke(app, args, env={"COLUMNS": "80"})
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        for name, old in noisy.items():
-            logging.getLogger(name).setLevel(old)
+    result = invoke_app(args)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception  # an uncaught exception is a traceback for the user
     return Outcome(result.exit_code, result.stderr)

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 import typer.main
-from typer.testing import CliRunner
 
 from rassegna.cli import app
+from tests.conftest import invoke_app
 
 _BOX = re.compile(r"[│╭╮╰╯─]")
 
@@ -40,7 +40,7 @@ def _command_at(path: tuple[str, ...]) -> Any:
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: " ".join(p) or "rassegna")
 def test_help_shows_every_help_text_whole(path: tuple[str, ...]) -> None:
-    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "100"})
+    result = invoke_app([*path, "--help"], columns=100)
     assert result.exit_code == 0, result.output
     shown = _flat(result.output)
     command = _command_at(path)
