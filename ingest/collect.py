@@ -1,5 +1,6 @@
 """Drafts from a feed document or an article page, before anything is stored: parse,
-normalize (big batches on the workers of a `DraftPool`), screen by the keep/block rules.
+normalize, screen by the keep/block rules. (A big feed's batches are normalized on the
+workers of a `DraftPool` by `ingest.remote_store`, which files them with `sort_outcomes`.)
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ingest.feed_identity import ParsedFeed
 from ingest.fetch import Response
 from ingest.page import extract_article
 from ingest.pipeline import Problem
-from ingest.pool import DraftPool, Normalized, normalize_batch
+from ingest.pool import Normalized, normalize_batch
 from ingest.raw import RawArticle
 from ingest.screening import screen
 
@@ -81,19 +82,12 @@ def sort_outcomes(
             collected.blocked.append(blocked)
 
 
-def add_drafts(
-    raws: Sequence[RawArticle],
-    collected: Collected,
-    drafting: Drafting,
-    pool: DraftPool | None = None,
-) -> None:
-    """Normalize `raws` and file the outcomes in `collected`."""
+def add_drafts(raws: Sequence[RawArticle], collected: Collected, drafting: Drafting) -> None:
+    """Normalize `raws` in this process and file the outcomes in `collected` (big feeds
+    go through the pool in `ingest.remote_store`)."""
     prepare(raws, drafting.now)
     timezone, category, rules = drafting.timezone, drafting.category, drafting.rules
-    if pool is None:
-        outcomes = normalize_batch(raws, timezone, category, rules)
-    else:
-        outcomes = pool.normalize(raws, timezone=timezone, category=category, rules=rules)
+    outcomes = normalize_batch(raws, timezone, category, rules)
     sort_outcomes(raws, outcomes, collected, now=drafting.now, rules=rules)
 
 
