@@ -37,7 +37,7 @@ from pathlib import Path
 from feeds.publish import GZIP_SUFFIX
 from feeds.sections import ARCHIVE_FOLDER
 
-SectionKey = tuple[str, str]  # (kind, slug); the root feed is (KIND_ROOT, "")
+SectionKey = tuple[str, str]  # (kind, slug); the root feed is (FeedKind.ROOT, "")
 
 DEFAULT_MAX_PAGES = 200
 """Archive pages one build writes at most: the first build over a large history spreads

@@ -41,7 +41,7 @@ from feeds.pages import (
     section_alternates,
     site_alternates,
 )
-from feeds.sections import KIND_AUTHOR, KIND_CATEGORY, KIND_SOURCE, KIND_TAG, KIND_TOPIC
+from feeds.sections import FeedKind
 from feeds.site import SiteInfo
 
 _WORDS_PER_MINUTE = 200
@@ -93,7 +93,7 @@ def _labels(
     category = None
     if article.category is not None:
         name = name_of(article.category.name) or article.category.slug
-        category = sections.link(KIND_CATEGORY, article.category.slug, name)
+        category = sections.link(FeedKind.CATEGORY, article.category.slug, name)
     source_name = name_of(article.source_name) or article.source_slug
     standfirst = one_line(article.summary)
     return _Labels(
@@ -101,17 +101,18 @@ def _labels(
         # `summary_of`, without cleaning the summary twice.
         description=standfirst or summary_of(article),
         category=category,
-        source=sections.link(KIND_SOURCE, article.source_slug, source_name),
+        source=sections.link(FeedKind.SOURCE, article.source_slug, source_name),
         authors=tuple(
-            sections.link(KIND_AUTHOR, label_slug(name), name) for name in authors_of(article)
+            sections.link(FeedKind.AUTHOR, label_slug(name), name) for name in authors_of(article)
         ),
         tags=tuple(
-            sections.link(KIND_TAG, tag.slug, name_of(tag.name) or tag.slug) for tag in article.tags
+            sections.link(FeedKind.TAG, tag.slug, name_of(tag.name) or tag.slug)
+            for tag in article.tags
         ),
         topics=tuple(
-            sections.link(KIND_TOPIC, slug, topic)
+            sections.link(FeedKind.TOPIC, slug, topic)
             for slug in topics
-            if (topic := sections.name(KIND_TOPIC, slug)) is not None
+            if (topic := sections.name(FeedKind.TOPIC, slug)) is not None
         ),
     )
 
@@ -159,7 +160,7 @@ def _page_view(
     alternates = site_alternates(site)
     crumbs = [Link("Home", site.url(""))]
     if article.category is not None and labels.category is not None:
-        spec = sections.specs.get((KIND_CATEGORY, article.category.slug))
+        spec = sections.specs.get((FeedKind.CATEGORY, article.category.slug))
         if spec is not None:
             alternates += section_alternates(site, spec)
         crumbs.append(labels.category)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from db.records import Section
 from db.store import Store
 from feeds.archive import SectionKey
-from feeds.sections import KIND_OF_SECTION, KIND_ROOT
+from feeds.sections import KIND_OF_SECTION, FeedKind
 
 if TYPE_CHECKING:
     from feeds.build import BuildState
@@ -43,7 +43,7 @@ def section_sizes(
     store: Store, state: BuildState | None, *, authors: bool
 ) -> dict[SectionKey, int]:
     """How many articles every section holds, by (feed kind, slug); the root feed is
-    (`KIND_ROOT`, ""). Without `state` the whole store is counted and nothing kept."""
+    (`FeedKind.ROOT`, ""). Without `state` the whole store is counted and nothing kept."""
     with store.page_reader() as reader:
         mark = list(astuple(reader.mark()))
     saved = _kept(state.counts, authors) if state is not None else None
@@ -72,6 +72,6 @@ def section_sizes(
 
 def _by_feed(counts: Counts) -> dict[SectionKey, int]:
     return {
-        (KIND_ROOT, "") if s is None else (KIND_OF_SECTION[s.kind], s.slug): n
+        (FeedKind.ROOT, "") if s is None else (KIND_OF_SECTION[s.kind], s.slug): n
         for s, n in counts.items()
     }

@@ -7,24 +7,10 @@ from collections.abc import Sequence
 from lxml import etree
 
 from feeds.common import one_line
-from feeds.sections import (
-    KIND_AUTHOR,
-    KIND_CATEGORY,
-    KIND_ROOT,
-    KIND_SOURCE,
-    KIND_TAG,
-    KIND_TOPIC,
-    FeedSpec,
-)
+from feeds.sections import FeedKind, FeedSpec
 from feeds.site import SiteInfo
 
-_GROUPS = (
-    (KIND_TOPIC, "Temi"),
-    (KIND_CATEGORY, "Categorie"),
-    (KIND_SOURCE, "Fonti"),
-    (KIND_TAG, "Tag"),
-    (KIND_AUTHOR, "Autori"),
-)
+_GROUPS = (FeedKind.TOPIC, FeedKind.CATEGORY, FeedKind.SOURCE, FeedKind.TAG, FeedKind.AUTHOR)
 
 
 def render_opml(site: SiteInfo, specs: Sequence[FeedSpec]) -> bytes:
@@ -51,12 +37,12 @@ def render_opml(site: SiteInfo, specs: Sequence[FeedSpec]) -> bytes:
         )
 
     for spec in specs:
-        if spec.kind == KIND_ROOT:
+        if spec.kind == FeedKind.ROOT:
             outline(body, spec)
-    for kind, heading in _GROUPS:
+    for kind in _GROUPS:
         group = [s for s in specs if s.kind == kind]
         if group:
-            folder = etree.SubElement(body, "outline", text=heading, title=heading)
+            folder = etree.SubElement(body, "outline", text=kind.plural, title=kind.plural)
             for spec in group:
                 outline(folder, spec)
     return bytes(etree.tostring(opml, pretty_print=True, encoding="UTF-8", xml_declaration=True))

@@ -16,7 +16,7 @@ from feeds.common import (
     updated_of,
     web_image_of,
 )
-from feeds.sections import KIND_SOURCE, FeedSpec
+from feeds.sections import FeedKind, FeedSpec
 from feeds.site import SiteInfo
 
 VERSION = "https://jsonfeed.org/version/1.1"
@@ -61,7 +61,7 @@ def _item(site: SiteInfo, article: StoredArticle, texts: ArticleTexts) -> dict[s
                 {
                     "name": one_line(name) or slug,
                     "url": url,
-                    "feed_url": site.url(f"{KIND_SOURCE}/{slug}/feed.json"),
+                    "feed_url": site.url(f"{FeedKind.SOURCE}/{slug}/feed.json"),
                 }
                 for name, slug, url in (
                     (article.source_name, article.source_slug, article.url),

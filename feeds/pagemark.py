@@ -25,15 +25,7 @@ from db.store import Store
 from feeds.build import BuildState
 from feeds.common import is_web_url, local
 from feeds.pages import section_page_path
-from feeds.sections import (
-    KIND_AUTHOR,
-    KIND_CATEGORY,
-    KIND_ROOT,
-    KIND_SOURCE,
-    KIND_TAG,
-    KIND_TOPIC,
-    FeedSpec,
-)
+from feeds.sections import FeedKind, FeedSpec
 from feeds.site import SiteInfo
 from feeds.sitemaps import OTHER_GROUP, SECTIONS_GROUP, SITEMAP_NS, group_of
 
@@ -84,7 +76,9 @@ class Since:
 
     def untouched(self, specs: Sequence[FeedSpec]) -> list[FeedSpec]:
         """The sections among `specs` (not the root) that no new article is listed in."""
-        return [s for s in specs if s.kind != KIND_ROOT and (s.kind, s.slug) not in self.touched]
+        return [
+            s for s in specs if s.kind != FeedKind.ROOT and (s.kind, s.slug) not in self.touched
+        ]
 
     def keep(self, specs: Sequence[FeedSpec], dates: SectionDates, live: set[str]) -> SectionDates:
         """`dates` of the sections built now, with those the last build saw of the others,
@@ -153,13 +147,13 @@ def _touched(reader: PageReader, new: dict[int, PageStamp]) -> set[tuple[str, st
     """The sections (kind, slug) the articles `new` are listed in."""
     touched: set[tuple[str, str]] = set()
     for category, source in reader.changes().homes(new).values():
-        touched.add((KIND_SOURCE, source))
+        touched.add((FeedKind.SOURCE, source))
         if category is not None:
-            touched.add((KIND_CATEGORY, category))
+            touched.add((FeedKind.CATEGORY, category))
     for stamp in new.values():
-        touched.update((KIND_TAG, slug) for slug in stamp.tags)
-        touched.update((KIND_AUTHOR, slug) for slug in stamp.authors)
-        touched.update((KIND_TOPIC, slug) for slug in stamp.topics)
+        touched.update((FeedKind.TAG, slug) for slug in stamp.tags)
+        touched.update((FeedKind.AUTHOR, slug) for slug in stamp.authors)
+        touched.update((FeedKind.TOPIC, slug) for slug in stamp.topics)
     return touched
 
 
@@ -183,7 +177,7 @@ def new_since(
         return None
     if astuple(mark)[1:] != astuple(before)[1:]:
         return None  # an edit, a hidden or shown article, a new link, a topic's members
-    if any(s.folder not in sections for s in specs if s.kind != KIND_ROOT):
+    if any(s.folder not in sections for s in specs if s.kind != FeedKind.ROOT):
         return None
     changes = reader.changes()
     ids = changes.new_ids(before)

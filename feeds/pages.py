@@ -43,14 +43,7 @@ from feeds.common import (
     title_of,
 )
 from feeds.render import ATOM_TYPE, JSON_TYPE, RSS_TYPE
-from feeds.sections import (
-    KIND_AUTHOR,
-    KIND_CATEGORY,
-    KIND_SOURCE,
-    KIND_TAG,
-    KIND_TOPIC,
-    FeedSpec,
-)
+from feeds.sections import FeedKind, FeedSpec
 from feeds.site import SiteInfo
 
 TEMPLATE_NAMES = (
@@ -66,20 +59,7 @@ INDEX = "index.html"
 PAGE_FOLDER = "pagina"
 _BUILTIN = Path(__file__).parent / "templates"
 _DATE_PATTERN = "d MMMM y, HH:mm"
-_GROUPS = (
-    (KIND_CATEGORY, "Categorie"),
-    (KIND_SOURCE, "Fonti"),
-    (KIND_TOPIC, "Temi"),
-    (KIND_TAG, "Tag"),
-    (KIND_AUTHOR, "Autori"),
-)
-_KIND_NAMES = {
-    KIND_CATEGORY: "Categoria",
-    KIND_SOURCE: "Fonte",
-    KIND_TAG: "Tag",
-    KIND_TOPIC: "Tema",
-    KIND_AUTHOR: "Autore",
-}
+_GROUPS = (FeedKind.CATEGORY, FeedKind.SOURCE, FeedKind.TOPIC, FeedKind.TAG, FeedKind.AUTHOR)
 
 
 def italian_datetime(moment: datetime, site: SiteInfo) -> str:
@@ -228,10 +208,10 @@ class Sections:
         # Every page links its labels: each section's address is made once per build.
         self.hrefs = {key: section_page_url(site, spec) for key, spec in self.specs.items()}
 
-    def link(self, kind: str, slug: str, text: str) -> Link:
+    def link(self, kind: FeedKind, slug: str, text: str) -> Link:
         return Link(text, self.hrefs.get((kind, slug)))
 
-    def name(self, kind: str, slug: str) -> str | None:
+    def name(self, kind: FeedKind, slug: str) -> str | None:
         spec = self.specs.get((kind, slug))
         return one_line(spec.name) if spec is not None else None
 
@@ -280,7 +260,7 @@ def list_item(site: SiteInfo, sections: Sections, article: StoredArticle) -> Lis
     category = None
     if article.category is not None:
         text = name_of(article.category.name) or article.category.slug
-        category = sections.link(KIND_CATEGORY, article.category.slug, text)
+        category = sections.link(FeedKind.CATEGORY, article.category.slug, text)
     return ListItem(
         title=title_of(article),
         href=article_link(article, site.base_url, site.link),
@@ -384,7 +364,7 @@ def render_section(
 ) -> bytes:
     """Page `number` of `pages` listing a section's articles (`list_item`), newest first."""
     urls = tuple(section_page_url(site, spec, n) for n in range(1, pages + 1))
-    kind = _KIND_NAMES.get(spec.kind, "")
+    kind = spec.kind.noun
     name = one_line(spec.name)
     heading = f"{kind}: {name}" if kind else name
     crumbs = [Link("Home", site.url(""))]
@@ -425,7 +405,7 @@ def render_home(
     every section with its page and its feeds."""
     sections = Sections(site, specs)
     groups = []
-    for kind, heading in _GROUPS:
+    for kind in _GROUPS:
         entries = tuple(
             SectionEntry(
                 text=one_line(s.name),
@@ -438,7 +418,7 @@ def render_home(
             if s.kind == kind
         )
         if entries:
-            groups.append(SectionGroup(heading, entries))
+            groups.append(SectionGroup(kind.plural, entries))
     view = HomeView(
         items=tuple(list_item(site, sections, a) for a in latest),
         groups=tuple(groups),

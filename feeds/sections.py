@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 from db.records import Label, Section, SectionKind, TopicInfo
 from db.store import Store
@@ -14,19 +15,45 @@ from feeds.site import SiteInfo
 # Slugs become folder names; anything else could escape the output folder.
 _SAFE_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
-KIND_ROOT = "root"
-KIND_CATEGORY = "categoria"
-KIND_SOURCE = "fonte"
-KIND_TAG = "tag"
-KIND_TOPIC = "tema"  # configured topic feeds (`[[topics]]`), see `db.search`
-KIND_AUTHOR = "autore"  # `output.author_feeds`, for authors with enough articles
 
-SECTION_OF_KIND: dict[str, SectionKind] = {
-    KIND_CATEGORY: "category",
-    KIND_SOURCE: "source",
-    KIND_TAG: "tag",
-    KIND_TOPIC: "topic",
-    KIND_AUTHOR: "author",
+class FeedKind(StrEnum):
+    """A kind of feed; its value is the folder its feeds are published under."""
+
+    ROOT = "root"
+    CATEGORY = "categoria"
+    SOURCE = "fonte"
+    TAG = "tag"
+    TOPIC = "tema"  # configured topic feeds (`[[topics]]`), see `db.search`
+    AUTHOR = "autore"  # `output.author_feeds`, for authors with enough articles
+    SEARCH = "cerca"  # one search's results, served at /cerca?q=... (`rassegna.search`)
+
+    @property
+    def noun(self) -> str:
+        """What one section of this kind is called in headings ("Categoria"); "" for the
+        root and search feeds, which are not sections."""
+        return _NOUNS.get(self, ("", ""))[0]
+
+    @property
+    def plural(self) -> str:
+        """The heading over every section of this kind ("Categorie")."""
+        return _NOUNS.get(self, ("", ""))[1]
+
+
+_NOUNS = {
+    FeedKind.CATEGORY: ("Categoria", "Categorie"),
+    FeedKind.SOURCE: ("Fonte", "Fonti"),
+    FeedKind.TAG: ("Tag", "Tag"),
+    FeedKind.TOPIC: ("Tema", "Temi"),
+    FeedKind.AUTHOR: ("Autore", "Autori"),
+}
+
+
+SECTION_OF_KIND: dict[FeedKind, SectionKind] = {
+    FeedKind.CATEGORY: "category",
+    FeedKind.SOURCE: "source",
+    FeedKind.TAG: "tag",
+    FeedKind.TOPIC: "topic",
+    FeedKind.AUTHOR: "author",
 }
 """The store's section kind behind each feed folder kind."""
 KIND_OF_SECTION = {section: kind for kind, section in SECTION_OF_KIND.items()}
@@ -40,7 +67,7 @@ class FeedSpec:
     `fonte/<slug>`, `tag/<slug>`, `tema/<slug>` or `autore/<slug>`.
     """
 
-    kind: str
+    kind: FeedKind
     slug: str
     name: str
     title: str
@@ -75,7 +102,7 @@ class FeedSpec:
 
 def root_spec(site: SiteInfo) -> FeedSpec:
     return FeedSpec(
-        kind=KIND_ROOT,
+        kind=FeedKind.ROOT,
         slug="",
         name=site.title,
         title=site.title,
@@ -84,15 +111,15 @@ def root_spec(site: SiteInfo) -> FeedSpec:
     )
 
 
-def section_spec(site: SiteInfo, kind: str, label: Label) -> FeedSpec:
+def section_spec(site: SiteInfo, kind: FeedKind, label: Label) -> FeedSpec:
     """The feed of one category, source, tag or author."""
     if not _SAFE_SLUG.match(label.slug):
         raise FeedError(f"{kind} {label.name!r}: slug {label.slug!r} is not a safe folder name")
     what = {
-        KIND_CATEGORY: ("", f"Gli articoli della categoria «{label.name}»"),
-        KIND_SOURCE: ("fonte ", f"Gli articoli della fonte «{label.name}»"),
-        KIND_TAG: ("#", f"Gli articoli con il tag «{label.name}»"),
-        KIND_AUTHOR: ("", f"Gli articoli firmati da {label.name}"),
+        FeedKind.CATEGORY: ("", f"Gli articoli della categoria «{label.name}»"),
+        FeedKind.SOURCE: ("fonte ", f"Gli articoli della fonte «{label.name}»"),
+        FeedKind.TAG: ("#", f"Gli articoli con il tag «{label.name}»"),
+        FeedKind.AUTHOR: ("", f"Gli articoli firmati da {label.name}"),
     }
     prefix, description = what[kind]
     return FeedSpec(
@@ -109,13 +136,13 @@ def plan_feeds(store: Store, site: SiteInfo) -> list[FeedSpec]:
     """Every feed to publish, root first, then categories, sources, tags, topics and
     authors (when `SiteInfo.author_feeds`), each group by slug."""
     specs = [root_spec(site)]
-    specs += [section_spec(site, KIND_CATEGORY, c) for c in store.categories()]
-    specs += [section_spec(site, KIND_SOURCE, s) for s in store.sources_with_articles()]
-    specs += [section_spec(site, KIND_TAG, t) for t in store.tags(site.min_tag_articles)]
+    specs += [section_spec(site, FeedKind.CATEGORY, c) for c in store.categories()]
+    specs += [section_spec(site, FeedKind.SOURCE, s) for s in store.sources_with_articles()]
+    specs += [section_spec(site, FeedKind.TAG, t) for t in store.tags(site.min_tag_articles)]
     specs += [topic_spec(site, t) for t in store.topics()]
     if site.author_feeds:
         authors = store.authors(site.min_author_articles)
-        specs += [section_spec(site, KIND_AUTHOR, a) for a in authors]
+        specs += [section_spec(site, FeedKind.AUTHOR, a) for a in authors]
     return specs
 
 
@@ -125,12 +152,12 @@ def topic_spec(site: SiteInfo, topic: TopicInfo) -> FeedSpec:
     if not _SAFE_SLUG.match(topic.slug):
         raise FeedError(f"topic {topic.name!r}: slug {topic.slug!r} is not a safe folder name")
     return FeedSpec(
-        kind=KIND_TOPIC,
+        kind=FeedKind.TOPIC,
         slug=topic.slug,
         name=topic.name,
         title=topic.title or f"{site.title} – {topic.name}",
         description=topic.description or f"Gli articoli sul tema «{topic.name}»",
-        folder=f"{KIND_TOPIC}/{topic.slug}",
+        folder=f"{FeedKind.TOPIC}/{topic.slug}",
     )
 
 

@@ -63,7 +63,7 @@ from feeds.pages import (
 )
 from feeds.pagestate import PagesState
 from feeds.publish import fsync_dir, write_atomic
-from feeds.sections import KIND_AUTHOR, KIND_ROOT, KIND_TAG, FeedSpec, plan_feeds
+from feeds.sections import FeedKind, FeedSpec, plan_feeds
 from feeds.site import SiteInfo
 from feeds.sitemaps import (
     MAX_URLS,
@@ -319,7 +319,7 @@ def build_pages(
     sections = Sections(site, specs)
     templates = Templates(site)
     base = _digest(PAGES_VERSION, templates.fingerprint, site)
-    linked = (sections.linked_keys(KIND_TAG), sections.linked_keys(KIND_AUTHOR))
+    linked = (sections.linked_keys(FeedKind.TAG), sections.linked_keys(FeedKind.AUTHOR))
     planner = _Planner(site, base, linked, news_cutoff(when), files.fresh)
     key = _digest(base, list(specs), sitemap_urls)
     with store.page_reader() as reader:
@@ -397,7 +397,7 @@ def _listing(
 ) -> list[tuple[FeedSpec, list[Stamp]]]:
     """Each section of `specs` but the root, with the stamps of the latest articles its
     pages list."""
-    listed = [spec for spec in specs if spec.kind != KIND_ROOT]
+    listed = [spec for spec in specs if spec.kind != FeedKind.ROOT]
     depth = site.section_page_size * site.section_pages
     with store.stamp_reader() as reader:
         return [(spec, reader.latest(depth, spec.section)) for spec in listed]

@@ -31,14 +31,14 @@ from db.store import Store
 from feeds.common import article_link, title_of
 from feeds.pages import SearchHitView, Templates, iso, italian_datetime, render_search
 from feeds.render import EntryCache, render_xml
-from feeds.sections import FeedSpec
+from feeds.sections import FeedKind, FeedSpec
 from feeds.site import SiteInfo
 from rassegna.durations import parse_duration
 from rassegna.errors import RassegnaError
 
 FEED_RESULTS = 50
 CACHE_ENTRIES = 256
-SEARCH_PATH = "cerca"
+SEARCH_PATH = FeedKind.SEARCH.value
 PAGE_PATH = "ricerca"
 
 
@@ -135,7 +135,7 @@ class SearchFeed:
         found = self._store.articles_by_ids(hit.id for hit in hits)
         articles = [found[hit.id] for hit in hits if hit.id in found]
         spec = _SearchSpec(
-            kind=SEARCH_PATH,
+            kind=FeedKind.SEARCH,
             slug="",
             name=query,
             title=f"{self._site.title} – ricerca: {query}",

@@ -24,7 +24,7 @@ from db.records import Label
 from feeds.common import EMPTY_FEED_DATE
 from feeds.jsonfeed import render_json
 from feeds.render import EntryCache, render_xml, ttl_minutes, update_schedule
-from feeds.sections import KIND_CATEGORY, root_spec, section_spec
+from feeds.sections import FeedKind, root_spec, section_spec
 from feeds.site import SiteInfo
 from tests.factories import stored_article as article
 
@@ -92,7 +92,7 @@ def test_an_empty_feed_has_a_fixed_date() -> None:
 
 def test_rss_channel_link_is_the_site_page_and_self_is_the_file() -> None:
     hubbed = replace(SITE, hubs=("https://hub.example.it/",))
-    spec = section_spec(hubbed, KIND_CATEGORY, Label("Cronaca", "cronaca"))
+    spec = section_spec(hubbed, FeedKind.CATEGORY, Label("Cronaca", "cronaca"))
     rendered = render_xml(hubbed, spec, [article()])
     rss = rss_tree(rendered.rss)
     assert rss.findtext("channel/link") == SITE.link
@@ -373,7 +373,7 @@ def test_any_text_gives_feeds_readers_accept(
         category=Label(category, "cronaca"),
         tags=(Label(tag, "tag"),),
     )
-    spec = section_spec(SITE, KIND_CATEGORY, Label(category or "x", "cronaca"))
+    spec = section_spec(SITE, FeedKind.CATEGORY, Label(category or "x", "cronaca"))
     rendered = render_xml(SITE, spec, [item, article(2)])
     for data in (rendered.rss, rendered.atom):
         parsed = feedparser.parse(data)
