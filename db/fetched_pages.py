@@ -26,9 +26,9 @@ class PageRecord:
     content_html: str
     method: str
     fetched_at: datetime
+    tries: int = 1  # fetches of this page for the same entry, failed ones included
     etag: str | None = None
     last_modified: str | None = None
-    tries: int = 1  # fetches of this page for the same entry, failed ones included
     title: str | None = None  # found by a site rule's `title:` (`author:`, `date:`)
     author: str | None = None
     published: datetime | None = None

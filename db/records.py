@@ -136,11 +136,11 @@ class ArticleHeadline:
     id: int
     uid: str
     title: str
-    url: str | None = None
     source_name: str
     source_slug: str
     published: datetime
     summary: str
+    url: str | None = None
     category: Label | None = None
     tags: tuple[Label, ...] = ()
 
@@ -201,23 +201,13 @@ class SourceState(ServerFloor):
     retry_after: datetime | None = None
     fetch_url: str | None = None
     url_history: tuple[str, ...] = ()
-    ad_hoc: bool = False
     # The polling interval: configured (or 0 for `interval = "auto"`, see `db.schedule`),
     # the one in force and why.
     id: int = 0
     interval_seconds: int = 0
     interval_used: int | None = None
     interval_reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FileFingerprint:
-    """What a files source remembers about one file, so an unchanged file is skipped cheaply."""
-
-    guid: str
-    mtime_ns: int
-    size: int
-    content_hash: str
+    ad_hoc: bool = False
 
 
 @dataclass(slots=True)
@@ -245,6 +235,16 @@ class UpsertSummary:
             self.changed += 1
         else:
             self.same += 1
+
+
+@dataclass(frozen=True, slots=True)
+class FileFingerprint:
+    """What a files source remembers about one file, so an unchanged file is skipped cheaply."""
+
+    guid: str
+    mtime_ns: int
+    size: int
+    content_hash: str
 
 
 class FetchKind(enum.Enum):

@@ -35,12 +35,11 @@ from db.records import TopicDef, TopicInfo
 from db.search import FTS, Filters, matching
 from db.tables import ARTICLES, TOPIC_ARTICLES, TOPICS, chunks
 
-TOPIC_BACKFILL_LIMIT = 2000
-"""Articles a new or edited topic is filled with (the newest): its feed shows far fewer."""
-
 
 @dataclass(frozen=True, slots=True)
 class StoredTopic:
+    """A topic as matching needs it: its query with the exclusions folded in, its filters."""
+
     slug: str
     parsed: ParsedQuery
     filters: Filters
@@ -227,6 +226,10 @@ def _insert_members(
     finally:
         cursor.close()
     return changed
+
+
+TOPIC_BACKFILL_LIMIT = 2000
+"""Articles a new or edited topic is filled with (the newest): its feed shows far fewer."""
 
 
 def backfill_topic(connection: Connection, topic: StoredTopic) -> int:

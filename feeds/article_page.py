@@ -49,6 +49,8 @@ _WORDS_PER_MINUTE = 200
 
 @dataclass(frozen=True, slots=True)
 class ArticleView:
+    """What `article.html` shows of one article."""
+
     title: str
     standfirst: str
     authors: tuple[Link, ...]

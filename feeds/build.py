@@ -217,6 +217,8 @@ _CACHE_LIMIT = 2_000
 
 @dataclass(frozen=True, slots=True)
 class _Planned:
+    """One feed of a build: what it shows now (`stamps`) and the fingerprint of that."""
+
     spec: FeedSpec
     fingerprint: str
     shown: int

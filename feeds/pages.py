@@ -129,16 +129,20 @@ class Templates:
 
 
 @dataclass(frozen=True, slots=True)
-class Link:
-    text: str
-    href: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Alternate:
+    """A `<link rel="alternate">` of a page: one of its feeds."""
+
     type: str
     title: str
     href: str
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A link in a page; with no `href`, its text shows plain."""
+
+    text: str
+    href: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
