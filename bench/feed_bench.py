@@ -23,7 +23,7 @@ from bench.timing import Figure, at_most, checked_figure, interleaved, ratio_fig
 from db.records import SourceSpec
 from db.store import Store
 from ingest.collect import Drafting, collect_feed
-from ingest.fetch import Fetcher, FetchPolicy
+from ingest.fetch import Fetcher, FetchPolicy, Response
 from ingest.remote import RemoteOptions, ingest_remote_source
 
 NOW = datetime(2024, 6, 2, 12, 0, tzinfo=UTC)
@@ -77,7 +77,7 @@ def run(ctx: Context) -> list[Figure]:
 
     def collect_only() -> float:
         with stopwatch() as t:
-            collect_feed(data, Drafting(NOW), url=feed.as_uri())
+            collect_feed(Response.bare(feed.as_uri(), data), Drafting(NOW))
         return t[0]
 
     floors: list[floor.Parts] = []

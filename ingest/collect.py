@@ -21,7 +21,7 @@ from ingest.feed_identity import ParsedFeed
 from ingest.fetch import Response
 from ingest.page import extract_article
 from ingest.pipeline import Problem
-from ingest.pool import Normalized, normalize_batch
+from ingest.pool import DraftPool, Normalized, normalize_batch
 from ingest.raw import RawArticle
 from ingest.screening import screen
 
@@ -91,32 +91,35 @@ def add_drafts(raws: Sequence[RawArticle], collected: Collected, drafting: Draft
     sort_outcomes(raws, outcomes, collected, now=drafting.now, rules=rules)
 
 
-def collect_feed(
-    data: bytes,
-    drafting: Drafting,
-    *,
-    url: str,
-    charset: str | None = None,
-    content_type: str | None = None,
-) -> Collected:
-    """Drafts of every usable entry of a feed document."""
+def parse_response(
+    response: Response, drafting: Drafting, *, source: str, pool: DraftPool | None = None
+) -> ParsedFeed:
+    """The entries of a fetched feed document, decoded as its headers say; a line in the
+    log, under the name `source`, when it held more entries than are read."""
     parsed = parse_feed(
-        data,
-        url=url,
-        http_charset=charset,
-        content_type=content_type,
+        response.body,
+        url=response.url,
+        http_charset=response.charset,
+        content_type=response.content_type,
         now=drafting.now,
         timezone=drafting.timezone,
         strip_tracking=drafting.strip_tracking,
+        pool=pool,
     )
-    log_dropped(url, url, parsed)
+    log_dropped(source, response.url, parsed)
+    return parsed
+
+
+def collect_feed(response: Response, drafting: Drafting) -> Collected:
+    """Drafts of every usable entry of a feed document."""
+    parsed = parse_response(response, drafting, source=response.url)
     collected = Collected(
         undated=parsed.undated,
         bozo=parsed.bozo,
         min_interval=parsed.min_interval,
         title=parsed.title,
     )
-    collected.problems.extend(empty_entries(url, parsed))
+    collected.problems.extend(empty_entries(response.url, parsed))
     add_drafts(parsed.entries, collected, drafting)
     return collected
 

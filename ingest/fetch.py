@@ -107,6 +107,12 @@ class Response:
     min_interval: int | None = None  # from Cache-Control max-age, Expires or Retry-After
     min_interval_origin: str | None = None  # which of them: "Cache-Control max-age=600", ...
 
+    @classmethod
+    def bare(cls, url: str, body: bytes) -> Response:
+        """A document with no headers to go by: read from disk (`url` is its `file:` URI),
+        or made by a test."""
+        return cls(url, url, 200, body, None, None, None, None)
+
     @property
     def not_modified(self) -> bool:
         return self.status == 304

@@ -20,10 +20,9 @@ from db.records import FetchKind, FetchOutcome, FetchState, FileFingerprint, Sou
 from db.store import Store
 from ingest import DEFAULT_TIMEZONE, is_url
 from ingest.article import DraftRules
-from ingest.collect import Collected, Drafting, collect_page, log_dropped
+from ingest.collect import Collected, Drafting, collect_page, parse_response
 from ingest.errors import IngestError
 from ingest.extract import PageFinder
-from ingest.feed import parse_feed
 from ingest.feed_identity import ParsedFeed
 from ingest.fetch import Fetcher, FetchError, Response
 from ingest.files import content_digest
@@ -160,13 +159,7 @@ def _ingest_feed(poll: _Poll, prefetched: Response | None) -> FetchOutcome:
     base = _outcome_of(response, FetchKind.NOT_MODIFIED, response.status, new_validators=True)
     if response.not_modified:
         return base
-    parsed = _parse(
-        poll,
-        response.body,
-        response.url,
-        charset=response.charset,
-        content_type=response.content_type,
-    )
+    parsed = _parse(poll, response)
     if parsed.bozo:
         log.warning(
             'source "%s": %s: malformed feed (%s); ingested what could be read',
@@ -197,27 +190,10 @@ def _ingest_feed(poll: _Poll, prefetched: Response | None) -> FetchOutcome:
     )
 
 
-def _parse(
-    poll: _Poll,
-    data: bytes,
-    url: str,
-    *,
-    charset: str | None = None,
-    content_type: str | None = None,
-) -> ParsedFeed:
+def _parse(poll: _Poll, response: Response) -> ParsedFeed:
     options = poll.options
-    parsed = parse_feed(
-        data,
-        url=url,
-        http_charset=charset,
-        content_type=content_type,
-        now=poll.now,
-        timezone=options.timezone,
-        strip_tracking=options.strip_tracking,
-        pool=options.pool,
-    )
-    log_dropped(poll.spec.name, url, parsed)
-    return parsed
+    drafting = options.drafting(poll.now)
+    return parse_response(response, drafting, source=poll.spec.name, pool=options.pool)
 
 
 def _store_parsed(poll: _Poll, parsed: ParsedFeed) -> None:
@@ -374,7 +350,7 @@ def _ingest_local_feed(poll: _Poll) -> IngestReport:
     fingerprint = FileFingerprint(LOCAL_FEED_KEY, st.st_mtime_ns, st.st_size, digest)
     if previous is None or previous.content_hash != digest:
         try:
-            parsed = _parse(poll, data, path.resolve().as_uri())
+            parsed = _parse(poll, Response.bare(path.resolve().as_uri(), data))
         except IngestError as exc:
             report.error = f'source "{spec.name}": {exc.message}'
             store.record_fetch(source_id, error=report.error, when=now)

@@ -375,13 +375,7 @@ def _collect(
     """What a dry run would store, read with the options ingesting uses."""
     try:
         if kind == "feed":
-            return collect_feed(
-                response.body,
-                options.drafting(now),
-                url=response.url,
-                charset=response.charset,
-                content_type=response.content_type,
-            )
+            return collect_feed(response, options.drafting(now))
         return collect_article(response, fetcher, options, now)
     except IngestError as exc:
         raise RassegnaError(exc.message) from exc

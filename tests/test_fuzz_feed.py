@@ -21,6 +21,7 @@ from feeds.build import build_feeds
 from feeds.site import SiteInfo
 from ingest.collect import Drafting, collect_feed
 from ingest.errors import IngestError
+from ingest.fetch import Response
 from ingest.pipeline import IngestReport
 from ingest.remote_store import store_drafts
 from tests.reliability_helpers import assert_output_valid
@@ -127,7 +128,7 @@ def feedish(draw: st.DrawFn) -> bytes:
 
 def _ingest(store: Store, out: Path, data: bytes) -> None:
     try:
-        collected = collect_feed(data, Drafting(NOW), url="http://example.org/feed")
+        collected = collect_feed(Response.bare("http://example.org/feed", data), Drafting(NOW))
     except IngestError as exc:
         assert exc.message.startswith("http://example.org/feed: ") and "\n" not in exc.message
         return

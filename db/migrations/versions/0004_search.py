@@ -28,6 +28,8 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.exc import DBAPIError
 
+from db.migrations.columns import cascade_key
+
 revision = "0004"
 down_revision = "0003"
 
@@ -131,18 +133,8 @@ def _topic_tables() -> None:
     )
     op.create_table(
         "topic_articles",
-        sa.Column(
-            "topic_slug",
-            sa.String(200),
-            sa.ForeignKey("topics.slug", ondelete="CASCADE"),
-            primary_key=True,
-        ),
-        sa.Column(
-            "article_id",
-            sa.Integer(),
-            sa.ForeignKey("articles.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
+        cascade_key("topic_slug", "topics.slug", sa.String(200)),
+        cascade_key("article_id", "articles.id"),
         sa.Column("published", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index(

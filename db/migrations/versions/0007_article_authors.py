@@ -20,6 +20,8 @@ import sqlalchemy as sa
 from alembic import op
 from slugify import slugify
 
+from db.migrations.columns import cascade_key
+
 revision = "0007"
 down_revision = "0006"
 
@@ -55,18 +57,8 @@ def upgrade() -> None:
     )
     op.create_table(
         "article_authors",
-        sa.Column(
-            "article_id",
-            sa.Integer(),
-            sa.ForeignKey("articles.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
-        sa.Column(
-            "author_id",
-            sa.Integer(),
-            sa.ForeignKey("authors.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
+        cascade_key("article_id", "articles.id"),
+        cascade_key("author_id", "authors.id"),
         sa.Column("published", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index(

@@ -11,6 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from db.migrations.columns import cascade_key
+
 revision = "0012"
 down_revision = "0010"
 
@@ -18,12 +20,7 @@ down_revision = "0010"
 def upgrade() -> None:
     op.create_table(
         "blocked_entries",
-        sa.Column(
-            "source_id",
-            sa.Integer(),
-            sa.ForeignKey("sources.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
+        cascade_key("source_id", "sources.id"),
         sa.Column("guid", sa.String(length=1000), primary_key=True),
         sa.Column("title", sa.Text(), nullable=False, server_default=""),
         sa.Column("reason", sa.Text(), nullable=False, server_default=""),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from db.migrations.columns import cascade_key
 from db.types import UTCDateTime
 
 revision = "0014"
@@ -23,12 +24,7 @@ down_revision = "0013"
 def upgrade() -> None:
     op.create_table(
         "counters",
-        sa.Column(
-            "source_id",
-            sa.Integer(),
-            sa.ForeignKey("sources.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
+        cascade_key("source_id", "sources.id"),
         sa.Column("span", sa.String(length=1), primary_key=True),
         sa.Column("bucket", sa.Integer(), primary_key=True, autoincrement=False),
         sa.Column("stored", sa.Integer(), nullable=False, server_default="0"),
