@@ -9,9 +9,9 @@ from typing import Any
 
 from ingest import normalize
 from ingest.article import to_draft
+from ingest.collect import Drafting, parse_response
 from ingest.errors import BadArticle, IngestError
 from ingest.extract import Selectors, by_rule
-from ingest.feed import parse_feed
 from ingest.fetch import FetchError
 from ingest.fulltext import FullTextOptions, Mode, PageFetcher, preview_entry
 from ingest.siterules import SiteRule, SiteRules, load_site_rules
@@ -120,21 +120,20 @@ def preview_full_text(settings: Settings, url: str) -> list[dict[str, Any]]:
     source = next((s for s in settings.sources if s.url == url), None)
     options = full_text_options(settings, source, mode="on")
     now = datetime.now(UTC)
+    drafting = Drafting(
+        now,
+        settings.site.timezone,
+        source.category if source else None,
+        draft_rules(settings),
+        settings.ingest.strip_tracking,
+    )
     with make_fetcher(settings) as fetcher:
         try:
             response = fetcher.fetch(url, now=now)
         except FetchError as exc:
             raise RassegnaError(exc.message) from exc
         try:
-            parsed = parse_feed(
-                response.body,
-                url=response.url,
-                http_charset=response.charset,
-                content_type=response.content_type,
-                now=now,
-                timezone=settings.site.timezone,
-                strip_tracking=settings.ingest.strip_tracking,
-            )
+            parsed = parse_response(response, drafting, source=url)
         except IngestError as exc:
             raise RassegnaError(exc.message) from exc
         shown: list[dict[str, Any]] = []
@@ -146,9 +145,9 @@ def preview_full_text(settings: Settings, url: str) -> list[dict[str, Any]]:
             try:
                 draft = to_draft(
                     raw,
-                    timezone=settings.site.timezone,
-                    default_category=source.category if source else None,
-                    rules=draft_rules(settings),
+                    timezone=drafting.timezone,
+                    default_category=drafting.category,
+                    rules=drafting.rules,
                 )
             except BadArticle as exc:
                 shown.append({"url": raw.url, "skipped": exc.reason})
