@@ -207,12 +207,12 @@ def fetch_and_extract(
         reason = f"less text than the feed ({found.words} words, the feed has {have})"
         return PageRecord(url, fingerprint, False, "", reason, now), rule
     record = PageRecord(
-        url,
-        fingerprint,
-        True,
-        found.html,
-        found.method,
-        now,
+        url=url,
+        entry_hash=fingerprint,
+        ok=True,
+        content_html=found.html,
+        method=found.method,
+        fetched_at=now,
         etag=response.etag,
         last_modified=response.last_modified,
         title=found.title,
