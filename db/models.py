@@ -30,16 +30,21 @@ class Base(DeclarativeBase):
     pass
 
 
-def _membership(name: str, label: Column[Any], walk: str, *extra: Index) -> Table:
+def _membership(
+    name: str, label: Column[Any], walk: str, *extra: Index, label_first: bool = False
+) -> Table:
     """Which articles a label (tag, author, topic) holds. Each row carries a copy of
     `articles.published` (it never changes once stored), so that "the newest N of a
     label" walks the `walk` index backwards and reads N entries, instead of fetching and
-    sorting every article of the label (revisions 0003, 0004, 0007)."""
+    sorting every article of the label (revisions 0003, 0004, 0007). The primary key is
+    (article, label), or (label, article) with `label_first`, as the migration made it."""
+    article: Column[int] = Column(
+        "article_id", ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
     return Table(
         name,
         Base.metadata,
-        Column("article_id", ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
-        label,
+        *((label, article) if label_first else (article, label)),
         Column("published", UTCDateTime, nullable=False),
         Index(walk, label.name, "published", "article_id"),
         *extra,
@@ -259,6 +264,7 @@ topic_articles = _membership(
     Column("topic_slug", ForeignKey("topics.slug", ondelete="CASCADE"), primary_key=True),
     "ix_topic_articles_topic_published",
     Index("ix_topic_articles_article", "article_id"),
+    label_first=True,  # revision 0004
 )
 
 
