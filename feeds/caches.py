@@ -61,18 +61,18 @@ class ArticleTexts:
     """An article's texts as every format publishes them (`feeds.common`)."""
 
     title: str
+    authors: tuple[str, ...]
     summary: str
     # Sanitized HTML with absolute URLs; "" when it shows nothing.
     content: str
-    authors: tuple[str, ...]
 
 
 def texts_of(article: StoredArticle, site_link: str) -> ArticleTexts:
     return ArticleTexts(
         title=title_of(article),
+        authors=tuple(authors_of(article)),
         summary=summary_of(article),
         content=content_of(article, site_link),
-        authors=tuple(authors_of(article)),
     )
 
 
