@@ -12,6 +12,9 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from db.errors import StoreError
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_WAL_AUTOCHECKPOINT_PAGES = 4096
+"""WAL pages (16 MiB at SQLite's 4 KiB page) after which a commit folds the WAL back into
+the database file: four times SQLite's default of 1000."""
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -23,6 +26,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # NORMAL is durable across application crashes in WAL mode; only an OS crash can
     # lose the last transactions, never corrupt the file.
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # The checkpoint runs inside the commit that crosses the limit, on the writer's clock,
+    # with two fsyncs; at the default limit a feed ingest of a thousand entries crossed it
+    # several times, and pages its transactions rewrite (indexes, the search index) were
+    # copied at each. A larger limit folds them once. Crash safety is unchanged: an
+    # application crash loses no committed transaction whatever the WAL's size, and an OS
+    # crash can lose the transactions since the last checkpoint, as before (a WAL of up
+    # to this limit rather than of 1000 pages; never a corrupt file).
+    cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT_PAGES}")
     cursor.close()
 
 

@@ -161,6 +161,8 @@ def test_sqlite_pragmas(store: Store) -> None:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 10_000
+        assert connection.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+        assert connection.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 4096
 
 
 def test_reopening_keeps_articles(sqlite_url: str) -> None:
