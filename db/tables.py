@@ -57,6 +57,18 @@ def dialect_insert(connection: Connection, table: Table) -> postgresql.Insert | 
     return sqlite.insert(table)
 
 
+def insert_tuples(
+    connection: Connection, statement: dict[str, str], rows: list[tuple[Any, ...]]
+) -> None:
+    """Run an INSERT of `rows` (tuples) through the driver's own executemany, `statement`
+    spelled in each paramstyle (`qmark` for SQLite, `pyformat` for psycopg): for the rows
+    a batch writes by the thousand with nothing to convert but dates, where SQLAlchemy's
+    per-row parameter processing cost more than the insert. Values go to the driver as
+    they are: a date must already be what its type binds (`db.types.bind_datetime`), and
+    no column default is applied."""
+    connection.exec_driver_sql(statement[connection.dialect.paramstyle], rows)
+
+
 def now() -> datetime:
     """The store's clock when a caller gives none: aware, UTC."""
     return datetime.now(UTC)

@@ -49,6 +49,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def bind_datetime(dialect: Dialect) -> Callable[[datetime | None], Any]:
+    """What `UTCDateTime` hands `dialect`'s driver for a value: for statements that go to
+    the driver directly (`db.tables.insert_tuples`) and must store what SQLAlchemy would."""
+    process = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert process is not None  # `process_bind_param` is always part of it
+    return process
+
+
 def _sqlite_text(value: datetime | None) -> str | None:
     """What `UTCDateTime` stores on SQLite for `value`: its UTC time as SQLite's DATETIME
     text."""

@@ -32,15 +32,27 @@ from db.tables import (
     CATEGORIES,
     TAGS,
     chunks,
+    insert_tuples,
     now,
 )
 from db.topics import load_topics, match_topics
+from db.types import bind_datetime
 from db.upsert_plan import EditCap, Plan, StoredVersion, plan_upserts
 
 UPSERT_ATTEMPTS = 3
 """Tries of a batch that collides with a concurrent writer of the same new article."""
 SLUG_PROBE = 50
 """Numbered forms of a taken slug (`slug-2`, `slug-3`...) probed per query."""
+
+_INSERT_TAG_LINKS = {
+    "qmark": "INSERT INTO article_tags (article_id, tag_id, published) VALUES (?, ?, ?)",
+    "pyformat": "INSERT INTO article_tags (article_id, tag_id, published) VALUES (%s, %s, %s)",
+}
+_INSERT_BYLINES = {
+    "qmark": "INSERT INTO article_authors (article_id, author_id, published) VALUES (?, ?, ?)",
+    "pyformat": "INSERT INTO article_authors (article_id, author_id, published)"
+    " VALUES (%s, %s, %s)",
+}
 
 
 def upsert_articles(
@@ -249,20 +261,23 @@ class _Labels:
 
     def write(self, connection: Connection, plans: Sequence[Plan]) -> None:
         """The tag and author rows of the written articles."""
+        # Each article's date converted once for all its rows.
+        bind = bind_datetime(connection.dialect)
+        published = [bind(p.published) for p in plans]
         links = [
-            {"article_id": p.article_id, "tag_id": tag_id, "published": p.published}
-            for p in plans
+            (p.article_id, tag_id, date)
+            for p, date in zip(plans, published, strict=True)
             for tag_id in dict.fromkeys(self.tags[label_slug(t)] for t in p.draft.tags if t.strip())
         ]
         if links:
-            connection.execute(ARTICLE_TAGS.insert(), links)
+            insert_tuples(connection, _INSERT_TAG_LINKS, links)
         bylines = [
-            {"article_id": p.article_id, "author_id": self.authors[slug], "published": p.published}
-            for p, labels in zip(plans, self.signed, strict=True)
+            (p.article_id, self.authors[slug], date)
+            for p, labels, date in zip(plans, self.signed, published, strict=True)
             for slug in labels
         ]
         if bylines:
-            connection.execute(ARTICLE_AUTHORS.insert(), bylines)
+            insert_tuples(connection, _INSERT_BYLINES, bylines)
 
 
 def _after_write(
