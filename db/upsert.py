@@ -32,6 +32,7 @@ from db.tables import (
     CATEGORIES,
     TAGS,
     chunks,
+    insert_rows,
     insert_tuples,
     now,
 )
@@ -204,7 +205,7 @@ def _insert(
     # On SQLite a plain executemany, then the ids by guid in one read: SQLite has no ordered
     # multi-row `INSERT ... RETURNING`, so it would run one row per statement; and
     # (source, guid) is unique, so the read finds exactly the rows inserted.
-    connection.execute(ARTICLES.insert(), rows)
+    insert_rows(connection, ARTICLES, rows)
     ids: dict[str, int] = {}
     for chunk in chunks([p.draft.guid for p in new]):
         query = select(a.guid, a.id).where(a.source_id == source_id, a.guid.in_(chunk))
