@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.beside import Beside
 from bench.corpus import Corpus, write_files
 from bench.stores import StoreCache, Templates
 from ingest.pool import DraftPool
@@ -42,7 +43,9 @@ class Context:
         self.sizes = sizes
         self.corpus = corpus or Corpus()
         self.templates = Templates(root)
-        self.stores = StoreCache(self.templates, self.corpus)
+        # Set-ups the families plan to run beside the big store's fill.
+        self.beside = Beside()
+        self.stores = StoreCache(self.templates, self.corpus, self.beside)
         self._folders: dict[tuple[str, int], Path] = {}
         # The normalizer workers of the ingest figures, started by the first big batch,
         # as `rassegna ingest` and the daemon start theirs.
