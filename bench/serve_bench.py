@@ -1,17 +1,17 @@
 """`serve_vs_nginx`: `rassegna serve` / nginx, requests per second answering conditional
 GETs of `rss.xml` (If-None-Match with the current ETag, so every answer is a 304).
 
-Both serve the same folder: a real build (`rassegna ingest` + `rassegna build` of 50
-generated files, in subprocesses). `rassegna serve` runs as a subprocess on a free port;
-nginx (the Debian package) runs `docs/nginx.conf` adapted by `tests/nginx_site.py`, as
-`tests/test_nginx.py` does (listen on a free loopback port, root = the folder, a private
-prefix for pid, logs and temp paths; 1 worker process, as the server has). The same client
-measures both: a Python load generator of `CONCURRENCY` threads, each with its own
-keep-alive `http.client` connection, sending `Accept-Encoding: gzip` (a feed reader's
-request) for `DURATION_S` seconds; rounds interleaved, median of the rounds. The client
-runs in the benchmark's process on the same 2 cores as the server: with nginx it is the
-client that saturates first, so the ratio flatters `rassegna serve` (nginx's true rate is
-higher).
+Both serve the same folder: a real build (`rassegna ingest --all` of 50 generated files,
+which builds the feeds after storing them, in a subprocess). `rassegna serve` runs as a
+subprocess on a free port; nginx (the Debian package) runs `docs/nginx.conf` adapted by
+`tests/nginx_site.py`, as `tests/test_nginx.py` does (listen on a free loopback port, root
+= the folder, a private prefix for pid, logs and temp paths; 1 worker process, as the
+server has). The same client measures both: a Python load generator of `CONCURRENCY`
+threads, each with its own keep-alive `http.client` connection, sending `Accept-Encoding:
+gzip` (a feed reader's request) for `DURATION_S` seconds; rounds interleaved, median of
+the rounds. The client runs in the benchmark's process on the same 2 cores as the server:
+with nginx it is the client that saturates first, so the ratio flatters `rassegna serve`
+(nginx's true rate is higher).
 """
 
 from __future__ import annotations
@@ -65,15 +65,15 @@ def _site(ctx: Context, port: int) -> tuple[Path, Path]:
         f'path = {json.dumps(str(articles))}\ncategory = "Cronaca"\n',
         encoding="utf-8",
     )
-    for command in (["ingest", "--all", "--no-build"], ["build"]):
-        subprocess.run(
-            [sys.executable, "-m", "rassegna", "--config", str(config), *command],
-            check=True,
-            capture_output=True,
-            env=_env(),
-            cwd=REPO,
-            timeout=300,
-        )
+    # One process: `ingest` builds the feeds after storing, as `rassegna build` would.
+    subprocess.run(
+        [sys.executable, "-m", "rassegna", "--config", str(config), "ingest", "--all"],
+        check=True,
+        capture_output=True,
+        env=_env(),
+        cwd=REPO,
+        timeout=300,
+    )
     return config, folder / "public"
 
 
