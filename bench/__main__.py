@@ -134,6 +134,12 @@ def _pages_one_new(ctx: Context) -> list[Figure]:
     return pages_bench.run_one_new(ctx)
 
 
+def _pages_one_new_beside(ctx: Context) -> None:
+    from bench import pages_bench
+
+    pages_bench.prepare_one_new(ctx)
+
+
 def _full_text(ctx: Context) -> list[Figure]:
     from bench import fulltext_bench
 
@@ -187,7 +193,10 @@ FAMILIES: dict[str, tuple[Family, tuple[str, ...]]] = {
 }
 # Families whose set-up may run in a second process beside the big store's fill
 # (`bench.beside`): each plans it at the start of the run.
-BESIDE: dict[str, Callable[[Context], None]] = {"status_page_ms": _status_beside}
+BESIDE: dict[str, Callable[[Context], None]] = {
+    "status_page_ms": _status_beside,
+    "pages_one_new": _pages_one_new_beside,
+}
 
 
 def _chosen() -> list[str]:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from bench.build_bench import SITE
 from bench.context import Context
-from bench.stores import sqlite_url
+from bench.corpus import Corpus
+from bench.stores import fill_store, sqlite_url
 from bench.timing import Figure, at_most, below, checked_figure, per_thousand_figure, stopwatch
 from db.pages import base_path
 from db.records import ArticleDraft
@@ -34,6 +35,7 @@ PER_1000_ROUNDS = 3
 WARM_UP_STORE = 500
 # Rounds of each kind: one without fsync (for the ratio), one with (as the daemon).
 ONE_NEW_ROUNDS = 3
+ONE_NEW = "pages_one_new"
 
 
 # The filled stores' newest article opens a month; moved this much later, it closes one,
@@ -159,6 +161,21 @@ def _publish(store: Store, out: Path, *, fsync: bool) -> tuple[float, float, int
     return t[0], pages_s, _pages_written(report.written)
 
 
+def own_store(empty: Path, count: int, target: Path) -> Path:
+    """Fill the empty store `empty` with `count` articles, then make its own-articles copy
+    `target` (in whichever process calls it); returns `target`."""
+    fill_store(empty, count, Corpus())
+    return own_articles_copy(empty, target)
+
+
+def prepare_one_new(ctx: Context) -> None:
+    """Plan the store of `run_one_new` to be made beside the big store's fill
+    (`bench.beside`): the same rows as `own_articles_copy` of `ctx.stores.filled`."""
+    count = ctx.sizes.pages_store
+    empty = ctx.templates.fresh_copy(f"filled-{count}")
+    ctx.beside.plan(ONE_NEW, own_store, empty, count, ctx.root / f"pages-one-{count}.db")
+
+
 def run_one_new(
     ctx: Context, articles: int | None = None, rounds: int = ONE_NEW_ROUNDS
 ) -> list[Figure]:
@@ -167,7 +184,9 @@ def run_one_new(
     does (`_publish`); the pages' share of that over the full page build's time, and the
     seconds of the whole publication."""
     count = articles or ctx.sizes.pages_store
-    path = own_articles_copy(ctx.stores.filled(count), ctx.root / f"pages-one-{count}.db")
+    path = ctx.beside.take(ONE_NEW) if articles is None else None
+    if path is None:
+        path = own_articles_copy(ctx.stores.filled(count), ctx.root / f"pages-one-{count}.db")
     store = Store.open(sqlite_url(path), migrate=False)
     out = ctx.root / "pages-one"
     published, published_pages, incremental, rewritten = [], [], [], []
