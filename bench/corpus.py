@@ -3,8 +3,8 @@
 Articles are about 2 KB of UTF-8 text with accents, elisions and apostrophes; some carry
 the damage real feeds carry: mojibake (``perchÃ©``), accents typed as apostrophes
 (``citta'``), curly quotes and typographic apostrophes. Every sentence is assembled from
-the word lists below (written for this file), so the corpus is the same on every run and
-every machine.
+the word lists of `corpus_words.toml` (written for this suite), so the corpus is the same
+on every run and every machine.
 """
 
 from __future__ import annotations
@@ -12,98 +12,38 @@ from __future__ import annotations
 import html
 import json
 import random
-from collections.abc import Iterator
+import tomllib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 SEED = 20240611
 TARGET_BODY_BYTES = 1900
 BASE_DATE = datetime(2024, 6, 1, 6, 0, tzinfo=UTC)
 
-CATEGORIES = (
-    "Cronaca", "Politica", "Economia", "Cultura", "Sport", "Scuola", "Sanità", "Ambiente",
-    "Trasporti", "Tecnologia", "Spettacoli", "Università", "Lavoro", "Turismo",
-    "Agricoltura", "Giustizia", "Esteri", "Meteo", "Quartieri", "Opinioni",
-)  # fmt: skip
-TAGS = (
-    "bilancio comunale", "viabilità", "centro storico", "piste ciclabili", "mercati",
-    "biblioteche", "musei", "teatro", "calcio", "pallavolo", "nuoto", "scuole medie",
-    "asili nido", "ospedale", "pronto soccorso", "rifiuti", "parchi", "fiume",
-    "autobus", "treni regionali", "porto", "aeroporto", "startup", "fibra ottica",
-    "artigianato", "vendemmia", "olio d'oliva", "tribunale", "consiglio regionale",
-    "sindacati", "turismo estivo", "festival", "cinema all'aperto", "concerti",
-    "università", "ricerca", "caldo", "temporali", "periferie", "volontariato",
-)  # fmt: skip
-AUTHORS = (
-    "Giulia Ferraris", "Marco De Santis", "Elena Bonfiglio", "Luca Pavesi",
-    "Chiara Lombardo", "Davide Orsini", "Francesca D'Angelo", "Paolo Mancuso",
-    "Sara Quaranta", "Andrea Vitali", "Redazione",
-)  # fmt: skip
+WORDS_FILE = Path(__file__).with_name("corpus_words.toml")
 
-_SUBJECTS = (
-    "La giunta comunale", "L'assessore alla mobilità", "Il comitato di quartiere",
-    "La direzione dell'ospedale", "Un gruppo di residenti", "L'associazione dei commercianti",
-    "Il rettore dell'università", "La polizia locale", "Il sindaco", "La consulta giovanile",
-    "Un'azienda del distretto", "L'ufficio tecnico", "La squadra di casa",
-    "Il consorzio di bonifica", "La cooperativa sociale", "L'orchestra cittadina",
-)  # fmt: skip
-_VERBS = (
-    "ha presentato", "ha rinviato", "ha approvato", "ha chiesto", "ha annunciato",
-    "discuterà", "ha contestato", "ha illustrato", "presenterà", "ha ottenuto",
-    "sta valutando", "ha già avviato", "ha confermato", "ha rivisto",
-)  # fmt: skip
-_OBJECTS = (
-    "il piano per la manutenzione delle strade", "un nuovo calendario di aperture serali",
-    "la riqualificazione dell'area ex industriale", "un bando da due milioni di euro",
-    "il progetto della ciclovia lungo il fiume", "le tariffe agevolate per gli studenti",
-    "un'intesa con la provincia", "la chiusura temporanea della piazza",
-    "il raddoppio delle corse notturne", "gli orari estivi degli sportelli",
-    "un programma di visite guidate", "la stagione di concerti all'aperto",
-    "il rinnovo della convenzione con l'università", "un piano contro le isole di calore",
-)  # fmt: skip
-_PLACES = (
-    "in città", "nel quartiere nord", "davanti al municipio", "alla stazione centrale",
-    "nell'area del porto", "in periferia", "nel centro storico", "lungo la riva destra",
-    "nella sala consiliare", "all'ex mattatoio", "nei comuni della cintura",
-)  # fmt: skip
-_TAILS = (
-    ", perché i fondi arrivano solo entro l'autunno",
-    ", ma l'opposizione chiede più trasparenza",
-    " e la decisione finale è attesa già la prossima settimana",
-    ", così da ridurre i disagi per chi lavora",
-    ": è la prima volta che succede da dieci anni",
-    ", nonché con il sostegno delle scuole",
-    ", però restano aperti alcuni nodi sull'età minima",
-    " e potrà contare su un'équipe di volontari",
-    ", poiché la metà dei lavori è già finanziata",
-    "",
-)  # fmt: skip
-_QUOTES = (
-    "Non è più rinviabile", "È un'occasione per tutta la città", "Ci sarà più attenzione",
-    "Abbiamo fatto ciò che potevamo", "La priorità è la sicurezza di chi ci vive",
-    "Perché aspettare ancora?", "Lo dico da cittadino, prima che da tecnico",
-)  # fmt: skip
-_TITLE_HEADS = (
-    "Nuovo piano", "Via libera", "Stop", "Più fondi", "Cambia tutto", "Si parte",
-    "Rinvio", "Accordo", "Polemica", "Record",
-)  # fmt: skip
-_TITLE_TAILS = (
-    "per la ciclovia sul fiume", "alle corse notturne", "all'ex mattatoio",
-    "per le scuole della periferia", "sugli orari estivi", "in consiglio comunale",
-    "per il centro storico", "sulla piazza del mercato", "all'università",
-    "per la città che cambia",
-)  # fmt: skip
-_MONTHS = (
-    "gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto",
-    "settembre", "ottobre", "novembre", "dicembre",
-)  # fmt: skip
-# Words whose final accent writers often type as an apostrophe.
-_APOSTROPHE_ACCENTS = (
-    ("città", "citta'"), ("perché", "perche'"), ("più", "piu'"), ("già", "gia'"),
-    ("è", "e'"), ("età", "eta'"), ("così", "cosi'"), ("metà", "meta'"),
-)  # fmt: skip
+
+def _load_words() -> Mapping[str, tuple[Any, ...]]:
+    """The word lists of `WORDS_FILE` (data, not code), read once at import, each as a
+    tuple (pairs too)."""
+    loaded = tomllib.loads(WORDS_FILE.read_text(encoding="utf-8"))
+    return MappingProxyType(
+        {
+            key: tuple(tuple(word) if isinstance(word, list) else word for word in words)
+            for key, words in loaded.items()
+        }
+    )
+
+
+_WORDS = _load_words()
+CATEGORIES: tuple[str, ...] = _WORDS["categories"]
+TAGS: tuple[str, ...] = _WORDS["tags"]
+AUTHORS: tuple[str, ...] = _WORDS["authors"]
 
 
 def mojibake(text: str) -> str:
@@ -163,11 +103,12 @@ class Corpus:
             paragraphs[at] = mojibake(paragraphs[at])
         elif damage < 0.35:
             at = rng.randrange(len(paragraphs))
-            for right, wrong in _APOSTROPHE_ACCENTS:
+            for right, wrong in _WORDS["apostrophe_accents"]:
                 paragraphs[at] = paragraphs[at].replace(f" {right} ", f" {wrong} ")
         elif damage < 0.55:
             paragraphs = [p.replace("'", "\u2019") for p in paragraphs]
-        title = f"{rng.choice(_TITLE_HEADS)} {rng.choice(_TITLE_TAILS)}"
+        head, tail = rng.choice(_WORDS["title_heads"]), rng.choice(_WORDS["title_tails"])
+        title = f"{head} {tail}"
         if rng.random() < 0.1:
             title = mojibake(title + ", perché ora è più urgente")
         summary = self._sentence(rng)
@@ -176,10 +117,8 @@ class Corpus:
         if rng.random() < 0.5:
             date_text = published.isoformat()
         else:
-            date_text = (
-                f"{local.day} {_MONTHS[local.month - 1]} {local.year}, ore "
-                f"{local.hour:02d}:{local.minute:02d}"
-            )
+            month = _WORDS["months"][local.month - 1]
+            date_text = f"{local.day} {month} {local.year}, ore {local.hour:02d}:{local.minute:02d}"
         return SynthArticle(
             index=index,
             title=f"{title} ({index})",
@@ -199,12 +138,12 @@ class Corpus:
     @staticmethod
     def _sentence(rng: random.Random) -> str:
         if rng.random() < 0.12:
-            quote = rng.choice(_QUOTES)
+            quote = rng.choice(_WORDS["quotes"])
             return f"\u201c{quote}\u201d, ha detto {rng.choice(AUTHORS)}."
-        return (
-            f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)} "
-            f"{rng.choice(_PLACES)}{rng.choice(_TAILS)}."
+        subject, verb, what, place, tail = (
+            rng.choice(_WORDS[part]) for part in ("subjects", "verbs", "objects", "places", "tails")
         )
+        return f"{subject} {verb} {what} {place}{tail}."
 
 
 # -- files -----------------------------------------------------------------------------------
