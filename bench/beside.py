@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
+from multiprocessing.pool import AsyncResult
 from typing import Any
 
 
@@ -23,7 +23,7 @@ class Beside:
 
     def __init__(self) -> None:
         self._planned: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {}
-        self._ran: dict[str, Future[Any]] = {}
+        self._ran: dict[str, AsyncResult[Any]] = {}
 
     def plan(self, name: str, func: Callable[..., Any], *args: Any) -> None:
         """Run `func(*args)` (picklable: a module-level function and plain arguments) in
@@ -33,25 +33,33 @@ class Beside:
     @contextmanager
     def running(self) -> Iterator[None]:
         """Run the planned set-ups, one after the other in one worker process, while the
-        block runs; leave only when they are all done."""
+        block runs; leave only when they are all done, or at once (the worker killed)
+        when the block fails or the run is stopped."""
         if not self._planned:
             yield
             return
         # forkserver, as the normalizer pool: the worker does not inherit this process's
         # threads and open database connections, as a plain fork would.
-        context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=1, mp_context=context) as worker:
-            futures = {name: worker.submit(f, *args) for name, (f, args) in self._planned.items()}
+        worker = multiprocessing.get_context("forkserver").Pool(processes=1)
+        try:
+            results = {
+                name: worker.apply_async(func, args) for name, (func, args) in self._planned.items()
+            }
             self._planned.clear()
-            try:
-                yield
-            finally:
-                wait(futures.values())
-                self._ran.update(futures)
+            yield
+            for result in results.values():
+                result.wait()
+            self._ran.update(results)
+            worker.close()
+        except BaseException:
+            worker.terminate()
+            raise
+        finally:
+            worker.join()
 
     def take(self, name: str) -> Any:
         """What the set-up planned under `name` returned (its error raised here, in the
         family that needs it), or None when it did not run."""
-        future = self._ran.pop(name, None)
+        result = self._ran.pop(name, None)
         self._planned.pop(name, None)
-        return None if future is None else future.result()
+        return None if result is None else result.get()
