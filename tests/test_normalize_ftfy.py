@@ -8,6 +8,7 @@ that changes its rules fails here rather than changing our output unnoticed.
 
 from __future__ import annotations
 
+import sys
 import unicodedata
 
 import ftfy
@@ -23,6 +24,7 @@ from ingest.normalize import (
     is_bad_segment,
     normalize_text,
 )
+from ingest.normalize._mojibake import _FTFY_LOOP_VERSION, _GATED_FIXERS, _fix_segment
 
 # Characters ftfy's rules look at: its badness classes (ranges written as endpoints),
 # mojibake lead bytes, curly quotes, ligatures, width forms, controls, plus plain Italian.
@@ -66,3 +68,42 @@ def test_declared_language_is_the_primary_subtag() -> None:
     assert declared_language("") is None
     assert declared_language(None) is None
     assert declared_language("italiano") is None
+
+
+# ------------------------------------------------- ftfy's loop without idle fixers
+
+
+def test_each_gated_fixer_leaves_text_without_its_characters_alone() -> None:
+    # Every code point the gate does not name, in one text (the fixers work character by
+    # character, or on sequences that start with a gated character).
+    for gate, fixer in _GATED_FIXERS:
+        text = "".join(
+            char for char in map(chr, range(sys.maxunicode + 1)) if gate.search(char) is None
+        )
+        assert fixer(text) == text, fixer.__name__
+
+
+def test_the_copied_loop_is_for_the_installed_ftfy() -> None:
+    # `_fix_segment` copies `ftfy.fix_and_explain`'s loop of this version; another
+    # version falls back to ftfy (correct, slower): check the loop again and update.
+    assert ftfy.__version__ == _FTFY_LOOP_VERSION
+
+
+def _mojibake(text: str, encoding: str) -> str:
+    return text.encode("utf-8").decode(encoding, errors="replace")
+
+
+_MOJIBAKE_LINES = st.one_of(
+    _LINES,
+    st.builds(
+        _mojibake,
+        st.text(st.sampled_from([*_FTFY_CHARS, "€", "™", "ł", "ś", "中", "😀"]), max_size=30),
+        st.sampled_from(["cp1252", "latin-1", "cp437", "mac-roman"]),
+    ),
+).flatmap(lambda line: st.sampled_from([line, line + "\n"]))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_MOJIBAKE_LINES)
+def test_fix_segment_equals_ftfy_fix_text(line: str) -> None:
+    assert _fix_segment(line) == ftfy.fix_text(line, FTFY_CONFIG)

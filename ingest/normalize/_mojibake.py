@@ -15,6 +15,7 @@ from typing import Any, Final
 import ftfy
 import ftfy.badness
 import ftfy.chardata
+import ftfy.fixes
 from ftfy.badness import is_bad
 from ftfy.fixes import uncurl_quotes
 
@@ -151,4 +152,50 @@ def _fix_mojibake_line(segment: str) -> str:
         straight = unicodedata.normalize("NFC", uncurl_quotes(segment))
         if not is_bad_segment(straight):
             return straight
-    return ftfy.fix_text(segment, FTFY_CONFIG)
+    return _fix_segment(segment)
+
+
+def _char_class(codes: set[int]) -> re.Pattern[str]:
+    return re.compile("[" + "".join(re.escape(chr(code)) for code in sorted(codes)) + "]")
+
+
+# ftfy's fixers after the encoding one, in the order `ftfy.fix_and_explain` runs them,
+# each with the characters it replaces (from its code and tables): without them it
+# returns its input.
+_GATED_FIXERS: Final = (
+    (_char_class(set(range(0x80, 0xA0))), ftfy.fixes.fix_c1_controls),
+    (_char_class(set(ftfy.chardata.LIGATURES)), ftfy.fixes.fix_latin_ligatures),
+    (_char_class(set(ftfy.chardata.WIDTH_MAP)), ftfy.fixes.fix_character_width),
+    (_char_class(_FTFY_QUOTES), ftfy.fixes.uncurl_quotes),
+    (_char_class({0x0D, 0x85, 0x2028, 0x2029}), ftfy.fixes.fix_line_breaks),
+    (_char_class(set(range(0xD800, 0xE000))), ftfy.fixes.fix_surrogates),
+    (_char_class({0x1B}), ftfy.fixes.remove_terminal_escapes),
+    (_char_class(set(ftfy.chardata.CONTROL_CHARS)), ftfy.fixes.remove_control_chars),
+)
+# The loop of `ftfy.fix_and_explain` is copied from this version of ftfy; any other
+# version gets ftfy's own function.
+_FTFY_LOOP_VERSION: Final = "6.3.1"
+
+
+def _fix_segment(segment: str) -> str:
+    """``ftfy.fix_text(segment, FTFY_CONFIG)`` for one line: ftfy's loop of fixers until
+    nothing changes, without calling the fixers that have nothing to replace (three
+    of them translate the whole line) nor the encoding fixer on text that cannot look
+    bad to it (its first test)."""
+    if (
+        ftfy.__version__ != _FTFY_LOOP_VERSION
+        or len(segment) > FTFY_CONFIG.max_decode_length
+        or "\n" in segment[:-1]
+    ):
+        return ftfy.fix_text(segment, FTFY_CONFIG)
+    text = segment
+    while True:
+        before = text
+        if is_bad_segment(text):
+            text = ftfy.fix_encoding(text)
+        for gate, fixer in _GATED_FIXERS:
+            if gate.search(text) is not None:
+                text = fixer(text)
+        text = unicodedata.normalize("NFC", text)
+        if text == before:
+            return text
