@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -408,3 +409,38 @@ def test_the_common_characters_class_is_the_word_class() -> None:
 )
 def test_language_words_are_the_word_regex_runs(text: str) -> None:
     assert _lang.words(text) == re.findall(r"[^\W\d_]+", text)
+
+
+def _scores_per_language(text: str) -> dict[str, int]:
+    """The stopword scores as first written: an intersection and a sum per language."""
+    counts = Counter(_lang.words(text[: _lang._SAMPLE_CHARS].lower()))
+    present = set(counts)
+    return {
+        language: sum(counts[word] for word in stopwords.intersection(present))
+        for language, stopwords in _lang._STOPWORDS.items()
+    }
+
+
+def _detect_per_language(text: str) -> str | None:
+    scores = _scores_per_language(text)
+    if not any(_lang.words(text[: _lang._SAMPLE_CHARS].lower())):
+        return None
+    ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
+    (best, top), (_, second) = ranked[0], ranked[1]
+    return None if top < _lang._MIN_HITS or top == second else best
+
+
+_STOPWORD_TEXTS = st.lists(
+    st.one_of(
+        st.sampled_from(sorted(_lang._ALL_STOPWORDS)),
+        st.sampled_from(["casa", "Il", "THE", "l'", "dell'", "è", "Ü", "1", "_"]),
+    ),
+    max_size=40,
+).flatmap(lambda words: st.sampled_from([" ".join(words), ",".join(words), "".join(words)]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(_STOPWORD_TEXTS)
+def test_detection_counts_each_stopword_for_each_of_its_languages(text: str) -> None:
+    # Words shared by languages (``la``, ``de``, ``a``...) count for each of them.
+    assert detect_language(text) == _detect_per_language(text)

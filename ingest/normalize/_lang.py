@@ -49,6 +49,12 @@ _STOPWORDS: Final = {
     ),
 }
 WORD_RE: Final = re.compile(r"[^\W\d_]+")
+_ALL_STOPWORDS: Final = frozenset().union(*_STOPWORDS.values())
+# word -> the languages whose stopword it is, in the order of `_STOPWORDS`.
+_LANGUAGES_OF: Final = {
+    word: tuple(language for language, words in _STOPWORDS.items() if word in words)
+    for word in _ALL_STOPWORDS
+}
 
 
 def _as_ranges(codes: Sequence[int]) -> str:
@@ -109,13 +115,13 @@ def detect_language(text: str, declared: str | None = None) -> str | None:
     counts = Counter(words(text[:_SAMPLE_CHARS].lower()))
     if not counts:
         return None
-    # A set, not the keys view: set intersection then walks the smaller side (a
-    # language's stopwords), where the view would be walked whole for every language.
-    present = set(counts)
-    scores = {
-        language: sum(counts[word] for word in stopwords.intersection(present))
-        for language, stopwords in _STOPWORDS.items()
-    }
+    # One walk over the stopwords present, each counted for every language that has it,
+    # instead of an intersection and a sum per language.
+    scores = dict.fromkeys(_STOPWORDS, 0)
+    for word in _ALL_STOPWORDS.intersection(counts):
+        count = counts[word]
+        for language in _LANGUAGES_OF[word]:
+            scores[language] += count
     ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
     (best, top), (_, second) = ranked[0], ranked[1]
     if top < _MIN_HITS or top == second:
