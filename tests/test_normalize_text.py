@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import time
 from collections.abc import Callable
 
@@ -18,6 +19,7 @@ from ingest.normalize import (
     normalize_text,
     normalize_title,
 )
+from ingest.normalize._html import html_text, parsed_text
 from ingest.normalize._text import LAYOUT_SPECIAL_RE, one_line_spacing, trim_lines
 from tests.conftest import example_cases
 
@@ -359,3 +361,30 @@ def test_100kb_pathological_input_under_half_a_second(name: str, function: objec
     start = time.perf_counter()
     function(text)
     assert time.perf_counter() - start < 0.5
+
+
+# -------------------------------------------- plain text read without the HTML parser
+
+_PLAIN_CHARS = [
+    char for char in map(chr, range(sys.maxunicode + 1)) if char.isprintable() and char not in "<& "
+]
+
+
+def test_plain_text_shortcut_is_what_the_parser_gives_on_every_character() -> None:
+    # Each character the shortcut takes, as a whole text (so first and last), and all of
+    # them in one text, together and spaced.
+    for char in _PLAIN_CHARS:
+        assert html_text(char) == parsed_text(char), repr(char)
+    together = "".join(_PLAIN_CHARS)
+    spaced = " ".join(_PLAIN_CHARS) + "  a   b "
+    for text in (together, spaced):
+        assert html_text(text) == parsed_text(text)
+
+
+_PLAIN_TEXTS = st.text(st.one_of(st.sampled_from(" aè’«"), st.characters()), max_size=30)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(_TEXTS, _PLAIN_TEXTS))
+def test_html_text_equals_the_parser(text: str) -> None:
+    assert html_text(text) == parsed_text(text)

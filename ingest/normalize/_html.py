@@ -34,6 +34,20 @@ def _collapse_spaces(text: str) -> str:
     return text
 
 
+def _plain(markup: str) -> bool:
+    """Whether `markup` is text without markup that libxml2 reads as it is (no tag, no
+    entity, no character it drops or rewrites, no leading space): it comes out between
+    the line breaks of the ``<html><body>`` libxml2 puts around it. Titles and
+    summaries mostly are such text, and parsing them cost more than their text rules. Checked on every such character, alone,
+    first, last, doubled and all together (tests/test_normalize_text.py)."""
+    return (
+        markup[:1] not in ("", " ")
+        and "<" not in markup
+        and "&" not in markup
+        and markup.isprintable()
+    )
+
+
 def html_text(markup: str) -> str:
     """Text of an HTML fragment, block elements as line breaks (lxml: libxml2's parser).
 
@@ -41,6 +55,13 @@ def html_text(markup: str) -> str:
     unclosed tags (a hostile field of ``<a `` stalls it), libxml2 is linear. Bytes in, with the
     encoding forced, because lxml refuses ``str`` input that carries an XML declaration.
     """
+    if _plain(markup):
+        return f"\n\n{_collapse_spaces(markup)}\n\n"
+    return parsed_text(markup)
+
+
+def parsed_text(markup: str) -> str:
+    """`html_text` through the parser, whatever the markup."""
     data = markup.encode("utf-8", errors="replace")
     root = etree.fromstring(data, etree.HTMLParser(encoding="utf-8", recover=True))
     if root is None:
