@@ -38,8 +38,9 @@ def _plain(markup: str) -> bool:
     """Whether `markup` is text without markup that libxml2 reads as it is (no tag, no
     entity, no character it drops or rewrites, no leading space): it comes out between
     the line breaks of the ``<html><body>`` libxml2 puts around it. Titles and
-    summaries mostly are such text, and parsing them cost more than their text rules. Checked on every such character, alone,
-    first, last, doubled and all together (tests/test_normalize_text.py)."""
+    summaries mostly are such text, and parsing them cost more than their text rules.
+    Checked against the parser on every such character, alone and all together
+    (tests/test_normalize_text.py)."""
     return (
         markup[:1] not in ("", " ")
         and "<" not in markup
