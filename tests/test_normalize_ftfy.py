@@ -24,7 +24,12 @@ from ingest.normalize import (
     is_bad_segment,
     normalize_text,
 )
-from ingest.normalize._mojibake import _FTFY_LOOP_VERSION, _GATED_FIXERS, _fix_segment
+from ingest.normalize._mojibake import (
+    _FTFY_LOOP_VERSION,
+    _GATED_FIXERS,
+    SUSPICIOUS_RE,
+    _fix_segment,
+)
 
 # Characters ftfy's rules look at: its badness classes (ranges written as endpoints),
 # mojibake lead bytes, curly quotes, ligatures, width forms, controls, plus plain Italian.
@@ -107,3 +112,9 @@ _MOJIBAKE_LINES = st.one_of(
 @given(_MOJIBAKE_LINES)
 def test_fix_segment_equals_ftfy_fix_text(line: str) -> None:
     assert _fix_segment(line) == ftfy.fix_text(line, FTFY_CONFIG)
+
+
+def test_a_grave_lost_is_looked_for_only_in_suspicious_text() -> None:
+    # The text rules look for ``Ã`` (a lost ``à``) only where SUSPICIOUS_RE matched.
+    assert SUSPICIOUS_RE.fullmatch("Ã")
+    assert normalize_text("la cittÃ") == "la città"

@@ -370,13 +370,14 @@ def _clean_once(text: str, *, one_line: bool, italian: bool) -> str:
     # Mojibake is repaired on the laid-out text (and the layout is redone if ftfy changed anything):
     # ftfy reads ``Ã`` + space differently from ``Ã`` + newline, so fixing mojibake before
     # lines are joined would let a second pass find more to fix (not idempotent).
+    # ``Ã`` is one of the suspicious characters: a text without them has none to look for.
     if SUSPICIOUS_RE.search(text):
         fixed = fix_mojibake(text)
         if fixed != text:
             special = special or LAYOUT_SPECIAL_RE.search(fixed) is not None
             text = _layout(fixed, special=special, one_line=one_line)
-    if "Ã" in text:
-        text = LOST_A_GRAVE_RE.sub("à", text)
+        if "Ã" in text:
+            text = LOST_A_GRAVE_RE.sub("à", text)
     if not text:
         return text
     text, spans = _mask(text)
