@@ -258,7 +258,8 @@ def absolute_html(fragment: str, base: str) -> str:
         return fragment
     try:
         root = lxml_html.fragment_fromstring(fragment, create_parent="div")
-    except (etree.ParserError, ValueError):
+    # AssertionError: lxml wants one <body>, and an <html> start tag alone makes none.
+    except (etree.ParserError, ValueError, AssertionError):
         return fragment
     changed = False
     for element in root.iter():

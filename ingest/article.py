@@ -17,6 +17,7 @@ from lxml import etree
 from db.records import ArticleDraft
 from ingest import DEFAULT_TIMEZONE, normalize
 from ingest.errors import BadArticle
+from ingest.fragments import UNREADABLE_HTML
 from ingest.raw import RawArticle
 from ingest.rewrite import Rewriter
 from ingest.rules import SourceRules
@@ -165,7 +166,7 @@ def normalize_html(fragment: str, *, language: str | None) -> str:
         return ""
     try:
         nodes = lxml.html.fragments_fromstring(fragment)
-    except (etree.ParserError, ValueError):
+    except UNREADABLE_HTML:
         return fragment
     parts: list[str] = []
     for node in nodes:
@@ -186,12 +187,15 @@ def normalize_html(fragment: str, *, language: str | None) -> str:
 
 
 _VERBATIM_TAGS = frozenset({"pre", "code", "script", "style", "kbd", "samp"})
+_XML_FORBIDDEN_SPACE = re.compile("[\x0b\x0c\x1c-\x1f]")
 
 
 def _normalize_node_text(text: str, language: str | None) -> str:
     core = text.strip()
     if not core:
-        return text
+        # Whitespace alone stays as it is (it separates inline elements), except the
+        # controls Python counts as spaces but XML forbids (VT, FF, FS to US).
+        return _XML_FORBIDDEN_SPACE.sub(" ", text)
     lead = text[: len(text) - len(text.lstrip())]
     trail = text[len(text.rstrip()) :]
     cleaned = normalize.normalize_title(core, language=language)

@@ -20,6 +20,7 @@ from lxml.cssselect import CSSSelector
 
 from ingest import is_url, normalize
 from ingest.charset import decode_document
+from ingest.fragments import UNREADABLE_HTML
 from ingest.siterules import SiteRule, SiteRules
 from ingest.urls import clean_html, resolve
 
@@ -89,7 +90,7 @@ def parse_page(
         return None
     try:
         return lxml.html.document_fromstring(text)
-    except (lxml.etree.ParserError, ValueError):
+    except UNREADABLE_HTML:
         return None
 
 

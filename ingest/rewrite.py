@@ -18,6 +18,7 @@ import lxml.etree
 import lxml.html
 from lxml.cssselect import CSSSelector
 
+from ingest.fragments import UNREADABLE_HTML
 from ingest.raw import RawArticle
 
 _VERBATIM_TAGS = frozenset({"pre", "code", "script", "style"})
@@ -103,7 +104,7 @@ def rewrite_html(
         return fragment
     try:
         root = lxml.html.fragment_fromstring(fragment, create_parent="div")
-    except (lxml.etree.ParserError, ValueError):
+    except UNREADABLE_HTML:
         return fragment
     for selector in selectors:
         found = selector(root)

@@ -9,6 +9,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import lxml.etree
 import lxml.html
 
+from ingest.fragments import UNREADABLE_HTML
 from ingest.tracking import strip_tracking
 
 __all__ = ["canonical_url", "clean_html", "is_pixel", "resolve", "strip_tracking"]
@@ -73,7 +74,7 @@ def clean_html(
         return "", None
     try:
         root = lxml.html.fragment_fromstring(fragment, create_parent="div")
-    except (lxml.etree.ParserError, ValueError):
+    except UNREADABLE_HTML:
         return fragment, None
     first_image: str | None = None
     for element in list(root.iter("a", "img", "source", "video", "audio")):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ingest.article import DraftRules, normalize_html, to_draft
 from ingest.errors import BadArticle
@@ -132,3 +135,34 @@ def test_auto_tags_are_added_only_when_asked(shared: Path) -> None:
         assert name in tagged
     assert "Putin" not in tagged
     assert len(tagged) <= 10
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '<html lang="it">',  # lxml asserts one <body>; this fragment makes none
+        "<!DOCTYPE html><html>",
+        "<p>\x0b</p>",  # a text node lxml reads but will not write back
+        "<p>\x1c\x1f</p><html>",
+        "<p>Un testo con \ufffe un non-carattere</p>",
+        "Testo semplice con \uffff in mezzo",
+    ],
+)
+def test_html_lxml_cannot_handle_gives_a_draft_not_a_crash(body: str) -> None:
+    draft = to_draft(raw(title="Un titolo\ufffe qualunque", body_html=body))
+    assert draft.title == "Un titolo qualunque"
+    for text in (draft.content_html, draft.content_text):
+        assert not set(text) & {"\ufffe", "\uffff", "\x0b", "\x1c", "\x1f"}
+
+
+_PIECES = st.sampled_from(
+    ["<p>", "</p>", "<html>", '<html lang="it">', "<body>", "<!DOCTYPE html>", "<b>", "</b>",
+     "<pre>", "</pre>", "<br>", "&amp;", "&#1;", "testo", " ", "\n", "città", "E'"]
+)  # fmt: skip
+_ODD = st.sampled_from([chr(c) for c in range(32)] + ["\x7f", "\ufffe", "\uffff", "\u2028"])
+
+
+@given(st.lists(st.one_of(_PIECES, _ODD), max_size=12))
+def test_any_markup_and_control_characters_give_a_draft_or_bad_article(parts: list[str]) -> None:
+    with contextlib.suppress(BadArticle):
+        to_draft(raw(body_html="".join(parts)))

@@ -33,10 +33,11 @@ from ingest.normalize._util import wordset
 _LINE_BREAK_RE: Final = re.compile(r"\r\n?|[\u2028\u2029\x85\x0b\x0c]")
 # Invisible characters: soft hyphen, ZWSP, ZWNJ, word joiner, BOM/ZWNBSP, bidi marks,
 # embeddings and isolates, invisible operators, plus C0 controls other than tab and
-# newline (never meaningful text).
+# newline (never meaningful text) and the noncharacters U+FFFE and U+FFFF (no XML document,
+# so no feed, may hold them: lxml refuses to write them into a tree).
 _INVISIBLE: Final = (
     "\u00ad\u200b\u200c\u2060\ufeff\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069"
-    "\u2061-\u2064\x00-\x08\x0e-\x1f\x7f"
+    "\u2061-\u2064\x00-\x08\x0e-\x1f\x7f\ufffe\uffff"
 )
 _INVISIBLE_RE: Final = re.compile(f"[{_INVISIBLE}]+")
 # A zero-width joiner glues emoji sequences (family, flags...): keep it only there.
