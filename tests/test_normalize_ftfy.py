@@ -12,6 +12,7 @@ import sys
 import unicodedata
 
 import ftfy
+import pytest
 from ftfy.badness import MOJIBAKE_CATEGORIES, is_bad
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -25,10 +26,10 @@ from ingest.normalize import (
     normalize_text,
 )
 from ingest.normalize._mojibake import (
-    _FTFY_LOOP_VERSION,
-    _GATED_FIXERS,
+    FTFY_LOOP_VERSION,
+    GATED_FIXERS,
     SUSPICIOUS_RE,
-    _fix_segment,
+    fix_segment,
 )
 
 # Characters ftfy's rules look at: its badness classes (ranges written as endpoints),
@@ -81,7 +82,7 @@ def test_declared_language_is_the_primary_subtag() -> None:
 def test_each_gated_fixer_leaves_text_without_its_characters_alone() -> None:
     # Every code point the gate does not name, in one text (the fixers work character by
     # character, or on sequences that start with a gated character).
-    for gate, fixer in _GATED_FIXERS:
+    for gate, fixer in GATED_FIXERS:
         text = "".join(
             char for char in map(chr, range(sys.maxunicode + 1)) if gate.search(char) is None
         )
@@ -89,9 +90,17 @@ def test_each_gated_fixer_leaves_text_without_its_characters_alone() -> None:
 
 
 def test_the_copied_loop_is_for_the_installed_ftfy() -> None:
-    # `_fix_segment` copies `ftfy.fix_and_explain`'s loop of this version; another
-    # version falls back to ftfy (correct, slower): check the loop again and update.
-    assert ftfy.__version__ == _FTFY_LOOP_VERSION
+    # `fix_segment` copies `ftfy.fix_and_explain`'s loop of one version; another version
+    # falls back to ftfy itself (the same output, slower), so a new ftfy release must not
+    # fail the suite: it shows here as a skip saying what to check.
+    if ftfy.__version__ != FTFY_LOOP_VERSION:
+        pytest.skip(
+            f"ftfy {ftfy.__version__} is installed; fix_segment copies the loop of ftfy"
+            f" {FTFY_LOOP_VERSION} and falls back to ftfy.fix_text: compare"
+            " ftfy.fix_and_explain and update FTFY_LOOP_VERSION"
+        )
+    text = "PerchÃ© lâ€™Ã¨ cosÃ¬"
+    assert fix_segment(text) == ftfy.fix_text(text, FTFY_CONFIG) == "Perché l'è così"
 
 
 def _mojibake(text: str, encoding: str) -> str:
@@ -111,7 +120,7 @@ _MOJIBAKE_LINES = st.one_of(
 @settings(max_examples=1500, deadline=None)
 @given(_MOJIBAKE_LINES)
 def test_fix_segment_equals_ftfy_fix_text(line: str) -> None:
-    assert _fix_segment(line) == ftfy.fix_text(line, FTFY_CONFIG)
+    assert fix_segment(line) == ftfy.fix_text(line, FTFY_CONFIG)
 
 
 def test_a_grave_lost_is_looked_for_only_in_suspicious_text() -> None:

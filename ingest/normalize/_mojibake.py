@@ -152,7 +152,7 @@ def _fix_mojibake_line(segment: str) -> str:
         straight = unicodedata.normalize("NFC", uncurl_quotes(segment))
         if not is_bad_segment(straight):
             return straight
-    return _fix_segment(segment)
+    return fix_segment(segment)
 
 
 def _char_class(codes: set[int]) -> re.Pattern[str]:
@@ -162,7 +162,7 @@ def _char_class(codes: set[int]) -> re.Pattern[str]:
 # ftfy's fixers after the encoding one, in the order `ftfy.fix_and_explain` runs them,
 # each with the characters it replaces (from its code and tables): without them it
 # returns its input.
-_GATED_FIXERS: Final = (
+GATED_FIXERS: Final = (
     (_char_class(set(range(0x80, 0xA0))), ftfy.fixes.fix_c1_controls),
     (_char_class(set(ftfy.chardata.LIGATURES)), ftfy.fixes.fix_latin_ligatures),
     (_char_class(set(ftfy.chardata.WIDTH_MAP)), ftfy.fixes.fix_character_width),
@@ -174,16 +174,16 @@ _GATED_FIXERS: Final = (
 )
 # The loop of `ftfy.fix_and_explain` is copied from this version of ftfy; any other
 # version gets ftfy's own function.
-_FTFY_LOOP_VERSION: Final = "6.3.1"
+FTFY_LOOP_VERSION: Final = "6.3.1"
 
 
-def _fix_segment(segment: str) -> str:
+def fix_segment(segment: str) -> str:
     """``ftfy.fix_text(segment, FTFY_CONFIG)`` for one line: ftfy's loop of fixers until
     nothing changes, without calling the fixers that have nothing to replace (three
     of them translate the whole line) nor the encoding fixer on text that cannot look
     bad to it (its first test)."""
     if (
-        ftfy.__version__ != _FTFY_LOOP_VERSION
+        ftfy.__version__ != FTFY_LOOP_VERSION
         or len(segment) > FTFY_CONFIG.max_decode_length
         or "\n" in segment[:-1]
     ):
@@ -193,7 +193,7 @@ def _fix_segment(segment: str) -> str:
         before = text
         if is_bad_segment(text):
             text = ftfy.fix_encoding(text)
-        for gate, fixer in _GATED_FIXERS:
+        for gate, fixer in GATED_FIXERS:
             if gate.search(text) is not None:
                 text = fixer(text)
         text = unicodedata.normalize("NFC", text)
