@@ -35,16 +35,9 @@ def known_articles(
     return list(found.values())
 
 
-def mark_seen(engine: Engine, source_id: int, guids: Sequence[str], when: datetime) -> None:
-    """Note that the source still lists these articles."""
-    with engine.begin() as connection:
-        mark_seen_in(connection, source_id, guids, when)
-
-
-def mark_seen_in(
-    connection: Connection, source_id: int, guids: Sequence[str], when: datetime
-) -> None:
-    """`mark_seen` in the caller's transaction."""
+def mark_seen(connection: Connection, source_id: int, guids: Sequence[str], when: datetime) -> None:
+    """Note that the source still lists these articles, in the caller's transaction (an
+    upsert batch's, `db.upsert`)."""
     a = ARTICLES.c
     for chunk in chunks(list(guids)):
         connection.execute(

@@ -213,7 +213,6 @@ class Store:
     release_claims = _Delegated(claims.release_claims)
     # identity, links and duplicates (db.identity)
     known_articles = _Delegated(identity.known_articles)
-    mark_seen = _Delegated(identity.mark_seen)
     linked_guids = _Delegated(identity.linked_guids)
     find_duplicates = _Delegated(identity.find_duplicates)
     link_article = _Delegated(identity.link_article)

@@ -58,16 +58,23 @@ def dialect_insert(connection: Connection, table: Table) -> postgresql.Insert | 
     return sqlite.insert(table)
 
 
+_PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
 def insert_tuples(
-    connection: Connection, statement: dict[str, str], rows: list[tuple[Any, ...]]
+    connection: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]
 ) -> None:
-    """Run an INSERT of `rows` (tuples) through the driver's own executemany, `statement`
-    spelled in each paramstyle (`qmark` for SQLite, `pyformat` for psycopg): for the rows
-    a batch writes by the thousand with nothing to convert but dates, where SQLAlchemy's
-    per-row parameter processing cost more than the insert. Values go to the driver as
-    they are: a date must already be what its type binds (`db.types.bind_datetime`), and
-    no column default is applied."""
-    connection.exec_driver_sql(statement[connection.dialect.paramstyle], rows)
+    """Run an INSERT of `rows` (tuples, values in the order of `columns`) through the
+    driver's own executemany, spelled in its paramstyle: for the rows a batch writes by
+    the thousand with nothing to convert but dates, where SQLAlchemy's per-row parameter
+    processing cost more than the insert. Values go to the driver as they are: a date
+    must already be what its type binds (`db.types.bind_datetime`), and no column
+    default is applied."""
+    mark = _PLACEHOLDERS[connection.dialect.paramstyle]
+    names = ", ".join(table.c[column].name for column in columns)  # only the table's own
+    marks = ", ".join([mark] * len(columns))
+    statement = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"  # noqa: S608 - values bound
+    connection.exec_driver_sql(statement, rows)
 
 
 def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

@@ -33,7 +33,7 @@ from db.labels import label_slug
 from db.query import ParsedQuery, Term, parse_query
 from db.records import TopicDef, TopicInfo
 from db.search import FTS, Filters, matching
-from db.tables import ARTICLES, TOPIC_ARTICLES, TOPICS, chunks
+from db.tables import ARTICLES, TOPIC_ARTICLES, TOPICS, chunks, insert_tuples
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,20 +65,6 @@ def stored_topic(slug: str, definition: str) -> StoredTopic:
             tags=tuple(data.get("tags", [])),
         ),
     )
-
-
-_INSERT_MEMBERSHIPS = {
-    "qmark": "INSERT INTO topic_articles (topic_slug, article_id, published) VALUES (?, ?, ?)",
-    "format": "INSERT INTO topic_articles (topic_slug, article_id, published) VALUES (%s, %s, %s)",
-    "pyformat": "INSERT INTO topic_articles (topic_slug, article_id, published)"
-    " VALUES (%s, %s, %s)",
-}
-
-
-def _insert_memberships(connection: Connection, rows: list[tuple[str, int, object]]) -> None:
-    """The driver's own executemany: `published` goes back exactly as it was read, and
-    SQLAlchemy's per-row parameter handling costs more than SQLite's insert."""
-    connection.exec_driver_sql(_INSERT_MEMBERSHIPS[connection.dialect.paramstyle], rows)
 
 
 def match_topics(
@@ -129,7 +115,11 @@ def match_topics(
             if (slug, article_id) not in before
         ]
         if new:
-            _insert_memberships(connection, new)
+            # `published` goes back exactly as it was read, past SQLAlchemy's per-row
+            # parameter handling, which costs more than SQLite's insert.
+            insert_tuples(
+                connection, TOPIC_ARTICLES, ("topic_slug", "article_id", "published"), new
+            )
         changed |= {slug for slug, _ in gone} | {slug for slug, _ in after.keys() - before}
     return changed
 

@@ -45,16 +45,6 @@ UPSERT_ATTEMPTS = 3
 SLUG_PROBE = 50
 """Numbered forms of a taken slug (`slug-2`, `slug-3`...) probed per query."""
 
-_INSERT_TAG_LINKS = {
-    "qmark": "INSERT INTO article_tags (article_id, tag_id, published) VALUES (?, ?, ?)",
-    "pyformat": "INSERT INTO article_tags (article_id, tag_id, published) VALUES (%s, %s, %s)",
-}
-_INSERT_BYLINES = {
-    "qmark": "INSERT INTO article_authors (article_id, author_id, published) VALUES (?, ?, ?)",
-    "pyformat": "INSERT INTO article_authors (article_id, author_id, published)"
-    " VALUES (%s, %s, %s)",
-}
-
 
 def upsert_articles(
     engine: Engine,
@@ -113,7 +103,7 @@ def _upsert_once(
         if seen:
             written = {p.draft.guid for p in plans}
             untouched = [d.guid for d in drafts if d.guid not in written]
-            identity.mark_seen_in(connection, source_id, untouched, when)
+            identity.mark_seen(connection, source_id, untouched, when)
         if not plans:
             return summary
         categories = label_ids(
@@ -271,14 +261,16 @@ class _Labels:
             for tag_id in dict.fromkeys(self.tags[label_slug(t)] for t in p.draft.tags if t.strip())
         ]
         if links:
-            insert_tuples(connection, _INSERT_TAG_LINKS, links)
+            insert_tuples(connection, ARTICLE_TAGS, ("article_id", "tag_id", "published"), links)
         bylines = [
             (p.article_id, self.authors[slug], date)
             for p, labels, date in zip(plans, self.signed, published, strict=True)
             for slug in labels
         ]
         if bylines:
-            insert_tuples(connection, _INSERT_BYLINES, bylines)
+            insert_tuples(
+                connection, ARTICLE_AUTHORS, ("article_id", "author_id", "published"), bylines
+            )
 
 
 def _after_write(
