@@ -1,4 +1,4 @@
-"""Column builders the migrations share.
+"""Column and table builders the migrations share.
 
 Frozen like the migrations that use them: a revision that has shipped must build the same
 schema on every later upgrade, so never change what a builder here makes; add a new one.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from alembic import op
 
 
 def cascade_key(
@@ -22,3 +23,19 @@ def cascade_key(
         sa.ForeignKey(target, ondelete="CASCADE"),
         primary_key=True,
     )
+
+
+def create_membership(
+    name: str, label: sa.Column[Any], walk: str, *, label_first: bool = False
+) -> None:
+    """Create a membership table: which articles a label (a tag, an author, a topic) holds,
+    each row with a copy of its article's `published`, and the `walk` index on (label,
+    published, article) that reads the newest articles of a label in order. The primary
+    key is (article, label), or (label, article) with `label_first`."""
+    article = cascade_key("article_id", "articles.id")
+    op.create_table(
+        name,
+        *((label, article) if label_first else (article, label)),
+        sa.Column("published", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index(walk, name, [label.name, "published", "article_id"])

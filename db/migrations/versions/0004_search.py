@@ -28,7 +28,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.exc import DBAPIError
 
-from db.migrations.columns import cascade_key
+from db.migrations.columns import cascade_key, create_membership
 
 revision = "0004"
 down_revision = "0003"
@@ -131,16 +131,11 @@ def _topic_tables() -> None:
         sa.Column("definition", sa.Text(), nullable=False),
         sa.Column("digest", sa.String(64), nullable=False),
     )
-    op.create_table(
+    create_membership(
         "topic_articles",
         cascade_key("topic_slug", "topics.slug", sa.String(200)),
-        cascade_key("article_id", "articles.id"),
-        sa.Column("published", sa.DateTime(timezone=True), nullable=False),
-    )
-    op.create_index(
         "ix_topic_articles_topic_published",
-        "topic_articles",
-        ["topic_slug", "published", "article_id"],
+        label_first=True,
     )
     op.create_index("ix_topic_articles_article", "topic_articles", ["article_id"])
 

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 from slugify import slugify
 
-from db.migrations.columns import cascade_key
+from db.migrations.columns import cascade_key, create_membership
 
 revision = "0007"
 down_revision = "0006"
@@ -55,16 +55,10 @@ def upgrade() -> None:
         sa.Column("slug", sa.String(200), nullable=False),
         sa.UniqueConstraint("slug", name="uq_authors_slug"),
     )
-    op.create_table(
+    create_membership(
         "article_authors",
-        cascade_key("article_id", "articles.id"),
         cascade_key("author_id", "authors.id"),
-        sa.Column("published", sa.DateTime(timezone=True), nullable=False),
-    )
-    op.create_index(
         "ix_article_authors_author_published",
-        "article_authors",
-        ["author_id", "published", "article_id"],
     )
     _backfill(op.get_bind())
 
