@@ -22,7 +22,14 @@ from typing import Any
 
 from bench.corpus import Corpus
 from ingest.normalize import detect_language, html_to_text
-from ingest.normalize._html import BLOCK_TAGS, CELL_TAGS, ENTITY_RE, SKIPPED_TAGS, html_text
+from ingest.normalize._html import (
+    BLOCK_TAGS,
+    ENTITY_RE,
+    OPENING_BREAKS,
+    SKIPPED_TAGS,
+    collapse_spaces,
+    html_text,
+)
 
 SHARED_CORPUS = Path("/work/shared/corpus/italian-normalization.json")
 PER_LANGUAGE = 1000
@@ -166,14 +173,12 @@ def _lexbor_text(markup: str) -> str:
         tag = node.tag
         if tag == "-text":
             text = node.text_content or ""
-            parts.append(text if pre else _ws(text))
+            parts.append(text if pre else collapse_spaces(text))
             return
         if tag in SKIPPED_TAGS or tag.startswith("-"):  # comments, doctype
             return
-        if tag in BLOCK_TAGS:
-            parts.append("\n")
-        elif tag in CELL_TAGS:
-            parts.append(" ")
+        if opening := OPENING_BREAKS.get(tag):
+            parts.append(opening)
         if tag == "pre":
             pre += 1
         child = node.child
@@ -191,12 +196,6 @@ def _lexbor_text(markup: str) -> str:
     if "&" in text:
         text = ENTITY_RE.sub(lambda m: stdlib_html.unescape(m.group(0)), text)
     return text
-
-
-def _ws(text: str) -> str:
-    import re
-
-    return re.sub(r"[ \t\n\r\f]+", " ", text)
 
 
 def html() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 from typing import Final
 
 from lxml import etree
@@ -18,6 +19,11 @@ BLOCK_TAGS: Final = wordset(
     "summary table tbody thead tfoot tr ul caption body html"
 )
 CELL_TAGS: Final = frozenset({"td", "th"})
+OPENING_BREAKS: Final[Mapping[str, str]] = {tag: "\n" for tag in BLOCK_TAGS} | {
+    tag: " " for tag in CELL_TAGS
+}
+"""What an element adds to the text where it opens: a line break for a block element, a
+space for a table cell (so that the words of adjacent cells stay apart)."""
 SKIPPED_TAGS: Final = frozenset(
     {"script", "style", "template", "noscript", "head", "title", "svg", "math", "iframe"}
 )
@@ -25,7 +31,7 @@ ENTITY_RE: Final = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A
 _HTML_WS_RE: Final = re.compile(r"[ \t\n\r\f]+")
 
 
-def _collapse_spaces(text: str) -> str:
+def collapse_spaces(text: str) -> str:
     """HTML's white space collapsing: every run of spaces, tabs and line breaks is one space."""
     # Without a double space, tab or line break every match is one space put back as it
     # was: the substitution (which still visits every space) is skipped.
@@ -57,7 +63,7 @@ def html_text(markup: str) -> str:
     encoding forced, because lxml refuses ``str`` input that carries an XML declaration.
     """
     if _plain(markup):
-        return f"\n\n{_collapse_spaces(markup)}\n\n"
+        return f"\n\n{collapse_spaces(markup)}\n\n"
     return parsed_text(markup)
 
 
@@ -75,15 +81,13 @@ def parsed_text(markup: str) -> str:
         if event == "start":
             if tag in SKIPPED_TAGS:
                 skipped += 1
-            if tag in BLOCK_TAGS:
-                parts.append("\n")
-            elif tag in CELL_TAGS:
-                parts.append(" ")
+            if opening := OPENING_BREAKS.get(tag):
+                parts.append(opening)
             if tag == "pre":
                 pre += 1
             if not skipped and tag and element.text:
                 # HTML collapses white space: a source newline is a space, except in <pre>.
-                parts.append(element.text if pre else _collapse_spaces(element.text))
+                parts.append(element.text if pre else collapse_spaces(element.text))
         else:
             if tag in SKIPPED_TAGS:
                 skipped -= 1
@@ -92,7 +96,7 @@ def parsed_text(markup: str) -> str:
             if tag == "pre":
                 pre -= 1
             if not skipped and element.tail:
-                parts.append(element.tail if pre else _collapse_spaces(element.tail))
+                parts.append(element.tail if pre else collapse_spaces(element.tail))
     text = "".join(parts)
     # Double-escaped entities (``citt&amp;agrave;``) come out of the parser as
     # ``&agrave;``: unescape once more. Unknown names stay untouched (html.unescape).
