@@ -1,4 +1,4 @@
-"""Column and table builders the migrations share.
+"""Column and table builders and the batched read the migrations share.
 
 Frozen like the migrations that use them: a revision that has shipped must build the same
 schema on every later upgrade, so never change what a builder here makes; add a new one.
@@ -6,6 +6,7 @@ schema on every later upgrade, so never change what a builder here makes; add a 
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,3 +40,16 @@ def create_membership(
         sa.Column("published", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index(walk, name, [label.name, "published", "article_id"])
+
+
+def in_id_order(
+    connection: sa.Connection, query: sa.Select[Any], key: sa.ColumnElement[int], size: int
+) -> Iterator[Sequence[Any]]:
+    """The rows of `query` in the order of `key`, an integer column the query selects first,
+    `size` rows at a time: a back-fill never holds every article in memory, and rows it
+    writes between two batches do not move the next batch (each starts after the last key
+    read)."""
+    last = 0
+    while rows := connection.execute(query.where(key > last).order_by(key).limit(size)).all():
+        yield rows
+        last = rows[-1][0]

@@ -28,7 +28,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.exc import DBAPIError
 
-from db.migrations.columns import cascade_key, create_membership
+from db.migrations.columns import cascade_key, create_membership, in_id_order
 
 revision = "0004"
 down_revision = "0003"
@@ -150,17 +150,11 @@ def _sqlite_upgrade(connection: sa.Connection) -> None:
         "DELETE FROM articles_fts WHERE rowid = old.id; END"
     )
     # Back-fill in chunks: one article at a time through the stemmer, never all in memory.
-    last = 0
-    while True:
-        rows = connection.execute(
-            sa.text(
-                "SELECT id, title, summary, content_text, authors FROM articles"
-                " WHERE id > :last ORDER BY id LIMIT 1000"
-            ),
-            {"last": last},
-        ).all()
-        if not rows:
-            break
+    articles = sa.table(
+        "articles",
+        *(sa.column(name) for name in ("id", "title", "summary", "content_text", "authors")),
+    )
+    for rows in in_id_order(connection, sa.select(*articles.c), articles.c.id, 1000):
         ids = [row[0] for row in rows]
         tags: dict[int, list[str]] = {}
         for article_id, name in connection.execute(
@@ -186,7 +180,6 @@ def _sqlite_upgrade(connection: sa.Connection) -> None:
                 for row in rows
             ],
         )
-        last = ids[-1]
 
 
 def _pg_upgrade(connection: sa.Connection) -> None:

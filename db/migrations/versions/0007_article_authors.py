@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 from slugify import slugify
 
-from db.migrations.columns import cascade_key, create_membership
+from db.migrations.columns import cascade_key, create_membership, in_id_order
 
 revision = "0007"
 down_revision = "0006"
@@ -80,17 +80,8 @@ def _backfill(connection: sa.Connection) -> None:
         sa.column("published", sa.DateTime(timezone=True)),
     )
     ids: dict[str, int] = {}
-    last = 0
-    while True:
-        rows = connection.execute(
-            sa.select(articles.c.id, articles.c.authors, articles.c.published)
-            .where(articles.c.id > last)
-            .order_by(articles.c.id)
-            .limit(_CHUNK)
-        ).all()
-        if not rows:
-            return
-        last = rows[-1][0]
+    stored = sa.select(articles.c.id, articles.c.authors, articles.c.published)
+    for rows in in_id_order(connection, stored, articles.c.id, _CHUNK):
         per_article = [(row[0], author_labels(_names(row[1])), row[2]) for row in rows]
         new: dict[str, str] = {}
         for _, labels, _ in per_article:

@@ -17,6 +17,8 @@ import unicodedata
 import sqlalchemy as sa
 from alembic import op
 
+from db.migrations.columns import in_id_order
+
 revision = "0008"
 down_revision = "0007"
 
@@ -84,21 +86,12 @@ def _backfill() -> None:
         sa.column("title", sa.Text),
         sa.column("title_key", sa.String),
     )
-    last = 0
-    while True:
-        rows = connection.execute(
-            sa.select(articles.c.id, articles.c.title)
-            .where(articles.c.id > last)
-            .order_by(articles.c.id)
-            .limit(_BATCH)
-        ).all()
-        if not rows:
-            return
+    query = sa.select(articles.c.id, articles.c.title)
+    for rows in in_id_order(connection, query, articles.c.id, _BATCH):
         connection.execute(
             articles.update().where(articles.c.id == sa.bindparam("b_id")),
             [{"b_id": row.id, "title_key": title_key(row.title or "")} for row in rows],
         )
-        last = rows[-1].id
 
 
 def downgrade() -> None:
