@@ -413,26 +413,26 @@ def test_language_words_are_the_word_regex_runs(text: str) -> None:
 
 def _scores_per_language(text: str) -> dict[str, int]:
     """The stopword scores as first written: an intersection and a sum per language."""
-    counts = Counter(_lang.words(text[: _lang._SAMPLE_CHARS].lower()))
+    counts = Counter(_lang.words(text[: _lang.SAMPLE_CHARS].lower()))
     present = set(counts)
     return {
         language: sum(counts[word] for word in stopwords.intersection(present))
-        for language, stopwords in _lang._STOPWORDS.items()
+        for language, stopwords in _lang.STOPWORDS.items()
     }
 
 
 def _detect_per_language(text: str) -> str | None:
     scores = _scores_per_language(text)
-    if not any(_lang.words(text[: _lang._SAMPLE_CHARS].lower())):
+    if not any(_lang.words(text[: _lang.SAMPLE_CHARS].lower())):
         return None
     ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
     (best, top), (_, second) = ranked[0], ranked[1]
-    return None if top < _lang._MIN_HITS or top == second else best
+    return None if top < _lang.MIN_HITS or top == second else best
 
 
 _STOPWORD_TEXTS = st.lists(
     st.one_of(
-        st.sampled_from(sorted(_lang._ALL_STOPWORDS)),
+        st.sampled_from(sorted(_lang.ALL_STOPWORDS)),
         st.sampled_from(["casa", "Il", "THE", "l'", "dell'", "è", "Ü", "1", "_"]),
     ),
     max_size=40,

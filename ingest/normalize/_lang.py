@@ -14,7 +14,7 @@ from typing import Final
 
 from ingest.normalize._util import wordset
 
-_STOPWORDS: Final = {
+STOPWORDS: Final = {
     "it": wordset(
         "il lo la i gli le un una uno di del della dei degli delle dello al alla ai agli alle "
         "da dal dalla dai nel nella nei negli nelle sul sulla sui con per tra fra che non è "
@@ -49,11 +49,11 @@ _STOPWORDS: Final = {
     ),
 }
 WORD_RE: Final = re.compile(r"[^\W\d_]+")
-_ALL_STOPWORDS: Final = frozenset().union(*_STOPWORDS.values())
-# word -> the languages whose stopword it is, in the order of `_STOPWORDS`.
+ALL_STOPWORDS: Final = frozenset().union(*STOPWORDS.values())
+# word -> the languages whose stopword it is, in the order of `STOPWORDS`.
 _LANGUAGES_OF: Final = {
-    word: tuple(language for language, words in _STOPWORDS.items() if word in words)
-    for word in _ALL_STOPWORDS
+    word: tuple(language for language, words in STOPWORDS.items() if word in words)
+    for word in ALL_STOPWORDS
 }
 
 
@@ -88,8 +88,8 @@ def words(text: str) -> list[str]:
     return (WORD_RE if UNCOMMON_RE.search(text) else COMMON_WORD_RE).findall(text)
 
 
-_MIN_HITS: Final = 3  # fewer stopwords than this is too little evidence to say anything
-_SAMPLE_CHARS: Final = 3000  # the first 3 KB decide; more text only costs time
+MIN_HITS: Final = 3  # fewer stopwords than this is too little evidence to say anything
+SAMPLE_CHARS: Final = 3000  # the first 3 KB decide; more text only costs time
 
 
 def _normalize_code(declared: str) -> str | None:
@@ -112,18 +112,18 @@ def detect_language(text: str, declared: str | None = None) -> str | None:
     code = declared_language(declared)
     if code is not None:
         return code
-    counts = Counter(words(text[:_SAMPLE_CHARS].lower()))
+    counts = Counter(words(text[:SAMPLE_CHARS].lower()))
     if not counts:
         return None
     # One walk over the stopwords present, each counted for every language that has it,
     # instead of an intersection and a sum per language.
-    scores = dict.fromkeys(_STOPWORDS, 0)
-    for word in _ALL_STOPWORDS.intersection(counts):
+    scores = dict.fromkeys(STOPWORDS, 0)
+    for word in ALL_STOPWORDS.intersection(counts):
         count = counts[word]
         for language in _LANGUAGES_OF[word]:
             scores[language] += count
     ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
     (best, top), (_, second) = ranked[0], ranked[1]
-    if top < _MIN_HITS or top == second:
+    if top < MIN_HITS or top == second:
         return None
     return best
