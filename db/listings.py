@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, func, or_, select, true
+from sqlalchemy import ColumnElement, Engine, Integer, Select, bindparam, func, or_, select, true
 
+from db.driver import DriverReader, compiled_for
 from db.records import Label, Section
 from db.selection import grouped_counts
 from db.tables import (
@@ -50,26 +51,54 @@ def section_counts(
     return counts
 
 
-def _labels(engine: Engine, query: Select[Any]) -> list[Label]:
-    # Core rows, not ORM objects: every build asks, and a session cost more than the query.
+def _labels(
+    engine: Engine, query: Select[Any], values: dict[str, Any] | None = None
+) -> list[Label]:
+    # Built once, compiled once per kind of database and run on the driver's cursor
+    # (`db.driver`): every build asks, and SQLAlchemy's handling of the statement cost
+    # more than the query.
     with engine.connect() as connection:
-        return [Label(name, slug) for name, slug in connection.execute(query)]
+        reader = DriverReader(connection)
+        try:
+            rows = reader.rows(compiled_for(query, connection.dialect), values or {})
+        finally:
+            reader.close()
+    return [Label(name, slug) for name, slug in rows]
+
+
+_USED_CATEGORY = select(ARTICLES.c.id).where(ARTICLES.c.category_id == CATEGORIES.c.id, VISIBLE)
+_CATEGORIES = (
+    select(CATEGORIES.c.name, CATEGORIES.c.slug)
+    .where(_USED_CATEGORY.exists())
+    .order_by(CATEGORIES.c.slug)
+)
 
 
 def categories(engine: Engine) -> list[Label]:
     """Categories that have at least one article, by slug."""
-    used = select(ARTICLES.c.id).where(ARTICLES.c.category_id == CATEGORIES.c.id, VISIBLE).exists()
-    query = select(CATEGORIES.c.name, CATEGORIES.c.slug).where(used).order_by(CATEGORIES.c.slug)
-    return _labels(engine, query)
+    return _labels(engine, _CATEGORIES)
+
+
+_OWN = select(ARTICLES.c.id).where(ARTICLES.c.source_id == SOURCES.c.id, VISIBLE).exists()
+_LINKED = select(LINKS.c.guid).where(LINKS.c.source_id == SOURCES.c.id).exists()
+_SOURCES = select(SOURCES.c.name, SOURCES.c.slug).where(or_(_OWN, _LINKED)).order_by(SOURCES.c.slug)
 
 
 def sources_with_articles(engine: Engine) -> list[Label]:
     """Sources with at least one article, their own or linked (a story another source
     brought first is listed in both sources' feeds), by slug."""
-    own = select(ARTICLES.c.id).where(ARTICLES.c.source_id == SOURCES.c.id, VISIBLE).exists()
-    linked = select(LINKS.c.guid).where(LINKS.c.source_id == SOURCES.c.id).exists()
-    query = select(SOURCES.c.name, SOURCES.c.slug).where(or_(own, linked)).order_by(SOURCES.c.slug)
-    return _labels(engine, query)
+    return _labels(engine, _SOURCES)
+
+
+_TAG_USED = (
+    select(ARTICLE_TAGS.c.article_id)
+    .join(ARTICLES, ARTICLES.c.id == ARTICLE_TAGS.c.article_id)
+    .where(ARTICLE_TAGS.c.tag_id == TAGS.c.id, VISIBLE)
+    .limit(1)
+    .offset(bindparam("skip", type_=Integer))
+    .exists()
+)
+_TAGS = select(TAGS.c.name, TAGS.c.slug).where(_TAG_USED).order_by(TAGS.c.slug)
 
 
 def tags(engine: Engine, min_articles: int = 1) -> list[Label]:
@@ -79,29 +108,23 @@ def tags(engine: Engine, min_articles: int = 1) -> list[Label]:
     `ix_article_tags_tag_published` per tag that stops at its `min_articles`-th row,
     instead of counting every tag's rows (a GROUP BY over all of `article_tags`).
     """
-    used = (
-        select(ARTICLE_TAGS.c.article_id)
-        .join(ARTICLES, ARTICLES.c.id == ARTICLE_TAGS.c.article_id)
-        .where(ARTICLE_TAGS.c.tag_id == TAGS.c.id, VISIBLE)
-        .limit(1)
-        .offset(max(min_articles, 1) - 1)
-        .exists()
-    )
-    return _labels(engine, select(TAGS.c.name, TAGS.c.slug).where(used).order_by(TAGS.c.slug))
+    return _labels(engine, _TAGS, {"skip": max(min_articles, 1) - 1})
+
+
+_AUTHORS = (
+    select(AUTHORS.c.name, AUTHORS.c.slug)
+    .join(ARTICLE_AUTHORS, ARTICLE_AUTHORS.c.author_id == AUTHORS.c.id)
+    .join(ARTICLES, ARTICLES.c.id == ARTICLE_AUTHORS.c.article_id)
+    .where(VISIBLE)
+    .group_by(AUTHORS.c.id, AUTHORS.c.name, AUTHORS.c.slug)
+    .having(func.count() >= bindparam("least", type_=Integer))
+    .order_by(AUTHORS.c.slug)
+)
 
 
 def authors(engine: Engine, min_articles: int = 1) -> list[Label]:
     """Authors signing at least `min_articles` articles, by slug (for author feeds)."""
-    query = (
-        select(AUTHORS.c.name, AUTHORS.c.slug)
-        .join(ARTICLE_AUTHORS, ARTICLE_AUTHORS.c.author_id == AUTHORS.c.id)
-        .join(ARTICLES, ARTICLES.c.id == ARTICLE_AUTHORS.c.article_id)
-        .where(VISIBLE)
-        .group_by(AUTHORS.c.id, AUTHORS.c.name, AUTHORS.c.slug)
-        .having(func.count() >= min_articles)
-        .order_by(AUTHORS.c.slug)
-    )
-    return _labels(engine, query)
+    return _labels(engine, _AUTHORS, {"least": min_articles})
 
 
 def article_count(engine: Engine) -> int:

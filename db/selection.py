@@ -51,8 +51,11 @@ def _label_id(table: Any) -> Any:
     return select(table.c.id).where(table.c.slug == SLUG).scalar_subquery()
 
 
-def section_walks(columns: Sequence[ColumnElement[Any]]) -> dict[SectionKind | None, Walk]:
-    """`columns` of the articles of each kind of section (None: the whole store).
+def section_walks(
+    columns: Sequence[ColumnElement[Any]], *, hidden_too: bool = False
+) -> dict[SectionKind | None, Walk]:
+    """`columns` of the articles of each kind of section (None: the whole store), hidden
+    articles left out unless `hidden_too`.
 
     Every one is an index walk: `ix_articles_published`, `ix_articles_category_published`,
     `ix_articles_source_published`, and for a tag `ix_article_tags_tag_published` (the
@@ -61,12 +64,31 @@ def section_walks(columns: Sequence[ColumnElement[Any]]) -> dict[SectionKind | N
     `ix_topic_articles_topic_published` and `ix_article_authors_author_published`). A
     source's walk holds its own articles only: `db.stamps` adds those it also brought.
     """
-    a, at, ta, aa = ARTICLES.c, ARTICLE_TAGS.c, TOPIC_ARTICLES.c, ARTICLE_AUTHORS.c
-    base = select(*columns).where(VISIBLE)
+    a = ARTICLES.c
+    base = select(*columns) if hidden_too else select(*columns).where(VISIBLE)
 
     def through(link: Any, article_id: ColumnElement[Any]) -> Select[Any]:
         return base.select_from(link).join(ARTICLES, a.id == article_id)
 
+    return _walks(base, through)
+
+
+def section_id_walks() -> dict[SectionKind | None, Walk]:
+    """The ids of the articles of each kind of section, hidden ones included: each walk
+    reads its index alone, never a row of `articles` (where the `hidden` flag sits, past
+    the article's texts); a tag, topic or author walk takes the ids from its link rows."""
+    base = select(ARTICLES.c.id)
+
+    def through(link: Any, article_id: ColumnElement[Any]) -> Select[Any]:
+        return select(article_id).select_from(link)
+
+    return _walks(base, through)
+
+
+def _walks(base: Select[Any], through: Any) -> dict[SectionKind | None, Walk]:
+    """Each kind of section's walk from `base` (over `articles`) and `through(link table,
+    its article id column)`."""
+    a, at, ta, aa = ARTICLES.c, ARTICLE_TAGS.c, TOPIC_ARTICLES.c, ARTICLE_AUTHORS.c
     return {
         None: Walk(base, a.published, a.id),
         "category": Walk(

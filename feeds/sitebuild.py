@@ -400,7 +400,8 @@ def _listing(
     listed = [spec for spec in specs if spec.kind != FeedKind.ROOT]
     depth = site.section_page_size * site.section_pages
     with store.stamp_reader() as reader:
-        return [(spec, reader.latest(depth, spec.section)) for spec in listed]
+        stamped = reader.latest_of([(depth, spec.section) for spec in listed])
+    return list(zip(listed, stamped, strict=True))
 
 
 def _publish_sections(
