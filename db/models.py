@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -30,24 +31,23 @@ class Base(DeclarativeBase):
     pass
 
 
-def _membership(
-    name: str, label: Column[Any], walk: str, *extra: Index, label_first: bool = False
-) -> Table:
-    """Which articles a label (tag, author, topic) holds. Each row carries a copy of
+def _membership(name: str, label: Column[Any], walk: str) -> Table:
+    """Which articles a label (tag, author) holds. Each row carries a copy of
     `articles.published` (it never changes once stored), so that "the newest N of a
     label" walks the `walk` index backwards and reads N entries, instead of fetching and
-    sorting every article of the label (revisions 0003, 0004, 0007). The primary key is
-    (article, label), or (label, article) with `label_first`, as the migration made it."""
+    sorting every article of the label (revisions 0003, 0007). The primary key is
+    (article, label), as the migrations made it. Topics keep theirs in
+    `topic_articles`, keyed by their walk."""
     article: Column[int] = Column(
         "article_id", ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
     )
     return Table(
         name,
         Base.metadata,
-        *((label, article) if label_first else (article, label)),
+        article,
+        label,
         Column("published", UTCDateTime, nullable=False),
         Index(walk, label.name, "published", "article_id"),
-        *extra,
     )
 
 
@@ -257,15 +257,32 @@ class Topic(Base):
     digest: Mapped[str] = mapped_column(String(64))
 
 
-# Which articles each topic holds (revision 0004), filled at ingest time by matching only
-# the new and changed articles; `published` is copied so a topic feed is an index walk.
-topic_articles = _membership(
+topic_articles = Table(
     "topic_articles",
-    Column("topic_slug", ForeignKey("topics.slug", ondelete="CASCADE"), primary_key=True),
-    "ix_topic_articles_topic_published",
+    Base.metadata,
+    Column("topic_slug", ForeignKey("topics.slug", ondelete="CASCADE"), nullable=False),
+    Column("article_id", ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
+    Column("published", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("topic_slug", "published", "article_id", name="topic_articles_pkey"),
     Index("ix_topic_articles_article", "article_id"),
-    label_first=True,  # revision 0004
+    sqlite_with_rowid=False,
 )
+"""Which articles each topic holds (revision 0004), filled at ingest time by matching only
+the new and changed articles. `published` copies the article's so that a topic feed, the
+newest N of a topic, walks the primary key (topic_slug, published, article_id) backwards
+and reads N entries (revision 0018): the key is the walk, so a membership is written to
+fewer B-trees than a tag's, and on SQLite the table is stored WITHOUT ROWID, in that
+order. `ix_topic_articles_article` serves an upsert's read of an article's topics, the
+delete of one membership by (topic_slug, article_id), and the cascade from a deleted
+article.
+
+(topic_slug, article_id) is unique although the key does not say so: an article's
+`published` is written once, when it is first stored (`db.upsert`: an edit keeps it,
+`_article_values` never writes it), every membership copies it from the article, and
+`db.topics` inserts only the (topic, article) pairs an article does not already have
+(`match_topics`) or a topic's rows after deleting all of them (`backfill_topic`). A
+path that changed a stored article's `published` would have to rewrite its memberships
+too."""
 
 
 class BlockedEntry(Base):

@@ -89,10 +89,10 @@ def _paged_statements() -> dict[tuple[SectionKind | None, str], Select[Any]]:
     (published, id) key) and `before` (newest first, before a key). The same index walks
     as the stamps (`db.stamps`): `ix_articles_published`, `ix_articles_category_published`,
     `ix_articles_source_published`, and for a tag `ix_article_tags_tag_published` (whose
-    `published` copies the article's; likewise `ix_topic_articles_topic_published` and
-    `ix_article_authors_author_published`); a key is a range start on the index, so a keyset
-    read costs the same at any depth. Built once: constructing statements costs more than
-    running these.
+    `published` copies the article's; likewise `ix_article_authors_author_published`, and
+    for a topic the primary key of `topic_articles`, (topic_slug, published, article_id));
+    a key is a range start on the index, so a keyset read costs the same at any depth.
+    Built once: constructing statements costs more than running these.
     """
     key = tuple_(bindparam("key_published", type_=UTCDateTime()), bindparam("key_id"))
     statements: dict[tuple[SectionKind | None, str], Select[Any]] = {}

@@ -61,8 +61,9 @@ def section_walks(
     `ix_articles_source_published`, and for a tag `ix_article_tags_tag_published` (the
     article's `published` is copied into `article_tags` so that the walk happens there,
     not over every article of the tag followed by a sort; likewise
-    `ix_topic_articles_topic_published` and `ix_article_authors_author_published`). A
-    source's walk holds its own articles only: `db.stamps` adds those it also brought.
+    `ix_article_authors_author_published`, and for a topic the primary key of
+    `topic_articles`, (topic_slug, published, article_id)). A source's walk holds its own
+    articles only: `db.stamps` adds those it also brought.
     """
     a = ARTICLES.c
     base = select(*columns) if hidden_too else select(*columns).where(VISIBLE)

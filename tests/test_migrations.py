@@ -13,11 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, inspect, select, text
 
 from db.engine import make_engine
-from db.migrate import head_revision, revisions, upgrade
+from db.migrate import MIGRATIONS_DIR, head_revision, revisions, upgrade
+from db.models import Base
+from db.records import Section, SourceSpec, TopicDef
+from db.store import Store
 from tests.conftest import pg_schema
+from tests.factories import search_draft
 from tests.old_rows import insert_old_source
 
 START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -208,3 +216,159 @@ def test_old_rows_upgrade_to_the_same_data_one_revision_at_a_time_or_at_once(
     finally:
         at_once.dispose()
         stepwise.dispose()
+
+
+TOPIC_WALK_KEY = "0018"
+"""The revision that keys `topic_articles` by the topic walk (rebuilt on SQLite)."""
+TOPIC_SLUGS = ("comune", "corea")
+
+
+def _store_topic_rows(store: Store) -> None:
+    """Articles, some sharing a date (the walk breaks the tie by id), two topics back-filled
+    and then matched at ingest (both ways of writing memberships), one membership dropped
+    by an edit."""
+    source = store.ensure_source(SourceSpec("Agenzia", "files", "/tmp/agenzia"))
+    titles = ["Il consiglio comunale vota", "Pyongyang risponde", "Meteo di domani"]
+    store.upsert_articles(
+        source,
+        [
+            search_draft(f"a{n}", f"{titles[n % 3]} {n}", published=START + timedelta(hours=n // 2))
+            for n in range(9)
+        ],
+    )
+    store.sync_topics(
+        [
+            TopicDef("comune", "Comune", "consiglio comunale"),
+            TopicDef("corea", "Corea del Nord", '"Corea del Nord" OR Pyongyang OR comunale'),
+        ]
+    )
+    store.upsert_articles(
+        source,
+        [
+            search_draft(f"b{n}", f"{titles[n % 3]} {n}", published=START + timedelta(hours=n // 3))
+            for n in range(9)
+        ],
+    )
+    store.upsert_articles(source, [search_draft("a0", "Il consiglio vota", published=START)])
+
+
+def _topic_feeds(store: Store) -> dict[str, list[Any]]:
+    """Every read of a topic feed: newest first, oldest first by offset and by key, and
+    before a key; (id, guid, published) of each article."""
+    feeds: dict[str, list[Any]] = {}
+    for slug in TOPIC_SLUGS:
+        section = Section("topic", slug)
+        latest = store.latest_articles(100, section)
+        middle = (latest[3].published, latest[3].id)
+        reads = [
+            latest,
+            store.oldest_articles(4, section, offset=2),
+            store.oldest_articles(4, section, after=middle),
+            store.articles_before(4, middle, section),
+        ]
+        feeds[slug] = [[(a.id, a.guid, a.published) for a in read] for read in reads]
+    return feeds
+
+
+def _memberships(engine: Engine) -> list[tuple[Any, ...]]:
+    """The rows of `topic_articles` as the driver reads them (SQLite: the stored text)."""
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT topic_slug, article_id, published FROM topic_articles ORDER BY 1, 2"
+        )
+        return [tuple(row) for row in rows]
+
+
+def _downgrade(engine: Engine, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
+def _sorted_rows(data: dict[str, list[tuple[Any, ...]]]) -> dict[str, list[tuple[Any, ...]]]:
+    return {table: sorted(rows, key=repr) for table, rows in data.items()}
+
+
+def test_topic_walk_key_keeps_every_membership_and_every_topic_feed(
+    fresh_url: Callable[[], str],
+) -> None:
+    before = revisions()[revisions().index(TOPIC_WALK_KEY) - 1]
+    engine = upgraded(fresh_url(), before)
+    reference = upgraded(fresh_url(), before)
+    try:
+        store = Store(engine)
+        _store_topic_rows(store)
+        members = _memberships(engine)
+        assert {slug for slug, *_ in members} == set(TOPIC_SLUGS)
+        assert len(members) == 16, members  # 18 matched, then an edit left both topics
+        feeds = _topic_feeds(store)
+        data = _sorted_rows(dump(engine))
+
+        upgrade(engine, TOPIC_WALK_KEY)
+        assert _memberships(engine) == members
+        assert _sorted_rows(dump(engine)) == data
+        assert _topic_feeds(store) == feeds
+        found = inspect(engine)
+        assert found.get_pk_constraint("topic_articles")["constrained_columns"] == [
+            "topic_slug",
+            "published",
+            "article_id",
+        ]
+        assert {ix["name"] for ix in found.get_indexes("topic_articles")} == {
+            "ix_topic_articles_article"
+        }
+
+        _downgrade(engine, before)
+        assert _memberships(engine) == members
+        assert _topic_feeds(store) == feeds
+        assert schema(engine) == schema(reference)
+    finally:
+        engine.dispose()
+        reference.dispose()
+
+
+def _search_only(difference: Any) -> bool:
+    """What the models leave out on purpose: the search index, made by revision 0004 in
+    SQL of each database's own (`db.search`)."""
+    if not isinstance(difference, tuple):
+        return False
+    kind, *rest = difference
+    if kind == "remove_table":
+        return str(rest[0].name).startswith("articles_fts")
+    if kind == "remove_column":
+        return str(rest[2].name) == "search_vector"
+    if kind == "remove_index":
+        return str(rest[0].name) == "ix_articles_search_vector"
+    return False
+
+
+def test_the_models_describe_the_migrated_schema(fresh_url: Callable[[], str]) -> None:
+    engine = upgraded(fresh_url(), "head")
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            differences = compare_metadata(context, Base.metadata)
+            stored = (
+                {
+                    name: sql
+                    for name, sql in connection.exec_driver_sql(
+                        "SELECT name, sql FROM sqlite_master WHERE type = 'table'"
+                    )
+                }
+                if engine.dialect.name == "sqlite"
+                else {}
+            )
+        assert [d for d in differences if not _search_only(d)] == []
+        # What the comparison above does not look at: the order of a primary key's
+        # columns (an index walk follows it) and SQLite's storage of the rows.
+        found = inspect(engine)
+        for table in Base.metadata.sorted_tables:
+            key = [c.name for c in table.primary_key.columns]
+            assert found.get_pk_constraint(table.name)["constrained_columns"] == key, table.name
+            if stored:
+                with_rowid = table.dialect_options["sqlite"]["with_rowid"]
+                assert ("WITHOUT ROWID" not in stored[table.name]) == with_rowid, table.name
+    finally:
+        engine.dispose()
