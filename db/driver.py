@@ -1,11 +1,12 @@
 """Statements compiled once per kind of database and run on the driver's own cursor.
 
-For reads a build runs by the dozen with rows that need no conversion (ids, hashes,
-dates as text): SQLAlchemy's execution of an already-built statement (cache lookup,
-execution context, result metadata, row objects) costs more than the database's own
-work on such small results. The statement is still written in SQLAlchemy Core, compiled
-once, and its driver errors are raised as SQLAlchemy's, as `Connection.execute` raises
-them, so that `db.errors.translated` names the database as for any other read.
+For statements run by the dozen with rows that need no conversion (a build's reads of
+ids, hashes and dates as text; each topic's members in a batch of new articles):
+SQLAlchemy's execution of an already-built statement (cache lookup, execution context,
+result metadata, row objects) costs more than the database's own work on such small
+results. The statement is still written in SQLAlchemy Core, compiled once, and its driver
+errors are raised as SQLAlchemy's, as `Connection.execute` raises them, so that
+`db.errors.translated` names the database as for any other read or write.
 """
 
 from __future__ import annotations
@@ -52,14 +53,20 @@ class DriverStatement:
         return merged if self.order is None else [merged[name] for name in self.order]
 
 
-@lru_cache(maxsize=256)
-def _compiled(statement: ClauseElement, kind: DialectKind) -> DriverStatement:
+def compile_statement(statement: ClauseElement, dialect: Dialect) -> DriverStatement:
+    """`statement` compiled for `dialect`, uncached: for callers that cache by a key of
+    their own (`compiled_for` caches by the statement itself)."""
     compiled = cast(
         SQLCompiler,
-        statement.compile(dialect=kind.dialect, compile_kwargs={"render_postcompile": True}),
+        statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True}),
     )
     order = tuple(compiled.positiontup) if compiled.positiontup is not None else None
     return DriverStatement(compiled.string, dict(compiled.params), order)
+
+
+@lru_cache(maxsize=256)
+def _compiled(statement: ClauseElement, kind: DialectKind) -> DriverStatement:
+    return compile_statement(statement, kind.dialect)
 
 
 def compiled_for(statement: ClauseElement, dialect: Dialect) -> DriverStatement:
@@ -68,7 +75,7 @@ def compiled_for(statement: ClauseElement, dialect: Dialect) -> DriverStatement:
     return _compiled(statement, DialectKind.of(dialect))
 
 
-class DriverReader:
+class DriverCursor:
     """Runs compiled statements on one driver cursor of `connection`, in its transaction."""
 
     def __init__(self, connection: Connection) -> None:
@@ -77,11 +84,19 @@ class DriverReader:
 
     def rows(self, statement: DriverStatement, values: Mapping[str, Any]) -> list[Any]:
         """Every row of `statement` with `values` bound, as the driver gives them."""
+        self._execute(statement, values)
+        return list(self._cursor.fetchall())
+
+    def run(self, statement: DriverStatement, values: Mapping[str, Any]) -> int:
+        """Run a statement that writes; returns how many rows it wrote."""
+        self._execute(statement, values)
+        return int(self._cursor.rowcount)
+
+    def _execute(self, statement: DriverStatement, values: Mapping[str, Any]) -> None:
         parameters = statement.parameters(values)
         error = self._dialect.loaded_dbapi.Error
         try:
             self._cursor.execute(statement.sql, parameters)
-            return list(self._cursor.fetchall())
         except error as exc:
             raise DBAPIError.instance(
                 statement.sql, parameters, exc, error, dialect=self._dialect

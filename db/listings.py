@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Integer, Select, bindparam, func, or_, select, true
 
-from db.driver import DriverReader, compiled_for
+from db.driver import DriverCursor, compiled_for
 from db.records import Label, Section
 from db.selection import grouped_counts
 from db.tables import (
@@ -58,7 +58,7 @@ def _labels(
     # (`db.driver`): every build asks, and SQLAlchemy's handling of the statement cost
     # more than the query.
     with engine.connect() as connection:
-        reader = DriverReader(connection)
+        reader = DriverCursor(connection)
         try:
             rows = reader.rows(compiled_for(query, connection.dialect), values or {})
         finally:

@@ -36,7 +36,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from db.driver import DriverReader, compiled_for
+from db.driver import DriverCursor, compiled_for
 from db.records import Section, SectionKind
 from db.selection import SLUG, section_id_walks, section_walks
 from db.tables import ARTICLES, CHUNK, LINKS, SOURCES, VISIBLE, chunks
@@ -135,7 +135,7 @@ class StampReader:
 
     def __init__(self, connection: Connection) -> None:
         self._dialect = connection.dialect
-        self._driver = DriverReader(connection)
+        self._driver = DriverCursor(connection)
 
     def latest(self, limit: int, section: Section | None = None) -> list[Stamp]:
         """Stamps of the articles `Store.latest_articles` would return."""

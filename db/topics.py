@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -25,10 +25,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Dialect
 
 from db import revisions
 from db.analysis import words
+from db.driver import DialectKind, DriverCursor, DriverStatement, compile_statement
 from db.labels import label_slug
 from db.query import ParsedQuery, Term, parse_query
 from db.records import TopicDef, TopicInfo
@@ -124,46 +124,15 @@ def match_topics(
     return changed
 
 
-@dataclass(frozen=True, slots=True)
-class _MemberQuery:
-    """A topic's statement over its members between two ids, compiled once for a kind of
-    database: the SQL and how to fill its parameters."""
-
-    sql: str
-    values: dict[str, Any]
-    order: tuple[str, ...] | None  # positional parameters: their names in order
-
-    def parameters(self, low: int, high: int) -> Sequence[Any] | dict[str, Any]:
-        values = {**self.values, "low": low, "high": high}
-        return values if self.order is None else [values[name] for name in self.order]
-
-
-@dataclass(frozen=True, slots=True)
-class _Compiler:
-    """The dialect statements are compiled with, compared by what decides their SQL text,
-    not by identity: every engine opened on the same kind of database (a new `Store`
-    each CLI command, test or bench round) reuses the statements compiled before."""
-
-    kind: type[Dialect]
-    paramstyle: str
-    version: tuple[Any, ...] | None
-    dialect: Dialect = field(compare=False, hash=False)
-
-    @classmethod
-    def of(cls, dialect: Dialect) -> _Compiler:
-        version = dialect.server_version_info
-        return cls(type(dialect), dialect.paramstyle, version, dialect)
-
-
 @lru_cache(maxsize=1024)
-def _member_query(topic: StoredTopic, compiler: _Compiler, *, insert_them: bool) -> _MemberQuery:
+def _member_query(topic: StoredTopic, kind: DialectKind, *, insert_them: bool) -> DriverStatement:
     """`topic`'s members with ids between `low` and `high`: their ids, or with `insert_them`
     an INSERT of their memberships. The ids in that range which an upsert did not write
     are dropped by the caller (the INSERT is run only on a range it wrote whole). On
     SQLite the range goes into FTS5's index walk (without it, each query read its words'
     postings for the whole store)."""
     a = ARTICLES.c
-    dialect = compiler.dialect
+    dialect = kind.dialect
     between = FTS.c.rowid if dialect.name == "sqlite" else a.id
     members = (
         matching(dialect.name, topic.parsed, topic.filters)
@@ -179,9 +148,7 @@ def _member_query(topic: StoredTopic, compiler: _Compiler, *, insert_them: bool)
         statement = insert(TOPIC_ARTICLES).from_select(
             ["topic_slug", "article_id", "published"], columns
         )
-    compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-    order = tuple(compiled.positiontup) if compiled.positiontup is not None else None
-    return _MemberQuery(compiled.string, dict(compiled.params), order)
+    return compile_statement(statement, dialect)
 
 
 def _members(connection: Connection, topic: StoredTopic, low: int, high: int) -> list[int]:
@@ -189,11 +156,10 @@ def _members(connection: Connection, topic: StoredTopic, low: int, high: int) ->
     the connection's transaction: a batch runs every topic's query and reads every member,
     and SQLAlchemy's statement building and per-row handling cost several times the
     queries themselves."""
-    query = _member_query(topic, _Compiler.of(connection.dialect), insert_them=False)
-    cursor = connection.connection.cursor()
+    query = _member_query(topic, DialectKind.of(connection.dialect), insert_them=False)
+    cursor = DriverCursor(connection)
     try:
-        cursor.execute(query.sql, query.parameters(low, high))
-        return [int(row[0]) for row in cursor.fetchall()]
+        return [int(row[0]) for row in cursor.rows(query, {"low": low, "high": high})]
     finally:
         cursor.close()
 
@@ -204,14 +170,13 @@ def _insert_members(
     """Insert the memberships of the articles with ids from `low` to `high`, which must all
     have been written by this upsert and be in no topic yet; returns the slugs that got
     one. On the driver's cursor, as `_members`."""
-    compiler = _Compiler.of(connection.dialect)
+    kind = DialectKind.of(connection.dialect)
     changed: set[str] = set()
-    cursor = connection.connection.cursor()
+    cursor = DriverCursor(connection)
     try:
         for topic in topics:
-            query = _member_query(topic, compiler, insert_them=True)
-            cursor.execute(query.sql, query.parameters(low, high))
-            if cursor.rowcount:
+            query = _member_query(topic, kind, insert_them=True)
+            if cursor.run(query, {"low": low, "high": high}):
                 changed.add(topic.slug)
     finally:
         cursor.close()

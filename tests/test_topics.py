@@ -11,6 +11,7 @@ import httpx
 import pytest
 from lxml import etree
 
+from db.errors import DatabaseError
 from db.records import Section, SourceSpec, TopicDef
 from db.store import Store
 from rassegna.config import load_settings
@@ -278,3 +279,29 @@ def test_memberships_of_batches_mixing_new_and_edited_articles(any_store: Store)
         ("scuola-borgo", "s22"),
     }
     assert _back_filled(any_store) == at_ingest
+
+
+def test_a_refused_membership_is_a_store_error_and_stores_nothing(any_store: Store) -> None:
+    """The memberships of new articles are written on the driver's cursor: a refusal there
+    is the same `DatabaseError` naming the database as anywhere else, and the batch's
+    articles are not stored without their memberships."""
+    source = any_store.ensure_source(SourceSpec("Agenzia", "files", "/tmp/agenzia"))
+    any_store.sync_topics([TopicDef("comune", "Comune", "consiglio comunale")])
+    with any_store.engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON topic_articles"
+                " BEGIN SELECT RAISE(ABORT, 'membership refused'); END"
+            )
+        else:
+            connection.exec_driver_sql(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql"
+                " AS $$ BEGIN RAISE EXCEPTION 'membership refused'; END $$"
+            )
+            connection.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON topic_articles"
+                " FOR EACH ROW EXECUTE FUNCTION refuse()"
+            )
+    with pytest.raises(DatabaseError, match=r"^database .*membership refused"):
+        any_store.upsert_articles(source, [draft("nuovo", "Il consiglio comunale approva")])
+    assert any_store.article_count() == 0
