@@ -18,15 +18,12 @@ from db.stamps import Stamp
 from db.store import Store
 from db.tables import ARTICLES
 from feeds.sections import plan_feeds
-from feeds.site import SiteInfo
 from tests import factories
 from tests.factories import build, snapshot
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-SITE = SiteInfo(
-    title="Rassegna di prova",
-    link="https://rassegna.example.it/",
-    base_url="https://rassegna.example.it/",
+SITE = factories.site_info(
+    "Rassegna di prova",
     description="Le notizie dei test",
     items_per_feed=3,
     index_articles=5,
