@@ -16,8 +16,6 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from db.types import UTCDateTime
-
 revision = "0010"
 down_revision = "0009"
 
@@ -73,7 +71,7 @@ def _backfill() -> None:
         "articles",
         sa.column("id", sa.Integer),
         sa.column("slug", sa.String),
-        sa.column("published", UTCDateTime),
+        sa.column("published", sa.DateTime(timezone=True)),
         sa.column("page_path", sa.String),
     )
     rows = connection.execute(

@@ -7,8 +7,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from db.types import UTCDateTime
-
 revision = "0011"
 down_revision = "0012"
 
@@ -32,7 +30,7 @@ def upgrade() -> None:
         sa.Column("ok", sa.Boolean, nullable=False),
         sa.Column("content_html", sa.Text, nullable=False),
         sa.Column("method", sa.Text, nullable=False),
-        sa.Column("fetched_at", UTCDateTime, nullable=False),
+        sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("source_id", "url_key"),
     )
 

@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from alembic import op
 
 from db.migrations.columns import cascade_key
-from db.types import UTCDateTime
 
 revision = "0014"
 down_revision = "0013"
@@ -53,7 +52,7 @@ def upgrade() -> None:
     op.create_table(
         "builds",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("started", UTCDateTime(), nullable=False),
+        sa.Column("started", sa.DateTime(timezone=True), nullable=False),
         sa.Column("seconds", sa.Float(), nullable=False),
         sa.Column("written", sa.Integer(), nullable=False),
         sa.Column("unchanged", sa.Integer(), nullable=False),

@@ -8,8 +8,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from db.types import UTCDateTime
-
 revision = "0015"
 down_revision = "0014"
 
@@ -21,7 +19,7 @@ def upgrade() -> None:
     )
     op.add_column("fetched_pages", sa.Column("title", sa.Text()))
     op.add_column("fetched_pages", sa.Column("author", sa.Text()))
-    op.add_column("fetched_pages", sa.Column("published", UTCDateTime()))
+    op.add_column("fetched_pages", sa.Column("published", sa.DateTime(timezone=True)))
 
 
 def downgrade() -> None:
