@@ -16,7 +16,7 @@ from ingest import DEFAULT_TIMEZONE
 from ingest.article import DraftRules
 from ingest.errors import BadArticle
 from ingest.extract import PageFinder
-from ingest.feed import MAX_ENTRIES_PER_FETCH, parse_feed
+from ingest.feed import DEFAULT_LIMITS, FeedLimits, parse_feed
 from ingest.feed_identity import ParsedFeed
 from ingest.fetch import Response
 from ingest.page import extract_article
@@ -31,14 +31,16 @@ log = logging.getLogger("rassegna.ingest")
 @dataclass(frozen=True, slots=True)
 class Drafting:
     """How the entries of one fetch become drafts: the time they are seen, the site's
-    time zone, the source's category, the normalization and keep/block rules, and whether
-    tracking parameters leave their links (`[ingest] strip_tracking`)."""
+    time zone, the source's category, the normalization and keep/block rules, whether
+    tracking parameters leave their links (`[ingest] strip_tracking`), and how much of a
+    feed document is read."""
 
     now: datetime
     timezone: str = DEFAULT_TIMEZONE
     category: str | None = None
     rules: DraftRules | None = None
     strip_tracking: bool = True
+    limits: FeedLimits = DEFAULT_LIMITS
 
 
 @dataclass(slots=True)
@@ -105,8 +107,9 @@ def parse_response(
         timezone=drafting.timezone,
         strip_tracking=drafting.strip_tracking,
         pool=pool,
+        limits=drafting.limits,
     )
-    log_dropped(source, response.url, parsed)
+    log_dropped(source, response.url, parsed, drafting.limits)
     return parsed
 
 
@@ -129,7 +132,7 @@ def empty_entries(where: str, parsed: ParsedFeed) -> list[Problem]:
     return [Problem(where, "an entry has no title, no text and no link")] * parsed.empty
 
 
-def log_dropped(source_name: str, url: str, parsed: ParsedFeed) -> None:
+def log_dropped(source_name: str, url: str, parsed: ParsedFeed, limits: FeedLimits) -> None:
     """One line per fetch when the feed held more entries than are read from it."""
     if parsed.dropped:
         log.warning(
@@ -138,7 +141,7 @@ def log_dropped(source_name: str, url: str, parsed: ParsedFeed) -> None:
             source_name,
             url,
             parsed.dropped,
-            MAX_ENTRIES_PER_FETCH,
+            limits.max_entries,
         )
 
 

@@ -13,6 +13,7 @@ import codecs
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -38,6 +39,21 @@ MAX_ENTRIES_PER_FETCH = 1000
 """Entries read from one document, the first ones in document order (feeds list the newest
 first); the rest are dropped and counted (`ParsedFeed.dropped`). A feed of 100,000 entries
 would otherwise take minutes to normalize and grow the store without bound."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedLimits:
+    """How much of one feed document is read, and in what pieces: the entries read (the
+    first ones in document order), the size from which an XML document is read piece by
+    piece, and the items in a piece. The defaults are the service's; tests give small ones
+    to reach the cap and the piecewise route with small documents."""
+
+    max_entries: int = MAX_ENTRIES_PER_FETCH
+    stream_min_bytes: int = STREAM_MIN_BYTES
+    chunk_items: int = STREAM_CHUNK_ITEMS
+
+
+DEFAULT_LIMITS = FeedLimits()
 _BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _HEADERS = {"content-type": "application/xml; charset=utf-8"}
 
@@ -67,30 +83,32 @@ def parse_feed(
     timezone: str = DEFAULT_TIMEZONE,
     strip_tracking: bool = True,
     pool: DraftPool | None = None,
+    limits: FeedLimits = DEFAULT_LIMITS,
 ) -> ParsedFeed:
     """Parse a feed document fetched from `url` (the final URL, the base of relative
     links); raises IngestError when nothing usable is in it.
 
     With `strip_tracking` (`[ingest] strip_tracking`), tracking parameters leave entry
     ids, links and the links in the content before identities are decided. With a
-    `pool`, the pieces of a big document are read on its workers."""
+    `pool`, the pieces of a big document are read on its workers; `limits` says how
+    much of the document is read."""
     reading = Reading(url, now or datetime.now(UTC), timezone, keep=not strip_tracking)
-    if _worth_streaming(data) and not looks_like_json_feed(data, content_type):
+    if _worth_streaming(data, limits) and not looks_like_json_feed(data, content_type):
         xml = _utf8_xml_bytes(data)
         if xml is not None:
             # `decode_document` would say "utf-8" and `as_utf8_xml` give these very bytes;
             # skipping the text saves two copies of a big document (its text is up to 4
             # bytes a character, more than the file).
-            streamed = stream_xml_feed(xml, reading, pool=pool)
+            streamed = stream_xml_feed(xml, reading, pool=pool, limits=limits)
             if streamed is not None:
                 streamed.encoding = "utf-8"
                 return streamed
     if looks_like_json_feed(data, content_type):
         text, encoding = decode_document(data, http_charset or "utf-8")
-        parsed = _parse_json_feed(text, reading)
+        parsed = _parse_json_feed(text, reading, limits)
     else:
         text, encoding = decode_document(data, http_charset)
-        parsed = _parse_xml_feed(text, reading, pool=pool)
+        parsed = _parse_xml_feed(text, reading, limits, pool=pool)
     parsed.encoding = encoding
     return parsed
 
@@ -98,30 +116,32 @@ def parse_feed(
 # -- XML feeds -----------------------------------------------------------------------------
 
 
-def _parse_xml_feed(text: str, reading: Reading, *, pool: DraftPool | None = None) -> ParsedFeed:
+def _parse_xml_feed(
+    text: str, reading: Reading, limits: FeedLimits, *, pool: DraftPool | None = None
+) -> ParsedFeed:
     xml = as_utf8_xml(text)
     del text  # the caller's copy is the last one: a big document is not held twice
-    if _worth_streaming(xml):
-        streamed = stream_xml_feed(xml, reading, pool=pool)
+    if _worth_streaming(xml, limits):
+        streamed = stream_xml_feed(xml, reading, pool=pool, limits=limits)
         if streamed is not None:
             return streamed
     document = feedparser_parse(xml)
     del xml
-    kept = document.entries[:MAX_ENTRIES_PER_FETCH]
+    kept = document.entries[: limits.max_entries]
     entries = [xml_entry(e, reading) for e in kept]
     dropped = len(document.entries) - len(kept)
     return _finish(entries, document, _bozo(document), url=reading.url, dropped=dropped)
 
 
-def _worth_streaming(xml: bytes) -> bool:
+def _worth_streaming(xml: bytes, limits: FeedLimits) -> bool:
     """Whether to try `stream_xml_feed`: a big document, or one that may hold more items
     than are read (feedparser would parse every one of them, seconds for a megabyte of
     small items; streaming stops handing them over at the cap). A guess that only picks
     the route: both give the same result."""
-    if len(xml) >= STREAM_MIN_BYTES:
+    if len(xml) >= limits.stream_min_bytes:
         return True
     tags = xml.count(b"<item") + xml.count(b"<entry") + xml.count(b":entry")
-    return tags > MAX_ENTRIES_PER_FETCH
+    return tags > limits.max_entries
 
 
 _UTF8_DECL_RE = re.compile(rb"""^(\s*<\?xml[^>]*?encoding\s*=\s*)["'][^"']*["']""")
@@ -192,21 +212,25 @@ def _finish(
 
 
 def stream_xml_feed(
-    xml: bytes, reading: Reading, *, pool: DraftPool | None = None
+    xml: bytes,
+    reading: Reading,
+    *,
+    pool: DraftPool | None = None,
+    limits: FeedLimits = DEFAULT_LIMITS,
 ) -> ParsedFeed | None:
-    """A big RSS 2.0 or Atom document read by feedparser `STREAM_CHUNK_ITEMS` items at a
+    """A big RSS 2.0 or Atom document read by feedparser `limits.chunk_items` items at a
     time (`ingest.feed_stream`); None when it is not one that can be read exactly like a
     whole parse.
 
     feedparser keeps the whole parsed document as a tree of dicts, ~7 times the size of
     the file, all at once; here only one chunk's tree lives at a time. Items past
-    `MAX_ENTRIES_PER_FETCH` never reach feedparser. The caller's size limit on documents
+    `limits.max_entries` never reach feedparser. The caller's size limit on documents
     (`ingest.max_bytes`) bounds the whole. With a `pool`, its workers read the pieces
     (feedparser's share of a feed ingest is the biggest single one), two or more at once.
     """
     task = partial(read_xml_chunks, reading=reading)
     if pool is None:
-        split = split_xml_feed(xml, chunk_items=STREAM_CHUNK_ITEMS, limit=MAX_ENTRIES_PER_FETCH)
+        split = split_xml_feed(xml, chunk_items=limits.chunk_items, limit=limits.max_entries)
         if split is None:
             return None
         pieces = task(split.chunks)
@@ -214,8 +238,8 @@ def stream_xml_feed(
         # Each piece goes to the workers as soon as it is cut: they read the first pieces
         # while this process cuts the rest. All of them are handed over before the first
         # is waited for, so the cut never waits for a reading.
-        cut = FeedCut(xml, chunk_items=STREAM_CHUNK_ITEMS, limit=MAX_ENTRIES_PER_FETCH)
-        ahead = -(-MAX_ENTRIES_PER_FETCH // STREAM_CHUNK_ITEMS)
+        cut = FeedCut(xml, chunk_items=limits.chunk_items, limit=limits.max_entries)
+        ahead = -(-limits.max_entries // limits.chunk_items)
         on_workers = pool.stream(
             task, ([piece] for piece in cut.pieces()), chunk=1, ahead=ahead, min_batch=1
         )
@@ -265,7 +289,7 @@ def _interval_hint(feed_info: Mapping[str, Any]) -> tuple[int, str] | None:
 # -- JSON Feed -----------------------------------------------------------------------------
 
 
-def _parse_json_feed(text: str, reading: Reading) -> ParsedFeed:
+def _parse_json_feed(text: str, reading: Reading, limits: FeedLimits) -> ParsedFeed:
     url = reading.url
     try:
         document = json.loads(text)
@@ -282,7 +306,7 @@ def _parse_json_feed(text: str, reading: Reading) -> ParsedFeed:
         if not isinstance(item, dict):
             bozo = "an item is not an object"
             continue
-        if len(entries) >= MAX_ENTRIES_PER_FETCH:
+        if len(entries) >= limits.max_entries:
             dropped += 1
             continue
         entries.append(json_entry(item, reading, authors=feed_authors))

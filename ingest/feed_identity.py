@@ -48,7 +48,7 @@ class ParsedFeed:
     identity: str = "guid"  # the rule that identified this document's entries
     undated: set[str] = field(default_factory=set)  # guids of entries with no usable date
     encoding: str = ""
-    dropped: int = 0  # entries beyond ingest.feed.MAX_ENTRIES_PER_FETCH, not read
+    dropped: int = 0  # entries beyond the cap (ingest.feed.FeedLimits.max_entries), not read
     empty: int = 0  # entries with no title, no text and no link, skipped
 
 

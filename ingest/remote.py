@@ -23,6 +23,7 @@ from ingest.article import DraftRules
 from ingest.collect import Collected, Drafting, collect_page, parse_response
 from ingest.errors import IngestError
 from ingest.extract import PageFinder
+from ingest.feed import DEFAULT_LIMITS, FeedLimits
 from ingest.feed_identity import ParsedFeed
 from ingest.fetch import Fetcher, FetchError, Response
 from ingest.files import content_digest
@@ -30,7 +31,7 @@ from ingest.fulltext import FullTextOptions, PageFetcher, fill_full_text
 from ingest.page import find_article_links
 from ingest.pipeline import IngestReport, Problem
 from ingest.pool import DraftPool
-from ingest.remote_store import DUPLICATE_WINDOW, store_drafts, store_feed
+from ingest.remote_store import BATCH_SIZE, DUPLICATE_WINDOW, store_drafts, store_feed
 from ingest.urls import canonical_url
 
 log = logging.getLogger("rassegna.ingest")
@@ -52,10 +53,12 @@ class RemoteOptions:
     strip_tracking: bool = True  # config [ingest] strip_tracking
     full_text: FullTextOptions = field(default_factory=FullTextOptions)  # truncated feeds
     pool: DraftPool | None = None  # workers for big batches of entries (ingest.pool)
+    limits: FeedLimits = DEFAULT_LIMITS  # how much of a feed document is read
+    batch_size: int = BATCH_SIZE  # a feed's entries normalized and stored together
 
     def drafting(self, now: datetime, category: str | None = None) -> Drafting:
         """How a fetch made at `now` for a source of `category` becomes drafts."""
-        return Drafting(now, self.timezone, category, self.rules, self.strip_tracking)
+        return Drafting(now, self.timezone, category, self.rules, self.strip_tracking, self.limits)
 
 
 # -- the pipeline --------------------------------------------------------------------------
@@ -210,6 +213,7 @@ def _store_parsed(poll: _Poll, parsed: ParsedFeed) -> None:
         duplicate_window=options.duplicate_window,
         rules=options.rules,
         pool=options.pool,
+        batch_size=options.batch_size,
     )
 
 

@@ -188,8 +188,9 @@ def store_feed(
     duplicate_window: timedelta = DUPLICATE_WINDOW,
     rules: DraftRules | None = None,
     pool: DraftPool | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> None:
-    """Normalize and store the entries of a parsed feed `BATCH_SIZE` at a time (big
+    """Normalize and store the entries of a parsed feed `batch_size` at a time (big
     batches on the workers of `pool`, if any).
 
     Equivalent to `collect_feed` + `store_drafts`, but a batch's entries are released
@@ -201,7 +202,7 @@ def store_feed(
     report.problems.extend(empty_entries(source_name, parsed))
     task = partial(normalize_batch, timezone=timezone, category=category, rules=rules)
     batches = entry_batches(
-        parsed.entries, now, last=pool.min_batch if pool and pool.enabled else 0
+        parsed.entries, now, size=batch_size, last=pool.min_batch if pool and pool.enabled else 0
     )
     # With a pool, the workers normalize the next batches while this thread stores one.
     normalized = pool.stream(task, batches) if pool is not None else ((b, task(b)) for b in batches)
@@ -223,20 +224,20 @@ def store_feed(
 
 
 def entry_batches(
-    entries: list[RawArticle], now: datetime, *, last: int
+    entries: list[RawArticle], now: datetime, *, size: int = BATCH_SIZE, last: int
 ) -> Iterator[list[RawArticle]]:
-    """`entries` `BATCH_SIZE` at a time, each batch taken out of the list as it goes.
+    """`entries` `size` at a time, each batch taken out of the list as it goes.
 
     With `last`, the final `last` entries of at least twice as many are a batch of their
     own: that batch is stored once the workers have nothing left to normalize, so the
     smaller it is, the less of the ingest runs on one core. `last` is the pool's least
     batch, so every batch is still normalized on the workers."""
     while entries:
-        size = len(entries)
-        if last and size >= 2 * last:
-            size -= last
-        size = min(BATCH_SIZE, size)
-        batch = entries[:size]
-        del entries[:size]
+        taken = len(entries)
+        if last and taken >= 2 * last:
+            taken -= last
+        taken = min(size, taken)
+        batch = entries[:taken]
+        del entries[:taken]
         prepare(batch, now)
         yield batch

@@ -18,7 +18,8 @@ from werkzeug import Request, Response
 from db import models
 from db.records import SourceSpec, StoredArticle
 from db.store import Store
-from ingest import feed, remote_store
+from ingest import feed
+from ingest.feed import FeedLimits
 from ingest.feed_entries import Reading
 from ingest.fetch import Fetcher
 from ingest.pipeline import IngestReport
@@ -29,6 +30,9 @@ ROME = ZoneInfo("Europe/Rome")
 T0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 
 
+DEFAULT_OPTIONS = RemoteOptions()
+
+
 def ingest(
     store: Store,
     url: str,
@@ -36,10 +40,11 @@ def ingest(
     name: str = "Fonte di prova",
     now: datetime = T0,
     category: str | None = None,
+    options: RemoteOptions = DEFAULT_OPTIONS,
 ) -> IngestReport:
     spec = SourceSpec(name=name, kind="feed", location=url, category=category, interval_seconds=600)
     with Fetcher(policy()) as fetcher:
-        return ingest_remote_source(store, spec, fetcher, options=RemoteOptions(), now=now)
+        return ingest_remote_source(store, spec, fetcher, options=options, now=now)
 
 
 def stored(store: Store) -> list[StoredArticle]:
@@ -590,9 +595,7 @@ def _big_rss(items: int) -> bytes:
 @pytest.mark.parametrize(
     "name", [*sorted(p.name for p in FEEDS.glob("*.xml")), "big-rss", "big-atom"]
 )
-def test_chunked_parse_reads_exactly_like_a_whole_parse(
-    monkeypatch: pytest.MonkeyPatch, name: str
-) -> None:
+def test_chunked_parse_reads_exactly_like_a_whole_parse(name: str) -> None:
     """Every feed of the test data (and two generated ones) parsed in chunks of 2 items
     gives the same entries, title, interval, identity and flags as one whole parse; the
     documents chunking cannot read exactly (DOCTYPE, xml:base, RDF, broken XML) are read
@@ -605,9 +608,8 @@ def test_chunked_parse_reads_exactly_like_a_whole_parse(
         data = (FEEDS / name).read_bytes()
     now = datetime(2024, 6, 2, 12, tzinfo=UTC)
     whole = feed.parse_feed(data, url="https://esempio.it/feed.xml", now=now)
-    monkeypatch.setattr(feed, "STREAM_MIN_BYTES", 0)
-    monkeypatch.setattr(feed, "STREAM_CHUNK_ITEMS", 2)
-    chunked = feed.parse_feed(data, url="https://esempio.it/feed.xml", now=now)
+    pieces = FeedLimits(stream_min_bytes=0, chunk_items=2)
+    chunked = feed.parse_feed(data, url="https://esempio.it/feed.xml", now=now, limits=pieces)
     assert chunked == whole
     assert len(whole.entries) >= 2
 
@@ -640,22 +642,19 @@ def test_chunking_refuses_what_it_cannot_read_exactly() -> None:
     assert not streamed((FEEDS / "rdf-10.xml").read_bytes())
 
 
-def test_big_feed_is_stored_in_batches(
-    monkeypatch: pytest.MonkeyPatch, store: Store, tmp_path: Path
-) -> None:
+def test_big_feed_is_stored_in_batches(store: Store, tmp_path: Path) -> None:
     """A feed parsed in chunks and stored in batches stores every entry once, and a
     second ingest of the edited file finds them all again."""
-    monkeypatch.setattr(feed, "STREAM_MIN_BYTES", 0)
-    monkeypatch.setattr(feed, "STREAM_CHUNK_ITEMS", 7)
-    monkeypatch.setattr(remote_store, "BATCH_SIZE", 10)
+    options = RemoteOptions(limits=FeedLimits(stream_min_bytes=0, chunk_items=7), batch_size=10)
     path = tmp_path / "grande.xml"
     path.write_bytes(_big_rss(45))
     spec = SourceSpec(name="Grande", kind="feed", location=str(path))
     with Fetcher(policy()) as fetcher:
-        first = ingest_remote_source(store, spec, fetcher, now=T0)
+        first = ingest_remote_source(store, spec, fetcher, options=options, now=T0)
         assert (first.new, first.error, first.problems) == (45, None, [])
         path.write_bytes(_big_rss(46))
-        second = ingest_remote_source(store, spec, fetcher, now=T0 + timedelta(hours=1))
+        later = T0 + timedelta(hours=1)
+        second = ingest_remote_source(store, spec, fetcher, options=options, now=later)
     assert (second.new, second.same) == (1, 45)
     assert store.article_count() == 46
 
@@ -664,17 +663,16 @@ def test_big_feed_is_stored_in_batches(
 
 
 @pytest.mark.parametrize("route", ["whole", "chunked"])
-def test_entries_past_the_cap_are_dropped_and_counted(
-    monkeypatch: pytest.MonkeyPatch, route: str
-) -> None:
+def test_entries_past_the_cap_are_dropped_and_counted(route: str) -> None:
     """The first entries in document order are read, the rest only counted, whichever
     route the document takes."""
-    monkeypatch.setattr(feed, "MAX_ENTRIES_PER_FETCH", 5)
+    limits = FeedLimits(max_entries=5)
     if route == "chunked":
-        monkeypatch.setattr(feed, "STREAM_MIN_BYTES", 0)
-        monkeypatch.setattr(feed, "STREAM_CHUNK_ITEMS", 2)
+        limits = FeedLimits(max_entries=5, stream_min_bytes=0, chunk_items=2)
     now = datetime(2024, 6, 2, 12, tzinfo=UTC)
-    parsed = feed.parse_feed(_big_rss(12), url="https://esempio.it/feed.xml", now=now)
+    parsed = feed.parse_feed(
+        _big_rss(12), url="https://esempio.it/feed.xml", now=now, limits=limits
+    )
     assert [e.guid for e in parsed.entries] == [f"id-{n}" for n in range(5)]
     assert parsed.dropped == 7
     assert parsed.title == "Grande" and parsed.min_interval == 3600
@@ -683,8 +681,6 @@ def test_entries_past_the_cap_are_dropped_and_counted(
 def test_the_streaming_route_never_hands_dropped_items_to_feedparser(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(feed, "MAX_ENTRIES_PER_FETCH", 5)
-    monkeypatch.setattr(feed, "STREAM_CHUNK_ITEMS", 2)
     seen: list[int] = []
     real = feed.feedparser_parse
 
@@ -694,33 +690,40 @@ def test_the_streaming_route_never_hands_dropped_items_to_feedparser(
 
     monkeypatch.setattr(feed, "feedparser_parse", counting)
     # Small in bytes but with more items than the cap: streamed all the same.
-    parsed = feed.parse_feed(_big_rss(300), url="https://esempio.it/feed.xml", now=T0)
+    limits = FeedLimits(max_entries=5, chunk_items=2)
+    parsed = feed.parse_feed(
+        _big_rss(300), url="https://esempio.it/feed.xml", now=T0, limits=limits
+    )
     assert len(parsed.entries) == 5 and parsed.dropped == 295
     assert sum(seen) == 5
 
 
-def test_a_json_feed_is_capped_too(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(feed, "MAX_ENTRIES_PER_FETCH", 3)
+def test_a_json_feed_is_capped_too() -> None:
     items = [{"id": f"j{n}", "title": f"Voce {n}", "content_text": "Testo."} for n in range(8)]
     document = {"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": items}
     data = json.dumps(document).encode()
-    parsed = feed.parse_feed(data, url="https://esempio.it/feed.json", now=T0)
+    parsed = feed.parse_feed(
+        data, url="https://esempio.it/feed.json", now=T0, limits=FeedLimits(max_entries=3)
+    )
     assert [e.guid for e in parsed.entries] == ["j0", "j1", "j2"]
     assert parsed.dropped == 5
 
 
 def test_a_capped_fetch_is_logged_once_with_the_source_name(
-    monkeypatch: pytest.MonkeyPatch,
     httpserver: HTTPServer,
     store: Store,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr(feed, "MAX_ENTRIES_PER_FETCH", 4)
     httpserver.expect_request("/tanti").respond_with_data(
         _big_rss(10), content_type="application/rss+xml"
     )
     with caplog.at_level(logging.WARNING, logger="rassegna.ingest"):
-        report = ingest(store, httpserver.url_for("/tanti"), name="Fonte prolissa")
+        report = ingest(
+            store,
+            httpserver.url_for("/tanti"),
+            name="Fonte prolissa",
+            options=RemoteOptions(limits=FeedLimits(max_entries=4)),
+        )
     assert (report.new, report.error) == (4, None)
     lines = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
     assert len(lines) == 1

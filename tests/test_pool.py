@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 
 from db.records import SourceSpec
 from db.store import Store
-from ingest import feed
-from ingest.feed import parse_feed
+from ingest.feed import FeedLimits, parse_feed
 from ingest.fetch import Fetcher, FetchPolicy
 from ingest.pipeline import ingest_files_source
 from ingest.pool import DraftPool
@@ -251,18 +250,15 @@ def test_feed_entries_on_the_pool_store_the_same_rows(tmp_path: Path, pool: Draf
     assert results[0] == results[1]
 
 
-def test_a_big_feed_cut_into_pieces_reads_the_same_on_the_workers(
-    monkeypatch: pytest.MonkeyPatch, pool: DraftPool
-) -> None:
+def test_a_big_feed_cut_into_pieces_reads_the_same_on_the_workers(pool: DraftPool) -> None:
     """The pieces of a big document, read by feedparser on the workers, give exactly the
     entries, flags and channel data of the same pieces read here, and of a whole parse."""
     data = _rss(230).replace(b"voce-7<", b"voce-3<")  # a repeated guid: identified by link
     url, now = "https://www.esempio.it/feed.xml", datetime(2026, 6, 3, tzinfo=UTC)
     whole = parse_feed(data, url=url, now=now)
-    monkeypatch.setattr(feed, "STREAM_MIN_BYTES", 0)
-    monkeypatch.setattr(feed, "STREAM_CHUNK_ITEMS", 9)
-    here = parse_feed(data, url=url, now=now)
-    there = parse_feed(data, url=url, now=now, pool=pool)
+    pieces = FeedLimits(stream_min_bytes=0, chunk_items=9)
+    here = parse_feed(data, url=url, now=now, limits=pieces)
+    there = parse_feed(data, url=url, now=now, pool=pool, limits=pieces)
     assert there == here == whole
     assert there.identity == "link" and len(there.entries) == 230
     assert pool.worker_pids()
@@ -280,7 +276,7 @@ def test_a_big_feed_cut_into_pieces_reads_the_same_on_the_workers(
     ids=["xml-base-late", "truncated"],
 )
 def test_a_document_found_uncuttable_late_reads_as_a_whole_parse(
-    monkeypatch: pytest.MonkeyPatch, pool: DraftPool, spoil: Callable[[bytes], bytes]
+    pool: DraftPool, spoil: Callable[[bytes], bytes]
 ) -> None:
     """Pieces go to the workers while the rest is cut: a document the cut refuses only
     near its end (xml:base on a late item, not well-formed) has had pieces read already,
@@ -288,9 +284,8 @@ def test_a_document_found_uncuttable_late_reads_as_a_whole_parse(
     data = spoil(_rss(230))
     url, now = "https://www.esempio.it/feed.xml", datetime(2026, 6, 3, tzinfo=UTC)
     whole = parse_feed(data, url=url, now=now)
-    monkeypatch.setattr(feed, "STREAM_MIN_BYTES", 0)
-    monkeypatch.setattr(feed, "STREAM_CHUNK_ITEMS", 9)
-    assert parse_feed(data, url=url, now=now, pool=pool) == whole
+    pieces = FeedLimits(stream_min_bytes=0, chunk_items=9)
+    assert parse_feed(data, url=url, now=now, pool=pool, limits=pieces) == whole
     assert len(whole.entries) >= 200
 
 
