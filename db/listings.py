@@ -57,12 +57,8 @@ def _labels(
     # Built once, compiled once per kind of database and run on the driver's cursor
     # (`db.driver`): every build asks, and SQLAlchemy's handling of the statement cost
     # more than the query.
-    with engine.connect() as connection:
-        reader = DriverCursor(connection)
-        try:
-            rows = reader.rows(compiled_for(query, connection.dialect), values or {})
-        finally:
-            reader.close()
+    with engine.connect() as connection, DriverCursor(connection) as cursor:
+        rows = cursor.rows(compiled_for(query, connection.dialect), values or {})
     return [Label(name, slug) for name, slug in rows]
 
 

@@ -157,11 +157,8 @@ def _members(connection: Connection, topic: StoredTopic, low: int, high: int) ->
     and SQLAlchemy's statement building and per-row handling cost several times the
     queries themselves."""
     query = _member_query(topic, DialectKind.of(connection.dialect), insert_them=False)
-    cursor = DriverCursor(connection)
-    try:
+    with DriverCursor(connection) as cursor:
         return [int(row[0]) for row in cursor.rows(query, {"low": low, "high": high})]
-    finally:
-        cursor.close()
 
 
 def _insert_members(
@@ -172,14 +169,11 @@ def _insert_members(
     one. On the driver's cursor, as `_members`."""
     kind = DialectKind.of(connection.dialect)
     changed: set[str] = set()
-    cursor = DriverCursor(connection)
-    try:
+    with DriverCursor(connection) as cursor:
         for topic in topics:
             query = _member_query(topic, kind, insert_them=True)
             if cursor.run(query, {"low": low, "high": high}):
                 changed.add(topic.slug)
-    finally:
-        cursor.close()
     return changed
 
 
