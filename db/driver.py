@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Self, cast
+from typing import Any, cast
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
@@ -76,8 +76,8 @@ def compiled_for(statement: ClauseElement, dialect: Dialect) -> DriverStatement:
 
 
 class DriverCursor:
-    """Runs compiled statements on one driver cursor of `connection`, in its transaction;
-    closed by `close()` or at the end of a `with` block."""
+    """Runs compiled statements on one driver cursor of `connection`, in its transaction
+    (`with contextlib.closing(DriverCursor(connection))` closes it after use)."""
 
     def __init__(self, connection: Connection) -> None:
         self._dialect = connection.dialect
@@ -105,9 +105,3 @@ class DriverCursor:
 
     def close(self) -> None:
         self._cursor.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()

@@ -3,6 +3,7 @@ section holds, and cheap counters of the whole store."""
 
 from __future__ import annotations
 
+from contextlib import closing
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Integer, Select, bindparam, func, or_, select, true
@@ -57,7 +58,7 @@ def _labels(
     # Built once, compiled once per kind of database and run on the driver's cursor
     # (`db.driver`): every build asks, and SQLAlchemy's handling of the statement cost
     # more than the query.
-    with engine.connect() as connection, DriverCursor(connection) as cursor:
+    with engine.connect() as connection, closing(DriverCursor(connection)) as cursor:
         rows = cursor.rows(compiled_for(query, connection.dialect), values or {})
     return [Label(name, slug) for name, slug in rows]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -157,7 +158,7 @@ def _members(connection: Connection, topic: StoredTopic, low: int, high: int) ->
     and SQLAlchemy's statement building and per-row handling cost several times the
     queries themselves."""
     query = _member_query(topic, DialectKind.of(connection.dialect), insert_them=False)
-    with DriverCursor(connection) as cursor:
+    with closing(DriverCursor(connection)) as cursor:
         return [int(row[0]) for row in cursor.rows(query, {"low": low, "high": high})]
 
 
@@ -169,7 +170,7 @@ def _insert_members(
     one. On the driver's cursor, as `_members`."""
     kind = DialectKind.of(connection.dialect)
     changed: set[str] = set()
-    with DriverCursor(connection) as cursor:
+    with closing(DriverCursor(connection)) as cursor:
         for topic in topics:
             query = _member_query(topic, kind, insert_them=True)
             if cursor.run(query, {"low": low, "high": high}):
