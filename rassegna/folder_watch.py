@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from rassegna.config import Settings
@@ -16,13 +16,27 @@ log = logging.getLogger("rassegna.daemon")
 WATCH_DEBOUNCE_MS = 300
 
 
-def _watched(settings: Settings) -> dict[Path, str]:
-    """The folders of the enabled `files` sources that exist, with their source's name."""
+def _configured(settings: Settings) -> dict[Path, str]:
+    """The folders of the enabled `files` sources, resolved, with their source's name."""
     return {
         s.path.resolve(): s.name
         for s in settings.sources
-        if s.kind == "files" and s.enabled and s.path is not None and s.path.is_dir()
+        if s.kind == "files" and s.enabled and s.path is not None
     }
+
+
+def changed_sources(changed: Iterable[str], folders: dict[Path, str]) -> set[str]:
+    """The names of the sources whose folder is, or holds, one of the `changed` paths.
+
+    Each path's own ancestors are looked up in `folders`, so a batch of changes costs its
+    paths' depth, not their number times the number of sources (a copied folder of
+    1,000 files under a configuration of 1,000 sources)."""
+    names: set[str] = set()
+    for path in map(Path, changed):
+        for candidate in (path, *path.parents):
+            if (name := folders.get(candidate)) is not None:
+                names.add(name)
+    return names
 
 
 def watch_folders(
@@ -32,11 +46,14 @@ def watch_folders(
 ) -> None:
     """Call `ingest` with the names of the sources whose folder changed, until `stop` is
     set. `settings` gives the configuration in force: after a reload, the new folders are
-    watched."""
+    watched, and a configured folder that is created later is watched from then on."""
     from watchfiles import watch
 
     while not stop.is_set():
-        folders = _watched(settings())
+        seen = settings()
+        configured = _configured(seen)
+        folders = {folder: name for folder, name in configured.items() if folder.is_dir()}
+        missing = [folder for folder in configured if folder not in folders]
         if not folders:
             return
         try:
@@ -49,22 +66,20 @@ def watch_folders(
                 rust_timeout=2000,
                 raise_interrupt=False,
             ):
-                names = {
-                    name
-                    for _change, changed in changes
-                    for folder, name in folders.items()
-                    if Path(changed) == folder or folder in Path(changed).parents
-                }
+                names = changed_sources((changed for _change, changed in changes), folders)
                 if names:
                     log.info("folder changed: ingesting %s", ", ".join(sorted(names)))
                     ingest(sorted(names))
-                current = {
-                    s.path.resolve()
-                    for s in settings().sources
-                    if s.kind == "files" and s.enabled and s.path is not None
-                }
-                if current != set(folders):
-                    break  # the configuration was reloaded: watch the new folders
+                # Resolving every source's folder is a few system calls each: done again
+                # only when a reload brought another configuration, not on every wake-up
+                # (every 2 s with nothing changed).
+                current = settings()
+                if current is not seen:
+                    if _configured(current) != configured:
+                        break  # the configuration was reloaded: watch the new folders
+                    seen = current
+                if any(folder.is_dir() for folder in missing):
+                    break  # a configured folder appeared: watch it too
         except (OSError, RuntimeError) as exc:
             log.warning("folder watching stopped: %s; relying on the schedule", exc)
             return
