@@ -25,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import func, insert, select
 
 from bench.context import Context
-from bench.stores import bulk_insert, epoch_microseconds, fill_connection, sql_datetime
+from bench.stores import bulk_insert, epoch_microseconds, filling, sql_datetime
 from bench.timing import Figure, interleaved, timed
 from db.counters import DAY, HOUR, TOTAL, day_of, hour_of
 from db.records import FetchKind, FetchOutcome
@@ -108,8 +108,7 @@ def _insert_articles(path: Path, now: datetime, step: timedelta) -> None:
         f" moment(i, at) AS (SELECT i, {at} FROM n)"
         f" INSERT INTO articles ({', '.join(_ARTICLE_COLUMNS)}) SELECT {values} FROM moment"
     )
-    connection = fill_connection(path)
-    try:
+    with filling(path) as connection:
         connection.execute(
             statement,
             {
@@ -119,9 +118,6 @@ def _insert_articles(path: Path, now: datetime, step: timedelta) -> None:
                 "step": step // timedelta(microseconds=1),
             },
         )
-        connection.commit()
-    finally:
-        connection.close()
 
 
 def _counter_rows(now: datetime) -> list[Counter]:
