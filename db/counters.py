@@ -13,12 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import cast
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from db.records import picked
-from db.tables import BUILDS, COUNTERS, chunks, dialect_insert, rowcount
+from db.tables import BUILDS, COUNTERS, chunks, insert_of, rowcount
 from db.tables import COUNTER_TOTALS as TOTALS
 
 HOUR = "h"
@@ -71,39 +73,48 @@ def add(connection: Connection, source_id: int, when: datetime, **counts: int) -
     if not values:
         return
     stored = values.get("stored", 0)
+    dialect = connection.dialect.name
+    bump = _bump_statement(dialect, tuple(values))
+    total = _total_statement(dialect)
     for span, bucket in ((HOUR, hour_of(when)), (DAY, day_of(when))):
-        statement = dialect_insert(connection, COUNTERS).values(
-            source_id=source_id, span=span, bucket=bucket, **values
-        )
-        connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=["source_id", "span", "bucket"],
-                set_={k: COUNTERS.c[k] + statement.excluded[k] for k in values},
-            )
-        )
+        connection.execute(bump, {"source_id": source_id, "span": span, "bucket": bucket, **values})
         if stored:
-            total = dialect_insert(connection, TOTALS).values(
-                span=span, bucket=bucket, stored=stored
-            )
-            connection.execute(
-                total.on_conflict_do_update(
-                    index_elements=["span", "bucket"],
-                    set_={"stored": TOTALS.c.stored + total.excluded.stored},
-                )
-            )
+            connection.execute(total, {"span": span, "bucket": bucket, "stored": stored})
     if stored:
         _bump_total(connection, source_id, stored)
 
 
-def _bump_total(connection: Connection, source_id: int, amount: int) -> None:
-    statement = dialect_insert(connection, COUNTERS).values(
-        source_id=source_id, span=TOTAL, bucket=0, stored=amount
+@lru_cache(maxsize=32)
+def _bump_statement(dialect: str, columns: tuple[str, ...]) -> postgresql.Insert | sqlite.Insert:
+    """The upsert adding to `columns` of one source's counter row, its values bound by
+    name (`source_id`, `span`, `bucket` and the columns): a handful of variants, each
+    built once, since building one (its `excluded` alias above all) cost more than
+    running it on every poll."""
+    statement = insert_of(dialect, COUNTERS).values(
+        {name: bindparam(name) for name in ("source_id", "span", "bucket", *columns)}
     )
+    return statement.on_conflict_do_update(
+        index_elements=["source_id", "span", "bucket"],
+        set_={k: COUNTERS.c[k] + statement.excluded[k] for k in columns},
+    )
+
+
+@lru_cache(maxsize=4)
+def _total_statement(dialect: str) -> postgresql.Insert | sqlite.Insert:
+    """The upsert adding `stored` to the all-sources row of one bucket (built once)."""
+    statement = insert_of(dialect, TOTALS).values(
+        {name: bindparam(name) for name in ("span", "bucket", "stored")}
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["span", "bucket"],
+        set_={"stored": TOTALS.c.stored + statement.excluded.stored},
+    )
+
+
+def _bump_total(connection: Connection, source_id: int, amount: int) -> None:
     connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=["source_id", "span", "bucket"],
-            set_={"stored": COUNTERS.c.stored + statement.excluded.stored},
-        )
+        _bump_statement(connection.dialect.name, ("stored",)),
+        {"source_id": source_id, "span": TOTAL, "bucket": 0, "stored": amount},
     )
 
 

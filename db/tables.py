@@ -53,7 +53,12 @@ def chunks(values: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
 def dialect_insert(connection: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
     """`INSERT` in the connection's dialect, for its `ON CONFLICT` clauses (both supported
     databases have the same ones, under the same names)."""
-    if connection.dialect.name == "postgresql":
+    return insert_of(connection.dialect.name, table)
+
+
+def insert_of(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """`dialect_insert` by the dialect's name, for statements built once and cached."""
+    if dialect == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
 
