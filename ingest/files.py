@@ -181,6 +181,46 @@ _MARKUP_RE = re.compile(r"[\\`*_&<>\[\]~\r\x00\t]")
 _BLOCK_STARTS = "#+-=|0123456789"
 
 
+# Front matter of `key: "text"` and `key: ["text", ...]` lines only, for the keys read
+# here (any other key may be YAML's `yes`, `null`...), every text printable, without `"`
+# or `\`: YAML reads each text as it is, so such a block is read without YAML.
+_QUOTED_LINE_RE = re.compile(r'([a-z]++): (?:"([^"\\]*+)"|\[((?:"[^"\\]*+"(?:, "[^"\\]*+")*+)?)\])')
+_FRONT_MATTER_KEYS = frozenset(
+    [
+        "title",
+        "date",
+        "updated",
+        "author",
+        "authors",
+        "category",
+        "tags",
+        "tag",
+        "url",
+        "summary",
+        "description",
+        "language",
+        "lang",
+        "image",
+    ]
+)
+
+
+def _quoted_front_matter(block: str) -> dict[str, Any] | None:
+    """The mapping YAML reads from `block` when every line is a quoted `key: value` line
+    (above), else None."""
+    meta: dict[str, Any] = {}
+    for line in block.split("\n"):
+        match = _QUOTED_LINE_RE.fullmatch(line)
+        if match is None or match[1] not in _FRONT_MATTER_KEYS or not line.isprintable():
+            return None
+        # YAML keeps the last value of a repeated key, as these assignments do.
+        if match[3] is None:
+            meta[match[1]] = match[2]
+        else:  # no text holds a quote, so the items are split at their `", "`
+            meta[match[1]] = match[3][1:-1].split('", "') if match[3] else []
+    return meta
+
+
 def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     """The YAML front matter as a mapping, and the Markdown body after it."""
     if not text.startswith("---"):
@@ -200,6 +240,9 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     block = text[first_newline + 1 : end]
     after = text.find("\n", end + 1)
     body = text[after + 1 :] if after != -1 else ""
+    quoted = _quoted_front_matter(block)
+    if quoted is not None:
+        return quoted, body
     try:
         # libyaml's loader, much faster than the pure-Python one on a front matter block;
         # same safe constructor, same results.
