@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import lxml.html
@@ -63,20 +64,27 @@ def to_draft(
         rules.rewrite.apply(raw)
     zone = ZoneInfo(timezone)
     plain_body = raw.body_text or ""
+    # Bare paragraphs (most Markdown bodies) are read without an HTML parser.
+    paragraphs = None if raw.body_html is None else normalize.bare_paragraphs(raw.body_html)
     # A usable declared language wins over detection.
     language = normalize.declared_language(raw.language)
     if language is None:
         # Detect from the body (titles alone mislead); the Italian-only rules need the
         # answer. Stopwords are counted on the text as it came, as for plain-text bodies:
         # normalizing it first (a whole pass of the text rules) costs more than the detection.
-        if raw.body_html is not None:
+        if paragraphs is not None:
+            plain_body = normalize.paragraphs_text(paragraphs)
+        elif raw.body_html is not None:
             plain_body = normalize.extract_html_text(raw.body_html)
         language = normalize.detect_language(plain_body or raw.title)
     # normalize_title leaves plain text: readers often render <title> as HTML.
     title = normalize.normalize_title(raw.title, language=language)[:MAX_TITLE_CHARS]
     if not title:
         raise BadArticle("its title is empty once cleaned")
-    if raw.body_html is not None:
+    body = None if paragraphs is None else _bare_body(paragraphs, language)
+    if body is not None:
+        content_html, content_text = body
+    elif raw.body_html is not None:
         content_html = sanitize_html(normalize_html(raw.body_html, language=language))
         # html_to_text's output is already a fixed point of normalize_text (tested).
         content_text = normalize.html_to_text(content_html, language=language)
@@ -99,7 +107,7 @@ def to_draft(
         updated = published
     authors = raw.authors if isinstance(raw.authors, str) else ", ".join(raw.authors)
     category_name = raw.category or default_category
-    category = normalize.normalize_title(category_name) if category_name else None
+    category = _category(category_name) if category_name else None
     if category and rules.category_synonyms:
         category = normalize.canonical_category(category, rules.category_synonyms)
     tags = normalize.normalize_tags(raw.tags)
@@ -114,7 +122,7 @@ def to_draft(
         published=published,
         url=raw.url.strip() if raw.url else None,
         updated=updated,
-        authors=tuple(normalize.normalize_authors(authors)) if authors else (),
+        authors=_authors(authors) if authors else (),
         category=category or None,
         tags=tuple(tags),
         language=language,
@@ -125,6 +133,21 @@ def to_draft(
 
 
 DEFAULT_RULES = DraftRules()
+_CACHED_NAMES = 4096
+
+
+@lru_cache(maxsize=_CACHED_NAMES)
+def _category(name: str) -> str:
+    """`normalize_title` of a category name, cached: a source has a few categories, each
+    on many articles (the function is pure, so the cache gives what it would)."""
+    return normalize.normalize_title(name)
+
+
+@lru_cache(maxsize=_CACHED_NAMES)
+def _authors(byline: str) -> tuple[str, ...]:
+    """`normalize_authors` of a byline, cached (a tuple, so no caller can change it) for
+    the same reason."""
+    return tuple(normalize.normalize_authors(byline))
 
 
 def plausible_date(value: datetime | None, now: datetime | None = None) -> datetime | None:
@@ -184,6 +207,27 @@ def normalize_html(fragment: str, *, language: str | None) -> str:
         if node.tail:
             parts.append(_normalize_node_text(node.tail, language))
     return "".join(parts)
+
+
+def _bare_body(paragraphs: list[tuple[str, str]], language: str | None) -> tuple[str, str] | None:
+    """`content_html` and `content_text` of a body of bare paragraphs (`bare_paragraphs`)
+    as the parsing path gives them, or None where they could differ.
+
+    `normalize_html` cleans each paragraph's text and writes it back as it is, nh3 keeps
+    the paragraphs and their line breaks, and `html_to_text` reads them as
+    `paragraphs_text` does, as long as no cleaned text holds a character either
+    serializer escapes (`&`, `<`, `>`, NBSP) or any other unprintable one."""
+    cleaned: list[tuple[str, str]] = []
+    for text, separator in paragraphs:
+        node = _normalize_node_text(text, language) if text else ""
+        if not node.isprintable() or "&" in node or "<" in node or ">" in node:
+            return None
+        cleaned.append((node, separator))
+    # sanitize_html strips the line break after the last paragraph.
+    content_html = "".join(f"<p>{node}</p>{separator}" for node, separator in cleaned).rstrip("\n")
+    cleaned[-1] = (cleaned[-1][0], "")
+    text = normalize.paragraphs_text(cleaned)
+    return content_html, normalize.html_to_text(content_html, language=language, text=text)
 
 
 _VERBATIM_TAGS = frozenset({"pre", "code", "script", "style", "kbd", "samp"})

@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
+from unittest import mock
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.article import DraftRules, normalize_html, to_draft
@@ -166,3 +167,64 @@ _ODD = st.sampled_from([chr(c) for c in range(32)] + ["\x7f", "\ufffe", "\uffff"
 def test_any_markup_and_control_characters_give_a_draft_or_bad_article(parts: list[str]) -> None:
     with contextlib.suppress(BadArticle):
         to_draft(raw(body_html="".join(parts)))
+
+
+# Bodies of bare paragraphs (what plain Markdown renders to) are normalized without an
+# HTML parser; the drafts must be the very ones the parsing path gives.
+_PARAGRAPH_PIECES = st.sampled_from(
+    [
+        "Il sindaco",
+        "è",
+        "perche'",
+        "citta'",
+        "l' acqua",
+        "l’assessore",
+        "“basta”",
+        "&quot;detto&quot;",
+        "PerchÃ©",
+        "cittÃ\xa0",
+        "Â«sìÂ»",
+        "« no »",
+        " - ",
+        "...",
+        " ,",
+        "( x )",
+        "pò",
+        "É",
+        "nè",
+        "https://x.it/a'b",
+        "a@b.it",
+        "`co' de`",
+        "ﬁ",
+        "the city council",
+        "le conseil",
+        "e\u0301",
+        "\xa0",
+        "😀",
+        " ",
+        "\n",
+    ]
+)
+_BARE_BODIES = st.lists(
+    st.tuples(
+        st.lists(_PARAGRAPH_PIECES, min_size=1, max_size=12).map("".join),
+        st.sampled_from(["", "\n"]),
+    ),
+    min_size=1,
+    max_size=5,
+).map(lambda paragraphs: "".join(f"<p>{text}</p>{after}" for text, after in paragraphs))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_BARE_BODIES, st.sampled_from([None, "en", "it"]))
+def test_bare_paragraphs_give_the_drafts_of_the_parser(body: str, language: str | None) -> None:
+    article = raw(body_html=body, language=language)
+    with mock.patch("ingest.normalize.bare_paragraphs", return_value=None):
+        parsed = to_draft(article)
+    assert to_draft(article) == parsed
+
+
+def test_a_bare_paragraphs_body_is_read_as_such() -> None:
+    draft = to_draft(raw(body_html="<p>La citta' e' &quot;pronta&quot;\nda ieri</p>\n<p>Poi</p>\n"))
+    assert draft.content_html == '<p>La città è "pronta" da ieri</p>\n<p>Poi</p>'
+    assert draft.content_text == 'La città è "pronta" da ieri\nPoi'

@@ -19,7 +19,7 @@ from ingest.normalize import (
     normalize_text,
     normalize_title,
 )
-from ingest.normalize._html import html_text, parsed_text
+from ingest.normalize._html import bare_paragraphs, html_text, paragraphs_text, parsed_text
 from ingest.normalize._text import LAYOUT_SPECIAL_RE, one_line_spacing, trim_lines
 from tests.conftest import example_cases
 
@@ -388,3 +388,66 @@ _PLAIN_TEXTS = st.text(st.one_of(st.sampled_from(" aè’«"), st.characters()),
 @given(st.one_of(_TEXTS, _PLAIN_TEXTS))
 def test_html_text_equals_the_parser(text: str) -> None:
     assert html_text(text) == parsed_text(text)
+
+
+# ----------------------------------------- bare paragraphs read without the HTML parser
+
+_BARE_CHARS = [char for char in _PLAIN_CHARS if char not in ">"] + ["\xa0"]
+
+
+def test_bare_paragraphs_are_what_the_parser_gives_on_every_character() -> None:
+    # Every character bare_paragraphs takes, inside paragraphs of 256, then all of them in
+    # one paragraph, with a line break inside and after it.
+    for start in range(0, len(_BARE_CHARS), 256):
+        chars = "".join(_BARE_CHARS[start : start + 256])
+        markup = f"<p>a{chars}b</p>\n<p>c</p>"
+        paragraphs = bare_paragraphs(markup)
+        assert paragraphs is not None, repr(chars)
+        assert paragraphs_text(paragraphs) == parsed_text(markup), repr(chars)
+    markup = "<p>a" + "".join(_BARE_CHARS) + "\nb</p>\n"
+    paragraphs = bare_paragraphs(markup)
+    assert paragraphs is not None
+    assert paragraphs_text(paragraphs) == parsed_text(markup)
+
+
+_PARAGRAPH_TEXTS = st.lists(
+    st.one_of(
+        st.sampled_from(["a", "è", " ", "  ", "\n", "&quot;", '"', "’", "\xa0", "Ã", "&amp;", "<"]),
+        st.sampled_from(["\r", "\t", "\x00", "\x0c", "\u2028", ">", "&", "</p>", "<p>"]),
+        st.characters(),
+    ),
+    max_size=12,
+).map("".join)
+_BARE_MARKUP = st.lists(
+    st.tuples(_PARAGRAPH_TEXTS, st.sampled_from(["", "\n", "\n\n", " "])).map(
+        lambda pair: f"<p>{pair[0]}</p>{pair[1]}"
+    ),
+    min_size=1,
+    max_size=4,
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_BARE_MARKUP)
+def test_bare_paragraphs_text_equals_the_parser(markup: str) -> None:
+    paragraphs = bare_paragraphs(markup)
+    if paragraphs is not None:
+        assert paragraphs_text(paragraphs) == parsed_text(markup)
+        assert paragraphs_text(paragraphs) == extract_html_text(markup)
+
+
+def test_bare_paragraphs_take_only_bare_paragraphs() -> None:
+    assert bare_paragraphs('<p>Il "sì"\ndel &quot;sindaco&quot;</p>\n<p>Poi</p>') == [
+        ('Il "sì"\ndel "sindaco"', "\n"),
+        ("Poi", ""),
+    ]
+    for markup in (
+        "",
+        "<p>a</p> ",
+        "<p>a &amp; b</p>",
+        "<p><b>a</b></p>",
+        "<p> a</p>",
+        "<p>a\r</p>",
+        "a",
+    ):
+        assert bare_paragraphs(markup) is None, markup

@@ -10,6 +10,7 @@ linear-time.
 from ingest.normalize._autotags import auto_tags
 from ingest.normalize._dates import parse_date
 from ingest.normalize._decode import decode_bytes
+from ingest.normalize._html import bare_paragraphs, paragraphs_text
 from ingest.normalize._lang import declared_language, detect_language
 from ingest.normalize._meta import (
     canonical_category,
@@ -32,6 +33,7 @@ __all__ = [
     "BADNESS_GATE",
     "FTFY_CONFIG",
     "auto_tags",
+    "bare_paragraphs",
     "canonical_category",
     "declared_language",
     "decode_bytes",
@@ -46,6 +48,7 @@ __all__ = [
     "normalize_tags",
     "normalize_text",
     "normalize_title",
+    "paragraphs_text",
     "parse_date",
     "reading_time",
     "unique_slug",

@@ -103,3 +103,47 @@ def parsed_text(markup: str) -> str:
     if "&" in text:
         text = ENTITY_RE.sub(lambda m: html.unescape(m.group(0)), text)
     return text
+
+
+# A body of bare paragraphs: `<p>` elements holding text and no markup, `&quot;`
+# its one entity, at most a line break between them. `ingest.files.render_markdown`
+# writes plain prose this way, and most article bodies are plain prose.
+_BARE_PARAGRAPHS_RE: Final = re.compile(r"(?:<p>[^<>&]*+(?:&quot;[^<>&]*+)*+</p>\n?)++")
+_BARE_PARAGRAPH_RE: Final = re.compile(r"<p>([^<]*+)</p>(\n?)")
+
+
+def bare_paragraphs(markup: str) -> list[tuple[str, str]] | None:
+    """The text and the separator that follows (a line break or nothing) of each
+    paragraph of `markup`, when it is bare paragraphs only (above), else None.
+
+    libxml2 reads such markup as it is (`paragraphs_text`), so its text comes without a
+    parse. Its text must be printable but for line breaks and NBSP, and start and end with
+    no white space: text that both libxml2 parsers (`parsed_text`, `lxml.html`) keep as it
+    is (libxml2 rewrites a carriage return, drops NUL). NBSP is allowed for mojibake's sake
+    (`Ã` + NBSP is `à` read as Windows-1252)."""
+    if (
+        not _BARE_PARAGRAPHS_RE.fullmatch(markup)
+        or not markup.replace("\n", "").replace("\xa0", " ").isprintable()
+    ):
+        return None
+    paragraphs = _BARE_PARAGRAPH_RE.findall(markup)
+    for text, _ in paragraphs:
+        if text[:1].isspace() or text[-1:].isspace():
+            return None
+    if "&" in markup:
+        return [(text.replace("&quot;", '"'), separator) for text, separator in paragraphs]
+    return paragraphs
+
+
+def paragraphs_text(paragraphs: list[tuple[str, str]]) -> str:
+    """`parsed_text` of the bare paragraphs `paragraphs` (`bare_paragraphs`): the line breaks
+    of the `<html>` and `<body>` libxml2 puts around them, each paragraph's text between
+    two, and a line break after a paragraph read as a space."""
+    return (
+        "\n\n"
+        + "".join(
+            f"\n{collapse_spaces(text)}\n{' ' if separator else ''}"
+            for text, separator in paragraphs
+        )
+        + "\n\n"
+    )

@@ -504,11 +504,16 @@ def extract_html_text(markup: str) -> str:
     return _guarded(html_text, markup)
 
 
-def html_to_text(markup: str, *, language: str | None = "it") -> str:
+def html_to_text(markup: str, *, language: str | None = "it", text: str | None = None) -> str:
     """Extract and normalize the text of an HTML field (then the text rules).
 
     A real parser (libxml2 through lxml), block elements become line breaks, entities
     are unescaped and double-escaped ones repaired; the result is a normalized body.
+    `text`, when given, is that extracted text already (`paragraphs_text` of bare
+    paragraphs), which saves the parse.
     """
     italian = _is_italian(language)
-    return _guarded(lambda t: _clean(html_text(t), one_line=False, italian=italian), markup)
+    return _guarded(
+        lambda t: _clean(html_text(t) if text is None else text, one_line=False, italian=italian),
+        markup,
+    )
