@@ -81,7 +81,9 @@ class _Labels:
     show them) and its links to the sections it belongs to."""
 
     title: str
+    standfirst: str
     description: str
+    author_names: list[str]
     category: Link | None
     source: Link
     authors: tuple[Link, ...]
@@ -98,15 +100,16 @@ def _labels(
         category = sections.link(FeedKind.CATEGORY, article.category.slug, name)
     source_name = name_of(article.source_name) or article.source_slug
     standfirst = one_line(article.summary)
+    names = authors_of(article)
     return _Labels(
         title=title_of(article),
+        standfirst=standfirst,
         # `summary_of`, without cleaning the summary twice.
         description=standfirst or summary_of(article),
+        author_names=names,
         category=category,
         source=sections.link(FeedKind.SOURCE, article.source_slug, source_name),
-        authors=tuple(
-            sections.link(FeedKind.AUTHOR, label_slug(name), name) for name in authors_of(article)
-        ),
+        authors=tuple(sections.link(FeedKind.AUTHOR, label_slug(name), name) for name in names),
         tags=tuple(
             sections.link(FeedKind.TAG, tag.slug, name_of(tag.name) or tag.slug)
             for tag in article.tags
@@ -130,7 +133,7 @@ def _json_ld(
         "description": labels.description,
         "datePublished": iso(article.published, site),
         "dateModified": iso(updated_of(article), site),
-        "author": [{"@type": "Person", "name": name} for name in authors_of(article)]
+        "author": [{"@type": "Person", "name": name} for name in labels.author_names]
         or [{"@type": "Organization", "name": name_of(site.author_name)}],
         "publisher": {
             "@type": "Organization",
@@ -201,7 +204,7 @@ def render_article(
     chain = labels.category.text if labels.category is not None else labels.source.text
     view = ArticleView(
         title=title,
-        standfirst=one_line(article.summary),
+        standfirst=labels.standfirst,
         authors=labels.authors,
         published_iso=iso(article.published, site),
         published_text=published_text,

@@ -3,6 +3,7 @@ the RFC 822 dates of the feeds."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from db.records import StoredArticle
 from feeds.caches import ArticleLru, TextHandover, texts_of
-from feeds.common import clean_text, local, rfc822
+from feeds.common import clean_text, local, one_line, rfc822
 from feeds.jsonfeed import ItemCache, render_json
 from feeds.render import EntryCache, render_xml
 from feeds.sections import root_spec
@@ -55,6 +56,32 @@ _TRICKY = st.sampled_from(
 @given(st.lists(st.one_of(st.text(max_size=20), _TRICKY), max_size=30).map("".join))
 def test_clean_text_drops_exactly_the_characters_xml_cannot_carry(text: str) -> None:
     assert clean_text(text) == _reference(text)
+
+
+def _one_line_reference(text: str) -> str:
+    """`one_line` as the regex spells it: every run of white space one space, ends cut."""
+    return re.sub(r"\s+", " ", _reference(text)).strip()
+
+
+@given(st.lists(st.one_of(st.text(max_size=20), _TRICKY, st.just("  ")), max_size=30).map("".join))
+def test_one_line_collapses_white_space_as_the_regex_does(text: str) -> None:
+    assert one_line(text) == _one_line_reference(text)
+
+
+def test_printable_text_holds_nothing_to_drop_nor_white_space_but_the_space() -> None:
+    # What the short cut of `clean_text` and `one_line` for printable text rests on.
+    assert [
+        hex(code)
+        for code in range(0x110000)
+        if chr(code).isprintable() and (_not_xml(code) or (chr(code).isspace() and code != 32))
+    ] == []
+
+
+def test_clean_text_and_one_line_on_every_character_of_the_first_plane() -> None:
+    for code in range(0x10000):
+        text = f" a{chr(code)}b {chr(code)}  "
+        assert clean_text(text) == _reference(text), hex(code)
+        assert one_line(text) == _one_line_reference(text), hex(code)
 
 
 def test_clean_text_keeps_emoji_and_drops_noncharacters_beyond_the_first_plane() -> None:

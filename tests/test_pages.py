@@ -15,13 +15,15 @@ from urllib.parse import urldefrag
 
 import feedparser
 import pytest
+from babel.dates import format_datetime
 from lxml import etree, html
 
 from db.blocked import set_hidden
 from db.records import ArticleDraft, SourceSpec, StoredArticle, TopicDef
 from db.store import Store
 from feeds.build import BuildReport
-from feeds.pages import italian_datetime
+from feeds.common import local
+from feeds.pages import DATE_PATTERN, italian_datetime
 from feeds.site import SiteInfo
 from feeds.sitebuild import PAGES_STATE
 from feeds.sitemaps import MAX_URLS
@@ -298,6 +300,21 @@ def test_an_edit_shows_its_update_and_keeps_the_address(filled: Store, out: Path
         italian_datetime(later, SITE),
     ]
     assert times[1].text == "6 dicembre 2026, 12:00"
+
+
+@pytest.mark.parametrize("zone", ["Europe/Rome", "UTC", "America/St_Johns", "Asia/Kathmandu"])
+def test_italian_dates_are_babels(zone: str) -> None:
+    # `italian_datetime` spells out Babel's pattern: every day of three years (leap day,
+    # daylight saving changes) at hours and minutes that move across them, and a year
+    # before 1000, against Babel's own formatting.
+    site = replace(SITE, timezone=zone)
+    start = datetime(2023, 1, 1, tzinfo=UTC)
+    moments = [start + timedelta(days=d, minutes=97 * d) for d in range(3 * 366)]
+    moments += [datetime(987, 3, 5, 7, 9, tzinfo=UTC), datetime(2026, 12, 6, 8, 48, 59)]
+    for moment in moments:
+        shown = local(moment, site.tz)
+        babel = format_datetime(shown, DATE_PATTERN, locale="it_IT")
+        assert italian_datetime(moment, site) == babel
 
 
 def test_excerpt_pages_of_remote_articles(filled: Store, out: Path) -> None:
