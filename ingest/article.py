@@ -92,19 +92,7 @@ def to_draft(
         content_text = normalize.normalize_text(plain_body, language=language)
         content_html = paragraphs_to_html(content_text)
     summary = normalize.normalize_summary(raw.summary, language=language) if raw.summary else ""
-    now = datetime.now(UTC)
-    published = plausible_date(_aware(raw.published, zone), now)
-    if published is None:
-        fallback = _aware(raw.fallback_date, zone)
-        # The first-seen time or the file's mtime: never ahead of now, never before 1900.
-        published = (
-            None if fallback is None else plausible_date(fallback, now) or now.astimezone(zone)
-        )
-    if published is None:
-        raise BadArticle("it has no date and none could be derived")
-    updated = plausible_date(_aware(raw.updated, zone), now)
-    if updated is not None and updated < published:
-        updated = published
+    published, updated = _dates(raw, zone)
     authors = raw.authors if isinstance(raw.authors, str) else ", ".join(raw.authors)
     category_name = raw.category or default_category
     category = _category(category_name) if category_name else None
@@ -133,6 +121,27 @@ def to_draft(
 
 
 DEFAULT_RULES = DraftRules()
+
+
+def _dates(raw: RawArticle, zone: ZoneInfo) -> tuple[datetime, datetime | None]:
+    """The article's publication and update times (naive ones read in `zone`); raises
+    BadArticle when it has no plausible date and none could be derived."""
+    now = datetime.now(UTC)
+    published = plausible_date(_aware(raw.published, zone), now)
+    if published is None:
+        fallback = _aware(raw.fallback_date, zone)
+        # The first-seen time or the file's mtime: never ahead of now, never before 1900.
+        published = (
+            None if fallback is None else plausible_date(fallback, now) or now.astimezone(zone)
+        )
+    if published is None:
+        raise BadArticle("it has no date and none could be derived")
+    updated = plausible_date(_aware(raw.updated, zone), now)
+    if updated is not None and updated < published:
+        updated = published
+    return published, updated
+
+
 _CACHED_NAMES = 4096
 
 
