@@ -175,29 +175,23 @@ def sql_datetime(microseconds: str) -> str:
 
 
 @contextmanager
-def filling(path: Path, *, sole: bool = False) -> Iterator[sqlite3.Connection]:
+def filling(path: Path) -> Iterator[sqlite3.Connection]:
     """A connection to fill the SQLite store at `path` in bulk, committed and flushed to
     disk on leaving: no flush while filling, and a page cache large enough that index
     pages stay in memory instead of being written out and read back for every row that
     lands on them.
 
-    `sole`: no other connection has the store open, so the fill runs with no journal. A
-    bench store is made whole or thrown away, and the WAL wrote every page of a fill
-    twice (into the log, then into the file: 1.8 GB more for the 200,000-article store);
-    the journal mode is put back at the end, so the store opens as any other. The same
-    pages either way (`iterdump`, page and free-list counts compared at 3,000 articles).
-    SQLite leaves WAL mode only with the store to itself."""
+    The store keeps its WAL while filling. Filling with no journal wrote half the blocks
+    and took ~15 % less time, but `ingest_growth` (1,000 files into the filled 200,000)
+    came out 1.39-1.77 (median 1.71, five runs) after such fills against 1.39 and 1.40
+    after WAL fills of the same code, for no reason found (the pages are the same):
+    `bench/README.md`, "The suite's run time on a slow host"."""
     connection = sqlite3.connect(path)
     try:
-        (mode,) = connection.execute("PRAGMA journal_mode").fetchone()
         connection.execute("PRAGMA synchronous=OFF")
         connection.execute(f"PRAGMA cache_size=-{FILL_CACHE_KIB}")
-        if sole:
-            connection.execute("PRAGMA journal_mode=OFF")
         yield connection
         connection.commit()
-        if sole:
-            connection.execute(f"PRAGMA journal_mode={mode}")
     finally:
         connection.close()
     _flush(path)
@@ -243,10 +237,9 @@ def _pool(corpus: Corpus) -> list[tuple[str, str, str, str]]:
 
 def fill_store(path: Path, count: int, corpus: Corpus) -> None:
     """Add `count` articles (and their sources, categories and tags) to the empty store at
-    `path`, which nothing else has open, newest first from `NEWEST` going back 3 minutes
-    each."""
+    `path`, newest first from `NEWEST` going back 3 minutes each."""
     pool = _pool(corpus)
-    with filling(path, sole=True) as connection:
+    with filling(path) as connection:
         connection.execute("PRAGMA foreign_keys=ON")
         created = _dt(NEWEST)
         connection.executemany(
