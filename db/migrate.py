@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from db.engine import display_url
@@ -69,16 +69,44 @@ def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextmanager
+def _transactional_ddl(connection: Connection) -> Iterator[None]:
+    """All of a SQLite upgrade in one transaction, so that a crash (a SIGKILL during the
+    first start) leaves the schema as it was, never tables without their revision.
+
+    pysqlite opens transactions only before INSERT/UPDATE/DELETE, so each CREATE TABLE
+    before the first of them committed on its own; with its own handling off, the
+    explicit BEGIN of `_upgrade` covers every statement, and COMMIT (or ROLLBACK) ends it.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    driver = connection.connection.driver_connection
+    assert driver is not None  # a checked-out connection always has one
+    legacy = driver.isolation_level
+    driver.isolation_level = None
+    try:
+        yield
+    finally:
+        driver.isolation_level = legacy
+
+
 def _upgrade(engine: Engine, revision: str) -> tuple[str | None, str | None]:
     config = _config()
     try:
         before = current_revision(engine)
         if before == (head_revision() if revision == "head" else revision):
             return before, before
-        with engine.begin() as connection:
+        with (
+            engine.connect() as connection,
+            _transactional_ddl(connection),
+            connection.begin(),
+        ):
+            if connection.dialect.name == "sqlite":
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
             if connection.dialect.name == "postgresql":
-                # Several daemons may start at once: one migrates, the others wait here and
-                # then find nothing left to do (the lock ends with the transaction).
+                # Several daemons may start at once: one migrates, the others wait here
+                # and then find nothing left to do (the lock ends with the transaction).
                 connection.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK}
                 )

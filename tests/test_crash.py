@@ -88,14 +88,6 @@ def check_database(database: Path) -> tuple[int, int]:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason=(
-        "known bug, to fix next: a SIGKILL inside the first start's migrations leaves some "
-        "SQLite tables and no revision (pysqlite commits each CREATE TABLE), and the next "
-        "start fails with 'table ... already exists'; hit when a kill lands there"
-    ),
-    strict=False,
-)
 def test_sigkill_at_random_moments(tmp_path: Path) -> None:
     folder = tmp_path / "articoli"
     folder.mkdir()
