@@ -234,6 +234,12 @@ def _bare_body(paragraphs: list[tuple[str, str]], language: str | None) -> tuple
         cleaned.append((node, separator))
     # sanitize_html strips the line break after the last paragraph.
     content_html = "".join(f"<p>{node}</p>{separator}" for node, separator in cleaned).rstrip("\n")
+    nodes = [node for node, _ in cleaned]
+    if all(nodes) and not any(normalize.SUSPICIOUS_RE.search(node) for node in nodes):
+        # html_to_text would run the text rules once more on the paragraphs, one a line:
+        # each is a fixed point of them already, and no rule reads across a line break
+        # (only ftfy could, and it runs only on suspicious characters).
+        return content_html, "\n".join(nodes)
     cleaned[-1] = (cleaned[-1][0], "")
     text = normalize.paragraphs_text(cleaned)
     return content_html, normalize.html_to_text(content_html, language=language, text=text)

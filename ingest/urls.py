@@ -10,6 +10,7 @@ import lxml.etree
 import lxml.html
 
 from ingest.fragments import UNREADABLE_HTML
+from ingest.normalize import bare_paragraphs
 from ingest.tracking import strip_tracking
 
 __all__ = ["canonical_url", "clean_html", "is_pixel", "resolve", "strip_tracking"]
@@ -72,10 +73,17 @@ def clean_html(
     """
     if not fragment.strip():
         return "", None
-    try:
-        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
-    except UNREADABLE_HTML:
+    if written_back_as_is(fragment):
         return fragment, None
+    try:
+        return _clean_parsed(fragment, base, tracking=tracking)
+    except UNREADABLE_HTML:
+        # Unreadable, or a pixel dropped beside a control character lxml refuses to keep.
+        return fragment, None
+
+
+def _clean_parsed(fragment: str, base: str | None, *, tracking: bool) -> tuple[str, str | None]:
+    root = lxml.html.fragment_fromstring(fragment, create_parent="div")
     first_image: str | None = None
     for element in list(root.iter("a", "img", "source", "video", "audio")):
         tag = str(element.tag)
@@ -94,3 +102,11 @@ def clean_html(
     # Drop the wrapper <div> the parser added.
     inner = html[len("<div>") : -len("</div>")] if html.startswith("<div>") else html
     return inner, first_image
+
+
+def written_back_as_is(fragment: str) -> bool:
+    """Whether `fragment` is bare paragraphs (`normalize.bare_paragraphs`) with no entity
+    and no NBSP: it holds nothing `clean_html` rewrites (no link, no image), and lxml
+    would write it back character for character, so the parse is skipped. Most feed
+    bodies are plain prose like this."""
+    return "&" not in fragment and "\xa0" not in fragment and bare_paragraphs(fragment) is not None

@@ -20,7 +20,13 @@ from ingest.normalize._meta import (
     reading_time,
     unique_slug,
 )
-from ingest.normalize._mojibake import BADNESS_GATE, FTFY_CONFIG, fix_mojibake, is_bad_segment
+from ingest.normalize._mojibake import (
+    BADNESS_GATE,
+    FTFY_CONFIG,
+    SUSPICIOUS_RE,
+    fix_mojibake,
+    is_bad_segment,
+)
 from ingest.normalize._text import (
     extract_html_text,
     html_to_text,
@@ -32,6 +38,7 @@ from ingest.normalize._text import (
 __all__ = [
     "BADNESS_GATE",
     "FTFY_CONFIG",
+    "SUSPICIOUS_RE",
     "auto_tags",
     "bare_paragraphs",
     "canonical_category",
