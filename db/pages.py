@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Connection, Engine, Select, and_, func, or_, select
 
+from db.records import DEFAULT_TIMEZONE
 from db.revisions import EDITS, LINKS, RESULTS, TOPICS, value_of
 from db.selection import label_slugs, split_slugs
 from db.tables import ARTICLES, CATEGORIES, SOURCES, VISIBLE, chunks
@@ -34,7 +35,7 @@ _UNSAFE = re.compile(r"[^a-z0-9-]+")
 _MAX_SLUG = 120
 
 
-def base_path(slug: str, published: datetime, timezone: str = "UTC") -> str:
+def base_path(slug: str, published: datetime, timezone: str = DEFAULT_TIMEZONE) -> str:
     """The address an article gets when no other article holds it yet: its month is the
     one of `timezone` (the site's), as readers date the article."""
     if published.tzinfo is None:
@@ -68,7 +69,7 @@ def unique_paths(bases: Sequence[str], taken: set[str]) -> list[str]:
 
 
 def mint_page_paths(
-    connection: Connection, wanted: Sequence[tuple[str, datetime]], timezone: str = "UTC"
+    connection: Connection, wanted: Sequence[tuple[str, datetime]], timezone: str = DEFAULT_TIMEZONE
 ) -> list[str]:
     """A new, unique page address for each (slug, published) of articles being inserted
     on `connection` (in its transaction), dated in `timezone`. Two writers minting the

@@ -46,6 +46,7 @@ from db.engine import display_url, make_engine
 from db.errors import StoreError, reason_of, translated
 from db.labels import author_labels, label_slug
 from db.records import (
+    DEFAULT_TIMEZONE,
     ArticleDraft,
     FetchState,
     SearchHit,
@@ -154,7 +155,7 @@ class Store:
     part for what it takes and does.
     """
 
-    def __init__(self, engine: Engine, *, page_timezone: str = "UTC") -> None:
+    def __init__(self, engine: Engine, *, page_timezone: str = DEFAULT_TIMEZONE) -> None:
         self.engine = engine
         # The time zone of new page addresses' <yyyy>/<mm> (the site's, `db.pages`).
         self.page_timezone = page_timezone
@@ -163,7 +164,12 @@ class Store:
 
     @classmethod
     def open(
-        cls, url: str, *, migrate: bool = True, pool_size: int = 5, page_timezone: str = "UTC"
+        cls,
+        url: str,
+        *,
+        migrate: bool = True,
+        pool_size: int = 5,
+        page_timezone: str = DEFAULT_TIMEZONE,
     ) -> Store:
         """Open the database at `url`, creating or upgrading its schema unless `migrate` is
         off; new page addresses are dated in `page_timezone` (the site's)."""

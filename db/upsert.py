@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from db import counters, identity, pages, revisions, search
 from db.draft_keys import keys_of
 from db.labels import author_labels, ids_by_slug, label_ids, label_slug
-from db.records import ArticleDraft, Section, UpsertSummary
+from db.records import DEFAULT_TIMEZONE, ArticleDraft, Section, UpsertSummary
 from db.tables import (
     ARTICLE_AUTHORS,
     ARTICLE_TAGS,
@@ -53,7 +53,7 @@ def upsert_articles(
     *,
     cap: EditCap | None = None,
     when: datetime | None = None,
-    page_timezone: str = "UTC",
+    page_timezone: str = DEFAULT_TIMEZONE,
     seen: bool = False,
 ) -> UpsertSummary:
     """Insert new drafts, update changed ones, leave identical ones untouched.
