@@ -21,7 +21,7 @@ from ingest.errors import BadArticle
 from ingest.fragments import UNREADABLE_HTML
 from ingest.raw import RawArticle
 from ingest.rewrite import Rewriter
-from ingest.rules import SourceRules
+from ingest.rules import SourceRules, Subject
 
 MAX_TITLE_CHARS = 1000
 EARLIEST_DATE = datetime(1900, 1, 1, tzinfo=UTC)
@@ -46,6 +46,13 @@ class DraftRules:
     auto_tags: bool = False
     rewrite: Rewriter | None = None
     filters: SourceRules | None = None
+
+    def kept_out(self, draft: ArticleDraft, now: datetime) -> str | None:
+        """Why the source's keep/block rules keep `draft` out of the store, or None."""
+        if not self.filters:
+            return None
+        decision = self.filters.decide(Subject.of_draft(draft), now)
+        return decision.reason if decision.blocked else None
 
 
 def to_draft(

@@ -23,7 +23,6 @@ from ingest.page import extract_article
 from ingest.pipeline import Problem
 from ingest.pool import DraftPool, Normalized, normalize_batch
 from ingest.raw import RawArticle
-from ingest.screening import screen
 
 log = logging.getLogger("rassegna.ingest")
 
@@ -67,21 +66,17 @@ def sort_outcomes(
     raws: Sequence[RawArticle],
     outcomes: Sequence[Normalized],
     collected: Collected,
-    *,
-    now: datetime,
-    rules: DraftRules | None,
 ) -> None:
-    """File each normalized entry as a draft, a skipped article or a blocked entry."""
+    """File each normalized entry as a draft, a skipped article or a blocked entry (the
+    rules' verdict comes with the outcome: `normalize_batch` with the ingest's clock)."""
     for raw, outcome in zip(raws, outcomes, strict=True):
         draft = outcome.draft
         if draft is None:
             collected.problems.append(Problem(raw.origin, outcome.problem or "unreadable"))
-            continue
-        blocked = screen(draft, rules, now)
-        if blocked is None:
+        elif outcome.kept_out is None:
             collected.drafts.append(draft)
         else:
-            collected.blocked.append(blocked)
+            collected.blocked.append(BlockedEntry(draft.guid, draft.title, outcome.kept_out))
 
 
 def add_drafts(raws: Sequence[RawArticle], collected: Collected, drafting: Drafting) -> None:
@@ -89,8 +84,8 @@ def add_drafts(raws: Sequence[RawArticle], collected: Collected, drafting: Draft
     go through the pool in `ingest.remote_store`)."""
     prepare(raws, drafting.now)
     timezone, category, rules = drafting.timezone, drafting.category, drafting.rules
-    outcomes = normalize_batch(raws, timezone, category, rules)
-    sort_outcomes(raws, outcomes, collected, now=drafting.now, rules=rules)
+    outcomes = normalize_batch(raws, timezone, category, rules, drafting.now)
+    sort_outcomes(raws, outcomes, collected)
 
 
 def parse_response(

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from multiprocessing.connection import Connection
 from typing import TypeVar
@@ -59,6 +60,8 @@ class Normalized:
 
     draft: ArticleDraft | None
     problem: str | None = None
+    kept_out: str | None = None
+    """Why the source's keep/block rules keep the draft out (`DraftRules.kept_out`)."""
 
 
 Task = Callable[[Sequence[T]], list[R]]
@@ -78,18 +81,22 @@ def normalize_batch(
     timezone: str,
     category: str | None,
     rules: DraftRules | None,
+    now: datetime | None = None,
 ) -> list[Normalized]:
-    """Drafts of `raws` in their order, each with its own BadArticle reason if any.
+    """Drafts of `raws` in their order, each with its own BadArticle reason if any, and
+    with `now` (the ingest's clock) the verdict of the source's keep/block rules.
 
     Each draft carries the hashes the store derives from it (`with_keys`), so that work
-    is done where the draft is made. The search index text is not among them: its
+    is done where the draft is made; so does the rules' verdict, which the single writer
+    would otherwise compute on its own clock. The search index text is not among them: its
     analysis is cached per process, and one writer's cache serves every article, where
     each worker would warm its own and send the text back."""
     out: list[Normalized] = []
     for raw in raws:
         try:
             draft = to_draft(raw, timezone=timezone, default_category=category, rules=rules)
-            out.append(Normalized(with_keys(draft)))
+            kept_out = rules.kept_out(draft, now) if rules and now else None
+            out.append(Normalized(with_keys(draft), kept_out=kept_out))
         except BadArticle as exc:
             out.append(Normalized(None, exc.reason))
     return out

@@ -200,7 +200,7 @@ def store_feed(
     """
     document_guids = {raw.guid for raw in parsed.entries}
     report.problems.extend(empty_entries(source_name, parsed))
-    task = partial(normalize_batch, timezone=timezone, category=category, rules=rules)
+    task = partial(normalize_batch, timezone=timezone, category=category, rules=rules, now=now)
     batches = entry_batches(
         parsed.entries, now, size=batch_size, last=pool.min_batch if pool and pool.enabled else 0
     )
@@ -208,7 +208,7 @@ def store_feed(
     normalized = pool.stream(task, batches) if pool is not None else ((b, task(b)) for b in batches)
     for batch, outcomes in normalized:
         collected = Collected(undated=parsed.undated)
-        sort_outcomes(batch, outcomes, collected, now=now, rules=rules)
+        sort_outcomes(batch, outcomes, collected)
         del batch
         report.problems.extend(collected.problems)
         store_drafts(

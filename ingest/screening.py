@@ -11,19 +11,14 @@ from db.blocked import BlockedEntry
 from db.records import ArticleDraft
 from db.store import Store
 from ingest.article import DraftRules
-from ingest.rules import Subject
 
 log = logging.getLogger("rassegna.ingest")
 
 
 def screen(draft: ArticleDraft, rules: DraftRules | None, now: datetime) -> BlockedEntry | None:
     """The entry as blocked when the source's rules block it, else None (store it)."""
-    if rules is None or not rules.filters:
-        return None
-    decision = rules.filters.decide(Subject.of_draft(draft), now)
-    if not decision.blocked:
-        return None
-    return BlockedEntry(guid=draft.guid, title=draft.title, reason=decision.reason)
+    reason = rules.kept_out(draft, now) if rules else None
+    return None if reason is None else BlockedEntry(draft.guid, draft.title, reason)
 
 
 def record_blocked(
