@@ -40,7 +40,9 @@ def fold(text: str) -> str:
     return _COMBINING_RE.sub("", unicodedata.normalize("NFD", text))
 
 
-_LITERAL_RE = re.compile(r"[\w '\-]+", re.ASCII)
+# Plain words: letters, digits, spaces, apostrophes, hyphens and slashes (`/sponsored/` in
+# a URL rule), none of them special to the regex engine.
+_LITERAL_RE = re.compile(r"[\w '\-/]+", re.ASCII)
 
 
 def _ascii_view(text: str) -> str:
@@ -238,11 +240,64 @@ NO_RULE = Decision(blocked=False, rule=None, reason="no rule applies")
 
 
 @dataclass(frozen=True, slots=True)
+class _Shortlist:
+    """Rules indexed by the plain words one of their patterns needs (`required_words`),
+    so that an entry is tried, in the rules' order, only against those it could match:
+    a rule whose pattern needs words none of which the field's view holds cannot match,
+    and with fifty rules the calls to reject them one by one cost more than their
+    substring searches. Rules with no such pattern (regexes, languages, ages) are always
+    tried."""
+
+    rules: tuple[Rule, ...]
+    always: frozenset[int]
+    needs: tuple[tuple[str, tuple[tuple[str, tuple[int, ...]], ...]], ...]
+    """(field, ((word, indices of the rules that need it), ...)), for each field."""
+
+    @classmethod
+    def of(cls, rules: tuple[Rule, ...]) -> _Shortlist:
+        always: set[int] = set()
+        needs: dict[str, dict[str, list[int]]] = {}
+        for index, rule in enumerate(rules):
+            keyed = next(((n, words) for n, _, words in rule.patterns if words), None)
+            if keyed is None:
+                always.add(index)
+                continue
+            name, words = keyed
+            for word in words:
+                needs.setdefault(name, {}).setdefault(word, []).append(index)
+        return cls(
+            rules,
+            frozenset(always),
+            tuple(
+                (name, tuple((word, tuple(at)) for word, at in by_word.items()))
+                for name, by_word in needs.items()
+            ),
+        )
+
+    def candidates(self, folded: _Folded) -> list[Rule]:
+        chosen = set(self.always)
+        for name, words in self.needs:
+            # A plain word holds no line break: it is in one of the views (several
+            # authors or tags) exactly when it is in them joined by line breaks.
+            views = "\n".join(folded.views(name))
+            for word, indices in words:
+                if word in views:
+                    chosen.update(indices)
+        return [self.rules[index] for index in sorted(chosen)]
+
+
+@dataclass(frozen=True, slots=True)
 class SourceRules:
     """The rules that apply to one source, in the order they are tried."""
 
     block: tuple[Rule, ...] = ()
     keep: tuple[Rule, ...] = ()
+    _block: _Shortlist = field(init=False, repr=False, compare=False)
+    _keep: _Shortlist = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_block", _Shortlist.of(self.block))
+        object.__setattr__(self, "_keep", _Shortlist.of(self.keep))
 
     def __bool__(self) -> bool:
         return bool(self.block or self.keep)
@@ -251,12 +306,12 @@ class SourceRules:
         if not self:
             return NO_RULE
         folded = _Folded(subject)
-        for rule in self.block:
+        for rule in self._block.candidates(folded):
             if rule.matches(subject, now, folded):
                 return Decision(True, rule.label, f"blocked by {rule.label}")
         if not self.keep:
             return NO_RULE
-        for rule in self.keep:
+        for rule in self._keep.candidates(folded):
             if rule.matches(subject, now, folded):
                 return Decision(False, rule.label, f"kept by {rule.label}")
         labels = ", ".join(rule.label for rule in self.keep)

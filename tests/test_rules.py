@@ -264,7 +264,9 @@ def test_the_readme_examples_load(tmp_path: Path) -> None:
     assert regional.decide(subject(text=text), NOW).reason == 'kept by rules[2] "solo la citta"'
 
 
-_WORDS = st.sampled_from(["città", "citta", "Perché", "sindaco", "CAFFÈ", "e", "a-b", "l'ora"])
+_WORDS = st.sampled_from(
+    ["città", "citta", "Perché", "sindaco", "CAFFÈ", "e", "a-b", "l'ora", "/x-y/"]
+)
 
 
 @given(
@@ -289,3 +291,57 @@ def test_the_word_prefilter_never_changes_an_answer(
     expected = compile_pattern(pattern).search(fold(text)) is not None
     assert rule.matches(subject(text=text), NOW) is expected
     assert re.compile(pattern)  # the pattern as written is a regex too
+
+
+_RULE_PATTERNS = st.sampled_from(
+    [r"\bsindaco\b", "città|bilancio", "oroscopo", "/cronaca/", "/sport/", r"bil\w+", "^Il"]
+)
+_RULES = st.lists(
+    st.tuples(
+        st.sampled_from(["block", "keep"]),
+        st.dictionaries(
+            st.sampled_from(["title", "text", "url", "author", "tag", "category"]),
+            _RULE_PATTERNS,
+            max_size=2,
+        ),
+        st.sampled_from([(), ("en",), ("it",)]),
+        st.sampled_from([None, timedelta(days=1), timedelta(days=3650)]),
+    ).filter(lambda r: bool(r[1] or r[2] or r[3])),
+    max_size=8,
+)
+_SUBJECTS = st.builds(
+    subject,
+    title=st.sampled_from(["Il sindaco e il bilancio", "Oroscopo del giorno", "Città chiusa"]),
+    url=st.sampled_from(["https://esempio.it/cronaca/x", "https://esempio.it/sport/y"]),
+    text=st.sampled_from(["", "Il BILANCIO della CITTA", "oroscopo, sindaco"]),
+    authors=st.lists(st.sampled_from(["Anna Rossi", "Il Sindaco"]), max_size=2).map(tuple),
+    tags=st.lists(st.sampled_from(["Città", "Sport"]), max_size=2).map(tuple),
+    language=st.sampled_from(["it", "en-GB", ""]),
+    published=st.sampled_from([NOW - timedelta(days=2), NOW - timedelta(days=4000)]),
+)
+
+
+@given(_RULES, _SUBJECTS)
+def test_the_shortlist_of_rules_gives_the_decision_of_trying_them_all(
+    specs: list[tuple[str, dict[str, str], tuple[str, ...], timedelta | None]],
+    entry: Subject,
+) -> None:
+    from ingest.rules import make_rule
+
+    rules = [
+        make_rule(f"rules[{n}]", action, patterns=patterns, languages=langs, older_than=age)  # type: ignore[arg-type]
+        for n, (action, patterns, langs, age) in enumerate(specs)
+    ]
+    block = tuple(r for r in rules if r.action == "block")
+    keep = tuple(r for r in rules if r.action == "keep")
+    decision = SourceRules(block=block, keep=keep).decide(entry, NOW)
+    first_block = next((r for r in block if r.matches(entry, NOW)), None)
+    first_keep = next((r for r in keep if r.matches(entry, NOW)), None)
+    if first_block is not None:
+        assert (decision.blocked, decision.rule) == (True, first_block.label)
+    elif not keep:
+        assert (decision.blocked, decision.rule) == (False, None)
+    elif first_keep is not None:
+        assert (decision.blocked, decision.rule) == (False, first_keep.label)
+    else:
+        assert (decision.blocked, decision.rule) == (True, None)
