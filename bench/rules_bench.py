@@ -23,7 +23,7 @@ RULES_ROUNDS = 5
 """Rounds of each ingest: the rules cost about a twentieth of an ingest, and on a shared VM
 consecutive ingests of the same feed differ by up to a fifth, so the median of three
 crossed the limit now and then on noise alone (1.10 and 1.12 in two runs of 2026-12-07,
-1.01-1.09 in others); five, as for `topic_match_overhead`, hold it steady for ~6 s more."""
+1.01-1.09 in others); five, as for `topic_match_overhead`, are steadier for ~5 s more."""
 _WORDS = [
     "oroscopo",
     "lotteria",
