@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from db.records import SourceSpec
 from db.store import Store
+from ingest.article import DraftRules
 from ingest.feed import FeedLimits, parse_feed
 from ingest.fetch import Fetcher, FetchPolicy
 from ingest.pipeline import ingest_files_source
@@ -25,6 +26,7 @@ from ingest.pool import DraftPool
 from ingest.raw import RawArticle
 from ingest.remote import RemoteOptions, ingest_remote_source
 from ingest.remote_store import BATCH_SIZE, entry_batches
+from ingest.rules import SourceRules, make_rule
 
 WORDS = [
     "il",
@@ -247,6 +249,34 @@ def test_feed_entries_on_the_pool_store_the_same_rows(tmp_path: Path, pool: Draf
         finally:
             store.close()
     assert results[0][0] == 150
+    assert results[0] == results[1]
+
+
+def test_keep_block_verdicts_on_the_pool_are_those_of_one_process(
+    tmp_path: Path, pool: DraftPool
+) -> None:
+    # The workers screen the drafts (DraftRules.kept_out with the ingest's clock): a regex
+    # rule and a rule of plain words block the same entries as in one process.
+    feed = tmp_path / "feed.xml"
+    feed.write_bytes(_rss(150))
+    source = SourceSpec(name="Feed", kind="feed", location=str(feed), category="Cronaca")
+    block = (
+        make_rule("rules[0]", "block", patterns={"title": r"delibera 1\d\b"}),
+        make_rule("rules[1]", "block", patterns={"text": "piano 42"}),
+    )
+    rules = DraftRules(filters=SourceRules(block=block))
+    results = []
+    for which, used in (("one", None), ("pool", pool)):
+        store = Store.open(f"sqlite:///{tmp_path}/{which}.db")
+        try:
+            with Fetcher(FetchPolicy(user_agent="rassegna-test")) as fetcher:
+                report = ingest_remote_source(
+                    store, source, fetcher, options=RemoteOptions(pool=used, rules=rules)
+                )
+            results.append((report.new, report.blocked, report.problems, stored(store)))
+        finally:
+            store.close()
+    assert results[0][:2] == (139, 11)
     assert results[0] == results[1]
 
 
