@@ -12,8 +12,9 @@ Four measures, interleaved round after round, each a whole pass with 4 worker th
    `make_fetcher(settings)` (per-host politeness on: one request in flight per host and
    `ingest.host_delay` seconds between two, its default `ingest.fetch.HOST_DELAY` =
    0.25 s) on a SQLite store;
-1. raw httpx: one `httpx.Client`, the same conditional GETs, the same 4 threads and the
-   same per-host gates (`ingest.fetch.HostGates` with the same delay);
+1. raw httpx: one `httpx.Client` keeping as many idle connections as the fetcher
+   (`ingest.fetch.KEEPALIVE_CONNECTIONS`), the same conditional GETs, the same 4 threads
+   and the same per-host gates (`ingest.fetch.HostGates` with the same delay);
 2. the pipeline with the gates' delay set to 0 (still one request in flight per host);
 3. raw httpx with no gates.
 
@@ -36,7 +37,7 @@ from bench.loopback import LoopbackFeeds
 from bench.stores import sqlite_url
 from bench.timing import Figure, checked_figure, interleaved, stopwatch
 from db.store import Store
-from ingest.fetch import Fetcher, HostGates
+from ingest.fetch import KEEPALIVE_CONNECTIONS, Fetcher, HostGates
 from rassegna.config import Settings, load_settings
 from rassegna.operations import Ingest, make_fetcher
 
@@ -106,7 +107,9 @@ def run(ctx: Context) -> list[Figure]:
         polite = make_fetcher(settings)
         ungated = make_fetcher(settings)
         ungated.gates = HostGates(0.0)
-        client = httpx.Client(trust_env=False)
+        # The baseline keeps as many idle connections as the fetcher does.
+        limits = httpx.Limits(max_keepalive_connections=KEEPALIVE_CONNECTIONS)
+        client = httpx.Client(trust_env=False, limits=limits)
         delay = settings.ingest.host_delay
         try:
             with stopwatch() as t:

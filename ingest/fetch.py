@@ -224,6 +224,13 @@ class _GuardedBackend(httpcore.SyncBackend):
         raise last or httpcore.ConnectError(f"{host} has no address")
 
 
+KEEPALIVE_CONNECTIONS = 100
+"""Idle connections the fetcher keeps (httpx keeps 20): a tick polls many hosts, a press
+review often several feeds of each, and with 20 every host past the twentieth connected
+(and shook hands for TLS) again for each of its feeds. Each idle one is a socket for at
+most `keepalive_expiry` seconds."""
+
+
 class _GuardedTransport(httpx.HTTPTransport):
     def __init__(self, allow_private: bool) -> None:
         super().__init__(trust_env=False)
@@ -232,7 +239,7 @@ class _GuardedTransport(httpx.HTTPTransport):
         self._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(),
             max_connections=100,
-            max_keepalive_connections=20,
+            max_keepalive_connections=KEEPALIVE_CONNECTIONS,
             keepalive_expiry=5.0,
             network_backend=_GuardedBackend(allow_private),
         )

@@ -367,3 +367,50 @@ def test_configured_host_delay_spaces_requests_to_one_host(tmp_path: Path) -> No
         server.stop()
     assert started["same host"] - started["first"] >= 0.6 - 0.02
     assert started["other host"] - begin < 0.5
+
+
+def test_idle_connections_to_many_hosts_are_reused() -> None:
+    # 40 hosts (127.0.0.2-41, one server on every loopback address), each fetched twice
+    # in turn: the second round reuses the 40 idle connections instead of connecting
+    # again (httpx alone keeps 20, and would reconnect to every host in the second round).
+    import http.server
+    import socketserver
+
+    from ingest.fetch import KEEPALIVE_CONNECTIONS
+
+    connections: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            connections.append(self.client_address[0])
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Length", str(len(BODY)))
+            self.end_headers()
+            self.wfile.write(BODY)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+        daemon_threads = True
+
+    hosts = [f"127.0.0.{n}" for n in range(2, 42)]
+    assert len(hosts) <= KEEPALIVE_CONNECTIONS
+    server = Server(("0.0.0.0", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with Fetcher(policy()) as fetcher:
+            for _ in range(2):
+                for host in hosts:
+                    fetcher.fetch(f"http://{host}:{server.server_address[1]}/f", now=NOW)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(connections) == len(hosts)
