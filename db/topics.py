@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
-from contextlib import closing
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -170,12 +170,38 @@ def _insert_members(
     one. On the driver's cursor, as `_members`."""
     kind = DialectKind.of(connection.dialect)
     changed: set[str] = set()
-    with closing(DriverCursor(connection)) as cursor:
+    with closing(DriverCursor(connection)) as cursor, _membership_cache(connection):
         for topic in topics:
             query = _member_query(topic, kind, insert_them=True)
             if cursor.run(query, {"low": low, "high": high}):
                 changed.add(topic.slug)
     return changed
+
+
+MEMBERSHIP_CACHE_KIB = 16384
+"""SQLite page cache while a batch's memberships are inserted (the default is 2 MiB)."""
+
+
+@contextmanager
+def _membership_cache(connection: Connection) -> Iterator[None]:
+    """A larger SQLite page cache for the memberships of a batch, the previous size after.
+
+    Fifty topics over a batch of new articles insert thousands of rows into
+    `topic_articles` and its indexes, one topic after another, and with 2 MiB the index
+    pages each topic touches were read back from the file for the next: the inserts took
+    about half as long with 16 MiB, and `topic_match_overhead` fell from 1.21-1.24 to
+    1.13-1.15 (2026-12-07). Setting the size back frees the extra pages at once, so a
+    daemon's connections do not keep them."""
+    raw = connection.connection.driver_connection if connection.dialect.name == "sqlite" else None
+    if raw is None:
+        yield
+        return
+    size = int(raw.execute("PRAGMA cache_size").fetchone()[0])
+    raw.execute(f"PRAGMA cache_size = {-MEMBERSHIP_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA cache_size = {size}")
 
 
 TOPIC_BACKFILL_LIMIT = 2000

@@ -305,3 +305,22 @@ def test_a_refused_membership_is_a_store_error_and_stores_nothing(any_store: Sto
     with pytest.raises(DatabaseError, match=r"^database .*membership refused"):
         any_store.upsert_articles(source, [draft("nuovo", "Il consiglio comunale approva")])
     assert any_store.article_count() == 0
+
+
+def test_the_larger_page_cache_of_a_batch_of_memberships_ends_with_it(tmp_path: Path) -> None:
+    # The memberships of new articles are inserted with a 16 MiB SQLite page cache
+    # (db.topics._membership_cache); the connection gets its own size back afterwards.
+    store = Store.open(f"sqlite:///{tmp_path}/cache.db")
+    try:
+        borgo = store.ensure_source(SourceSpec("Gazzetta del borgo", "files", "/tmp/borgo"))
+        store.sync_topics(FILTERED_TOPICS)
+        with store.engine.connect() as connection:
+            size = connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
+        summary = store.upsert_articles(
+            borgo, [draft("p1", "Il ponte sul fiume riapre", category="Cronaca")]
+        )
+        assert summary.changed_topics == {"ponte", "ponte-cronaca"}
+        with store.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA cache_size").scalar_one() == size
+    finally:
+        store.close()
