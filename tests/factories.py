@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from hypothesis import strategies as st
+
 from db.records import ArticleDraft, Label, SourceSpec, StoredArticle
 from db.store import Store
 from feeds.build import STATE_FILE, BuildReport, build_feeds
@@ -161,3 +163,15 @@ def snapshot(out: Path) -> dict[str, tuple[bytes, int]]:
 def contents(out: Path) -> dict[str, bytes]:
     """Each published file under `out` (relative path) with its bytes."""
     return {name: data for name, (data, _) in snapshot(out).items()}
+
+
+def paragraphs_markup(texts: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """HTML of one to four `<p>` elements of `texts`, each followed by nothing, a line
+    break, two, or a space: bodies around the bare-paragraphs shortcuts and off them."""
+    return st.lists(
+        st.tuples(texts, st.sampled_from(["", "\n", "\n\n", " "])).map(
+            lambda pair: f"<p>{pair[0]}</p>{pair[1]}"
+        ),
+        min_size=1,
+        max_size=4,
+    ).map("".join)

@@ -22,6 +22,7 @@ from ingest.normalize import (
 from ingest.normalize._html import bare_paragraphs, html_text, paragraphs_text, parsed_text
 from ingest.normalize._text import LAYOUT_SPECIAL_RE, one_line_spacing, trim_lines
 from tests.conftest import example_cases
+from tests.factories import paragraphs_markup
 
 # ---------------------------------------------------------------------------- examples
 # Each rule's examples under a name: one test case each, its id the name (numbered where a
@@ -418,13 +419,7 @@ _PARAGRAPH_TEXTS = st.lists(
     ),
     max_size=12,
 ).map("".join)
-_BARE_MARKUP = st.lists(
-    st.tuples(_PARAGRAPH_TEXTS, st.sampled_from(["", "\n", "\n\n", " "])).map(
-        lambda pair: f"<p>{pair[0]}</p>{pair[1]}"
-    ),
-    min_size=1,
-    max_size=4,
-).map("".join)
+_BARE_MARKUP = paragraphs_markup(_PARAGRAPH_TEXTS)
 
 
 @settings(max_examples=500, deadline=None)

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.urls import clean_html, written_back_as_is
+from tests.factories import paragraphs_markup
 
 BASE = "https://notizie.example.it/feed"
 _TAKEN = [
@@ -45,13 +46,7 @@ _TEXTS = st.lists(
     ),
     max_size=10,
 ).map("".join)
-_MARKUP = st.lists(
-    st.tuples(_TEXTS, st.sampled_from(["", "\n", "\n\n", " "])).map(
-        lambda pair: f"<p>{pair[0]}</p>{pair[1]}"
-    ),
-    min_size=1,
-    max_size=4,
-).map("".join)
+_MARKUP = paragraphs_markup(_TEXTS)
 
 
 @settings(max_examples=500, deadline=None)
